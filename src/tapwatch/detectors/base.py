@@ -1,0 +1,107 @@
+"""What every detector takes and gives: pure inputs (time passed in) and Findings."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from tapwatch.window import AccountDays, AppHours, EventWindow
+
+SEVERITIES = ("info", "warning", "critical")
+
+
+class Reason(msgspec.Struct, kw_only=True):
+    """One measured reason: value against threshold, and the policy rule it touches."""
+
+    code: str  # bounded enum-like, e.g. "low_reach", "serial_arrivals"
+    text: str  # one readable sentence
+    value: float
+    threshold: float
+    rule: str | None = None  # e.g. "2026 management measures: no mandatory check-in"
+
+
+class Finding(msgspec.Struct, kw_only=True):
+    id: str
+    kind: str
+    app: str
+    severity: str
+    score: float  # 0..1, how strong the signal is
+    window_start: float  # epoch seconds
+    window_end: float
+    summary: str
+    reasons: list[Reason]
+    evidence: dict[str, Any]  # event_ids, accounts (pseudonyms), devices, points, ...
+    confidence: float  # 0..1, how much data it stands on
+
+
+def finding_id(kind: str, app: str, *keys: object) -> str:
+    """Stable id: the same kind, app and evidence keys give the same id."""
+    h = hashlib.sha256()
+    h.update(kind.encode())
+    h.update(b"\0")
+    h.update(app.encode())
+    for k in keys:
+        h.update(b"\0")
+        h.update(str(k).encode())
+    return h.hexdigest()[:20]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinPoint:
+    id: str
+    lat: float
+    lon: float
+    radius_m: float
+
+
+@dataclass(slots=True)
+class AppProfile:
+    """What the registry says about one app (detector-facing, no config machinery)."""
+
+    id: str
+    name: str = ""
+    owner: str = ""
+    region: str = ""
+    category: str = ""
+    launched: date | None = None
+    annual_cost_cny: float | None = None
+    intended_users: int | None = None
+    declared_features: frozenset[str] = frozenset()
+    exempt: bool = False
+    points: tuple[CheckinPoint, ...] = ()
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    season_months: frozenset[int] | None = None  # months in which a seasonal app is used
+    #: per-detector overrides: {kind: {setting: value}}, already validated
+    detector_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class UsageSnapshot:
+    """The app's own figures from `GET /v1/usage` (or a Prometheus source)."""
+
+    at: float
+    registered_accounts: int | None = None
+    active_accounts_1d: int | None = None
+    active_accounts_7d: int | None = None
+    active_accounts_30d: int | None = None
+    last_release_at: float | None = None
+    last_content_update_at: float | None = None
+    features: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class DetectorInput:
+    """Everything a detector may read about one app, at time `now` (no clock reads)."""
+
+    app: AppProfile
+    now: float
+    events: EventWindow  # raw recent events (the raw window, default 7 days)
+    account_days: AccountDays  # long rollups (default 120 days)
+    app_hours: AppHours
+    snapshot: UsageSnapshot | None = None
+    data_since: float | None = None  # first time tapwatch has data for this app
