@@ -40,7 +40,7 @@ MEANINGFUL_TYPES: frozenset[EventType] = frozenset(
 RITUAL_TYPES: frozenset[EventType] = frozenset({EventType.checkin, EventType.like, EventType.read})
 
 
-class RejectReason(str, enum.Enum):
+class RejectReason(enum.StrEnum):
     """Why one event was rejected (a bounded label value)."""
 
     missing_field = "missing_field"
@@ -113,7 +113,9 @@ class Event(msgspec.Struct, kw_only=True, array_like=True):
 
 #: Field names in wire order: the JSONL keys and the CSV header.
 WIRE_FIELDS: tuple[str, ...] = WireEvent.__struct_fields__
-_NUMERIC_FIELDS = frozenset({"lat", "lon", "accuracy_m", "duration_s", "playback_rate", "position_s"})
+_NUMERIC_FIELDS = frozenset(
+    {"lat", "lon", "accuracy_m", "duration_s", "playback_rate", "position_s"}
+)
 
 
 class EventRejected(ValueError):

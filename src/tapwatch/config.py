@@ -1,0 +1,665 @@
+"""Daemon configuration and the app registry: strict YAML, every error reported at once.
+
+An error names the file, the line, the key path and what is wrong, e.g.::
+
+    config/apps.d/district.yaml:14:7: apps[2].source.interval: invalid duration 'soon'
+        (expected e.g. 500ms, 30s, 5m, 1h, 7d or a number of seconds)
+
+Unknown keys are errors. Secrets are never in the config itself: a token is named by
+`bearer_token_file` or `bearer_token_env` and read when a source is built.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$")
+_SIZE_UNITS = {
+    None: 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "KiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+}
+
+FEATURES = (
+    "checkin",
+    "points_ranking",
+    "online_duration",
+    "appointment",
+    "study",
+    "forms",
+    "articles",
+    "photo_upload",
+    "gps_upload",
+    "messaging",
+)
+
+
+def parse_duration(v: Any) -> float:
+    """'500ms', '30s', '5m', '1h', '7d', '2w' or a number of seconds, to seconds."""
+    if isinstance(v, bool):
+        raise ValueError(f"invalid duration {v!r}")
+    if isinstance(v, int | float):
+        seconds = float(v)
+    else:
+        m = _DURATION_RE.match(str(v))
+        if not m:
+            raise ValueError(
+                f"invalid duration {str(v)[:40]!r} "
+                "(expected e.g. 500ms, 30s, 5m, 1h, 7d or a number of seconds)"
+            )
+        seconds = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    if seconds < 0:
+        raise ValueError("duration must not be negative")
+    return seconds
+
+
+def parse_size(v: Any) -> int:
+    """'16MiB', '500KB', or a number of bytes."""
+    if isinstance(v, bool):
+        raise ValueError(f"invalid size {v!r}")
+    if isinstance(v, int):
+        return v
+    m = _SIZE_RE.match(str(v))
+    if not m:
+        raise ValueError(f"invalid size {str(v)[:40]!r} (expected e.g. 16MiB, 500KB, 1GB)")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _slug(v: Any) -> Any:
+    if isinstance(v, str) and not _SLUG_RE.match(v):
+        raise ValueError(
+            f"{v!r} is not a slug (lowercase letters, digits and '-', at most 63, "
+            "starting with a letter or digit)"
+        )
+    return v
+
+
+Slug = Annotated[str, BeforeValidator(_slug)]
+
+
+def _http_url(v: Any) -> Any:
+    if isinstance(v, str) and not v.startswith(("http://", "https://")):
+        raise ValueError(f"{v[:60]!r} is not an http:// or https:// URL")
+    return v
+
+
+HttpUrl = Annotated[str, BeforeValidator(_http_url)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BasicAuth(_Strict):
+    username: str
+    password_file: Path
+
+
+class AuthConfig(_Strict):
+    """Exactly one way to authenticate; secrets come from a file or the environment."""
+
+    bearer_token_file: Path | None = None
+    bearer_token_env: str | None = None
+    basic: BasicAuth | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> AuthConfig:
+        n = sum(x is not None for x in (self.bearer_token_file, self.bearer_token_env, self.basic))
+        if n != 1:
+            raise ValueError("give exactly one of bearer_token_file, bearer_token_env, basic")
+        return self
+
+    def headers(self) -> dict[str, str]:
+        """The Authorization header, reading the secret now (never logged)."""
+        import base64
+
+        if self.basic is not None:
+            pw = self.basic.password_file.read_text().strip()
+            raw = f"{self.basic.username}:{pw}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        if self.bearer_token_file is not None:
+            token = self.bearer_token_file.read_text().strip()
+        else:
+            token = os.environ.get(self.bearer_token_env or "", "")
+            if not token:
+                raise ValueError(f"environment variable {self.bearer_token_env} is not set")
+        return {"Authorization": f"Bearer {token}"}
+
+
+class TLSConfig(_Strict):
+    ca_file: Path | None = None
+    insecure_skip_verify: bool = False
+
+
+class _SourceBase(_Strict):
+    interval: Duration | None = Field(None, description="poll interval; default collector's")
+    timeout: Duration | None = None
+
+
+class UsageApiSourceConfig(_SourceBase):
+    kind: Literal["usage_api"]
+    url: HttpUrl
+    auth: AuthConfig | None = None
+    tls: TLSConfig = TLSConfig()
+    page_limit: Annotated[int, Field(ge=1, le=5000)] = 1000
+    max_pages_per_cycle: Annotated[int, Field(ge=1)] = 50
+
+
+class FileSourceConfig(_SourceBase):
+    kind: Literal["file"]
+    path: Path
+    pattern: str = "*"
+
+
+class PrometheusMetricMap(_Strict):
+    registered_accounts: str | None = None
+    active_accounts_1d: str | None = None
+    active_accounts_7d: str | None = None
+    active_accounts_30d: str | None = None
+
+
+class PrometheusSourceConfig(_SourceBase):
+    kind: Literal["prometheus"]
+    url: HttpUrl
+    auth: AuthConfig | None = None
+    tls: TLSConfig = TLSConfig()
+    metrics: PrometheusMetricMap
+
+
+SourceConfig = Annotated[
+    UsageApiSourceConfig | FileSourceConfig | PrometheusSourceConfig,
+    Field(discriminator="kind"),
+]
+
+
+class PointConfig(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    radius_m: Annotated[float, Field(gt=0, le=10_000)] = 50.0
+
+
+class AppConfig(_Strict):
+    id: Slug
+    name: Annotated[str, Field(min_length=1)]
+    owner: Annotated[str, Field(min_length=1)]
+    region: Annotated[str, Field(min_length=1)]
+    category: Annotated[str, Field(min_length=1)]
+    launched: date
+    annual_cost_cny: Annotated[float, Field(ge=0)] | None = None
+    intended_users: Annotated[int, Field(ge=1)]
+    declared_features: list[Literal[FEATURES]] = []  # type: ignore[valid-type]
+    exempt: bool = False
+    timezone: str | None = None
+    season_months: list[Annotated[int, Field(ge=1, le=12)]] | None = None
+    points: list[PointConfig] = []
+    source: SourceConfig
+    detectors: dict[str, dict[str, Any]] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        if v is not None:
+            _zone(v)
+        return v
+
+
+class ServerConfig(_Strict):
+    listen: str = "127.0.0.1:9817"
+    external_url: str | None = Field(None, description="base URL used in links (alerts, pages)")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected HOST:PORT, got {v!r}")
+        return v
+
+
+class StoreConfig(_Strict):
+    path: Path = Path("var/tapwatch.sqlite")
+    raw_retention: Duration = 7 * 86400.0
+    rollup_retention: Duration = 400 * 86400.0
+    prune_interval: Duration = 3600.0
+
+
+class PseudonymConfig(_Strict):
+    key_file: Path
+
+
+class CollectorConfig(_Strict):
+    default_interval: Annotated[Duration, Field(gt=0)] = 60.0
+    default_timeout: Annotated[Duration, Field(gt=0)] = 10.0
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.1
+    max_backoff: Annotated[Duration, Field(gt=0)] = 600.0
+    max_connections: Annotated[int, Field(ge=1)] = 64
+    max_response_bytes: Size = 16 * 2**20
+    max_clock_skew: Duration = 600.0
+
+
+class DetectConfig(_Strict):
+    interval: Annotated[Duration, Field(gt=0)] = 60.0
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        _zone(v)
+        return v
+
+
+class DaemonFile(_Strict):
+    server: ServerConfig = ServerConfig()
+    store: StoreConfig = StoreConfig()
+    pseudonymisation: PseudonymConfig
+    collector: CollectorConfig = CollectorConfig()
+    detect: DetectConfig = DetectConfig()
+    detectors: dict[str, dict[str, Any]] = {}
+    apps: list[AppConfig] = []
+    apps_dir: Path | None = None
+
+
+class AppsFile(_Strict):
+    apps: list[AppConfig]
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
+@dataclass(frozen=True)
+class LoadedApp:
+    """One registered app and the file it came from."""
+
+    config: AppConfig
+    file: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration: the daemon file plus every registered app."""
+
+    path: Path
+    daemon: DaemonFile
+    apps: tuple[LoadedApp, ...]
+    files: tuple[Path, ...] = field(default=())
+
+    def app(self, app_id: str) -> AppConfig:
+        for a in self.apps:
+            if a.config.id == app_id:
+                return a.config
+        raise KeyError(app_id)
+
+
+class ConfigError(Exception):
+    """Every problem found in a configuration, each naming file, line and key path."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+# ---- YAML with positions -------------------------------------------------------------
+
+Marks = dict[tuple[Any, ...], tuple[int, int]]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    pass
+
+
+def _load_yaml(path: Path, errors: list[str]) -> tuple[Any, Marks] | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        errors.append(f"{path}: cannot read: {e.strerror or e}")
+        return None
+    except UnicodeDecodeError:
+        errors.append(f"{path}: not UTF-8 text")
+        return None
+    try:
+        loader = _UniqueKeyLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return {}, {}
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as e:
+        m = e.problem_mark
+        where = f"{path}:{m.line + 1}:{m.column + 1}" if m else str(path)
+        errors.append(f"{where}: invalid YAML: {e.problem}")
+        return None
+    except yaml.YAMLError as e:
+        errors.append(f"{path}: invalid YAML: {e}")
+        return None
+    marks: Marks = {}
+    dup = _walk(node, (), marks)
+    for p, (line, col) in dup:
+        errors.append(f"{path}:{line}:{col}: {_fmt_path(p)}: duplicate key")
+    if dup:
+        return None
+    return data, marks
+
+
+def _walk(
+    node: yaml.Node, path: tuple[Any, ...], marks: Marks
+) -> list[tuple[tuple[Any, ...], tuple[int, int]]]:
+    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    dups = []
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for k, v in node.value:
+            key = k.value
+            if key in seen:
+                dups.append(((*path, key), (k.start_mark.line + 1, k.start_mark.column + 1)))
+            seen.add(key)
+            # an unknown key is reported at the key itself
+            marks[(*path, key, "__key__")] = (k.start_mark.line + 1, k.start_mark.column + 1)
+            dups += _walk(v, (*path, key), marks)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            dups += _walk(v, (*path, i), marks)
+    return dups
+
+
+def _fmt_path(loc: Iterable[Any]) -> str:
+    out = ""
+    for p in loc:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out or "(top level)"
+
+
+_SOURCE_TAGS = {"usage_api", "file", "prometheus"}
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's union tags (e.g. source.usage_api.url -> source.url)."""
+    out: list[Any] = []
+    for i, p in enumerate(loc):
+        if p in _SOURCE_TAGS and i > 0 and loc[i - 1] == "source":
+            continue
+        if isinstance(p, str) and p.startswith(("function-", "constrained-")):
+            continue
+        out.append(p)
+    return tuple(out)
+
+
+def _mark_for(marks: Marks, loc: tuple[Any, ...], key_itself: bool) -> tuple[int, int] | None:
+    if key_itself and (*loc, "__key__") in marks:
+        return marks[(*loc, "__key__")]
+    for n in range(len(loc), -1, -1):
+        m = marks.get(loc[:n])
+        if m:
+            return m
+    return None
+
+
+def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
+    t = err["type"]
+    if t == "extra_forbidden":
+        allowed = _allowed_keys(model, tuple(err["loc"])[:-1])
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return f"unknown key{hint}"
+    if t == "missing":
+        return "required key missing"
+    if t == "union_tag_invalid":
+        tag = err.get("ctx", {}).get("tag", err.get("input"))
+        return f"unknown source kind {tag!r} (expected usage_api, file or prometheus)"
+    if t == "union_tag_not_found":
+        return "required key 'kind' missing (usage_api, file or prometheus)"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    inp = err.get("input")
+    if t not in ("value_error", "assertion_error") and isinstance(inp, str | int | float):
+        msg += f" (got {inp!r})"
+    return msg
+
+
+def _allowed_keys(model: type[BaseModel], raw_loc: tuple[Any, ...]) -> list[str]:
+    """Keys allowed at pydantic's raw `raw_loc` inside `model` (for the error hint).
+
+    The raw loc carries union tags (e.g. ``source.usage_api``), which pick the model."""
+    from typing import get_args
+
+    current: Any = model
+    candidates: list[type[BaseModel]] = []
+    for p in raw_loc:
+        if isinstance(p, int):
+            continue
+        if candidates:  # p is the union tag that chose one of them
+            chosen = [c for c in candidates if p in _kinds(c)]
+            if len(chosen) != 1:
+                return []
+            current, candidates = chosen[0], []
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        f = current.model_fields.get(p)
+        if f is None:
+            return []
+        models = [
+            a
+            for a in _flatten((f.annotation,), get_args)
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        if len(models) == 1:
+            current = models[0]
+        elif models:
+            candidates = models
+        else:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel) and not candidates:
+        return list(current.model_fields)
+    return []
+
+
+def _kinds(m: type[BaseModel]) -> tuple[Any, ...]:
+    from typing import get_args
+
+    f = m.model_fields.get("kind")
+    return get_args(f.annotation) if f else ()
+
+
+def _flatten(args: tuple[Any, ...], get_args: Any) -> list[Any]:
+    out: list[Any] = []
+    for a in args:
+        sub = get_args(a)
+        out.extend(_flatten(sub, get_args) if sub else [a])
+    return out
+
+
+def _validate(
+    model: type[BaseModel], data: Any, path: Path, marks: Marks, errors: list[str]
+) -> BaseModel | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        for err in e.errors():
+            loc = _clean_loc(tuple(err["loc"]))
+            key_itself = err["type"] == "extra_forbidden"
+            m = _mark_for(marks, loc, key_itself)
+            where = f"{path}:{m[0]}:{m[1]}" if m else str(path)
+            errors.append(f"{where}: {_fmt_path(loc)}: {_describe(err, model)}")
+        return None
+
+
+def _resolve(base: Path, p: Path) -> Path:
+    return p if p.is_absolute() else (base / p)
+
+
+def _absolute_paths(app: AppConfig, base: Path) -> AppConfig:
+    """Make the source's file paths relative to the file that declared them."""
+    src = app.source
+    upd: dict[str, Any] = {}
+    if isinstance(src, FileSourceConfig):
+        upd["path"] = _resolve(base, src.path)
+    if isinstance(src, UsageApiSourceConfig | PrometheusSourceConfig):
+        if src.auth is not None:
+            a = src.auth
+            upd["auth"] = a.model_copy(
+                update={
+                    "bearer_token_file": a.bearer_token_file
+                    and _resolve(base, a.bearer_token_file),
+                    "basic": a.basic
+                    and a.basic.model_copy(
+                        update={"password_file": _resolve(base, a.basic.password_file)}
+                    ),
+                }
+            )
+        if src.tls.ca_file is not None:
+            upd["tls"] = src.tls.model_copy(update={"ca_file": _resolve(base, src.tls.ca_file)})
+    if not upd:
+        return app
+    return app.model_copy(update={"source": src.model_copy(update=upd)})
+
+
+def _check_app_files(app: LoadedApp, errors: list[str]) -> None:
+    src = app.config.source
+    where = f"{app.file}: app {app.config.id!r}"
+    files: list[tuple[str, Path]] = []
+    if isinstance(src, UsageApiSourceConfig | PrometheusSourceConfig):
+        if src.auth and src.auth.bearer_token_file:
+            files.append(("source.auth.bearer_token_file", src.auth.bearer_token_file))
+        if src.auth and src.auth.basic:
+            files.append(("source.auth.basic.password_file", src.auth.basic.password_file))
+        if src.tls.ca_file:
+            files.append(("source.tls.ca_file", src.tls.ca_file))
+    for key, p in files:
+        if not p.is_file():
+            errors.append(f"{where}: {key}: file {str(p)!r} does not exist")
+
+
+def _check_detector_settings(
+    where: str, detectors: dict[str, dict[str, Any]], errors: list[str]
+) -> None:
+    try:
+        from tapwatch.detectors import settings_model
+    except ImportError:  # registry not importable: nothing to check against
+        return
+    for kind, values in detectors.items():
+        try:
+            model = settings_model(kind)
+        except KeyError as e:
+            errors.append(f"{where}: detectors.{kind}: unknown detector kind ({e.args[0]})")
+            continue
+        try:
+            model.model_validate(values)
+        except ValidationError as e:
+            for err in e.errors():
+                loc = ".".join(str(p) for p in err["loc"])
+                msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+                errors.append(f"{where}: detectors.{kind}.{loc}: {msg}")
+
+
+def load_config(path: str | Path) -> Config:
+    """Load and validate the daemon file and its app registry. Raises ConfigError."""
+    path = Path(path)
+    errors: list[str] = []
+    loaded = _load_yaml(path, errors)
+    if loaded is None:
+        raise ConfigError(errors)
+    data, marks = loaded
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1:1: (top level): expected a mapping of settings"])
+    daemon = _validate(DaemonFile, data, path, marks, errors)
+    apps: list[LoadedApp] = []
+    files = [path]
+    base = path.parent
+    if isinstance(daemon, DaemonFile):
+        apps += [LoadedApp(_absolute_paths(a, base), path) for a in daemon.apps]
+    # The registry directory is read even when the daemon file has errors: report all at once.
+    apps_dir = daemon.apps_dir if isinstance(daemon, DaemonFile) else data.get("apps_dir")
+    if isinstance(apps_dir, str | Path):
+        d = _resolve(base, Path(apps_dir))
+        if not d.is_dir():
+            m = marks.get(("apps_dir",), (0, 0))
+            errors.append(f"{path}:{m[0]}:{m[1]}: apps_dir: directory {str(d)!r} not found")
+        else:
+            for f in sorted([*d.glob("*.yaml"), *d.glob("*.yml")]):
+                files.append(f)
+                apps += _load_apps_file(f, errors)
+    seen: dict[str, LoadedApp] = {}
+    for a in apps:
+        prev = seen.get(a.config.id)
+        if prev is not None:
+            errors.append(
+                f"{a.file}: app {a.config.id!r}: duplicate app id (first defined in {prev.file})"
+            )
+        seen[a.config.id] = a
+        _check_app_files(a, errors)
+        _check_detector_settings(f"{a.file}: app {a.config.id!r}", a.config.detectors, errors)
+    if isinstance(daemon, DaemonFile):
+        _check_detector_settings(str(path), daemon.detectors, errors)
+    if errors:
+        raise ConfigError(errors)
+    assert isinstance(daemon, DaemonFile)
+    daemon = daemon.model_copy(
+        update={
+            "store": daemon.store.model_copy(update={"path": _resolve(base, daemon.store.path)}),
+            "pseudonymisation": PseudonymConfig(
+                key_file=_resolve(base, daemon.pseudonymisation.key_file)
+            ),
+        }
+    )
+    return Config(path=path, daemon=daemon, apps=tuple(apps), files=tuple(files))
+
+
+def _load_apps_file(f: Path, errors: list[str]) -> list[LoadedApp]:
+    loaded = _load_yaml(f, errors)
+    if loaded is None:
+        return []
+    data, marks = loaded
+    if isinstance(data, list):  # a bare list of apps
+        data = {"apps": data}
+        marks = {(("apps", *k) if k else ("apps",)): v for k, v in marks.items()}
+    elif isinstance(data, dict) and "apps" not in data and "id" in data:  # one app
+        data = {"apps": [data]}
+        marks = {("apps", 0, *k): v for k, v in marks.items()}
+    parsed = _validate(AppsFile, data, f, marks, errors)
+    if not isinstance(parsed, AppsFile):
+        return []
+    return [LoadedApp(_absolute_paths(a, f.parent), f) for a in parsed.apps]
+
+
+def app_timezone(app: AppConfig, daemon: DaemonFile) -> ZoneInfo:
+    return _zone(app.timezone or daemon.detect.timezone)
