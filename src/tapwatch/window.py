@@ -265,9 +265,6 @@ class AppHours:
         )
 
 
-_MEANINGFUL = np.array(sorted(int(t) for t in MEANINGFUL_TYPES), dtype=np.uint8)
-
-
 def rollup_rows(
     events: list[Event], tz: ZoneInfo
 ) -> tuple[dict[tuple[int, str], list[float]], dict[tuple[int, int, int], int]]:
@@ -286,33 +283,39 @@ def rollup_rows(
     local = local_seconds(ts, tz)
     days = np.floor(local / DAY).astype(np.int64)
     sod = local - days * DAY
-    for e, d, s in zip(events, days.tolist(), sod.tolist(), strict=True):
-        t = e.type
-        hk = (d, int(s // 3600), int(t))
+    hour = (sod // 3600).astype(np.int64)
+    column = _ROLLUP_COLUMN
+    for e, d, s, h in zip(events, days.tolist(), sod.tolist(), hour.tolist(), strict=True):
+        t = int(e.type)
+        hk = (d, h, t)
         hours[hk] = hours.get(hk, 0) + 1
         key = (d, e.account)
         r = acc.get(key)
         if r is None:
             r = acc[key] = [0, 0, 0, 0, 0, 0, 0, 0.0, s, s]
+        else:
+            if s < r[8]:
+                r[8] = s
+            if s > r[9]:
+                r[9] = s
         r[0] += 1
-        if t in MEANINGFUL_TYPES:
-            r[1] += 1
-        elif t is EventType.checkin:
-            r[2] += 1
-        elif t is EventType.read:
-            r[3] += 1
-        elif t is EventType.like:
-            r[4] += 1
-        elif t is EventType.study:
-            r[5] += 1
-            r[7] += e.duration_s or 0.0
-        elif t is EventType.session_start:
-            r[6] += 1
-        if s < r[8]:
-            r[8] = s
-        if s > r[9]:
-            r[9] = s
+        c = column[t]
+        if c:
+            r[c] += 1
+            if c == 5:
+                r[7] += e.duration_s or 0.0
     return acc, hours
+
+
+#: rollup column counted for each event type (0 = only the total).
+_ROLLUP_COLUMN = [0] * len(EventType)
+for _t in MEANINGFUL_TYPES:
+    _ROLLUP_COLUMN[_t] = 1
+_ROLLUP_COLUMN[EventType.checkin] = 2
+_ROLLUP_COLUMN[EventType.read] = 3
+_ROLLUP_COLUMN[EventType.like] = 4
+_ROLLUP_COLUMN[EventType.study] = 5
+_ROLLUP_COLUMN[EventType.session_start] = 6
 
 
 def merge_rollup(into: list[float], part: list[float]) -> None:

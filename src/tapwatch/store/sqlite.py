@@ -1,0 +1,457 @@
+"""Embedded SQLite store: cursors, event ids, raw events, daily rollups, findings.
+
+Durability contract: a batch's events, their ids, rollups, counters and the cursor that
+covers them commit in ONE transaction. A `kill -9` at any moment either keeps the whole
+batch and the advanced cursor, or neither; on restart the collector re-fetches from the
+stored cursor and the id table drops what was already stored. Nothing lost, nothing twice.
+
+WAL with synchronous=NORMAL survives a process crash (the case above); an OS crash may lose
+the last transactions, which are then fetched again from the older cursor.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from tapwatch.detectors.base import Finding, UsageSnapshot
+from tapwatch.events import Event, EventType
+from tapwatch.window import (
+    DAY,
+    AccountDays,
+    AppHours,
+    EventWindow,
+    account_days_from,
+    app_hours_from,
+    rollup_rows,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS apps(
+  pk INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, first_data_at REAL);
+CREATE TABLE IF NOT EXISTS cursors(
+  app_pk INTEGER PRIMARY KEY, cursor TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS event_ids(
+  app_pk INTEGER NOT NULL, eid TEXT NOT NULL, day INTEGER NOT NULL,
+  PRIMARY KEY(app_pk, eid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_ids_day ON event_ids(day);
+-- Raw events are stored a batch per row (msgpack list of Event): one B-tree insert per
+-- batch instead of per event. Pruned when the whole batch is older than raw retention.
+CREATE TABLE IF NOT EXISTS event_batches(
+  seq INTEGER PRIMARY KEY, app_pk INTEGER NOT NULL, min_ts REAL NOT NULL,
+  max_ts REAL NOT NULL, n INTEGER NOT NULL, body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS event_batches_app_ts ON event_batches(app_pk, max_ts);
+-- Evidence of confirmed findings outlives raw retention: copied here on confirmation.
+CREATE TABLE IF NOT EXISTS held_events(
+  finding_id TEXT NOT NULL, app_pk INTEGER NOT NULL, eid TEXT NOT NULL, body BLOB NOT NULL,
+  PRIMARY KEY(finding_id, app_pk, eid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS account_days(
+  app_pk INTEGER NOT NULL, day INTEGER NOT NULL, account TEXT NOT NULL,
+  n INTEGER, meaningful INTEGER, checkin INTEGER, read INTEGER, "like" INTEGER,
+  study INTEGER, session INTEGER, study_s REAL, first_s REAL, last_s REAL,
+  PRIMARY KEY(app_pk, day, account)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS app_hours(
+  app_pk INTEGER NOT NULL, day INTEGER NOT NULL, hour INTEGER NOT NULL,
+  type INTEGER NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY(app_pk, day, hour, type)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters(
+  app_pk INTEGER NOT NULL, name TEXT NOT NULL, label TEXT NOT NULL, value REAL NOT NULL,
+  PRIMARY KEY(app_pk, name, label)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots(
+  app_pk INTEGER PRIMARY KEY, at REAL NOT NULL, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS files_done(
+  app_pk INTEGER NOT NULL, name TEXT NOT NULL, size INTEGER, done_at REAL,
+  PRIMARY KEY(app_pk, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS findings(
+  id TEXT PRIMARY KEY, app TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
+  score REAL NOT NULL, window_start REAL NOT NULL, window_end REAL NOT NULL,
+  first_seen REAL NOT NULL, last_seen REAL NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open', body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS findings_app_kind ON findings(app, kind);
+CREATE TABLE IF NOT EXISTS finding_audit(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, finding_id TEXT NOT NULL, at REAL NOT NULL,
+  actor TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL, reason TEXT);
+"""
+
+_finding_enc = msgspec.json.Encoder()
+_finding_dec = msgspec.json.Decoder(Finding)
+_snap_enc = msgspec.msgpack.Encoder()
+_TYPE_NAMES = [t.name for t in EventType]
+_batch_enc = msgspec.msgpack.Encoder()
+_batch_dec = msgspec.msgpack.Decoder(list[Event])
+
+
+@dataclass(slots=True)
+class IngestBatch:
+    """What one fetch produced for one app, committed atomically."""
+
+    events: list[Event] = field(default_factory=list)
+    rejected: Counter[str] = field(default_factory=Counter)
+    cursor: str | None = None  # the position after these events (None: unchanged)
+    snapshot: UsageSnapshot | None = None
+    file_done: tuple[str, int] | None = None  # (file name, size) fully ingested
+
+
+@dataclass(slots=True)
+class IngestResult:
+    inserted: int
+    duplicates: int
+    by_type: Counter[str]
+
+
+class Store:
+    """Synchronous store over one SQLite connection. Not thread-safe by itself: the
+    daemon drives it from one dedicated thread (see AsyncStore)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        self._db.execute("PRAGMA temp_store=MEMORY")
+        self._db.execute("PRAGMA cache_size=-65536")
+        self._db.executescript(_SCHEMA)
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+        self._app_pk: dict[str, int] = {}
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def app_pk(self, app_id: str) -> int:
+        pk = self._app_pk.get(app_id)
+        if pk is None:
+            with self._lock:
+                self._db.execute("INSERT OR IGNORE INTO apps(id) VALUES(?)", (app_id,))
+                pk = self._db.execute("SELECT pk FROM apps WHERE id=?", (app_id,)).fetchone()[0]
+            self._app_pk[app_id] = pk
+        return pk
+
+    # ---- ingest ------------------------------------------------------------------
+
+    def cursor(self, app_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT cursor FROM cursors WHERE app_pk=?", (self.app_pk(app_id),)
+        ).fetchone()
+        return row[0] if row else None
+
+    def files_done(self, app_id: str) -> set[str]:
+        rows = self._db.execute(
+            "SELECT name FROM files_done WHERE app_pk=?", (self.app_pk(app_id),)
+        )
+        return {r[0] for r in rows}
+
+    def ingest(self, app_id: str, batch: IngestBatch, tz: ZoneInfo, now: float) -> IngestResult:
+        """Store a batch and advance the cursor in one transaction (idempotent by id)."""
+        pk = self.app_pk(app_id)
+        with self._tx() as db:
+            fresh = self._new_events(db, pk, batch.events)
+            by_type: Counter[str] = Counter(_TYPE_NAMES[e.type] for e in fresh)
+            dups = len(batch.events) - len(fresh)
+            if fresh:
+                db.executemany(
+                    "INSERT INTO event_ids(app_pk, eid, day) VALUES(?,?,?)",
+                    [(pk, e.id, int(e.ts // DAY)) for e in fresh],
+                )
+                tss = [e.ts for e in fresh]
+                db.execute(
+                    "INSERT INTO event_batches(app_pk, min_ts, max_ts, n, body) "
+                    "VALUES(?,?,?,?,?)",
+                    (pk, min(tss), max(tss), len(fresh), _batch_enc.encode(fresh)),
+                )
+                self._add_rollups(db, pk, fresh, tz)
+                db.execute(
+                    "UPDATE apps SET first_data_at=COALESCE(MIN(first_data_at, ?), ?) WHERE pk=?",
+                    (now, now, pk),
+                )
+            counts = [(pk, "ingested", t, n) for t, n in by_type.items()]
+            rejected = batch.rejected.copy()
+            if dups:
+                rejected["duplicate"] += dups
+            counts += [(pk, "rejected", r, n) for r, n in rejected.items() if n]
+            if counts:
+                db.executemany(
+                    "INSERT INTO counters(app_pk, name, label, value) VALUES(?,?,?,?) "
+                    "ON CONFLICT(app_pk, name, label) DO UPDATE SET value=value+excluded.value",
+                    counts,
+                )
+            if batch.cursor is not None:
+                db.execute(
+                    "INSERT INTO cursors(app_pk, cursor, updated_at) VALUES(?,?,?) "
+                    "ON CONFLICT(app_pk) DO UPDATE SET cursor=excluded.cursor, "
+                    "updated_at=excluded.updated_at",
+                    (pk, batch.cursor, now),
+                )
+            if batch.snapshot is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO snapshots(app_pk, at, body) VALUES(?,?,?)",
+                    (pk, batch.snapshot.at, _snap_enc.encode(_snapshot_dict(batch.snapshot))),
+                )
+                if batch.snapshot.registered_accounts is not None:
+                    db.execute(
+                        "UPDATE apps SET first_data_at=COALESCE(MIN(first_data_at, ?), ?) "
+                        "WHERE pk=?",
+                        (now, now, pk),
+                    )
+            if batch.file_done is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO files_done(app_pk, name, size, done_at) "
+                    "VALUES(?,?,?,?)",
+                    (pk, batch.file_done[0], batch.file_done[1], now),
+                )
+        return IngestResult(inserted=len(fresh), duplicates=dups, by_type=by_type)
+
+    @staticmethod
+    def _new_events(db: sqlite3.Connection, pk: int, events: list[Event]) -> list[Event]:
+        """Events whose id is neither stored nor repeated earlier in the batch."""
+        if not events:
+            return []
+        ids = [e.id for e in events]
+        known: set[str] = set()
+        for i in range(0, len(ids), 900):
+            chunk = ids[i : i + 900]
+            marks = ",".join("?" * len(chunk))
+            q = f"SELECT eid FROM event_ids WHERE app_pk=? AND eid IN ({marks})"
+            known.update(r[0] for r in db.execute(q, (pk, *chunk)))
+        fresh = []
+        for e in events:
+            if e.id not in known:
+                known.add(e.id)
+                fresh.append(e)
+        return fresh
+
+    @staticmethod
+    def _add_rollups(db: sqlite3.Connection, pk: int, events: list[Event], tz: ZoneInfo) -> None:
+        acc, hours = rollup_rows(events, tz)
+        db.executemany(
+            "INSERT INTO account_days(app_pk, day, account, n, meaningful, checkin, read, "
+            '"like", study, session, study_s, first_s, last_s) '
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(app_pk, day, account) DO UPDATE SET n=n+excluded.n, "
+            "meaningful=meaningful+excluded.meaningful, checkin=checkin+excluded.checkin, "
+            'read=read+excluded.read, "like"="like"+excluded."like", '
+            "study=study+excluded.study, session=session+excluded.session, "
+            "study_s=study_s+excluded.study_s, first_s=MIN(first_s, excluded.first_s), "
+            "last_s=MAX(last_s, excluded.last_s)",
+            [(pk, d, a, *r) for (d, a), r in acc.items()],
+        )
+        db.executemany(
+            "INSERT INTO app_hours(app_pk, day, hour, type, n) VALUES(?,?,?,?,?) "
+            "ON CONFLICT(app_pk, day, hour, type) DO UPDATE SET n=n+excluded.n",
+            [(pk, *k, n) for k, n in hours.items()],
+        )
+
+    # ---- reads for detectors and metrics -----------------------------------------
+
+    def counters(self, app_id: str) -> dict[tuple[str, str], float]:
+        rows = self._db.execute(
+            "SELECT name, label, value FROM counters WHERE app_pk=?", (self.app_pk(app_id),)
+        )
+        return {(n, lbl): v for n, lbl, v in rows}
+
+    def events(self, app_id: str, since: float, until: float | None = None) -> list[Event]:
+        """Raw events of one app with since <= ts (<= until), in no particular order."""
+        hi = float("inf") if until is None else until
+        rows = self._db.execute(
+            "SELECT body, min_ts, max_ts FROM event_batches WHERE app_pk=? AND max_ts>=? "
+            "AND min_ts<=?",
+            (self.app_pk(app_id), since, hi),
+        )
+        out: list[Event] = []
+        for body, lo_ts, hi_ts in rows:
+            batch = _batch_dec.decode(body)
+            if lo_ts >= since and hi_ts <= hi:
+                out += batch
+            else:
+                out += [e for e in batch if since <= e.ts <= hi]
+        return out
+
+    def event_window(self, app_id: str, since: float) -> EventWindow:
+        return EventWindow.from_events(app_id, self.events(app_id, since))
+
+    def account_days(self, app_id: str, since_day: int) -> AccountDays:
+        rows = self._db.execute(
+            'SELECT day, account, n, meaningful, checkin, read, "like", study, session, '
+            "study_s, first_s, last_s FROM account_days WHERE app_pk=? AND day>=?",
+            (self.app_pk(app_id), since_day),
+        )
+        return account_days_from({(r[0], r[1]): list(r[2:]) for r in rows})
+
+    def app_hours(self, app_id: str, since_day: int) -> AppHours:
+        rows = self._db.execute(
+            "SELECT day, hour, type, n FROM app_hours WHERE app_pk=? AND day>=?",
+            (self.app_pk(app_id), since_day),
+        )
+        return app_hours_from({(r[0], r[1], r[2]): r[3] for r in rows})
+
+    def active_accounts(self, app_id: str, today: int) -> dict[str, int]:
+        """Distinct accounts with any event in the last 1, 7 and 30 local days."""
+        pk = self.app_pk(app_id)
+        out = {}
+        for label, days in (("1d", 1), ("7d", 7), ("30d", 30)):
+            (n,) = self._db.execute(
+                "SELECT COUNT(DISTINCT account) FROM account_days WHERE app_pk=? AND day>?",
+                (pk, today - days),
+            ).fetchone()
+            out[label] = n
+        return out
+
+    def snapshot(self, app_id: str) -> UsageSnapshot | None:
+        row = self._db.execute(
+            "SELECT body FROM snapshots WHERE app_pk=?", (self.app_pk(app_id),)
+        ).fetchone()
+        if not row:
+            return None
+        d = msgspec.msgpack.decode(row[0])
+        d["features"] = frozenset(d.get("features") or ())
+        return UsageSnapshot(**d)
+
+    def data_since(self, app_id: str) -> float | None:
+        row = self._db.execute(
+            "SELECT first_data_at FROM apps WHERE pk=?", (self.app_pk(app_id),)
+        ).fetchone()
+        return row[0] if row else None
+
+    def first_event_ts(self, app_id: str) -> float | None:
+        row = self._db.execute(
+            "SELECT MIN(day) FROM account_days WHERE app_pk=?", (self.app_pk(app_id),)
+        ).fetchone()
+        return None if row[0] is None else row[0] * DAY
+
+    def raw_event_count(self) -> int:
+        return self._db.execute("SELECT COALESCE(SUM(n), 0) FROM event_batches").fetchone()[0]
+
+    def size_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                total += p.stat().st_size
+        return total
+
+    # ---- findings ----------------------------------------------------------------
+
+    def upsert_findings(self, findings: Iterable[Finding], now: float) -> list[Finding]:
+        """Insert new findings, refresh known ones; returns those that are new."""
+        new: list[Finding] = []
+        with self._tx() as db:
+            for f in findings:
+                body = _finding_enc.encode(f)
+                cur = db.execute(
+                    "UPDATE findings SET severity=?, score=?, window_start=?, window_end=?, "
+                    "last_seen=?, body=? WHERE id=?",
+                    (f.severity, f.score, f.window_start, f.window_end, now, body, f.id),
+                )
+                if cur.rowcount == 0:
+                    db.execute(
+                        "INSERT INTO findings(id, app, kind, severity, score, window_start, "
+                        "window_end, first_seen, last_seen, status, body) "
+                        "VALUES(?,?,?,?,?,?,?,?,?,'open',?)",
+                        (f.id, f.app, f.kind, f.severity, f.score, f.window_start,
+                         f.window_end, now, now, body),
+                    )
+                    new.append(f)
+        return new
+
+    def resolve_absent_findings(self, app_ids: Iterable[str], seen: set[str], now: float) -> int:
+        """Findings of these apps still open but not produced by this detector pass are
+        marked resolved by the system (the pattern stopped), with an audit entry."""
+        n = 0
+        with self._tx() as db:
+            for app in app_ids:
+                rows = db.execute(
+                    "SELECT id FROM findings WHERE app=? AND status='open'", (app,)
+                ).fetchall()
+                for (fid,) in rows:
+                    if fid in seen:
+                        continue
+                    db.execute("UPDATE findings SET status='resolved' WHERE id=?", (fid,))
+                    db.execute(
+                        "INSERT INTO finding_audit(finding_id, at, actor, from_status, "
+                        "to_status, reason) VALUES(?,?,?,?,?,?)",
+                        (fid, now, "tapwatch", "open", "resolved", "pattern no longer detected"),
+                    )
+                    n += 1
+        return n
+
+    def findings(self, app: str | None = None, status: str | None = None) -> list[Finding]:
+        q = "SELECT body FROM findings WHERE 1=1"
+        args: list[Any] = []
+        if app is not None:
+            q += " AND app=?"
+            args.append(app)
+        if status is not None:
+            q += " AND status=?"
+            args.append(status)
+        q += " ORDER BY first_seen, id"
+        return [_finding_dec.decode(r[0]) for r in self._db.execute(q, args)]
+
+    def open_findings_by_kind(self) -> dict[tuple[str, str], int]:
+        rows = self._db.execute(
+            "SELECT app, kind, COUNT(*) FROM findings WHERE status IN ('open','confirmed') "
+            "GROUP BY app, kind"
+        )
+        return {(a, k): n for a, k, n in rows}
+
+    def finding_totals(self) -> dict[tuple[str, str, str], int]:
+        rows = self._db.execute(
+            "SELECT app, kind, severity, COUNT(*) FROM findings GROUP BY app, kind, severity"
+        )
+        return {(a, k, s): n for a, k, s, n in rows}
+
+    # ---- retention ---------------------------------------------------------------
+
+    def prune(self, now: float, raw_retention: float, rollup_retention: float) -> dict[str, int]:
+        """Delete raw event batches entirely older than raw_retention, and ids and rollups
+        older than rollup_retention. (Evidence of confirmed findings lives on in
+        held_events.) Returns rows deleted per table."""
+        raw_cut = now - raw_retention
+        day_cut = int((now - rollup_retention) // DAY)
+        with self._tx() as db:
+            ev = db.execute("DELETE FROM event_batches WHERE max_ts<?", (raw_cut,)).rowcount
+            ids = db.execute("DELETE FROM event_ids WHERE day<?", (day_cut,)).rowcount
+            ad = db.execute("DELETE FROM account_days WHERE day<?", (day_cut,)).rowcount
+            ah = db.execute("DELETE FROM app_hours WHERE day<?", (day_cut,)).rowcount
+        return {"event_batches": ev, "event_ids": ids, "account_days": ad, "app_hours": ah}
+
+def _snapshot_dict(s: UsageSnapshot) -> dict[str, Any]:
+    return {
+        "at": s.at,
+        "registered_accounts": s.registered_accounts,
+        "active_accounts_1d": s.active_accounts_1d,
+        "active_accounts_7d": s.active_accounts_7d,
+        "active_accounts_30d": s.active_accounts_30d,
+        "last_release_at": s.last_release_at,
+        "last_content_update_at": s.last_content_update_at,
+        "features": sorted(s.features),
+    }
+
