@@ -1,0 +1,167 @@
+"""Statistics shared by the forced-usage detectors: local calendar arithmetic, grouped
+order statistics, burstiness, bounded evidence and the score/confidence conventions.
+
+Everything here is pure numpy over arrays; nothing reads the clock or does I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from tapwatch.window import DAY, EventWindow, local_seconds
+
+#: Evidence lists are bounded so a finding stays small; the total is reported beside them.
+EVIDENCE_LIMIT = 500
+#: A score at or above this is `critical`; any finding below it is a `warning`.
+CRITICAL_SCORE = 0.75
+_EPOCH = date(1970, 1, 1)
+
+
+def local_day_and_second(ts: np.ndarray, tz: ZoneInfo) -> tuple[np.ndarray, np.ndarray]:
+    """Local day number (days since 1970-01-01 in app time) and seconds after local
+    midnight, per timestamp."""
+    local = local_seconds(ts, tz)
+    days = np.floor(local / DAY)
+    return days.astype(np.int64), local - days * DAY
+
+
+def local_today(now: float, tz: ZoneInfo) -> int:
+    """The local day number of `now`."""
+    day, _ = local_day_and_second(np.array([now], dtype=np.float64), tz)
+    return int(day[0])
+
+
+def local_midnight(tz: ZoneInfo, day: int) -> float:
+    """Epoch seconds of the local midnight that starts local day `day` (using the UTC
+    offset in force at that time)."""
+    guess = np.array([day * DAY], dtype=np.float64)
+    d, s = local_day_and_second(guess, tz)
+    return float(guess[0] - s[0] + (day - d[0]) * DAY)
+
+
+def day_to_date(day: int) -> date:
+    """Local day number to a calendar date."""
+    return _EPOCH + timedelta(days=int(day))
+
+
+def date_to_day(d: date) -> int:
+    """Calendar date to a local day number."""
+    return (d - _EPOCH).days
+
+
+def iso_week(day: int) -> str:
+    """ISO week label such as `2026-W48`: the period key of weekly app-level findings, so
+    a finding re-detected on each poll of the same week keeps its id."""
+    y, w, _ = day_to_date(day).isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def grouped_median(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Median of `values` per integer group code in [0, n_groups); NaN for empty groups."""
+    out = np.full(n_groups, np.nan)
+    if values.size == 0:
+        return out
+    order = np.lexsort((values, groups))
+    g = groups[order]
+    v = values[order].astype(np.float64)
+    counts = np.bincount(g, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    has = counts > 0
+    lo = starts[has] + (counts[has] - 1) // 2
+    hi = starts[has] + counts[has] // 2
+    out[has] = (v[lo] + v[hi]) / 2.0
+    return out
+
+
+def grouped_mad(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Median absolute deviation per group, scaled by 1.4826 so it estimates the standard
+    deviation of normally distributed values while ignoring a few outlier days."""
+    med = grouped_median(groups, values, n_groups)
+    if values.size == 0:
+        return med
+    dev = np.abs(values.astype(np.float64) - med[groups])
+    return 1.4826 * grouped_median(groups, dev, n_groups)
+
+
+def corrected_burstiness(mean: np.ndarray, std: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Burstiness of inter-event times with the finite-size correction.
+
+    Goh & Barabási (2008) define B = (σ-μ)/(σ+μ): -1 for a clock, 0 for a Poisson process,
+    towards +1 for bursty human activity. With few events B is biased towards -1, so we use
+    Kim & Jo (2016): A_n = (√(n+1)·r − √(n−1)) / ((√(n+1) − 2)·r + √(n−1)), r = σ/μ, where
+    n is the number of events. NaN where μ is 0 or n < 3 (too few to say anything).
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    std = np.asarray(std, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    out = np.full(mean.shape, np.nan)
+    ok = (mean > 0) & (n >= 3)
+    r = std[ok] / mean[ok]
+    a = np.sqrt(n[ok] + 1.0)
+    b = np.sqrt(n[ok] - 1.0)
+    out[ok] = (a * r - b) / ((a - 2.0) * r + b)
+    return out
+
+
+def exceedance_score(value: float, threshold: float, full: float) -> float:
+    """0.5 exactly at the threshold, rising linearly to 1.0 at `full` (which may lie below
+    the threshold for "lower is worse" measures). Findings only exist past a threshold, so
+    every finding scores at least 0.5 on the measure that raised it."""
+    if full == threshold:
+        return 1.0
+    frac = (value - threshold) / (full - threshold)
+    return float(np.clip(0.5 + 0.5 * frac, 0.0, 1.0))
+
+
+def severity_for(score: float) -> str:
+    """`critical` for strong signals, `warning` otherwise (info is for context findings)."""
+    return "critical" if score >= CRITICAL_SCORE else "warning"
+
+
+def data_confidence(*ratios: tuple[float, float]) -> float:
+    """Confidence from the amount of data: the weakest of several `have / enough` ratios,
+    each capped at 1."""
+    vals = [min(1.0, have / enough) if enough > 0 else 1.0 for have, enough in ratios]
+    return round(float(min(vals)) if vals else 0.0, 3)
+
+
+def bounded_event_ids(win: EventWindow, rows: np.ndarray) -> dict[str, object]:
+    """`event_ids` (the first EVIDENCE_LIMIT in time order) and `event_ids_total`."""
+    rows = np.asarray(rows)
+    if rows.dtype == bool:
+        rows = np.flatnonzero(rows)
+    return {
+        "event_ids": win.event_ids(rows[:EVIDENCE_LIMIT].tolist()),
+        "event_ids_total": int(rows.size),
+    }
+
+
+def bounded_accounts(names: list[str], codes: np.ndarray) -> dict[str, object]:
+    """Pseudonyms of the given account codes, sorted by pseudonym (never by activity, so the
+    list is not a ranking), bounded, with `accounts_total`."""
+    uniq = np.unique(np.asarray(codes, dtype=np.int64))
+    pseudonyms = sorted(names[c] for c in uniq.tolist())
+    return {"accounts": pseudonyms[:EVIDENCE_LIMIT], "accounts_total": len(pseudonyms)}
+
+
+def histogram(values: np.ndarray, edges: list[float]) -> dict[str, list[float]]:
+    """Counts of `values` in the bins between `edges` (the last edge may be inf)."""
+    counts, _ = np.histogram(np.asarray(values, dtype=np.float64), bins=np.asarray(edges))
+    return {"edges": [float(e) for e in edges], "counts": counts.astype(int).tolist()}
+
+
+def group_time_keys(groups: np.ndarray, *times: np.ndarray) -> list[np.ndarray]:
+    """Float keys that sort by group, then time, so per-group searches and running maxima
+    run over one flat array. All `times` arrays share one origin and one group spacing
+    (the overall time span plus a day), so keys from different arrays compare correctly and
+    keep millisecond precision for windows of months and millions of accounts."""
+    if groups.size == 0:
+        return [np.zeros(0) for _ in times]
+    lo = min(float(t.min()) for t in times)
+    hi = max(float(t.max()) for t in times)
+    spacing = hi - lo + DAY
+    base = groups.astype(np.float64) * spacing
+    return [base + (t - lo) for t in times]
