@@ -153,15 +153,22 @@ def histogram(values: np.ndarray, edges: list[float]) -> dict[str, list[float]]:
     return {"edges": [float(e) for e in edges], "counts": counts.astype(int).tolist()}
 
 
-def group_time_keys(groups: np.ndarray, *times: np.ndarray) -> list[np.ndarray]:
-    """Float keys that sort by group, then time, so per-group searches and running maxima
-    run over one flat array. All `times` arrays share one origin and one group spacing
-    (the overall time span plus a day), so keys from different arrays compare correctly and
-    keep millisecond precision for windows of months and millions of accounts."""
-    if groups.size == 0:
-        return [np.zeros(0) for _ in times]
-    lo = min(float(t.min()) for t in times)
-    hi = max(float(t.max()) for t in times)
+def group_time_keys(*pairs: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    """Float keys that sort by group, then time, for (groups, times) pairs, so per-group
+    searches and running maxima run over one flat array. All pairs share one origin and
+    one group spacing (the overall time span plus a day), so keys from different pairs
+    compare correctly; precision stays at milliseconds for windows of months and millions
+    of accounts."""
+    sized = [t for _, t in pairs if t.size]
+    if not sized:
+        return [np.zeros(0) for _ in pairs]
+    lo = min(float(t.min()) for t in sized)
+    hi = max(float(t.max()) for t in sized)
     spacing = hi - lo + DAY
-    base = groups.astype(np.float64) * spacing
-    return [base + (t - lo) for t in times]
+    return [g.astype(np.float64) * spacing + (t - lo) for g, t in pairs]
+
+
+def account_codes_by_name(names: list[str], wanted: set[str]) -> np.ndarray:
+    """Codes of the pseudonyms in `wanted` within another coding (`names`): rollups and raw
+    windows code accounts independently."""
+    return np.array([i for i, a in enumerate(names) if a in wanted], dtype=np.int32)
