@@ -202,8 +202,8 @@ def decode_event(raw: bytes | msgspec.Raw) -> tuple[WireEvent, float, EventType]
         w = _wire_decoder.decode(raw)
     except msgspec.ValidationError as e:
         raise EventRejected(_classify(e), str(e)) from None
-    except msgspec.DecodeError as e:
-        raise EventRejected(RejectReason.invalid_type, str(e)) from None
+    except msgspec.DecodeError as e:  # not even JSON
+        raise EventRejected(RejectReason.not_an_object, str(e)) from None
     ts, et = validate_wire(w)
     return w, ts, et
 

@@ -1,0 +1,212 @@
+"""The scheduler: one poll loop per registered app.
+
+Habits from Home Assistant's DataUpdateCoordinator and blackbox_exporter:
+- the next poll is scheduled after the last one ends (polls never overlap);
+- random jitter spreads the fleet, the first poll lands anywhere in the first interval;
+- failures back off exponentially up to a cap, and `Retry-After` is honoured;
+- failures are typed (auth, timeout, connect, http_status, decode, schema, too_large,
+  rate_limited), counted in metrics, and logged on state change only (failing once,
+  recovered once), never every attempt;
+- last good data stays in the store and is marked stale, never deleted on failure;
+- one app's slow or failing source never delays another's: each has its own task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from tapwatch.config import AppConfig, CollectorConfig
+from tapwatch.daemon.store_thread import AsyncStore
+from tapwatch.pseudonym import Pseudonymizer
+from tapwatch.sources import PollContext, Source, SourceError
+from tapwatch.sources.base import ErrorReason
+
+log = logging.getLogger("tapwatch.scheduler")
+
+#: reason label for a failure that is tapwatch's own bug, not the app's
+INTERNAL = "internal"
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One poll, for the debug view."""
+
+    started_at: float
+    duration_s: float
+    ok: bool
+    reason: str | None
+    detail: str | None
+    events_ingested: int
+    events_rejected: int
+    duplicates: int
+
+
+@dataclass
+class AppState:
+    """What the collector knows about one app's polling (read by /metrics)."""
+
+    interval: float
+    up: int | None = None  # None until the first poll ends
+    last_success: float | None = None
+    last_attempt: float | None = None
+    scrape_duration: float | None = None
+    poll_lag: float = 0.0
+    consecutive_failures: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    ingested: Counter[str] = field(default_factory=Counter)  # by event type
+    rejected: Counter[str] = field(default_factory=Counter)  # by reason
+    history: deque[Attempt] = field(default_factory=lambda: deque(maxlen=20))
+
+    def stale(self, now: float) -> bool:
+        """Last good data older than three intervals (or none yet after three)."""
+        return self.last_success is None or now - self.last_success > 3 * self.interval
+
+
+def backoff_delay(interval: float, failures: int, max_backoff: float) -> float:
+    """Delay before the next attempt after `failures` consecutive failures (≥ 1):
+    the interval, doubled per failure, capped."""
+    return min(max_backoff, interval * 2 ** min(failures - 1, 30))
+
+
+class AppPoller:
+    """Polls one app on its own schedule until stopped."""
+
+    def __init__(
+        self,
+        app: AppConfig,
+        source: Source,
+        *,
+        store: AsyncStore,
+        session: aiohttp.ClientSession,
+        pseudonymizer: Pseudonymizer,
+        collector: CollectorConfig,
+        tz: ZoneInfo,
+        rollup_retention: float,
+        state: AppState,
+        on_cycle: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.app = app
+        self.source = source
+        self.store = store
+        self.session = session
+        self.pseudonymizer = pseudonymizer
+        self.collector = collector
+        self.tz = tz
+        self.rollup_retention = rollup_retention
+        self.state = state
+        self.on_cycle = on_cycle
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.interval = app.source.interval or collector.default_interval
+        self.timeout = app.source.timeout or collector.default_timeout
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"poll:{self.app.id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _jittered(self, delay: float) -> float:
+        j = self.collector.jitter
+        return max(0.0, delay * (1.0 + self.rng.uniform(-j, j)))
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay = self.rng.uniform(0, min(self.interval, 5.0))
+        while True:
+            due = loop.time() + delay
+            await asyncio.sleep(delay)
+            self.state.poll_lag = max(0.0, loop.time() - due)
+            retry_after = await self.poll_once()
+            if self.state.consecutive_failures == 0:
+                delay = self._jittered(self.interval)
+            else:
+                failures = self.state.consecutive_failures
+                delay = self._jittered(
+                    backoff_delay(self.interval, failures, self.collector.max_backoff)
+                )
+                # the app's own Retry-After wins, within our cap
+                if retry_after is not None:
+                    delay = max(delay, min(retry_after, self.collector.max_backoff))
+
+    async def poll_once(self) -> float | None:
+        """One poll: fetch, ingest batch by batch. Returns Retry-After if given."""
+        st = self.state
+        started = self.clock()
+        t0 = time.perf_counter()
+        ingested = rejected = dups = 0
+        reason: str | None = None
+        detail: str | None = None
+        retry_after: float | None = None
+        try:
+            cursor, done = await self.store.resume_point(self.app.id)
+            ctx = PollContext(
+                app_id=self.app.id,
+                session=self.session,
+                pseudonymizer=self.pseudonymizer,
+                now=self.clock,
+                timeout=self.timeout,
+                max_response_bytes=self.collector.max_response_bytes,
+                max_clock_skew=self.collector.max_clock_skew,
+                oldest_accepted=started - self.rollup_retention,
+                cursor=cursor,
+                files_done=done,
+            )
+            async for batch in self.source.poll(ctx):
+                res = await self.store.ingest(self.app.id, batch, self.tz, self.clock())
+                ingested += res.inserted
+                dups += res.duplicates
+                n_rej = sum(batch.rejected.values())
+                rejected += n_rej
+                st.ingested.update(res.by_type)
+                st.rejected.update(batch.rejected)
+                if res.duplicates:
+                    st.rejected["duplicate"] += res.duplicates
+        except SourceError as e:
+            reason, detail, retry_after = e.reason.value, e.detail, e.retry_after
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a bug of ours must not kill the poll loop
+            log.exception("app %s: internal error while polling", self.app.id)
+            reason, detail = INTERNAL, f"{type(e).__name__}: {e}"
+        st.scrape_duration = time.perf_counter() - t0
+        st.last_attempt = started
+        ok = reason is None
+        st.history.append(
+            Attempt(started, st.scrape_duration, ok, reason, detail, ingested, rejected, dups)
+        )
+        if ok:
+            if st.up == 0:
+                log.info(
+                    "app %s: recovered after %d failed polls", self.app.id, st.consecutive_failures
+                )
+            st.up = 1
+            st.consecutive_failures = 0
+            st.last_success = self.clock()
+        else:
+            assert reason is not None
+            st.errors[reason] += 1
+            if st.up != 0:
+                hint = " (check credentials)" if reason == ErrorReason.auth else ""
+                log.warning("app %s: polling failing: %s%s", self.app.id, detail, hint)
+            st.up = 0
+            st.consecutive_failures += 1
+        self.on_cycle()
+        return retry_after

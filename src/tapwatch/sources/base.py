@@ -1,0 +1,151 @@
+"""What every source adapter shares: typed failures, the poll context and event
+normalisation (validate, check the clock, pseudonymise)."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+import msgspec
+
+from tapwatch.events import (
+    Event,
+    EventRejected,
+    RejectReason,
+    WireEvent,
+    decode_event,
+    validate_wire,
+    wire_from_mapping,
+)
+from tapwatch.pseudonym import Pseudonymizer
+from tapwatch.store.sqlite import IngestBatch
+
+log = logging.getLogger("tapwatch.sources")
+
+
+class ErrorReason(enum.StrEnum):
+    """Why a poll failed (the `reason` label of tapwatch_app_scrape_errors_total)."""
+
+    auth = "auth"  # 401/403: needs a person, not a retry
+    timeout = "timeout"
+    connect = "connect"
+    http_status = "http_status"
+    decode = "decode"  # not JSON / wrong content type / unreadable file
+    schema = "schema"  # JSON, but not the shape of the contract
+    too_large = "too_large"
+    rate_limited = "rate_limited"
+
+
+class SourceError(Exception):
+    def __init__(
+        self, reason: ErrorReason, detail: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+@dataclass
+class PollContext:
+    """What a source may use during one poll of one app."""
+
+    app_id: str
+    session: aiohttp.ClientSession | None
+    pseudonymizer: Pseudonymizer
+    now: Callable[[], float]
+    timeout: float
+    max_response_bytes: int
+    max_clock_skew: float
+    oldest_accepted: float  # events older than this are rejected as too_old
+    cursor: str | None = None
+    files_done: set[str] = field(default_factory=set)
+
+
+class Source(Protocol):
+    """A source yields batches; the scheduler commits each (events + cursor) atomically."""
+
+    def poll(self, ctx: PollContext) -> AsyncIterator[IngestBatch]: ...
+
+
+class EventNormaliser:
+    """Turns raw event bodies into stored Events, counting each rejection by reason and
+    logging the first example of each reason once (never a raw account id)."""
+
+    def __init__(
+        self,
+        app_id: str,
+        pseudonymizer: Pseudonymizer,
+        now: float,
+        max_clock_skew: float,
+        oldest_accepted: float,
+    ) -> None:
+        self.app_id = app_id
+        self._p = pseudonymizer
+        self._latest = now + max_clock_skew
+        self._oldest = oldest_accepted
+        self.rejected: Counter[str] = Counter()
+        self._logged: set[str] = set()
+
+    def take_rejected(self) -> Counter[str]:
+        out, self.rejected = self.rejected, Counter()
+        return out
+
+    def from_raw(self, raw: bytes | msgspec.Raw) -> Event | None:
+        try:
+            w, ts, et = decode_event(raw)
+        except EventRejected as e:
+            self._reject(e.reason, e.detail)
+            return None
+        return self._finish(w, ts, et)
+
+    def from_mapping(self, row: dict[str, Any]) -> Event | None:
+        try:
+            w = wire_from_mapping(row)
+            ts, et = validate_wire(w)
+        except EventRejected as e:
+            self._reject(e.reason, e.detail)
+            return None
+        return self._finish(w, ts, et)
+
+    def _finish(self, w: WireEvent, ts: float, et: Any) -> Event | None:
+        if ts > self._latest:
+            self._reject(RejectReason.future_timestamp, "ts is beyond the allowed clock skew")
+            return None
+        if ts < self._oldest:
+            self._reject(RejectReason.too_old, "ts is older than the rollup retention")
+            return None
+        p = self._p
+        return Event(
+            app=self.app_id,
+            id=w.id,
+            ts=ts,
+            type=et,
+            account=p.account(w.account),
+            unit=w.unit,
+            device=p.device(w.device),
+            device_model=w.device_model,
+            network=p.network(w.network),
+            lat=w.lat,
+            lon=w.lon,
+            accuracy_m=w.accuracy_m,
+            point=w.point,
+            target=w.target,
+            duration_s=w.duration_s,
+            playback_rate=w.playback_rate,
+            position_s=w.position_s,
+            content_hash=w.content_hash,
+            photo_hash=w.photo_hash,
+        )
+
+    def _reject(self, reason: RejectReason, detail: str) -> None:
+        self.rejected[reason.value] += 1
+        if reason.value not in self._logged:
+            self._logged.add(reason.value)
+            # msgspec's messages name the field, never its value: safe to log.
+            log.warning("app %s: rejected an event (%s): %s", self.app_id, reason.value, detail)
