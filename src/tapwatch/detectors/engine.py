@@ -1,0 +1,218 @@
+"""Detector engine: runs every detector over the fleet, then the shutdown assessment.
+
+Shared by the daemon and `tapwatch analyze`: pure and deterministic (the same inputs in any
+order give the same result), no I/O, time taken from each `DetectorInput.now`.
+
+Order: per-app forced-usage detectors, fleet-level detectors, then the assessment of each
+app, which needs the accounts flagged by two or more forced-usage detectors (not organic).
+A detector that raises is recorded in `FleetResult.failures` and the run goes on: one bad
+detector must not blank the whole fleet's results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from tapwatch.detectors import ASSESSMENT, DETECTORS, duplicate_reporting, resolve_settings
+from tapwatch.detectors.assessment import (
+    Assessment,
+    assess_fleet,
+    assessment_finding,
+    excluded_mask,
+    local_day,
+    organic_active_accounts,
+)
+from tapwatch.detectors.banned_feature import FEATURES as BANNED_FEATURES
+from tapwatch.detectors.base import DetectorInput, Finding
+
+#: Findings that are about the app as a whole, never about accounts.
+ASSESSMENT_KINDS = frozenset({"shutdown_candidate", "needs_review"})
+_RECENT_DAYS = 30  # forced_activity_ratio falls back to this many days of rollups
+
+
+@dataclass(frozen=True, slots=True)
+class AppMetrics:
+    """Per-app values the daemon exports (app-level only: no account ever appears here)."""
+
+    shutdown_score: float  # 0..100
+    band: str
+    #: organic active accounts over 1, 7 and 30 days; None where unknown (snapshot-only app)
+    organic_active_accounts: dict[str, int | None]
+    #: share of recent activity by flagged accounts or in flagged events; None if no activity
+    forced_activity_ratio: float | None
+    banned_features: dict[str, int]  # feature -> 1 if a banned_feature finding names it
+    #: findings of this run by kind (the store decides which are still open vs dismissed)
+    findings_open_by_kind: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorFailure:
+    kind: str
+    app: str | None  # None for a fleet-level detector
+    error: str  # exception type and message
+
+
+@dataclass(slots=True)
+class FleetResult:
+    findings: list[Finding]  # sorted by (app, kind, window_start, id)
+    assessments: dict[str, Assessment]  # app -> assessment
+    metrics: dict[str, AppMetrics]  # app -> exported values
+    unit_burden: dict[str, float]  # unit -> duplicate (extra) filings per week
+    failures: list[DetectorFailure] = field(default_factory=list)
+
+
+def per_account_flags(findings: list[Finding]) -> dict[str, dict[str, set[str]]]:
+    """app -> account -> kinds of forced-usage findings naming it in evidence["accounts"].
+
+    Assessment findings are about apps and never count.
+    """
+    flags: dict[str, dict[str, set[str]]] = {}
+    for f in findings:
+        if f.kind in ASSESSMENT_KINDS:
+            continue
+        accounts = f.evidence.get("accounts")
+        if not accounts:
+            continue
+        per_app = flags.setdefault(f.app, {})
+        for acc in accounts:
+            per_app.setdefault(acc, set()).add(f.kind)
+    return flags
+
+
+class _SettingsCache:
+    """Resolved settings per (kind, app): config defaults, then the app's overrides."""
+
+    def __init__(self, defaults: Mapping[str, Mapping[str, Any]], inputs: list[DetectorInput]):
+        self._defaults = defaults
+        self._overrides = {inp.app.id: inp.app.detector_overrides for inp in inputs}
+        self._cache: dict[tuple[str, str], BaseModel] = {}
+
+    def get(self, kind: str, app: str) -> Any:
+        key = (kind, app)
+        s = self._cache.get(key)
+        if s is None:
+            s = self._cache[key] = resolve_settings(
+                kind,
+                self._defaults.get(kind, {}),
+                self._overrides.get(app, {}).get(kind, {}),
+            )
+        return s
+
+
+def _finding_order(f: Finding) -> tuple[str, str, float, str]:
+    return (f.app, f.kind, f.window_start, f.id)
+
+
+def forced_activity_ratio(
+    inp: DetectorInput, flagged_accounts: set[str], flagged_event_ids: set[str]
+) -> float | None:
+    """Share of recent activity attributable to forced usage: raw-window events by accounts
+    any forced-usage detector flagged, or named in a finding's event_ids. Without raw
+    events, the share of the last 30 days' rollup events by flagged accounts."""
+    ev = inp.events
+    if len(ev):
+        by_flagged = excluded_mask(ev.accounts, flagged_accounts)[ev.account]
+        if flagged_event_ids:
+            ids = np.array([i.encode() for i in sorted(flagged_event_ids)], dtype=ev.ids.dtype)
+            by_flagged |= np.isin(ev.ids, ids)
+        return round(float(by_flagged.mean()), 4)
+    ad = inp.account_days
+    if len(ad):
+        recent = ad.day > local_day(inp.now, inp) - _RECENT_DAYS
+        total = int(ad.events[recent].sum())
+        if total:
+            by_flagged = excluded_mask(ad.accounts, flagged_accounts)[ad.account] & recent
+            return round(int(ad.events[by_flagged].sum()) / total, 4)
+    return None
+
+
+def _event_ids_of(findings: list[Finding]) -> set[str]:
+    ids: set[str] = set()
+    for f in findings:
+        ids.update(str(i) for i in f.evidence.get("event_ids", ()))
+    return ids
+
+
+def run_fleet(
+    inputs: list[DetectorInput], defaults: Mapping[str, Mapping[str, Any]] | None = None
+) -> FleetResult:
+    """Run every detector and the shutdown assessment over the fleet.
+
+    `defaults` is the daemon's `detectors:` config section ({kind: {setting: value}});
+    each app's `AppProfile.detector_overrides` go on top. Raises pydantic.ValidationError
+    on invalid settings (the config loader has normally caught them already).
+    """
+    inputs = sorted(inputs, key=lambda i: i.app.id)
+    settings = _SettingsCache(defaults or {}, inputs)
+    findings: list[Finding] = []
+    failures: list[DetectorFailure] = []
+
+    per_app = [(k, m) for k, m in DETECTORS.items() if callable(getattr(m, "detect", None))]
+    fleet_level = [(k, m) for k, m in DETECTORS.items() if (k, m) not in per_app]
+    for kind, mod in per_app:
+        for inp in inputs:
+            try:
+                findings.extend(mod.detect(inp, settings.get(kind, inp.app.id)))
+            except Exception as e:  # isolate one detector's bug: the run goes on
+                failures.append(DetectorFailure(kind, inp.app.id, f"{type(e).__name__}: {e}"))
+    for kind, mod in fleet_level:
+        try:
+            findings.extend(
+                mod.detect_fleet(inputs, lambda app, kind=kind: settings.get(kind, app))
+            )
+        except Exception as e:
+            failures.append(DetectorFailure(kind, None, f"{type(e).__name__}: {e}"))
+
+    flags = per_account_flags(findings)
+
+    def excluded_for(app: str, n: int) -> set[str]:
+        return {a for a, kinds in flags.get(app, {}).items() if len(kinds) >= n}
+
+    assessments = assess_fleet(inputs, lambda app: settings.get(ASSESSMENT.KIND, app), excluded_for)
+    for inp in inputs:
+        f = assessment_finding(assessments[inp.app.id], inp.now)
+        if f is not None:
+            findings.append(f)
+    findings.sort(key=_finding_order)
+
+    by_app: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_app.setdefault(f.app, []).append(f)
+    metrics: dict[str, AppMetrics] = {}
+    for inp in inputs:
+        app = inp.app.id
+        mine = by_app.get(app, [])
+        forced = [f for f in mine if f.kind not in ASSESSMENT_KINDS]
+        a = assessments[app]
+        shutdown = settings.get(ASSESSMENT.KIND, app)
+        banned = {f.evidence.get("feature") for f in mine if f.kind == "banned_feature"}
+        counts: dict[str, int] = {}
+        for f in mine:
+            counts[f.kind] = counts.get(f.kind, 0) + 1
+        metrics[app] = AppMetrics(
+            shutdown_score=a.score,
+            band=a.band,
+            organic_active_accounts=organic_active_accounts(
+                inp, excluded_for(app, shutdown.exclude_flagged_by)
+            ),
+            forced_activity_ratio=forced_activity_ratio(
+                inp, set(flags.get(app, {})), _event_ids_of(forced)
+            ),
+            banned_features={feat: int(feat in banned) for feat in BANNED_FEATURES},
+            findings_open_by_kind=dict(sorted(counts.items())),
+        )
+
+    return FleetResult(
+        findings=findings,
+        assessments=assessments,
+        metrics=metrics,
+        unit_burden=duplicate_reporting.unit_burden(
+            inputs, lambda app: settings.get(duplicate_reporting.KIND, app)
+        ),
+        failures=failures,
+    )
