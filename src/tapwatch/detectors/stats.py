@@ -92,7 +92,8 @@ def corrected_burstiness(mean: np.ndarray, std: np.ndarray, n: np.ndarray) -> np
     Goh & Barabási (2008) define B = (σ-μ)/(σ+μ): -1 for a clock, 0 for a Poisson process,
     towards +1 for bursty human activity. With few events B is biased towards -1, so we use
     Kim & Jo (2016): A_n = (√(n+1)·r − √(n−1)) / ((√(n+1) − 2)·r + √(n−1)), r = σ/μ, where
-    n is the number of events. NaN where μ is 0 or n < 3 (too few to say anything).
+    n is the number of inter-event times and σ their population standard deviation (so
+    r ≤ √(n−1) and A_n spans exactly [-1, 1]). NaN where μ is 0 or n < 3.
     """
     mean = np.asarray(mean, dtype=np.float64)
     std = np.asarray(std, dtype=np.float64)
