@@ -1,0 +1,1 @@
+"""Builders for every generated monitoring file (rules, dashboards, Alertmanager example)."""

@@ -1,0 +1,38 @@
+"""PromQL and alert-template fragments shared by the rules and the dashboards."""
+
+from __future__ import annotations
+
+#: one row per app with its registry labels; `max by` drops job/instance so the join stays
+#: one-to-one even if two targets briefly export the same app (e.g. during a reshard)
+APP_INFO = "max by (app, name, owner, region) (tapwatch_app_info)"
+APP_INFO_REGION_CATEGORY = "max by (app, region, category) (tapwatch_app_info)"
+
+
+def with_app_info(expr: str) -> str:
+    """`expr` (one series per app) with the app's name, owner and region labels added."""
+    return f"(\n  {expr}\n)\n* on (app) group_left (name, owner, region)\n  {APP_INFO}"
+
+
+def lookup(expr: str, fmt: str = "humanize", default: str = "unknown") -> str:
+    """Alert-template snippet: the first value of a query about this alert's app.
+
+    `expr` holds `%q` wherever the app id goes (Go's %q makes a valid PromQL string).
+    """
+    args = " $labels.app" * expr.count("%q")
+    return (
+        f'{{{{ with printf "{_go_quote(expr)}"{args} | query }}}}'
+        f"{{{{ . | first | value | {fmt} }}}}{{{{ else }}}}{default}{{{{ end }}}}"
+    )
+
+
+def global_lookup(expr: str, fmt: str = "humanize", default: str = "unknown") -> str:
+    """Alert-template snippet: the first value of a query not tied to one app."""
+    return (
+        f'{{{{ with query "{_go_quote(expr)}" }}}}'
+        f"{{{{ . | first | value | {fmt} }}}}{{{{ else }}}}{default}{{{{ end }}}}"
+    )
+
+
+def _go_quote(expr: str) -> str:
+    """Escape a PromQL expression for a double-quoted Go template string."""
+    return expr.replace("\\", "\\\\").replace('"', '\\"')
