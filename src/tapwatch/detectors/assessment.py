@@ -529,7 +529,9 @@ def assess(
         if points > 0 and reason is not None:
             reasons.append(reason)
 
-    snapshot_note = " (the app's own active-account figures)" if facts.basis == "snapshot" else ""
+    who = "organic active accounts"
+    if facts.basis == "snapshot":
+        who = "active accounts (the app's own figure, check-ins included)"
 
     # reach
     intended = app.intended_users
@@ -545,9 +547,8 @@ def assess(
         _ramp_down(reach, s.reach_concern, s.reach_full) if reach is not None else 0.0,
         Reason(
             code="low_reach",
-            text=f"{facts.organic_30d} organic active accounts in 30 days{snapshot_note} "
-            f"reach {100 * (reach or 0):.1f}% of {intended} intended users "
-            f"(concern below {100 * s.reach_concern:.0f}%)",
+            text=f"{facts.organic_30d} {who} in 30 days reach {100 * (reach or 0):.1f}% of "
+            f"{intended} intended users (concern below {100 * s.reach_concern:.0f}%)",
             value=reach or 0.0,
             threshold=s.reach_concern,
             rule=RULE_LOW_USE,
@@ -563,8 +564,12 @@ def assess(
         _ramp_up(since, s.dormancy_concern_days, s.dormancy_full_days) if since is not None else 0,
         Reason(
             code="dormant",
-            text=f"no organic meaningful action for {since or 0:.0f} days{snapshot_note} "
-            f"(concern after {s.dormancy_concern_days:.0f})",
+            text=(
+                f"no active account for at least {since or 0:.0f} days (the app's own figures)"
+                if facts.basis == "snapshot"
+                else f"no organic meaningful action for {since or 0:.0f} days"
+            )
+            + f" (concern after {s.dormancy_concern_days:.0f})",
             value=since or 0.0,
             threshold=s.dormancy_concern_days,
             rule=RULE_LOW_USE,
@@ -699,9 +704,13 @@ def assess(
         _ramp_up(ratio, s.cost_concern_ratio, s.cost_full_ratio) if ratio is not None else 0.0,
         Reason(
             code="high_cost",
-            text=f"{cpa or 0:,.0f} CNY a year per organic active account, {ratio or 0:.1f}x the "
-            f"fleet median of {fleet.median_cost_per_account or 0:,.0f} "
-            f"(concern above {s.cost_concern_ratio}x)",
+            text=(
+                f"{cpa or 0:,.0f} CNY a year per organic active account"
+                if facts.organic_30d
+                else f"{cpa or 0:,.0f} CNY a year with no organic active account"
+            )
+            + f", {ratio or 0:.1f}x the fleet median of {fleet.median_cost_per_account or 0:,.0f} "
+            f"per account (concern above {s.cost_concern_ratio}x)",
             value=ratio or 0.0,
             threshold=s.cost_concern_ratio,
             rule=RULE_COST,
