@@ -1,0 +1,881 @@
+"""Bulk check-in: one person carrying many phones and checking everyone in at once.
+
+A district app demanded photo check-ins at "risk points" every day; officials answered by
+having one person carry 10+ phones and check everyone in. What that leaves in telemetry is
+physical, not statistical:
+
+* many distinct accounts check in at one place, one after another;
+* **serial arrivals**: one person taps one phone at a time, so consecutive check-ins come
+  a few seconds apart (``min_tap_gap_s``..``max_tap_gap_s``), at a steady rhythm (low
+  coefficient of variation of the gaps) and never two in the same second;
+* **one spot**: the phones' fixes sit within ``max_spread_m`` of each other, once the
+  spread that GPS noise alone explains (from ``accuracy_m``) is taken out;
+* corroboration: shared network, device model, device or photo; accounts whose other
+  activity puts them elsewhere at the same time, or who never otherwise come to the place;
+  the same account set again on other days.
+
+Crowds do not look like this: people at a meeting arrive together (same-second check-ins,
+irregular gaps), colleagues clocking in spread over tens of minutes, friends are 2-4, and a
+transit hub is spread over a wide area with overlapping arrivals.
+
+Method (vectorised; only the flagged bursts become Python objects):
+
+1. Check-ins are placed at a declared point (their ``point`` code, or the nearest declared
+   point whose radius holds the fix) or else in grid cells of ``cell_m``. Three grids
+   shifted by a third of a cell are used, so any group of fixes less than ``cell_m / 3``
+   across lies wholly inside one cell of at least one grid.
+2. A hash count over (place, time bucket) drops the check-ins that cannot be part of
+   ``min_accounts`` arrivals chained by ``max_gap_s`` (two time bucketings offset by half a
+   bucket, so no qualifying run is ever split). Usually this leaves a tiny share.
+3. The rest is sorted by place then time and chained into bursts (gap <= ``max_gap_s``);
+   per-burst statistics (distinct accounts, gap median / CV / same-second share, 80th
+   percentile radius of the fixes) come from grouped numpy reductions.
+4. Bursts passing the physical gates are de-duplicated across grids, linked across days
+   by place and Jaccard similarity of their account sets, corroborated and scored:
+   ``score = 1 - (1 - size) * prod(1 - weight of each corroboration present)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
+from tapwatch.detectors.geo import (
+    assign_points,
+    cell_scale,
+    distance_m,
+    offsets_m,
+)
+from tapwatch.detectors.stats import (
+    EVIDENCE_LIMIT,
+    bounded_event_ids,
+    data_confidence,
+    day_to_date,
+    grouped_median,
+    local_day_and_second,
+)
+from tapwatch.events import EventType
+from tapwatch.window import EventWindow
+
+KIND = "bulk_checkin"
+RULE_CHECKIN = "2026 management measures: no mandatory check-in"
+RULE_UPLOADS = "2026 management measures: no unnecessary photo or GPS uploads"
+
+#: The 80th-percentile distance of GPS fixes from the true spot, per metre of reported
+#: accuracy. Android's accuracy is the 68 % radius of a 2-D normal error (1.51 sigma); its
+#: 80 % radius is 1.79 sigma, so noise alone puts 80 % of fixes within 1.18 x accuracy.
+_NOISE_R80_PER_ACCURACY = 1.18
+_SPREAD_QUANTILE = 0.8
+#: Grid shifts (in cells): three grids shifted by a third of a cell.
+_GRID_SHIFTS = (0.0, 1.0 / 3.0, 2.0 / 3.0)
+#: Multiplicative hash constants (odd 64-bit, from splitmix64 / xxhash).
+_H1 = np.uint64(0x9E3779B97F4A7C15)
+_H2 = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+class Settings(BaseModel):
+    """Settings of the bulk check-in detector (defaults are the config defaults)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cell_m: float = Field(
+        default=120.0,
+        gt=0,
+        description="Grid cell size in metres for check-ins not at a declared point; groups "
+        "of phones up to cell_m / 3 across are always seen whole.",
+    )
+    max_gap_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="Check-ins at one place this close in time are chained into one burst.",
+    )
+    min_accounts: int = Field(
+        default=3, ge=2, description="Fewest distinct accounts in a burst worth judging."
+    )
+    strong_accounts: int = Field(
+        default=8,
+        ge=3,
+        description="Distinct accounts at which the burst size alone gives size_weight.",
+    )
+    min_tap_gap_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Gaps shorter than this are 'same second' arrivals, which one person "
+        "tapping one phone at a time cannot produce.",
+    )
+    max_tap_gap_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Largest median gap between arrivals that still looks like one person "
+        "going from phone to phone.",
+    )
+    max_gap_cv: float = Field(
+        default=0.75,
+        gt=0,
+        description="Largest coefficient of variation of the gaps (a steady rhythm is low; "
+        "independent arrivals of a crowd are about 1).",
+    )
+    max_overlap_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Largest share of gaps shorter than min_tap_gap_s.",
+    )
+    max_spread_m: float = Field(
+        default=15.0,
+        gt=0,
+        description="Largest radius (metres) holding 80 % of the fixes around their median, "
+        "after removing the spread GPS noise explains from the reported accuracy.",
+    )
+    shared_share: float = Field(
+        default=0.6,
+        gt=0,
+        le=1,
+        description="Share of a burst's check-ins on one network (or one device model) that "
+        "counts as shared hardware.",
+    )
+    photo_dup_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Share of a burst's photos that repeat another photo of the burst.",
+    )
+    accounts_per_device: float = Field(
+        default=1.5,
+        gt=1,
+        description="Accounts per distinct device in a burst at which devices count as shared.",
+    )
+    elsewhere_m: float = Field(
+        default=1000.0,
+        gt=0,
+        description="Distance from the burst at which an account's other activity is 'elsewhere'.",
+    )
+    elsewhere_window_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Other activity this close in time to a burst counts as 'at the same time'.",
+    )
+    elsewhere_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Share of a burst's accounts seen elsewhere at the same time to corroborate.",
+    )
+    never_here_share: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of accounts with no check-in at the place outside the bursts "
+        "to corroborate.",
+    )
+    link_jaccard: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Jaccard similarity of account sets at which bursts are one ring.",
+    )
+    link_distance_m: float = Field(
+        default=100.0,
+        gt=0,
+        description="Bursts (not at a declared point) whose centres are this close are at "
+        "one place for linking and for 'never otherwise here'.",
+    )
+    size_weight: float = Field(
+        default=0.75,
+        gt=0,
+        lt=1,
+        description="Score from size alone at strong_accounts (rising linearly from "
+        "min_accounts - 1 accounts).",
+    )
+    weight_network: float = Field(
+        default=0.35, ge=0, lt=1, description="Weight of a shared network."
+    )
+    weight_device_model: float = Field(
+        default=0.25, ge=0, lt=1, description="Weight of a shared device model."
+    )
+    weight_device: float = Field(
+        default=0.5, ge=0, lt=1, description="Weight of several accounts on the same devices."
+    )
+    weight_photo: float = Field(default=0.5, ge=0, lt=1, description="Weight of repeated photos.")
+    weight_elsewhere: float = Field(
+        default=0.5, ge=0, lt=1, description="Weight of accounts elsewhere at the same time."
+    )
+    weight_never_here: float = Field(
+        default=0.15, ge=0, lt=1, description="Weight of accounts never otherwise at the place."
+    )
+    weight_repeat: float = Field(
+        default=0.35, ge=0, lt=1, description="Weight of the same accounts on several days."
+    )
+    context_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds before and after a burst in which other check-ins at the same "
+        "place are counted: a burst inside a steady stream of arrivals is a crowd.",
+    )
+    max_context_share: float = Field(
+        default=0.5,
+        ge=0,
+        description="Most other check-ins at the place within context_s, per check-in of "
+        "the burst, for the burst to stand alone.",
+    )
+    min_score: float = Field(
+        default=0.6, gt=0, le=1, description="Score at or above which a finding is reported."
+    )
+    critical_score: float = Field(
+        default=0.85, gt=0, le=1, description="Score at or above which a finding is critical."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.min_tap_gap_s >= self.max_tap_gap_s:
+            raise ValueError("min_tap_gap_s must be below max_tap_gap_s")
+        if self.max_tap_gap_s > self.max_gap_s:
+            raise ValueError("max_tap_gap_s must not exceed max_gap_s")
+        if self.strong_accounts <= self.min_accounts - 1:
+            raise ValueError("strong_accounts must be at least min_accounts")
+        if self.critical_score < self.min_score:
+            raise ValueError("critical_score must not be below min_score")
+        return self
+
+
+@dataclass(slots=True)
+class _Burst:
+    """One chain of serial check-ins that passed the physical gates."""
+
+    rows: np.ndarray  # window rows, time order
+    place_key: int  # declared/undeclared point key (>= 0) or -1 for a cell
+    point: str | None
+    lat: float  # median fix (NaN if no fix)
+    lon: float
+    n_accounts: int
+    median_gap: float
+    gap_cv: float
+    overlap_share: float
+    spread_m: float  # accuracy-corrected 80 % radius (NaN if unmeasured)
+    radius_m: float  # raw 80 % radius
+    accuracy_m: float
+    context: int  # other check-ins at the place within context_s
+    accounts: frozenset[int] = field(default_factory=frozenset)
+
+
+def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
+    """Bulk check-in findings for one app (see the module docstring)."""
+    win = inp.events
+    if len(win) == 0:
+        return []
+    bursts = _gated_bursts(inp, settings)
+    if not bursts:
+        return []
+    rings = _link(bursts, settings)
+    ctx = _AccountActivity(win, sorted({a for b in bursts for a in b.accounts}))
+    findings = []
+    for ring in rings:
+        f = _finding(inp, [bursts[i] for i in ring], ctx, settings)
+        if f is not None:
+            findings.append(f)
+    findings.sort(key=lambda f: (f.window_start, f.id))
+    return findings
+
+
+# --- stage 1-3: candidate bursts, vectorised -------------------------------------------
+
+
+def _gated_bursts(inp: DetectorInput, s: Settings) -> list[_Burst]:
+    win = inp.events
+    is_checkin = win.type == np.uint8(EventType.checkin)
+    if is_checkin.all():
+        ck = None
+        ts, lat, lon, pcode = win.ts, win.lat, win.lon, win.point
+    else:
+        ck = np.flatnonzero(is_checkin)
+        if ck.size == 0:
+            return []
+        ts, lat, lon, pcode = win.ts[ck], win.lat[ck], win.lon[ck], win.point[ck]
+    has_xy = np.isfinite(lat) & np.isfinite(lon)
+    place, point_names = _place_keys(win, inp.app.points, lat, lon, pcode, has_xy)
+
+    passes: list[tuple[np.ndarray, np.ndarray]] = []
+    at_point = place >= 0
+    if at_point.any():
+        sub = np.flatnonzero(at_point)
+        passes.append((sub, place[sub]))
+    cell_rows = np.flatnonzero(~at_point & has_xy) if at_point.any() else np.flatnonzero(has_xy)
+    if cell_rows.size:
+        dlat, dlon = cell_scale(lat[cell_rows], s.cell_m)
+        u = lon[cell_rows] / dlon
+        v = lat[cell_rows] / dlat
+        for shift in _GRID_SHIFTS:
+            cx = np.floor(u + shift).astype(np.int64)
+            cy = np.floor(v + shift).astype(np.int64)
+            # Negative keys mark cells, so they never collide with point keys.
+            key = -1 - (((cx << 32) ^ (cy & 0xFFFFFFFF)) & np.int64(0x7FFFFFFFFFFFFFFF))
+            passes.append((cell_rows, key))
+        del u, v
+
+    found: list[_Burst] = []
+    for sub, key in passes:
+        keep = _dense(key, ts[sub], s)
+        sub, key = sub[keep], key[keep]
+        if sub.size < s.min_accounts:
+            continue
+        order = np.argsort(key, kind="stable")  # sub is in time order: stable keeps it
+        sub, key = sub[order], key[order]
+        rows = sub if ck is None else ck[sub]
+        found.extend(_chain_and_gate(win, rows, key, point_names, s))
+    return _dedupe(found)
+
+
+def _place_keys(
+    win: EventWindow,
+    points: tuple,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    pcode: np.ndarray,
+    has_xy: np.ndarray,
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Point key per check-in (-1 = none): declared points are 0..P-1 (by their order),
+    point codes the app sends but never declared follow. Also the key -> point name map."""
+    declared = {p.id: i for i, p in enumerate(points)}
+    names: dict[int, str] = {i: p.id for i, p in enumerate(points)}
+    place = np.full(lat.shape[0], -1, dtype=np.int64)
+    has_code = pcode >= 0
+    if has_code.any():
+        used = np.flatnonzero(np.bincount(pcode[has_code]))
+        lut = np.full(int(used.max()) + 1, -1, dtype=np.int64)
+        extra = len(points)
+        for c in used.tolist():
+            name = win.strings[c]
+            k = declared.get(name)
+            if k is None:
+                k = extra
+                extra += 1
+                names[k] = name
+            lut[c] = k
+        place[has_code] = lut[pcode[has_code]]
+    if points:
+        free = np.flatnonzero(~has_code & has_xy)
+        if free.size:
+            p_lat = np.array([p.lat for p in points])
+            p_lon = np.array([p.lon for p in points])
+            p_rad = np.array([p.radius_m for p in points])
+            place[free] = assign_points(lat[free], lon[free], p_lat, p_lon, p_rad)
+    return place, names
+
+
+def _dense(key: np.ndarray, ts: np.ndarray, s: Settings) -> np.ndarray:
+    """True for check-ins that may belong to a run of min_accounts arrivals at one place
+    chained by max_gap_s: their (place, time bucket) holds >= min_accounts check-ins in one
+    of two bucketings offset by half a bucket. Any such run of min_accounts consecutive
+    arrivals spans at most (min_accounts - 1) * max_gap_s, under half a bucket, so it lies
+    inside one bucket of one bucketing. Hash collisions only let extra rows through."""
+    n = key.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    span = (2 * (s.min_accounts - 1) + 1) * s.max_gap_s
+    bits = int(min(24, max(10, math.ceil(math.log2(n)) + 1)))
+    shift = np.uint64(64 - bits)
+    kh = key.view(np.uint64) * _H1
+    keep = np.zeros(n, dtype=bool)
+    t = ts - ts[0]
+    for offset in (0.0, span / 2.0):
+        tb = np.floor((t + offset) / span).astype(np.int64).view(np.uint64)
+        h = ((kh ^ (tb * _H2)) * _H1) >> shift
+        h = h.astype(np.intp)
+        counts = np.bincount(h, minlength=1 << bits)
+        keep |= counts[h] >= s.min_accounts
+    return keep
+
+
+def _grouped_quantile(groups: np.ndarray, values: np.ndarray, n: int, q: float) -> np.ndarray:
+    """Lower q-quantile of values per group code in [0, n); NaN for empty groups."""
+    out = np.full(n, np.nan)
+    if values.size == 0:
+        return out
+    order = np.lexsort((values, groups))
+    counts = np.bincount(groups, minlength=n)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    has = counts > 0
+    pos = starts[has] + np.ceil(q * (counts[has] - 1)).astype(np.int64)
+    out[has] = values[order][pos]
+    return out
+
+
+def _chain_and_gate(
+    win: EventWindow,
+    rows: np.ndarray,
+    key: np.ndarray,
+    point_names: dict[int, str],
+    s: Settings,
+) -> list[_Burst]:
+    """Chain rows (sorted by place, then time) into bursts and keep those that pass the
+    physical gates of one person tapping phones one after another at one spot."""
+    ts = win.ts[rows]
+    n = rows.size
+    brk = np.ones(n, dtype=bool)
+    brk[1:] = (key[1:] != key[:-1]) | (np.diff(ts) > s.max_gap_s)
+    starts = np.flatnonzero(brk)
+    lens = np.diff(np.append(starts, n))
+    big = lens >= s.min_accounts
+    starts, lens = starts[big], lens[big]
+    nb = starts.size
+    if nb == 0:
+        return []
+    offs = np.concatenate(([0], np.cumsum(lens)[:-1]))
+    idx = np.repeat(starts - offs, lens) + np.arange(int(lens.sum()))
+    r = rows[idx]
+    bid = np.repeat(np.arange(nb), lens)
+    t = ts[idx]
+
+    acc = win.account[r]
+    o = np.lexsort((acc, bid))
+    a_s, b_s = acc[o], bid[o]
+    first = np.ones(r.size, dtype=bool)
+    first[1:] = (a_s[1:] != a_s[:-1]) | (b_s[1:] != b_s[:-1])
+    n_acc = np.bincount(b_s[first], minlength=nb)
+
+    g = np.diff(t)
+    inside = bid[1:] == bid[:-1]
+    g, gb = g[inside], bid[1:][inside]
+    cnt = (lens - 1).astype(np.float64)
+    mean = np.bincount(gb, weights=g, minlength=nb) / cnt
+    var = np.maximum(np.bincount(gb, weights=g * g, minlength=nb) / cnt - mean**2, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv = np.where(mean > 0, np.sqrt(var) / mean, np.inf)
+    overlap = np.bincount(gb, weights=(g < s.min_tap_gap_s), minlength=nb) / cnt
+    med_gap = grouped_median(gb, g, nb)
+
+    la, lo = win.lat[r], win.lon[r]
+    ok = np.isfinite(la) & np.isfinite(lo)
+    bo = bid[ok]
+    clat = grouped_median(bo, la[ok], nb)
+    clon = grouped_median(bo, lo[ok], nb)
+    d = distance_m(la[ok], lo[ok], clat[bo], clon[bo])
+    r80 = _grouped_quantile(bo, d, nb, _SPREAD_QUANTILE)
+    am = win.accuracy_m[r].astype(np.float64)
+    aok = np.isfinite(am)
+    acc_med = np.nan_to_num(grouped_median(bid[aok], am[aok], nb), nan=0.0)
+    noise = _NOISE_R80_PER_ACCURACY * acc_med
+    spread = np.sqrt(np.maximum(r80**2 - noise**2, 0.0))  # NaN stays NaN: unmeasured
+
+    # Other check-ins at the same place around the burst (those that passed the density
+    # prefilter; a lone check-in minutes away is dropped there and not counted).
+    place_no = np.cumsum(np.concatenate(([True], key[1:] != key[:-1])))
+    comp = place_no * (float(ts[-1] - ts[0]) + 4 * s.context_s + 1.0) + (ts - ts[0])
+    first_c, last_c = comp[starts], comp[starts + lens - 1]
+    around = np.searchsorted(comp, last_c + s.context_s, side="right") - np.searchsorted(
+        comp, first_c - s.context_s, side="left"
+    )
+    context = around - lens
+
+    passed = (
+        (n_acc >= s.min_accounts)
+        & (overlap <= s.max_overlap_share)
+        & (med_gap >= s.min_tap_gap_s)
+        & (med_gap <= s.max_tap_gap_s)
+        & (cv <= s.max_gap_cv)
+        & ~(spread > s.max_spread_m)
+        & (context <= s.max_context_share * lens)
+    )
+    out = []
+    for b in np.flatnonzero(passed).tolist():
+        br = r[offs[b] : offs[b] + lens[b]]
+        k = int(key[starts[b]])
+        out.append(
+            _Burst(
+                rows=br,
+                place_key=k if k >= 0 else -1,
+                point=point_names.get(k) if k >= 0 else None,
+                lat=float(clat[b]),
+                lon=float(clon[b]),
+                n_accounts=int(n_acc[b]),
+                median_gap=float(med_gap[b]),
+                gap_cv=float(cv[b]),
+                overlap_share=float(overlap[b]),
+                spread_m=float(spread[b]),
+                radius_m=float(r80[b]),
+                accuracy_m=float(acc_med[b]),
+                context=int(context[b]),
+                accounts=frozenset(win.account[br].tolist()),
+            )
+        )
+    return out
+
+
+def _dedupe(bursts: list[_Burst]) -> list[_Burst]:
+    """The three grids see one ring up to three times: keep the largest of overlapping
+    bursts (a ring split by a cell edge in one grid is whole in another)."""
+    bursts.sort(key=lambda b: (-b.rows.size, int(b.rows[0])))
+    taken: set[int] = set()
+    out = []
+    for b in bursts:
+        rs = b.rows.tolist()
+        if taken.isdisjoint(rs):
+            taken.update(rs)
+            out.append(b)
+    out.sort(key=lambda b: int(b.rows[0]))
+    return out
+
+
+# --- stage 4: linking, corroboration, findings ----------------------------------------
+
+
+def _same_place(a: _Burst, b: _Burst, s: Settings) -> bool:
+    if a.place_key >= 0 or b.place_key >= 0:
+        return a.place_key == b.place_key
+    if not (math.isfinite(a.lat) and math.isfinite(b.lat)):
+        return False
+    return float(distance_m(np.array(a.lat), np.array(a.lon), b.lat, b.lon)) <= s.link_distance_m
+
+
+def _link(bursts: list[_Burst], s: Settings) -> list[list[int]]:
+    """Groups of bursts at one place with similar account sets (union-find over the pairs
+    that share at least one account)."""
+    parent = list(range(len(bursts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    by_account: dict[int, list[int]] = defaultdict(list)
+    for i, b in enumerate(bursts):
+        for a in b.accounts:
+            by_account[a].append(i)
+    seen: set[tuple[int, int]] = set()
+    for members in by_account.values():
+        for x, i in enumerate(members):
+            for j in members[x + 1 :]:
+                if (i, j) in seen:
+                    continue
+                seen.add((i, j))
+                a, b = bursts[i], bursts[j]
+                jac = len(a.accounts & b.accounts) / len(a.accounts | b.accounts)
+                if jac >= s.link_jaccard and _same_place(a, b, s):
+                    parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(bursts)):
+        groups[root(i)].append(i)
+    return sorted(groups.values())
+
+
+class _AccountActivity:
+    """All events of the accounts seen in bursts, by account (a small subset)."""
+
+    def __init__(self, win: EventWindow, accounts: list[int]) -> None:
+        mask = np.isin(win.account, np.asarray(accounts, dtype=win.account.dtype))
+        rows = np.flatnonzero(mask)
+        self.win = win
+        order = np.argsort(win.account[rows], kind="stable")
+        rows = rows[order]
+        acc = win.account[rows]
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(acc)) + 1, [rows.size]))
+        self.rows: dict[int, np.ndarray] = {
+            int(acc[lo]): rows[lo:hi]
+            for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+            if hi > lo
+        }
+
+    def of(self, account: int) -> np.ndarray:
+        return self.rows.get(account, np.zeros(0, dtype=np.int64))
+
+
+def _modal_share(codes: np.ndarray) -> float:
+    """Share of the known (>= 0) codes taken by the most common one (0 if none known)."""
+    known = codes[codes >= 0]
+    if known.size == 0:
+        return 0.0
+    _, counts = np.unique(known, return_counts=True)
+    return float(counts.max() / known.size)
+
+
+def _photo_dup_share(codes: np.ndarray) -> float:
+    known = codes[codes >= 0]
+    if known.size == 0:
+        return 0.0
+    _, counts = np.unique(known, return_counts=True)
+    return float(counts[counts > 1].sum() / known.size)
+
+
+def _finding(
+    inp: DetectorInput, ring: list[_Burst], ctx: _AccountActivity, s: Settings
+) -> Finding | None:
+    win = inp.events
+    rows = np.concatenate([b.rows for b in ring])
+    rows = rows[np.argsort(win.ts[rows], kind="stable")]
+    n_events = int(rows.size)
+    accounts = sorted({a for b in ring for a in b.accounts})
+    names = sorted(win.accounts[a] for a in accounts)
+    size_acc = max(b.n_accounts for b in ring)
+    tz = inp.app.timezone
+    starts = np.array([float(win.ts[b.rows[0]]) for b in ring])
+    day_nums, _ = local_day_and_second(starts, tz)
+    days = sorted({day_to_date(int(d)).isoformat() for d in day_nums.tolist()})
+    ring_rows = set(rows.tolist())
+
+    # Corroboration, pooled over the ring's bursts.
+    net_share = float(np.mean([_modal_share(win.network[b.rows]) for b in ring]))
+    model_share = float(np.mean([_modal_share(win.device_model[b.rows]) for b in ring]))
+    photo_share = float(np.mean([_photo_dup_share(win.photo_hash[b.rows]) for b in ring]))
+    per_device = []
+    for b in ring:
+        dev = win.device[b.rows]
+        known = dev >= 0
+        if known.any():
+            per_device.append(
+                len(set(win.account[b.rows][known].tolist())) / np.unique(dev[known]).size
+            )
+    acc_per_dev = float(max(per_device)) if per_device else 1.0
+
+    elsewhere: set[int] = set()
+    never_here = 0
+    for a in accounts:
+        other = ctx.of(a)
+        other = other[[r not in ring_rows for r in other.tolist()]] if other.size else other
+        la, lo, t = win.lat[other], win.lon[other], win.ts[other]
+        located = np.isfinite(la) & np.isfinite(lo)
+        here_any = False
+        for b in ring:
+            if a not in b.accounts or not math.isfinite(b.lat):
+                continue
+            d = distance_m(la[located], lo[located], b.lat, b.lon)
+            tb = float(np.median(win.ts[b.rows]))
+            if np.any((d > s.elsewhere_m) & (np.abs(t[located] - tb) <= s.elsewhere_window_s)):
+                elsewhere.add(a)
+            radius = _place_radius(inp, b, s)
+            is_ck = win.type[other][located] == np.uint8(EventType.checkin)
+            here_any |= bool(np.any(is_ck & (d <= radius)))
+        if ring[0].place_key >= 0:
+            pts = win.point[other]
+            here_any |= bool(np.any(_point_key_match(win, pts, ring[0].point)))
+        never_here += not here_any
+    elsewhere_share = len(elsewhere) / len(accounts)
+    never_share = never_here / len(accounts)
+
+    span = s.strong_accounts - (s.min_accounts - 1)
+    size = s.size_weight * min(1.0, max(0.0, (size_acc - (s.min_accounts - 1)) / span))
+    corroborations = [
+        (
+            "shared_network",
+            s.weight_network,
+            net_share,
+            s.shared_share,
+            f"{net_share:.0%} of check-ins came over one network",
+            RULE_CHECKIN,
+        ),
+        (
+            "shared_device_model",
+            s.weight_device_model,
+            model_share,
+            s.shared_share,
+            f"{model_share:.0%} of the phones are one device model",
+            RULE_CHECKIN,
+        ),
+        (
+            "shared_device",
+            s.weight_device,
+            acc_per_dev,
+            s.accounts_per_device,
+            f"{acc_per_dev:.1f} accounts per device",
+            RULE_CHECKIN,
+        ),
+        (
+            "repeated_photo",
+            s.weight_photo,
+            photo_share,
+            s.photo_dup_share,
+            f"{photo_share:.0%} of the photos repeat another photo of the burst",
+            RULE_UPLOADS,
+        ),
+        (
+            "accounts_elsewhere",
+            s.weight_elsewhere,
+            elsewhere_share,
+            s.elsewhere_share,
+            f"{len(elsewhere)} of {len(accounts)} accounts were active over "
+            f"{s.elsewhere_m:.0f} m away within {s.elsewhere_window_s / 60:.0f} min",
+            RULE_CHECKIN,
+        ),
+        (
+            "never_otherwise_here",
+            s.weight_never_here,
+            never_share,
+            s.never_here_share,
+            f"{never_here} of {len(accounts)} accounts never otherwise check in here",
+            RULE_CHECKIN,
+        ),
+        (
+            "repeated_days",
+            s.weight_repeat,
+            float(len(days)),
+            2.0,
+            f"the same accounts did this on {len(days)} days",
+            RULE_CHECKIN,
+        ),
+    ]
+    doubt = 1.0 - size
+    active = []
+    for code, w, value, thr, text, rule in corroborations:
+        if value >= thr and w > 0:
+            doubt *= 1.0 - w
+            active.append(
+                Reason(code=code, text=text, value=round(value, 3), threshold=thr, rule=rule)
+            )
+    score = round(1.0 - doubt, 3)
+    if score < s.min_score:
+        return None
+
+    main = max(ring, key=lambda b: b.rows.size)
+    gaps = np.concatenate([np.diff(win.ts[b.rows]) for b in ring])
+    spread_txt = f"{main.spread_m:.0f} m" if math.isfinite(main.spread_m) else "unmeasured"
+    physical = [
+        Reason(
+            code="many_accounts",
+            text=f"{size_acc} distinct accounts checked in within one burst",
+            value=float(size_acc),
+            threshold=float(s.min_accounts),
+            rule=RULE_CHECKIN,
+        ),
+        Reason(
+            code="serial_arrivals",
+            text=f"arrivals {main.median_gap:.1f} s apart (median), coefficient of "
+            f"variation {main.gap_cv:.2f}: one person's tapping rhythm",
+            value=round(main.median_gap, 2),
+            threshold=s.max_tap_gap_s,
+            rule=RULE_CHECKIN,
+        ),
+        Reason(
+            code="no_overlap",
+            text=f"{main.overlap_share:.0%} of arrivals within {s.min_tap_gap_s:g} s of "
+            "the previous one (one person taps one phone at a time)",
+            value=round(main.overlap_share, 3),
+            threshold=s.max_overlap_share,
+            rule=RULE_CHECKIN,
+        ),
+        Reason(
+            code="tight_spread",
+            text=f"80 % of fixes within {spread_txt} after GPS noise "
+            f"({main.accuracy_m:.0f} m accuracy)",
+            value=round(main.spread_m, 1) if math.isfinite(main.spread_m) else -1.0,
+            threshold=s.max_spread_m,
+            rule=RULE_UPLOADS,
+        ),
+        Reason(
+            code="stands_alone",
+            text=f"{main.context} other check-ins at the place within "
+            f"{s.context_s / 60:.0f} min of the burst (not part of a crowd)",
+            value=float(main.context),
+            threshold=s.max_context_share * main.rows.size,
+        ),
+    ]
+    where = f"point {main.point}" if main.point else f"{main.lat:.5f},{main.lon:.5f}"
+    if main.point:
+        id_place = f"point:{main.point}"
+    else:
+        id_place = f"cell:{round(main.lat, 2):.2f},{round(main.lon, 2):.2f}"
+
+    timeline = []
+    coords: list[list[float] | None] = []
+    for i, b in enumerate(ring):
+        la, lo = win.lat[b.rows], win.lon[b.rows]
+        if math.isfinite(b.lat):
+            dx, dy = offsets_m(la, lo, b.lat, b.lon)
+        else:
+            dx = dy = np.full(b.rows.size, np.nan)
+        for j, r in enumerate(b.rows.tolist()):
+            timeline.append(
+                {
+                    "burst": i,
+                    "account": win.accounts[int(win.account[r])],
+                    "ts": float(win.ts[r]),
+                    "dx_m": _num(dx[j]),
+                    "dy_m": _num(dy[j]),
+                }
+            )
+    for r in rows[:EVIDENCE_LIMIT].tolist():
+        coords.append([float(win.lat[r]), float(win.lon[r])] if np.isfinite(win.lat[r]) else None)
+    devices = sorted({win.strings[c] for c in win.device[rows].tolist() if c >= 0})
+    evidence = {
+        **bounded_event_ids(win, rows),
+        "accounts": names,
+        "devices": devices,
+        "point": main.point,
+        "centre": {"lat": _num(main.lat), "lon": _num(main.lon)},
+        "coordinates": coords,
+        "timeline": timeline[:EVIDENCE_LIMIT],
+        "days": days,
+        "bursts": [
+            {
+                "start": float(win.ts[b.rows[0]]),
+                "end": float(win.ts[b.rows[-1]]),
+                "accounts": b.n_accounts,
+                "events": int(b.rows.size),
+                "median_gap_s": round(b.median_gap, 2),
+                "gap_cv": round(b.gap_cv, 3),
+                "overlap_share": round(b.overlap_share, 3),
+                "spread_m": _num(b.spread_m),
+                "radius_m": _num(b.radius_m),
+                "accuracy_m": round(b.accuracy_m, 1),
+                "others_around": b.context,
+            }
+            for b in ring
+        ],
+        "gaps": {
+            "median_s": round(float(np.median(gaps)), 2),
+            "cv": round(float(gaps.std() / gaps.mean()), 3) if gaps.mean() > 0 else None,
+            "min_s": round(float(gaps.min()), 2),
+            "max_s": round(float(gaps.max()), 2),
+            "overlap_share": round(float(np.mean(gaps < s.min_tap_gap_s)), 3),
+        },
+        "shared": {
+            "network_share": round(net_share, 3),
+            "device_model_share": round(model_share, 3),
+            "photo_dup_share": round(photo_share, 3),
+            "accounts_per_device": round(acc_per_dev, 2),
+        },
+        "accounts_elsewhere": sorted(win.accounts[a] for a in elsewhere),
+        "accounts_never_here": never_here,
+    }
+    days_txt = f" on {len(days)} days ({', '.join(days)})" if len(days) > 1 else f" on {days[0]}"
+    summary = (
+        f"{size_acc} accounts checked in at {where} {main.median_gap:.1f} s apart with phones "
+        f"within {spread_txt}{days_txt}: the signature of one person checking in many phones."
+    )
+    located = int(np.isfinite(win.lat[rows]).sum())
+    return Finding(
+        id=finding_id(KIND, win.app, id_place, *names),
+        kind=KIND,
+        app=win.app,
+        severity="critical" if score >= s.critical_score else "warning",
+        score=score,
+        window_start=float(win.ts[rows[0]]),
+        window_end=float(win.ts[rows[-1]]),
+        summary=summary,
+        reasons=physical + active,
+        evidence=evidence,
+        confidence=data_confidence((located, n_events), (size_acc, s.strong_accounts)),
+    )
+
+
+def _place_radius(inp: DetectorInput, b: _Burst, s: Settings) -> float:
+    if b.place_key >= 0 and b.place_key < len(inp.app.points):
+        return inp.app.points[b.place_key].radius_m
+    return s.link_distance_m
+
+
+def _point_key_match(win: EventWindow, codes: np.ndarray, point: str | None) -> np.ndarray:
+    if point is None:
+        return np.zeros(codes.shape, dtype=bool)
+    names = np.array([win.strings[c] == point if c >= 0 else False for c in codes.tolist()])
+    return names.astype(bool)
+
+
+def _num(v: float) -> float | None:
+    """JSON-safe float (None for NaN), rounded to centimetres."""
+    v = float(v)
+    return round(v, 2) if math.isfinite(v) else None
