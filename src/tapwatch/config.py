@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -30,6 +30,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from tapwatch.detectors.base import AppProfile
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -271,6 +274,10 @@ class CollectorConfig(_Strict):
 class DetectConfig(_Strict):
     interval: Annotated[Duration, Field(gt=0)] = 60.0
     timezone: str = "Asia/Shanghai"
+    raw_window: Annotated[Duration, Field(gt=0)] = Field(
+        7 * 86400.0, description="raw events detectors see (≤ store.raw_retention)"
+    )
+    rollup_days: Annotated[int, Field(ge=30)] = 120
 
     @field_validator("timezone")
     @classmethod
@@ -663,3 +670,26 @@ def _load_apps_file(f: Path, errors: list[str]) -> list[LoadedApp]:
 
 def app_timezone(app: AppConfig, daemon: DaemonFile) -> ZoneInfo:
     return _zone(app.timezone or daemon.detect.timezone)
+
+
+def app_profile(app: AppConfig, daemon: DaemonFile | None = None) -> AppProfile:
+    """What detectors know of an app: its registry entry, without config machinery."""
+    from tapwatch.detectors.base import AppProfile, CheckinPoint
+
+    tz = _zone(app.timezone or (daemon.detect.timezone if daemon else "Asia/Shanghai"))
+    return AppProfile(
+        id=app.id,
+        name=app.name,
+        owner=app.owner,
+        region=app.region,
+        category=app.category,
+        launched=app.launched,
+        annual_cost_cny=app.annual_cost_cny,
+        intended_users=app.intended_users,
+        declared_features=frozenset(app.declared_features),
+        exempt=app.exempt,
+        points=tuple(CheckinPoint(p.id, p.lat, p.lon, p.radius_m) for p in app.points),
+        timezone=tz,
+        season_months=frozenset(app.season_months) if app.season_months else None,
+        detector_overrides=dict(app.detectors),
+    )

@@ -194,6 +194,11 @@ def local_seconds(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     return ts + utc_offsets(ts, tz)
 
 
+def local_day_of(ts: float, tz: ZoneInfo) -> int:
+    """Local day number (days since 1970-01-01 on the app's wall clock) of one instant."""
+    return int(np.floor(local_seconds(np.array([ts]), tz)[0] / DAY))
+
+
 @dataclass(slots=True)
 class AccountDays:
     """Per-account, per-local-day rollups (what detectors need over 90+ days).

@@ -1,0 +1,3 @@
+from tapwatch.cli import main
+
+raise SystemExit(main())

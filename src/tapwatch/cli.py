@@ -1,0 +1,145 @@
+"""The `tapwatch` command: run, check-config, simulate, demo, analyze."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from tapwatch import __version__
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tapwatch.config import ConfigError
+    from tapwatch.daemon.runtime import Daemon
+
+    _setup_logging(args.log_level)
+    try:
+        daemon = Daemon(
+            Path(args.config),
+            shard=args.shard,
+            total_shards=args.total_shards,
+            listen=args.listen,
+        )
+    except ConfigError as e:
+        print(f"tapwatch: invalid configuration:\n{e}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        print(f"tapwatch: {e}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(daemon.run_forever())
+    except OSError as e:  # e.g. the listen port is taken, the key file is missing
+        print(f"tapwatch: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from tapwatch.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.file)
+    except ConfigError as e:
+        for line in e.errors:
+            print(line, file=sys.stderr)
+        n = len(e.errors)
+        print(f"{args.file}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK ({len(cfg.apps)} apps in {len(cfg.files)} files)")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from tapwatch.simulator import main as simulate_main
+
+    return simulate_main(args.rest)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tapwatch.demo import run_demo
+
+    _setup_logging(args.log_level)
+    return asyncio.run(
+        run_demo(
+            state_dir=Path(args.state_dir),
+            duration=args.duration,
+            seed=args.seed,
+            refresh=args.refresh,
+        )
+    )
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from tapwatch.analyze import run_analyze
+
+    _setup_logging(args.log_level)
+    return run_analyze(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tapwatch",
+        description="Watch a fleet of government work apps for empty shells and forced usage.",
+    )
+    p.add_argument("--version", action="version", version=f"tapwatch {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run the daemon")
+    r.add_argument("--config", required=True, help="daemon config file (YAML)")
+    r.add_argument("--listen", help="HOST:PORT, overrides server.listen")
+    r.add_argument("--shard", type=int, default=0, help="this daemon's shard (0-based)")
+    r.add_argument("--total-shards", type=int, default=1, help="number of shards")
+    r.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("check-config", help="validate a config; print every error")
+    c.add_argument("file")
+    c.set_defaults(func=cmd_check_config)
+
+    s = sub.add_parser(
+        "simulate",
+        help="serve a simulated fleet on usage API v1 (see `tapwatch simulate --help`)",
+        add_help=False,
+    )
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_simulate)
+
+    d = sub.add_parser("demo", help="simulated fleet + daemon on free local ports")
+    d.add_argument("--state-dir", default="demo-state", help="where the demo keeps its files")
+    d.add_argument("--duration", type=float, default=0, help="seconds to run (0: until Ctrl-C)")
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--refresh", type=float, default=5.0, help="seconds between table updates")
+    d.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
+    d.set_defaults(func=cmd_demo)
+
+    a = sub.add_parser("analyze", help="run the detectors offline over event files")
+    a.add_argument("files", nargs="+", help="JSONL or CSV event files")
+    a.add_argument("--registry", help="daemon config or apps file with the registry")
+    a.add_argument("--app", help="app id for events without an `app` field")
+    a.add_argument("--json", dest="json_out", help="write apps and findings as JSON here")
+    a.add_argument("--now", help="judge as of this time (RFC 3339 or epoch; default: last event)")
+    a.add_argument("--key-file", help="pseudonymisation key (default: a fresh random key)")
+    a.add_argument("--quiet", action="store_true", help="no progress output")
+    a.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
+    a.set_defaults(func=cmd_analyze)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

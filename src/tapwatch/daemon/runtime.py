@@ -1,0 +1,398 @@
+"""The daemon: lifecycle, reload, the detect loop and the /metrics snapshot.
+
+Start: load config (or fail naming every error), open the store, start one poller per app
+of this shard, the detect loop, the metrics renderer and the HTTP server.
+Reload (SIGHUP or POST /-/reload): validate the new config off the loop; on success swap
+it atomically, start pollers of new apps, stop those of removed apps (their series go),
+restart pollers whose registry entry changed; on failure keep the last good config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+
+from tapwatch.config import (
+    AppConfig,
+    Config,
+    ConfigError,
+    app_profile,
+    app_timezone,
+    load_config,
+)
+from tapwatch.daemon.scheduler import AppPoller, AppState
+from tapwatch.daemon.store_thread import AsyncStore
+from tapwatch.detectors.base import DetectorInput, UsageSnapshot
+from tapwatch.pseudonym import Pseudonymizer, load_key
+from tapwatch.sources import build_source
+from tapwatch.store.sqlite import Store
+from tapwatch.window import local_day_of
+
+log = logging.getLogger("tapwatch.daemon")
+
+
+def shard_of(app_id: str, total_shards: int) -> int:
+    """Stable shard of an app: sha256 of its id (never Python's salted hash())."""
+    digest = hashlib.sha256(app_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % total_shards
+
+
+@dataclass
+class ReloadStatus:
+    successful: bool = True
+    last_success: float = 0.0
+    last_error: str | None = None
+
+
+@dataclass
+class DetectState:
+    """The latest detector pass (read by /metrics and the findings API)."""
+
+    result: object | None = None  # engine.FleetResult
+    finished_at: float | None = None
+    duration_s: float | None = None
+    active_accounts: dict[str, dict[str, int]] | None = None  # app -> window -> n
+    snapshots: dict[str, UsageSnapshot] | None = None  # app -> last snapshot
+    finding_totals: dict[tuple[str, str, str], int] | None = None
+    open_by_kind: dict[tuple[str, str], int] | None = None
+    raw_events: int = 0
+
+
+def build_inputs(
+    store: Store, apps: list[AppConfig], config: Config, now: float
+) -> list[DetectorInput]:
+    """Detector inputs for these apps from the store (runs in the reader thread)."""
+    det = config.daemon.detect
+    out = []
+    for app in apps:
+        profile = app_profile(app, config.daemon)
+        today = local_day_of(now, profile.timezone)
+        since_day = today - det.rollup_days
+        first = store.first_event_ts(app.id)
+        seen = store.data_since(app.id)
+        data_since = min((t for t in (first, seen) if t is not None), default=None)
+        out.append(
+            DetectorInput(
+                app=profile,
+                now=now,
+                events=store.event_window(app.id, now - det.raw_window),
+                account_days=store.account_days(app.id, since_day),
+                app_hours=store.app_hours(app.id, since_day),
+                snapshot=store.snapshot(app.id),
+                data_since=data_since,
+            )
+        )
+    return out
+
+
+def active_accounts(inp: DetectorInput) -> dict[str, int]:
+    """Distinct accounts with any event in the last 1, 7 and 30 local days, counted from
+    events; for an app that sends none, its own snapshot figures (where it gives them)."""
+    ad = inp.account_days
+    if len(ad) == 0:
+        snap = inp.snapshot
+        if snap is None:
+            return {}
+        figures = {
+            "1d": snap.active_accounts_1d,
+            "7d": snap.active_accounts_7d,
+            "30d": snap.active_accounts_30d,
+        }
+        return {w: v for w, v in figures.items() if v is not None}
+    today = local_day_of(inp.now, inp.app.timezone)
+    return {
+        label: int(np.unique(ad.account[ad.day > today - days]).size)
+        for label, days in (("1d", 1), ("7d", 7), ("30d", 30))
+    }
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: Path,
+        *,
+        shard: int = 0,
+        total_shards: int = 1,
+        listen: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 0 <= shard < total_shards:
+            raise ValueError(f"--shard must be in [0, {total_shards})")
+        self.config_path = config_path
+        self.shard = shard
+        self.total_shards = total_shards
+        self.listen_override = listen
+        self.clock = clock
+        self.config: Config = load_config(config_path)  # raises ConfigError
+        self.reload_status = ReloadStatus(successful=True, last_success=clock())
+        self.states: dict[str, AppState] = {}
+        self.pollers: dict[str, AppPoller] = {}
+        self.detect = DetectState()
+        self.loop_lag = 0.0
+        self.ready = False
+        self.started_at = clock()
+        self.metrics_body = b""
+        self._dirty = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._reload_lock = asyncio.Lock()
+        self._detect_lock = asyncio.Lock()
+        self.store: AsyncStore
+        self.session: aiohttp.ClientSession
+        self.pseudonymizer: Pseudonymizer
+        self.port: int | None = None
+        self._runner: object | None = None
+
+    # ---- apps of this shard ------------------------------------------------------
+
+    def my_apps(self, config: Config | None = None) -> list[AppConfig]:
+        cfg = config or self.config
+        return [
+            a.config
+            for a in cfg.apps
+            if shard_of(a.config.id, self.total_shards) == self.shard
+        ]
+
+    def _poller(self, app: AppConfig) -> AppPoller:
+        interval = app.source.interval or self.config.daemon.collector.default_interval
+        state = self.states.get(app.id)
+        if state is None:
+            state = self.states[app.id] = AppState(interval=interval)
+        state.interval = interval
+        return AppPoller(
+            app,
+            build_source(app.source),
+            store=self.store,
+            session=self.session,
+            pseudonymizer=self.pseudonymizer,
+            collector=self.config.daemon.collector,
+            tz=app_timezone(app, self.config.daemon),
+            rollup_retention=self.config.daemon.store.rollup_retention,
+            state=state,
+            on_cycle=self._dirty.set,
+            clock=self.clock,
+            rng=random.Random(),
+        )
+
+    # ---- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        from tapwatch.daemon.server import start_server
+
+        d = self.config.daemon
+        self.pseudonymizer = Pseudonymizer(load_key(d.pseudonymisation.key_file))
+        self.store = AsyncStore(d.store.path)
+        await self._restore_counters()
+        connector = aiohttp.TCPConnector(limit=d.collector.max_connections, limit_per_host=8)
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"User-Agent": f"tapwatch/{_version()}", "Accept": "application/json"},
+            auto_decompress=True,
+        )
+        for app in self.my_apps():
+            p = self.pollers[app.id] = self._poller(app)
+            p.start()
+        self._tasks = [
+            asyncio.create_task(self._detect_loop(), name="detect"),
+            asyncio.create_task(self._render_loop(), name="render-metrics"),
+            asyncio.create_task(self._lag_loop(), name="loop-lag"),
+            asyncio.create_task(self._prune_loop(), name="prune"),
+        ]
+        listen = self.listen_override or d.server.listen
+        self._runner, self.port = await start_server(self, listen)
+        await self.render_metrics()
+        self.ready = True
+        log.info(
+            "tapwatch %s serving on %s; %d apps in shard %d/%d",
+            _version(),
+            f"{listen.rpartition(':')[0]}:{self.port}",
+            len(self.pollers),
+            self.shard,
+            self.total_shards,
+        )
+
+    async def _restore_counters(self) -> None:
+        """Counters continue across restarts: they are persisted with the events."""
+
+        def read() -> dict[str, dict[tuple[str, str], float]]:
+            return {a.id: self.store.writer.counters(a.id) for a in self.my_apps()}
+
+        for app_id, counts in (await self.store.write(read)).items():
+            interval = self.config.app(app_id).source.interval
+            st = self.states.setdefault(
+                app_id,
+                AppState(interval=interval or self.config.daemon.collector.default_interval),
+            )
+            for (name, label), v in counts.items():
+                (st.ingested if name == "ingested" else st.rejected)[label] = int(v)
+
+    async def stop(self) -> None:
+        self.ready = False
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        await asyncio.gather(*(p.stop() for p in self.pollers.values()))
+        self.pollers.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()  # type: ignore[attr-defined]
+        await self.session.close()
+        self.store.close()
+
+    async def run_forever(self) -> None:
+        """Run until SIGTERM/SIGINT; SIGHUP reloads."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("shutting down")
+            await self.stop()
+
+    # ---- reload ------------------------------------------------------------------
+
+    async def reload(self) -> tuple[bool, list[str]]:
+        """Validate and swap the config; keep the last good one on failure."""
+        async with self._reload_lock:
+            try:
+                new = await asyncio.to_thread(load_config, self.config_path)
+            except ConfigError as e:
+                self.reload_status.successful = False
+                self.reload_status.last_error = str(e)
+                log.error("reload failed, keeping the last good config:\n%s", e)
+                self._dirty.set()
+                return False, e.errors
+            old = self.config
+            for key in ("store", "pseudonymisation", "server"):
+                if getattr(old.daemon, key) != getattr(new.daemon, key):
+                    log.warning("reload: %s settings change only on restart", key)
+            new = Config(
+                path=new.path,
+                daemon=new.daemon.model_copy(
+                    update={
+                        "store": old.daemon.store,
+                        "pseudonymisation": old.daemon.pseudonymisation,
+                        "server": old.daemon.server,
+                    }
+                ),
+                apps=new.apps,
+                files=new.files,
+            )
+            old_apps = {a.id: a for a in self.my_apps(old)}
+            new_apps = {a.id: a for a in self.my_apps(new)}
+            collector_changed = old.daemon.collector != new.daemon.collector
+            self.config = new
+            for app_id in old_apps.keys() - new_apps.keys():
+                await self.pollers.pop(app_id).stop()
+                self.states.pop(app_id, None)  # its series disappear from /metrics
+            for app_id, app in new_apps.items():
+                if app_id in old_apps and old_apps[app_id] == app and not collector_changed:
+                    continue
+                if app_id in self.pollers:
+                    await self.pollers.pop(app_id).stop()
+                p = self.pollers[app_id] = self._poller(app)
+                p.start()
+            self.reload_status.successful = True
+            self.reload_status.last_success = self.clock()
+            self.reload_status.last_error = None
+            log.info(
+                "config reloaded: %d apps (%+d)", len(new_apps), len(new_apps) - len(old_apps)
+            )
+            self._dirty.set()
+            return True, []
+
+    # ---- detection ---------------------------------------------------------------
+
+    async def _detect_loop(self) -> None:
+        await asyncio.sleep(min(5.0, self.config.daemon.detect.interval))
+        while True:
+            try:
+                await self.detect_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("detector pass failed; the next one will retry")
+            await asyncio.sleep(self.config.daemon.detect.interval)
+
+    async def detect_once(self) -> None:
+        """One detector pass over this shard's apps, findings stored, metrics marked."""
+        from tapwatch.detectors.engine import run_fleet
+
+        async with self._detect_lock:
+            t0 = time.perf_counter()
+            now = self.clock()
+            apps = self.my_apps()
+            config = self.config
+            inputs = await self.store.read(build_inputs, self.store.reader, apps, config, now)
+            result = await asyncio.to_thread(run_fleet, inputs, config.daemon.detectors)
+            for f in result.failures:
+                log.error("detector %s failed on app %s: %s", f.kind, f.app, f.error)
+            w = self.store.writer
+            new = await self.store.write(w.upsert_findings, result.findings, now)
+            seen = {f.id for f in result.findings}
+            await self.store.write(w.resolve_absent_findings, [a.id for a in apps], seen, now)
+            for f in new:
+                log.info("new finding %s %s on app %s: %s", f.kind, f.id, f.app, f.summary)
+            r = self.store.reader
+            self.detect.finding_totals = await self.store.read(r.finding_totals)
+            self.detect.open_by_kind = await self.store.read(r.open_findings_by_kind)
+            self.detect.raw_events = await self.store.read(r.raw_event_count)
+            self.detect.active_accounts = {i.app.id: active_accounts(i) for i in inputs}
+            self.detect.snapshots = {i.app.id: i.snapshot for i in inputs if i.snapshot}
+            self.detect.result = result
+            self.detect.finished_at = self.clock()
+            self.detect.duration_s = time.perf_counter() - t0
+            self._dirty.set()
+
+    # ---- metrics snapshot --------------------------------------------------------
+
+    async def render_metrics(self) -> None:
+        from tapwatch.exporters.metrics import render_metrics
+
+        self.metrics_body = render_metrics(self)
+
+    async def _render_loop(self) -> None:
+        """Re-render /metrics after ingest or detect cycles, at most once a second."""
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            await self.render_metrics()
+            await asyncio.sleep(1.0)
+
+    async def _lag_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(0.5)
+            self.loop_lag = max(0.0, loop.time() - t - 0.5)
+
+    async def _prune_loop(self) -> None:
+        s = self.config.daemon.store
+        while True:
+            await asyncio.sleep(s.prune_interval)
+            n = await self.store.write(
+                self.store.writer.prune, self.clock(), s.raw_retention, s.rollup_retention
+            )
+            if any(n.values()):
+                log.info("pruned %s", n)
+
+
+def _version() -> str:
+    from tapwatch import __version__
+
+    return __version__
