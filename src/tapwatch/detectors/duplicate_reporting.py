@@ -189,17 +189,17 @@ def unit_burden(
     settings_for: Callable[[str], Settings],
     days: float = 7.0,
 ) -> dict[str, float]:
-    """Extra filings per unit per week: duplicate filings in the last `days` minus one per
-    distinct content (the one filing it needed), scaled to 7 days. Units without
-    duplicates are absent."""
+    """Extra filings per unit per week: duplicate filings in the last `days` other than the
+    first filing of their content (the one the unit needed), scaled to 7 days. Units
+    without extra filings are absent."""
     if not inputs:
         return {}
     start = max(inp.now for inp in inputs) - days * DAY
-    per_unit: dict[str, list[Submission]] = defaultdict(list)
+    by_content: dict[tuple[str, str], list[Submission]] = defaultdict(list)
     for sub, _ in duplicates(inputs, settings_for):
-        if sub.ts > start:
-            per_unit[sub.unit].append(sub)
-    return {
-        unit: round((len(subs) - len({s.content_hash for s in subs})) * 7.0 / days, 3)
-        for unit, subs in sorted(per_unit.items())
-    }
+        by_content[(sub.unit, sub.content_hash)].append(sub)
+    extra: dict[str, int] = defaultdict(int)
+    for (unit, _), subs in by_content.items():
+        subs.sort(key=lambda s: (s.ts, s.app, s.event_id))
+        extra[unit] += sum(1 for s in subs[1:] if s.ts > start)
+    return {unit: round(n * 7.0 / days, 3) for unit, n in sorted(extra.items()) if n}
