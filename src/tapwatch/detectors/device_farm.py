@@ -64,9 +64,8 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         return []
     rows = np.flatnonzero(win.device >= 0)
     if settings.shared_devices_allowed and rows.size:
-        allowed = [
-            i for i, s in enumerate(win.strings) if s in set(settings.shared_devices_allowed)
-        ]
+        kiosks = set(settings.shared_devices_allowed)
+        allowed = [i for i, s in enumerate(win.strings) if s in kiosks]
         if allowed:
             rows = rows[~np.isin(win.device[rows], np.array(allowed, dtype=win.device.dtype))]
     if rows.size == 0:
