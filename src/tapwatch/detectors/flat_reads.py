@@ -1,0 +1,174 @@
+"""Flat reads: every article read by the same number of people, whatever it says.
+
+Officials were told to open ~20 government official accounts every day so that "the
+back-end numbers look good". Organic readership is heavy-tailed: one notice matters to
+everyone, the next to a handful, so reads per article vary by several times (coefficient
+of variation around 1 or more) and are over-dispersed against Poisson noise. Ordered
+reading gives every article the same count, close to the head count told to read.
+
+Over the raw window, for articles (`target` of read events) whose first read is at least
+`min_article_age_s` old (younger ones are still gathering readers):
+
+* flatness: coefficient of variation (std / mean) of reads per article at most `max_cv`,
+  with at least `min_articles` articles averaging `min_mean_reads` reads (below that,
+  counting noise alone makes small counts vary);
+* closeness to the intended users (AppProfile.intended_users, when known): median reads
+  per article within `intended_tolerance` of it. This raises the score; flatness alone
+  raises the finding.
+
+Keyed on the ISO week.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
+from tapwatch.detectors.stats import (
+    EVIDENCE_LIMIT,
+    bounded_accounts,
+    bounded_event_ids,
+    data_confidence,
+    exceedance_score,
+    iso_week,
+    local_today,
+    severity_for,
+)
+from tapwatch.events import EventType
+
+KIND = "flat_reads"
+_RULE = "2026 management measures: likes, forwards and reading not scored in assessments"
+
+
+class Settings(BaseModel):
+    """Settings of the flat-reads detector (defaults are the config defaults)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_articles: int = Field(
+        default=5, ge=3, description="Articles with reads needed to judge flatness."
+    )
+    min_mean_reads: float = Field(
+        default=10.0,
+        gt=0.0,
+        description="Mean reads per article needed; fewer and counting noise dominates.",
+    )
+    max_cv: float = Field(
+        default=0.25,
+        gt=0.0,
+        le=1.0,
+        description="Coefficient of variation of reads per article at or below which "
+        "readership is flat (organic readership is ~1 or more).",
+    )
+    min_article_age_s: float = Field(
+        default=86400.0,
+        ge=0.0,
+        description="Articles first read more recently are still gathering readers; skipped.",
+    )
+    intended_tolerance: float = Field(
+        default=0.25,
+        gt=0.0,
+        le=1.0,
+        description="Median reads per article within this fraction of the intended users "
+        "counts as 'everyone told to read did'.",
+    )
+
+
+def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
+    """A finding when reads per article are flat (see the module docstring)."""
+    st = settings
+    win = inp.events
+    rows = np.flatnonzero((win.type == EventType.read) & (win.target >= 0))
+    if rows.size == 0:
+        return []
+    target = win.target[rows].astype(np.int64)
+    uniq, idx = np.unique(target, return_inverse=True)
+    first_read = np.full(uniq.size, np.inf)
+    np.minimum.at(first_read, idx, win.ts[rows])
+    mature = first_read <= inp.now - st.min_article_age_s
+    if int(mature.sum()) < st.min_articles:
+        return []
+    reads = np.bincount(idx, minlength=uniq.size).astype(np.float64)
+    pairs = np.unique(np.stack((idx, win.account[rows].astype(np.int64))), axis=1)
+    readers = np.bincount(pairs[0], minlength=uniq.size)
+    r = reads[mature]
+    mean = float(r.mean())
+    if mean < st.min_mean_reads:
+        return []
+    std = float(r.std())
+    cv = std / mean
+    if cv > st.max_cv:
+        return []
+
+    median = float(np.median(r))
+    intended = inp.app.intended_users
+    ratio = median / intended if intended else None
+    near = ratio is not None and abs(ratio - 1.0) <= st.intended_tolerance
+    score = exceedance_score(cv, st.max_cv, 0.0)
+    if near:
+        score = min(1.0, score + 0.25)
+    score = round(score, 3)
+    reasons = [
+        Reason(
+            code="flat_reads",
+            text="Coefficient of variation of reads per article (organic readership "
+            "varies by article, ~1 or more).",
+            value=round(cv, 4),
+            threshold=st.max_cv,
+            rule=_RULE,
+        )
+    ]
+    if near:
+        reasons.append(
+            Reason(
+                code="reads_match_intended_users",
+                text=f"Distance of the median reads per article from the {intended} "
+                "intended users, as a fraction of them.",
+                value=round(abs(ratio - 1.0), 4),  # type: ignore[operator]
+                threshold=st.intended_tolerance,
+            )
+        )
+    today = local_today(inp.now, inp.app.timezone)
+    week = iso_week(today)
+    m_idx = np.flatnonzero(mature)
+    articles = sorted(
+        (win.strings[int(uniq[i])], int(reads[i]), int(readers[i])) for i in m_idx.tolist()
+    )
+    judged_rows = rows[mature[idx]]
+    summary = (
+        f"{m_idx.size} articles were read {mean:.0f} times each on average with a "
+        f"coefficient of variation of {cv:.2f} (threshold {st.max_cv:g})"
+    )
+    if ratio is not None:
+        summary += f"; the median is {ratio:.0%} of the {intended} intended users"
+    return [
+        Finding(
+            id=finding_id(KIND, inp.app.id, week),
+            kind=KIND,
+            app=inp.app.id,
+            severity=severity_for(score),
+            score=score,
+            window_start=float(win.ts[judged_rows[0]]),
+            window_end=inp.now,
+            summary=summary + ".",
+            reasons=reasons,
+            evidence={
+                "period": week,
+                "reads_per_article": [
+                    {"target": t, "reads": n, "readers": u} for t, n, u in articles[:EVIDENCE_LIMIT]
+                ],
+                "articles": int(m_idx.size),
+                "mean_reads": round(mean, 2),
+                "cv": round(cv, 4),
+                "dispersion_index": round(std * std / mean, 4),
+                "intended_users": intended,
+                "ratio_to_intended_users": None if ratio is None else round(ratio, 4),
+                **bounded_accounts(win.accounts, win.account[judged_rows]),
+                **bounded_event_ids(win, judged_rows),
+            },
+            confidence=data_confidence(
+                (int(m_idx.size), 2 * st.min_articles), (float(r.sum()), 500)
+            ),
+        )
+    ]

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import math
+import random
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+from forced_usage_builders import TZ, Events, at, hm, make_input
+
+from tapwatch.detectors import flat_reads as fr
+from tapwatch.detectors.base import AppProfile
+from tapwatch.events import EventType
+
+NOW_DAY = date(2026, 11, 27)
+NOW = at(NOW_DAY, hm(20))
+STAFF = [f"u{i:03d}" for i in range(120)]
+
+
+def _profile(intended: int | None) -> AppProfile:
+    return AppProfile(id="app-test", timezone=TZ, intended_users=intended)
+
+
+def _ordered_reading(rng: random.Random, articles: int = 12) -> Events:
+    """An official account: every article opened by (nearly) all 120 staff the day it is
+    posted, because they were told to."""
+    ev = Events()
+    for a in range(articles):
+        d = NOW_DAY - timedelta(days=5 - a // 2)
+        for acct in STAFF:
+            if rng.random() < 0.97:
+                ev.add(
+                    at(d, hm(9) + rng.uniform(0, 8 * 3600)),
+                    EventType.read,
+                    acct,
+                    target=f"article-{a:02d}",
+                )
+    return ev
+
+
+def _organic_reading(rng: random.Random, articles: int = 12) -> Events:
+    """Readers choose: popularity is log-normal, so some notices reach most staff and most
+    reach a few."""
+    ev = Events()
+    for a in range(articles):
+        d = NOW_DAY - timedelta(days=5 - a // 2)
+        n = min(len(STAFF), max(1, round(rng.lognormvariate(math.log(30), 1.0))))
+        for acct in rng.sample(STAFF, n):
+            ev.add(
+                at(d, hm(8) + rng.uniform(0, 14 * 3600)),
+                EventType.read,
+                acct,
+                target=f"article-{a:02d}",
+            )
+    return ev
+
+
+def test_ordered_reading_is_flat_and_matches_the_head_count():
+    ev = _ordered_reading(random.Random(1))
+    out = fr.detect(make_input(ev.items, NOW, profile=_profile(120)), fr.Settings())
+    assert len(out) == 1
+    f = out[0]
+    assert [r.code for r in f.reasons] == ["flat_reads", "reads_match_intended_users"]
+    assert f.evidence["cv"] < 0.05
+    assert f.evidence["ratio_to_intended_users"] == pytest.approx(0.97, abs=0.03)
+    assert f.evidence["dispersion_index"] < 1.0  # under-dispersed: nobody chose
+    # today's two articles are still gathering readers and are left out
+    assert f.evidence["articles"] == 10
+    assert [a["target"] for a in f.evidence["reads_per_article"]] == [
+        f"article-{a:02d}" for a in range(10)
+    ]
+    reads = [a["reads"] for a in f.evidence["reads_per_article"]]
+    assert f.evidence["event_ids_total"] == sum(reads)
+    assert f.evidence["accounts_total"] == 120
+    assert f.severity == "critical" and f.confidence == 1.0
+
+
+def test_flat_without_an_intended_head_count_still_reported_on_flatness_alone():
+    ev = _ordered_reading(random.Random(2))
+    with_count = fr.detect(make_input(ev.items, NOW, profile=_profile(120)), fr.Settings())
+    without = fr.detect(make_input(ev.items, NOW, profile=_profile(None)), fr.Settings())
+    assert [r.code for r in without[0].reasons] == ["flat_reads"]
+    assert without[0].evidence["ratio_to_intended_users"] is None
+    assert without[0].score < with_count[0].score
+    # a head count far from the reads does not add the second reason
+    far = fr.detect(make_input(ev.items, NOW, profile=_profile(1000)), fr.Settings())
+    assert [r.code for r in far[0].reasons] == ["flat_reads"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_organic_readership_stays_silent(seed: int):
+    ev = _organic_reading(random.Random(seed))
+    inp = make_input(ev.items, NOW, profile=_profile(120))
+    reads = np.unique(inp.events.target, return_counts=True)[1]
+    assert reads.std() / reads.mean() > 0.35  # the planted world varies by article
+    assert fr.detect(inp, fr.Settings()) == []
+
+
+def test_too_few_articles_or_reads_say_nothing():
+    ev = _ordered_reading(random.Random(3), articles=8)  # posted 2-5 days ago
+    assert len(fr.detect(make_input(ev.items, NOW), fr.Settings(min_articles=8))) == 1
+    assert fr.detect(make_input(ev.items, NOW), fr.Settings(min_articles=9)) == []
+    assert fr.detect(make_input(ev.items, NOW), fr.Settings(min_mean_reads=200)) == []
+    assert fr.detect(make_input([], NOW), fr.Settings()) == []
+
+
+def test_deterministic():
+    ev = _ordered_reading(random.Random(4))
+    a = fr.detect(make_input(ev.items, NOW, profile=_profile(120)), fr.Settings())
+    b = fr.detect(make_input(list(reversed(ev.items)), NOW, profile=_profile(120)), fr.Settings())
+    assert a == b and a
