@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+from tapwatch.pseudonym import generate_key_file
+
+
+def write_daemon_config(
+    tmp: Path,
+    apps: list[dict],
+    *,
+    detect_interval: float = 3600,
+    extra: dict | None = None,
+) -> Path:
+    """A daemon config in tmp with a fresh key and the given registry entries."""
+    key = tmp / "pseudonym.key"
+    generate_key_file(key)
+    cfg = {
+        "server": {"listen": "127.0.0.1:0"},
+        "store": {"path": str(tmp / "store.sqlite")},
+        "pseudonymisation": {"key_file": str(key)},
+        "collector": {
+            "default_interval": "0.3s",
+            "default_timeout": "1s",
+            "max_backoff": "1s",
+            "jitter": 0.1,
+            "max_response_bytes": "1MiB",
+        },
+        "detect": {"interval": detect_interval},
+        "apps": apps,
+        **(extra or {}),
+    }
+    path = tmp / "tapwatch.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def app_entry(app_id: str, url: str, **kw: object) -> dict:
+    entry = {
+        "id": app_id,
+        "name": f"App {app_id}",
+        "owner": "Demo Unit",
+        "region": "Demo District",
+        "category": f"cat-{app_id}",
+        "launched": "2024-01-01",
+        "intended_users": 100,
+        "source": {"kind": "usage_api", "url": url},
+    }
+    entry.update(kw)
+    return entry
+
+
+async def wait_for(pred: Callable[[], bool], timeout: float = 15.0, step: float = 0.05) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        await asyncio.sleep(step)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+async def scrape(port: int) -> str:
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/metrics") as r:
+        assert r.status == 200
+        return await r.text()
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in exposition text, or None if absent."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        head, _, val = line.rpartition(" ")
+        if head == (f"{name}{{{want}}}" if labels else name):
+            return float(val)
+        if labels and head.startswith(name + "{"):
+            got = dict(
+                kv.split("=", 1) for kv in head[len(name) + 1 : -1].split('",') if "=" in kv
+            )
+            got = {k: v.strip('"') for k, v in got.items()}
+            if all(got.get(k) == v for k, v in labels.items()):
+                return float(val)
+    return None
