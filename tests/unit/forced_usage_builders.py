@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from tapwatch.detectors.base import AppProfile, DetectorInput
+import msgspec
+
+from tapwatch.detectors.base import AppProfile, DetectorInput, Finding
 from tapwatch.events import Event, EventType
 from tapwatch.window import (
     DAY,
@@ -76,3 +78,9 @@ def make_input(
         account_days=account_days_from(acc),
         app_hours=app_hours_from(hours),
     )
+
+
+def encoded(findings: list[Finding]) -> bytes:
+    """Findings as the findings API serves them (fails if any evidence value is not plain
+    JSON, e.g. a numpy scalar)."""
+    return msgspec.json.encode(findings)

@@ -231,13 +231,17 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
     today = local_today(inp.now, tz)
     week = iso_week(today)
     d_uniq, d_idx = np.unique(pair[0], return_inverse=True)
+    day_credit = np.bincount(d_idx, weights=credited_ad)
+    day_wall = np.bincount(d_idx, weights=wall_ad)
+    day_pairs = np.bincount(d_idx)
+    day_inflated = np.bincount(d_idx, weights=inflated_ad.astype(np.float64))
     per_day = [
         {
-            "date": day_to_date(int(d)).isoformat(),
-            "credited_s": round(float(credited_ad[d_idx == i].sum()), 1),
-            "wall_clock_s": round(float(wall_ad[d_idx == i].sum()), 1),
-            "account_days": int((d_idx == i).sum()),
-            "inflated_account_days": int(inflated_ad[d_idx == i].sum()),
+            "date": day_to_date(d).isoformat(),
+            "credited_s": round(float(day_credit[i]), 1),
+            "wall_clock_s": round(float(day_wall[i]), 1),
+            "account_days": int(day_pairs[i]),
+            "inflated_account_days": int(day_inflated[i]),
         }
         for i, d in enumerate(d_uniq.tolist())
     ]
