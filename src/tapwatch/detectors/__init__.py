@@ -129,7 +129,7 @@ def resolve_settings(
                 InitErrorDetails(
                     type=PydanticCustomError(
                         "unknown_detector",
-                        "unknown detector kind {kind!r}; known kinds: {known}",
+                        "unknown detector kind '{kind}'; known kinds: {known}",
                         {"kind": kind, "known": ", ".join(kinds())},
                     ),
                     loc=(kind,),

@@ -1,0 +1,256 @@
+"""Detector registry and fleet engine: settings resolution, order, organic exclusion,
+per-app metrics, failure isolation and determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import types
+
+import msgspec
+import pytest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+import tapwatch.detectors as registry
+from tapwatch.detectors import banned_feature, duplicate_reporting, engine
+from tapwatch.detectors.base import DetectorInput, Finding, finding_id
+from tapwatch.events import EventType
+from tests.unit.test_assessment import (
+    Log,
+    ago,
+    at,
+    empty_shell,
+    healthy,
+    make_input,
+    profile,
+    released,
+)
+
+# -- registry ------------------------------------------------------------------------------
+
+
+def test_registry_lists_every_module_once_and_each_follows_the_interface() -> None:
+    assert set(registry.DETECTORS) | set(registry.UNAVAILABLE) == set(registry.DETECTOR_MODULES)
+    assert not set(registry.DETECTORS) & set(registry.UNAVAILABLE)
+    assert {"duplicate_reporting", "banned_feature"} <= set(registry.DETECTORS)
+    for kind, mod in registry.DETECTORS.items():
+        assert kind == mod.KIND
+        model = mod.Settings
+        assert model.model_config.get("extra") == "forbid", kind
+        assert model.model_config.get("frozen") is True, kind
+        undocumented = [n for n, f in model.model_fields.items() if not f.description]
+        assert not undocumented, f"{kind}: fields without description: {undocumented}"
+        assert registry.resolve_settings(kind, {}, {}) == model()
+    assert registry.settings_model("shutdown") is registry.ASSESSMENT.Settings
+    assert registry.kinds()[-1] == "shutdown"
+
+
+def test_resolve_settings_layers_config_defaults_then_app_overrides() -> None:
+    s = registry.resolve_settings(
+        "shutdown",
+        {"candidate_score": 80, "weights": {"cost": 0}},
+        {"review_score": 40, "weights": {"redundancy": 20}},
+    )
+    assert (s.candidate_score, s.review_score) == (80, 40)
+    # Nested weights merge key by key: the app's redundancy, the daemon's cost.
+    assert (s.weights.cost, s.weights.redundancy, s.weights.reach) == (0, 20, 30)
+    assert registry.resolve_settings("duplicate_reporting", None, None).window_days == 7
+
+
+def test_resolve_settings_errors_carry_precise_locations() -> None:
+    with pytest.raises(ValidationError) as e:
+        registry.resolve_settings("shutdown", {}, {"weights": {"reach": -1}, "reach_ful": 0.1})
+    errs = {(err["loc"], err["type"]) for err in e.value.errors()}
+    assert errs == {
+        (("weights", "reach"), "greater_than_equal"),
+        (("reach_ful",), "extra_forbidden"),
+    }
+    # An app override that contradicts the daemon default is named by the field it breaks.
+    with pytest.raises(ValidationError) as e:
+        registry.resolve_settings("shutdown", {"candidate_score": 60}, {"review_score": 65})
+    [err] = e.value.errors()
+    assert err["loc"] == ("review_score",)
+    assert err["msg"] == "Value error, must be below candidate_score (60.0)"
+
+    with pytest.raises(ValidationError) as e:
+        registry.resolve_settings("selfie_rank", {}, {})
+    [err] = e.value.errors()
+    assert err["type"] == "unknown_detector" and err["loc"] == ("selfie_rank",)
+    assert "unknown detector kind 'selfie_rank'" in err["msg"] and "shutdown" in err["msg"]
+    with pytest.raises(KeyError, match="selfie_rank"):
+        registry.settings_model("selfie_rank")
+
+
+# -- engine with test detectors -------------------------------------------------------------
+
+
+class FlagSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    accounts: tuple[str, ...] = Field((), description="Accounts this test detector flags.")
+
+
+def flagging_detector(kind: str) -> types.ModuleType:
+    """A per-app detector that flags the configured accounts of every app."""
+    mod = types.ModuleType(kind)
+    mod.KIND = kind  # type: ignore[attr-defined]
+    mod.Settings = FlagSettings  # type: ignore[attr-defined]
+
+    def detect(inp: DetectorInput, settings: FlagSettings) -> list[Finding]:
+        if not settings.accounts:
+            return []
+        return [
+            Finding(
+                id=finding_id(kind, inp.app.id),
+                kind=kind,
+                app=inp.app.id,
+                severity="warning",
+                score=1.0,
+                window_start=inp.now - 86400,
+                window_end=inp.now,
+                summary="test",
+                reasons=[],
+                evidence={"accounts": list(settings.accounts)},
+                confidence=1.0,
+            )
+        ]
+
+    mod.detect = detect  # type: ignore[attr-defined]
+    return mod
+
+
+def broken_detector() -> types.ModuleType:
+    mod = flagging_detector("broken")
+
+    def detect(inp: DetectorInput, settings: FlagSettings) -> list[Finding]:
+        raise RuntimeError(f"cannot read {inp.app.id}")
+
+    mod.detect = detect  # type: ignore[attr-defined]
+    return mod
+
+
+@pytest.fixture
+def test_detectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only test detectors plus the two fleet-level ones, so nothing else flags accounts."""
+    mods = {
+        "flag_a": flagging_detector("flag_a"),
+        "flag_b": flagging_detector("flag_b"),
+        "broken": broken_detector(),
+        "banned_feature": banned_feature,
+        "duplicate_reporting": duplicate_reporting,
+    }
+    monkeypatch.setattr(registry, "DETECTORS", mods)
+    monkeypatch.setattr(engine, "DETECTORS", mods)
+
+
+def booking_app() -> DetectorInput:
+    """Four accounts do meaningful work daily; a check-in feature is declared."""
+    log = Log("booking")
+    log.daily(["w", "x", "y", "z"], range(60), EventType.appointment)
+    log.daily(["w", "x"], range(60), EventType.checkin)
+    return make_input(
+        profile("booking", intended_users=8, declared_features=frozenset({"checkin"})),
+        log.items,
+        released(5),
+    )
+
+
+@pytest.mark.usefixtures("test_detectors")
+def test_accounts_flagged_by_two_detectors_are_not_organic() -> None:
+    inp = booking_app()
+    plain = engine.run_fleet([inp])
+    assert plain.metrics["booking"].organic_active_accounts == {"1d": 4, "7d": 4, "30d": 4}
+    assert plain.metrics["booking"].forced_activity_ratio == 0
+
+    res = engine.run_fleet(
+        [inp], {"flag_a": {"accounts": ["w", "x"]}, "flag_b": {"accounts": ["x", "y"]}}
+    )
+    assert engine.per_account_flags(res.findings)["booking"] == {
+        "w": {"flag_a"},
+        "x": {"flag_a", "flag_b"},
+        "y": {"flag_b"},
+    }
+    m = res.metrics["booking"]
+    assert m.organic_active_accounts == {"1d": 3, "7d": 3, "30d": 3}  # only x is excluded
+    assert res.assessments["booking"].signals["reach"].value == pytest.approx(3 / 8)
+    # Share of raw-window events by any flagged account: w, x (appointments + check-ins), y.
+    assert m.forced_activity_ratio == pytest.approx((3 * 7 + 2 * 7) / (4 * 7 + 2 * 7), abs=1e-3)
+    assert m.banned_features == {"checkin": 1, "points_ranking": 0, "online_duration": 0}
+    assert m.findings_open_by_kind == {"banned_feature": 1, "flag_a": 1, "flag_b": 1}
+
+    # Per-app overrides apply to that app only; the assessment's exclusion threshold too.
+    inp.app.detector_overrides = {"shutdown": {"exclude_flagged_by": 1}}
+    strict = engine.run_fleet(
+        [inp], {"flag_a": {"accounts": ["w", "x"]}, "flag_b": {"accounts": ["x", "y"]}}
+    )
+    assert strict.metrics["booking"].organic_active_accounts["30d"] == 1
+
+
+@pytest.mark.usefixtures("test_detectors")
+def test_a_failing_detector_is_recorded_and_the_run_goes_on() -> None:
+    res = engine.run_fleet([booking_app(), healthy("h1")])
+    assert [(f.kind, f.app) for f in res.failures] == [("broken", "booking"), ("broken", "h1")]
+    assert res.failures[0].error == "RuntimeError: cannot read booking"
+    assert set(res.assessments) == {"booking", "h1"}
+
+
+@pytest.mark.usefixtures("test_detectors")
+def test_assessment_findings_and_unit_burden_reach_the_result() -> None:
+    a, b = Log("county"), Log("township")
+    for log in (a, b):
+        log.add(at(ago(1)), EventType.form_submit, "u1", unit="T1", content_hash="h1")
+    fleet = [
+        empty_shell(),
+        make_input(profile("county"), a.items),
+        make_input(profile("township"), b.items),
+        healthy("h1"),
+    ]
+    res = engine.run_fleet(fleet)
+    kinds = {(f.app, f.kind) for f in res.findings}
+    assert ("shell", "shutdown_candidate") in kinds
+    assert {("county", "duplicate_reporting"), ("township", "duplicate_reporting")} <= kinds
+    assert res.unit_burden == {"T1": 7.0 / 7.0}
+    assert res.metrics["shell"].band == "candidate"
+    assert res.metrics["shell"].findings_open_by_kind["shutdown_candidate"] == 1
+    # Findings are sorted by app, kind, window start, id.
+    order = [(f.app, f.kind, f.window_start, f.id) for f in res.findings]
+    assert order == sorted(order)
+
+
+# -- engine with the real registry --------------------------------------------------------------
+
+
+def fleet() -> list[DetectorInput]:
+    ritual = Log("ritual")
+    ritual.daily((f"r{i}" for i in range(30)), range(90), EventType.checkin)
+    ritual.daily((f"r{i}" for i in range(30)), range(90), EventType.read)
+    ritual.daily((f"r{i}" for i in range(5)), range(0, 90, 7), EventType.form_submit)
+    return [
+        empty_shell(),
+        healthy("h1"),
+        healthy("h2", 60, 90_000.0),
+        make_input(profile("ritual", intended_users=300), ritual.items, released(40)),
+    ]
+
+
+def encode(res: engine.FleetResult) -> bytes:
+    return msgspec.json.encode(
+        {
+            "findings": res.findings,
+            "assessments": res.assessments,
+            "metrics": {k: dataclasses.asdict(v) for k, v in res.metrics.items()},
+            "burden": res.unit_burden,
+        }
+    )
+
+
+def test_run_fleet_is_deterministic_and_order_independent() -> None:
+    inputs = fleet()
+    first = engine.run_fleet(inputs)
+    assert first.failures == []
+    shuffled = inputs[:]
+    random.Random(7).shuffle(shuffled)
+    second = engine.run_fleet(shuffled)
+    assert encode(first) == encode(second)
+    assert list(first.assessments) == sorted(first.assessments)
+    assert first.assessments["shell"].band == "candidate"
+    assert first.assessments["h1"].band == "keep"
