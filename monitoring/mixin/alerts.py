@@ -180,7 +180,7 @@ def _collector_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
     ago = lookup(
         "(time() - tapwatch_app_last_success_timestamp_seconds{app=%q})"
         " and tapwatch_app_last_success_timestamp_seconds{app=%q} > 0",
-        "humanizeDuration", "never",
+        "humanizeDuration", "never", after=" ago",
     )
     errors = (
         '{{ range $i, $e := printf "sort_desc(round(increase('
@@ -197,7 +197,7 @@ def _collector_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
             {"severity": "warning", **collector},
             "tapwatch cannot poll {{ $labels.name }} ({{ $labels.app }})",
             f"tapwatch's polls of {WHO} have failed for {cfg.scrape_failing_for}. Last "
-            f"successful poll: {ago} ago. Errors in the last {cfg.error_window}: {errors}.",
+            f"successful poll: {ago}. Errors in the last {cfg.error_window}: {errors}.",
             _links(cfg, COLLECTOR_UID, app=True),
         ),
         _rule(
@@ -205,8 +205,8 @@ def _collector_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
             with_app_info("tapwatch_app_stale == 1"), cfg.stale_for,
             {"severity": "warning", **collector},
             "tapwatch's data for {{ $labels.name }} ({{ $labels.app }}) is stale",
-            f"The last good data for {WHO} is {ago} old, more than three poll intervals. "
-            "Its findings and assessment rest on old data until polling recovers.",
+            f"The last good data for {WHO} is older than three poll intervals (last successful "
+            f"poll: {ago}). Its findings and assessment rest on old data until polling recovers.",
             _links(cfg, COLLECTOR_UID, app=True),
         ),
         _rule(

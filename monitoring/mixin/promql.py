@@ -13,15 +13,16 @@ def with_app_info(expr: str) -> str:
     return f"(\n  {expr}\n)\n* on (app) group_left (name, owner, region)\n  {APP_INFO}"
 
 
-def lookup(expr: str, fmt: str = "humanize", default: str = "unknown") -> str:
+def lookup(expr: str, fmt: str = "humanize", default: str = "unknown", after: str = "") -> str:
     """Alert-template snippet: the first value of a query about this alert's app.
 
-    `expr` holds `%q` wherever the app id goes (Go's %q makes a valid PromQL string).
+    `expr` holds `%q` wherever the app id goes (Go's %q makes a valid PromQL string);
+    `after` follows the value only when there is one (e.g. " ago", where the default is "never").
     """
     args = " $labels.app" * expr.count("%q")
     return (
         f'{{{{ with printf "{_go_quote(expr)}"{args} | query }}}}'
-        f"{{{{ . | first | value | {fmt} }}}}{{{{ else }}}}{default}{{{{ end }}}}"
+        f"{{{{ . | first | value | {fmt} }}}}{after}{{{{ else }}}}{default}{{{{ end }}}}"
     )
 
 
