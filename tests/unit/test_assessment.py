@@ -253,6 +253,31 @@ def test_seasonal_app_whose_season_is_older_than_the_data_is_insufficient() -> N
     assert codes(a)[0] == "season_not_covered"
 
 
+def test_seasonal_app_in_season_is_judged_on_today_once_a_full_window_has_passed() -> None:
+    log = Log("autumn")
+    log.daily((f"au{i}" for i in range(50)), range(0, 50))  # since 1 October
+    inp = make_input(
+        profile("autumn", intended_users=60, season_months=frozenset({10, 11})),
+        log.items,
+        released(3),
+    )
+    a = run([inp])["autumn"]
+    assert a.band == "keep" and "seasonal" not in codes(a)
+    assert datetime.fromtimestamp(a.window_end, TZ).date() == TODAY
+
+    # 20 days into a November-December season the judged season is last December's:
+    # older than the data held.
+    winter = make_input(
+        profile("winter", intended_users=60, season_months=frozenset({11, 12})),
+        log.items,
+        released(3),
+    )
+    b = run([winter])["winter"]
+    assert b.band == "insufficient_data"
+    assert codes(b)[0] == "season_not_covered"
+    assert datetime.fromtimestamp(b.window_end, TZ).date() == date(2025, 12, 31)
+
+
 def test_snapshot_only_app_gets_a_band_with_lower_confidence() -> None:
     unused = make_input(
         profile("snap-empty", intended_users=300),

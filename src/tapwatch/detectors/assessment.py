@@ -31,7 +31,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import msgspec
 import numpy as np
@@ -275,16 +275,27 @@ def day_date(day: int) -> date:
 
 
 def reference_day(inp: DetectorInput, today: int) -> int:
-    """Last day of the judged window: today, or for a seasonal app out of season the last
-    day of its most recent season."""
+    """Last day of the judged window: today, or for a seasonal app the last day of its most
+    recent season that has lasted a full window (out of season, or in the first 30 days of
+    a season, that is the end of the previous season)."""
     months = inp.app.season_months
-    if not months:
+    if not months or len(months) == 12:
         return today
-    d = day_date(today)
-    for back in range(366):
-        if (d - timedelta(days=back)).month in months:
-            return today - back
-    return today
+
+    def in_season(day: int) -> bool:
+        return day_date(day).month in months
+
+    day = today
+    if in_season(day):
+        start = day
+        while in_season(start - 1):
+            start -= 1
+        if today - start + 1 >= _MONTH:
+            return today
+        day = start - 1  # season just began: judge the previous one
+    while not in_season(day):
+        day -= 1
+    return day
 
 
 def excluded_mask(accounts: list[str], excluded: Set[str]) -> np.ndarray:
@@ -732,8 +743,9 @@ def assess(
         extra.append(
             Reason(
                 code="seasonal",
-                text=f"seasonal app out of season: judged on the 30 days to "
-                f"{day_date(facts.ref_day).isoformat()}, the end of its last season",
+                text=f"seasonal app (months {', '.join(map(str, sorted(app.season_months or ())))}"
+                f"): judged on the 30 days to {day_date(facts.ref_day).isoformat()}, "
+                "the end of its last season",
                 value=float(facts.today - facts.ref_day),
                 threshold=0.0,
             )
