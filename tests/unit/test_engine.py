@@ -194,6 +194,23 @@ def test_a_failing_detector_is_recorded_and_the_run_goes_on() -> None:
 
 
 @pytest.mark.usefixtures("test_detectors")
+def test_app_overrides_that_clash_with_defaults_fall_back_to_the_defaults() -> None:
+    shell = empty_shell()
+    shell.app.detector_overrides = {"shutdown": {"review_score": 65}, "flag_a": {"nope": 1}}
+    res = engine.run_fleet([shell], {"shutdown": {"candidate_score": 60}})
+    # In registry order: the detectors, then the assessment.
+    assert [(f.kind, f.app) for f in res.failures] == [
+        ("flag_a", "shell"),
+        ("broken", "shell"),
+        ("shutdown", "shell"),
+    ]
+    assert "review_score" in res.failures[2].error and "\n" not in res.failures[2].error
+    a = res.assessments["shell"]
+    assert a.band == "candidate"  # on the daemon's candidate_score of 60
+    assert a.signals["maintenance"].rule.startswith("inspection rules")
+
+
+@pytest.mark.usefixtures("test_detectors")
 def test_assessment_findings_and_unit_burden_reach_the_result() -> None:
     a, b = Log("county"), Log("township")
     for log in (a, b):

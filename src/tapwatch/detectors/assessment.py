@@ -231,6 +231,7 @@ class Signal(msgspec.Struct, kw_only=True):
     threshold: float  # where points start
     points: float
     weight: float
+    rule: str  # the policy rule the signal measures against
 
 
 class Assessment(msgspec.Struct, kw_only=True):
@@ -533,11 +534,13 @@ def assess(
     signals: dict[str, Signal] = {}
     reasons: list[Reason] = []
 
-    def put(name: str, value: float | None, threshold: float, share: float, reason: Reason | None):
+    def put(name: str, value: float | None, threshold: float, share: float, reason: Reason):
         weight = getattr(w, name)
         points = round(weight * share, 2) if value is not None else 0.0
-        signals[name] = Signal(value=value, threshold=threshold, points=points, weight=weight)
-        if points > 0 and reason is not None:
+        signals[name] = Signal(
+            value=value, threshold=threshold, points=points, weight=weight, rule=reason.rule or ""
+        )
+        if points > 0:
             reasons.append(reason)
 
     who = "organic active accounts"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from tapwatch.detectors import ASSESSMENT, DETECTORS, duplicate_reporting, resolve_settings
 from tapwatch.detectors.assessment import (
@@ -103,6 +103,17 @@ class _SettingsCache:
             )
         return s
 
+    def defaults(self, kind: str) -> Any:
+        """Settings from the daemon's defaults alone (no app overrides)."""
+        return resolve_settings(kind, self._defaults.get(kind, {}), {})
+
+
+def _one_line(e: Exception) -> str:
+    """Exception type and message on one line (pydantic messages span several)."""
+    return f"{type(e).__name__}: " + " | ".join(
+        line.strip() for line in str(e).splitlines() if line.strip()
+    )
+
 
 def _finding_order(f: Finding) -> tuple[str, str, float, str]:
     return (f.app, f.kind, f.window_start, f.id)
@@ -159,21 +170,30 @@ def run_fleet(
             try:
                 findings.extend(mod.detect(inp, settings.get(kind, inp.app.id)))
             except Exception as e:  # isolate one detector's bug: the run goes on
-                failures.append(DetectorFailure(kind, inp.app.id, f"{type(e).__name__}: {e}"))
+                failures.append(DetectorFailure(kind, inp.app.id, _one_line(e)))
     for kind, mod in fleet_level:
         try:
             findings.extend(
                 mod.detect_fleet(inputs, lambda app, kind=kind: settings.get(kind, app))
             )
         except Exception as e:
-            failures.append(DetectorFailure(kind, None, f"{type(e).__name__}: {e}"))
+            failures.append(DetectorFailure(kind, None, _one_line(e)))
 
     flags = per_account_flags(findings)
 
     def excluded_for(app: str, n: int) -> set[str]:
         return {a for a, kinds in flags.get(app, {}).items() if len(kinds) >= n}
 
-    assessments = assess_fleet(inputs, lambda app: settings.get(ASSESSMENT.KIND, app), excluded_for)
+    # An app whose shutdown overrides do not combine with the defaults is still assessed,
+    # on the defaults, and the failure is recorded: every app must have a band.
+    shutdown_settings: dict[str, Any] = {}
+    for inp in inputs:
+        try:
+            shutdown_settings[inp.app.id] = settings.get(ASSESSMENT.KIND, inp.app.id)
+        except ValidationError as e:
+            failures.append(DetectorFailure(ASSESSMENT.KIND, inp.app.id, _one_line(e)))
+            shutdown_settings[inp.app.id] = settings.defaults(ASSESSMENT.KIND)
+    assessments = assess_fleet(inputs, shutdown_settings.__getitem__, excluded_for)
     for inp in inputs:
         f = assessment_finding(assessments[inp.app.id], inp.now)
         if f is not None:
@@ -189,7 +209,7 @@ def run_fleet(
         mine = by_app.get(app, [])
         forced = [f for f in mine if f.kind not in ASSESSMENT_KINDS]
         a = assessments[app]
-        shutdown = settings.get(ASSESSMENT.KIND, app)
+        shutdown = shutdown_settings[app]
         banned = {f.evidence.get("feature") for f in mine if f.kind == "banned_feature"}
         counts: dict[str, int] = {}
         for f in mine:
@@ -207,12 +227,17 @@ def run_fleet(
             findings_open_by_kind=dict(sorted(counts.items())),
         )
 
+    try:
+        burden = duplicate_reporting.unit_burden(
+            inputs, lambda app: settings.get(duplicate_reporting.KIND, app)
+        )
+    except Exception as e:
+        failures.append(DetectorFailure(duplicate_reporting.KIND, None, _one_line(e)))
+        burden = {}
     return FleetResult(
         findings=findings,
         assessments=assessments,
         metrics=metrics,
-        unit_burden=duplicate_reporting.unit_burden(
-            inputs, lambda app: settings.get(duplicate_reporting.KIND, app)
-        ),
+        unit_burden=burden,
         failures=failures,
     )
