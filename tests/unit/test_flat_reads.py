@@ -60,10 +60,17 @@ def test_ordered_reading_is_flat_and_matches_the_head_count():
     out = fr.detect(make_input(ev.items, NOW, profile=_profile(120)), fr.Settings())
     assert len(out) == 1
     f = out[0]
-    assert [r.code for r in f.reasons] == ["flat_reads", "reads_match_intended_users"]
+    assert [r.code for r in f.reasons] == [
+        "flat_reads",
+        "same_readers_for_everything",
+        "reads_match_intended_users",
+    ]
     assert f.evidence["cv"] < 0.05
     assert f.evidence["ratio_to_intended_users"] == pytest.approx(0.97, abs=0.03)
-    assert f.evidence["dispersion_index"] < 1.0  # under-dispersed: nobody chose
+    assert f.evidence["dispersion_index"] < 0.1  # under-dispersed: nobody chose
+    assert f.evidence["completionist_share"] > 0.95  # everyone read everything
+    per_reader = f.evidence["articles_per_reader_histogram"]["counts"]
+    assert sum(per_reader) == 120 and per_reader[4] >= 115
     # today's two articles are still gathering readers and are left out
     assert f.evidence["articles"] == 10
     assert [a["target"] for a in f.evidence["reads_per_article"]] == [
@@ -79,12 +86,12 @@ def test_flat_without_an_intended_head_count_still_reported_on_flatness_alone():
     ev = _ordered_reading(random.Random(2))
     with_count = fr.detect(make_input(ev.items, NOW, profile=_profile(120)), fr.Settings())
     without = fr.detect(make_input(ev.items, NOW, profile=_profile(None)), fr.Settings())
-    assert [r.code for r in without[0].reasons] == ["flat_reads"]
+    assert [r.code for r in without[0].reasons] == ["flat_reads", "same_readers_for_everything"]
     assert without[0].evidence["ratio_to_intended_users"] is None
     assert without[0].score < with_count[0].score
     # a head count far from the reads does not add the second reason
     far = fr.detect(make_input(ev.items, NOW, profile=_profile(1000)), fr.Settings())
-    assert [r.code for r in far[0].reasons] == ["flat_reads"]
+    assert [r.code for r in far[0].reasons] == ["flat_reads", "same_readers_for_everything"]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -94,6 +101,46 @@ def test_organic_readership_stays_silent(seed: int):
     reads = np.unique(inp.events.target, return_counts=True)[1]
     assert reads.std() / reads.mean() > 0.35  # the planted world varies by article
     assert fr.detect(inp, fr.Settings()) == []
+
+
+def test_ordered_reading_is_found_under_casual_public_readers():
+    rng = random.Random(8)
+    ev = _ordered_reading(rng)
+    for i in range(300):
+        for a in rng.sample(range(12), rng.randint(1, 2)):
+            d = NOW_DAY - timedelta(days=5 - a // 2)
+            ev.add(
+                at(d, hm(8) + rng.uniform(0, 14 * 3600)),
+                EventType.read,
+                f"pub{i:03d}",
+                target=f"article-{a:02d}",
+            )
+    out = fr.detect(make_input(ev.items, NOW, profile=_profile(120)), fr.Settings())
+    assert len(out) == 1
+    assert 0.6 < out[0].evidence["completionist_share"] < 0.85
+    # the public readers push the reads above the head count: no "matches" reason
+    assert [r.code for r in out[0].reasons] == ["flat_reads", "same_readers_for_everything"]
+
+
+def test_equally_popular_articles_read_by_chance_are_not_flat():
+    """2,000 readers each opening a few of 12 equally appealing articles at random: counts
+    are Poisson (low CV at ~200 reads each, but variance = mean), not ordered."""
+    rng = random.Random(7)
+    ev = Events()
+    readers = [f"r{i:04d}" for i in range(2000)]
+    for acct in readers:
+        for a in rng.sample(range(12), rng.randint(1, 2)):
+            d = NOW_DAY - timedelta(days=5 - a // 2)
+            ev.add(
+                at(d, hm(8) + rng.uniform(0, 14 * 3600)),
+                EventType.read,
+                acct,
+                target=f"article-{a:02d}",
+            )
+    inp = make_input(ev.items, NOW, profile=_profile(None))
+    counts = np.unique(inp.events.target, return_counts=True)[1][:10]
+    assert counts.std() / counts.mean() < 0.25  # flat by CV alone ...
+    assert fr.detect(inp, fr.Settings()) == []  # ... but every reader chose a few
 
 
 def test_too_few_articles_or_reads_say_nothing():

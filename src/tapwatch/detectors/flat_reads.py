@@ -12,6 +12,12 @@ Over the raw window, for articles (`target` of read events) whose first read is 
 * flatness: coefficient of variation (std / mean) of reads per article at most `max_cv`,
   with at least `min_articles` articles averaging `min_mean_reads` reads (below that,
   counting noise alone makes small counts vary);
+* the same readers for everything: at least `min_completionist_share` of the reads come
+  from accounts that opened at least `completionist_coverage` of the articles. People
+  who choose read a selection; equally popular articles picked by independent readers
+  can also give a low CV (Poisson counts of a few hundred vary by only ~5%), but not
+  this. The variance / mean of reads per article is reported too: 1 for independent
+  readers, well below 1 when the same people read everything;
 * closeness to the intended users (AppProfile.intended_users, when known): median reads
   per article within `intended_tolerance` of it. This raises the score; flatness alone
   raises the finding.
@@ -31,6 +37,7 @@ from tapwatch.detectors.stats import (
     bounded_event_ids,
     data_confidence,
     exceedance_score,
+    histogram,
     iso_week,
     local_today,
     severity_for,
@@ -66,6 +73,19 @@ class Settings(BaseModel):
         ge=0.0,
         description="Articles first read more recently are still gathering readers; skipped.",
     )
+    completionist_coverage: float = Field(
+        default=0.8,
+        gt=0.0,
+        le=1.0,
+        description="Share of the articles an account must have opened to count as reading "
+        "everything.",
+    )
+    min_completionist_share: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="Share of reads from accounts reading everything needed for a finding.",
+    )
     intended_tolerance: float = Field(
         default=0.25,
         gt=0.0,
@@ -98,7 +118,19 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         return []
     std = float(r.std())
     cv = std / mean
+    dispersion = std * std / mean
     if cv > st.max_cv:
+        return []
+    # Articles opened per reader, and the reads made by those who opened nearly all.
+    judged_pairs = pairs[:, mature[pairs[0]]]
+    readers_u, per_reader = np.unique(judged_pairs[1], return_counts=True)
+    completionist = per_reader >= st.completionist_coverage * mature.sum()
+    judged_rows = rows[mature[idx]]
+    reads_by = np.bincount(
+        np.searchsorted(readers_u, win.account[judged_rows]), minlength=readers_u.size
+    )
+    completionist_share = float(reads_by[completionist].sum() / judged_rows.size)
+    if completionist_share < st.min_completionist_share:
         return []
 
     median = float(np.median(r))
@@ -117,7 +149,14 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
             value=round(cv, 4),
             threshold=st.max_cv,
             rule=_RULE,
-        )
+        ),
+        Reason(
+            code="same_readers_for_everything",
+            text=f"Share of reads by accounts that opened at least "
+            f"{st.completionist_coverage:.0%} of the articles.",
+            value=round(completionist_share, 4),
+            threshold=st.min_completionist_share,
+        ),
     ]
     if near:
         reasons.append(
@@ -135,10 +174,11 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     articles = sorted(
         (win.strings[int(uniq[i])], int(reads[i]), int(readers[i])) for i in m_idx.tolist()
     )
-    judged_rows = rows[mature[idx]]
     summary = (
         f"{m_idx.size} articles were read {mean:.0f} times each on average with a "
-        f"coefficient of variation of {cv:.2f} (threshold {st.max_cv:g})"
+        f"coefficient of variation of {cv:.2f} (threshold {st.max_cv:g}); "
+        f"{completionist_share:.0%} of reads came from accounts that opened "
+        f"{st.completionist_coverage:.0%}+ of them"
     )
     if ratio is not None:
         summary += f"; the median is {ratio:.0%} of the {intended} intended users"
@@ -161,7 +201,11 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
                 "articles": int(m_idx.size),
                 "mean_reads": round(mean, 2),
                 "cv": round(cv, 4),
-                "dispersion_index": round(std * std / mean, 4),
+                "dispersion_index": round(dispersion, 4),
+                "completionist_share": round(completionist_share, 4),
+                "articles_per_reader_histogram": histogram(
+                    per_reader / mature.sum(), [0.0, 0.2, 0.4, 0.6, 0.8, 1.0 + 1e-9]
+                ),
                 "intended_users": intended,
                 "ratio_to_intended_users": None if ratio is None else round(ratio, 4),
                 **bounded_accounts(win.accounts, win.account[judged_rows]),
