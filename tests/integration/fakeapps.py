@@ -37,11 +37,18 @@ class FakeApp:
     mode: str = "good"
     n_events: int = 50
     token: str | None = None
-    start_ts: float = field(default_factory=lambda: time.time() - 3600)
+    start_ts: float = 0.0  # default: the events end a minute ago
     hits: int = 0
     raw_accounts: list[str] = field(default_factory=list)
+    _cache: list[dict] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.start_ts:
+            self.start_ts = time.time() - self.n_events * 10 - 60
 
     def events(self) -> list[dict]:
+        if self._cache is not None:
+            return self._cache
         out = []
         skew = 7200 if self.mode == "skewed_clock" else 0
         for i in range(self.n_events):
@@ -60,6 +67,7 @@ class FakeApp:
                       "account": acct}
             out.append(ev)
         self.raw_accounts = sorted({e["account"] for e in out})
+        self._cache = out
         return out
 
 
