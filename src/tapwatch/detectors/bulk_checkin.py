@@ -37,6 +37,7 @@ Method (vectorised; only the flagged bursts become Python objects):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -76,6 +77,10 @@ _GRID_SHIFTS = (0.0, 1.0 / 3.0, 2.0 / 3.0)
 #: Multiplicative hash constants (odd 64-bit, from splitmix64 / xxhash).
 _H1 = np.uint64(0x9E3779B97F4A7C15)
 _H2 = np.uint64(0xC2B2AE3D27D4EB4F)
+#: Density prefilter: time buckets per counting chunk, and hash-table slots per row (about
+#: 2 % of isolated rows then share a slot with two others and pass needlessly).
+_CHUNK_BUCKETS = 32
+_TABLE_PER_ROW = 4
 
 
 class Settings(BaseModel):
@@ -299,35 +304,55 @@ def _gated_bursts(inp: DetectorInput, s: Settings) -> list[_Burst]:
     has_xy = np.isfinite(lat) & np.isfinite(lon)
     place, point_names = _place_keys(win, inp.app.points, lat, lon, pcode, has_xy)
 
-    passes: list[tuple[np.ndarray, np.ndarray]] = []
+    def window_rows(sub: np.ndarray | None) -> np.ndarray:
+        if sub is None:
+            return np.arange(ts.shape[0]) if ck is None else ck
+        return sub if ck is None else ck[sub]
+
+    found: list[_Burst] = []
     at_point = place >= 0
     if at_point.any():
         sub = np.flatnonzero(at_point)
-        passes.append((sub, place[sub]))
-    cell_rows = np.flatnonzero(~at_point & has_xy) if at_point.any() else np.flatnonzero(has_xy)
-    if cell_rows.size:
-        dlat, dlon = cell_scale(lat[cell_rows], s.cell_m)
-        u = lon[cell_rows] / dlon
-        v = lat[cell_rows] / dlat
+        keep = _TimeBuckets(ts[sub], s).dense(place[sub], s)
+        found.extend(
+            _bursts_of(win, window_rows(sub[keep]), place[sub][keep], True, point_names, s)
+        )
+        on_grid = ~at_point & has_xy
+    else:
+        on_grid = has_xy
+    if on_grid.all():  # the common case: no copies of the columns
+        sub, c_ts, c_lat, c_lon = None, ts, lat, lon
+    else:
+        sub = np.flatnonzero(on_grid)
+        c_ts, c_lat, c_lon = ts[sub], lat[sub], lon[sub]
+    if c_ts.size >= s.min_accounts:
+        dlat, dlon = cell_scale(c_lat, s.cell_m)
+        # Cell coordinates from a fixed origin (so a cell does not depend on what else is
+        # in the window), non-negative so that truncation is flooring.
+        u = (c_lon + 180.0) / dlon
+        v = (c_lat + 90.0) / dlat
+        buckets = _TimeBuckets(c_ts, s)
         for shift in _GRID_SHIFTS:
-            cx = np.floor(u + shift).astype(np.int64)
-            cy = np.floor(v + shift).astype(np.int64)
-            # Negative keys mark cells, so they never collide with point keys.
-            key = -1 - (((cx << 32) ^ (cy & 0xFFFFFFFF)) & np.int64(0x7FFFFFFFFFFFFFFF))
-            passes.append((cell_rows, key))
-        del u, v
-
-    found: list[_Burst] = []
-    for sub, key in passes:
-        keep = _dense(key, ts[sub], s)
-        sub, key = sub[keep], key[keep]
-        if sub.size < s.min_accounts:
-            continue
-        order = np.argsort(key, kind="stable")  # sub is in time order: stable keeps it
-        sub, key = sub[order], key[order]
-        rows = sub if ck is None else ck[sub]
-        found.extend(_chain_and_gate(win, rows, key, point_names, s))
+            key = ((u + shift).astype(np.int64) << 32) | (v + shift).astype(np.int64)
+            keep = buckets.dense(key, s)
+            rows = window_rows(sub)[keep]
+            found.extend(_bursts_of(win, rows, key[keep], False, point_names, s))
     return _dedupe(found)
+
+
+def _bursts_of(
+    win: EventWindow,
+    rows: np.ndarray,
+    key: np.ndarray,
+    is_point: bool,
+    point_names: dict[int, str],
+    s: Settings,
+) -> list[_Burst]:
+    """Gated bursts among rows (time order) at places `key`."""
+    if rows.size < s.min_accounts:
+        return []
+    order = np.argsort(key, kind="stable")  # rows are in time order: stable keeps it
+    return _chain_and_gate(win, rows[order], key[order], is_point, point_names, s)
 
 
 def _place_keys(
@@ -367,28 +392,45 @@ def _place_keys(
     return place, names
 
 
-def _dense(key: np.ndarray, ts: np.ndarray, s: Settings) -> np.ndarray:
-    """True for check-ins that may belong to a run of min_accounts arrivals at one place
-    chained by max_gap_s: their (place, time bucket) holds >= min_accounts check-ins in one
-    of two bucketings offset by half a bucket. Any such run of min_accounts consecutive
-    arrivals spans at most (min_accounts - 1) * max_gap_s, under half a bucket, so it lies
-    inside one bucket of one bucketing. Hash collisions only let extra rows through."""
-    n = key.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    span = (2 * (s.min_accounts - 1) + 1) * s.max_gap_s
-    bits = int(min(24, max(10, math.ceil(math.log2(n)) + 1)))
-    shift = np.uint64(64 - bits)
-    kh = key.view(np.uint64) * _H1
-    keep = np.zeros(n, dtype=bool)
-    t = ts - ts[0]
-    for offset in (0.0, span / 2.0):
-        tb = np.floor((t + offset) / span).astype(np.int64).view(np.uint64)
-        h = ((kh ^ (tb * _H2)) * _H1) >> shift
-        h = h.astype(np.intp)
-        counts = np.bincount(h, minlength=1 << bits)
-        keep |= counts[h] >= s.min_accounts
-    return keep
+class _TimeBuckets:
+    """Density prefilter over (place, time bucket), for check-ins in time order.
+
+    A check-in is kept if its (place, time bucket) holds >= min_accounts check-ins in one
+    of two bucketings offset by half a bucket. Any run of min_accounts consecutive arrivals
+    chained by max_gap_s spans at most (min_accounts - 1) * max_gap_s, under half a bucket,
+    so it lies inside one bucket of one bucketing. Hash collisions only let extra rows
+    through. Counting runs over time chunks of _CHUNK_BUCKETS buckets with a small table
+    each (_TABLE_PER_ROW slots per row): it stays in cache, where one table for the whole
+    window would miss it on nearly every row. The buckets are computed once and reused by
+    every grid."""
+
+    def __init__(self, ts: np.ndarray, s: Settings) -> None:
+        self.n = ts.shape[0]
+        span = (2 * (s.min_accounts - 1) + 1) * s.max_gap_s
+        self.bucketings: list[tuple[np.ndarray, list[int]]] = []
+        if self.n == 0:
+            return
+        t = ts - ts[0]
+        for offset in (0.0, span / 2.0):
+            tb = np.floor((t + offset) / span).astype(np.int64)
+            chunk = tb // _CHUNK_BUCKETS
+            edges = np.concatenate(([0], np.flatnonzero(chunk[1:] != chunk[:-1]) + 1, [self.n]))
+            self.bucketings.append((tb.view(np.uint64) * _H2, edges.tolist()))
+
+    def dense(self, key: np.ndarray, s: Settings) -> np.ndarray:
+        """True for the rows that may belong to a qualifying run at their place `key`."""
+        keep = np.zeros(self.n, dtype=bool)
+        kh = key.view(np.uint64) * _H1
+        for tbh, edges in self.bucketings:
+            h_all = (kh ^ tbh) * _H1
+            for a, b in itertools.pairwise(edges):
+                if b - a < s.min_accounts:
+                    continue
+                bits = max(10, math.ceil(math.log2((b - a) * _TABLE_PER_ROW)))
+                h = (h_all[a:b] >> np.uint64(64 - bits)).astype(np.intp)
+                counts = np.bincount(h, minlength=1 << bits)
+                keep[a:b] |= counts[h] >= s.min_accounts
+        return keep
 
 
 def _grouped_quantile(groups: np.ndarray, values: np.ndarray, n: int, q: float) -> np.ndarray:
@@ -409,6 +451,7 @@ def _chain_and_gate(
     win: EventWindow,
     rows: np.ndarray,
     key: np.ndarray,
+    is_point: bool,
     point_names: dict[int, str],
     s: Settings,
 ) -> list[_Burst]:
@@ -488,8 +531,8 @@ def _chain_and_gate(
         out.append(
             _Burst(
                 rows=br,
-                place_key=k if k >= 0 else -1,
-                point=point_names.get(k) if k >= 0 else None,
+                place_key=k if is_point else -1,
+                point=point_names.get(k) if is_point else None,
                 lat=float(clat[b]),
                 lon=float(clon[b]),
                 n_accounts=int(n_acc[b]),

@@ -39,9 +39,9 @@ def distance_m(
 def cell_scale(lat: np.ndarray, cell_m: float) -> tuple[float, float]:
     """Degrees per cell in latitude and longitude for cells at least `cell_m` wide over
     every latitude in `lat` (NaNs ignored)."""
-    finite = lat[np.isfinite(lat)]
-    top = float(np.max(np.abs(finite))) if finite.size else 0.0
-    top = min(top + 0.01, _MAX_ABS_LAT)
+    top = float(np.nanmax(np.abs(lat))) if lat.size and not np.isnan(lat).all() else 0.0
+    # Rounded up to a 5-degree band, so the grid stays put while the fixes move.
+    top = min(math.ceil((top + 0.01) / 5.0) * 5.0, _MAX_ABS_LAT)
     return cell_m / M_PER_DEG_LAT, cell_m / (M_PER_DEG_LON * math.cos(math.radians(top)))
 
 
