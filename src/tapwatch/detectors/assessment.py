@@ -58,6 +58,7 @@ SIGNALS = (
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _MONTH = 30  # days: the assessment's unit of "recent"
+_BASELINE_DAYS = 90  # the trend compares the last _MONTH with the 90 days before it
 _MEANINGFUL = np.array(sorted(int(t) for t in MEANINGFUL_TYPES), dtype=np.uint8)
 
 RULE_LOW_USE = "2023 Opinions: shut down apps with low usage frequency and little practical value"
@@ -360,7 +361,7 @@ def measure(inp: DetectorInput, settings: Settings, excluded: Set[str]) -> Usage
         first_day = int(ad.day.min())
         if inp.data_since is not None:
             first_day = min(first_day, local_day(inp.data_since, inp))
-        base_lo = max(ref - _MONTH - 90, first_day - 1)
+        base_lo = max(ref - _MONTH - _BASELINE_DAYS, first_day - 1)
         base_days = ref - _MONTH - base_lo
         baseline = None
         if base_days >= settings.trend_min_baseline_days:

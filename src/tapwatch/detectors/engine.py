@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from tapwatch.detectors import ASSESSMENT, DETECTORS, duplicate_reporting, resolve_settings
 from tapwatch.detectors.assessment import (
+    FINDING_KIND_BY_BAND,
     Assessment,
     assess_fleet,
     assessment_finding,
@@ -31,7 +32,7 @@ from tapwatch.detectors.banned_feature import FEATURES as BANNED_FEATURES
 from tapwatch.detectors.base import DetectorInput, Finding
 
 #: Findings that are about the app as a whole, never about accounts.
-ASSESSMENT_KINDS = frozenset({"shutdown_candidate", "needs_review"})
+ASSESSMENT_KINDS = frozenset(FINDING_KIND_BY_BAND.values())
 _RECENT_DAYS = 30  # forced_activity_ratio falls back to this many days of rollups
 
 
