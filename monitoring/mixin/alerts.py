@@ -160,9 +160,10 @@ def _banned_feature_rule(cfg: MixinConfig) -> dict[str, Any]:
     expr = with_app_info(
         "tapwatch_app_banned_feature == 1\n  unless on (app) (tapwatch_app_exempt == 1)"
     )
+    count = lookup("count(tapwatch_app_banned_feature{app=%q} == 1)", 'printf "%.0f"')
     description = (
-        f"{WHO} has had the banned feature {{{{ $labels.feature }}}} for {cfg.banned_feature_for}. "
-        "Government apps may not have mandatory check-in, points rankings or online-duration "
+        f"{WHO} has had the banned feature {{{{ $labels.feature }}}} for {cfg.banned_feature_for} "
+        f"({count} banned feature(s) in all). Government apps may not have mandatory check-in, points rankings or online-duration "
         "counters (2023 Opinions on fingertip formalism; 2026 Measures for government mobile "
         "apps; security and emergency apps, marked exempt, excepted)."
     )
@@ -216,8 +217,12 @@ def _collector_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
             "tapwatch is down",
             "Prometheus has not scraped tapwatch "
             "{{ with $labels.instance }}at {{ . }} {{ end }}"
-            f"({job}) for {cfg.down_for}: no app is being watched and every tapwatch_* series "
-            "goes stale.",
+            f"({job}) for {cfg.down_for}, so none of its apps ("
+            + lookup(
+                "sum(last_over_time(tapwatch_apps_configured{instance=%q}[1d]))",
+                'printf "%.0f"', label="instance",
+            )
+            + " configured in the last day) is watched and its tapwatch_* series go stale.",
             _links(cfg, COLLECTOR_UID, app=False),
         ),
         _rule(

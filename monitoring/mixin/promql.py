@@ -13,13 +13,17 @@ def with_app_info(expr: str) -> str:
     return f"(\n  {expr}\n)\n* on (app) group_left (name, owner, region)\n  {APP_INFO}"
 
 
-def lookup(expr: str, fmt: str = "humanize", default: str = "unknown", after: str = "") -> str:
+def lookup(
+    expr: str, fmt: str = "humanize", default: str = "unknown", after: str = "",
+    label: str = "app",
+) -> str:
     """Alert-template snippet: the first value of a query about this alert's app.
 
-    `expr` holds `%q` wherever the app id goes (Go's %q makes a valid PromQL string);
-    `after` follows the value only when there is one (e.g. " ago", where the default is "never").
+    `expr` holds `%q` wherever the alert's `label` (the app id) goes (Go's %q makes a valid
+    PromQL string); `after` follows the value only when there is one (e.g. " ago", where the
+    default is "never").
     """
-    args = " $labels.app" * expr.count("%q")
+    args = f" $labels.{label}" * expr.count("%q")
     return (
         f'{{{{ with printf "{_go_quote(expr)}"{args} | query }}}}'
         f"{{{{ . | first | value | {fmt} }}}}{after}{{{{ else }}}}{default}{{{{ end }}}}"
