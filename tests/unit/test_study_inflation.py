@@ -68,6 +68,27 @@ def test_parallel_courses_are_credited_beyond_wall_clock():
     assert f.evidence["event_ids_total"] == 6 * 7 * 3
 
 
+def test_one_fast_forwarded_lesson_a_day_is_credited_beyond_its_session():
+    """No playback rate reported: a 60-minute lesson credited 8 minutes after the account
+    opened that course."""
+    rng = random.Random(7)
+    ev = _healthy(rng)
+    for d in WEEK:
+        for i in range(6):
+            t = at(d, hm(21) + rng.uniform(0, 600))
+            ev.add(t, EventType.session_start, f"q{i}", target=f"course-{i}")
+            ev.add(t + 480, EventType.study, f"q{i}", target=f"course-{i}", duration_s=3600.0)
+            # opening another course proves nothing about this one
+            ev.add(t, EventType.session_start, f"o{i}", target="course-x")
+            ev.add(t + 480, EventType.study, f"o{i}", target=f"course-{i}", duration_s=3600.0)
+    f = si.detect(make_input(ev.items, NOW), si.Settings())[0]
+    assert [r.code for r in f.reasons] == ["credited_beyond_wall_clock"]
+    assert f.evidence["accounts"] == [f"q{i}" for i in range(6)]
+    assert f.evidence["overlapping_study_events"] == 0
+    day = f.evidence["credit_vs_wall_clock"][0]
+    assert day["credited_s"] - day["wall_clock_s"] == pytest.approx(6 * 3120, abs=1)
+
+
 def test_fast_forwarding_is_found():
     rng = random.Random(2)
     ev = _healthy(rng)

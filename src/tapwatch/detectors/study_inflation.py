@@ -6,7 +6,11 @@ time is what gets faked: several courses left playing at once, videos at double 
 pages left open exactly until the credit ticks, and a December rush.
 
 A study event credits `duration_s` seconds ending at its `ts` (the timer reports when it
-stops, as session_end does), so it covers [ts - duration_s, ts].
+stops, as session_end does), so it claims [ts - duration_s, ts]. When the same account
+opened the same `target` (course) with a session_start inside that claim, the lesson
+cannot have begun before it: the wall-clock interval is [session_start, ts]. This is how
+one fast-forwarded lesson (60 min credited 8 min after it was opened) shows up even when
+the app does not report a playback rate.
 
 Signals over the raw window (one finding keyed on the ISO week, raised by any of them):
 
@@ -16,10 +20,11 @@ Signals over the raw window (one finding keyed on the ISO week, raised by any of
   than `min_excess_s`. App-level share of studying account-days.
 * fast playback: share of study events with `playback_rate` above the allowed rate.
 * threshold pile-up: for each candidate credit threshold T (`credit_thresholds_s`), the
-  share of page-dwell durations (study events without a playback rate; video lengths are
-  fixed by the video) in [T, T x (1 + band)], against those just below T. Organic dwell
-  times spread over minutes (log-normal), so a 5% band holds a few percent of them; a
-  pile-up just above T with a gap just below means people wait for the credit and leave.
+  share of study durations in (T + 1 s, T x (1 + band)], against those in
+  [T x (1 - band), T). Organic dwell times spread over minutes (log-normal), so a 5% band
+  holds a few percent of them; a pile-up just above T with a gap just below means people
+  wait for the credit and leave. Durations of exactly T (a lesson credited at its full,
+  standard length) are not counted as piling up.
 
 And from the daily rollups (one finding keyed on the year):
 
@@ -51,6 +56,7 @@ from tapwatch.detectors.stats import (
     severity_for,
 )
 from tapwatch.events import EventType
+from tapwatch.window import EventWindow
 
 KIND = "study_inflation"
 _RULE = "2026 management measures: no online-duration counters; study time not scored"
@@ -106,7 +112,7 @@ class Settings(BaseModel):
         description="Durations in the band above the threshold over those in the band below.",
     )
     min_dwell_events: int = Field(
-        default=30, ge=1, description="Page-dwell study events needed for the pile-up test."
+        default=30, ge=1, description="Study events needed for the pile-up test."
     )
     year_end_month: int = Field(
         default=12, ge=1, le=12, description="Month of the year-end study rush."
@@ -115,7 +121,11 @@ class Settings(BaseModel):
         default=7, ge=1, le=31, description="Complete days of that month needed to judge it."
     )
     year_end_baseline_days: int = Field(
-        default=60, ge=14, le=110, description="Days before that month used as the baseline."
+        default=90,
+        ge=14,
+        le=110,
+        description="Days before that month whose average is the baseline (about three "
+        "months; fewer when tapwatch has less history, but at least half).",
     )
     year_end_ratio: float = Field(
         default=2.0,
@@ -149,8 +159,8 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
     tz = inp.app.timezone
     dur = win.duration_s[rows].astype(np.float64)
     end = win.ts[rows]
-    start = end - dur
     acc = win.account[rows].astype(np.int64)
+    start = _lesson_starts(win, rows, end - dur)
     day, _ = local_day_and_second(end, tz)
 
     # Union of each account's intervals: sweep in (account, start) order with a running
@@ -179,7 +189,7 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
     fast = has_rate & (rate > st.allowed_playback_rate + 1e-6)
     fast_share = float(fast.sum() / rows.size)
 
-    pile = _pileup(dur[~has_rate], st)
+    pile = _pileup(dur, st)
 
     reasons: list[Reason] = []
     parts: list[float] = []
@@ -215,7 +225,7 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
         reasons.append(
             Reason(
                 code="threshold_pileup",
-                text=f"Share of page-dwell durations within {st.pileup_band:.0%} above "
+                text=f"Share of study durations within {st.pileup_band:.0%} above "
                 f"{thr:g} s ({ratio:.1f}x those just below it).",
                 value=round(share, 4),
                 threshold=st.pileup_share_threshold,
@@ -223,7 +233,7 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
             )
         )
         parts.append(exceedance_score(share, st.pileup_share_threshold, 1.0))
-        implicated |= ~has_rate & (dur >= thr) & (dur <= thr * (1 + st.pileup_band))
+        implicated |= (dur > thr + 1.0) & (dur <= thr * (1 + st.pileup_band))
     if not reasons:
         return None
 
@@ -279,18 +289,38 @@ def _phrase(r: Reason) -> str:
         f"wall-clock time (threshold {r.threshold:.0%})",
         "playback_above_allowed": f"{r.value:.0%} of study events above the allowed playback "
         f"rate (threshold {r.threshold:.0%})",
-        "threshold_pileup": f"{r.value:.0%} of page dwell times piled just above a credit "
+        "threshold_pileup": f"{r.value:.0%} of study durations piled just above a credit "
         f"threshold (threshold {r.threshold:.0%})",
     }[r.code]
 
 
+def _lesson_starts(win: EventWindow, rows: np.ndarray, claimed: np.ndarray) -> np.ndarray:
+    """Start of each study event's wall-clock interval: its claimed start, or the latest
+    session_start of the same account and target after it (the lesson was opened then)."""
+    opens = np.flatnonzero((win.type == EventType.session_start) & (win.target >= 0))
+    if opens.size == 0:
+        return claimed
+    both = np.concatenate((opens, rows))
+    _, pair = np.unique(
+        np.stack((win.account[both], win.target[both])), axis=1, return_inverse=True
+    )
+    pair = pair.reshape(-1)
+    g_open, g_study = pair[: opens.size], pair[opens.size :]
+    o_key, s_key = group_time_keys((g_open, win.ts[opens]), (g_study, win.ts[rows]))
+    order = np.argsort(o_key, kind="stable")
+    pos = np.searchsorted(o_key[order], s_key, side="right") - 1
+    cand = opens[order[np.maximum(pos, 0)]]
+    same = (pos >= 0) & (g_open[order[np.maximum(pos, 0)]] == g_study)
+    return np.where(same & (win.ts[cand] > claimed), win.ts[cand], claimed)
+
+
 def _pileup(dwell: np.ndarray, st: Settings) -> dict[str, object] | None:
-    """The strongest pile-up of dwell durations just above a candidate credit threshold."""
+    """The strongest pile-up of study durations just above a candidate credit threshold."""
     if dwell.size < st.min_dwell_events or not st.credit_thresholds_s:
         return None
     thr = np.asarray(st.credit_thresholds_s, dtype=np.float64)
     d = dwell[:, None]
-    above = ((d >= thr) & (d <= thr * (1 + st.pileup_band))).sum(axis=0)
+    above = ((d > thr + 1.0) & (d <= thr * (1 + st.pileup_band))).sum(axis=0)
     below = ((d >= thr * (1 - st.pileup_band)) & (d < thr)).sum(axis=0)
     share = above / dwell.size
     ratio = above / (below + 1.0)  # +1: an empty band below is a strong gap, not infinity
