@@ -577,20 +577,26 @@ def _check_app_files(app: LoadedApp, errors: list[str]) -> None:
 
 
 def _check_detector_settings(
-    where: str, detectors: dict[str, dict[str, Any]], errors: list[str]
+    where: str,
+    detectors: dict[str, dict[str, Any]],
+    errors: list[str],
+    defaults: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    try:
-        from tapwatch.detectors import settings_model
-    except ImportError:  # registry not importable: nothing to check against
-        return
+    """Validate `detectors:` settings the way the engine will resolve them: the daemon's
+    defaults alone, and each app's overrides merged on top of them."""
+    from tapwatch.detectors import resolve_settings, settings_model
+
     for kind, values in detectors.items():
         try:
-            model = settings_model(kind)
+            settings_model(kind)
         except KeyError as e:
-            errors.append(f"{where}: detectors.{kind}: unknown detector kind ({e.args[0]})")
+            errors.append(f"{where}: detectors.{kind}: {e.args[0]}")
             continue
         try:
-            model.model_validate(values)
+            if defaults is None:
+                resolve_settings(kind, values)
+            else:
+                resolve_settings(kind, defaults.get(kind, {}), values)
         except ValidationError as e:
             for err in e.errors():
                 loc = ".".join(str(p) for p in err["loc"])
@@ -634,9 +640,11 @@ def load_config(path: str | Path) -> Config:
             )
         seen[a.config.id] = a
         _check_app_files(a, errors)
-        _check_detector_settings(f"{a.file}: app {a.config.id!r}", a.config.detectors, errors)
     if isinstance(daemon, DaemonFile):
         _check_detector_settings(str(path), daemon.detectors, errors)
+        for a in apps:
+            where = f"{a.file}: app {a.config.id!r}"
+            _check_detector_settings(where, a.config.detectors, errors, daemon.detectors)
     if errors:
         raise ConfigError(errors)
     assert isinstance(daemon, DaemonFile)
