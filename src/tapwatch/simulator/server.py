@@ -31,7 +31,7 @@ from tapwatch.simulator.faults import (
     RATE_LIMIT_S,
     FaultMode,
 )
-from tapwatch.simulator.fleet import BadCursor, Fleet, Position, SimulatorOptions
+from tapwatch.simulator.fleet import BadCursor, Fleet, Position, SimClock, SimulatorOptions
 from tapwatch.simulator.scenarios import AppSpec, local_day
 
 DEFAULT_LIMIT = 500
@@ -48,9 +48,9 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 class Simulator:
     """A fleet of simulated government apps served over HTTP (usage API v1)."""
 
-    def __init__(self, opts: SimulatorOptions | None = None) -> None:
+    def __init__(self, opts: SimulatorOptions | None = None, clock: SimClock | None = None) -> None:
         self.opts = opts or SimulatorOptions()
-        self.fleet = Fleet(self.opts)
+        self.fleet = Fleet(self.opts, clock)
         self.host = "127.0.0.1"
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
