@@ -162,10 +162,11 @@ def _banned_feature_rule(cfg: MixinConfig) -> dict[str, Any]:
     )
     count = lookup("count(tapwatch_app_banned_feature{app=%q} == 1)", 'printf "%.0f"')
     description = (
-        f"{WHO} has had the banned feature {{{{ $labels.feature }}}} for {cfg.banned_feature_for} "
-        f"({count} banned feature(s) in all). Government apps may not have mandatory check-in, points rankings or online-duration "
-        "counters (2023 Opinions on fingertip formalism; 2026 Measures for government mobile "
-        "apps; security and emergency apps, marked exempt, excepted)."
+        f"{WHO} has had the banned feature {{{{ $labels.feature }}}} for "
+        f"{cfg.banned_feature_for} ({count} banned feature(s) in all). Government apps may not "
+        "have mandatory check-in, points rankings or online-duration counters (2023 Opinions "
+        "on fingertip formalism; 2026 Measures for government mobile apps; security and "
+        "emergency apps, marked exempt, excepted)."
     )
     return _rule(
         cfg, "TapwatchBannedFeature", expr, cfg.banned_feature_for,

@@ -80,7 +80,9 @@ def test_alert_has_severity_for_and_every_annotation(rule: dict[str, Any]) -> No
     ann = rule["annotations"]
     assert set(ann) == {"summary", "description", "runbook_url", "dashboard_url", "findings_url"}
     assert ann["runbook_url"] == f"{RUNBOOK_URL}#{rule['alert'].lower()}"
-    m = re.fullmatch(r"http://localhost:3000/d/([a-z-]+)/[a-z-]+(\?var-app=.+)?", ann["dashboard_url"])
+    m = re.fullmatch(
+        r"http://localhost:3000/d/([a-z-]+)/[a-z-]+(\?var-app=.+)?", ann["dashboard_url"]
+    )
     assert m and m.group(1) in DASHBOARD_UIDS
     assert ann["findings_url"].startswith("http://localhost:9817/findings")
     # measured numbers: the alert's value or a query in the template
@@ -103,7 +105,9 @@ def test_every_app_level_alert_joins_the_registry_labels() -> None:
 
 
 def test_every_detector_kind_has_an_alert_linking_its_findings() -> None:
-    linked = {m for r in ALERTS for m in re.findall(r"kind=(\w+)", r["annotations"]["findings_url"])}
+    linked = {
+        m for r in ALERTS for m in re.findall(r"kind=(\w+)", r["annotations"]["findings_url"])
+    }
     assert linked == DETECTOR_KINDS
 
 
