@@ -82,6 +82,29 @@ def test_ordered_reading_is_flat_and_matches_the_head_count():
     assert f.severity == "critical" and f.confidence == 1.0
 
 
+def test_articles_cut_by_the_window_start_do_not_hide_the_pattern():
+    """Two articles posted the day the raw window begins (at 16:00) show only the reads
+    of their last hour; the plain CV is high, the robust one is not."""
+    rng = random.Random(9)
+    ev = Events()
+    now = at(NOW_DAY, hm(16))
+    for a in range(12):
+        d = NOW_DAY - timedelta(days=7 - a // 2)
+        for acct in STAFF:
+            if rng.random() < 0.97:
+                ev.add(
+                    at(d, hm(8) + rng.uniform(0, 9 * 3600)),
+                    EventType.read,
+                    acct,
+                    target=f"article-{a:02d}",
+                )
+    out = fr.detect(make_input(ev.items, now, profile=_profile(120)), fr.Settings())
+    assert len(out) == 1
+    f = out[0]
+    assert f.evidence["cv"] > 0.25 and f.evidence["robust_cv"] < 0.05
+    assert min(a["reads"] for a in f.evidence["reads_per_article"]) < 30
+
+
 def test_flat_without_an_intended_head_count_still_reported_on_flatness_alone():
     ev = _ordered_reading(random.Random(2))
     with_count = fr.detect(make_input(ev.items, NOW, profile=_profile(120)), fr.Settings())

@@ -9,9 +9,11 @@ reading gives every article the same count, close to the head count told to read
 Over the raw window, for articles (`target` of read events) whose first read is at least
 `min_article_age_s` old (younger ones are still gathering readers):
 
-* flatness: coefficient of variation (std / mean) of reads per article at most `max_cv`,
-  with at least `min_articles` articles averaging `min_mean_reads` reads (below that,
-  counting noise alone makes small counts vary);
+* flatness: robust coefficient of variation of reads per article (MAD x 1.4826 / median)
+  at most `max_cv`, with at least `min_articles` articles averaging `min_mean_reads`
+  reads (below that, counting noise alone makes small counts vary). Robust because the
+  raw window cuts through the readership of the articles posted just before it began;
+  the plain std / mean is reported beside it;
 * the same readers for everything: at least `min_completionist_share` of the reads come
   from accounts that opened at least `completionist_coverage` of the articles. People
   who choose read a selection; equally popular articles picked by independent readers
@@ -65,8 +67,8 @@ class Settings(BaseModel):
         default=0.25,
         gt=0.0,
         le=1.0,
-        description="Coefficient of variation of reads per article at or below which "
-        "readership is flat (organic readership is ~1 or more).",
+        description="Robust coefficient of variation (MAD x 1.4826 / median) of reads per "
+        "article at or below which readership is flat (organic readership is ~1 or more).",
     )
     min_article_age_s: float = Field(
         default=86400.0,
@@ -119,7 +121,9 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     std = float(r.std())
     cv = std / mean
     dispersion = std * std / mean
-    if cv > st.max_cv:
+    median = float(np.median(r))
+    robust_cv = 1.4826 * float(np.median(np.abs(r - median))) / median
+    if robust_cv > st.max_cv:
         return []
     # Articles opened per reader, and the reads made by those who opened nearly all.
     judged_pairs = pairs[:, mature[pairs[0]]]
@@ -133,20 +137,19 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     if completionist_share < st.min_completionist_share:
         return []
 
-    median = float(np.median(r))
     intended = inp.app.intended_users
     ratio = median / intended if intended else None
     near = ratio is not None and abs(ratio - 1.0) <= st.intended_tolerance
-    score = exceedance_score(cv, st.max_cv, 0.0)
+    score = exceedance_score(robust_cv, st.max_cv, 0.0)
     if near:
         score = min(1.0, score + 0.25)
     score = round(score, 3)
     reasons = [
         Reason(
             code="flat_reads",
-            text="Coefficient of variation of reads per article (organic readership "
-            "varies by article, ~1 or more).",
-            value=round(cv, 4),
+            text="Robust coefficient of variation of reads per article (organic "
+            "readership varies by article, ~1 or more).",
+            value=round(robust_cv, 4),
             threshold=st.max_cv,
             rule=_RULE,
         ),
@@ -176,7 +179,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     )
     summary = (
         f"{m_idx.size} articles were read {mean:.0f} times each on average with a "
-        f"coefficient of variation of {cv:.2f} (threshold {st.max_cv:g}); "
+        f"robust coefficient of variation of {robust_cv:.2f} (threshold {st.max_cv:g}); "
         f"{completionist_share:.0%} of reads came from accounts that opened "
         f"{st.completionist_coverage:.0%}+ of them"
     )
@@ -201,6 +204,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
                 "articles": int(m_idx.size),
                 "mean_reads": round(mean, 2),
                 "cv": round(cv, 4),
+                "robust_cv": round(robust_cv, 4),
                 "dispersion_index": round(dispersion, 4),
                 "completionist_share": round(completionist_share, 4),
                 "articles_per_reader_histogram": histogram(
