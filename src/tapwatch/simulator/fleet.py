@@ -549,7 +549,8 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             )
         )
     known = {a.id for a in apps}
-    for app_id, mode_name in opts.faults.items():
+    faults = {fault_app_id(k): v for k, v in opts.faults.items()}
+    for app_id, mode_name in faults.items():
         mode = parse_fault(mode_name)
         if app_id not in known:
             if not app_id.startswith("fault-"):
@@ -576,8 +577,8 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             )
             known.add(app_id)
     for a in apps:
-        if a.id in opts.faults:
-            a.fault = parse_fault(opts.faults[a.id]).value
+        if a.id in faults:
+            a.fault = parse_fault(faults[a.id]).value
             if FaultMode(a.fault) in BLOCKING_MODES:
                 a.expected_band = "insufficient_data"
     if opts.include is not None:
@@ -587,6 +588,12 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             raise ValueError(f"include names unknown apps: {sorted(missing)}")
         apps = [a for a in apps if a.id in wanted]
     return apps
+
+
+def fault_app_id(app_id: str) -> str:
+    """The registry id (a slug) of an app named in `faults`: `fault-http_500` becomes
+    `fault-http-500`, so fault apps can be named after their mode as written."""
+    return app_id.replace("_", "-")
 
 
 def _rings(seed: int, users: int) -> list[list[int]]:
@@ -614,6 +621,10 @@ class Fleet:
         self.first_day = local_day(self.clock.start)
         self.apps = build_fleet(opts, day_date(local_day(self.clock.t0)))
         self.by_id = {a.id: a for a in self.apps}
+        # Fault apps may be named with the mode's underscore (`fault-http_500`).
+        self.by_id.update(
+            {k: self.by_id[fault_app_id(k)] for k in opts.faults if fault_app_id(k) in self.by_id}
+        )
         self._cache: OrderedDict[tuple[str, int], RenderedDay] = OrderedDict()
         self._cached_events = 0
         self._plants: dict[tuple[str, int], list[Plant]] = {}
@@ -625,6 +636,7 @@ class Fleet:
     # -- days ---------------------------------------------------------------------------
     def day(self, app_id: str, day: int) -> RenderedDay:
         """The rendered day, from the LRU cache or generated now."""
+        app_id = self.by_id[app_id].id
         key = (app_id, day)
         rd = self._cache.get(key)
         if rd is not None:
@@ -678,6 +690,7 @@ class Fleet:
     def events_for_day(self, app_id: str, day: int, now: float | None = None) -> list[dict]:
         """Events of one app-day as dicts (scenario events, without HTTP faults), sorted by
         time, up to the simulated clock; planted live events of that day included."""
+        app_id = self.by_id[app_id].id
         now = self.clock.now() if now is None else now
         spec = self.by_id[app_id]
         batch = generate_day(spec, self.opts.seed, day)
@@ -703,11 +716,13 @@ class Fleet:
         return hmac.new(self._cursor_key, f"{app_id}|{raw}".encode(), "sha256").hexdigest()[:8]
 
     def encode_cursor(self, app_id: str, pos: Position) -> str:
+        app_id = self.by_id[app_id].id
         raw = f"{pos.day}.{pos.off}.{pos.live}"
         return base64.urlsafe_b64encode(f"{raw}.{self._mac(app_id, raw)}".encode()).decode()
 
     def decode_cursor(self, app_id: str, cursor: str | None, now: float) -> Position:
         """The position a cursor names; BadCursor if it is not one this app handed out."""
+        app_id = self.by_id[app_id].id
         if not cursor:
             return Position(self.first_day, 0, 0)
         try:
@@ -730,6 +745,7 @@ class Fleet:
     def page(self, app_id: str, pos: Position, limit: int, now: float) -> PageResult:
         """Up to `limit` events from `pos` with ts <= now: generated days first, then events
         planted live. Caught up: has_more is false and the next position stays valid."""
+        app_id = self.by_id[app_id].id
         clock_day = local_day(now)
         out: list[bytes] = []
         d, o = pos.day, pos.off
@@ -767,6 +783,7 @@ class Fleet:
 
     def back(self, app_id: str, pos: Position, by: int) -> Position:
         """A position `by` events earlier in the generated stream (for cursor_backwards)."""
+        app_id = self.by_id[app_id].id
         d, o = pos.day, pos.off
         while by > 0 and (d > self.first_day or o > 0):
             if o == 0:
@@ -782,6 +799,7 @@ class Fleet:
     def usage(self, app_id: str, now: float) -> dict[str, Any]:
         """The app's own figures (`GET /v1/usage`): active counts over local calendar days
         ending today, up to now, for apps that compute them."""
+        app_id = self.by_id[app_id].id
         spec = self.by_id[app_id]
         out: dict[str, Any] = {"registered_accounts": spec.registered_accounts}
         if spec.reports_active:
@@ -814,6 +832,7 @@ class Fleet:
         spec = self.by_id.get(app_id)
         if spec is None:
             raise KeyError(app_id)
+        app_id = spec.id
         if scenario != "bulk_checkin":
             raise ValueError(f"unknown scenario {scenario!r} (supported: bulk_checkin)")
         if not 2 <= accounts <= 200:

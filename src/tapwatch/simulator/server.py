@@ -109,7 +109,7 @@ class Simulator:
             raise RuntimeError("the simulator is not started")
         spec = self.fleet.by_id[app_id]
         port = self._dead_port if spec.fault == FaultMode.down.value else self.port
-        return f"http://{self.host}:{port}/apps/{app_id}"
+        return f"http://{self.host}:{port}/apps/{spec.id}"
 
     def ground_truth(self) -> dict[str, Any]:
         """What was planted in each app up to the simulated clock, and its expected band."""
@@ -161,7 +161,7 @@ class Simulator:
     def _spec(self, request: web.Request) -> AppSpec:
         spec = self.fleet.by_id.get(request.match_info["app"])
         if spec is None:
-            raise web.HTTPNotFound(body=_enc.encode({"error": "no such app"}), content_type=_JSON)
+            raise web.HTTPNotFound(text='{"error": "no such app"}', content_type=_JSON)
         return spec
 
     def _authorised(self, request: web.Request) -> bool:
@@ -218,7 +218,9 @@ class Simulator:
             while sent + len(chunk) <= total:
                 await resp.write(chunk)
                 sent += len(chunk)
-            await resp.write(item * ((total - sent) // len(item)) + tail)
+            rest = total - sent
+            # Whitespace pads the body to exactly huge_bytes and keeps it valid JSON.
+            await resp.write(item * (rest // len(item)) + b" " * (rest % len(item)) + tail)
             await resp.write_eof()
         return resp
 
