@@ -66,6 +66,8 @@ def test_parallel_courses_are_credited_beyond_wall_clock():
     day = f.evidence["credit_vs_wall_clock"][0]
     assert day["credited_s"] - day["wall_clock_s"] == pytest.approx(6 * 7200, abs=60)
     assert f.evidence["event_ids_total"] == 6 * 7 * 3
+    points = f.evidence["account_day_points"]
+    assert sum(c - w >= 7000 for c, w in points) == 6 * 7  # the parallel account-days
 
 
 def test_one_fast_forwarded_lesson_a_day_is_credited_beyond_its_session():

@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
 from tapwatch.detectors.stats import (
+    EVIDENCE_LIMIT,
     bounded_accounts,
     bounded_event_ids,
     data_confidence,
@@ -272,6 +273,7 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
             "period": week,
             "credit_vs_wall_clock": per_day,
             "inflated_account_day_share": round(inflated_share, 4),
+            "account_day_points": _points(win.accounts, pair, credited_ad, wall_ad),
             "overlapping_study_events": int(overlapping.sum()),
             "fast_playback_share": round(fast_share, 4),
             "playback_rate_histogram": histogram(rate[has_rate], _RATE_EDGES),
@@ -281,6 +283,16 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
         },
         confidence=data_confidence((rows.size, 10 * st.min_study_events), (credited_ad.size, 50)),
     )
+
+
+def _points(
+    accounts: list[str], pair: np.ndarray, credited: np.ndarray, wall: np.ndarray
+) -> list[list[float]]:
+    """Anonymous (credited_s, wall_clock_s) points per account-day for a scatter chart,
+    ordered by day and pseudonym (account codes depend on arrival order), bounded."""
+    name_rank = np.argsort(np.argsort(np.array(accounts)))
+    order = np.lexsort((name_rank[pair[1]], pair[0]))[:EVIDENCE_LIMIT]
+    return [[round(float(credited[i]), 1), round(float(wall[i]), 1)] for i in order.tolist()]
 
 
 def _phrase(r: Reason) -> str:
