@@ -67,11 +67,14 @@ KIND = "bulk_checkin"
 RULE_CHECKIN = "2026 management measures: no mandatory check-in"
 RULE_UPLOADS = "2026 management measures: no unnecessary photo or GPS uploads"
 
-#: The 80th-percentile distance of GPS fixes from the true spot, per metre of reported
-#: accuracy. Android's accuracy is the 68 % radius of a 2-D normal error (1.51 sigma); its
-#: 80 % radius is 1.79 sigma, so noise alone puts 80 % of fixes within 1.18 x accuracy.
-_NOISE_R80_PER_ACCURACY = 1.18
+#: Spread model: a fix = true spot (per-axis sd tau around the centre) + GPS noise (per-axis
+#: sd sigma_i). Android's accuracy is the 68 % radius of a 2-D normal error: 1.51 sigma.
+_SIGMA_PER_ACCURACY = 1.0 / 1.51
+#: The 80 % radius of a 2-D normal with per-axis sd tau is 1.79 tau.
+_R80_PER_TAU = 1.79
 _SPREAD_QUANTILE = 0.8
+#: Prior spot spread (m) in the inverse-variance weights, so exact fixes do not dominate.
+_TAU_PRIOR_M = 5.0
 #: Grid shifts (in cells): three grids shifted by a third of a cell.
 _GRID_SHIFTS = (0.0, 1.0 / 3.0, 2.0 / 3.0)
 #: Multiplicative hash constants (odd 64-bit, from splitmix64 / xxhash).
@@ -134,8 +137,8 @@ class Settings(BaseModel):
     max_spread_m: float = Field(
         default=15.0,
         gt=0,
-        description="Largest radius (metres) holding 80 % of the fixes around their median, "
-        "after removing the spread GPS noise explains from the reported accuracy.",
+        description="Largest radius (metres) holding 80 % of the phones around their median "
+        "spot, estimated net of the GPS noise their reported accuracy explains.",
     )
     shared_share: float = Field(
         default=0.6,
@@ -502,13 +505,24 @@ def _chain_and_gate(
     am = win.accuracy_m[r].astype(np.float64)
     aok = np.isfinite(am)
     acc_med = np.nan_to_num(grouped_median(bid[aok], am[aok], nb), nan=0.0)
-    noise = _NOISE_R80_PER_ACCURACY * acc_med
-    spread = np.sqrt(np.maximum(r80**2 - noise**2, 0.0))  # NaN stays NaN: unmeasured
+    # True spread net of GPS noise: E[d^2 / 2 - sigma_i^2] = tau^2 for every fix, so tau^2
+    # is their inverse-variance weighted mean (noisy fixes count less). Distances are capped
+    # at the burst's 80th percentile so one wild fix cannot blow it up. Missing accuracy
+    # counts as no noise, which only makes the spread look larger.
+    sig2 = (np.nan_to_num(am[ok], nan=0.0) * _SIGMA_PER_ACCURACY) ** 2
+    dc = np.minimum(d, r80[bo])
+    wgt = 1.0 / (_TAU_PRIOR_M**2 + sig2) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau2 = np.bincount(bo, weights=wgt * (dc * dc / 2.0 - sig2), minlength=nb) / np.bincount(
+            bo, weights=wgt, minlength=nb
+        )
+    spread = _R80_PER_TAU * np.sqrt(np.maximum(tau2, 0.0))  # NaN stays NaN: unmeasured
 
     # Other check-ins at the same place around the burst (those that passed the density
     # prefilter; a lone check-in minutes away is dropped there and not counted).
     place_no = np.cumsum(np.concatenate(([True], key[1:] != key[:-1])))
-    comp = place_no * (float(ts[-1] - ts[0]) + 4 * s.context_s + 1.0) + (ts - ts[0])
+    t_min = float(ts.min())
+    comp = place_no * (float(ts.max()) - t_min + 4 * s.context_s + 1.0) + (ts - t_min)
     first_c, last_c = comp[starts], comp[starts + lens - 1]
     around = np.searchsorted(comp, last_c + s.context_s, side="right") - np.searchsorted(
         comp, first_c - s.context_s, side="left"
@@ -802,7 +816,7 @@ def _finding(
         ),
         Reason(
             code="tight_spread",
-            text=f"80 % of fixes within {spread_txt} after GPS noise "
+            text=f"80 % of phones within {spread_txt} net of GPS noise "
             f"({main.accuracy_m:.0f} m accuracy)",
             value=round(main.spread_m, 1) if math.isfinite(main.spread_m) else -1.0,
             threshold=s.max_spread_m,
