@@ -224,7 +224,9 @@ def app_detail(cfg: MixinConfig) -> Dashboard:
             type="stat", width=6, height=4, text_mode="name",
         ),
         Panel(
-            "Shutdown score", "0-100; the higher, the stronger the case to shut the app down.",
+            "Shutdown score",
+            "0-100; the higher, the stronger the case to shut it down (candidate from 70, "
+            "review 50-69).",
             "none", [Target(f"tapwatch_app_shutdown_score{{{app}}}", "score", instant=True)],
             type="stat", width=6, height=4, text_mode="value", min=0, max=100,
         ),
@@ -406,8 +408,8 @@ def forced_usage(cfg: MixinConfig) -> Dashboard:
         ),
         Panel(
             "Duplicate reports by unit",
-            "Items units had to report again that another platform already holds (whole "
-            "fleet; units are organisations, never people).",
+            "Duplicate filings per week by reporting unit: the same content submitted to two or "
+            "more registered apps (whole fleet; units are organisations, never people).",
             "short",
             [Target("sort_desc(sum by (unit) (tapwatch_unit_duplicate_reports))", "{{unit}}",
                     instant=True)],
@@ -494,7 +496,7 @@ def collector_health(cfg: MixinConfig) -> Dashboard:
                 "sum by (reason) (\n"
                 f"  rate(tapwatch_app_scrape_errors_total{{{sel}}}[$__rate_interval])\n)",
                 "{{reason}}")],
-            stacked=True, sparse=True,
+            stacked=True,
         ),
         Panel(
             "Poll duration", "How long each app's last poll took.", "s",
@@ -530,10 +532,10 @@ def collector_health(cfg: MixinConfig) -> Dashboard:
                 "sum by (reason) (\n"
                 f"  rate(tapwatch_app_events_rejected_total{{{sel}}}[$__rate_interval])\n)",
                 "{{reason}}")],
-            stacked=True, sparse=True,
+            stacked=True,
         ),
         Panel(
-            "Store size", "Size of tapwatch's store on disk.", "bytes",
+            "Store size", "Bytes on disk of the store (database and write-ahead log).", "bytes",
             [Target("tapwatch_store_size_bytes", "{{instance}}")], width=8,
         ),
         Panel(
@@ -541,7 +543,8 @@ def collector_health(cfg: MixinConfig) -> Dashboard:
             [Target("tapwatch_events_stored", "{{instance}}")], width=8,
         ),
         Panel(
-            "Event loop lag", "How late the daemon's event loop runs its callbacks.", "s",
+            "Event loop lag",
+            "How late the daemon's event loop ran a 0.5 s timer, last measured.", "s",
             [Target("tapwatch_event_loop_lag_seconds", "{{instance}}")], width=8,
         ),
         Panel(
