@@ -336,7 +336,8 @@ class Daemon:
         async with self._detect_lock:
             t0 = time.perf_counter()
             now = self.clock()
-            apps = self.my_apps()
+            # an app still fetching its history would be judged on part of it: wait
+            apps = [a for a in self.my_apps() if self._judgeable(a.id)]
             config = self.config
             inputs = await self.store.read(build_inputs, self.store.reader, apps, config, now)
             result = await asyncio.to_thread(run_fleet, inputs, config.daemon.detectors)
@@ -358,6 +359,10 @@ class Daemon:
             self.detect.finished_at = self.clock()
             self.detect.duration_s = time.perf_counter() - t0
             self._dirty.set()
+
+    def _judgeable(self, app_id: str) -> bool:
+        st = self.states.get(app_id)
+        return st is not None and (st.caught_up or st.up == 0)
 
     # ---- metrics snapshot --------------------------------------------------------
 

@@ -62,6 +62,7 @@ class AppState:
     scrape_duration: float | None = None
     poll_lag: float = 0.0
     consecutive_failures: int = 0
+    caught_up: bool = False  # has a poll ever ended with nothing left to fetch?
     errors: Counter[str] = field(default_factory=Counter)
     ingested: Counter[str] = field(default_factory=Counter)  # by event type
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
@@ -134,9 +135,10 @@ class AppPoller:
             due = loop.time() + delay
             await asyncio.sleep(delay)
             self.state.poll_lag = max(0.0, loop.time() - due)
-            retry_after = await self.poll_once()
+            retry_after, backlog = await self.poll_once()
             if self.state.consecutive_failures == 0:
-                delay = self._jittered(self.interval)
+                # catching up on a backlog: go on at once, other apps still get their turn
+                delay = 0.0 if backlog else self._jittered(self.interval)
             else:
                 failures = self.state.consecutive_failures
                 delay = self._jittered(
@@ -146,8 +148,9 @@ class AppPoller:
                 if retry_after is not None:
                     delay = max(delay, min(retry_after, self.collector.max_backoff))
 
-    async def poll_once(self) -> float | None:
-        """One poll: fetch, ingest batch by batch. Returns Retry-After if given."""
+    async def poll_once(self) -> tuple[float | None, bool]:
+        """One poll: fetch, ingest batch by batch. Returns (Retry-After if the app gave
+        one, whether data is still waiting)."""
         st = self.state
         started = self.clock()
         t0 = time.perf_counter()
@@ -155,6 +158,7 @@ class AppPoller:
         reason: str | None = None
         detail: str | None = None
         retry_after: float | None = None
+        ctx: PollContext | None = None
         try:
             cursor, done = await self.store.resume_point(self.app.id)
             ctx = PollContext(
@@ -192,7 +196,9 @@ class AppPoller:
         st.history.append(
             Attempt(started, st.scrape_duration, ok, reason, detail, ingested, rejected, dups)
         )
+        backlog = ok and ctx is not None and ctx.backlog
         if ok:
+            st.caught_up = st.caught_up or not backlog
             if st.up == 0:
                 log.info(
                     "app %s: recovered after %d failed polls", self.app.id, st.consecutive_failures
@@ -209,4 +215,4 @@ class AppPoller:
             st.up = 0
             st.consecutive_failures += 1
         self.on_cycle()
-        return retry_after
+        return retry_after, backlog

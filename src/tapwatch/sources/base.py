@@ -65,6 +65,9 @@ class PollContext:
     oldest_accepted: float  # events older than this are rejected as too_old
     cursor: str | None = None
     files_done: set[str] = field(default_factory=set)
+    #: set by the source when it stopped with data still waiting (page budget spent):
+    #: the scheduler then polls again at once instead of after the interval
+    backlog: bool = False
 
 
 class Source(Protocol):

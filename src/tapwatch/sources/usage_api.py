@@ -96,6 +96,7 @@ class UsageApiSource:
         norm = EventNormaliser(
             ctx.app_id, ctx.pseudonymizer, ctx.now(), ctx.max_clock_skew, ctx.oldest_accepted
         )
+        ctx.backlog = True  # until a page says it is the last
         for _ in range(self.cfg.max_pages_per_cycle):
             params = {"limit": str(self.cfg.page_limit)}
             if cursor:
@@ -117,4 +118,5 @@ class UsageApiSource:
             snapshot = None
             cursor = page.next_cursor or cursor
             if not page.has_more or stuck:
+                ctx.backlog = False
                 break
