@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-#: owning units used in the example; a deployment lists its own registry's owners
+#: owning units of the demo fleet (registry `owner` values); a deployment lists its own
 EXAMPLE_OWNERS = (
-    "county-propaganda-dept",
-    "county-culture-tourism-bureau",
-    "district-party-committee",
-    "township-government",
+    "District Agriculture and Rural Affairs Bureau",
+    "District Civil Affairs Bureau",
+    "District Culture and Tourism Bureau",
+    "District Emergency Management Bureau",
+    "District Government Office",
+    "District Grid Management Centre",
+    "District Market Supervision Bureau",
+    "District Party Committee Organisation Dept",
+    "District Party Committee Propaganda Dept",
+    "District Party School",
+    "District Party and Government Office",
+    "District Propaganda Dept",
+    "District Taxation Bureau",
+    "Qingshan Township Government",
 )
+
+
+def owner_slug(owner: str) -> str:
+    """Receiver and URL form of an owner: `District Party School` -> `district-party-school`."""
+    return re.sub(r"[^a-z0-9]+", "-", owner.lower()).strip("-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +50,8 @@ def alertmanager_config(
 ) -> dict[str, Any]:
     """An Alertmanager configuration whose receivers are webhooks under `webhook_base`.
 
-    Each owner gets `{webhook_base}/owner/{owner}`, the consolidation office
+    Each owner gets receiver `owner-{slug}` posting to `{webhook_base}/owner/{slug}`
+    (see `owner_slug`), the consolidation office
     `{webhook_base}/consolidation-office`, tapwatch's operators `{webhook_base}/ops`.
     Swap the webhooks for email or chat receivers in a real deployment.
     """
@@ -55,7 +72,11 @@ def alertmanager_config(
         },
     ]
     routes += [
-        {"receiver": f"owner-{owner}", "matchers": [f'owner="{owner}"'], "continue": True}
+        {
+            "receiver": f"owner-{owner_slug(owner)}",
+            "matchers": [f'owner="{owner}"'],
+            "continue": True,
+        }
         for owner in owners
     ]
     # the consolidation office gets every app-level alert too (and those of unknown owners)
@@ -91,6 +112,6 @@ def alertmanager_config(
         "receivers": [
             receiver("consolidation-office", "consolidation-office"),
             receiver("tapwatch-ops", "ops"),
-            *(receiver(f"owner-{owner}", f"owner/{owner}") for owner in owners),
+            *(receiver(f"owner-{owner_slug(o)}", f"owner/{owner_slug(o)}") for o in owners),
         ],
     }

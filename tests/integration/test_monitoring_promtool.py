@@ -83,15 +83,18 @@ def test_amtool_check_config(config: Path) -> None:
     ("labels", "receivers"),
     [
         (
-            ["alertname=TapwatchAppShutdownCandidate", "owner=township-government", "app=a"],
-            "owner-township-government,consolidation-office",
+            ["alertname=TapwatchAppShutdownCandidate", "owner=District Party School", "app=a"],
+            "owner-district-party-school,consolidation-office",
         ),
         (
             ["alertname=TapwatchBulkCheckin", "owner=unknown-unit", "app=a"],
             "consolidation-office",
         ),
-        (["alertname=TapwatchAppScrapeFailing", "component=collector", "owner=township-government",
-          "app=a"], "tapwatch-ops"),
+        (
+            ["alertname=TapwatchAppScrapeFailing", "component=collector",
+             "owner=District Party School", "app=a"],
+            "tapwatch-ops",
+        ),
         (
             ["alertname=TapwatchFleetCandidateJump", "component=assessment"],
             "tapwatch-ops,consolidation-office",

@@ -100,14 +100,15 @@ def test_alertmanager_example_inhibits_candidates_on_a_jump_and_apps_when_down()
 
 def test_alertmanager_config_for_a_test_webhook() -> None:
     cfg = alertmanager.alertmanager_config(
-        webhook_base="http://127.0.0.1:4321/hook", owners=("unit-a",),
+        webhook_base="http://127.0.0.1:4321/hook", owners=("Qingshan Township Government",),
         timing=alertmanager.E2E_TIMING,
     )
     urls = {r["name"]: r["webhook_configs"][0]["url"] for r in cfg["receivers"]}
     assert urls == {
         "consolidation-office": "http://127.0.0.1:4321/hook/consolidation-office",
         "tapwatch-ops": "http://127.0.0.1:4321/hook/ops",
-        "owner-unit-a": "http://127.0.0.1:4321/hook/owner/unit-a",
+        "owner-qingshan-township-government":
+            "http://127.0.0.1:4321/hook/owner/qingshan-township-government",
     }
     assert cfg["route"]["group_wait"] == "1s"
 
