@@ -128,7 +128,7 @@ def fleet_overview(cfg: MixinConfig) -> Dashboard:
                     f"max by (app) (tapwatch_app_annual_cost_cny) and on (app) {CANDIDATE}",
                     instant=True,
                 ),
-                Target(f"{REACH} and on (app) {CANDIDATE}", instant=True),
+                Target(f"max by (app) ({REACH}) and on (app) {CANDIDATE}", instant=True),
             ],
             type="table", width=24, sparse=True,
             table_columns={
