@@ -299,7 +299,7 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             users=_users(2000, s, 60),
             release_age_days=400,
             content_age_days=190,
-            params={"real_users": 15},
+            params={"real_users": 15, "real_until_day": day_of_date(today) - 35},
         ),
         spec(
             id="risk-point-checkin",
@@ -311,7 +311,7 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             intended_users=1200,
             declared_features=("checkin", "photo_upload", "points_ranking"),
             behaviour="risk_point_checkin",
-            expected_band="review",
+            expected_band="keep",
             silent_kinds=(
                 "study_inflation",
                 "flat_reads",
@@ -333,7 +333,7 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             intended_users=400,
             declared_features=("forms",),
             behaviour="deadline_reports",
-            expected_band="review",
+            expected_band="keep",
             silent_kinds=(
                 "bulk_checkin",
                 "study_inflation",
@@ -356,7 +356,7 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             intended_users=800,
             declared_features=("study", "online_duration", "points_ranking"),
             behaviour="cadre_academy",
-            expected_band="review",
+            expected_band="keep",
             silent_kinds=(
                 "bulk_checkin",
                 "device_farm",
@@ -407,7 +407,7 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             intended_users=120,
             declared_features=("appointment", "forms"),
             behaviour="township_appointments",
-            expected_band="review",
+            expected_band="keep",
             silent_kinds=(
                 "bulk_checkin",
                 "study_inflation",
@@ -427,7 +427,7 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
         "category": "culture-events",
         "declared_features": ("forms",),
         "behaviour": "duplicate_forms",
-        "expected_band": "review",
+        "expected_band": "keep",
         "silent_kinds": (
             "bulk_checkin",
             "study_inflation",
@@ -474,7 +474,7 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             intended_users=600,
             declared_features=("checkin", "articles"),
             behaviour="device_farm",
-            expected_band="review",
+            expected_band="keep",
             silent_kinds=("study_inflation", "duplicate_reporting", "deadline_concentration"),
             users=_users(600, s, 80),
             ts_format="epoch",
@@ -576,11 +576,14 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
                 )
             )
             known.add(app_id)
+    history_start = today - timedelta(days=opts.history_days)
     for a in apps:
         if a.id in faults:
             a.fault = parse_fault(faults[a.id]).value
             if FaultMode(a.fault) in BLOCKING_MODES:
                 a.expected_band = "insufficient_data"
+        if not a.exempt and _too_little_history(a, history_start, today):
+            a.expected_band = "insufficient_data"
     if opts.include is not None:
         wanted = set(opts.include)
         missing = wanted - {a.id for a in apps}
@@ -588,6 +591,23 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             raise ValueError(f"include names unknown apps: {sorted(missing)}")
         apps = [a for a in apps if a.id in wanted]
     return apps
+
+
+#: Days of data an app needs before it can be judged (the assessment's default).
+MIN_DATA_DAYS = 30
+
+
+def _too_little_history(a: AppSpec, history_start: date, today: date) -> bool:
+    """Whether the served history is too short to judge the app: under a month of data,
+    or, for a seasonal app off-season, not covering the last month of its last season."""
+    if (today - max(history_start, a.launched)).days < MIN_DATA_DAYS:
+        return True
+    if a.season_months and today.month not in a.season_months:
+        last = today.replace(day=1)
+        while last.month not in a.season_months:
+            last = (last - timedelta(days=1)).replace(day=1)
+        return history_start > last
+    return False
 
 
 def fault_app_id(app_id: str) -> str:

@@ -446,12 +446,14 @@ def _month_end(d: date, days: int = 3) -> bool:
 
 
 def empty_shell(b: DayBuilder) -> None:
-    """An app nobody needs: a handful of real users, the rest forced check-ins, reads and
-    likes of articles not updated for months; check-ins surge at month end (rankings)."""
+    """An app nobody needs: a handful of real users whose use dies out (none in the last
+    five weeks), the rest forced check-ins, reads and likes of articles not updated for
+    months; check-ins surge at month end (rankings)."""
     spec, rng = b.spec, b.rng
     real = spec.params["real_users"]
+    real_p = 0.25 if b.day < spec.params["real_until_day"] else 0.0
     for i in range(real):
-        if b.workday and rng.random() < 0.4:
+        if b.workday and rng.random() < real_p:
             acc = spec.account(i)
             dev, model = phone_of(acc)
             for _ in range(rng.randint(1, 2)):
@@ -716,7 +718,19 @@ def cadre_academy(b: DayBuilder) -> None:
                 playback_rate=rate,
                 position_s=round(w * rate, 1),
             )
-            b.emit("session_end", acc, s + w + 2, device=dev, target=course)
+            end = s + w + 2
+            if rng.random() < 0.5:  # a real learner sits the lesson's quiz
+                end = s + w + rng.uniform(30, 600)
+                b.emit(
+                    "form_submit",
+                    acc,
+                    end,
+                    device=dev,
+                    device_model=model,
+                    target=f"quiz:{course}",
+                    content_hash=hex_id("quiz", spec.id, b.day, i),
+                )
+            b.emit("session_end", acc, end + 2, device=dev, target=course)
     if ids:
         b.plant(
             "study_inflation",
