@@ -105,7 +105,7 @@ class EventNormaliser:
         except EventRejected as e:
             self._reject(e.reason, e.detail)
             return None
-        return self._finish(w, ts, et)
+        return self.accept(w, ts, et)
 
     def from_mapping(self, row: dict[str, Any]) -> Event | None:
         try:
@@ -114,9 +114,10 @@ class EventNormaliser:
         except EventRejected as e:
             self._reject(e.reason, e.detail)
             return None
-        return self._finish(w, ts, et)
+        return self.accept(w, ts, et)
 
-    def _finish(self, w: WireEvent, ts: float, et: Any) -> Event | None:
+    def accept(self, w: WireEvent, ts: float, et: Any) -> Event | None:
+        """A decoded, validated event: check its time, pseudonymise it."""
         if ts > self._latest:
             self._reject(RejectReason.future_timestamp, "ts is beyond the allowed clock skew")
             return None
