@@ -15,11 +15,11 @@ demo: $(STAMP)
 	$(VENV)/bin/tapwatch demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench monitoring
 
 test: $(STAMP)
 	scripts/setup-test-deps
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench monitoring
 	$(PY) -m pytest -q
 
 unit: $(STAMP)

@@ -92,7 +92,7 @@ async def test_raw_ids_never_reach_store_or_metrics(fleet: FakeFleet, tmp_path: 
         text = await scrape(d.port)
     finally:
         await d.stop()
-    raw = fleet.apps["good-a"].raw_accounts + ["raw-device-0", "raw-device-1"]
+    raw = [*fleet.apps["good-a"].raw_accounts, "raw-device-0", "raw-device-1"]
     blob = b"".join(p.read_bytes() for p in tmp_path.glob("store.sqlite*"))
     for r in raw:
         assert r.encode() not in blob
