@@ -191,7 +191,8 @@ def test_ring_split_by_a_cell_edge_is_found_whole() -> None:
 def test_ring_at_declared_point_uses_the_point() -> None:
     sc = Scenario()
     ring = sc.ring(BASE, people("pt", 6), point="RP-7")
-    far = sc.ring(BASE + 3600, people("nopt", 6), at=(30.0, 0.0))  # no code, within radius
+    # No point code, but within the point's radius; carried on the carrier's own hotspot.
+    far = sc.ring(BASE + 3600, people("nopt", 6), at=(30.0, 0.0), network="hotspot-2")
     points = (CheckinPoint(id="RP-7", lat=LAT, lon=LON, radius_m=80.0),)
     findings = detect(sc.input(points))
     assert {f.evidence["point"] for f in findings} == {"RP-7"}

@@ -147,6 +147,14 @@ class Settings(BaseModel):
         description="Share of a burst's check-ins on one network (or one device model) that "
         "counts as shared hardware.",
     )
+    max_chance_p: float = Field(
+        default=0.01,
+        gt=0,
+        le=1,
+        description="A shared network or device model only counts if that many phones would "
+        "share it by chance (binomial, from its share of the window's check-ins) with at most "
+        "this probability: a popular phone model or a carrier's address block does not count.",
+    )
     photo_dup_share: float = Field(
         default=0.2,
         gt=0,
@@ -163,10 +171,11 @@ class Settings(BaseModel):
         gt=0,
         description="Distance from the burst at which an account's other activity is 'elsewhere'.",
     )
-    elsewhere_window_s: float = Field(
-        default=1800.0,
+    max_travel_speed_mps: float = Field(
+        default=30.0,
         gt=0,
-        description="Other activity this close in time to a burst counts as 'at the same time'.",
+        description="Other activity of an account is 'elsewhere at the same time' when getting "
+        "from it to the account's check-in in the burst needs more than this speed (m/s).",
     )
     elsewhere_share: float = Field(
         default=0.2,
@@ -281,9 +290,10 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         return []
     rings = _link(bursts, settings)
     ctx = _AccountActivity(win, sorted({a for b in bursts for a in b.accounts}))
+    base = _BaseRates(win)
     findings = []
     for ring in rings:
-        f = _finding(inp, [bursts[i] for i in ring], ctx, settings)
+        f = _finding(inp, [bursts[i] for i in ring], ctx, base, settings)
         if f is not None:
             findings.append(f)
     findings.sort(key=lambda f: (f.window_start, f.id))
@@ -642,15 +652,6 @@ class _AccountActivity:
         return self.rows.get(account, np.zeros(0, dtype=np.int64))
 
 
-def _modal_share(codes: np.ndarray) -> float:
-    """Share of the known (>= 0) codes taken by the most common one (0 if none known)."""
-    known = codes[codes >= 0]
-    if known.size == 0:
-        return 0.0
-    _, counts = np.unique(known, return_counts=True)
-    return float(counts.max() / known.size)
-
-
 def _photo_dup_share(codes: np.ndarray) -> float:
     known = codes[codes >= 0]
     if known.size == 0:
@@ -659,8 +660,49 @@ def _photo_dup_share(codes: np.ndarray) -> float:
     return float(counts[counts > 1].sum() / known.size)
 
 
+class _BaseRates:
+    """How many of the window's check-ins came over each network and device model."""
+
+    def __init__(self, win: EventWindow) -> None:
+        ck = win.type == np.uint8(EventType.checkin)
+        self.network = self._counts(win.network[ck])
+        self.device_model = self._counts(win.device_model[ck])
+
+    @staticmethod
+    def _counts(codes: np.ndarray) -> np.ndarray:
+        known = codes[codes >= 0]
+        return np.bincount(known) if known.size else np.zeros(0, dtype=np.int64)
+
+
+def _binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p)."""
+    p = min(max(p, 0.0), 1.0)
+    return float(sum(math.comb(n, j) * p**j * (1.0 - p) ** (n - j) for j in range(k, n + 1)))
+
+
+def _shared(codes: np.ndarray, counts: np.ndarray, ring_codes: np.ndarray) -> tuple[float, float]:
+    """Share of a burst's known codes taken by its most common one, and the chance that at
+    least that many would carry it at random, given its share of the window's check-ins
+    outside the ring (the ring's own check-ins would make any shared network look common)."""
+    known = codes[codes >= 0]
+    if known.size == 0:
+        return 0.0, 1.0
+    vals, n_in = np.unique(known, return_counts=True)
+    top = int(np.argmax(n_in))
+    v = int(vals[top])
+    ring_known = ring_codes[ring_codes >= 0]
+    outside = int(counts.sum()) - ring_known.size
+    here = (int(counts[v]) if v < counts.size else 0) - int(np.sum(ring_known == v))
+    base = here / outside if outside > 0 else 0.0
+    return float(n_in[top] / known.size), _binomial_tail(int(n_in[top]), known.size, base)
+
+
 def _finding(
-    inp: DetectorInput, ring: list[_Burst], ctx: _AccountActivity, s: Settings
+    inp: DetectorInput,
+    ring: list[_Burst],
+    ctx: _AccountActivity,
+    base: _BaseRates,
+    s: Settings,
 ) -> Finding | None:
     win = inp.events
     rows = np.concatenate([b.rows for b in ring])
@@ -676,8 +718,15 @@ def _finding(
     ring_rows = set(rows.tolist())
 
     # Corroboration, pooled over the ring's bursts.
-    net_share = float(np.mean([_modal_share(win.network[b.rows]) for b in ring]))
-    model_share = float(np.mean([_modal_share(win.device_model[b.rows]) for b in ring]))
+    nets = [_shared(win.network[b.rows], base.network, win.network[rows]) for b in ring]
+    models = [
+        _shared(win.device_model[b.rows], base.device_model, win.device_model[rows]) for b in ring
+    ]
+    net_share = float(np.mean([v for v, _ in nets]))
+    model_share = float(np.mean([v for v, _ in models]))
+    # The chance of the most telling burst: linked bursts are the same phones again.
+    net_chance = min(c for _, c in nets)
+    model_chance = min(c for _, c in models)
     photo_share = float(np.mean([_photo_dup_share(win.photo_hash[b.rows]) for b in ring]))
     per_device = []
     for b in ring:
@@ -701,8 +750,11 @@ def _finding(
             if a not in b.accounts or not math.isfinite(b.lat):
                 continue
             d = distance_m(la[located], lo[located], b.lat, b.lon)
-            tb = float(np.median(win.ts[b.rows]))
-            if np.any((d > s.elsewhere_m) & (np.abs(t[located] - tb) <= s.elsewhere_window_s)):
+            # Time to the account's own check-in(s) in this burst: who was over there at
+            # that time could not have walked up to the risk point.
+            own = win.ts[b.rows[win.account[b.rows] == a]]
+            dt = np.abs(t[located][:, None] - own[None, :]).min(axis=1)
+            if np.any((d > s.elsewhere_m) & (d > s.max_travel_speed_mps * np.maximum(dt, 1.0))):
                 elsewhere.add(a)
             radius = _place_radius(inp, b, s)
             is_ck = win.type[other][located] == np.uint8(EventType.checkin)
@@ -722,7 +774,8 @@ def _finding(
             s.weight_network,
             net_share,
             s.shared_share,
-            f"{net_share:.0%} of check-ins came over one network",
+            net_chance <= s.max_chance_p,
+            f"{net_share:.0%} of check-ins came over one network (by chance: p={net_chance:.1g})",
             RULE_CHECKIN,
         ),
         (
@@ -730,7 +783,9 @@ def _finding(
             s.weight_device_model,
             model_share,
             s.shared_share,
-            f"{model_share:.0%} of the phones are one device model",
+            model_chance <= s.max_chance_p,
+            f"{model_share:.0%} of the phones are one device model "
+            f"(by chance: p={model_chance:.1g})",
             RULE_CHECKIN,
         ),
         (
@@ -738,6 +793,7 @@ def _finding(
             s.weight_device,
             acc_per_dev,
             s.accounts_per_device,
+            True,
             f"{acc_per_dev:.1f} accounts per device",
             RULE_CHECKIN,
         ),
@@ -746,6 +802,7 @@ def _finding(
             s.weight_photo,
             photo_share,
             s.photo_dup_share,
+            True,
             f"{photo_share:.0%} of the photos repeat another photo of the burst",
             RULE_UPLOADS,
         ),
@@ -754,8 +811,10 @@ def _finding(
             s.weight_elsewhere,
             elsewhere_share,
             s.elsewhere_share,
+            True,
             f"{len(elsewhere)} of {len(accounts)} accounts were active over "
-            f"{s.elsewhere_m:.0f} m away within {s.elsewhere_window_s / 60:.0f} min",
+            f"{s.elsewhere_m:.0f} m away too soon to reach the place at "
+            f"{s.max_travel_speed_mps:g} m/s",
             RULE_CHECKIN,
         ),
         (
@@ -763,6 +822,7 @@ def _finding(
             s.weight_never_here,
             never_share,
             s.never_here_share,
+            True,
             f"{never_here} of {len(accounts)} accounts never otherwise check in here",
             RULE_CHECKIN,
         ),
@@ -771,14 +831,15 @@ def _finding(
             s.weight_repeat,
             float(len(days)),
             2.0,
+            True,
             f"the same accounts did this on {len(days)} days",
             RULE_CHECKIN,
         ),
     ]
     doubt = 1.0 - size
     active = []
-    for code, w, value, thr, text, rule in corroborations:
-        if value >= thr and w > 0:
+    for code, w, value, thr, unlikely, text, rule in corroborations:
+        if value >= thr and unlikely and w > 0:
             doubt *= 1.0 - w
             active.append(
                 Reason(code=code, text=text, value=round(value, 3), threshold=thr, rule=rule)
