@@ -85,6 +85,12 @@ class World:
         poi = np.loadtxt(DATA / "Foursquare_poi_coos.txt")
         self.venue_ll = {int(v): (la, lo) for v, la, lo in poi}
         self.users = np.unique(ck[:, 0]).astype(int)
+        # Each user's home area: the median of their venues (people planted into a scene
+        # are drawn from users living within 30 km, not teleported from another city).
+        ll = np.array([self.venue_ll[int(v)] for v in ck[:, 1]])
+        order = np.argsort(ck[:, 0], kind="stable")
+        cut = np.flatnonzero(np.diff(ck[order, 0])) + 1
+        self.user_home = np.array([np.median(part, axis=0) for part in np.split(ll[order], cut)])
         self.user_model = {int(u): self._model() for u in self.users}
         # Planted scenes happen at venues in proportion to their popularity (busy places).
         venues, counts = np.unique(ck[:, 1].astype(int), return_counts=True)
@@ -180,13 +186,20 @@ class World:
             )
         self.n_organic = len(self.events)
 
-    def _people(self, n: int, tag: str) -> list[tuple[str, str, str, int | None]]:
-        """(account, device, model, real user or None): half real Foursquare users (so they
-        have organic activity elsewhere), half accounts seen only here."""
+    def _people(
+        self, n: int, tag: str, near: tuple[float, float]
+    ) -> list[tuple[str, str, str, int | None]]:
+        """(account, device, model, real user or None): half real Foursquare users living
+        within 30 km of `near` (so they have organic activity around), half accounts seen
+        only here."""
+        la, lo = near
+        dy = (self.user_home[:, 0] - la) * M_PER_DEG_LAT
+        dx = (self.user_home[:, 1] - lo) * M_PER_DEG_LAT * math.cos(math.radians(la))
+        local = self.users[np.hypot(dx, dy) < 30_000]
         out = []
         for i in range(n):
-            if self.rng.random() < 0.5:
-                u = int(self.rng.choice(self.users))
+            if local.size and self.rng.random() < 0.5:
+                u = int(self.rng.choice(local))
                 out.append((f"u{u}", f"d{u}", self.user_model[u], u))
             else:
                 out.append((f"{tag}-{i}", f"{tag}-d{i}", self._model(), None))
@@ -207,7 +220,7 @@ class World:
         rng = self.rng
         key = f"ring{idx}"
         v, la, lo, day = self._scene()
-        people = self._people(size, key)
+        people = self._people(size, key, (la, lo))
         shared_dev = rng.random() < 0.1  # accounts switched on fewer phones
         if shared_dev:
             phones = max(1, size // 2)
@@ -256,12 +269,13 @@ class World:
                 )
                 t += g
             if elsewhere:
-                # The officials themselves, on their own phones, far from the risk point.
+                # The officials themselves, reading the app on their own phones at home or
+                # at work 3-15 km away, within a few minutes of "their" check-in.
                 for acc, _dev, m, _u in present[: int(rng.integers(1, 4))]:
                     far = rng.uniform(3000, 15000) * np.array([1, -1])[rng.integers(2)]
                     fla, flo = self._fix(la, lo, far, far / 2, 10.0)
                     self._add(
-                        t + float(rng.uniform(-1200, 1200)),
+                        t + float(rng.uniform(-300, 300)),
                         acc,
                         fla,
                         flo,
@@ -315,7 +329,7 @@ class World:
 
     def meeting(self, idx: int) -> None:
         v, la, lo, day = self._scene()
-        people = self._people(int(self.rng.integers(20, 61)), f"meet{idx}")
+        people = self._people(int(self.rng.integers(20, 61)), f"meet{idx}", (la, lo))
         start = day + float(self.rng.uniform(8, 18)) * 3600
         for d in range(int(self.rng.integers(1, 3))):  # some meetings are weekly
             self.crowd(
@@ -335,7 +349,7 @@ class World:
 
     def colleagues(self, idx: int) -> None:
         v, la, lo, day = self._scene()
-        people = self._people(int(self.rng.integers(5, 16)), f"office{idx}")
+        people = self._people(int(self.rng.integers(5, 16)), f"office{idx}", (la, lo))
         radius = float(self.rng.uniform(10, 30))
         for d in range(5):
             self.crowd(
@@ -355,7 +369,7 @@ class World:
 
     def friends(self, idx: int) -> None:
         v, la, lo, day = self._scene()
-        people = self._people(int(self.rng.integers(2, 5)), f"friends{idx}")
+        people = self._people(int(self.rng.integers(2, 5)), f"friends{idx}", (la, lo))
         hour = float(self.rng.uniform(11, 22)) * 3600
         for d in range(int(self.rng.integers(1, 4))):
             self.crowd(
@@ -375,9 +389,11 @@ class World:
 
     def transit(self, idx: int) -> None:
         v, la, lo, day = self._scene()
-        regulars = self._people(60, f"hub{idx}-reg")
+        regulars = self._people(60, f"hub{idx}-reg", (la, lo))
         for d in range(3):
-            people = regulars + self._people(int(self.rng.integers(50, 141)), f"hub{idx}-{d}")
+            people = regulars + self._people(
+                int(self.rng.integers(50, 141)), f"hub{idx}-{d}", (la, lo)
+            )
             self.crowd(
                 "transit",
                 f"hub{idx}/day{d}",
