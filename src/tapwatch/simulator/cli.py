@@ -91,7 +91,8 @@ async def _serve(args: argparse.Namespace) -> None:
         if args.registry_out:
             sim.write_registry(args.registry_out, args.token_file)
         if args.ground_truth_out:
-            sim.write_ground_truth(args.ground_truth_out)
+            # Seconds at full scale: in a thread, so the server answers meanwhile.
+            await asyncio.to_thread(sim.write_ground_truth, args.ground_truth_out)
         print(
             f"tapwatch simulate: {len(sim.apps)} apps at http://{args.host}:{port}/apps/",
             flush=True,
@@ -102,8 +103,8 @@ async def _serve(args: argparse.Namespace) -> None:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
-        if args.ground_truth_out:
-            sim.write_ground_truth(args.ground_truth_out)  # with anything planted live
+        if args.ground_truth_out:  # again, with anything planted live
+            await asyncio.to_thread(sim.write_ground_truth, args.ground_truth_out)
         await sim.stop()
 
 

@@ -7,6 +7,7 @@ import base64
 import binascii
 import bisect
 import hmac
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -546,6 +547,7 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
                 users=_users(intended, s, 10),
                 release_age_days=500 if empty else 20,
                 content_age_days=300 if empty else 2,
+                params={"real_until_day": day_of_date(today) - 35},
             )
         )
     known = {a.id for a in apps}
@@ -651,6 +653,8 @@ class Fleet:
         self._live: dict[str, list[tuple[float, bytes]]] = {}
         self._live_plants: dict[str, list[Plant]] = {}
         self._live_n = 0
+        # Ground truth may be computed in a worker thread (it walks the whole history).
+        self._truth_lock = threading.Lock()
         self._cursor_key = hex_id("cursor-key", opts.seed, self.clock.t0, n=32).encode()
 
     # -- days ---------------------------------------------------------------------------
@@ -877,7 +881,10 @@ class Fleet:
     # -- ground truth ---------------------------------------------------------------------
     def ground_truth(self, now: float | None = None) -> dict[str, Any]:
         """What was planted, per app, up to the simulated clock (see docs/usage-api.md)."""
-        now = self.clock.now() if now is None else now
+        with self._truth_lock:
+            return self._ground_truth(self.clock.now() if now is None else now)
+
+    def _ground_truth(self, now: float) -> dict[str, Any]:
         today = local_day(now)
         apps: dict[str, Any] = {}
         for spec in self.apps:

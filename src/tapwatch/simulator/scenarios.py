@@ -1087,12 +1087,13 @@ def load_healthy(b: DayBuilder) -> None:
 
 
 def load_empty(b: DayBuilder) -> None:
-    """A generic empty shell for load tests: a trickle of real use, some forced taps."""
+    """A generic empty shell for load tests: a trickle of real use that stopped five weeks
+    ago, and forced taps."""
     spec, rng = b.spec, b.rng
     articles = [(f"art-old-{k:02d}", hex_id("article", spec.id, k)) for k in range(5)]
     for i in range(spec.users):
         r = rng.random()
-        if i < 3 and b.workday and r < 0.3:
+        if i < 3 and b.workday and r < 0.3 and b.day < spec.params["real_until_day"]:
             acc = spec.account(i)
             b.emit("action", acc, b.uniform_h(9, 17), target="report")
         elif i >= 3 and r < 0.04:

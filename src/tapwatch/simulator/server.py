@@ -296,7 +296,9 @@ class Simulator:
         return web.Response(body=_enc.encode(out), content_type=_JSON)
 
     async def _ground_truth(self, request: web.Request) -> web.Response:
-        return web.Response(body=_enc.encode(self.ground_truth()), content_type=_JSON)
+        # The first call generates the whole history (seconds at full scale): off the loop.
+        gt = await asyncio.to_thread(self.ground_truth)
+        return web.Response(body=_enc.encode(gt), content_type=_JSON)
 
     async def _list_apps(self, request: web.Request) -> web.Response:
         apps = [
