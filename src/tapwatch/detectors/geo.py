@@ -77,6 +77,13 @@ def assign_points(
     ekey = _cell_key(
         np.floor(lon[rows] / dlon).astype(np.int64), np.floor(lat[rows] / dlat).astype(np.int64)
     )
+    # Most fixes are nowhere near a point: a small occupancy table (cache-resident, unlike
+    # a binary search over the keys) rules them out before any search.
+    bits = max(10, int(np.ceil(np.log2(keys.size * 8))))
+    occupied = np.zeros(1 << bits, dtype=bool)
+    occupied[_slot(keys, bits)] = True
+    near = occupied[_slot(ekey, bits)]
+    rows, ekey = rows[near], ekey[near]
     lo = np.searchsorted(keys, ekey, side="left")
     hi = np.searchsorted(keys, ekey, side="right")
     hit = hi > lo
@@ -93,6 +100,13 @@ def assign_points(
         best_p = np.where(better, p, best_p)
     out[rows] = best_p.astype(np.int32)
     return out
+
+
+def _slot(keys: np.ndarray, bits: int) -> np.ndarray:
+    """Hash slot of int64 keys in a table of 2**bits (multiplicative hashing)."""
+    return ((keys.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)).astype(
+        np.intp
+    )
 
 
 def _cell_key(cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
