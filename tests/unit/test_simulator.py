@@ -148,6 +148,11 @@ def test_bad_cursors_are_refused():
             f.decode_cursor("daily-work", bad, T)
     with pytest.raises(ValueError):  # another app's cursor
         f.decode_cursor("empty-shell", good, T)
+    # A restart with the same seed keeps cursors valid; one older than the history is
+    # served from the start of what is kept.
+    later = Fleet(SimulatorOptions(history_days=14, scale=0.2), fixed(12))
+    assert later.decode_cursor("daily-work", good, T) == Position(later.first_day, 0, 0)
+    assert f.first_day < later.first_day
     with pytest.raises(ValueError):  # beyond the end of a day
         f.decode_cursor(
             "daily-work", f.encode_cursor("daily-work", Position(f.first_day, 10**6, 0)), T

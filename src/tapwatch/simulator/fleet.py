@@ -655,7 +655,8 @@ class Fleet:
         self._live_n = 0
         # Ground truth may be computed in a worker thread (it walks the whole history).
         self._truth_lock = threading.Lock()
-        self._cursor_key = hex_id("cursor-key", opts.seed, self.clock.t0, n=32).encode()
+        # From the seed alone: cursors stay valid across a restart with the same seed.
+        self._cursor_key = hex_id("cursor-key", opts.seed, n=32).encode()
 
     # -- days ---------------------------------------------------------------------------
     def day(self, app_id: str, day: int) -> RenderedDay:
@@ -757,13 +758,15 @@ class Fleet:
             raise BadCursor("cursor is not one this server issued") from None
         if not hmac.compare_digest(mac, self._mac(app_id, f"{day_s}.{off_s}.{live_s}")):
             raise BadCursor("cursor is not one this server issued for this app")
-        if not (self.first_day <= pos.day <= local_day(now) + 1) or pos.off < 0 or pos.live < 0:
+        if pos.day > local_day(now) + 1 or pos.off < 0 or pos.live < 0:
             raise BadCursor("cursor is out of range")
+        if pos.day < self.first_day:
+            # Older than the history kept (a restart on a later day): serve what is left.
+            pos = Position(self.first_day, 0, pos.live)
         if pos.day <= local_day(now) and pos.off > len(self.day(app_id, pos.day)):
             raise BadCursor("cursor is out of range")
-        if pos.live > len(self._live.get(app_id, ())):
-            raise BadCursor("cursor is out of range")
-        return pos
+        # Events planted live do not survive a restart: a cursor past them starts anew.
+        return Position(pos.day, pos.off, min(pos.live, len(self._live.get(app_id, ()))))
 
     # -- paging -------------------------------------------------------------------------
     def page(self, app_id: str, pos: Position, limit: int, now: float) -> PageResult:
