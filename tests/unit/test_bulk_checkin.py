@@ -285,3 +285,44 @@ def test_non_checkin_events_are_ignored() -> None:
     for e in sc.ring(BASE, people("r", 10)):
         e.type = EventType.read
     assert detect(sc.input()) == []
+
+
+def test_shared_model_counts_only_when_rare_in_the_app() -> None:
+    def five_phones(model: str) -> list:
+        sc = Scenario(seed=8)
+        for i in range(200):  # the app's usual phones: mostly one popular model
+            sc.checkin(BASE - 7200 + 30 * i, f"bg{i}", 5000.0 + 50 * i, 0.0, model="iPhone 15")
+        for i, e in enumerate(sc.ring(BASE, people("five", 5), network=None)):
+            e.device_model = model
+            e.network = f"mob-{i}"
+        return detect(sc.input())
+
+    assert five_phones("iPhone 15") == []
+    [f] = five_phones("Nokia X")
+    assert "shared_device_model" in {r.code for r in f.reasons}
+
+
+def test_accounts_active_far_away_at_the_same_time_corroborate() -> None:
+    def with_reads(offset_s: float) -> list:
+        sc = Scenario(seed=9)
+        ring = sc.ring(BASE, people("five", 5), network=None)
+        for e in ring[:2]:  # the officials' own phones, 8 km away
+            sc.events.append(
+                Event(
+                    app=APP,
+                    id=f"own-{e.account}",
+                    ts=e.ts + offset_s,
+                    type=EventType.read,
+                    account=e.account,
+                    device=f"own-{e.account}",
+                    lat=LAT + 8000 * M_LAT,
+                    lon=LON,
+                    accuracy_m=10.0,
+                )
+            )
+        return detect(sc.input())
+
+    [f] = with_reads(-120.0)  # 8 km in 2 minutes: not the same person
+    assert f.evidence["accounts_elsewhere"] == ["five000", "five001"]
+    assert "accounts_elsewhere" in {r.code for r in f.reasons}
+    assert with_reads(-3 * 3600.0) == []  # three hours earlier: could have travelled
