@@ -102,6 +102,8 @@ def test_timestamps_shanghai_rfc3339_and_epoch():
     assert ev["ts"].endswith("+08:00") and "T" in ev["ts"]
     assert local_day(parse_ts(ev["ts"])) == day
     assert isinstance(f.events_for_day("cadre-academy", day)[0]["ts"], float)
+    sim = Simulator(SimulatorOptions(history_days=14, scale=0.2), clock=fixed(14))
+    assert sim.events_for_day("daily-work", day_date(day)) == f.events_for_day("daily-work", day)
 
 
 # -- paging --------------------------------------------------------------------------------

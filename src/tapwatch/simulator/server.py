@@ -18,6 +18,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from tapwatch.simulator.faults import (
     FaultMode,
 )
 from tapwatch.simulator.fleet import BadCursor, Fleet, Position, SimClock, SimulatorOptions
-from tapwatch.simulator.scenarios import AppSpec, local_day
+from tapwatch.simulator.scenarios import AppSpec, day_of_date, local_day
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
@@ -130,9 +131,11 @@ class Simulator:
         )
         _atomic_write(Path(path), text.encode())
 
-    def events_for_day(self, app_id: str, day: int) -> list[dict]:
-        """One app's events on one local day (day number since 1970-01-01, UTC+8), up to the
-        simulated clock, as the app would serve them without faults."""
+    def events_for_day(self, app_id: str, day: int | date) -> list[dict]:
+        """One app's events on one local day (a date, or a day number since 1970-01-01 on
+        the UTC+8 clock), up to the simulated clock, as served without faults."""
+        if isinstance(day, date):
+            day = day_of_date(day)
         return self.fleet.events_for_day(app_id, day)
 
     def iter_events(self, app_id: str) -> Iterator[dict]:
