@@ -75,8 +75,9 @@ def is_event_file(name: str) -> bool:
 
 
 class FileDropSource:
-    def __init__(self, cfg: FileSourceConfig) -> None:
+    def __init__(self, cfg: FileSourceConfig, chunk: int = CHUNK) -> None:
         self.cfg = cfg
+        self.chunk = chunk  # records per batch (one transaction each)
 
     def _pending(self, done: set[str]) -> list[Path]:
         d = self.cfg.path
@@ -99,7 +100,7 @@ class FileDropSource:
             norm = EventNormaliser(
                 ctx.app_id, ctx.pseudonymizer, ctx.now(), ctx.max_clock_skew, ctx.oldest_accepted
             )
-            chunks = iter_records(path, skip)
+            chunks = iter_records(path, skip, self.chunk)
             consumed = skip
             while True:
                 try:
