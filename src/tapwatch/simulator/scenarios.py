@@ -1161,7 +1161,8 @@ class LiveBuilder:
         return eid
 
     def plant(self, kind: str, ids: list[str], accounts: list[str], **detail: Any) -> None:
-        ts = [r[0] for r in self.rows if r[1] in set(ids)]
+        wanted = set(ids)
+        ts = [r[0] for r in self.rows if r[1] in wanted]
         self.plants.append(
             Plant(kind, list(ids), sorted(set(accounts)), (min(ts), max(ts)), detail)
         )
