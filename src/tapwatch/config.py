@@ -240,6 +240,16 @@ class AppConfig(_Strict):
 class ServerConfig(_Strict):
     listen: str = "127.0.0.1:9817"
     external_url: str | None = Field(None, description="base URL used in links (alerts, pages)")
+    web_config_file: Path | None = Field(
+        None,
+        description="exporter-toolkit style web config (tls_server_config, basic_auth_users) "
+        "guarding /metrics and the other non-inspector routes; re-read when it changes",
+    )
+    users_file: Path | None = Field(
+        None,
+        description="inspector and viewer accounts (bcrypt hashes and roles) for the findings "
+        "API and pages; without it they refuse everyone; re-read when it changes",
+    )
 
     @field_validator("listen")
     @classmethod
@@ -653,6 +663,13 @@ def load_config(path: str | Path) -> Config:
             "store": daemon.store.model_copy(update={"path": _resolve(base, daemon.store.path)}),
             "pseudonymisation": PseudonymConfig(
                 key_file=_resolve(base, daemon.pseudonymisation.key_file)
+            ),
+            "server": daemon.server.model_copy(
+                update={
+                    k: _resolve(base, v)
+                    for k in ("web_config_file", "users_file")
+                    if (v := getattr(daemon.server, k)) is not None
+                }
             ),
         }
     )

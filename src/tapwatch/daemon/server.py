@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from tapwatch.exporters.exposition import CONTENT_TYPE
+from tapwatch.exporters.findings_api import register_inspector
 
 if TYPE_CHECKING:
     from tapwatch.daemon.runtime import Daemon
@@ -114,6 +115,7 @@ def build_app(d: Daemon) -> web.Application:
     app.router.add_post("/-/reload", reload)
     app.router.add_get("/debug/apps", debug_apps)
     app.router.add_get("/debug/apps/{app}", debug_app)
+    register_inspector(app, d)
     return app
 
 
