@@ -60,12 +60,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from tapwatch.simulator import main as simulate_main
-
-    return simulate_main(args.rest)
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from tapwatch.demo import run_demo
 
@@ -107,13 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.set_defaults(func=cmd_check_config)
 
-    s = sub.add_parser(
-        "simulate",
-        help="serve a simulated fleet on usage API v1 (see `tapwatch simulate --help`)",
-        add_help=False,
+    # handled in main() before parsing; listed here for the help text
+    sub.add_parser(
+        "simulate", help="serve a simulated fleet on usage API v1 (`tapwatch simulate --help`)"
     )
-    s.add_argument("rest", nargs=argparse.REMAINDER)
-    s.set_defaults(func=cmd_simulate)
 
     d = sub.add_parser("demo", help="simulated fleet + daemon on free local ports")
     d.add_argument("--state-dir", default="demo-state", help="where the demo keeps its files")
@@ -137,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["simulate"]:  # the simulator parses its own options (and --help)
+        from tapwatch.simulator import main as simulate_main
+
+        return simulate_main(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

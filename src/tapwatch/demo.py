@@ -100,7 +100,8 @@ async def run_demo(
     registry = state_dir / "apps.d" / "demo-fleet.yaml"
     registry.parent.mkdir(exist_ok=True)
     sim.write_registry(registry)
-    sim.write_ground_truth(state_dir / "ground-truth.json")
+    # computing the ground truth takes seconds at full scale: keep the loop free
+    await asyncio.to_thread(sim.write_ground_truth, state_dir / "ground-truth.json")
     generate_key_file(state_dir / "pseudonym.key")
     users_file, creds = _demo_users(state_dir)
     daemon = Daemon(write_demo_config(state_dir, registry, users_file))
