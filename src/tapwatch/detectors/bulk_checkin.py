@@ -345,11 +345,11 @@ def _gated_bursts(inp: DetectorInput, s: Settings) -> list[_Burst]:
         u = (c_lon + 180.0) / dlon
         v = (c_lat + 90.0) / dlat
         buckets = _TimeBuckets(c_ts, s)
+        grid_rows = window_rows(sub)
         for shift in _GRID_SHIFTS:
             key = ((u + shift).astype(np.int64) << 32) | (v + shift).astype(np.int64)
             keep = buckets.dense(key, s)
-            rows = window_rows(sub)[keep]
-            found.extend(_bursts_of(win, rows, key[keep], False, point_names, s))
+            found.extend(_bursts_of(win, grid_rows[keep], key[keep], False, point_names, s))
     return _dedupe(found)
 
 
