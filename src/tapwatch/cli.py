@@ -70,6 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             duration=args.duration,
             seed=args.seed,
             refresh=args.refresh,
+            scale=args.scale,
         )
     )
 
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--duration", type=float, default=0, help="seconds to run (0: until Ctrl-C)")
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--refresh", type=float, default=5.0, help="seconds between table updates")
+    d.add_argument("--scale", type=float, default=1.0, help="simulated user counts × this")
     d.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
     d.set_defaults(func=cmd_demo)
 

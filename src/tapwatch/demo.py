@@ -89,13 +89,14 @@ async def run_demo(
     duration: float = 0,
     seed: int = 1,
     refresh: float = 5.0,
+    scale: float = 1.0,
     out: TextIO = sys.stdout,
 ) -> int:
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     for p in state_dir.glob("store.sqlite*"):  # every demo starts from an empty store
         p.unlink()
-    sim = Simulator(SimulatorOptions(seed=seed, faults=dict(DEMO_FAULTS)))
+    sim = Simulator(SimulatorOptions(seed=seed, scale=scale, faults=dict(DEMO_FAULTS)))
     sim_port = await sim.start()
     registry = state_dir / "apps.d" / "demo-fleet.yaml"
     registry.parent.mkdir(exist_ok=True)

@@ -1,0 +1,45 @@
+"""`tapwatch demo` starts the simulated fleet and the daemon, prints its URLs and a live
+table, and serves /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from pathlib import Path
+
+import aiohttp
+
+
+async def test_demo_prints_urls_table_and_serves_metrics(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tapwatch", "demo", "--state-dir", str(tmp_path / "demo"),
+        "--duration", "25", "--refresh", "4", "--scale", "0.2",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    out = ""
+    url = None
+    try:
+        while url is None:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+            assert line, f"demo exited early:\n{out}"
+            out += line
+            m = re.search(r"(http://127\.0\.0\.1:\d+/metrics)", line)
+            url = m.group(1) if m else None
+        async with aiohttp.ClientSession() as s, s.get(url) as r:
+            assert r.status == 200
+            assert "tapwatch_app_info" in await r.text()
+        rest, _ = await asyncio.wait_for(proc.communicate(), 90)
+        out += rest.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, out
+    assert "findings:" in out and "login:" in out
+    table = out.split("app ")[-1]
+    for app in ("daily-work", "risk-point-checkin", "empty-shell", "fault-http-500"):
+        assert app in table
+    assert re.search(r"fault-http-500\s+DOWN", out)
+    assert re.search(r"daily-work\s+up\s+\d+", out)
