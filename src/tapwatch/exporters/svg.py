@@ -130,7 +130,7 @@ def checkin_plot(
     for i, b in enumerate(sorted({b for _, _, b in pts})):
         label = burst_labels[b] if b < len(burst_labels) else f"burst {b + 1}"
         out.append(
-            f"<circle cx='{pad_l + 6}' cy='{ly + 16 * i + 6}' r='4' fill='{PALETTE[b % 7]}'/>"
+            f"<circle cx='{pad_l + 6}' cy='{ly + 16 * i + 6}' r='5' fill='{PALETTE[b % 7]}'/>"
             f"<text {_FONT} x='{pad_l + 16}' y='{ly + 16 * i + 10}'>{_e(label)}</text>"
         )
     out.append("</svg>")
@@ -201,7 +201,7 @@ def arrivals_plot(
     for i, b in enumerate(legend):
         text = burst_labels[b] if b < len(burst_labels) else f"burst {b + 1}"
         out.append(
-            f"<circle cx='{pad_l + 6}' cy='{ly + 16 * i + 6}' r='4' fill='{PALETTE[b % 7]}'/>"
+            f"<circle cx='{pad_l + 6}' cy='{ly + 16 * i + 6}' r='5' fill='{PALETTE[b % 7]}'/>"
             f"<text {_FONT} x='{pad_l + 16}' y='{ly + 16 * i + 10}'>{_e(text)}</text>"
         )
     out.append("</svg>")
