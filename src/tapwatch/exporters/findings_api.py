@@ -297,7 +297,7 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
 
 
 def _values(q: Any, name: str) -> tuple[str, ...] | None:
-    vals = tuple(v.strip() for v in q.getall(name, []) if v.strip())
+    vals = tuple(q.getall(name, []))
     for v in vals:
         if len(v) > 200:
             raise BadRequest(f"{name} value is too long", {"parameter": name})
@@ -318,7 +318,8 @@ def _enum(q: Any, name: str, allowed: Iterable[str]) -> tuple[str, ...] | None:
 def parse_filters(
     q: Any, apps: dict[str, AppConfig], tz: ZoneInfo, *, paging: bool
 ) -> FindingQuery:
-    """A FindingQuery from query parameters (unknown parameters are errors)."""
+    """A FindingQuery from query parameters (unknown parameters are errors; an empty value
+    is a value: `status=` is an unknown status, `app=` matches no app)."""
     allowed = _LIST_PARAMS | _PAGING if paging else _LIST_PARAMS
     unknown = sorted(set(q.keys()) - allowed)
     if unknown:
@@ -330,24 +331,23 @@ def parse_filters(
             ids = {a.id for a in apps.values() if getattr(a, key) in wanted}
             app_ids = tuple(sorted(ids if app_ids is None else ids & set(app_ids)))
     since = until = None
-    if (s := q.get("since", "").strip()) != "":
-        since = parse_time(s, tz, "since")
-    if (u := q.get("until", "").strip()) != "":
-        until = parse_time(u, tz, "until")
+    if "since" in q:
+        since = parse_time(q["since"], tz, "since")
+    if "until" in q:
+        until = parse_time(q["until"], tz, "until")
     if since is not None and until is not None and since >= until:
         raise BadRequest("since must be before until", {"since": since, "until": until})
-    time_field = q.get("time_field", "").strip() or "window"
+    time_field = q.get("time_field", "window")
     if time_field not in TIME_FIELDS:
         raise BadRequest("unknown time_field", {"allowed": list(TIME_FIELDS)})
     limit, offset, after = DEFAULT_LIMIT, 0, None
     if paging:
         limit = _int(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         offset = _int(q, "offset", 0, 0, 10**9)
-        cursor = q.get("cursor", "").strip()
-        if cursor:
-            if offset:
+        if "cursor" in q:
+            if "offset" in q:
                 raise BadRequest("give cursor or offset, not both", None)
-            after = decode_cursor(cursor)
+            after = decode_cursor(q["cursor"])
     return FindingQuery(
         apps=app_ids,
         kinds=_enum(q, "kind", KINDS),
@@ -363,9 +363,9 @@ def parse_filters(
 
 
 def _int(q: Any, name: str, default: int, lo: int, hi: int) -> int:
-    raw = q.get(name, "").strip()
-    if raw == "":
+    if name not in q:
         return default
+    raw = q[name]
     try:
         v = int(raw)
     except ValueError:

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from multidict import MultiDict
 
 from tapwatch.daemon.auth import SESSION_COOKIE, User, same_token
 from tapwatch.detectors.assessment import BANDS, day_date
@@ -292,7 +293,8 @@ async def findings_page(request: web.Request) -> web.Response:
     d, user, csrf = _ctx(request)
     apps = registry(d)
     tz = local_tz(d)
-    q = request.query
+    # The filter form sends every field; an empty one means "any".
+    q = MultiDict((k, v) for k, v in request.query.items() if v.strip())
     try:
         fq = parse_filters(q, apps, tz, paging=True)
     except BadRequest as err:
