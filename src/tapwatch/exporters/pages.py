@@ -80,6 +80,7 @@ table{border-collapse:collapse;background:#fff;margin:.4em 0 1em}
 th,td{border:1px solid #ddd;padding:.3em .55em;text-align:left;vertical-align:top}
 th{background:#f0f3f6;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.nowrap{white-space:nowrap}
 .mono,code{font-family:ui-monospace,monospace;font-size:.92em}
 .sev-critical{color:#a00;font-weight:600}.sev-warning{color:#b35c00;font-weight:600}
 .status{padding:.05em .45em;border-radius:3px;background:#e8e8e8}
@@ -277,10 +278,13 @@ async def stylesheet(request: web.Request) -> web.Response:
 # ---- findings list --------------------------------------------------------------------
 
 
-def _select(name: str, options: Sequence[tuple[str, str]], chosen: str) -> str:
+def _select(
+    name: str, options: Sequence[tuple[str, str]], chosen: str, any_option: bool = True
+) -> str:
+    choices = [("", "any"), *options] if any_option else list(options)
     opts = "".join(
         f"<option value='{e(v)}'{' selected' if v == chosen else ''}>{e(label)}</option>"
-        for v, label in [("", "any"), *options]
+        for v, label in choices
     )
     return f"<select name='{e(name)}'>{opts}</select>"
 
@@ -322,6 +326,7 @@ async def findings_page(request: web.Request) -> web.Response:
             "time_field",
             [("window", "the finding's window"), ("first_seen", "when first seen")],
             g["time_field"],
+            any_option=False,
         )
         + "</label><button type='submit'>Filter</button></form>"
     )
@@ -335,7 +340,7 @@ async def findings_page(request: web.Request) -> web.Response:
             summary = scrub_text(summary, removed)
         rows.append(
             (
-                e(fmt_time(r.first_seen, tz)),
+                f"<td class='nowrap'>{e(fmt_time(r.first_seen, tz))}</td>",
                 f"<a href='/findings?{e(urlencode({'app': f.app}))}'>{e(f.app)}</a>",
                 e(f.kind),
                 f"<span class='sev-{e(f.severity)}'>{e(f.severity)}</span>",
