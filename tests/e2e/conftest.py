@@ -51,8 +51,10 @@ from tests.e2e.helpers import (
 
 #: Prometheus scrape and rule evaluation interval
 SCRAPE_S = 1.0
-#: the daemon's poll interval for every app (registry and collector default)
-POLL_S = 1.0
+#: the daemon's poll interval for every app (registry and collector default). Not 1 s: an
+#: app's data counts as stale after three intervals, and at 1 s the oldest data seen at a
+#: scrape here was already 2.1 s old; a TapwatchAppDataStale would inhibit the app's alerts
+POLL_S = 2.0
 DETECT_S = 2.0
 #: Scale 0.3 and 60 days keep catch-up near 10 s on two cores. 60 days (not 45) because
 #: the trend signal needs them: empty-shell then scores about 75, not 71.5, so it stays in

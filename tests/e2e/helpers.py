@@ -207,7 +207,9 @@ class PrometheusAPI:
     def __init__(self, base: str) -> None:
         self.base = base
 
-    def _get(self, path: str, params: dict[str, str]) -> Any:
+    def get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """The `data` of a successful API answer; fails the test on any error."""
+        params = params or {}
         url = f"{self.base}{path}?{urllib.parse.urlencode(params)}"
         status, body = http_get(url, timeout=10.0)
         try:
@@ -220,7 +222,7 @@ class PrometheusAPI:
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         """Instant query now; the result's samples (scalars come back as one sample)."""
-        data = self._get("/api/v1/query", {"query": expr})
+        data = self.get("/api/v1/query", {"query": expr})
         if data["resultType"] == "scalar":
             return [{"metric": {}, "value": data["result"]}]
         return list(data["result"])
@@ -228,7 +230,7 @@ class PrometheusAPI:
     def query_range(self, expr: str, seconds: float, step: float) -> list[dict[str, Any]]:
         """Range query over the last `seconds`."""
         end = time.time()
-        data = self._get(
+        data = self.get(
             "/api/v1/query_range",
             {"query": expr, "start": str(end - seconds), "end": str(end), "step": str(step)},
         )

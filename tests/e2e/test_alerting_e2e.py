@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from monitoring.mixin.alertmanager import E2E_TIMING, owner_slug
-from monitoring.mixin.alerts import FORCED_USAGE_KINDS
+from monitoring.mixin.alerts import FORCED_USAGE_KINDS, alert_groups
 from monitoring.mixin.config import duration_seconds
+from monitoring.mixin.recording import recording_groups
 
 from tests.e2e.conftest import DETECT_S, POLL_S, SCRAPE_S, Stack
 from tests.e2e.helpers import http_post_json, wait_until
@@ -78,6 +79,44 @@ def _check_links(stack: Stack, alert: dict[str, Any], app: str, kind: str) -> No
     dashboard = f"{cfg.grafana_url}/d/tapwatch-app/tapwatch-app-detail?var-app={app}"
     assert ann["dashboard_url"] == dashboard
     assert ann["findings_url"] == f"{stack.daemon_url}/findings?app={app}&kind={kind}"
+
+
+def test_prometheus_evaluates_every_rule_and_scrapes_cleanly(steady_stack: Stack) -> None:
+    stack = steady_stack
+    stack.webhook.wait_firing(CANDIDATE, "empty-shell", timeout=FIRST_ALERT_TIMEOUT_S)
+    groups = stack.prom.get("/api/v1/rules")["groups"]
+    loaded = {r["name"]: r for g in groups for r in g["rules"]}
+    generated = [
+        r.get("alert") or r["record"]
+        for g in recording_groups() + alert_groups(stack.mixin)
+        for r in g["rules"]
+    ]
+    assert sorted(loaded) == sorted(generated)
+    assert {n: r["lastError"] for n, r in loaded.items() if r["health"] != "ok"} == {}
+    targets = stack.prom.get("/api/v1/targets")["activeTargets"]
+    assert [(t["labels"]["job"], t["health"], t["lastError"]) for t in targets] == [
+        ("tapwatch", "up", "")
+    ]
+    # an annotation template that fails to expand is only logged, as a warning
+    prom_log = stack.prometheus.log_path.read_text()
+    assert "level=error" not in prom_log and "template" not in prom_log, stack.prometheus.log_tail()
+    assert "level=error" not in stack.alertmanager.log_path.read_text(), (
+        stack.alertmanager.log_tail()
+    )
+    # tapwatch's own health alerts never fired (an inhibiting TapwatchAppDataStale included);
+    # TapwatchDown and TapwatchShardMissing are pending until the first scrape
+    window = f"[{stack.seconds_running()}s]"
+    fired = stack.prom.query(
+        f'count by (alertname, app) (count_over_time(ALERTS{{component="collector", '
+        f'alertstate="firing"}}{window}))'
+    )
+    assert fired == [], fired
+    worst_age = stack.prom.value(
+        "max(max_over_time((timestamp(tapwatch_app_last_success_timestamp_seconds)"
+        f" - tapwatch_app_last_success_timestamp_seconds){window[:-1]}:{SCRAPE_S:g}s]))"
+    )
+    assert worst_age is not None
+    print(f"\noldest app data seen at a scrape: {worst_age:.1f}s (stale after {3 * POLL_S:g}s)")
 
 
 def test_empty_shell_candidate_reaches_its_owner_and_the_office(steady_stack: Stack) -> None:
