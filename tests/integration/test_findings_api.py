@@ -29,8 +29,18 @@ from tests.integration.conftest import wait_for, write_daemon_config
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-#: bulk check-in rings, an empty shell, deadline pile-ups and study inflation
-APPS = ("risk-point-checkin", "empty-shell", "deadline-reports", "cadre-academy")
+#: bulk check-in rings, an empty shell, deadline pile-ups, study inflation, a device farm,
+#: duplicate reporting across two apps and an official account read by rote
+APPS = (
+    "risk-point-checkin",
+    "empty-shell",
+    "deadline-reports",
+    "cadre-academy",
+    "device-farm",
+    "duplicate-forms-a",
+    "duplicate-forms-b",
+    "party-official-account",
+)
 
 
 @asynccontextmanager
@@ -365,6 +375,36 @@ async def test_status_changes_are_audited_hold_evidence_and_survive_detection(
     await post_status(d, insp, fid, {"status": "open"}, 200)
 
 
+async def test_confirming_duplicate_reporting_holds_the_other_apps_submissions_too(
+    fleet: Any,
+) -> None:
+    d, _, creds, tmp = fleet
+    insp = basic(creds, "inspector")
+    dup = await one_of(d, creds, "duplicate_reporting")
+    full = await get_json(d, f"/api/v1/findings/{dup['id']}", insp)
+    own = set(full["evidence"]["event_ids"])
+    others = {(s["app"], s["event_id"]) for s in full["evidence"]["other_submissions"]}
+    assert own and others and {a for a, _ in others} != {dup["app"]}
+    got = await post_status(d, insp, dup["id"], {"status": "confirmed"}, 200)
+    assert got["held_events"] == len(own) + len(others)
+    db = sqlite3.connect(tmp / "store.sqlite")
+    held = set(
+        db.execute(
+            "SELECT a.id, h.eid FROM held_events h JOIN apps a ON a.pk = h.app_pk "
+            "WHERE h.finding_id=?",
+            (dup["id"],),
+        )
+    )
+    assert held == {(dup["app"], i) for i in own} | others
+    await post_status(d, insp, dup["id"], {"status": "resolved", "reason": "merged"}, 200)
+    assert (
+        db.execute("SELECT COUNT(*) FROM held_events WHERE finding_id=?", (dup["id"],)).fetchone()[
+            0
+        ]
+        == 0
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "kw", "status", "error"),
     [
@@ -581,9 +621,14 @@ async def test_no_raw_ids_in_api_responses_logs_or_store(
 async def test_web_config_guards_metrics_and_is_reread_when_it_changes(tmp_path: Path) -> None:
     web = tmp_path / "web.yaml"
     web.write_text(yaml.safe_dump({"basic_auth_users": {"prom": hash_password("s3cret", 4)}}))
-    async with simulated_daemon(
-        tmp_path, apps=("deadline-reports",), history_days=3, web_config=web
-    ) as (d, _, creds), aiohttp.ClientSession() as s:
+    async with (
+        simulated_daemon(tmp_path, apps=("deadline-reports",), history_days=3, web_config=web) as (
+            d,
+            _,
+            creds,
+        ),
+        aiohttp.ClientSession() as s,
+    ):
         async with s.get(base(d) + "/metrics") as r:
             assert r.status == 401 and "Basic" in r.headers["WWW-Authenticate"]
         async with s.get(base(d) + "/metrics", headers=hdr("prom", "s3cret")) as r:
@@ -593,9 +638,7 @@ async def test_web_config_guards_metrics_and_is_reread_when_it_changes(tmp_path:
             assert r.status == 401
         async with s.get(base(d) + "/metrics", headers=basic(creds, "inspector")) as r:
             assert r.status == 401
-        web.write_text(
-            yaml.safe_dump({"basic_auth_users": {"prom2": hash_password("other", 4)}})
-        )
+        web.write_text(yaml.safe_dump({"basic_auth_users": {"prom2": hash_password("other", 4)}}))
         await asyncio.sleep(1.1)  # the file is checked at most once a second
         async with s.get(base(d) + "/metrics", headers=hdr("prom", "s3cret")) as r:
             assert r.status == 401
