@@ -31,6 +31,7 @@ from monitoring.mixin.config import E2E, MixinConfig
 from monitoring.mixin.recording import recording_groups
 from monitoring.mixin.render import to_yaml
 
+from tapwatch.daemon.auth import create_demo_users
 from tapwatch.daemon.runtime import Daemon
 from tapwatch.pseudonym import generate_key_file
 from tapwatch.simulator import Simulator, SimulatorOptions
@@ -74,6 +75,7 @@ class Stack:
     sim_url: str
     daemon: Daemon
     daemon_url: str
+    viewer: tuple[str, str]  # a login for the daemon's findings pages and API
     webhook: WebhookReceiver
     prometheus: ManagedProcess
     prom: PrometheusAPI
@@ -108,7 +110,7 @@ class Stack:
 def _daemon_config(tmp: Path, registry: Path) -> Path:
     generate_key_file(tmp / "pseudonym.key")
     cfg = {
-        "server": {"listen": "127.0.0.1:0"},
+        "server": {"listen": "127.0.0.1:0", "users_file": str(tmp / "users.yaml")},
         "store": {"path": str(tmp / "store.sqlite")},
         "pseudonymisation": {"key_file": str(tmp / "pseudonym.key")},
         "collector": {
@@ -156,6 +158,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         webhook_port = loop.run(webhook.start())
         cleanup.callback(lambda: loop.run(webhook.stop()))
 
+        viewer = ("viewer", create_demo_users(tmp)["viewer"])
         daemon = Daemon(_daemon_config(tmp, registry))
         loop.run(daemon.start())
         cleanup.callback(lambda: loop.run(daemon.stop()))
@@ -202,6 +205,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             sim_url=f"http://127.0.0.1:{sim_port}",
             daemon=daemon,
             daemon_url=daemon_url,
+            viewer=viewer,
             webhook=webhook,
             prometheus=prometheus,
             prom=PrometheusAPI(prom_url),

@@ -10,6 +10,7 @@ Prometheus's HTTP API and the webhook's record of notifications.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import shutil
 import socket
@@ -51,10 +52,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    """Status and body of a GET; (0, b"") when nothing answers."""
+def http_get(
+    url: str, timeout: float = 5.0, auth: tuple[str, str] | None = None
+) -> tuple[int, bytes]:
+    """Status and body of a GET (with basic auth if given); (0, b"") when nothing answers."""
+    req = urllib.request.Request(url)
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
