@@ -81,6 +81,7 @@ th,td{border:1px solid #ddd;padding:.3em .55em;text-align:left;vertical-align:to
 th{background:#f0f3f6;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.nowrap{white-space:nowrap}
+td ul{margin:0;padding-left:1.1em}
 .mono,code{font-family:ui-monospace,monospace;font-size:.92em}
 .sev-critical{color:#a00;font-weight:600}.sev-warning{color:#b35c00;font-weight:600}
 .status{padding:.05em .45em;border-radius:3px;background:#e8e8e8}
