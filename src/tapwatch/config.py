@@ -288,6 +288,9 @@ class DetectConfig(_Strict):
         7 * 86400.0, description="raw events detectors see (≤ store.raw_retention)"
     )
     rollup_days: Annotated[int, Field(ge=30)] = 120
+    worker_process: bool = Field(
+        True, description="run detector passes in a worker process (off the poll loop's GIL)"
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -13,10 +13,12 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import multiprocessing
 import random
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from tapwatch.config import (
     app_timezone,
     load_config,
 )
+from tapwatch.daemon.detect_worker import run_detect_pass
 from tapwatch.daemon.scheduler import AppPoller, AppState
 from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.detectors.base import DetectorInput, UsageSnapshot
@@ -147,6 +150,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
         self._detect_lock = asyncio.Lock()
+        self._detect_pool: ProcessPoolExecutor | None = None
         self.store: AsyncStore
         self.session: aiohttp.ClientSession
         self.pseudonymizer: Pseudonymizer
@@ -248,6 +252,8 @@ class Daemon:
         if self._runner is not None:
             await self._runner.cleanup()  # type: ignore[attr-defined]
         await self.session.close()
+        if self._detect_pool is not None:
+            self._detect_pool.shutdown(wait=True, cancel_futures=True)
         self.store.close()
 
     async def run_forever(self) -> None:
@@ -331,16 +337,24 @@ class Daemon:
 
     async def detect_once(self) -> None:
         """One detector pass over this shard's apps, findings stored, metrics marked."""
-        from tapwatch.detectors.engine import run_fleet
-
         async with self._detect_lock:
             t0 = time.perf_counter()
             now = self.clock()
             # an app still fetching its history would be judged on part of it: wait
             apps = [a for a in self.my_apps() if self._judgeable(a.id)]
             config = self.config
-            inputs = await self.store.read(build_inputs, self.store.reader, apps, config, now)
-            result = await asyncio.to_thread(run_fleet, inputs, config.daemon.detectors)
+            if config.daemon.detect.worker_process:
+                if self._detect_pool is None:
+                    self._detect_pool = ProcessPoolExecutor(
+                        1, mp_context=multiprocessing.get_context("spawn")
+                    )
+                loop = asyncio.get_running_loop()
+                p = await loop.run_in_executor(
+                    self._detect_pool, run_detect_pass, self.store.path, apps, config, now
+                )
+            else:
+                p = await self.store.read(run_detect_pass, self.store.reader, apps, config, now)
+            result = p.result
             for f in result.failures:
                 log.error("detector %s failed on app %s: %s", f.kind, f.app, f.error)
             w = self.store.writer
@@ -353,8 +367,8 @@ class Daemon:
             self.detect.finding_totals = await self.store.read(r.finding_totals)
             self.detect.open_by_kind = await self.store.read(r.open_findings_by_kind)
             self.detect.raw_events = await self.store.read(r.raw_event_count)
-            self.detect.active_accounts = {i.app.id: active_accounts(i) for i in inputs}
-            self.detect.snapshots = {i.app.id: i.snapshot for i in inputs if i.snapshot}
+            self.detect.active_accounts = p.active_accounts
+            self.detect.snapshots = p.snapshots
             self.detect.result = result
             self.detect.finished_at = self.clock()
             self.detect.duration_s = time.perf_counter() - t0

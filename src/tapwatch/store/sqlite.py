@@ -115,8 +115,17 @@ class Store:
     """Synchronous store over one SQLite connection. Not thread-safe by itself: the
     daemon drives it from one dedicated thread (see AsyncStore)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
+        self._app_pk: dict[str, int] = {}
+        self._lock = threading.RLock()
+        if readonly:  # a reader in another process: never writes, not even the schema
+            self._db = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                check_same_thread=False,
+            )
+            return
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -130,8 +139,6 @@ class Store:
             "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)",
             (str(SCHEMA_VERSION),),
         )
-        self._app_pk: dict[str, int] = {}
-        self._lock = threading.RLock()
 
     def close(self) -> None:
         self._db.close()
@@ -148,13 +155,19 @@ class Store:
             self._db.execute("COMMIT")
 
     def app_pk(self, app_id: str) -> int:
+        """The app's key in this store, created on first use (a read-only store answers
+        -1 for an app with no data yet, which matches no rows)."""
         pk = self._app_pk.get(app_id)
-        if pk is None:
-            with self._lock:
+        if pk is not None:
+            return pk
+        with self._lock:
+            if not self.readonly:
                 self._db.execute("INSERT OR IGNORE INTO apps(id) VALUES(?)", (app_id,))
-                pk = self._db.execute("SELECT pk FROM apps WHERE id=?", (app_id,)).fetchone()[0]
-            self._app_pk[app_id] = pk
-        return pk
+            row = self._db.execute("SELECT pk FROM apps WHERE id=?", (app_id,)).fetchone()
+        if row is None:
+            return -1
+        self._app_pk[app_id] = row[0]
+        return row[0]
 
     # ---- ingest ------------------------------------------------------------------
 
