@@ -35,10 +35,14 @@ BULK = "TapwatchBulkCheckin"
 ALERT_OF_KIND = {k.kind: k.alert for k in FORCED_USAGE_KINDS} | {
     "banned_feature": "TapwatchBannedFeature"
 }
-#: what the latency budget leaves for steps that have no interval of their own: the
-#: detector pass itself (about 1 s here), the daemon's /metrics re-render, at most once a
-#: second, and Alertmanager's and the webhook's own processing
-LATENCY_MARGIN_S = 3.0
+#: the daemon re-renders /metrics at most once a second after a cycle
+RENDER_THROTTLE_S = 1.0
+#: Prometheus -> Alertmanager -> webhook, beyond group_wait
+DELIVERY_S = 0.5
+#: how long the latency test waits at most (the budget decides pass or fail)
+LATENCY_WAIT_S = 60.0
+#: a warning or error line in Prometheus's or Alertmanager's log (any case: 3.x logs WARN)
+WARNING = re.compile(r"level=(warn|error)", re.IGNORECASE)
 #: the first alerts need catch-up (about 10 s), the candidate's 10 s `for:` and slack
 FIRST_ALERT_TIMEOUT_S = 90.0
 
@@ -107,12 +111,11 @@ def test_prometheus_evaluates_every_rule_and_scrapes_cleanly(steady_stack: Stack
     assert [(t["labels"]["job"], t["health"], t["lastError"]) for t in targets] == [
         ("tapwatch", "up", "")
     ]
-    # an annotation template that fails to expand is only logged, as a warning
-    prom_log = stack.prometheus.log_path.read_text()
-    assert "level=error" not in prom_log and "template" not in prom_log, stack.prometheus.log_tail()
-    assert "level=error" not in stack.alertmanager.log_path.read_text(), (
-        stack.alertmanager.log_tail()
-    )
+    # an annotation template that fails to expand, a sample Prometheus refuses or a webhook
+    # Alertmanager cannot reach is only logged, as a warning or error
+    for proc in (stack.prometheus, stack.alertmanager):
+        lines = proc.log_path.read_text(errors="replace").splitlines()
+        assert [x for x in lines if WARNING.search(x)] == [], proc.name
     # tapwatch's own health alerts never fired (an inhibiting TapwatchAppDataStale included);
     # TapwatchDown and TapwatchShardMissing are pending until the first scrape
     window = f"[{stack.seconds_running()}s]"
@@ -256,21 +259,13 @@ def test_live_bulk_checkin_ring_is_notified_within_budget(steady_stack: Stack) -
     assert stack.webhook.first_firing(BULK, app) is None
     assert not stack.prom.query(f'ALERTS{{alertname="{BULK}", app="{app}"}}')
 
-    budget = (
-        2 * SCRAPE_S
-        + duration_seconds(stack.mixin.finding_for)
-        + POLL_S
-        + DETECT_S
-        + duration_seconds(E2E_TIMING.group_wait)
-        + LATENCY_MARGIN_S
-    )
     t0 = time.monotonic()
     ring = http_post_json(
         f"{stack.sim_url}/admin/plant", {"app": app, "scenario": "bulk_checkin", "accounts": 12}
     )
     # where the time goes: the daemon's open finding, Prometheus's firing alert, the webhook
     stages: dict[str, float] = {}
-    deadline = t0 + budget + 20
+    deadline = t0 + LATENCY_WAIT_S
     while "webhook" not in stages and time.monotonic() < deadline:
         now = time.monotonic()
         if "finding" not in stages and (stack.daemon.detect.open_by_kind or {}).get(
@@ -285,12 +280,31 @@ def test_live_bulk_checkin_ring_is_notified_within_budget(steady_stack: Stack) -
         if note is not None:
             stages["webhook"] = note.received_at - t0
         time.sleep(0.05)
+    assert "webhook" in stages, f"no {BULK} for {app} within {LATENCY_WAIT_S:.0f}s: {stages}"
+    # The ring may land just after a detector pass read its inputs: that pass, the detect
+    # interval and the next pass go by before the finding is open. The passes' length is
+    # measured (the longest over this test), the rest are configured intervals.
+    pass_s = stack.prom.value(
+        f"max_over_time(tapwatch_detect_duration_seconds[{int(time.monotonic() - t0) + 5}s])"
+    )
+    assert pass_s is not None
+    parts = {
+        "poll (+jitter)": POLL_S * (1 + stack.daemon.config.daemon.collector.jitter),
+        "detect interval": DETECT_S,
+        "2 detector passes": 2 * pass_s,
+        "/metrics render": RENDER_THROTTLE_S,
+        "2 scrape intervals": 2 * SCRAPE_S,
+        "for:": duration_seconds(stack.mixin.finding_for),
+        "group_wait": duration_seconds(E2E_TIMING.group_wait),
+        "delivery": DELIVERY_S,
+    }
+    budget = sum(parts.values())
     print(
         f"\nlive ring in {app}: "
         + ", ".join(f"{k} after {v:.2f}s" for k, v in stages.items())
-        + f" (budget {budget:.1f}s)"
+        + f"; budget {budget:.1f}s = "
+        + " + ".join(f"{k} {v:.1f}" for k, v in parts.items())
     )
-    assert "webhook" in stages, f"no {BULK} for {app} within {budget + 20:.0f}s: {stages}"
     assert stages["webhook"] <= budget, stages
 
     note = stack.webhook.first_firing(BULK, app, after=t0)
