@@ -545,6 +545,20 @@ async def test_login_form_sets_a_strict_session_cookie_and_forms_need_the_csrf_t
             assert r.status == 303
         async with s.get(base(d) + "/findings", allow_redirects=False) as r:
             assert r.status == 303  # logged out
+    # a viewer's session has a CSRF token too, but not the role to decide
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+        await login(s, d, "viewer", creds["viewer"])
+        async with s.get(base(d) + f"/findings/{f['id']}") as page:
+            text = await page.text()
+        assert "Record decision" not in text
+        token = re.search(r"name='csrf' value='([^']+)'", text)  # the logout form's
+        assert token
+        async with s.post(
+            url,
+            data={"status": "dismissed", "reason": "x", "csrf": token.group(1)},
+            allow_redirects=False,
+        ) as r:
+            assert r.status == 403
 
 
 async def test_pages_render_each_kind_and_escape_and_shorten(fleet: Any) -> None:
