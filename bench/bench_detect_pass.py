@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from tapwatch.config import app_timezone, load_config
-from tapwatch.daemon.runtime import build_inputs
+from tapwatch.daemon.detect_worker import build_inputs
 from tapwatch.detectors.engine import run_fleet
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.simulator import Simulator, SimulatorOptions

@@ -23,24 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import numpy as np
 
 from tapwatch.config import (
     AppConfig,
     Config,
     ConfigError,
-    app_profile,
     app_timezone,
     load_config,
 )
 from tapwatch.daemon.detect_worker import run_detect_pass
 from tapwatch.daemon.scheduler import AppPoller, AppState
 from tapwatch.daemon.store_thread import AsyncStore
-from tapwatch.detectors.base import DetectorInput, UsageSnapshot
+from tapwatch.detectors.base import UsageSnapshot
 from tapwatch.pseudonym import Pseudonymizer, load_key
 from tapwatch.sources import build_source
-from tapwatch.store.sqlite import Store
-from tapwatch.window import local_day_of
 
 log = logging.getLogger("tapwatch.daemon")
 
@@ -70,54 +66,6 @@ class DetectState:
     finding_totals: dict[tuple[str, str, str], int] | None = None
     open_by_kind: dict[tuple[str, str], int] | None = None
     raw_events: int = 0
-
-
-def build_inputs(
-    store: Store, apps: list[AppConfig], config: Config, now: float
-) -> list[DetectorInput]:
-    """Detector inputs for these apps from the store (runs in the reader thread)."""
-    det = config.daemon.detect
-    out = []
-    for app in apps:
-        profile = app_profile(app, config.daemon)
-        today = local_day_of(now, profile.timezone)
-        since_day = today - det.rollup_days
-        first = store.first_event_ts(app.id)
-        seen = store.data_since(app.id)
-        data_since = min((t for t in (first, seen) if t is not None), default=None)
-        out.append(
-            DetectorInput(
-                app=profile,
-                now=now,
-                events=store.event_window(app.id, now - det.raw_window),
-                account_days=store.account_days(app.id, since_day),
-                app_hours=store.app_hours(app.id, since_day),
-                snapshot=store.snapshot(app.id),
-                data_since=data_since,
-            )
-        )
-    return out
-
-
-def active_accounts(inp: DetectorInput) -> dict[str, int]:
-    """Distinct accounts with any event in the last 1, 7 and 30 local days, counted from
-    events; for an app that sends none, its own snapshot figures (where it gives them)."""
-    ad = inp.account_days
-    if len(ad) == 0:
-        snap = inp.snapshot
-        if snap is None:
-            return {}
-        figures = {
-            "1d": snap.active_accounts_1d,
-            "7d": snap.active_accounts_7d,
-            "30d": snap.active_accounts_30d,
-        }
-        return {w: v for w, v in figures.items() if v is not None}
-    today = local_day_of(inp.now, inp.app.timezone)
-    return {
-        label: int(np.unique(ad.account[ad.day > today - days]).size)
-        for label, days in (("1d", 1), ("7d", 7), ("30d", 30))
-    }
 
 
 class Daemon:
