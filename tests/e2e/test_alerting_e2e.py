@@ -56,9 +56,9 @@ def _humanize(v: float) -> str:
     return f"{v:.4g}P"
 
 
-def _one_alert(stack: Stack, alertname: str, app: str) -> tuple[str, dict[str, Any]]:
+def _one_alert(stack: Stack, alertname: str, app: str) -> dict[str, Any]:
     note = stack.webhook.wait_firing(alertname, app, timeout=FIRST_ALERT_TIMEOUT_S)
-    return note.path, note.firing(alertname, app)[0]
+    return note.firing(alertname, app)[0]
 
 
 def _receivers(stack: Stack, alertname: str, app: str) -> set[str]:
@@ -137,7 +137,7 @@ def test_empty_shell_candidate_reaches_its_owner_and_the_office(steady_stack: St
     truth = stack.ground_truth()["apps"]
     candidates = [app for app, t in truth.items() if t["expected_band"] == "candidate"]
     assert candidates == ["empty-shell"]
-    _, alert = _one_alert(stack, CANDIDATE, "empty-shell")
+    alert = _one_alert(stack, CANDIDATE, "empty-shell")
     _check_identity(stack, alert, "empty-shell")
     assert alert["labels"]["component"] == "assessment"
     _check_links(stack, alert, "empty-shell", "shutdown_candidate")
@@ -186,7 +186,7 @@ def test_planted_bulk_checkin_ring_alerts(steady_stack: Stack) -> None:
     )
     assert ring_apps, "the ground truth plants no bulk check-in ring"
     for app in ring_apps:
-        _, alert = _one_alert(stack, BULK, app)
+        alert = _one_alert(stack, BULK, app)
         _check_identity(stack, alert, app)
         assert alert["labels"]["component"] == "forced_usage"
         _check_links(stack, alert, app, "bulk_checkin")
