@@ -30,6 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             shard=args.shard,
             total_shards=args.total_shards,
             listen=args.listen,
+            web_config_file=Path(args.web_config_file) if args.web_config_file else None,
         )
     except ConfigError as e:
         print(f"tapwatch: invalid configuration:\n{e}", file=sys.stderr)
@@ -39,7 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(daemon.run_forever())
-    except OSError as e:  # e.g. the listen port is taken, the key file is missing
+    except (OSError, ValueError) as e:  # port taken, key or users file missing or invalid
         print(f"tapwatch: {e}", file=sys.stderr)
         return 1
     return 0
@@ -93,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the daemon")
     r.add_argument("--config", required=True, help="daemon config file (YAML)")
     r.add_argument("--listen", help="HOST:PORT, overrides server.listen")
+    r.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        help="exporter-toolkit style web config (TLS, basic auth for /metrics); "
+        "overrides server.web_config_file",
+    )
     r.add_argument("--shard", type=int, default=0, help="this daemon's shard (0-based)")
     r.add_argument("--total-shards", type=int, default=1, help="number of shards")
     r.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

@@ -19,7 +19,7 @@ import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -76,6 +76,7 @@ class Daemon:
         shard: int = 0,
         total_shards: int = 1,
         listen: str | None = None,
+        web_config_file: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not 0 <= shard < total_shards:
@@ -85,7 +86,8 @@ class Daemon:
         self.total_shards = total_shards
         self.listen_override = listen
         self.clock = clock
-        self.config: Config = load_config(config_path)  # raises ConfigError
+        self.web_config_file = web_config_file
+        self.config: Config = self._with_overrides(load_config(config_path))  # ConfigError
         self.reload_status = ReloadStatus(successful=True, last_success=clock())
         self.states: dict[str, AppState] = {}
         self.pollers: dict[str, AppPoller] = {}
@@ -104,6 +106,13 @@ class Daemon:
         self.pseudonymizer: Pseudonymizer
         self.port: int | None = None
         self._runner: object | None = None
+
+    def _with_overrides(self, cfg: Config) -> Config:
+        """Apply command-line overrides to a freshly loaded config."""
+        if self.web_config_file is None:
+            return cfg
+        server = cfg.daemon.server.model_copy(update={"web_config_file": self.web_config_file})
+        return replace(cfg, daemon=cfg.daemon.model_copy(update={"server": server}))
 
     # ---- apps of this shard ------------------------------------------------------
 
@@ -224,7 +233,7 @@ class Daemon:
         """Validate and swap the config; keep the last good one on failure."""
         async with self._reload_lock:
             try:
-                new = await asyncio.to_thread(load_config, self.config_path)
+                new = self._with_overrides(await asyncio.to_thread(load_config, self.config_path))
             except ConfigError as e:
                 self.reload_status.successful = False
                 self.reload_status.last_error = str(e)

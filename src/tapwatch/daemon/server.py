@@ -120,10 +120,14 @@ def build_app(d: Daemon) -> web.Application:
 
 
 async def start_server(d: Daemon, listen: str) -> tuple[web.AppRunner, int]:
+    """Serve on HOST:PORT (port 0: a free one), with TLS when the web config asks for it."""
+    from tapwatch.daemon.auth import server_ssl_context
+
     host, _, port = listen.rpartition(":")
+    tls = server_ssl_context(d.config.daemon.server.web_config_file)
     runner = web.AppRunner(build_app(d), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host.strip("[]"), int(port))
+    site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=tls)
     await site.start()
     server = site._server
     bound = server.sockets[0].getsockname()[1] if server and server.sockets else int(port)

@@ -923,7 +923,7 @@ def _finding(
         "accounts": names,
         "devices": devices,
         "point": main.point,
-        "centre": {"lat": _num(main.lat), "lon": _num(main.lon)},
+        "centre": {"lat": _deg(main.lat), "lon": _deg(main.lon)},
         "coordinates": coords,
         "timeline": timeline[:EVIDENCE_LIMIT],
         "days": days,
@@ -991,6 +991,12 @@ def _point_key_match(win: EventWindow, codes: np.ndarray, point: str | None) -> 
         return np.zeros(codes.shape, dtype=bool)
     names = np.array([win.strings[c] == point if c >= 0 else False for c in codes.tolist()])
     return names.astype(bool)
+
+
+def _deg(v: float) -> float | None:
+    """JSON-safe coordinate (None for NaN), to 1e-6 degrees (about 10 cm)."""
+    v = float(v)
+    return round(v, 6) if math.isfinite(v) else None
 
 
 def _num(v: float) -> float | None:

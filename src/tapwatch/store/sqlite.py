@@ -374,17 +374,16 @@ class Store:
     # ---- findings ----------------------------------------------------------------
 
     def upsert_findings(self, findings: Iterable[Finding], now: float) -> list[Finding]:
-        """Insert new findings, refresh known ones; returns those that are new."""
+        """Insert new findings, refresh known ones; returns those that are new.
+
+        A finding the system resolved (its pattern had stopped) that is produced again is
+        reopened, with an audit entry; a dismissed one stays dismissed."""
         new: list[Finding] = []
         with self._tx() as db:
             for f in findings:
                 body = _finding_enc.encode(f)
-                cur = db.execute(
-                    "UPDATE findings SET severity=?, score=?, window_start=?, window_end=?, "
-                    "last_seen=?, body=? WHERE id=?",
-                    (f.severity, f.score, f.window_start, f.window_end, now, body, f.id),
-                )
-                if cur.rowcount == 0:
+                row = db.execute("SELECT status FROM findings WHERE id=?", (f.id,)).fetchone()
+                if row is None:
                     db.execute(
                         "INSERT INTO findings(id, app, kind, severity, score, window_start, "
                         "window_end, first_seen, last_seen, status, body) "
@@ -393,6 +392,19 @@ class Store:
                          f.window_end, now, now, body),
                     )
                     new.append(f)
+                    continue
+                db.execute(
+                    "UPDATE findings SET severity=?, score=?, window_start=?, window_end=?, "
+                    "last_seen=?, body=? WHERE id=?",
+                    (f.severity, f.score, f.window_start, f.window_end, now, body, f.id),
+                )
+                if row[0] == "resolved":
+                    db.execute("UPDATE findings SET status='open' WHERE id=?", (f.id,))
+                    db.execute(
+                        "INSERT INTO finding_audit(finding_id, at, actor, from_status, "
+                        "to_status, reason) VALUES(?,?,?,?,?,?)",
+                        (f.id, now, "tapwatch", "resolved", "open", "pattern detected again"),
+                    )
         return new
 
     def resolve_absent_findings(self, app_ids: Iterable[str], seen: set[str], now: float) -> int:
