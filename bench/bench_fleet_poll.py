@@ -12,6 +12,8 @@ or `--warmup` seconds), it is watched for `--duration` seconds:
   lag      AppState.poll_lag of each poll finished in the window (how late it started
            against its schedule): p50, p99, max
   loop     the daemon's own event-loop lag gauge, sampled every 0.25 s: p50, p99, max
+  render   /metrics renders in the window: count, CPU seconds (on the event loop), longest
+  detect   detector passes in the window and their wall time
   memory   resident set size at the end and at its peak
 
 Figures only: nothing here asserts timing.
@@ -91,8 +93,44 @@ async def watch(d: Daemon, duration: float) -> dict[str, object]:
     }
 
 
+class CycleCosts:
+    """Wraps the daemon's /metrics render and detector pass to add up what they cost: the
+    render's CPU (it runs on the event loop thread) and each pass's wall time."""
+
+    def __init__(self, d: Daemon) -> None:
+        self.renders = 0
+        self.render_cpu = 0.0
+        self.render_max = 0.0
+        self.passes = 0
+        self.detect_wall = 0.0
+        render, detect = d.render_metrics, d.detect_once
+
+        async def timed_render() -> None:
+            t = time.thread_time()
+            await render()
+            dt = time.thread_time() - t
+            self.renders += 1
+            self.render_cpu += dt
+            self.render_max = max(self.render_max, dt)
+
+        async def timed_detect() -> None:
+            t = time.perf_counter()
+            await detect()
+            self.passes += 1
+            self.detect_wall += time.perf_counter() - t
+
+        # the render and detect loops call these through the instance
+        d.render_metrics = timed_render  # type: ignore[method-assign]
+        d.detect_once = timed_detect  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.renders = self.passes = 0
+        self.render_cpu = self.render_max = self.detect_wall = 0.0
+
+
 async def run(args: argparse.Namespace, config_path: Path, sim: SimulatorProcess) -> None:
     d = Daemon(config_path)
+    costs = CycleCosts(d)
     await d.start()
     try:
         took = await warm_up(d, args.warmup)
@@ -105,6 +143,7 @@ async def run(args: argparse.Namespace, config_path: Path, sim: SimulatorProcess
             events=sum(sum(s.ingested.values()) for s in d.states.values()),
         )
         sim_cpu0 = sim.cpu_seconds()
+        costs.reset()
         w = await watch(d, args.duration)
         clk = w["clock"]
         assert isinstance(clk, Clock)
@@ -142,8 +181,16 @@ async def run(args: argparse.Namespace, config_path: Path, sim: SimulatorProcess
             max_s=max(loop_lags, default=float("nan")),
         )
         figure(
+            "render",
+            renders=costs.renders,
+            cpu_s=costs.render_cpu,
+            max_s=costs.render_max,
+            share_of_daemon_cpu=costs.render_cpu / clk.cpu,
+        )
+        figure(
             "detect",
-            last_duration_s=d.detect.duration_s if d.detect.duration_s is not None else -1.0,
+            passes=costs.passes,
+            wall_s=costs.detect_wall,
             interval_s=d.config.daemon.detect.interval,
         )
         cur, peak = rss_mib()
