@@ -90,8 +90,16 @@ def render_metrics(d: Daemon) -> bytes:
         "gauge",
         "Registry entry of each app, value 1; join on app for name, owner, region, category.",
         [
-            ({"app": a.id, "name": a.name, "owner": a.owner, "region": a.region,
-              "category": a.category}, 1)
+            (
+                {
+                    "app": a.id,
+                    "name": a.name,
+                    "owner": a.owner,
+                    "region": a.region,
+                    "category": a.category,
+                },
+                1,
+            )
             for a in apps
         ],
     )
@@ -252,8 +260,11 @@ def render_metrics(d: Daemon) -> bytes:
         "tapwatch_app_forced_activity_ratio",
         "gauge",
         "Share (0-1) of the app's recent activity by flagged accounts or in flagged events.",
-        [({"app": a.id}, m.forced_activity_ratio) for a, m in m_apps
-         if m.forced_activity_ratio is not None],
+        [
+            ({"app": a.id}, m.forced_activity_ratio)
+            for a, m in m_apps
+            if m.forced_activity_ratio is not None
+        ],
     )
     x.family(
         "tapwatch_app_banned_feature",
