@@ -94,6 +94,56 @@ class EventWindow:
     def empty(cls, app: str) -> EventWindow:
         return cls.from_events(app, [])
 
+    def extend(self, new: EventWindow) -> EventWindow:
+        """This window followed by `new` (events not in this one): codes of `new` are
+        mapped into this window's tables, rows re-sorted by (time, id) only if `new`
+        reaches back before this window's end. Used to update a cached window with the
+        events ingested since, instead of rebuilding it."""
+        if len(new) == 0:
+            return self
+        accounts, strings = list(self.accounts), list(self.strings)
+        acc_map = _code_map(new.accounts, accounts)
+        str_map = _code_map(new.strings, strings)
+        cols: dict[str, np.ndarray] = {}
+        for f in ("ts", "type", "lat", "lon", "ids", *_F32_COLUMNS):
+            a, b = getattr(self, f), getattr(new, f)
+            if f == "ids" and a.dtype.itemsize != b.dtype.itemsize:
+                width = max(a.dtype.itemsize, b.dtype.itemsize)
+                a, b = a.astype(f"S{width}"), b.astype(f"S{width}")
+            cols[f] = np.concatenate([a, b])
+        cols["account"] = np.concatenate([self.account, acc_map[new.account]])
+        for f in _STR_COLUMNS:
+            cols[f] = np.concatenate([getattr(self, f), str_map[getattr(new, f)]])
+        out = EventWindow(app=self.app, accounts=accounts, strings=strings, **cols)
+        if len(self) and new.ts[0] < self.ts[-1]:
+            out = out.select(np.lexsort((out.ids, out.ts)))
+        return out
+
+    def compacted(self) -> EventWindow:
+        """The same window with tables holding only the strings still in use (a cached
+        window keeps every string it ever saw until compacted)."""
+        acc_used = np.unique(self.account)
+        str_used = np.unique(np.concatenate([getattr(self, f) for f in _STR_COLUMNS]))
+        str_used = str_used[str_used >= 0]
+        acc_new = np.full(len(self.accounts) + 1, -1, dtype=np.int32)
+        acc_new[acc_used] = np.arange(acc_used.size, dtype=np.int32)
+        str_new = np.full(len(self.strings) + 1, -1, dtype=np.int32)
+        str_new[str_used] = np.arange(str_used.size, dtype=np.int32)
+        cols = {f: getattr(self, f) for f in ("ts", "type", "lat", "lon", "ids", *_F32_COLUMNS)}
+        cols["account"] = acc_new[self.account]
+        for f in _STR_COLUMNS:
+            cols[f] = str_new[getattr(self, f)]  # -1 stays -1 (the extra last slot)
+        return EventWindow(
+            app=self.app,
+            accounts=[self.accounts[i] for i in acc_used.tolist()],
+            strings=[self.strings[i] for i in str_used.tolist()],
+            **cols,
+        )
+
+    @property
+    def table_size(self) -> int:
+        return len(self.accounts) + len(self.strings)
+
     @classmethod
     def from_events(cls, app: str, events: Iterable[Event]) -> EventWindow:
         """Build a window from events (any order; de-duplicated by id, first wins)."""
@@ -173,6 +223,21 @@ def _f(v: float | None) -> float:
     return np.nan if v is None else v
 
 
+def _code_map(values: list[str], table: list[str]) -> np.ndarray:
+    """Codes of `values` in `table` (appending the missing ones), as an array indexed by
+    the old code; its last slot maps -1 (absent) to -1."""
+    index = {s: i for i, s in enumerate(table)}
+    out = np.empty(len(values) + 1, dtype=np.int32)
+    for i, v in enumerate(values):
+        c = index.get(v)
+        if c is None:
+            c = index[v] = len(table)
+            table.append(v)
+        out[i] = c
+    out[-1] = -1
+    return out
+
+
 def utc_offsets(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     """UTC offset in seconds for each timestamp (resolved per distinct UTC hour)."""
     if ts.size == 0:
@@ -223,6 +288,28 @@ class AccountDays:
     def __len__(self) -> int:
         return int(self.day.shape[0])
 
+    _COLUMNS = (
+        "day", "account", "events", "meaningful", "checkin", "read", "like", "study",
+        "session", "study_s", "first_s", "last_s",
+    )
+
+    def select(self, mask: np.ndarray) -> AccountDays:
+        cols = {f: getattr(self, f)[mask] for f in self._COLUMNS}
+        return AccountDays(accounts=self.accounts, **cols)
+
+    def extend(self, new: AccountDays) -> AccountDays:
+        """These rows followed by `new` (rows of later days), accounts mapped into this
+        table; accounts no longer used are dropped."""
+        accounts = list(self.accounts)
+        acc_map = _code_map(new.accounts, accounts)
+        cols = {f: np.concatenate([getattr(self, f), getattr(new, f)]) for f in self._COLUMNS}
+        cols["account"] = np.concatenate([self.account, acc_map[new.account]])
+        used = np.unique(cols["account"])
+        recode = np.zeros(len(accounts), dtype=np.int32)
+        recode[used] = np.arange(used.size, dtype=np.int32)
+        cols["account"] = recode[cols["account"]]
+        return AccountDays(accounts=[accounts[i] for i in used.tolist()], **cols)
+
     @classmethod
     def from_rows(cls, rows: list[tuple], accounts: list[str]) -> AccountDays:
         """rows: (day, account_code, events, meaningful, checkin, read, like, study,
@@ -258,6 +345,16 @@ class AppHours:
 
     def __len__(self) -> int:
         return int(self.day.shape[0])
+
+    def select(self, mask: np.ndarray) -> AppHours:
+        return AppHours(self.day[mask], self.hour[mask], self.type[mask], self.count[mask])
+
+    def extend(self, new: AppHours) -> AppHours:
+        """These rows followed by `new` (rows of later days)."""
+        return AppHours(
+            *(np.concatenate([getattr(self, f), getattr(new, f)])
+              for f in ("day", "hour", "type", "count"))
+        )
 
     @classmethod
     def from_rows(cls, rows: list[tuple[int, int, int, int]]) -> AppHours:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -17,36 +18,100 @@ from tapwatch.config import AppConfig, Config, app_profile
 from tapwatch.detectors.base import DetectorInput, UsageSnapshot
 from tapwatch.detectors.engine import run_fleet
 from tapwatch.store.sqlite import Store
-from tapwatch.window import local_day_of
+from tapwatch.window import AccountDays, AppHours, EventWindow, local_day_of
 
 _stores: dict[Path, Store] = {}
+_caches: dict[Path, InputCache] = {}
+
+
+@dataclass(slots=True)
+class _AppInputs:
+    seq: int  # the last event batch folded in
+    tz: ZoneInfo
+    events: EventWindow
+    account_days: AccountDays
+    app_hours: AppHours
+
+
+class InputCache:
+    """Each app's window and rollups, kept between passes and updated with the batches
+    stored since: a pass costs what arrived since the last one, not the whole window.
+
+    Rollup rows can change only on days that new events fall on, so the cached rows of
+    earlier days are kept and the rest re-read."""
+
+    def __init__(self) -> None:
+        self._apps: dict[str, _AppInputs] = {}
+
+    def build(
+        self, store: Store, apps: list[AppConfig], config: Config, now: float
+    ) -> list[DetectorInput]:
+        det = config.daemon.detect
+        out = []
+        for app in apps:
+            profile = app_profile(app, config.daemon)
+            tz = profile.timezone
+            since = now - det.raw_window
+            since_day = local_day_of(now, tz) - det.rollup_days
+            with store.consistent_read():
+                c = self._update(store, app.id, tz, since, since_day, now)
+                snapshot = store.snapshot(app.id)
+                seen = store.data_since(app.id)
+                first = store.first_event_ts(app.id)
+            self._apps[app.id] = c
+            out.append(
+                DetectorInput(
+                    app=profile,
+                    now=now,
+                    events=c.events,
+                    account_days=c.account_days,
+                    app_hours=c.app_hours,
+                    snapshot=snapshot,
+                    data_since=min((t for t in (first, seen) if t is not None), default=None),
+                )
+            )
+        for gone in set(self._apps) - {a.id for a in apps}:
+            del self._apps[gone]
+        return out
+
+    def _update(
+        self, store: Store, app_id: str, tz: ZoneInfo, since: float, since_day: int, now: float
+    ) -> _AppInputs:
+        c = self._apps.get(app_id)
+        if c is None or c.tz != tz:  # first pass: read it all
+            return _AppInputs(
+                seq=store.last_batch(app_id),
+                tz=tz,
+                events=store.event_window(app_id, since),
+                account_days=store.account_days(app_id, since_day),
+                app_hours=store.app_hours(app_id, since_day),
+            )
+        new, seq, earliest = store.batches_after(app_id, c.seq)
+        events = c.events.since(since)
+        if not new:
+            reread = local_day_of(now, tz) + 1  # nothing changed: keep every cached day
+        else:
+            assert earliest is not None
+            events = events.extend(
+                EventWindow.from_events(app_id, (e for e in new if e.ts >= since))
+            )
+            if events.table_size > 2 * len(events) + 4096:
+                events = events.compacted()
+            reread = max(since_day, min(local_day_of(earliest, tz), local_day_of(now, tz)))
+        ad, ah = c.account_days, c.app_hours
+        ad = ad.select((ad.day >= since_day) & (ad.day < reread))
+        ah = ah.select((ah.day >= since_day) & (ah.day < reread))
+        if new:
+            ad = ad.extend(store.account_days(app_id, reread))
+            ah = ah.extend(store.app_hours(app_id, reread))
+        return _AppInputs(seq=seq, tz=tz, events=events, account_days=ad, app_hours=ah)
 
 
 def build_inputs(
     store: Store, apps: list[AppConfig], config: Config, now: float
 ) -> list[DetectorInput]:
-    """Detector inputs for these apps, read from the store."""
-    det = config.daemon.detect
-    out = []
-    for app in apps:
-        profile = app_profile(app, config.daemon)
-        today = local_day_of(now, profile.timezone)
-        since_day = today - det.rollup_days
-        first = store.first_event_ts(app.id)
-        seen = store.data_since(app.id)
-        data_since = min((t for t in (first, seen) if t is not None), default=None)
-        out.append(
-            DetectorInput(
-                app=profile,
-                now=now,
-                events=store.event_window(app.id, now - det.raw_window),
-                account_days=store.account_days(app.id, since_day),
-                app_hours=store.app_hours(app.id, since_day),
-                snapshot=store.snapshot(app.id),
-                data_since=data_since,
-            )
-        )
-    return out
+    """Detector inputs for these apps, read from the store from scratch."""
+    return InputCache().build(store, apps, config, now)
 
 
 def active_accounts(inp: DetectorInput) -> dict[str, int]:
@@ -80,15 +145,24 @@ class DetectPass:
 
 
 def run_detect_pass(
-    store: Store | Path, apps: list[AppConfig], config: Config, now: float
+    store: Store | Path,
+    apps: list[AppConfig],
+    config: Config,
+    now: float,
+    cache: InputCache | None = None,
 ) -> DetectPass:
-    """Build every app's inputs from the store and run the engine (pure but for reads)."""
+    """Update every app's inputs from the store and run the engine (pure but for reads).
+
+    Given a path (in the worker process), the store connection and the input cache are
+    kept in this process between passes."""
     if isinstance(store, Path):
         s = _stores.get(store)
         if s is None:
             s = _stores[store] = Store(store, readonly=True)
+            _caches[store] = InputCache()
+        cache = _caches[store]
         store = s
-    inputs: list[DetectorInput] = build_inputs(store, apps, config, now)
+    inputs = (cache or InputCache()).build(store, apps, config, now)
     result = run_fleet(inputs, config.daemon.detectors)
     return DetectPass(
         result=result,

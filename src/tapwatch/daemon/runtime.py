@@ -31,7 +31,7 @@ from tapwatch.config import (
     app_timezone,
     load_config,
 )
-from tapwatch.daemon.detect_worker import run_detect_pass
+from tapwatch.daemon.detect_worker import InputCache, run_detect_pass
 from tapwatch.daemon.scheduler import AppPoller, AppState
 from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.detectors.base import UsageSnapshot
@@ -101,6 +101,7 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._detect_lock = asyncio.Lock()
         self._detect_pool: ProcessPoolExecutor | None = None
+        self._input_cache = InputCache()  # used when detection runs in this process
         self.store: AsyncStore
         self.session: aiohttp.ClientSession
         self.pseudonymizer: Pseudonymizer
@@ -310,7 +311,9 @@ class Daemon:
                     self._detect_pool, run_detect_pass, self.store.path, apps, config, now
                 )
             else:
-                p = await self.store.read(run_detect_pass, self.store.reader, apps, config, now)
+                p = await self.store.read(
+                    run_detect_pass, self.store.reader, apps, config, now, self._input_cache
+                )
             result = p.result
             for f in result.failures:
                 log.error("detector %s failed on app %s: %s", f.kind, f.app, f.error)

@@ -49,8 +49,9 @@ CREATE TABLE IF NOT EXISTS event_ids(
 CREATE INDEX IF NOT EXISTS event_ids_day ON event_ids(day);
 -- Raw events are stored a batch per row (msgpack list of Event): one B-tree insert per
 -- batch instead of per event. Pruned when the whole batch is older than raw retention.
+-- seq never reuses a number, so "batches after seq N" is exact for incremental readers.
 CREATE TABLE IF NOT EXISTS event_batches(
-  seq INTEGER PRIMARY KEY, app_pk INTEGER NOT NULL, min_ts REAL NOT NULL,
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, app_pk INTEGER NOT NULL, min_ts REAL NOT NULL,
   max_ts REAL NOT NULL, n INTEGER NOT NULL, body BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS event_batches_app_ts ON event_batches(app_pk, max_ts);
 -- Evidence of confirmed findings outlives raw retention: copied here on confirmation.
@@ -153,6 +154,16 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def consistent_read(self) -> Iterator[None]:
+        """Reads inside see one snapshot of the store (WAL), whatever commits meanwhile."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
 
     def app_pk(self, app_id: str) -> int:
         """The app's key in this store, created on first use (a read-only store answers
@@ -307,6 +318,27 @@ class Store:
             else:
                 out += [e for e in batch if since <= e.ts <= hi]
         return out
+
+    def batches_after(self, app_id: str, seq: int) -> tuple[list[Event], int, float | None]:
+        """Events of the app's batches stored after batch `seq`: (events, last seq, the
+        earliest event time among them)."""
+        events: list[Event] = []
+        last, lo = seq, None
+        for s, body, min_ts in self._db.execute(
+            "SELECT seq, body, min_ts FROM event_batches WHERE app_pk=? AND seq>? ORDER BY seq",
+            (self.app_pk(app_id), seq),
+        ):
+            events += _batch_dec.decode(body)
+            last = s
+            lo = min_ts if lo is None else min(lo, min_ts)
+        return events, last, lo
+
+    def last_batch(self, app_id: str) -> int:
+        """The seq of the app's latest stored batch (0 if none)."""
+        row = self._db.execute(
+            "SELECT MAX(seq) FROM event_batches WHERE app_pk=?", (self.app_pk(app_id),)
+        ).fetchone()
+        return row[0] or 0
 
     def event_window(self, app_id: str, since: float) -> EventWindow:
         return EventWindow.from_events(app_id, self.events(app_id, since))
