@@ -960,9 +960,15 @@ def _finding(
         "accounts_never_here": never_here,
     }
     days_txt = f" on {len(days)} days ({', '.join(days)})" if len(days) > 1 else f" on {days[0]}"
+    # a spread of under a metre net of GPS noise: the fixes are as close as GPS can tell
+    where_phones = (
+        "phones at one spot (within GPS accuracy)"
+        if math.isfinite(main.spread_m) and main.spread_m < 1.0
+        else f"phones within {spread_txt}"
+    )
     summary = (
-        f"{size_acc} accounts checked in at {where} {main.median_gap:.1f} s apart with phones "
-        f"within {spread_txt}{days_txt}: the signature of one person checking in many phones."
+        f"{size_acc} accounts checked in at {where} {main.median_gap:.1f} s apart with "
+        f"{where_phones}{days_txt}: the signature of one person checking in many phones."
     )
     located = int(np.isfinite(win.lat[rows]).sum())
     return Finding(
