@@ -8,7 +8,7 @@ there), and then, with its pollers still running:
   page     bytes of the rendered page and its sample lines
   render   render_metrics(daemon) timed `--renders` times: p50, max (it runs on the
            event loop after ingest and detect cycles, at most once a second)
-  serve    `--requests` sequential GETs of /metrics from a client in another process
+  serve    `--requests` GETs of /metrics, `--gap` s apart, from a client in another process
            (http.client, keep-alive), time to the last byte: p50, p99, max; goal < 50 ms
   serve_idle  the same after the pollers are stopped: no re-render competes with serving
   memory   the daemon process's resident set size
@@ -41,14 +41,17 @@ from tapwatch.simulator import SimulatorOptions
 SERVE_GOAL_S = 0.050
 
 
-def _scrape(port: int, n: int, cpu: int | None, conn: Connection) -> None:
-    """Client process: n sequential GETs of /metrics; sends back (latencies, bytes)."""
+def _scrape(port: int, n: int, gap: float, cpu: int | None, conn: Connection) -> None:
+    """Client process: n sequential GETs of /metrics, `gap` seconds apart; sends back
+    (latencies, bytes)."""
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     out: list[float] = []
     size = 0
-    for _ in range(n):
+    for i in range(n):
+        if i and gap:
+            time.sleep(gap)
         t0 = time.perf_counter()
         c.request("GET", "/metrics")
         r = c.getresponse()
@@ -62,11 +65,13 @@ def _scrape(port: int, n: int, cpu: int | None, conn: Connection) -> None:
     conn.close()
 
 
-async def serve_times(port: int, n: int, cpu: int | None) -> tuple[list[float], int]:
+async def serve_times(
+    port: int, n: int, gap: float, cpu: int | None
+) -> tuple[list[float], int]:
     """Run the client process while this event loop keeps serving (and polling)."""
     ctx = mp.get_context("spawn")
     ours, theirs = ctx.Pipe()
-    p = ctx.Process(target=_scrape, args=(port, n, cpu, theirs), daemon=True)
+    p = ctx.Process(target=_scrape, args=(port, n, gap, cpu, theirs), daemon=True)
     p.start()
     theirs.close()
     try:
@@ -122,13 +127,13 @@ async def run(args: argparse.Namespace, config_path: Path, client_core: int | No
         )
         assert d.port is not None
         # while polling, as in production: the render loop runs on the same event loop
-        lat, size = await serve_times(d.port, args.requests, client_core)
+        lat, size = await serve_times(d.port, args.requests, args.gap, client_core)
         serve_figure("serve", lat, size)
         # pollers stopped, nothing left to re-render: the cost of serving the bytes alone
         for p in d.pollers.values():
             await p.stop()
         await asyncio.sleep(1.5)  # let a render already due finish
-        lat, size = await serve_times(d.port, args.requests, client_core)
+        lat, size = await serve_times(d.port, args.requests, args.gap, client_core)
         serve_figure("serve_idle", lat, size)
         cur, peak = rss_mib()
         figure("memory", rss_mib=cur, peak_rss_mib=peak)
@@ -140,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--apps", type=int, default=2000)
     ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument(
+        "--gap",
+        type=float,
+        default=0.05,
+        help="seconds between requests, so they sample the re-render cycle, not one instant",
+    )
     ap.add_argument("--renders", type=int, default=20)
     ap.add_argument("--warmup", type=float, default=120.0, help="longest warm-up, seconds")
     ap.add_argument("--days", type=int, default=1, help="days of history each app serves")
@@ -148,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny sizes: proves the script works")
     args = ap.parse_args(argv)
     if args.quick:
-        args.apps, args.requests, args.renders, args.warmup = 40, 20, 3, 15.0
+        args.apps, args.requests, args.renders, args.warmup, args.gap = 40, 20, 3, 15.0, 0.0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     ours, other = pin_cores(not args.no_pin)

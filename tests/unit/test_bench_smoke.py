@@ -17,11 +17,12 @@ NUM = r"-?[0-9][0-9.e+-]*"
 EXPECTED = {
     "bench_ingest.py": [
         r"setup: apps=2 .*events_served=(?P<served>\d+)",
-        rf"ceiling: events=(?P<ceiling>\d+) wall_s={NUM} cpu_s={NUM} events_per_s={NUM} "
+        rf"ceiling: round=1 events=(?P<ceiling>\d+) wall_s={NUM} cpu_s={NUM} events_per_s={NUM} "
         rf"events_per_cpu_s={NUM}",
-        rf"ingest: events=(?P<stored>\d+) duplicates=0 wall_s={NUM} cpu_s={NUM} "
+        rf"ingest: round=1 events=(?P<stored>\d+) duplicates=0 wall_s={NUM} cpu_s={NUM} "
         rf"events_per_s={NUM} events_per_cpu_s={NUM}",
-        rf"ingest_vs_ceiling: fraction={NUM}",
+        rf"summary: rounds=1 ceiling_events_per_s={NUM} ingest_events_per_s={NUM} "
+        rf"ingest_events_per_cpu_s={NUM} fraction_of_ceiling={NUM}",
         rf"hot: func=\S+ own_s={NUM} own_pct={NUM}",
         rf"memory: rss_mib={NUM} peak_rss_mib={NUM}",
     ],
