@@ -23,7 +23,7 @@ EXPECTED = {
         rf"events_per_s={NUM} events_per_cpu_s={NUM}",
         rf"summary: rounds=1 ceiling_events_per_s={NUM} ingest_events_per_s={NUM} "
         rf"ingest_events_per_cpu_s={NUM} fraction_of_ceiling={NUM}",
-        rf"hot: func=\S+ own_s={NUM} own_pct={NUM}",
+        rf"hot: func=.+ own_s={NUM} own_pct={NUM}",
         rf"memory: rss_mib={NUM} peak_rss_mib={NUM}",
     ],
     "bench_fleet_poll.py": [
