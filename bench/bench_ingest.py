@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import io
-import pstats
 import random
 import statistics
 import sys
@@ -35,7 +33,15 @@ from pathlib import Path
 
 import aiohttp
 
-from common import Clock, SimulatorProcess, figure, pin_cores, rss_mib, write_daemon_config
+from common import (
+    Clock,
+    SimulatorProcess,
+    figure,
+    hot_spots,
+    pin_cores,
+    rss_mib,
+    write_daemon_config,
+)
 from tapwatch.config import AppConfig, Config, app_timezone, load_config
 from tapwatch.daemon.scheduler import AppPoller, AppState
 from tapwatch.daemon.store_thread import AsyncStore
@@ -149,36 +155,6 @@ async def ingest_pass(
     stored = sum(sum(s.ingested.values()) for s in states.values())
     dups = sum(s.rejected.get("duplicate", 0) for s in states.values())
     return stored, dups, size
-
-
-#: where a thread waits (the event loop for sockets, the store writer for work): idle time,
-#: not cost, so left out of the hot spots and their percentages
-_WAITS = (
-    "<method 'poll' of 'select.epoll' objects>",
-    "<method 'get' of '_queue.SimpleQueue' objects>",
-)
-
-
-def hot_spots(profilers: tuple[cProfile.Profile, cProfile.Profile], top: int) -> None:
-    """Print the top functions by own time over both threads, waits left out."""
-    stats = pstats.Stats(profilers[0], stream=io.StringIO())
-    stats.add(profilers[1])
-    table = stats.stats  # type: ignore[attr-defined]
-    idle = sum(v[2] for k, v in table.items() if k[2] in _WAITS)
-    busy = {k: v for k, v in table.items() if k[2] not in _WAITS}
-    total = sum(v[2] for v in busy.values())
-    figure("profile", busy_s=total, idle_s=idle)
-    rows = sorted(busy.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
-    for (file, line, func), (_cc, ncalls, tt, ct, _callers) in rows:
-        where = f"{Path(file).name}:{line}" if line else file
-        figure(
-            "hot",
-            func=f"{func}@{where}",
-            own_s=tt,
-            own_pct=100 * tt / total,
-            cum_s=ct,
-            calls=ncalls,
-        )
 
 
 def main(argv: list[str] | None = None) -> int:

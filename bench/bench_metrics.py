@@ -13,6 +13,8 @@ there), and then, with its pollers still running:
   serve_idle  the same after the pollers are stopped: no re-render competes with serving
   memory   the daemon process's resident set size
 
+`--profile` also prints the hot spots of one render under cProfile.
+
 Figures only: nothing here asserts timing.
 
     .venv/bin/python bench/bench_metrics.py [--apps 2000] [--requests 200]
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import http.client
 import logging
 import multiprocessing as mp
@@ -33,7 +36,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from bench_fleet_poll import warm_up
-from common import SimulatorProcess, figure, percentile, pin_cores, rss_mib, write_daemon_config
+from common import (
+    SimulatorProcess,
+    figure,
+    hot_spots,
+    percentile,
+    pin_cores,
+    rss_mib,
+    write_daemon_config,
+)
 from tapwatch.daemon.runtime import Daemon
 from tapwatch.exporters.metrics import render_metrics
 from tapwatch.simulator import SimulatorOptions
@@ -126,6 +137,10 @@ async def run(args: argparse.Namespace, config_path: Path, client_core: int | No
             max_ms=1000 * max(times),
             n=len(times),
         )
+        if args.profile:
+            prof = cProfile.Profile(time.thread_time)
+            prof.runcall(render_metrics, d)
+            hot_spots([prof], args.top)
         assert d.port is not None
         # while polling, as in production: the render loop runs on the same event loop
         lat, size = await serve_times(d.port, args.requests, args.gap, client_core)
@@ -156,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=120.0, help="longest warm-up, seconds")
     ap.add_argument("--days", type=int, default=1, help="days of history each app serves")
     ap.add_argument("--scale", type=float, default=0.02, help="multiplies each app's users")
+    ap.add_argument("--profile", action="store_true", help="cProfile one render")
+    ap.add_argument("--top", type=int, default=12, help="hot spots to print with --profile")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to separate cores")
     ap.add_argument("--quick", action="store_true", help="tiny sizes: proves the script works")
     args = ap.parse_args(argv)

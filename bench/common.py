@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import cProfile
+import io
 import multiprocessing as mp
 import os
+import pstats
 import resource
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -98,6 +102,38 @@ class Clock:
         self.wall = time.perf_counter() - self.wall0
         self.cpu = time.process_time() - self.cpu0
         return self
+
+
+#: where a thread waits (the event loop for sockets, the store writer for work): idle time,
+#: not cost, so left out of the hot spots and their percentages
+_WAITS = (
+    "<method 'poll' of 'select.epoll' objects>",
+    "<method 'get' of '_queue.SimpleQueue' objects>",
+)
+
+
+def hot_spots(profilers: Sequence[cProfile.Profile], top: int) -> None:
+    """Print the top functions by own time over the profilers (one per thread), waits
+    left out."""
+    stats = pstats.Stats(profilers[0], stream=io.StringIO())
+    for p in profilers[1:]:
+        stats.add(p)
+    table = stats.stats  # type: ignore[attr-defined]
+    idle = sum(v[2] for k, v in table.items() if k[2] in _WAITS)
+    busy = {k: v for k, v in table.items() if k[2] not in _WAITS}
+    total = sum(v[2] for v in busy.values())
+    figure("profile", busy_s=total, idle_s=idle)
+    rows = sorted(busy.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    for (file, line, func), (_cc, ncalls, tt, ct, _callers) in rows:
+        where = f"{Path(file).name}:{line}" if line else file
+        figure(
+            "hot",
+            func=f"{func}@{where}",
+            own_s=tt,
+            own_pct=100 * tt / total,
+            cum_s=ct,
+            calls=ncalls,
+        )
 
 
 # ---- the simulator in a child process --------------------------------------------------
