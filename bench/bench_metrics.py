@@ -6,8 +6,9 @@ every app is caught up, runs one detector pass (so the per-app assessment series
 there), and then, with its pollers still running:
 
   page     bytes of the rendered page and its sample lines
-  render   render_metrics(daemon) timed `--renders` times: p50, max (it runs on the
-           event loop after ingest and detect cycles, at most once a second)
+  render   render_metrics(daemon), a render from scratch, timed `--renders` times: p50, max
+  render_steady  the daemon's own renderer (it keeps each app's lines and re-formats only
+           the apps that changed), 1 s apart while the pollers run, as its render loop does
   serve    `--requests` GETs of /metrics, `--gap` s apart, from a client in another process
            (http.client, keep-alive), time to the last byte: p50, p99, max; goal < 50 ms
   serve_idle  the same after the pollers are stopped: no re-render competes with serving
@@ -136,6 +137,16 @@ async def run(args: argparse.Namespace, config_path: Path, client_core: int | No
             p50_ms=1000 * percentile(times, 50),
             max_ms=1000 * max(times),
             n=len(times),
+        )
+        steady = []
+        for _ in range(args.renders):
+            await asyncio.sleep(1.0)  # the render loop's pace: polls end in between
+            steady.append(await d.render_metrics())
+        figure(
+            "render_steady",
+            p50_ms=1000 * percentile(steady, 50),
+            max_ms=1000 * max(steady),
+            n=len(steady),
         )
         if args.profile:
             prof = cProfile.Profile(time.thread_time)

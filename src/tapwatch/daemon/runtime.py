@@ -35,6 +35,7 @@ from tapwatch.daemon.detect_worker import InputCache, run_detect_pass
 from tapwatch.daemon.scheduler import AppPoller, AppState
 from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.detectors.base import UsageSnapshot
+from tapwatch.exporters.metrics import MetricsRenderer
 from tapwatch.pseudonym import Pseudonymizer, load_key
 from tapwatch.sources import build_source
 
@@ -66,7 +67,7 @@ class DetectState:
     finding_totals: dict[tuple[str, str, str], int] | None = None
     open_by_kind: dict[tuple[str, str], int] | None = None
     raw_events: int = 0
-
+    version: int = 0  # bumped after every pass
 
 class Daemon:
     def __init__(
@@ -102,6 +103,7 @@ class Daemon:
         self._detect_lock = asyncio.Lock()
         self._detect_pool: ProcessPoolExecutor | None = None
         self._input_cache = InputCache()  # used when detection runs in this process
+        self._renderer = MetricsRenderer()
         self.store: AsyncStore
         self.session: aiohttp.ClientSession
         self.pseudonymizer: Pseudonymizer
@@ -332,6 +334,7 @@ class Daemon:
             self.detect.result = result
             self.detect.finished_at = self.clock()
             self.detect.duration_s = time.perf_counter() - t0
+            self.detect.version += 1
             self._dirty.set()
 
     def _judgeable(self, app_id: str) -> bool:
@@ -340,18 +343,20 @@ class Daemon:
 
     # ---- metrics snapshot --------------------------------------------------------
 
-    async def render_metrics(self) -> None:
-        from tapwatch.exporters.metrics import render_metrics
-
-        self.metrics_body = render_metrics(self)
+    async def render_metrics(self) -> float:
+        """Re-render /metrics now; returns how long it took."""
+        t0 = time.perf_counter()
+        self.metrics_body = self._renderer.render(self)
+        return time.perf_counter() - t0
 
     async def _render_loop(self) -> None:
-        """Re-render /metrics after ingest or detect cycles, at most once a second."""
+        """Re-render /metrics after ingest or detect cycles: at most once a second, and
+        never more than a fifth of the time (renders run on the event loop)."""
         while True:
             await self._dirty.wait()
             self._dirty.clear()
-            await self.render_metrics()
-            await asyncio.sleep(1.0)
+            took = await self.render_metrics()
+            await asyncio.sleep(max(1.0, 4 * took))
 
     async def _lag_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -63,6 +63,7 @@ class AppState:
     poll_lag: float = 0.0
     consecutive_failures: int = 0
     caught_up: bool = False  # has a poll ever ended with nothing left to fetch?
+    version: int = 0  # bumped after every poll: /metrics re-formats the app's lines
     errors: Counter[str] = field(default_factory=Counter)
     ingested: Counter[str] = field(default_factory=Counter)  # by event type
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
@@ -214,5 +215,6 @@ class AppPoller:
                 log.warning("app %s: polling failing: %s%s", self.app.id, detail, hint)
             st.up = 0
             st.consecutive_failures += 1
+        st.version += 1
         self.on_cycle()
         return retry_after, backlog

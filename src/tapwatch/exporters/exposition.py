@@ -15,6 +15,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _escape_label(v: str) -> str:
+    if "\\" not in v and "\n" not in v and '"' not in v:  # the common case: nothing to do
+        return v
     return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
@@ -23,10 +25,11 @@ def _escape_help(v: str) -> str:
 
 
 def format_value(v: float) -> str:
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, int):
+    t = type(v)
+    if t is int:
         return str(v)
+    if t is bool:
+        return "1" if v else "0"
     if math.isnan(v):
         return "NaN"
     if math.isinf(v):
@@ -41,6 +44,14 @@ def format_labels(labels: Mapping[str, str]) -> str:
         return ""
     inner = ",".join(f'{k}="{_escape_label(str(v))}"' for k, v in labels.items())
     return "{" + inner + "}"
+
+
+def sample_lines(
+    name: str, kind: str, samples: Iterable[tuple[Mapping[str, str], float]]
+) -> str:
+    """Sample lines of one family (no HELP/TYPE), newline-separated."""
+    sample_name = f"{name}_total" if kind == "counter" else name
+    return "\n".join(f"{sample_name}{format_labels(lbl)} {format_value(v)}" for lbl, v in samples)
 
 
 class Exposition:
@@ -59,12 +70,17 @@ class Exposition:
     ) -> None:
         """Add a family (kind: gauge, counter, info-as-gauge). For counters, `name` is
         the family name and samples are written as name_total."""
+        self.family_text(name, kind, help_text, [sample_lines(name, kind, samples)])
+
+    def family_text(self, name: str, kind: str, help_text: str, chunks: Iterable[str]) -> None:
+        """Add a family from sample lines already formatted (by `sample_lines`), e.g. kept
+        from an earlier render for apps whose values did not change."""
         if name in self._declared:
             raise ValueError(f"metric family {name} declared twice")
         self._declared.add(name)
         sample_name = f"{name}_total" if kind == "counter" else name
         lines = [f"# HELP {sample_name} {_escape_help(help_text)}", f"# TYPE {sample_name} {kind}"]
-        lines += [f"{sample_name}{format_labels(lbl)} {format_value(v)}" for lbl, v in samples]
+        lines += [c for c in chunks if c]
         self._parts.append("\n".join(lines))
 
     def render(self) -> bytes:

@@ -4,20 +4,28 @@ Labels are app-level only (app, and bounded enums: reason, type, window, kind, s
 band, feature, signal; owner/region/category only on the info series). Never an account,
 device, point or finding id. tapwatch polls apps on its own schedule, so no sample carries
 a timestamp: `tapwatch_app_last_success_timestamp_seconds` says how old the data is.
+
+At fleet scale the page is megabytes. `MetricsRenderer` keeps each app's formatted lines
+and re-formats only the apps whose state changed since the last render (a poll ended, a
+detector pass finished, the registry was reloaded), so a render costs what changed.
 """
 
 from __future__ import annotations
 
 import platform
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from tapwatch import __version__
+from tapwatch.config import AppConfig
+from tapwatch.daemon.scheduler import AppState
 from tapwatch.events import EventType, RejectReason
-from tapwatch.exporters.exposition import Exposition
+from tapwatch.exporters.exposition import Exposition, sample_lines
 from tapwatch.sources.base import ErrorReason
 
 if TYPE_CHECKING:
-    from tapwatch.daemon.runtime import Daemon
+    from tapwatch.daemon.runtime import Daemon, DetectState
 
 ERROR_REASONS = [r.value for r in ErrorReason] + ["internal"]
 EVENT_TYPES = [t.name for t in EventType]
@@ -25,283 +33,344 @@ REJECT_REASONS = [r.value for r in RejectReason]
 WINDOWS = ("1d", "7d", "30d")
 BANDS = ("candidate", "review", "keep", "insufficient_data", "exempt")
 
+Samples = Iterable[tuple[Mapping[str, str], float]]
 
-def render_metrics(d: Daemon) -> bytes:
-    """Render the whole page. Cheap enough to run after every cycle, never per request."""
-    x = Exposition()
-    now = d.clock()
-    apps = [a for a in d.my_apps() if a.id in d.states]
-    states = {a.id: d.states[a.id] for a in apps}
-    det = d.detect
-    result = det.result
-    metrics = getattr(result, "metrics", {}) if result is not None else {}
-    assessments = getattr(result, "assessments", {}) if result is not None else {}
-    snapshots = det.snapshots or {}
-    active = det.active_accounts or {}
 
-    x.family(
-        "tapwatch_build_info",
-        "gauge",
-        "tapwatch build: version and Python, value 1.",
-        [({"version": __version__, "python": platform.python_version()}, 1)],
-    )
-    x.family(
-        "tapwatch_config_last_reload_successful",
-        "gauge",
-        "1 if the last config load or reload succeeded; 0 means the last good config is in use.",
-        [({}, 1 if d.reload_status.successful else 0)],
-    )
-    x.family(
-        "tapwatch_config_last_reload_success_timestamp_seconds",
-        "gauge",
-        "Time of the last successful config load or reload.",
-        [({}, d.reload_status.last_success)],
-    )
-    x.family(
-        "tapwatch_apps_configured",
-        "gauge",
-        "Apps in the registry that this shard polls.",
-        [({}, len(apps))],
-    )
-    x.family("tapwatch_shard_ordinal", "gauge", "This daemon's shard number.", [({}, d.shard)])
-    x.family("tapwatch_shard_total", "gauge", "Total number of shards.", [({}, d.total_shards)])
-    x.family(
-        "tapwatch_store_size_bytes",
-        "gauge",
-        "Bytes on disk of the embedded store (database and write-ahead log).",
-        [({}, d.store.writer.size_bytes())],
-    )
-    x.family(
-        "tapwatch_events_stored",
-        "gauge",
-        "Raw events held in the store (for evidence and detectors), as of the last detector pass.",
-        [({}, det.raw_events)],
-    )
-    x.family(
-        "tapwatch_event_loop_lag_seconds",
-        "gauge",
-        "How late the event loop ran a 0.5 s timer, last measured.",
-        [({}, d.loop_lag)],
-    )
+@dataclass(frozen=True)
+class AppView:
+    """One app as the renderer sees it."""
 
-    # ---- per app: registry ------------------------------------------------------
-    x.family(
+    app: AppConfig
+    state: AppState
+    det: DetectState
+    stale: bool
+
+
+@dataclass(frozen=True)
+class AppFamily:
+    name: str
+    kind: str
+    help: str
+    samples: Callable[[AppView], Samples]
+
+
+def _polled(fn: Callable[[AppView], Samples]) -> Callable[[AppView], Samples]:
+    """Collection series exist only once the app has been polled."""
+    return lambda v: fn(v) if v.state.up is not None else ()
+
+
+def _one(v: AppView, value: float | None) -> Samples:
+    return () if value is None else (({"app": v.app.id}, value),)
+
+
+def _detect(v: AppView, attr: str) -> Any:
+    """The app's value of a FleetResult attribute (metrics/assessments), or None."""
+    result = v.det.result
+    return None if result is None else getattr(result, attr).get(v.app.id)
+
+
+def _metric(v: AppView) -> Any:
+    return _detect(v, "metrics")
+
+
+APP_FAMILIES: tuple[AppFamily, ...] = (
+    AppFamily(
         "tapwatch_app_info",
         "gauge",
         "Registry entry of each app, value 1; join on app for name, owner, region, category.",
-        [
+        lambda v: (
             (
                 {
-                    "app": a.id,
-                    "name": a.name,
-                    "owner": a.owner,
-                    "region": a.region,
-                    "category": a.category,
+                    "app": v.app.id,
+                    "name": v.app.name,
+                    "owner": v.app.owner,
+                    "region": v.app.region,
+                    "category": v.app.category,
                 },
                 1,
-            )
-            for a in apps
-        ],
-    )
-    x.family(
+            ),
+        ),
+    ),
+    AppFamily(
         "tapwatch_app_intended_users",
         "gauge",
         "How many people the app is meant for (registry).",
-        [({"app": a.id}, a.intended_users) for a in apps],
-    )
-    x.family(
+        lambda v: _one(v, v.app.intended_users),
+    ),
+    AppFamily(
         "tapwatch_app_annual_cost_cny",
         "gauge",
         "Annual cost of the app in CNY (registry).",
-        [({"app": a.id}, a.annual_cost_cny) for a in apps if a.annual_cost_cny is not None],
-    )
-    x.family(
+        lambda v: _one(v, v.app.annual_cost_cny),
+    ),
+    AppFamily(
         "tapwatch_app_exempt",
         "gauge",
         "1 for security and emergency apps exempt from the feature rules (registry).",
-        [({"app": a.id}, 1 if a.exempt else 0) for a in apps],
-    )
-
-    # ---- per app: collection ----------------------------------------------------
-    polled = [(a, s) for a, s in ((a, states[a.id]) for a in apps) if s.up is not None]
-    x.family(
+        lambda v: _one(v, 1 if v.app.exempt else 0),
+    ),
+    AppFamily(
         "tapwatch_app_up",
         "gauge",
         "1 if the last poll of the app succeeded, else 0 (absent before the first poll).",
-        [({"app": a.id}, s.up) for a, s in polled],
-    )
-    x.family(
+        _polled(lambda v: _one(v, v.state.up)),
+    ),
+    AppFamily(
         "tapwatch_app_last_success_timestamp_seconds",
         "gauge",
         "Time the last successful poll of the app ended; data is at most this old.",
-        [({"app": a.id}, s.last_success) for a, s in polled if s.last_success is not None],
-    )
-    x.family(
+        _polled(lambda v: _one(v, v.state.last_success)),
+    ),
+    AppFamily(
         "tapwatch_app_stale",
         "gauge",
         "1 when the app's last good data is older than three poll intervals.",
-        [({"app": a.id}, 1 if s.stale(now) else 0) for a, s in polled],
-    )
-    x.family(
+        _polled(lambda v: _one(v, 1 if v.stale else 0)),
+    ),
+    AppFamily(
         "tapwatch_app_scrape_duration_seconds",
         "gauge",
         "Duration of the last poll of the app (all pages, fetch and store).",
-        [({"app": a.id}, s.scrape_duration) for a, s in polled if s.scrape_duration is not None],
-    )
-    x.family(
+        _polled(lambda v: _one(v, v.state.scrape_duration)),
+    ),
+    AppFamily(
         "tapwatch_app_poll_lag_seconds",
         "gauge",
         "How late the last poll of the app started against its schedule.",
-        [({"app": a.id}, s.poll_lag) for a, s in polled],
-    )
-    x.family(
+        _polled(lambda v: _one(v, v.state.poll_lag)),
+    ),
+    AppFamily(
         "tapwatch_app_scrape_errors",
         "counter",
         "Failed polls of the app by reason (auth, timeout, connect, http_status, decode, "
         "schema, too_large, rate_limited, internal).",
-        [
-            ({"app": a.id, "reason": r}, states[a.id].errors.get(r, 0))
-            for a in apps
-            for r in ERROR_REASONS
-        ],
-    )
-    x.family(
+        lambda v: (
+            ({"app": v.app.id, "reason": r}, v.state.errors.get(r, 0)) for r in ERROR_REASONS
+        ),
+    ),
+    AppFamily(
         "tapwatch_app_events_ingested",
         "counter",
         "Events stored for the app by type (each event once; persisted across restarts).",
-        [
-            ({"app": a.id, "type": t}, states[a.id].ingested.get(t, 0))
-            for a in apps
-            for t in EVENT_TYPES
-        ],
-    )
-    x.family(
+        lambda v: (({"app": v.app.id, "type": t}, v.state.ingested.get(t, 0)) for t in EVENT_TYPES),
+    ),
+    AppFamily(
         "tapwatch_app_events_rejected",
         "counter",
         "Events of the app not stored, by reason (malformed, out of range, duplicate id...).",
-        [
-            ({"app": a.id, "reason": r}, states[a.id].rejected.get(r, 0))
-            for a in apps
-            for r in REJECT_REASONS
-        ],
-    )
-    x.family(
+        lambda v: (
+            ({"app": v.app.id, "reason": r}, v.state.rejected.get(r, 0)) for r in REJECT_REASONS
+        ),
+    ),
+    AppFamily(
         "tapwatch_app_registered_accounts",
         "gauge",
         "Registered accounts as the app reports them (last snapshot, as of the last "
         "detector pass).",
-        [
-            ({"app": a.id}, snapshots[a.id].registered_accounts)
-            for a in apps
-            if a.id in snapshots and snapshots[a.id].registered_accounts is not None
-        ],
-    )
-    x.family(
+        lambda v: _one(
+            v, getattr((v.det.snapshots or {}).get(v.app.id), "registered_accounts", None)
+        ),
+    ),
+    AppFamily(
         "tapwatch_app_active_accounts",
         "gauge",
         "Accounts active in the last 1, 7 or 30 local days: counted by tapwatch from events, "
         "or the app's own figure where it sends no events. As of the last detector pass.",
-        [
-            ({"app": app_id, "window": w}, v)
-            for app_id, by_w in sorted(active.items())
-            if app_id in states
-            for w, v in by_w.items()
-        ],
-    )
-
-    # ---- per app: detectors -----------------------------------------------------
-    totals = det.finding_totals or {}
-    x.family(
+        lambda v: (
+            ({"app": v.app.id, "window": w}, n)
+            for w, n in (v.det.active_accounts or {}).get(v.app.id, {}).items()
+        ),
+    ),
+    AppFamily(
         "tapwatch_findings",
         "counter",
         "Findings raised, by app, kind and severity (each finding once).",
-        [
+        lambda v: (
             ({"app": app, "kind": k, "severity": s}, n)
-            for (app, k, s), n in sorted(totals.items())
-            if app in states
-        ],
-    )
-    x.family(
+            for (app, k, s), n in sorted((v.det.finding_totals or {}).items())
+            if app == v.app.id
+        ),
+    ),
+    AppFamily(
         "tapwatch_findings_open",
         "gauge",
         "Findings open or confirmed (not dismissed or resolved), by app and kind.",
-        [
+        lambda v: (
             ({"app": app, "kind": k}, n)
-            for (app, k), n in sorted((det.open_by_kind or {}).items())
-            if app in states
-        ],
-    )
-    m_apps = [(a, metrics[a.id]) for a in apps if a.id in metrics]
-    x.family(
+            for (app, k), n in sorted((v.det.open_by_kind or {}).items())
+            if app == v.app.id
+        ),
+    ),
+    AppFamily(
         "tapwatch_app_shutdown_score",
         "gauge",
         "Shutdown score 0-100 (candidate >= 70, review 50-69), recomputed each detector pass.",
-        [({"app": a.id}, m.shutdown_score) for a, m in m_apps],
-    )
-    x.family(
+        lambda v: _one(v, m.shutdown_score) if (m := _metric(v)) else (),
+    ),
+    AppFamily(
         "tapwatch_app_assessment",
         "gauge",
         "1 for the app's current assessment band, 0 for the others.",
-        [({"app": a.id, "band": b}, 1 if m.band == b else 0) for a, m in m_apps for b in BANDS],
-    )
-    x.family(
+        lambda v: (
+            (({"app": v.app.id, "band": b}, 1 if m.band == b else 0) for b in BANDS)
+            if (m := _metric(v))
+            else ()
+        ),
+    ),
+    AppFamily(
         "tapwatch_app_organic_active_accounts",
         "gauge",
         "Accounts with a meaningful action (not a check-in, like, ritual read or study "
         "timer) and not flagged by two or more forced-usage detectors, per window.",
-        [
-            ({"app": a.id, "window": w}, v)
-            for a, m in m_apps
-            for w, v in m.organic_active_accounts.items()
-            if v is not None
-        ],
-    )
-    x.family(
+        lambda v: (
+            (
+                ({"app": v.app.id, "window": w}, n)
+                for w, n in m.organic_active_accounts.items()
+                if n is not None
+            )
+            if (m := _metric(v))
+            else ()
+        ),
+    ),
+    AppFamily(
         "tapwatch_app_forced_activity_ratio",
         "gauge",
         "Share (0-1) of the app's recent activity by flagged accounts or in flagged events.",
-        [
-            ({"app": a.id}, m.forced_activity_ratio)
-            for a, m in m_apps
-            if m.forced_activity_ratio is not None
-        ],
-    )
-    x.family(
+        lambda v: _one(v, m.forced_activity_ratio) if (m := _metric(v)) else (),
+    ),
+    AppFamily(
         "tapwatch_app_banned_feature",
         "gauge",
         "1 if the app has a feature the 2026 management measures ban (check-in, points "
         "ranking, online duration), declared or seen in events.",
-        [({"app": a.id, "feature": f}, v) for a, m in m_apps for f, v in m.banned_features.items()],
-    )
-    x.family(
+        lambda v: (
+            (({"app": v.app.id, "feature": f}, n) for f, n in m.banned_features.items())
+            if (m := _metric(v))
+            else ()
+        ),
+    ),
+    AppFamily(
         "tapwatch_app_shutdown_signal",
         "gauge",
         "Points each signal adds to the shutdown score (the score breakdown).",
-        [
-            ({"app": app_id, "signal": name}, sig.points)
-            for app_id, asm in sorted(assessments.items())
-            if app_id in states
-            for name, sig in asm.signals.items()
-        ],
-    )
-    burden = getattr(result, "unit_burden", {}) if result is not None else {}
-    x.family(
-        "tapwatch_unit_duplicate_reports",
-        "gauge",
-        "Duplicate filings per week by reporting unit (an organisation, not a person): the "
-        "same content submitted to two or more registered apps.",
-        [({"unit": u}, v) for u, v in sorted(burden.items())],
-    )
-    x.family(
-        "tapwatch_detect_duration_seconds",
-        "gauge",
-        "Duration of the last detector pass over this shard's apps.",
-        [({}, det.duration_s)] if det.duration_s is not None else [],
-    )
-    x.family(
-        "tapwatch_detect_last_run_timestamp_seconds",
-        "gauge",
-        "Time the last detector pass finished.",
-        [({}, det.finished_at)] if det.finished_at is not None else [],
-    )
-    return x.render()
+        lambda v: (
+            (({"app": v.app.id, "signal": k}, sig.points) for k, sig in a.signals.items())
+            if (a := _detect(v, "assessments"))
+            else ()
+        ),
+    ),
+)
+
+
+class MetricsRenderer:
+    """Renders the page, keeping each app's formatted lines until the app changes."""
+
+    def __init__(self) -> None:
+        self._apps: dict[str, tuple[tuple[Any, ...], list[str]]] = {}
+
+    def _app_lines(self, v: AppView, key: tuple[Any, ...]) -> list[str]:
+        hit = self._apps.get(v.app.id)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        lines = [sample_lines(f.name, f.kind, f.samples(v)) for f in APP_FAMILIES]
+        self._apps[v.app.id] = (key, lines)
+        return lines
+
+    def render(self, d: Daemon) -> bytes:
+        """Render the whole page; cheap enough to run after every cycle, never per request."""
+        now = d.clock()
+        det = d.detect
+        x = Exposition()
+        self._daemon_families(x, d)
+        per_app = []
+        for app in d.my_apps():
+            st = d.states.get(app.id)
+            if st is None:
+                continue
+            v = AppView(app=app, state=st, det=det, stale=st.stale(now))
+            # what the app's lines depend on: its state, the detector pass, its registry
+            # entry (a new object on reload) and the clock only through `stale`
+            per_app.append(self._app_lines(v, (st.version, det.version, id(app), v.stale)))
+        live = {a.id for a in d.my_apps()}
+        for gone in self._apps.keys() - live:
+            del self._apps[gone]
+        for i, f in enumerate(APP_FAMILIES):
+            x.family_text(f.name, f.kind, f.help, (lines[i] for lines in per_app))
+        result = det.result
+        burden = getattr(result, "unit_burden", {}) if result is not None else {}
+        x.family(
+            "tapwatch_unit_duplicate_reports",
+            "gauge",
+            "Duplicate filings per week by reporting unit (an organisation, not a person): "
+            "the same content submitted to two or more registered apps.",
+            [({"unit": u}, n) for u, n in sorted(burden.items())],
+        )
+        x.family(
+            "tapwatch_detect_duration_seconds",
+            "gauge",
+            "Duration of the last detector pass over this shard's apps.",
+            [({}, det.duration_s)] if det.duration_s is not None else [],
+        )
+        x.family(
+            "tapwatch_detect_last_run_timestamp_seconds",
+            "gauge",
+            "Time the last detector pass finished.",
+            [({}, det.finished_at)] if det.finished_at is not None else [],
+        )
+        return x.render()
+
+    @staticmethod
+    def _daemon_families(x: Exposition, d: Daemon) -> None:
+        x.family(
+            "tapwatch_build_info",
+            "gauge",
+            "tapwatch build: version and Python, value 1.",
+            [({"version": __version__, "python": platform.python_version()}, 1)],
+        )
+        x.family(
+            "tapwatch_config_last_reload_successful",
+            "gauge",
+            "1 if the last config load or reload succeeded; 0 means the last good config is "
+            "in use.",
+            [({}, 1 if d.reload_status.successful else 0)],
+        )
+        x.family(
+            "tapwatch_config_last_reload_success_timestamp_seconds",
+            "gauge",
+            "Time of the last successful config load or reload.",
+            [({}, d.reload_status.last_success)],
+        )
+        x.family(
+            "tapwatch_apps_configured",
+            "gauge",
+            "Apps in the registry that this shard polls.",
+            [({}, sum(1 for a in d.my_apps() if a.id in d.states))],
+        )
+        x.family("tapwatch_shard_ordinal", "gauge", "This daemon's shard number.", [({}, d.shard)])
+        x.family(
+            "tapwatch_shard_total", "gauge", "Total number of shards.", [({}, d.total_shards)]
+        )
+        x.family(
+            "tapwatch_store_size_bytes",
+            "gauge",
+            "Bytes on disk of the embedded store (database and write-ahead log).",
+            [({}, d.store.writer.size_bytes())],
+        )
+        x.family(
+            "tapwatch_events_stored",
+            "gauge",
+            "Raw events held in the store (for evidence and detectors), as of the last "
+            "detector pass.",
+            [({}, d.detect.raw_events)],
+        )
+        x.family(
+            "tapwatch_event_loop_lag_seconds",
+            "gauge",
+            "How late the event loop ran a 0.5 s timer, last measured.",
+            [({}, d.loop_lag)],
+        )
+
+
+def render_metrics(d: Daemon) -> bytes:
+    """Render the page from scratch (no kept lines)."""
+    return MetricsRenderer().render(d)
