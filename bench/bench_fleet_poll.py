@@ -105,13 +105,14 @@ class CycleCosts:
         self.detect_wall = 0.0
         render, detect = d.render_metrics, d.detect_once
 
-        async def timed_render() -> None:
+        async def timed_render() -> float:
             t = time.thread_time()
-            await render()
+            took = await render()
             dt = time.thread_time() - t
             self.renders += 1
             self.render_cpu += dt
             self.render_max = max(self.render_max, dt)
+            return took
 
         async def timed_detect() -> None:
             t = time.perf_counter()
