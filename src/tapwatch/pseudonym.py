@@ -20,33 +20,42 @@ _CACHE_MAX = 1 << 20
 
 
 class Pseudonymizer:
-    """Maps raw ids to stable keyed pseudonyms, with domain separation per kind of id."""
+    """Maps raw ids to stable keyed pseudonyms, with domain separation per kind of id.
+
+    Each kind has its own cache keyed by the raw id (a lookup is the hot path of ingest);
+    a cache that reaches its bound is cleared, never grown without limit."""
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("pseudonymisation key must be at least 16 bytes")
         self._key = key
-        self._cache: dict[tuple[str, str], str] = {}
+        self._caches: dict[str, dict[str, str]] = {"account": {}, "device": {}, "network": {}}
+        self._account = self._caches["account"]
+        self._device = self._caches["device"]
+        self._network = self._caches["network"]
 
     def __call__(self, kind: str, raw: str) -> str:
-        k = (kind, raw)
-        p = self._cache.get(k)
+        cache = self._caches.setdefault(kind, {})
+        p = cache.get(raw)
         if p is None:
-            if len(self._cache) >= _CACHE_MAX:
-                self._cache.clear()
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
             msg = kind.encode() + b"\0" + raw.encode()
-            p = hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:PSEUDONYM_HEX]
-            self._cache[k] = p
+            p = cache[raw] = hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:PSEUDONYM_HEX]
         return p
 
     def account(self, raw: str) -> str:
-        return self("account", raw)
+        return self._account.get(raw) or self("account", raw)
 
     def device(self, raw: str | None) -> str | None:
-        return None if raw is None else self("device", raw)
+        if raw is None:
+            return None
+        return self._device.get(raw) or self("device", raw)
 
     def network(self, raw: str | None) -> str | None:
-        return None if raw is None else self("network", raw)
+        if raw is None:
+            return None
+        return self._network.get(raw) or self("network", raw)
 
 
 def load_key(path: Path) -> bytes:
