@@ -198,14 +198,10 @@ class Store:
         """Store a batch and advance the cursor in one transaction (idempotent by id)."""
         pk = self.app_pk(app_id)
         with self._tx() as db:
-            fresh = self._new_events(db, pk, batch.events)
+            fresh = self._store_ids(db, pk, batch.events)
             by_type: Counter[str] = Counter(_TYPE_NAMES[e.type] for e in fresh)
             dups = len(batch.events) - len(fresh)
             if fresh:
-                db.executemany(
-                    "INSERT INTO event_ids(app_pk, eid, day) VALUES(?,?,?)",
-                    [(pk, e.id, int(e.ts // DAY)) for e in fresh],
-                )
                 tss = [e.ts for e in fresh]
                 db.execute(
                     "INSERT INTO event_batches(app_pk, min_ts, max_ts, n, body) "
@@ -255,11 +251,28 @@ class Store:
         return IngestResult(inserted=len(fresh), duplicates=dups, by_type=by_type)
 
     @staticmethod
-    def _new_events(db: sqlite3.Connection, pk: int, events: list[Event]) -> list[Event]:
-        """Events whose id is neither stored nor repeated earlier in the batch."""
+    def _store_ids(db: sqlite3.Connection, pk: int, events: list[Event]) -> list[Event]:
+        """Record the ids of the batch's new events; returns those events (neither stored
+        before nor repeated earlier in the batch).
+
+        Most batches hold only new ids, so their ids are inserted straight away; if any
+        turns out to be known, that insert is undone and the batch sorted out by a lookup.
+        """
         if not events:
             return []
-        ids = [e.id for e in events]
+        rows = [(pk, e.id, int(e.ts // DAY)) for e in events]
+        insert = "INSERT OR IGNORE INTO event_ids(app_pk, eid, day) VALUES(?,?,?)"
+        if len({r[1] for r in rows}) == len(rows):
+            db.execute("SAVEPOINT batch_ids")
+            before = db.total_changes
+            db.executemany(insert, rows)
+            all_new = db.total_changes - before == len(rows)
+            if not all_new:
+                db.execute("ROLLBACK TO batch_ids")
+            db.execute("RELEASE batch_ids")
+            if all_new:
+                return events
+        ids = [r[1] for r in rows]
         known: set[str] = set()
         for i in range(0, len(ids), 900):
             chunk = ids[i : i + 900]
@@ -271,6 +284,7 @@ class Store:
             if e.id not in known:
                 known.add(e.id)
                 fresh.append(e)
+        db.executemany(insert, [(pk, e.id, int(e.ts // DAY)) for e in fresh])
         return fresh
 
     @staticmethod
