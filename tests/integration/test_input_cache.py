@@ -95,3 +95,39 @@ def test_cache_updates_match_a_fresh_read(tmp_path: Path) -> None:
     assert {k: v.band for k, v in a.assessments.items()} == {
         k: v.band for k, v in b.assessments.items()}
     store.close()
+
+
+def test_cache_reads_again_when_the_window_reaches_further_back(tmp_path: Path) -> None:
+    """A pass judged at an earlier time (or with a longer window after a reload) must not
+    reuse a window cut later: it reads everything again."""
+    sim = Simulator(SimulatorOptions(seed=4, history_days=20, scale=0.3, include=APPS[:2]))
+
+    async def registry() -> None:
+        await sim.start()
+        sim.write_registry(tmp_path / "apps.yaml")
+        await sim.stop()
+
+    asyncio.run(registry())
+    (tmp_path / "key").write_text("cd" * 32)
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(
+        {"pseudonymisation": {"key_file": "key"}, "apps": yaml.safe_load(
+            (tmp_path / "apps.yaml").read_text())["apps"]}))
+    config = load_config(tmp_path / "t.yaml")
+    apps = [a.config for a in config.apps]
+    store = Store(tmp_path / "s.sqlite")
+    p = Pseudonymizer(b"cache-test-key-0123")
+    now = sim.now()
+    for app in apps:
+        norm = EventNormaliser(app.id, p, now, 600.0, 0.0)
+        for day in range(sim.today() - 20, sim.today() + 1):
+            evs = [e for r in sim.events_for_day(app.id, day)
+                   if (e := norm.from_mapping(r)) is not None]
+            store.ingest(app.id, IngestBatch(events=evs), app_timezone(app, config.daemon), now)
+    cache = InputCache()
+    cache.build(store, apps, config, now)
+    earlier = now - 3 * 86400
+    cached = cache.build(store, apps, config, earlier)
+    fresh = build_inputs(store, apps, config, earlier)
+    # the fresh read has the 3 days the later-cut window lacked, up to `earlier` and beyond
+    assert [_semantic(i) for i in cached] == [_semantic(i) for i in fresh]
+    store.close()

@@ -28,6 +28,8 @@ _caches: dict[Path, InputCache] = {}
 class _AppInputs:
     seq: int  # the last event batch folded in
     tz: ZoneInfo
+    since: float  # the window's start and the first rollup day it was built for
+    since_day: int
     events: EventWindow
     account_days: AccountDays
     app_hours: AppHours
@@ -78,10 +80,14 @@ class InputCache:
         self, store: Store, app_id: str, tz: ZoneInfo, since: float, since_day: int, now: float
     ) -> _AppInputs:
         c = self._apps.get(app_id)
-        if c is None or c.tz != tz:  # first pass: read it all
+        # first pass, another time zone, or a window reaching further back than the cached
+        # one (a longer raw_window or rollup_days after a reload): read it all
+        if c is None or c.tz != tz or since < c.since or since_day < c.since_day:
             return _AppInputs(
                 seq=store.last_batch(app_id),
                 tz=tz,
+                since=since,
+                since_day=since_day,
                 events=store.event_window(app_id, since),
                 account_days=store.account_days(app_id, since_day),
                 app_hours=store.app_hours(app_id, since_day),
@@ -104,7 +110,10 @@ class InputCache:
         if new:
             ad = ad.extend(store.account_days(app_id, reread))
             ah = ah.extend(store.app_hours(app_id, reread))
-        return _AppInputs(seq=seq, tz=tz, events=events, account_days=ad, app_hours=ah)
+        return _AppInputs(
+            seq=seq, tz=tz, since=since, since_day=since_day, events=events,
+            account_days=ad, app_hours=ah,
+        )
 
 
 def build_inputs(
