@@ -41,37 +41,48 @@ def _semantic(inp: DetectorInput) -> dict[str, object]:
     return {"events": events, "days": days, "hours": hours, "since": inp.data_since}
 
 
-def test_cache_updates_match_a_fresh_read(tmp_path: Path) -> None:
-    sim = Simulator(SimulatorOptions(seed=4, history_days=30, scale=0.5, include=APPS))
+class Fleet:
+    """A simulated fleet, its registry loaded as the daemon would, and a store to fill."""
 
-    async def registry() -> None:
-        await sim.start()
-        sim.write_registry(tmp_path / "apps.yaml")
-        await sim.stop()
+    def __init__(self, tmp_path: Path, history_days: int, scale: float, apps: list[str]) -> None:
+        self.sim = Simulator(
+            SimulatorOptions(seed=4, history_days=history_days, scale=scale, include=apps)
+        )
 
-    asyncio.run(registry())
-    (tmp_path / "key").write_text("cd" * 32)
-    (tmp_path / "t.yaml").write_text(yaml.safe_dump(
-        {"pseudonymisation": {"key_file": "key"}, "apps": yaml.safe_load(
-            (tmp_path / "apps.yaml").read_text())["apps"]}))
-    config = load_config(tmp_path / "t.yaml")
-    apps = [a.config for a in config.apps]
-    store = Store(tmp_path / "s.sqlite")
-    p = Pseudonymizer(b"cache-test-key-0123")
-    now = sim.now()
-    today = sim.today()
+        async def registry() -> None:
+            await self.sim.start()
+            self.sim.write_registry(tmp_path / "apps.yaml")
+            await self.sim.stop()
 
-    def ingest(days: range, only: list[str] | None = None, skip: str | None = None) -> None:
-        for app in apps:
+        asyncio.run(registry())
+        (tmp_path / "key").write_text("cd" * 32)
+        entries = yaml.safe_load((tmp_path / "apps.yaml").read_text())["apps"]
+        (tmp_path / "t.yaml").write_text(
+            yaml.safe_dump({"pseudonymisation": {"key_file": "key"}, "apps": entries})
+        )
+        self.config = load_config(tmp_path / "t.yaml")
+        self.apps = [a.config for a in self.config.apps]
+        self.store = Store(tmp_path / "s.sqlite")
+        self.now = self.sim.now()
+        self.today = self.sim.today()
+        self._p = Pseudonymizer(b"cache-test-key-0123")
+
+    def ingest(self, days: range, only: list[str] | None = None, skip: str | None = None) -> None:
+        """Store these days of events, a batch per app-day."""
+        for app in self.apps:
             if (only and app.id not in only) or app.id == skip:
                 continue
-            norm = EventNormaliser(app.id, p, now, 600.0, 0.0)
+            norm = EventNormaliser(app.id, self._p, self.now, 600.0, 0.0)
+            tz = app_timezone(app, self.config.daemon)
             for day in days:
-                evs = [e for r in sim.events_for_day(app.id, day)
+                evs = [e for r in self.sim.events_for_day(app.id, day)
                        if (e := norm.from_mapping(r)) is not None]
-                store.ingest(app.id, IngestBatch(events=evs), app_timezone(app, config.daemon),
-                             now)
+                self.store.ingest(app.id, IngestBatch(events=evs), tz, self.now)
 
+
+def test_cache_updates_match_a_fresh_read(tmp_path: Path) -> None:
+    f = Fleet(tmp_path, history_days=30, scale=0.5, apps=APPS)
+    store, apps, config, now, today, ingest = f.store, f.apps, f.config, f.now, f.today, f.ingest
     cache = InputCache()
     ingest(range(today - 30, today - 8), skip="deadline-reports")
     ingest(range(today - 12, today - 8), only=["deadline-reports"])
@@ -100,34 +111,13 @@ def test_cache_updates_match_a_fresh_read(tmp_path: Path) -> None:
 def test_cache_reads_again_when_the_window_reaches_further_back(tmp_path: Path) -> None:
     """A pass judged at an earlier time (or with a longer window after a reload) must not
     reuse a window cut later: it reads everything again."""
-    sim = Simulator(SimulatorOptions(seed=4, history_days=20, scale=0.3, include=APPS[:2]))
-
-    async def registry() -> None:
-        await sim.start()
-        sim.write_registry(tmp_path / "apps.yaml")
-        await sim.stop()
-
-    asyncio.run(registry())
-    (tmp_path / "key").write_text("cd" * 32)
-    (tmp_path / "t.yaml").write_text(yaml.safe_dump(
-        {"pseudonymisation": {"key_file": "key"}, "apps": yaml.safe_load(
-            (tmp_path / "apps.yaml").read_text())["apps"]}))
-    config = load_config(tmp_path / "t.yaml")
-    apps = [a.config for a in config.apps]
-    store = Store(tmp_path / "s.sqlite")
-    p = Pseudonymizer(b"cache-test-key-0123")
-    now = sim.now()
-    for app in apps:
-        norm = EventNormaliser(app.id, p, now, 600.0, 0.0)
-        for day in range(sim.today() - 20, sim.today() + 1):
-            evs = [e for r in sim.events_for_day(app.id, day)
-                   if (e := norm.from_mapping(r)) is not None]
-            store.ingest(app.id, IngestBatch(events=evs), app_timezone(app, config.daemon), now)
+    f = Fleet(tmp_path, history_days=20, scale=0.3, apps=APPS[:2])
+    f.ingest(range(f.today - 20, f.today + 1))
     cache = InputCache()
-    cache.build(store, apps, config, now)
-    earlier = now - 3 * 86400
-    cached = cache.build(store, apps, config, earlier)
-    fresh = build_inputs(store, apps, config, earlier)
-    # the fresh read has the 3 days the later-cut window lacked, up to `earlier` and beyond
+    cache.build(f.store, f.apps, f.config, f.now)
+    earlier = f.now - 3 * 86400
+    cached = cache.build(f.store, f.apps, f.config, earlier)
+    fresh = build_inputs(f.store, f.apps, f.config, earlier)
+    # the fresh read has the 3 days the later-cut window lacked
     assert [_semantic(i) for i in cached] == [_semantic(i) for i in fresh]
-    store.close()
+    f.store.close()

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
 from tapwatch.events import MEANINGFUL_TYPES, EventType
-from tapwatch.window import DAY, local_seconds
+from tapwatch.window import DAY, local_day_of
 
 KIND = "shutdown"
 #: Finding kinds the assessment emits, by band.
@@ -267,11 +267,6 @@ class UsageFacts:
     days_since_update: float | None
 
 
-def local_day(ts: float, inp: DetectorInput) -> int:
-    """Local day number (days since 1970-01-01 in the app's time zone) of an instant."""
-    return int(np.floor(local_seconds(np.array([ts]), inp.app.timezone)[0] / DAY))
-
-
 def day_date(day: int) -> date:
     return date.fromordinal(day + _EPOCH_ORDINAL)
 
@@ -313,7 +308,7 @@ def organic_active_accounts(inp: DetectorInput, excluded: Set[str]) -> dict[str,
     """
     out: dict[str, int | None] = {"1d": None, "7d": None, "30d": None}
     ad = inp.account_days
-    today = local_day(inp.now, inp)
+    today = local_day_of(inp.now, inp.app.timezone)
     if len(ad):
         keep = ~excluded_mask(ad.accounts, excluded)[ad.account] & (ad.meaningful > 0)
         for key, n in (("1d", 1), ("7d", 7), ("30d", _MONTH)):
@@ -330,7 +325,7 @@ def organic_active_accounts(inp: DetectorInput, excluded: Set[str]) -> dict[str,
 
 def measure(inp: DetectorInput, settings: Settings, excluded: Set[str]) -> UsageFacts:
     """Measure the app's usage over its judged window (rollups first, else its snapshot)."""
-    today = local_day(inp.now, inp)
+    today = local_day_of(inp.now, inp.app.timezone)
     ref = reference_day(inp, today)
     ad = inp.account_days
     snap = inp.snapshot
@@ -360,7 +355,7 @@ def measure(inp: DetectorInput, settings: Settings, excluded: Set[str]) -> Usage
         meaningful_30d = int(ad.meaningful[mean_rows & in_win].sum())
         first_day = int(ad.day.min())
         if inp.data_since is not None:
-            first_day = min(first_day, local_day(inp.data_since, inp))
+            first_day = min(first_day, local_day_of(inp.data_since, inp.app.timezone))
         base_lo = max(ref - _MONTH - _BASELINE_DAYS, first_day - 1)
         base_days = ref - _MONTH - base_lo
         baseline = None

@@ -40,10 +40,10 @@ from tapwatch.detectors.stats import (
     iso_week,
     local_day_and_second,
     local_midnight,
-    local_today,
     severity_for,
 )
 from tapwatch.events import EventType
+from tapwatch.window import local_day_of
 
 KIND = "clockwork_timing"
 _RULE = "2026 management measures: no mandatory periodic logins; assess results, not traces"
@@ -102,7 +102,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     """A finding when a notable share of the app's active accounts keeps clockwork time."""
     st = settings
     ad = inp.account_days
-    today = local_today(inp.now, inp.app.timezone)
+    today = local_day_of(inp.now, inp.app.timezone)
     first = today - st.lookback_days
     sel = (ad.day >= first) & (ad.day < today) & (ad.events > 0)
     n_acc = len(ad.accounts)

@@ -41,10 +41,10 @@ from tapwatch.detectors.stats import (
     iso_week,
     local_day_and_second,
     local_midnight,
-    local_today,
     severity_for,
 )
 from tapwatch.events import EVENT_TYPE_BY_NAME
+from tapwatch.window import local_day_of
 
 KIND = "deadline_concentration"
 _RULE = "2023 Opinions on fingertip formalism: no real-time re-reporting, assess results not traces"
@@ -157,7 +157,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     count = ah.count[sel].astype(np.int64)
     if count.sum() == 0:
         return []
-    today = local_today(inp.now, inp.app.timezone)
+    today = local_day_of(inp.now, inp.app.timezone)
     covered = np.unique(ah.day.astype(np.int64))  # days with any data at all
     uniq, inv = np.unique(day, return_inverse=True)
     dom = np.array([day_to_date(d).day for d in uniq.tolist()], dtype=np.int64)

@@ -25,11 +25,11 @@ from tapwatch.detectors.assessment import (
     assess_fleet,
     assessment_finding,
     excluded_mask,
-    local_day,
     organic_active_accounts,
 )
 from tapwatch.detectors.banned_feature import FEATURES as BANNED_FEATURES
 from tapwatch.detectors.base import DetectorInput, Finding
+from tapwatch.window import local_day_of
 
 #: Findings that are about the app as a whole, never about accounts.
 ASSESSMENT_KINDS = frozenset(FINDING_KIND_BY_BAND.values())
@@ -135,7 +135,7 @@ def forced_activity_ratio(
         return round(float(by_flagged.mean()), 4)
     ad = inp.account_days
     if len(ad):
-        recent = ad.day > local_day(inp.now, inp) - _RECENT_DAYS
+        recent = ad.day > local_day_of(inp.now, inp.app.timezone) - _RECENT_DAYS
         total = int(ad.events[recent].sum())
         if total:
             by_flagged = excluded_mask(ad.accounts, flagged_accounts)[ad.account] & recent

@@ -41,10 +41,10 @@ from tapwatch.detectors.stats import (
     exceedance_score,
     histogram,
     iso_week,
-    local_today,
     severity_for,
 )
 from tapwatch.events import EventType
+from tapwatch.window import local_day_of
 
 KIND = "flat_reads"
 _RULE = "2026 management measures: likes, forwards and reading not scored in assessments"
@@ -171,7 +171,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
                 threshold=st.intended_tolerance,
             )
         )
-    today = local_today(inp.now, inp.app.timezone)
+    today = local_day_of(inp.now, inp.app.timezone)
     week = iso_week(today)
     m_idx = np.flatnonzero(mature)
     articles = sorted(

@@ -42,10 +42,10 @@ from tapwatch.detectors.stats import (
     histogram,
     iso_week,
     local_midnight,
-    local_today,
     severity_for,
 )
 from tapwatch.events import MEANINGFUL_TYPES, RITUAL_TYPES, EventType
+from tapwatch.window import local_day_of
 
 KIND = "ritual_usage"
 _RULE = "2026 management measures: no mandatory periodic logins or check-ins"
@@ -109,7 +109,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     """A finding when daily activity is mostly empty ritual (see the module docstring)."""
     st = settings
     ad = inp.account_days
-    today = local_today(inp.now, inp.app.timezone)
+    today = local_day_of(inp.now, inp.app.timezone)
     first = today - st.lookback_days
     sel = (ad.day >= first) & (ad.day < today) & (ad.events > 0)
     if not sel.any():

@@ -28,12 +28,6 @@ def local_day_and_second(ts: np.ndarray, tz: ZoneInfo) -> tuple[np.ndarray, np.n
     return days.astype(np.int64), local - days * DAY
 
 
-def local_today(now: float, tz: ZoneInfo) -> int:
-    """The local day number of `now`."""
-    day, _ = local_day_and_second(np.array([now], dtype=np.float64), tz)
-    return int(day[0])
-
-
 def local_midnight(tz: ZoneInfo, day: int) -> float:
     """Epoch seconds of the local midnight that starts local day `day` (using the UTC
     offset in force at that time)."""

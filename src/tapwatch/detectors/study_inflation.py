@@ -53,11 +53,10 @@ from tapwatch.detectors.stats import (
     iso_week,
     local_day_and_second,
     local_midnight,
-    local_today,
     severity_for,
 )
 from tapwatch.events import EventType
-from tapwatch.window import EventWindow
+from tapwatch.window import EventWindow, local_day_of
 
 KIND = "study_inflation"
 _RULE = "2026 management measures: no online-duration counters; study time not scored"
@@ -239,7 +238,7 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
         return None
 
     score = round(max(parts), 3)
-    today = local_today(inp.now, tz)
+    today = local_day_of(inp.now, tz)
     week = iso_week(today)
     d_uniq, d_idx = np.unique(pair[0], return_inverse=True)
     day_credit = np.bincount(d_idx, weights=credited_ad)
@@ -353,7 +352,7 @@ def _year_end(inp: DetectorInput, st: Settings) -> Finding | None:
     if len(ad) == 0:
         return None
     tz = inp.app.timezone
-    today = local_today(inp.now, tz)
+    today = local_day_of(inp.now, tz)
     t = day_to_date(today)
     year = t.year if t.month >= st.year_end_month else t.year - 1
     m_first = date_to_day(date(year, st.year_end_month, 1))
