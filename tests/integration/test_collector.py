@@ -134,6 +134,15 @@ async def test_reload_adds_and_removes_apps_and_keeps_last_good(
             text = await scrape(d.port)
             assert sample(text, "tapwatch_config_last_reload_successful") == 0
             assert "good-b" in d.pollers
+            # a changed registry entry shows at once, even for an app whose state did not
+            write_daemon_config(
+                tmp_path, [app_entry("good-b", fleet.url("good-b"), owner="New Owner Unit")]
+            )
+            async with s.post(f"http://127.0.0.1:{d.port}/-/reload") as r:
+                assert r.status == 200
+            await d.render_metrics()
+            text = await scrape(d.port)
+            assert 'owner="New Owner Unit"' in text and 'owner="Demo Unit"' not in text
     finally:
         await d.stop()
 

@@ -53,6 +53,7 @@ class ReloadStatus:
     successful: bool = True
     last_success: float = 0.0
     last_error: str | None = None
+    generation: int = 0  # bumped by every successful reload
 
 
 @dataclass
@@ -275,6 +276,7 @@ class Daemon:
                 p.start()
             self.reload_status.successful = True
             self.reload_status.last_success = self.clock()
+            self.reload_status.generation += 1
             self.reload_status.last_error = None
             log.info(
                 "config reloaded: %d apps (%+d)", len(new_apps), len(new_apps) - len(old_apps)

@@ -289,8 +289,9 @@ class MetricsRenderer:
                 continue
             v = AppView(app=app, state=st, det=det, stale=st.stale(now))
             # what the app's lines depend on: its state, the detector pass, its registry
-            # entry (a new object on reload) and the clock only through `stale`
-            per_app.append(self._app_lines(v, (st.version, det.version, id(app), v.stale)))
+            # entry (only a reload changes it) and the clock only through `stale`
+            key = (st.version, det.version, d.reload_status.generation, v.stale)
+            per_app.append(self._app_lines(v, key))
         live = {a.id for a in d.my_apps()}
         for gone in self._apps.keys() - live:
             del self._apps[gone]
