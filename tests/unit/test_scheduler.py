@@ -53,3 +53,25 @@ def test_every_app_belongs_to_exactly_one_shard(total: int) -> None:
     for i in range(200):
         s = shard_of(f"x{i}", total)
         assert 0 <= s < total
+
+
+def test_merged_pages_keep_the_later_cursor_and_every_count() -> None:
+    from collections import Counter
+
+    from tapwatch.daemon.scheduler import merge_batches
+    from tapwatch.detectors.base import UsageSnapshot
+    from tapwatch.events import Event, EventType
+    from tapwatch.store.sqlite import IngestBatch
+
+    e = [Event(app="a", id=str(i), ts=float(i), type=EventType.read, account="x")
+         for i in range(3)]
+    snap = UsageSnapshot(at=1.0, registered_accounts=5)
+    a = IngestBatch(events=e[:2], rejected=Counter(missing_field=1), cursor="p1", snapshot=snap)
+    b = IngestBatch(events=e[2:], rejected=Counter(missing_field=2, too_old=1), cursor="p2")
+    m = merge_batches(a, b)
+    assert [x.id for x in m.events] == ["0", "1", "2"]
+    assert m.rejected == Counter(missing_field=3, too_old=1)
+    assert (m.cursor, m.snapshot, m.file_done) == ("p2", snap, None)
+    assert a.rejected == Counter(missing_field=1)  # the inputs are left as they were
+    end = merge_batches(m, IngestBatch(file_done=("f.jsonl", 10), cursor=None))
+    assert (end.cursor, end.file_done) == ("p2", ("f.jsonl", 10))

@@ -30,11 +30,29 @@ from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.sources import PollContext, Source, SourceError
 from tapwatch.sources.base import ErrorReason
+from tapwatch.store.sqlite import IngestBatch
 
 log = logging.getLogger("tapwatch.scheduler")
 
 #: reason label for a failure that is tapwatch's own bug, not the app's
 INTERNAL = "internal"
+#: pages are merged into one store transaction up to about this many events
+COMMIT_EVENTS = 5000
+
+
+def merge_batches(a: IngestBatch, b: IngestBatch) -> IngestBatch:
+    """`b` fetched after `a`, as one batch: its cursor is the later one. A batch that
+    finishes a file is never merged into (each file is recorded on its own)."""
+    assert a.file_done is None
+    rejected = a.rejected.copy()
+    rejected.update(b.rejected)
+    return IngestBatch(
+        events=a.events + b.events,
+        rejected=rejected,
+        cursor=b.cursor if b.cursor is not None else a.cursor,
+        snapshot=b.snapshot or a.snapshot,
+        file_done=b.file_done,
+    )
 
 
 @dataclass(slots=True)
@@ -174,16 +192,30 @@ class AppPoller:
                 cursor=cursor,
                 files_done=done,
             )
-            async for batch in self.source.poll(ctx):
+            pending: IngestBatch | None = None
+
+            async def commit(batch: IngestBatch) -> None:
+                nonlocal ingested, dups, rejected
                 res = await self.store.ingest(self.app.id, batch, self.tz, self.clock())
                 ingested += res.inserted
                 dups += res.duplicates
-                n_rej = sum(batch.rejected.values())
-                rejected += n_rej
+                rejected += sum(batch.rejected.values())
                 st.ingested.update(res.by_type)
                 st.rejected.update(batch.rejected)
                 if res.duplicates:
                     st.rejected["duplicate"] += res.duplicates
+
+            try:
+                # Small pages are committed a few at a time (still one transaction with
+                # the cursor after the last of them): fewer rollup upserts per event.
+                async for batch in self.source.poll(ctx):
+                    pending = batch if pending is None else merge_batches(pending, batch)
+                    if pending.file_done is not None or len(pending.events) >= COMMIT_EVENTS:
+                        await commit(pending)
+                        pending = None
+            finally:
+                if pending is not None:  # what was fetched before a failure is kept
+                    await commit(pending)
         except SourceError as e:
             reason, detail, retry_after = e.reason.value, e.detail, e.retry_after
         except asyncio.CancelledError:
