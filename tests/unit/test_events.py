@@ -100,3 +100,20 @@ def test_csv_row_mapping() -> None:
 def test_parse_ts_accepts_z_and_offsets() -> None:
     assert parse_ts("2026-01-01T00:00:00Z") == parse_ts("2026-01-01T08:00:00+08:00")
     assert parse_ts(1.5) == 1.5
+
+
+def test_published_event_schema_matches_the_decoder() -> None:
+    """docs/schemas/event.schema.json and the daemon's decoder name the same fields."""
+    import json
+    from pathlib import Path
+
+    from tapwatch.events import WIRE_FIELDS
+
+    schema = json.loads(
+        (Path(__file__).parents[2] / "docs" / "schemas" / "event.schema.json").read_text()
+    )
+    assert sorted(schema["properties"]) == sorted(WIRE_FIELDS)
+    assert sorted(schema["required"]) == ["account", "id", "ts", "type"]
+    types = schema["properties"]["type"]
+    names = types.get("enum") or [v for alt in types.get("anyOf", []) for v in alt.get("enum", [])]
+    assert sorted(names) == sorted(t.name for t in EventType)
