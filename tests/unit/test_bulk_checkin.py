@@ -326,3 +326,24 @@ def test_accounts_active_far_away_at_the_same_time_corroborate() -> None:
     assert f.evidence["accounts_elsewhere"] == ["five000", "five001"]
     assert "accounts_elsewhere" in {r.code for r in f.reasons}
     assert with_reads(-3 * 3600.0) == []  # three hours earlier: could have travelled
+
+
+def test_fixes_without_accuracy_get_typical_gps_noise() -> None:
+    """An app that reports no accuracy: phones at one spot still scatter by GPS noise
+    (here sd 10 m per axis, a 68 % radius of ~15 m). Taken as exact fixes, that noise
+    reads as spread beyond max_spread_m; the assumed typical accuracy takes it out."""
+    sc = Scenario(seed=5)
+    sc.crowd(BASE - 3600, people("bg", 30), duration=3 * 3600, radius=2000)
+    t = BASE + 1800
+    ring = []
+    for a in people("ring", 12):
+        dx, dy = sc.rng.normal(0, 10.0, 2)
+        ring.append(sc.checkin(t, a, 300 + dx, -200 + dy, network=f"mob-{a}"))
+        t += float(sc.rng.uniform(4, 10))
+    sc.events = [
+        Event(**{**{f: getattr(e, f) for f in e.__struct_fields__}, "accuracy_m": None})
+        for e in sc.events
+    ]
+    found = detect(sc.input())
+    assert [sorted(f.evidence["accounts"]) for f in found] == [sorted(e.account for e in ring)]
+    assert detect(sc.input(), assumed_accuracy_m=0.0) == []  # as exact fixes: too spread

@@ -140,6 +140,13 @@ class Settings(BaseModel):
         description="Largest radius (metres) holding 80 % of the phones around their median "
         "spot, estimated net of the GPS noise their reported accuracy explains.",
     )
+    assumed_accuracy_m: float = Field(
+        default=10.0,
+        ge=0,
+        description="Accuracy (68 % radius, metres) taken for a fix that reports none: a "
+        "phone's satellite fix is typically good to about 10 m outdoors. 0 treats such "
+        "fixes as exact (their noise then counts as spread).",
+    )
     shared_share: float = Field(
         default=0.6,
         gt=0,
@@ -513,12 +520,14 @@ def _chain_and_gate(
     d = distance_m(la[ok], lo[ok], clat[bo], clon[bo])
     r80 = _grouped_quantile(bo, d, nb, _SPREAD_QUANTILE)
     am = win.accuracy_m[r].astype(np.float64)
+    am = np.where(np.isfinite(am), am, s.assumed_accuracy_m if s.assumed_accuracy_m else np.nan)
     aok = np.isfinite(am)
     acc_med = np.nan_to_num(grouped_median(bid[aok], am[aok], nb), nan=0.0)
     # True spread net of GPS noise: E[d^2 / 2 - sigma_i^2] = tau^2 for every fix, so tau^2
     # is their inverse-variance weighted mean (noisy fixes count less). Distances are capped
-    # at the burst's 80th percentile so one wild fix cannot blow it up. Missing accuracy
-    # counts as no noise, which only makes the spread look larger.
+    # at the burst's 80th percentile so one wild fix cannot blow it up. A fix without
+    # accuracy gets `assumed_accuracy_m` (with 0: no noise, which only makes the spread
+    # look larger).
     sig2 = (np.nan_to_num(am[ok], nan=0.0) * _SIGMA_PER_ACCURACY) ** 2
     dc = np.minimum(d, r80[bo])
     wgt = 1.0 / (_TAU_PRIOR_M**2 + sig2) ** 2
