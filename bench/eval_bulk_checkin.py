@@ -20,6 +20,7 @@ developing; seed 99 was held out and run only for the final figures.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from collections import defaultdict
@@ -529,13 +530,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
     ap.add_argument("--holdout", type=int, nargs="*", default=[])
     ap.add_argument("--write-doc", action="store_true", help="rewrite the doc's results")
+    ap.add_argument("--settings", default="{}", help="detector settings as JSON (to compare)")
     ap.add_argument(
         "--no-accuracy",
         action="store_true",
         help="strip accuracy_m from every fix (an app that does not report it)",
     )
     args = ap.parse_args()
-    settings = bulk_checkin.Settings()
+    settings = bulk_checkin.Settings(**json.loads(args.settings))
     sections = []
     for label, seeds in (("Development seeds", args.seeds), ("Held-out seed", args.holdout)):
         if not seeds:
