@@ -141,11 +141,12 @@ class Settings(BaseModel):
         "spot, estimated net of the GPS noise their reported accuracy explains.",
     )
     assumed_accuracy_m: float = Field(
-        default=10.0,
+        default=15.0,
         ge=0,
         description="Accuracy (68 % radius, metres) taken for a fix that reports none: a "
-        "phone's satellite fix is typically good to about 10 m outdoors. 0 treats such "
-        "fixes as exact (their noise then counts as spread).",
+        "phone's fix is typically good to 5-10 m in the open and 10-20 m beside or inside "
+        "buildings, where check-in points usually are. 0 treats such fixes as exact (their "
+        "noise then counts as spread).",
     )
     shared_share: float = Field(
         default=0.6,
