@@ -208,6 +208,44 @@ def arrivals_plot(
     return "".join(out)
 
 
+def _value_axes(
+    out: list[str],
+    *,
+    pad_l: float,
+    pad_t: float,
+    pw: float,
+    ph: float,
+    top: float,
+    step: float,
+    labels: Sequence[str],
+    max_labels: int,
+    unit: str,
+) -> None:
+    """Gridlines and ticks of the value axis, every few category labels below the plot
+    (each centred on its slot), and the unit along the left edge."""
+    v = 0.0
+    while v <= top + 1e-9:
+        y = pad_t + ph - v / top * ph
+        out.append(
+            f"<line x1='{pad_l}' y1='{_n(y)}' x2='{pad_l + pw}' y2='{_n(y)}' stroke='#e4e4e4'/>"
+            f"<text x='{pad_l - 4}' y='{_n(y + 4)}' text-anchor='end'>{_fmt_tick(v)}</text>"
+        )
+        v += step
+    slot = pw / max(len(labels), 1)
+    every = max(1, math.ceil(len(labels) / max_labels))
+    for i, lab in enumerate(labels):
+        if i % every == 0:
+            out.append(
+                f"<text x='{_n(pad_l + (i + 0.5) * slot)}' y='{pad_t + ph + 14}' "
+                f"text-anchor='middle'>{_e(lab)}</text>"
+            )
+    if unit:
+        out.append(
+            f"<text transform='translate(11 {_n(pad_t + ph / 2)}) rotate(-90)' "
+            f"text-anchor='middle'>{_e(unit)}</text>"
+        )
+
+
 def bar_chart(
     values: Sequence[float],
     labels: Sequence[str],
@@ -229,26 +267,10 @@ def bar_chart(
     desc = ", ".join(f"{lab}: {v:g}" for lab, v in zip(labels, values, strict=True))
     out = _open(width, height, title, desc)
     out.append(f"<g {_FONT} fill='#444'>")
-    v = 0.0
-    while v <= top + 1e-9:
-        y = pad_t + ph - v / top * ph
-        out.append(
-            f"<line x1='{pad_l}' y1='{_n(y)}' x2='{pad_l + pw}' y2='{_n(y)}' stroke='#e4e4e4'/>"
-            f"<text x='{pad_l - 4}' y='{_n(y + 4)}' text-anchor='end'>{_fmt_tick(v)}</text>"
-        )
-        v += step
-    every = max(1, math.ceil(n / 16))
-    for i, lab in enumerate(labels):
-        if i % every == 0:
-            out.append(
-                f"<text x='{_n(pad_l + (i + 0.5) * bw)}' y='{pad_t + ph + 14}' "
-                f"text-anchor='middle'>{_e(lab)}</text>"
-            )
-    if unit:
-        out.append(
-            f"<text transform='translate(11 {_n(pad_t + ph / 2)}) rotate(-90)' "
-            f"text-anchor='middle'>{_e(unit)}</text>"
-        )
+    _value_axes(
+        out, pad_l=pad_l, pad_t=pad_t, pw=pw, ph=ph, top=top, step=step, labels=labels,
+        max_labels=16, unit=unit,
+    )
     out.append("</g>")
     for i, val in enumerate(values):
         h = float(val) / top * ph
@@ -287,26 +309,10 @@ def paired_bars(
     )
     out = _open(width, height, title, desc)
     out.append(f"<g {_FONT} fill='#444'>")
-    v = 0.0
-    while v <= top + 1e-9:
-        y = pad_t + ph - v / top * ph
-        out.append(
-            f"<line x1='{pad_l}' y1='{_n(y)}' x2='{pad_l + pw}' y2='{_n(y)}' stroke='#e4e4e4'/>"
-            f"<text x='{pad_l - 4}' y='{_n(y + 4)}' text-anchor='end'>{_fmt_tick(v)}</text>"
-        )
-        v += step
-    every = max(1, math.ceil(n / 10))
-    for i, lab in enumerate(labels):
-        if i % every == 0:
-            out.append(
-                f"<text x='{_n(pad_l + (i + 0.5) * gw)}' y='{pad_t + ph + 14}' "
-                f"text-anchor='middle'>{_e(lab)}</text>"
-            )
-    if unit:
-        out.append(
-            f"<text transform='translate(11 {_n(pad_t + ph / 2)}) rotate(-90)' "
-            f"text-anchor='middle'>{_e(unit)}</text>"
-        )
+    _value_axes(
+        out, pad_l=pad_l, pad_t=pad_t, pw=pw, ph=ph, top=top, step=step, labels=labels,
+        max_labels=10, unit=unit,
+    )
     for k, name in enumerate(names):
         x = pad_l + k * 170
         out.append(
@@ -379,25 +385,10 @@ def line_chart(
     )
     out = _open(width, height, title, desc)
     out.append(f"<g {_FONT} fill='#444'>")
-    v = 0.0
-    while v <= top + 1e-9:
-        out.append(
-            f"<line x1='{pad_l}' y1='{_n(sy(v))}' x2='{pad_l + pw}' y2='{_n(sy(v))}' "
-            "stroke='#e4e4e4'/>"
-            f"<text x='{pad_l - 4}' y='{_n(sy(v) + 4)}' text-anchor='end'>{_fmt_tick(v)}</text>"
-        )
-        v += step
-    every = max(1, math.ceil(n / 8))
-    for i, lab in enumerate(labels):
-        if i % every == 0:
-            out.append(
-                f"<text x='{_n(sx(i))}' y='{pad_t + ph + 14}' text-anchor='middle'>{_e(lab)}</text>"
-            )
-    if unit:
-        out.append(
-            f"<text transform='translate(11 {_n(pad_t + ph / 2)}) rotate(-90)' "
-            f"text-anchor='middle'>{_e(unit)}</text>"
-        )
+    _value_axes(
+        out, pad_l=pad_l, pad_t=pad_t, pw=pw, ph=ph, top=top, step=step, labels=labels,
+        max_labels=8, unit=unit,
+    )
     for k, (name, _) in enumerate(series):
         x = pad_l + k * 200
         out.append(
