@@ -159,8 +159,10 @@ class Analyzer:
                 profile = app_profile(self.registry[app_id], self.daemon)
             else:
                 profile = AppProfile(id=app_id)
-            latest = self.now + 600.0 if self.now is not None else float("inf")
-            norm = EventNormaliser(app_id, self.p, latest - 600.0, 600.0, 0.0)
+            # a dump has no clock: only events after --now (plus the daemon's default
+            # 10 min skew) are refused, and nothing is too old
+            now = self.now if self.now is not None else float("inf")
+            norm = EventNormaliser(app_id, self.p, now, 600.0, 0.0)
             data = self.apps[app_id] = AppData(profile, norm)
         return data
 

@@ -16,6 +16,7 @@ from typing import TextIO
 
 import yaml
 
+from tapwatch.daemon.auth import create_demo_users
 from tapwatch.daemon.runtime import Daemon
 from tapwatch.pseudonym import generate_key_file
 from tapwatch.simulator import Simulator, SimulatorOptions
@@ -24,31 +25,20 @@ from tapwatch.simulator import Simulator, SimulatorOptions
 DEMO_FAULTS = {"fault-http-500": "http_500"}
 
 
-def write_demo_config(state_dir: Path, registry: Path, users: Path | None) -> Path:
-    """The daemon config the demo runs with: short intervals, free port."""
+def write_demo_config(state_dir: Path, registry: Path) -> Path:
+    """The daemon config the demo runs with: short intervals, free port, the demo users
+    (`users.yaml`, written by create_demo_users)."""
     cfg: dict[str, object] = {
-        "server": {"listen": "127.0.0.1:0"},
+        "server": {"listen": "127.0.0.1:0", "users_file": "users.yaml"},
         "store": {"path": "store.sqlite", "raw_retention": "7d"},
         "pseudonymisation": {"key_file": "pseudonym.key"},
         "collector": {"default_interval": "5s", "default_timeout": "3s", "max_backoff": "30s"},
         "detect": {"interval": "10s"},
         "apps_dir": str(registry.parent.relative_to(state_dir)),
     }
-    if users is not None:
-        cfg["server"] = {"listen": "127.0.0.1:0", "users_file": str(users.name)}
     path = state_dir / "tapwatch.yaml"
     path.write_text("# Written by `tapwatch demo`.\n" + yaml.safe_dump(cfg, sort_keys=False))
     return path
-
-
-def _demo_users(state_dir: Path) -> tuple[Path | None, dict[str, str]]:
-    """Demo inspector and viewer logins, where the inspector workflow is installed."""
-    try:
-        from tapwatch.daemon.auth import create_demo_users  # type: ignore[attr-defined]
-    except ImportError:
-        return None, {}
-    creds = create_demo_users(state_dir)
-    return state_dir / "users.yaml", creds
 
 
 def format_table(d: Daemon) -> str:
@@ -104,8 +94,8 @@ async def run_demo(
     # computing the ground truth takes seconds at full scale: keep the loop free
     await asyncio.to_thread(sim.write_ground_truth, state_dir / "ground-truth.json")
     generate_key_file(state_dir / "pseudonym.key")
-    users_file, creds = _demo_users(state_dir)
-    daemon = Daemon(write_demo_config(state_dir, registry, users_file))
+    creds = create_demo_users(state_dir)  # an inspector and a viewer, fresh passwords
+    daemon = Daemon(write_demo_config(state_dir, registry))
     await daemon.start()
     base = f"http://127.0.0.1:{daemon.port}"
     print(f"simulated fleet:  http://127.0.0.1:{sim_port}/apps ({len(sim.apps)} apps)", file=out)
