@@ -89,6 +89,7 @@ class Daemon:
         self.listen_override = listen
         self.clock = clock
         self.web_config_file = web_config_file
+        self._mine: dict[int, tuple[Config, list[AppConfig]]] = {}
         self.config: Config = self._with_overrides(load_config(config_path))  # ConfigError
         self.reload_status = ReloadStatus(successful=True, last_success=clock())
         self.states: dict[str, AppState] = {}
@@ -121,12 +122,18 @@ class Daemon:
     # ---- apps of this shard ------------------------------------------------------
 
     def my_apps(self, config: Config | None = None) -> list[AppConfig]:
+        """The apps of this shard (kept per config: renders and passes ask often)."""
         cfg = config or self.config
-        return [
+        cached = self._mine.get(id(cfg))
+        if cached is not None and cached[0] is cfg:
+            return cached[1]
+        mine = [
             a.config
             for a in cfg.apps
             if shard_of(a.config.id, self.total_shards) == self.shard
         ]
+        self._mine = {id(cfg): (cfg, mine)}
+        return mine
 
     def _poller(self, app: AppConfig) -> AppPoller:
         interval = app.source.interval or self.config.daemon.collector.default_interval
