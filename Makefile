@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration e2e bench clean
+.PHONY: demo test clock-sweep lint unit integration e2e bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP)
 	scripts/setup-test-deps
 	$(VENV)/bin/ruff check src tests bench monitoring
 	$(PY) -m pytest -q
+	PY=$(PY) scripts/clock-sweep
+
+clock-sweep: $(STAMP)
+	PY=$(PY) scripts/clock-sweep
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit

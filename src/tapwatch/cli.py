@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tapwatch.fakeclock import install_from_env
+
+    install_from_env()  # tests only: agree with the test suite's fixed clock
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["simulate"]:  # the simulator parses its own options (and --help)
         from tapwatch.simulator import main as simulate_main

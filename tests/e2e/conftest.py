@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from tapwatch.daemon.auth import create_demo_users
 from tapwatch.daemon.runtime import Daemon
 from tapwatch.pseudonym import generate_key_file
 from tapwatch.simulator import Simulator, SimulatorOptions
+from tests.conftest import real_time
 from tests.e2e.helpers import (
     ALERTMANAGER_NAMES,
     PROMETHEUS_NAMES,
@@ -82,7 +82,7 @@ class Stack:
     alertmanager: ManagedProcess
     alertmanager_url: str
     mixin: MixinConfig  # what the loaded rules were rendered with
-    started_at: float  # time.time() when Prometheus started
+    started_at: float  # real_time() when Prometheus started (it runs on the real clock)
 
     def ground_truth(self) -> dict[str, Any]:
         """The simulator's ground truth now (over HTTP, so no thread touches its state)."""
@@ -92,7 +92,7 @@ class Stack:
 
     def seconds_running(self) -> int:
         """Whole seconds since Prometheus started (a range that covers all its data)."""
-        return int(time.time() - self.started_at) + 1
+        return int(real_time() - self.started_at) + 1
 
     def diagnostics(self) -> str:
         """Logs and state to print when a test fails."""
@@ -192,7 +192,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             rule_files=_rule_files(tmp, mixin),
             interval_s=SCRAPE_S,
         )
-        started_at = time.time()
+        started_at = real_time()
         prometheus.start()
         cleanup.callback(prometheus.stop)
         prom_url = f"http://127.0.0.1:{prom_port}"

@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 import yaml
 from aiohttp import web
 
+from tests.conftest import real_time
+
 T = TypeVar("T")
 
 #: Debian names Alertmanager's binary prometheus-alertmanager; upstream tarballs alertmanager
@@ -235,8 +237,8 @@ class PrometheusAPI:
         return list(data["result"])
 
     def query_range(self, expr: str, seconds: float, step: float) -> list[dict[str, Any]]:
-        """Range query over the last `seconds`."""
-        end = time.time()
+        """Range query over the last `seconds` (of the real clock, which Prometheus runs on)."""
+        end = real_time()
         data = self.get(
             "/api/v1/query_range",
             {"query": expr, "start": str(end - seconds), "end": str(end), "step": str(step)},
