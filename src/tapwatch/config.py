@@ -31,6 +31,8 @@ from pydantic import (
     model_validator,
 )
 
+from tapwatch.datum import Datum, to_wgs84
+
 if TYPE_CHECKING:
     from tapwatch.detectors.base import AppProfile
 
@@ -199,8 +201,319 @@ class PrometheusSourceConfig(_SourceBase):
     metrics: PrometheusMetricMap
 
 
+# ---- platform and mapped-JSON sources (docs/sources/) --------------------------------
+
+_MAX_BACKFILL_DAYS = 400  # the default rollup retention: older events are rejected anyway
+
+
+def _backfill(v: Any) -> float:
+    seconds = parse_duration(v)
+    if not 0 < seconds <= _MAX_BACKFILL_DAYS * 86400.0:
+        raise ValueError(f"backfill must be more than 0 and at most {_MAX_BACKFILL_DAYS}d")
+    return seconds
+
+
+Backfill = Annotated[float, BeforeValidator(_backfill)]
+
+
+class PlatformUsers(_Strict):
+    """Whose records to read: listed user ids, or every member of departments (and of
+    their sub-departments), listed through the platform's contacts API."""
+
+    user_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = None
+    department_ids: list[Annotated[int, Field(ge=1)]] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PlatformUsers:
+        given = [k for k in ("user_ids", "department_ids") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of user_ids, department_ids")
+        if not getattr(self, given[0]):
+            raise ValueError(f"{given[0]} is empty")
+        return self
+
+
+class _PlatformSourceBase(_SourceBase):
+    """A platform source: a base URL (a proxy or test server may stand in), TLS, a secret
+    read from a file, and the credential's call rate (shared by every app using it)."""
+
+    tls: TLSConfig = TLSConfig()
+    backfill: Backfill = Field(
+        30 * 86400.0, description="history fetched on first contact (the detectors' windows "
+        "need about 30 days)"
+    )
+
+    def secret_path(self) -> tuple[str, Path]:
+        raise NotImplementedError
+
+    def with_base(self, base: Path) -> _PlatformSourceBase:
+        """Relative paths made relative to the registry file's directory."""
+        key, path = self.secret_path()
+        upd: dict[str, Any] = {key: _resolve(base, path)}
+        if self.tls.ca_file is not None:
+            upd["tls"] = self.tls.model_copy(update={"ca_file": _resolve(base, self.tls.ca_file)})
+        return self.model_copy(update=upd)
+
+    def required_files(self) -> list[tuple[str, Path]]:
+        key, path = self.secret_path()
+        files = [(f"source.{key}", path)]
+        if self.tls.ca_file is not None:
+            files.append(("source.tls.ca_file", self.tls.ca_file))
+        return files
+
+
+class WeComCheckinSourceConfig(_PlatformSourceBase):
+    """企业微信 打卡: check-in records of a WeCom corp (docs/sources/wecom_checkin.md)."""
+
+    kind: Literal["wecom_checkin"]
+    base_url: HttpUrl = "https://qyapi.weixin.qq.com"
+    corp_id: Annotated[str, Field(min_length=1, max_length=64)]
+    secret_file: Path
+    users: PlatformUsers
+    overlap: Annotated[Duration, Field(ge=0, le=7 * 86400.0)] = Field(
+        3600.0, description="each poll re-reads this much before the last one's end: "
+        "check-ins uploaded late (offline phones) still arrive"
+    )
+    max_requests_per_second: Annotated[float, Field(gt=0, le=1000)] = Field(
+        10.0, description="calls a second for this corp (WeCom: getcheckindata 600/min)"
+    )
+
+    def secret_path(self) -> tuple[str, Path]:
+        return "secret_file", self.secret_file
+
+
+class DingTalkAttendanceSourceConfig(_PlatformSourceBase):
+    """钉钉 考勤打卡详情: attendance records of a DingTalk org
+    (docs/sources/dingtalk_attendance.md)."""
+
+    kind: Literal["dingtalk_attendance"]
+    base_url: HttpUrl = "https://oapi.dingtalk.com"
+    app_key: Annotated[str, Field(min_length=1, max_length=128)]
+    app_secret_file: Path
+    users: PlatformUsers
+    overlap: Annotated[Duration, Field(ge=0, le=7 * 86400.0)] = 3600.0
+    max_requests_per_second: Annotated[float, Field(gt=0, le=1000)] = Field(
+        20.0, description="calls a second for this app (DingTalk standard edition: 20 QPS)"
+    )
+
+    def secret_path(self) -> tuple[str, Path]:
+        return "app_secret_file", self.app_secret_file
+
+
+class WeChatMpStatsSourceConfig(_PlatformSourceBase):
+    """公众号 数据统计 (datacube): daily figures of an official account
+    (docs/sources/wechat_mp_stats.md)."""
+
+    kind: Literal["wechat_mp_stats"]
+    base_url: HttpUrl = "https://api.weixin.qq.com"
+    app_id: Annotated[str, Field(min_length=1, max_length=64)]
+    app_secret_file: Path
+    max_requests_per_second: Annotated[float, Field(gt=0, le=1000)] = 5.0
+
+    def secret_path(self) -> tuple[str, Path]:
+        return "app_secret_file", self.app_secret_file
+
+
+def _jmespath(v: Any) -> Any:
+    if isinstance(v, str):
+        import jmespath
+        from jmespath.exceptions import IncompleteExpressionError, JMESPathError, ParseError
+
+        try:
+            jmespath.compile(v)
+        except IncompleteExpressionError:
+            raise ValueError(f"invalid JMESPath expression {v[:80]!r}: incomplete") from None
+        except ParseError as e:
+            raise ValueError(
+                f"invalid JMESPath expression {v[:80]!r} at character {e.lex_position}: {e.msg}"
+            ) from None
+        except JMESPathError as e:
+            raise ValueError(f"invalid JMESPath expression {v[:80]!r}: {e}") from None
+    return v
+
+
+JmesPath = Annotated[str, BeforeValidator(_jmespath)]
+#: ${name} placeholders a request template may use
+TEMPLATE_VARS = ("cursor", "offset", "limit", "since", "until")
+
+
+class JsonCursorPaging(_Strict):
+    """Each page names the next: `next_cursor` (JMESPath over the page) until it is empty."""
+
+    kind: Literal["cursor"]
+    next_cursor: JmesPath
+    cursor_param: str | None = Field(
+        None, description="query parameter carrying the cursor (or use ${cursor} in body)"
+    )
+    has_more: JmesPath | None = Field(None, description="false on the last page, if given")
+
+
+class JsonOffsetPaging(_Strict):
+    """Offset/limit paging over a list that only grows: resumes where the last poll ended."""
+
+    kind: Literal["offset"]
+    offset_param: str | None = "offset"
+    limit_param: str | None = "limit"
+    limit: Annotated[int, Field(ge=1, le=100_000)] = 100
+
+
+class JsonDateWindowPaging(_Strict):
+    """Time windows from the last poll's end to now, at most `window` per request."""
+
+    kind: Literal["date_window"]
+    from_param: str | None = "from"
+    to_param: str | None = "to"
+    time_format: Literal["rfc3339", "epoch_s", "epoch_ms", "date"] = "rfc3339"
+    window: Annotated[Duration, Field(gt=0)] = 86400.0
+    backfill: Backfill = 30 * 86400.0
+    overlap: Annotated[Duration, Field(ge=0)] = 3600.0
+
+
+JsonPaging = Annotated[
+    JsonCursorPaging | JsonOffsetPaging | JsonDateWindowPaging, Field(discriminator="kind")
+]
+
+
+class JsonSourceConfig(_SourceBase):
+    """Any JSON API, mapped onto usage events by configuration (docs/sources/json.md)."""
+
+    kind: Literal["json"]
+    url: HttpUrl
+    method: Literal["GET", "POST"] = "GET"
+    params: dict[str, str] = Field({}, description="query parameters (templates)")
+    body: str | None = Field(None, description="JSON request body template")
+    auth: AuthConfig | None = None
+    tls: TLSConfig = TLSConfig()
+    items: JmesPath = Field(description="where the list of records is in a page")
+    fields: dict[str, JmesPath] = Field(
+        description="event field -> JMESPath over one record (ts, type, account required)"
+    )
+    type_map: dict[str, str] = Field({}, description="the API's type values -> event types")
+    ts_unit: Literal["s", "ms"] = "s"
+    naive_time_zone: str | None = Field(
+        None, description="zone of timestamps written without a UTC offset (else rejected)"
+    )
+    coordinate_scale: Annotated[float, Field(gt=0)] = 1.0
+    datum: Datum = Datum.wgs84
+    id_fields: list[str] | None = Field(
+        None, description="fields hashed into a stable id when the API gives none"
+    )
+    paging: JsonPaging | None = None
+    max_pages_per_cycle: Annotated[int, Field(ge=1)] = 50
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: dict[str, str]) -> dict[str, str]:
+        from tapwatch.events import WIRE_FIELDS
+
+        allowed = [f for f in WIRE_FIELDS if f != "app"]
+        unknown = sorted(set(v) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"unknown event field {unknown[0]!r} (allowed: {', '.join(allowed)})"
+            )
+        missing = [f for f in ("ts", "type", "account") if f not in v]
+        if missing:
+            raise ValueError(f"event field {missing[0]!r} must be mapped")
+        return v
+
+    @field_validator("type_map")
+    @classmethod
+    def _types(cls, v: dict[str, str]) -> dict[str, str]:
+        from tapwatch.events import EVENT_TYPE_BY_NAME
+
+        for src, dst in v.items():
+            if dst not in EVENT_TYPE_BY_NAME:
+                raise ValueError(
+                    f"{src!r} maps to unknown event type {dst!r} "
+                    f"(known: {', '.join(EVENT_TYPE_BY_NAME)})"
+                )
+        return v
+
+    @field_validator("naive_time_zone")
+    @classmethod
+    def _ntz(cls, v: str | None) -> str | None:
+        if v is not None:
+            _zone(v)
+        return v
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        import json
+        import string
+
+        probe = string.Template(v).safe_substitute({k: "null" for k in TEMPLATE_VARS})
+        try:
+            json.loads(probe)
+        except ValueError as e:
+            raise ValueError(f"body is not a JSON template: {e}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JsonSourceConfig:
+        if self.id_fields is not None:
+            unmapped = [f for f in self.id_fields if f not in self.fields]
+            if unmapped:
+                raise ValueError(f"id_fields: {unmapped[0]!r} is not a mapped field")
+        if "id" in self.fields and self.id_fields is not None:
+            raise ValueError("give fields.id or id_fields, not both")
+        if self.body is not None and self.method == "GET":
+            raise ValueError("a body needs method: POST")
+        p = self.paging
+        if isinstance(p, JsonCursorPaging) and p.cursor_param is None and (
+            "${cursor}" not in (self.body or "") and "${cursor}" not in self.params.values()
+        ):
+            raise ValueError("paging.cursor_param missing (or use ${cursor} in body/params)")
+        return self
+
+    def with_base(self, base: Path) -> JsonSourceConfig:
+        """Relative paths made relative to the registry file's directory."""
+        upd: dict[str, Any] = {}
+        if self.auth is not None:
+            a = self.auth
+            upd["auth"] = a.model_copy(
+                update={
+                    "bearer_token_file": a.bearer_token_file
+                    and _resolve(base, a.bearer_token_file),
+                    "basic": a.basic
+                    and a.basic.model_copy(
+                        update={"password_file": _resolve(base, a.basic.password_file)}
+                    ),
+                }
+            )
+        if self.tls.ca_file is not None:
+            upd["tls"] = self.tls.model_copy(update={"ca_file": _resolve(base, self.tls.ca_file)})
+        return self.model_copy(update=upd) if upd else self
+
+    def required_files(self) -> list[tuple[str, Path]]:
+        files = []
+        if self.auth and self.auth.bearer_token_file:
+            files.append(("source.auth.bearer_token_file", self.auth.bearer_token_file))
+        if self.auth and self.auth.basic:
+            files.append(("source.auth.basic.password_file", self.auth.basic.password_file))
+        if self.tls.ca_file:
+            files.append(("source.tls.ca_file", self.tls.ca_file))
+        return files
+
+
+PlatformSourceConfig = (
+    WeComCheckinSourceConfig | DingTalkAttendanceSourceConfig | WeChatMpStatsSourceConfig
+)
+SOURCE_KINDS = (
+    "usage_api", "file", "prometheus", "wecom_checkin", "dingtalk_attendance",
+    "wechat_mp_stats", "json",
+)
 SourceConfig = Annotated[
-    UsageApiSourceConfig | FileSourceConfig | PrometheusSourceConfig,
+    UsageApiSourceConfig
+    | FileSourceConfig
+    | PrometheusSourceConfig
+    | WeComCheckinSourceConfig
+    | DingTalkAttendanceSourceConfig
+    | WeChatMpStatsSourceConfig
+    | JsonSourceConfig,
     Field(discriminator="kind"),
 ]
 
@@ -210,6 +523,14 @@ class PointConfig(_Strict):
     lat: Annotated[float, Field(ge=-90, le=90)]
     lon: Annotated[float, Field(ge=-180, le=180)]
     radius_m: Annotated[float, Field(gt=0, le=10_000)] = 50.0
+    datum: Datum = Field(
+        Datum.wgs84, description="datum lat/lon are given in (wgs84, or gcj02 as read off "
+        "Chinese maps); converted to WGS-84, the datum tapwatch compares positions in",
+    )
+    names: list[Annotated[str, Field(min_length=1, max_length=512)]] = Field(
+        [], description="titles a platform gives this place (e.g. a WeCom check-in "
+        "location_title): check-ins carrying one are placed at this point",
+    )
 
 
 class AppConfig(_Strict):
@@ -428,14 +749,16 @@ def _fmt_path(loc: Iterable[Any]) -> str:
     return out or "(top level)"
 
 
-_SOURCE_TAGS = {"usage_api", "file", "prometheus"}
+#: union tags pydantic puts in error locations, by the key holding the union
+PAGING_KINDS = ("cursor", "offset", "date_window")
+_UNION_TAGS = {"source": set(SOURCE_KINDS), "paging": set(PAGING_KINDS)}
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     """Drop pydantic's union tags (e.g. source.usage_api.url -> source.url)."""
     out: list[Any] = []
     for i, p in enumerate(loc):
-        if p in _SOURCE_TAGS and i > 0 and loc[i - 1] == "source":
+        if i > 0 and p in _UNION_TAGS.get(loc[i - 1], ()):
             continue
         if isinstance(p, str) and p.startswith(("function-", "constrained-")):
             continue
@@ -463,9 +786,10 @@ def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
         return "required key missing"
     if t == "union_tag_invalid":
         tag = err.get("ctx", {}).get("tag", err.get("input"))
-        return f"unknown source kind {tag!r} (expected usage_api, file or prometheus)"
+        tags = _union_tags(tuple(err["loc"]))
+        return f"unknown {_union_noun(err)} kind {tag!r} (expected {tags})"
     if t == "union_tag_not_found":
-        return "required key 'kind' missing (usage_api, file or prometheus)"
+        return f"required key 'kind' missing ({_union_tags(tuple(err['loc']))})"
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -473,6 +797,18 @@ def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
     if t not in ("value_error", "assertion_error") and isinstance(inp, str | int | float):
         msg += f" (got {inp!r})"
     return msg
+
+
+def _union_noun(err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    return "paging" if loc and loc[-1] == "paging" else "source"
+
+
+def _union_tags(loc: tuple[Any, ...]) -> str:
+    """The kinds allowed by the union at `loc`, as 'a, b or c'."""
+    key = next((p for p in reversed(loc) if p in _UNION_TAGS), "source")
+    tags = list(SOURCE_KINDS if key == "source" else PAGING_KINDS)
+    return ", ".join(tags[:-1]) + " or " + tags[-1]
 
 
 def _allowed_keys(model: type[BaseModel], raw_loc: tuple[Any, ...]) -> list[str]:
@@ -550,6 +886,8 @@ def _resolve(base: Path, p: Path) -> Path:
 def _absolute_paths(app: AppConfig, base: Path) -> AppConfig:
     """Make the source's file paths relative to the file that declared them."""
     src = app.source
+    if isinstance(src, _PlatformSourceBase | JsonSourceConfig):
+        return app.model_copy(update={"source": src.with_base(base)})
     upd: dict[str, Any] = {}
     if isinstance(src, FileSourceConfig):
         upd["path"] = _resolve(base, src.path)
@@ -577,6 +915,8 @@ def _check_app_files(app: LoadedApp, errors: list[str]) -> None:
     src = app.config.source
     where = f"{app.file}: app {app.config.id!r}"
     files: list[tuple[str, Path]] = []
+    if isinstance(src, _PlatformSourceBase | JsonSourceConfig):
+        files = src.required_files()
     if isinstance(src, UsageApiSourceConfig | PrometheusSourceConfig):
         if src.auth and src.auth.bearer_token_file:
             files.append(("source.auth.bearer_token_file", src.auth.bearer_token_file))
@@ -716,7 +1056,8 @@ def app_profile(app: AppConfig, daemon: DaemonFile | None = None) -> AppProfile:
         intended_users=app.intended_users,
         declared_features=frozenset(app.declared_features),
         exempt=app.exempt,
-        points=tuple(CheckinPoint(p.id, p.lat, p.lon, p.radius_m) for p in app.points),
+        points=tuple(CheckinPoint(p.id, *to_wgs84(p.datum, p.lat, p.lon), p.radius_m)
+                     for p in app.points),
         timezone=tz,
         season_months=frozenset(app.season_months) if app.season_months else None,
         detector_overrides=dict(app.detectors),

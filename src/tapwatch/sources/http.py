@@ -1,4 +1,4 @@
-"""Bounded HTTP GET with typed failures, shared by the HTTP-based sources."""
+"""Bounded HTTP requests with typed failures, shared by the HTTP-based sources."""
 
 from __future__ import annotations
 
@@ -45,15 +45,40 @@ async def get_bytes(
     ssl_ctx: ssl.SSLContext | bool = True,
     expect: tuple[str, ...] = ("application/json",),
 ) -> bytes:
-    """GET url and return the body, or raise SourceError with a typed reason.
+    """GET url and return the body, or raise SourceError with a typed reason."""
+    return await request_bytes(
+        session, "GET", url, timeout=timeout, max_bytes=max_bytes, headers=headers,
+        params=params, ssl_ctx=ssl_ctx, expect=expect,
+    )
 
-    The body is read in chunks and abandoned past max_bytes, so a 50 MB answer costs at
-    most max_bytes of memory."""
+
+async def request_bytes(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    body: bytes | None = None,
+    ssl_ctx: ssl.SSLContext | bool = True,
+    expect: tuple[str, ...] = ("application/json",),
+) -> bytes:
+    """Send a request and return the body, or raise SourceError with a typed reason.
+
+    `url` must not carry a query string: parameters go in `params`, so that error details
+    (which name the URL) never show a credential passed as a parameter. The body is read
+    in chunks and abandoned past max_bytes, so a 50 MB answer costs at most max_bytes of
+    memory. An empty `expect` accepts any content type (some platforms send JSON as
+    text/plain)."""
     try:
-        async with session.get(
+        async with session.request(
+            method,
             url,
             headers=headers,
             params=params,
+            data=body,
             ssl=ssl_ctx,
             timeout=aiohttp.ClientTimeout(total=timeout),
             allow_redirects=False,
