@@ -243,20 +243,19 @@ class _PlatformSourceBase(_SourceBase):
         "need about 30 days)"
     )
 
-    def secret_path(self) -> tuple[str, Path]:
+    def secret_paths(self) -> list[tuple[str, Path]]:
+        """(key, path) of each secret file."""
         raise NotImplementedError
 
     def with_base(self, base: Path) -> _PlatformSourceBase:
         """Relative paths made relative to the registry file's directory."""
-        key, path = self.secret_path()
-        upd: dict[str, Any] = {key: _resolve(base, path)}
+        upd: dict[str, Any] = {key: _resolve(base, path) for key, path in self.secret_paths()}
         if self.tls.ca_file is not None:
             upd["tls"] = self.tls.model_copy(update={"ca_file": _resolve(base, self.tls.ca_file)})
         return self.model_copy(update=upd)
 
     def required_files(self) -> list[tuple[str, Path]]:
-        key, path = self.secret_path()
-        files = [(f"source.{key}", path)]
+        files = [(f"source.{key}", path) for key, path in self.secret_paths()]
         if self.tls.ca_file is not None:
             files.append(("source.tls.ca_file", self.tls.ca_file))
         return files
@@ -269,6 +268,10 @@ class WeComCheckinSourceConfig(_PlatformSourceBase):
     base_url: HttpUrl = "https://qyapi.weixin.qq.com"
     corp_id: Annotated[str, Field(min_length=1, max_length=64)]
     secret_file: Path
+    contacts_secret_file: Path | None = Field(
+        None, description="the contacts-sync secret (通讯录同步 Secret): WeCom lists a "
+        "department's members only with it; needed with users.department_ids",
+    )
     users: PlatformUsers
     overlap: Annotated[Duration, Field(ge=0, le=7 * 86400.0)] = Field(
         3600.0, description="each poll re-reads this much before the last one's end: "
@@ -278,8 +281,20 @@ class WeComCheckinSourceConfig(_PlatformSourceBase):
         10.0, description="calls a second for this corp (WeCom: getcheckindata 600/min)"
     )
 
-    def secret_path(self) -> tuple[str, Path]:
-        return "secret_file", self.secret_file
+    @model_validator(mode="after")
+    def _contacts(self) -> WeComCheckinSourceConfig:
+        if self.users.department_ids is not None and self.contacts_secret_file is None:
+            raise ValueError(
+                "users.department_ids needs contacts_secret_file (WeCom lists members "
+                "only with the contacts-sync secret)"
+            )
+        return self
+
+    def secret_paths(self) -> list[tuple[str, Path]]:
+        files = [("secret_file", self.secret_file)]
+        if self.contacts_secret_file is not None:
+            files.append(("contacts_secret_file", self.contacts_secret_file))
+        return files
 
 
 class DingTalkAttendanceSourceConfig(_PlatformSourceBase):
@@ -296,8 +311,8 @@ class DingTalkAttendanceSourceConfig(_PlatformSourceBase):
         20.0, description="calls a second for this app (DingTalk standard edition: 20 QPS)"
     )
 
-    def secret_path(self) -> tuple[str, Path]:
-        return "app_secret_file", self.app_secret_file
+    def secret_paths(self) -> list[tuple[str, Path]]:
+        return [("app_secret_file", self.app_secret_file)]
 
 
 class WeChatMpStatsSourceConfig(_PlatformSourceBase):
@@ -310,8 +325,8 @@ class WeChatMpStatsSourceConfig(_PlatformSourceBase):
     app_secret_file: Path
     max_requests_per_second: Annotated[float, Field(gt=0, le=1000)] = 5.0
 
-    def secret_path(self) -> tuple[str, Path]:
-        return "app_secret_file", self.app_secret_file
+    def secret_paths(self) -> list[tuple[str, Path]]:
+        return [("app_secret_file", self.app_secret_file)]
 
 
 def _jmespath(v: Any) -> Any:

@@ -37,7 +37,7 @@ from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.detectors.base import UsageSnapshot
 from tapwatch.exporters.metrics import MetricsRenderer
 from tapwatch.pseudonym import Pseudonymizer, load_key
-from tapwatch.sources import build_source
+from tapwatch.sources import CredentialPool, build_source
 
 log = logging.getLogger("tapwatch.daemon")
 
@@ -106,6 +106,8 @@ class Daemon:
         self._detect_pool: ProcessPoolExecutor | None = None
         self._input_cache = InputCache()  # used when detection runs in this process
         self._renderer = MetricsRenderer()
+        #: platform credentials (tokens, call-rate limiters), kept across reloads
+        self.credentials = CredentialPool()
         self.store: AsyncStore
         self.session: aiohttp.ClientSession
         self.pseudonymizer: Pseudonymizer
@@ -143,7 +145,7 @@ class Daemon:
         state.interval = interval
         return AppPoller(
             app,
-            build_source(app.source),
+            build_source(app.source, points=app.points, credentials=self.credentials),
             store=self.store,
             session=self.session,
             pseudonymizer=self.pseudonymizer,
@@ -205,8 +207,10 @@ class Daemon:
                 app_id,
                 AppState(interval=interval or self.config.daemon.collector.default_interval),
             )
+            by_name = {"ingested": st.ingested, "rejected": st.rejected, "skipped": st.skipped}
             for (name, label), v in counts.items():
-                (st.ingested if name == "ingested" else st.rejected)[label] = int(v)
+                if name in by_name:
+                    by_name[name][label] = int(v)
 
     async def stop(self) -> None:
         self.ready = False

@@ -46,9 +46,12 @@ def merge_batches(a: IngestBatch, b: IngestBatch) -> IngestBatch:
     assert a.file_done is None
     rejected = a.rejected.copy()
     rejected.update(b.rejected)
+    skipped = a.skipped.copy()
+    skipped.update(b.skipped)
     return IngestBatch(
         events=a.events + b.events,
         rejected=rejected,
+        skipped=skipped,
         cursor=b.cursor if b.cursor is not None else a.cursor,
         snapshot=b.snapshot or a.snapshot,
         file_done=b.file_done,
@@ -85,6 +88,7 @@ class AppState:
     errors: Counter[str] = field(default_factory=Counter)
     ingested: Counter[str] = field(default_factory=Counter)  # by event type
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
+    skipped: Counter[str] = field(default_factory=Counter)  # platform records, by SkipReason
     history: deque[Attempt] = field(default_factory=lambda: deque(maxlen=20))
 
     def stale(self, now: float) -> bool:
@@ -202,6 +206,7 @@ class AppPoller:
                 rejected += sum(batch.rejected.values())
                 st.ingested.update(res.by_type)
                 st.rejected.update(batch.rejected)
+                st.skipped.update(batch.skipped)
                 if res.duplicates:
                     st.rejected["duplicate"] += res.duplicates
 

@@ -58,6 +58,7 @@ def _state_json(d: Daemon, app_id: str) -> dict[str, object]:
         "errors": dict(st.errors),
         "events_ingested": sum(st.ingested.values()),
         "events_rejected": dict(st.rejected),
+        "records_skipped": dict(st.skipped),
     }
 
 

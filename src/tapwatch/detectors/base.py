@@ -80,9 +80,41 @@ class AppProfile:
     detector_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+class ArticleDay(msgspec.Struct, frozen=True, array_like=True):
+    """One article's figures on one local day, as a platform counts them (an aggregate:
+    no account behind it). From WeChat's datacube getarticlesummary."""
+
+    day: str  # ISO date, China Standard Time
+    article: str  # the platform's id (msgid: message id and position)
+    title: str
+    read_users: int
+    reads: int
+    share_users: int
+    shares: int
+    favourite_users: int
+    favourites: int
+
+
+class AccountDay(msgspec.Struct, frozen=True, array_like=True):
+    """An account's figures on one local day (followers, reading, sharing), as a platform
+    counts them; None where it gave none."""
+
+    day: str  # ISO date, China Standard Time
+    followers: int | None = None
+    new_followers: int | None = None
+    unfollowers: int | None = None
+    read_users: int | None = None
+    reads: int | None = None
+    share_users: int | None = None
+    shares: int | None = None
+    favourite_users: int | None = None
+    favourites: int | None = None
+
+
 @dataclass(slots=True)
 class UsageSnapshot:
-    """The app's own figures from `GET /v1/usage` (or a Prometheus source)."""
+    """The app's own figures from `GET /v1/usage` (or a Prometheus source, or a
+    platform's daily statistics, which also fill `days` and `articles`)."""
 
     at: float
     registered_accounts: int | None = None
@@ -92,6 +124,8 @@ class UsageSnapshot:
     last_release_at: float | None = None
     last_content_update_at: float | None = None
     features: frozenset[str] = frozenset()
+    days: tuple[AccountDay, ...] = ()
+    articles: tuple[ArticleDay, ...] = ()
 
 
 @dataclass(slots=True)

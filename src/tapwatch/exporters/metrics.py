@@ -22,7 +22,7 @@ from tapwatch.config import AppConfig
 from tapwatch.daemon.scheduler import AppState
 from tapwatch.events import EventType, RejectReason
 from tapwatch.exporters.exposition import Exposition, sample_lines
-from tapwatch.sources.base import ErrorReason
+from tapwatch.sources.base import ErrorReason, SkipReason
 
 if TYPE_CHECKING:
     from tapwatch.daemon.runtime import Daemon, DetectState
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 ERROR_REASONS = [r.value for r in ErrorReason] + ["internal"]
 EVENT_TYPES = [t.name for t in EventType]
 REJECT_REASONS = [r.value for r in RejectReason]
+SKIP_KINDS = [k.value for k in SkipReason]
+#: source kinds that read records they do not store (and count them)
+SKIPPING_SOURCES = frozenset({"wecom_checkin", "dingtalk_attendance"})
 WINDOWS = ("1d", "7d", "30d")
 BANDS = ("candidate", "review", "keep", "insufficient_data", "exempt")
 
@@ -160,6 +163,18 @@ APP_FAMILIES: tuple[AppFamily, ...] = (
         "Events of the app not stored, by reason (malformed, out of range, duplicate id...).",
         lambda v: (
             ({"app": v.app.id, "reason": r}, v.state.rejected.get(r, 0)) for r in REJECT_REASONS
+        ),
+    ),
+    AppFamily(
+        "tapwatch_app_records_skipped",
+        "counter",
+        "Check-in platform records read but not stored as events, by kind: not made by a "
+        "person on a phone (attendance machine, approval, system...) or a missed check-in. "
+        "Only for platform check-in sources.",
+        lambda v: (
+            (({"app": v.app.id, "kind": k}, v.state.skipped.get(k, 0)) for k in SKIP_KINDS)
+            if v.app.source.kind in SKIPPING_SOURCES
+            else ()
         ),
     ),
     AppFamily(

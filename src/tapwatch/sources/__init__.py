@@ -2,25 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tapwatch.config import (
+    DingTalkAttendanceSourceConfig,
     FileSourceConfig,
+    JsonSourceConfig,
+    PointConfig,
     PrometheusSourceConfig,
     UsageApiSourceConfig,
+    WeChatMpStatsSourceConfig,
+    WeComCheckinSourceConfig,
 )
 from tapwatch.sources.base import ErrorReason, PollContext, Source, SourceError
+from tapwatch.sources.dingtalk_attendance import DingTalkAttendanceSource
 from tapwatch.sources.files import FileDropSource
+from tapwatch.sources.json_api import JsonApiSource
+from tapwatch.sources.platform import CredentialPool
 from tapwatch.sources.prometheus_text import PrometheusSource
 from tapwatch.sources.usage_api import UsageApiSource
+from tapwatch.sources.wechat_mp_stats import WeChatMpStatsSource
+from tapwatch.sources.wecom_checkin import WeComCheckinSource
 
-__all__ = ["ErrorReason", "PollContext", "Source", "SourceError", "build_source"]
+__all__ = [
+    "CredentialPool",
+    "ErrorReason",
+    "PollContext",
+    "Source",
+    "SourceError",
+    "build_source",
+]
 
 
 def build_source(
-    cfg: UsageApiSourceConfig | FileSourceConfig | PrometheusSourceConfig,
+    cfg: UsageApiSourceConfig
+    | FileSourceConfig
+    | PrometheusSourceConfig
+    | WeComCheckinSourceConfig
+    | DingTalkAttendanceSourceConfig
+    | WeChatMpStatsSourceConfig
+    | JsonSourceConfig,
+    *,
+    points: Sequence[PointConfig] = (),
+    credentials: CredentialPool | None = None,
 ) -> Source:
-    """The adapter for a source config (one per `kind`)."""
+    """The adapter for a source config (one per `kind`). Platform sources share tokens
+    and call-rate limiters through `credentials` (the daemon's pool; a private one if
+    None); check-in sources use the app's registry `points` to name places."""
     if isinstance(cfg, UsageApiSourceConfig):
         return UsageApiSource(cfg)
     if isinstance(cfg, FileSourceConfig):
         return FileDropSource(cfg)
-    return PrometheusSource(cfg)
+    if isinstance(cfg, PrometheusSourceConfig):
+        return PrometheusSource(cfg)
+    if isinstance(cfg, WeComCheckinSourceConfig):
+        return WeComCheckinSource(cfg, points, credentials)
+    if isinstance(cfg, DingTalkAttendanceSourceConfig):
+        return DingTalkAttendanceSource(cfg, credentials)
+    if isinstance(cfg, WeChatMpStatsSourceConfig):
+        return WeChatMpStatsSource(cfg, credentials)
+    return JsonApiSource(cfg)

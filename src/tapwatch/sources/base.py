@@ -12,7 +12,9 @@ from typing import Any, Protocol
 
 import aiohttp
 import msgspec
+import numpy as np
 
+from tapwatch.datum import Datum, gcj02_to_wgs84
 from tapwatch.events import (
     Event,
     EventRejected,
@@ -39,6 +41,22 @@ class ErrorReason(enum.StrEnum):
     schema = "schema"  # JSON, but not the shape of the contract
     too_large = "too_large"
     rate_limited = "rate_limited"
+
+
+class SkipReason(enum.StrEnum):
+    """Why a platform record was read but not stored as an event (the `kind` label of
+    tapwatch_app_records_skipped_total): attendance not made by a person on a phone."""
+
+    not_checked_in = "not_checked_in"  # a missed check-in the platform lists (未打卡)
+    # DingTalk sourceType of records not made by a person on a phone
+    atm = "atm"  # attendance machine: fingerprint / face
+    ding_atm = "ding_atm"  # DingTalk attendance machine (Bluetooth)
+    beacon = "beacon"  # iBeacon
+    boss = "boss"  # changed by a manager
+    approve = "approve"  # from an approval (leave, business trip)
+    system = "system"  # written by the attendance system
+    auto_check = "auto_check"  # automatic check-in
+    unknown_source = "unknown_source"  # a sourceType the documentation does not list
 
 
 class SourceError(Exception):
@@ -107,6 +125,11 @@ class EventNormaliser:
             return None
         return self.accept(w, ts, et)
 
+    def from_mappings(self, rows: list[dict[str, Any]]) -> list[Event]:
+        """Events from a page of usage-API-shaped mappings (one call per page, so the
+        page can be validated as columns)."""
+        return [e for r in rows if (e := self.from_mapping(r)) is not None]
+
     def from_mapping(self, row: dict[str, Any]) -> Event | None:
         try:
             w = wire_from_mapping(row)
@@ -160,3 +183,29 @@ class EventNormaliser:
             self._logged.add(reason.value)
             # msgspec's messages name the field, never its value: safe to log.
             log.warning("app %s: rejected an event (%s): %s", self.app_id, reason.value, detail)
+
+
+def rows_to_wgs84(rows: list[dict[str, Any]], datum: Datum) -> None:
+    """Convert the `lat`/`lon` of usage-API-shaped rows given in `datum` to WGS-84, in
+    place and vectorised over the page. Rows without a position, or with one that is not
+    a number, are left alone (the normaliser rejects the latter)."""
+    if datum is Datum.wgs84:
+        return
+    at = [i for i, r in enumerate(rows) if r.get("lat") is not None and r.get("lon") is not None]
+    if not at:
+        return
+    lat = np.array([_number(rows[i]["lat"]) for i in at])
+    lon = np.array([_number(rows[i]["lon"]) for i in at])
+    w_lat, w_lon = gcj02_to_wgs84(lat, lon)
+    for k, i in enumerate(at):
+        if np.isfinite(w_lat[k]) and np.isfinite(w_lon[k]):
+            # 1e-7 degrees is about a centimetre: no spurious digits in stored evidence
+            rows[i]["lat"] = round(float(w_lat[k]), 7)
+            rows[i]["lon"] = round(float(w_lon[k]), 7)
+
+
+def _number(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")

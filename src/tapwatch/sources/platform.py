@@ -23,6 +23,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,6 +58,8 @@ class Errcodes:
     auth: frozenset[int]
     #: documented meaning of the codes above and a few others, for failure details
     meaning: Mapping[int, str] = field(default_factory=dict)
+    #: errcodes that wrap the real one in `sub_code` (DingTalk's 88 "鉴权异常")
+    wrapped: frozenset[int] = frozenset()
 
 
 class RateLimiter:
@@ -247,7 +250,7 @@ class PlatformApi:
                     token = await self.token(ctx)
                     q["access_token"] = token
                 doc = await self._send(ctx, method, path, q, body)
-                code = _errcode(doc, self.errcodes.platform, path)
+                code = _errcode(doc, self.errcodes, path)
                 if code == 0:
                     return doc
                 if code in self.errcodes.token_invalid and token is not None and attempt == 0:
@@ -318,17 +321,30 @@ def decode_as(doc: Any, type_: type[T], platform: str, path: str) -> T:
         raise SourceError(ErrorReason.schema, f"{platform} {path}: {e}") from None
 
 
-def _errcode(doc: dict[str, Any], platform: str, path: str) -> int:
-    code = doc.get("errcode", 0)
-    if isinstance(code, str) and code.lstrip("-").isdigit():
-        code = int(code)
-    if not isinstance(code, int) or isinstance(code, bool):
-        raise SourceError(ErrorReason.schema, f"{platform} {path}: errcode is not a number")
+def _errcode(doc: dict[str, Any], errcodes: Errcodes, path: str) -> int:
+    code = _int_code(doc.get("errcode", 0))
+    if code is None:
+        raise SourceError(
+            ErrorReason.schema, f"{errcodes.platform} {path}: errcode is not a number"
+        )
+    if code in errcodes.wrapped:
+        sub = _int_code(doc.get("sub_code"))
+        if sub is not None and sub != 0:
+            return sub
     return code
 
 
-#: China Standard Time, the day the WeChat and WeCom daily quotas reset on (UTC+8, no DST)
+def _int_code(v: Any) -> int | None:
+    if isinstance(v, str) and v.lstrip("-").isdigit():
+        return int(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    return None
+
+
+#: China Standard Time (UTC+8, no DST): the platforms' dates and daily quota resets
 CST_OFFSET_S = 8 * 3600
+CST = timezone(timedelta(seconds=CST_OFFSET_S))
 
 
 def seconds_to_local_midnight(now: float) -> float:

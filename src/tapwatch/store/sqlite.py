@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from tapwatch.detectors.base import Finding, UsageSnapshot
+from tapwatch.detectors.base import AccountDay, ArticleDay, Finding, UsageSnapshot
 from tapwatch.events import Event, EventType
 from tapwatch.window import (
     DAY,
@@ -103,6 +103,8 @@ class IngestBatch:
     cursor: str | None = None  # the position after these events (None: unchanged)
     snapshot: UsageSnapshot | None = None
     file_done: tuple[str, int] | None = None  # (file name, size) fully ingested
+    #: platform records read but not stored as events, by SkipReason (counted, persisted)
+    skipped: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -218,6 +220,7 @@ class Store:
             if dups:
                 rejected["duplicate"] += dups
             counts += [(pk, "rejected", r, n) for r, n in rejected.items() if n]
+            counts += [(pk, "skipped", r, n) for r, n in batch.skipped.items() if n]
             if counts:
                 db.executemany(
                     "INSERT INTO counters(app_pk, name, label, value) VALUES(?,?,?,?) "
@@ -392,6 +395,8 @@ class Store:
             return None
         d = msgspec.msgpack.decode(row[0])
         d["features"] = frozenset(d.get("features") or ())
+        d["days"] = msgspec.convert(d.get("days") or [], tuple[AccountDay, ...])
+        d["articles"] = msgspec.convert(d.get("articles") or [], tuple[ArticleDay, ...])
         return UsageSnapshot(**d)
 
     def data_since(self, app_id: str) -> float | None:
@@ -524,5 +529,7 @@ def _snapshot_dict(s: UsageSnapshot) -> dict[str, Any]:
         "last_release_at": s.last_release_at,
         "last_content_update_at": s.last_content_update_at,
         "features": sorted(s.features),
+        "days": list(s.days),
+        "articles": list(s.articles),
     }
 
