@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
+import pytest
 import yaml
 
 from tapwatch.pseudonym import generate_key_file
+from tapwatch.simulator.platforms import PlatformFakes
+from tests.integration.platform_util import Clock
 
 
 def write_daemon_config(
@@ -88,3 +91,27 @@ def sample(text: str, name: str, **labels: str) -> float | None:
             if all(got.get(k) == v for k, v in labels.items()):
                 return float(val)
     return None
+
+
+# ---- platform adapters (WeCom, DingTalk, WeChat official accounts, JSON) ------------------
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A wall clock the test can move, shared by an adapter and the fake platforms."""
+    return Clock()
+
+
+@pytest.fixture
+async def fakes(clock: Clock) -> AsyncIterator[PlatformFakes]:
+    """WeCom, DingTalk and WeChat as the documentation describes them, on a free port."""
+    f = PlatformFakes(clock)
+    await f.start()
+    yield f
+    await f.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s

@@ -5,10 +5,8 @@ and malformed answers, and the field mapping."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import numpy as np
 import pytest
 
@@ -21,29 +19,10 @@ from tapwatch.simulator.platforms import PlatformFakes, WeComCorp
 from tapwatch.sources.base import ErrorReason, SourceError
 from tapwatch.sources.platform import CredentialPool
 from tapwatch.sources.wecom_checkin import WeComCheckinSource
-from tests.integration.platform_util import KEY, Clock, fixture, poll, secret_file
+from tests.integration.platform_util import KEY, fixture, poll, secret_file
 
 CORP, SECRET, CONTACTS = "ww0123456789abcdef", "checkin-app-secret", "contacts-sync-secret"
 POINT = (30.2741, 120.1551)  # WGS-84
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def fakes(clock: Clock) -> AsyncIterator[PlatformFakes]:
-    f = PlatformFakes(clock)
-    await f.start()
-    yield f
-    await f.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def source(

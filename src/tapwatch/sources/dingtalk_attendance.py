@@ -108,7 +108,7 @@ class _Member(msgspec.Struct):
 class _MemberPage(msgspec.Struct):
     has_more: bool = False
     next_cursor: int | None = None
-    list: list[_Member] = []
+    members: list[_Member] = msgspec.field(default_factory=list, name="list")
 
 
 class _MemberDoc(msgspec.Struct):
@@ -172,7 +172,7 @@ class DingTalkAttendanceSource(CheckinPlatformSource):
             body = {"dept_id": dept, "cursor": cursor, "size": PAGE_SIZE}
             doc = await self.api.call(ctx, "POST", path, body=body)
             page = decode_as(doc, _MemberDoc, "DingTalk", path).result
-            out += [m.userid for m in page.list]
+            out += [m.userid for m in page.members]
             if not page.has_more or page.next_cursor is None or page.next_cursor in cursors:
                 return out
             cursor = page.next_cursor

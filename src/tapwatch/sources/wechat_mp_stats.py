@@ -73,7 +73,7 @@ class _Token(msgspec.Struct):
 
 
 class _List(msgspec.Struct):
-    list: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = msgspec.field(default_factory=list, name="list")
 
 
 class _Summary(msgspec.Struct):
@@ -184,7 +184,7 @@ class WeChatMpStatsSource:
                 path = f"/datacube/{name}"
                 body = {"begin_date": d0.isoformat(), "end_date": d1.isoformat()}
                 rows = decode_as(await self.api.call(ctx, "POST", path, body=body), _List,
-                                 "WeChat", path).list
+                                 "WeChat", path).rows
                 _merge(state, figures, name, rows, path)
         for day, f in figures.items():
             old = state.days.get(day)
