@@ -33,6 +33,7 @@ def source(fakes: PlatformFakes, tmp: Path, *, pool: CredentialPool | None = Non
         "app_key": APP_KEY,
         "app_secret_file": secret_file(tmp, "dingtalk", SECRET),
         "users": {"user_ids": ["manager4220"]},
+        "max_requests_per_second": 500,  # the limiter has its own test
         **kw,
     }
     return DingTalkAttendanceSource(

@@ -35,6 +35,7 @@ def source(
         "corp_id": CORP,
         "secret_file": secret_file(tmp, "wecom", SECRET),
         "users": {"user_ids": ["james", "paul"]},
+        "max_requests_per_second": 500,  # the limiter has its own test
         **kw,
     }
     if "department_ids" in cfg["users"]:  # type: ignore[operator]

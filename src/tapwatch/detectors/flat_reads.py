@@ -25,9 +25,21 @@ Over the raw window, for articles (`target` of read events) whose first read is 
   raises the finding.
 
 Keyed on the ISO week.
+
+Platforms that only publish daily aggregates (WeChat official accounts' datacube: read
+users per article per day, no reader behind them) come in the usage snapshot's
+`articles`. For an app that sends no read events the same judgement is made from them:
+read users per article over the last `aggregate_days`, flatness as above, and in place of
+the completionist share (which needs accounts) under-dispersion: the variance over mean
+of read users per article at most `max_dispersion`. Independent readers drawn from a
+large following give about 1 (Poisson), organic heavy-tailed readership far more; a fixed
+group each told to open every article gives well under 1 (binomial with a high reading
+rate: 1 - rate).
 """
 
 from __future__ import annotations
+
+from datetime import date, datetime, timedelta
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -95,6 +107,18 @@ class Settings(BaseModel):
         description="Median reads per article within this fraction of the intended users "
         "counts as 'everyone told to read did'.",
     )
+    max_dispersion: float = Field(
+        default=0.5,
+        gt=0.0,
+        description="Platform aggregates only: variance over mean of read users per article "
+        "at or below which the same people read everything (independent readers give ~1).",
+    )
+    aggregate_days: int = Field(
+        default=14,
+        ge=2,
+        le=400,
+        description="Platform aggregates only: days of per-article figures judged.",
+    )
 
 
 def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
@@ -103,7 +127,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     win = inp.events
     rows = np.flatnonzero((win.type == EventType.read) & (win.target >= 0))
     if rows.size == 0:
-        return []
+        return _from_aggregates(inp, st)
     target = win.target[rows].astype(np.int64)
     uniq, idx = np.unique(target, return_inverse=True)
     first_read = np.full(uniq.size, np.inf)
@@ -218,5 +242,117 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
             confidence=data_confidence(
                 (int(m_idx.size), 2 * st.min_articles), (float(r.sum()), 500)
             ),
+        )
+    ]
+
+
+def _from_aggregates(inp: DetectorInput, st: Settings) -> list[Finding]:
+    """The same judgement from a platform's per-article daily figures (no accounts)."""
+    snap = inp.snapshot
+    if snap is None or not snap.articles:
+        return []
+    latest = max(a.day for a in snap.articles)
+    earliest = min(a.day for a in snap.articles)
+    today = datetime.fromtimestamp(inp.now, inp.app.timezone).date()
+    lo = max(today - timedelta(days=st.aggregate_days), date.fromisoformat(earliest)
+             + timedelta(days=1)).isoformat()  # articles first read on day one may be old
+    first: dict[str, str] = {}
+    readers: dict[str, int] = {}
+    reads: dict[str, int] = {}
+    titles: dict[str, str] = {}
+    for a in snap.articles:
+        first[a.article] = min(first.get(a.article, a.day), a.day)
+        readers[a.article] = readers.get(a.article, 0) + a.read_users
+        reads[a.article] = reads.get(a.article, 0) + a.reads
+        titles.setdefault(a.article, a.title)
+    # judged: first read in the window, and a later day of figures exists (mature)
+    judged = sorted(k for k, d in first.items() if lo <= d < latest)
+    if len(judged) < st.min_articles:
+        return []
+    r = np.array([readers[k] for k in judged], dtype=np.float64)
+    mean = float(r.mean())
+    if mean < st.min_mean_reads:
+        return []
+    median = float(np.median(r))
+    robust_cv = 1.4826 * float(np.median(np.abs(r - median))) / median
+    if robust_cv > st.max_cv:
+        return []
+    dispersion = float(r.var()) / mean
+    if dispersion > st.max_dispersion:
+        return []
+    intended = inp.app.intended_users
+    ratio = median / intended if intended else None
+    near = ratio is not None and abs(ratio - 1.0) <= st.intended_tolerance
+    score = exceedance_score(robust_cv, st.max_cv, 0.0)
+    if near:
+        score = min(1.0, score + 0.25)
+    score = round(score, 3)
+    reasons = [
+        Reason(
+            code="flat_reads",
+            text="Robust coefficient of variation of read users per article, from the "
+            "platform's daily figures (organic readership varies by article, ~1 or more).",
+            value=round(robust_cv, 4),
+            threshold=st.max_cv,
+            rule=_RULE,
+        ),
+        Reason(
+            code="under_dispersed_reads",
+            text="Variance over mean of read users per article: ~1 for independent "
+            "readers, well below 1 when the same group reads everything.",
+            value=round(dispersion, 4),
+            threshold=st.max_dispersion,
+        ),
+    ]
+    if near:
+        reasons.append(
+            Reason(
+                code="reads_match_intended_users",
+                text=f"Distance of the median read users per article from the {intended} "
+                "intended users, as a fraction of them.",
+                value=round(abs(ratio - 1.0), 4),  # type: ignore[operator]
+                threshold=st.intended_tolerance,
+            )
+        )
+    week = iso_week(local_day_of(inp.now, inp.app.timezone))
+    summary = (
+        f"{len(judged)} articles were read by {mean:.0f} users each on average (platform "
+        f"figures) with a robust coefficient of variation of {robust_cv:.2f} (threshold "
+        f"{st.max_cv:g}) and a dispersion of {dispersion:.2f} (independent readers: ~1)"
+    )
+    if ratio is not None:
+        summary += f"; the median is {ratio:.0%} of the {intended} intended users"
+    followers = snap.registered_accounts
+    return [
+        Finding(
+            id=finding_id(KIND, inp.app.id, week),
+            kind=KIND,
+            app=inp.app.id,
+            severity=severity_for(score),
+            score=score,
+            window_start=datetime.fromisoformat(min(first[k] for k in judged))
+            .replace(tzinfo=inp.app.timezone).timestamp(),
+            window_end=inp.now,
+            summary=summary + ".",
+            reasons=reasons,
+            evidence={
+                "period": week,
+                "basis": "platform_aggregates",
+                "reads_per_article": [
+                    {"target": titles[k] or k, "article": k, "first_day": first[k],
+                     "reads": reads[k], "readers": readers[k]}
+                    for k in judged[:EVIDENCE_LIMIT]
+                ],
+                "articles": len(judged),
+                "mean_reads": round(mean, 2),
+                "robust_cv": round(robust_cv, 4),
+                "dispersion_index": round(dispersion, 4),
+                "followers": followers,
+                "reader_share_of_followers": round(median / followers, 4)
+                if followers else None,
+                "intended_users": intended,
+                "ratio_to_intended_users": None if ratio is None else round(ratio, 4),
+            },
+            confidence=data_confidence((len(judged), 2 * st.min_articles), (float(r.sum()), 500)),
         )
     ]
