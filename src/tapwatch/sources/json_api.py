@@ -230,20 +230,21 @@ class JsonApiSource:
             since, until = _fmt(start, p.time_format), _fmt(end, p.time_format)
             extra = {}
             if p.from_param:
-                extra[p.from_param] = since
+                extra[p.from_param] = str(since)
             if p.to_param:
-                extra[p.to_param] = until
+                extra[p.to_param] = str(until)
             doc = await self._page(ctx, {"since": since, "until": until}, extra)
             yield self._records(doc), {"through": end}
             start = end
             done += 1
 
 
-def _fmt(t: float, fmt: str) -> str:
+def _fmt(t: float, fmt: str) -> int | str:
+    """A window bound as the API wants it (numbers stay numbers in a JSON body)."""
     if fmt == "epoch_s":
-        return str(int(t))
+        return int(t)
     if fmt == "epoch_ms":
-        return str(int(t * 1000))
+        return int(t * 1000)
     dt = datetime.fromtimestamp(t, UTC)
     if fmt == "date":
         return dt.date().isoformat()
