@@ -67,14 +67,14 @@ class Tokens:
     ttl: int = TOKEN_TTL_S
     current: str | None = None
     expires_at: float = 0.0
-    issued: int = 0
+    issued: list[str] = field(default_factory=list)  # every token handed out
 
     def get(self) -> tuple[str, int]:
         now = self.clock()
         if self.current is None or now >= self.expires_at:
             self.current = secrets.token_urlsafe(24)
             self.expires_at = now + self.ttl
-            self.issued += 1
+            self.issued.append(self.current)
         return self.current, int(self.expires_at - now)
 
     def valid(self, token: str | None) -> bool:
@@ -165,6 +165,14 @@ class PlatformFakes:
         for holder in itertools.chain(self.dingtalk.values(), self.wechat.values()):
             if holder.tokens is not None:
                 holder.tokens.expire()
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token any platform handed out (tests look for leaks)."""
+        out = [t for c in self.wecom.values() for tk in c.tokens.values() for t in tk.issued]
+        for holder in itertools.chain(self.dingtalk.values(), self.wechat.values()):
+            if holder.tokens is not None:
+                out += holder.tokens.issued
+        return out
 
     def calls_to(self, platform: str, path: str) -> list[Call]:
         return [c for c in self.calls if c.platform == platform and c.path == path]
