@@ -20,6 +20,8 @@ from tapwatch.daemon.auth import create_demo_users
 from tapwatch.daemon.runtime import Daemon
 from tapwatch.pseudonym import generate_key_file
 from tapwatch.simulator import Simulator, SimulatorOptions
+from tapwatch.simulator.platform_scenarios import populate_demo, write_demo_registry
+from tapwatch.simulator.platforms import PlatformFakes
 
 #: one faulty app, so the collector-health view has something to show
 DEMO_FAULTS = {"fault-http-500": "http_500"}
@@ -91,6 +93,11 @@ async def run_demo(
     registry = state_dir / "apps.d" / "demo-fleet.yaml"
     registry.parent.mkdir(exist_ok=True)
     sim.write_registry(registry)
+    # WeCom, DingTalk and two official accounts, polled through the real adapters
+    platforms = PlatformFakes()
+    await platforms.start()
+    populate_demo(platforms, time.time(), seed=seed)
+    write_demo_registry(platforms, registry.parent / "demo-platforms.yaml", state_dir / "secrets")
     # computing the ground truth takes seconds at full scale: keep the loop free
     await asyncio.to_thread(sim.write_ground_truth, state_dir / "ground-truth.json")
     generate_key_file(state_dir / "pseudonym.key")
@@ -99,6 +106,11 @@ async def run_demo(
     await daemon.start()
     base = f"http://127.0.0.1:{daemon.port}"
     print(f"simulated fleet:  http://127.0.0.1:{sim_port}/apps ({len(sim.apps)} apps)", file=out)
+    print(
+        f"platforms:        {platforms.base_url('wecom')}, /dingtalk, /wechat "
+        "(WeCom, DingTalk, official accounts)",
+        file=out,
+    )
     print(f"metrics:          {base}/metrics", file=out)
     print(f"findings:         {base}/findings", file=out)
     print(f"collector state:  {base}/debug/apps", file=out)
@@ -120,4 +132,5 @@ async def run_demo(
     finally:
         await daemon.stop()
         await sim.stop()
+        await platforms.stop()
     return 0

@@ -39,7 +39,12 @@ async def test_demo_prints_urls_table_and_serves_metrics(tmp_path: Path) -> None
     assert proc.returncode == 0, out
     assert "findings:" in out and "login:" in out
     table = out.split("app ")[-1]
-    for app in ("daily-work", "risk-point-checkin", "empty-shell", "fault-http-500"):
+    for app in ("daily-work", "risk-point-checkin", "empty-shell", "fault-http-500",
+                "wecom-risk-points", "dingtalk-attendance", "mp-notices-1", "mp-notices-2"):
         assert app in table
+    # the platform apps are polled through the real adapters
+    for app in ("wecom-risk-points", "dingtalk-attendance", "mp-notices-1"):
+        assert re.search(rf"{app}\s+up\s+", out), app
+    assert re.search(r"wecom-risk-points\s+up\s+[1-9]\d*\s", out)
     assert re.search(r"fault-http-500\s+DOWN", out)
     assert re.search(r"daily-work\s+up\s+\d+", out)
