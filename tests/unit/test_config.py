@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tapwatch.config import ConfigError, load_config, parse_duration, parse_size
+from tapwatch.config import SOURCE_KINDS, ConfigError, load_config, parse_duration, parse_size
 
 HERE = Path(__file__).parent / "configs"
 BAD = sorted((HERE / "bad").glob("*.yaml"))
@@ -58,7 +58,8 @@ def test_examples_load(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = load_config(root / "config" / "tapwatch.example.yaml")
     assert cfg.apps, "the example registry should hold apps"
     for a in cfg.apps:
-        assert a.config.source.kind in ("usage_api", "file", "prometheus")
+        assert a.config.source.kind in SOURCE_KINDS
+    assert {a.config.source.kind for a in cfg.apps} == set(SOURCE_KINDS)
 
 
 def test_secrets_are_read_late_and_never_in_the_config(
