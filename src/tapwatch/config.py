@@ -479,58 +479,27 @@ class JsonSourceConfig(_SourceBase):
             raise ValueError("a body needs method: POST")
         p = self.paging
         if isinstance(p, JsonCursorPaging) and p.cursor_param is None and (
-            "${cursor}" not in (self.body or "") and "${cursor}" not in self.params.values()
+            "${cursor}" not in (self.body or "")
+            and not any("${cursor}" in v for v in self.params.values())
         ):
             raise ValueError("paging.cursor_param missing (or use ${cursor} in body/params)")
         return self
 
-    def with_base(self, base: Path) -> JsonSourceConfig:
-        """Relative paths made relative to the registry file's directory."""
-        upd: dict[str, Any] = {}
-        if self.auth is not None:
-            a = self.auth
-            upd["auth"] = a.model_copy(
-                update={
-                    "bearer_token_file": a.bearer_token_file
-                    and _resolve(base, a.bearer_token_file),
-                    "basic": a.basic
-                    and a.basic.model_copy(
-                        update={"password_file": _resolve(base, a.basic.password_file)}
-                    ),
-                }
-            )
-        if self.tls.ca_file is not None:
-            upd["tls"] = self.tls.model_copy(update={"ca_file": _resolve(base, self.tls.ca_file)})
-        return self.model_copy(update=upd) if upd else self
 
-    def required_files(self) -> list[tuple[str, Path]]:
-        files = []
-        if self.auth and self.auth.bearer_token_file:
-            files.append(("source.auth.bearer_token_file", self.auth.bearer_token_file))
-        if self.auth and self.auth.basic:
-            files.append(("source.auth.basic.password_file", self.auth.basic.password_file))
-        if self.tls.ca_file:
-            files.append(("source.tls.ca_file", self.tls.ca_file))
-        return files
-
-
-PlatformSourceConfig = (
-    WeComCheckinSourceConfig | DingTalkAttendanceSourceConfig | WeChatMpStatsSourceConfig
-)
 SOURCE_KINDS = (
     "usage_api", "file", "prometheus", "wecom_checkin", "dingtalk_attendance",
     "wechat_mp_stats", "json",
 )
-SourceConfig = Annotated[
+AnySourceConfig = (
     UsageApiSourceConfig
     | FileSourceConfig
     | PrometheusSourceConfig
     | WeComCheckinSourceConfig
     | DingTalkAttendanceSourceConfig
     | WeChatMpStatsSourceConfig
-    | JsonSourceConfig,
-    Field(discriminator="kind"),
-]
+    | JsonSourceConfig
+)
+SourceConfig = Annotated[AnySourceConfig, Field(discriminator="kind")]
 
 
 class PointConfig(_Strict):
@@ -901,12 +870,12 @@ def _resolve(base: Path, p: Path) -> Path:
 def _absolute_paths(app: AppConfig, base: Path) -> AppConfig:
     """Make the source's file paths relative to the file that declared them."""
     src = app.source
-    if isinstance(src, _PlatformSourceBase | JsonSourceConfig):
+    if isinstance(src, _PlatformSourceBase):
         return app.model_copy(update={"source": src.with_base(base)})
     upd: dict[str, Any] = {}
     if isinstance(src, FileSourceConfig):
         upd["path"] = _resolve(base, src.path)
-    if isinstance(src, UsageApiSourceConfig | PrometheusSourceConfig):
+    if isinstance(src, UsageApiSourceConfig | PrometheusSourceConfig | JsonSourceConfig):
         if src.auth is not None:
             a = src.auth
             upd["auth"] = a.model_copy(
@@ -930,9 +899,9 @@ def _check_app_files(app: LoadedApp, errors: list[str]) -> None:
     src = app.config.source
     where = f"{app.file}: app {app.config.id!r}"
     files: list[tuple[str, Path]] = []
-    if isinstance(src, _PlatformSourceBase | JsonSourceConfig):
+    if isinstance(src, _PlatformSourceBase):
         files = src.required_files()
-    if isinstance(src, UsageApiSourceConfig | PrometheusSourceConfig):
+    if isinstance(src, UsageApiSourceConfig | PrometheusSourceConfig | JsonSourceConfig):
         if src.auth and src.auth.bearer_token_file:
             files.append(("source.auth.bearer_token_file", src.auth.bearer_token_file))
         if src.auth and src.auth.basic:

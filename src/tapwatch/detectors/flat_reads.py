@@ -162,21 +162,9 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         return []
 
     intended = inp.app.intended_users
-    ratio = median / intended if intended else None
-    near = ratio is not None and abs(ratio - 1.0) <= st.intended_tolerance
-    score = exceedance_score(robust_cv, st.max_cv, 0.0)
-    if near:
-        score = min(1.0, score + 0.25)
-    score = round(score, 3)
+    score, ratio, near_reason = _score(robust_cv, median, intended, st, "reads")
     reasons = [
-        Reason(
-            code="flat_reads",
-            text="Robust coefficient of variation of reads per article (organic "
-            "readership varies by article, ~1 or more).",
-            value=round(robust_cv, 4),
-            threshold=st.max_cv,
-            rule=_RULE,
-        ),
+        _flat_reason(robust_cv, st, "reads per article"),
         Reason(
             code="same_readers_for_everything",
             text=f"Share of reads by accounts that opened at least "
@@ -184,17 +172,8 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
             value=round(completionist_share, 4),
             threshold=st.min_completionist_share,
         ),
+        *near_reason,
     ]
-    if near:
-        reasons.append(
-            Reason(
-                code="reads_match_intended_users",
-                text=f"Distance of the median reads per article from the {intended} "
-                "intended users, as a fraction of them.",
-                value=round(abs(ratio - 1.0), 4),  # type: ignore[operator]
-                threshold=st.intended_tolerance,
-            )
-        )
     today = local_day_of(inp.now, inp.app.timezone)
     week = iso_week(today)
     m_idx = np.flatnonzero(mature)
@@ -246,6 +225,36 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     ]
 
 
+def _flat_reason(robust_cv: float, st: Settings, what: str) -> Reason:
+    return Reason(
+        code="flat_reads",
+        text=f"Robust coefficient of variation of {what} (organic readership varies by "
+        "article, ~1 or more).",
+        value=round(robust_cv, 4),
+        threshold=st.max_cv,
+        rule=_RULE,
+    )
+
+
+def _score(
+    robust_cv: float, median: float, intended: int | None, st: Settings, what: str
+) -> tuple[float, float | None, list[Reason]]:
+    """Score from flatness, raised when the median is close to the intended users; the
+    median's ratio to them, and the reason saying so (if close)."""
+    ratio = median / intended if intended else None
+    score = exceedance_score(robust_cv, st.max_cv, 0.0)
+    if ratio is None or abs(ratio - 1.0) > st.intended_tolerance:
+        return round(score, 3), ratio, []
+    near = Reason(
+        code="reads_match_intended_users",
+        text=f"Distance of the median {what} per article from the {intended} intended "
+        "users, as a fraction of them.",
+        value=round(abs(ratio - 1.0), 4),
+        threshold=st.intended_tolerance,
+    )
+    return round(min(1.0, score + 0.25), 3), ratio, [near]
+
+
 def _from_aggregates(inp: DetectorInput, st: Settings) -> list[Finding]:
     """The same judgement from a platform's per-article daily figures (no accounts)."""
     snap = inp.snapshot
@@ -281,21 +290,9 @@ def _from_aggregates(inp: DetectorInput, st: Settings) -> list[Finding]:
     if dispersion > st.max_dispersion:
         return []
     intended = inp.app.intended_users
-    ratio = median / intended if intended else None
-    near = ratio is not None and abs(ratio - 1.0) <= st.intended_tolerance
-    score = exceedance_score(robust_cv, st.max_cv, 0.0)
-    if near:
-        score = min(1.0, score + 0.25)
-    score = round(score, 3)
+    score, ratio, near_reason = _score(robust_cv, median, intended, st, "read users")
     reasons = [
-        Reason(
-            code="flat_reads",
-            text="Robust coefficient of variation of read users per article, from the "
-            "platform's daily figures (organic readership varies by article, ~1 or more).",
-            value=round(robust_cv, 4),
-            threshold=st.max_cv,
-            rule=_RULE,
-        ),
+        _flat_reason(robust_cv, st, "read users per article, from the platform's daily figures"),
         Reason(
             code="under_dispersed_reads",
             text="Variance over mean of read users per article: ~1 for independent "
@@ -303,17 +300,8 @@ def _from_aggregates(inp: DetectorInput, st: Settings) -> list[Finding]:
             value=round(dispersion, 4),
             threshold=st.max_dispersion,
         ),
+        *near_reason,
     ]
-    if near:
-        reasons.append(
-            Reason(
-                code="reads_match_intended_users",
-                text=f"Distance of the median read users per article from the {intended} "
-                "intended users, as a fraction of them.",
-                value=round(abs(ratio - 1.0), 4),  # type: ignore[operator]
-                threshold=st.intended_tolerance,
-            )
-        )
     week = iso_week(local_day_of(inp.now, inp.app.timezone))
     summary = (
         f"{len(judged)} articles were read by {mean:.0f} users each on average (platform "

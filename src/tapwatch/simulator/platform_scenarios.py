@@ -65,16 +65,26 @@ def wecom_ring(
     for k, acc in enumerate(accounts):
         if k:
             t += rng.uniform(3, 9)
-        lat, lng = _gcj_micro(*_near(*point, 6, rng))
-        out.append({
-            "userid": acc, "groupname": "风险点打卡", "checkin_type": "外出打卡",
-            "exception_type": "", "checkin_time": int(t), "location_title": title,
-            "location_detail": "", "wifiname": "", "notes": "", "wifimac": wifi,
-            "mediaids": [f"WWCISP_ring_{int(start)}_{k % 3}"], "lat": lat, "lng": lng,
-            "deviceid": devices[k % phones], "sch_checkin_time": 0, "groupid": 2,
-            "schedule_id": 0, "timeline_id": 0,
-        })
+        out.append(_wecom_record(
+            acc, t, "外出打卡", _near(*point, 6, rng), devices[k % phones], wifi,
+            group=("风险点打卡", 2), title=title, media=f"WWCISP_ring_{int(start)}_{k % 3}",
+        ))
     return out, Ring(list(accounts), devices, start, t)
+
+
+def _wecom_record(
+    user: str, t: float, kind: str, where: tuple[float, float], device: str, wifi: str,
+    *, group: tuple[str, int], title: str, media: str = "",
+) -> dict[str, Any]:
+    """A getcheckindata record (every documented field) at a WGS-84 position."""
+    lat, lng = _gcj_micro(*where)
+    return {
+        "userid": user, "groupname": group[0], "checkin_type": kind, "exception_type": "",
+        "checkin_time": int(t), "location_title": title, "location_detail": "",
+        "wifiname": "", "notes": "", "wifimac": wifi, "mediaids": [media] if media else [],
+        "lat": lat, "lng": lng, "deviceid": device, "sch_checkin_time": 0,
+        "groupid": group[1], "schedule_id": 0, "timeline_id": 0,
+    }
 
 
 def wecom_attendance(
@@ -88,15 +98,9 @@ def wecom_attendance(
             continue
         for kind, lo, hi in (("上班打卡", 8.33, 9.17), ("下班打卡", 17.5, 18.67)):
             t = day_start + rng.uniform(lo, hi) * 3600
-            lat, lng = _gcj_micro(*_near(*OFFICE, 150, rng))
-            out.append({
-                "userid": u, "groupname": "机关考勤", "checkin_type": kind,
-                "exception_type": "", "checkin_time": int(t), "location_title": "区政府",
-                "location_detail": "", "wifiname": "", "notes": "",
-                "wifimac": "" if rng.random() < 0.5 else f"a0:{len(u) % 256:02x}:11:22:33:44",
-                "mediaids": [], "lat": lat, "lng": lng, "deviceid": f"phone-{u}",
-                "sch_checkin_time": 0, "groupid": 1, "schedule_id": 0, "timeline_id": 0,
-            })
+            wifi = "" if rng.random() < 0.5 else "a0:0c:11:22:33:44"  # the office AP
+            out.append(_wecom_record(u, t, kind, _near(*OFFICE, 150, rng), f"phone-{u}",
+                                     wifi, group=("机关考勤", 1), title="区政府"))
     return out
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tapwatch.config import (
+    AnySourceConfig,
     DingTalkAttendanceSourceConfig,
     FileSourceConfig,
-    JsonSourceConfig,
     PointConfig,
     PrometheusSourceConfig,
     UsageApiSourceConfig,
@@ -35,13 +35,7 @@ __all__ = [
 
 
 def build_source(
-    cfg: UsageApiSourceConfig
-    | FileSourceConfig
-    | PrometheusSourceConfig
-    | WeComCheckinSourceConfig
-    | DingTalkAttendanceSourceConfig
-    | WeChatMpStatsSourceConfig
-    | JsonSourceConfig,
+    cfg: AnySourceConfig,
     *,
     points: Sequence[PointConfig] = (),
     credentials: CredentialPool | None = None,

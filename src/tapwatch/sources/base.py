@@ -4,6 +4,7 @@ normalisation (validate, check the clock, pseudonymise)."""
 from __future__ import annotations
 
 import enum
+import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -209,3 +210,14 @@ def _number(v: Any) -> float:
         return float(v)
     except (TypeError, ValueError):
         return float("nan")
+
+
+def parse_json_cursor(cursor: str | None) -> dict[str, Any]:
+    """A source's stored JSON cursor as a dict ({} if none, or not one of ours)."""
+    if not cursor:
+        return {}
+    try:
+        c = json.loads(cursor)
+    except ValueError:
+        return {}
+    return c if isinstance(c, dict) else {}

@@ -27,8 +27,14 @@ import msgspec
 from tapwatch.config import DingTalkAttendanceSourceConfig
 from tapwatch.sources.base import PollContext, SkipReason
 from tapwatch.sources.checkin_platform import MAX_DEPARTMENTS, CallLimits, CheckinPlatformSource
-from tapwatch.sources.http import ssl_context
-from tapwatch.sources.platform import CST, CredentialPool, Errcodes, PlatformApi, decode_as
+from tapwatch.sources.platform import (
+    CST,
+    CredentialPool,
+    Errcodes,
+    PlatformApi,
+    connect,
+    decode_as,
+)
 
 #: From DingTalk's server API error codes and its frequency-limit page: 90002 (every
 #: corp's calls of an API over the platform's ceiling), 90018 (this corp over its QPS),
@@ -128,15 +134,10 @@ class DingTalkAttendanceSource(CheckinPlatformSource):
     ) -> None:
         super().__init__(cfg.users, cfg.backfill, cfg.overlap)
         self.cfg = cfg
-        pool = credentials or CredentialPool()
-        cred = pool.credential(
-            ("dingtalk", cfg.base_url.rstrip("/"), cfg.app_key), cfg.max_requests_per_second
-        )
-        self.api = PlatformApi(
-            base_url=cfg.base_url, credential=cred, errcodes=ERRCODES,
-            fetch_token=self._fetch_token,
-            ssl_ctx=ssl_context(cfg.tls.ca_file, cfg.tls.insecure_skip_verify),
-            secret_file=cfg.app_secret_file, secret_key="app_secret_file",
+        self.api = connect(
+            cfg, ident=cfg.app_key, errcodes=ERRCODES, fetch_token=self._fetch_token,
+            credentials=credentials or CredentialPool(), secret_file=cfg.app_secret_file,
+            secret_key="app_secret_file",
         )
 
     async def _fetch_token(self, ctx: PollContext, api: PlatformApi) -> tuple[str, float]:

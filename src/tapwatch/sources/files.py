@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from tapwatch.config import FileSourceConfig
-from tapwatch.sources.base import ErrorReason, EventNormaliser, PollContext, SourceError
+from tapwatch.sources.base import (
+    ErrorReason,
+    EventNormaliser,
+    PollContext,
+    SourceError,
+    parse_json_cursor,
+)
 from tapwatch.store.sqlite import IngestBatch
 
 EVENT_FILE_SUFFIXES = (".jsonl", ".ndjson", ".csv")
@@ -94,7 +100,7 @@ class FileDropSource:
 
     async def poll(self, ctx: PollContext) -> AsyncIterator[IngestBatch]:
         pending = await asyncio.to_thread(self._pending, ctx.files_done)
-        resume = _parse_cursor(ctx.cursor)
+        resume = parse_json_cursor(ctx.cursor)
         for path in pending:
             skip = resume.get("records", 0) if resume.get("file") == path.name else 0
             norm = EventNormaliser(
@@ -117,14 +123,3 @@ class FileDropSource:
                     cursor=json.dumps({"file": path.name, "records": consumed}),
                 )
             yield IngestBatch(file_done=(path.name, path.stat().st_size), cursor="")
-
-
-def _parse_cursor(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        c = json.loads(cursor)
-    except ValueError:
-        return {}
-    return c if isinstance(c, dict) else {}
-

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
+from tapwatch.config import AuthConfig
 from tapwatch.sources.base import ErrorReason, SourceError
 
 
@@ -19,6 +20,17 @@ def ssl_context(ca_file: Path | None, insecure_skip_verify: bool) -> ssl.SSLCont
     if ca_file is None:
         return True
     return ssl.create_default_context(cafile=str(ca_file))
+
+
+def auth_headers(auth: AuthConfig | None) -> dict[str, str]:
+    """The Authorization header of a source's `auth`, read now (an auth failure if the
+    secret cannot be read)."""
+    if auth is None:
+        return {}
+    try:
+        return auth.headers()
+    except (OSError, ValueError) as e:
+        raise SourceError(ErrorReason.auth, f"cannot read credentials: {e}") from None
 
 
 def _retry_after(value: str | None) -> float | None:

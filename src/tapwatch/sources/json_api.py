@@ -35,9 +35,10 @@ from tapwatch.sources.base import (
     EventNormaliser,
     PollContext,
     SourceError,
+    parse_json_cursor,
     rows_to_wgs84,
 )
-from tapwatch.sources.http import request_bytes, ssl_context
+from tapwatch.sources.http import auth_headers, request_bytes, ssl_context
 from tapwatch.store.sqlite import IngestBatch
 
 _STRING_FIELDS = frozenset(
@@ -64,14 +65,6 @@ class JsonApiSource:
 
     # ---- requests --------------------------------------------------------------------
 
-    def _headers(self) -> dict[str, str]:
-        if self.cfg.auth is None:
-            return {}
-        try:
-            return self.cfg.auth.headers()
-        except (OSError, ValueError) as e:
-            raise SourceError(ErrorReason.auth, f"cannot read credentials: {e}") from None
-
     async def _page(self, ctx: PollContext, values: dict[str, Any],
                     extra: dict[str, str]) -> Any:
         assert ctx.session is not None
@@ -79,7 +72,7 @@ class JsonApiSource:
         params = {k: string.Template(v).safe_substitute(text) for k, v in self.cfg.params.items()}
         params.update(extra)
         body = None
-        headers = self._headers()
+        headers = auth_headers(self.cfg.auth)
         if self.cfg.body is not None:
             as_json = {k: json.dumps(v) for k, v in values.items()}
             body = string.Template(self.cfg.body).safe_substitute(as_json).encode()
@@ -152,7 +145,7 @@ class JsonApiSource:
         norm = EventNormaliser(
             ctx.app_id, ctx.pseudonymizer, ctx.now(), ctx.max_clock_skew, ctx.oldest_accepted
         )
-        state = _load(ctx.cursor)
+        state = parse_json_cursor(ctx.cursor)
         p = self.cfg.paging
         if isinstance(p, JsonDateWindowPaging):
             pages = self._windows(ctx, p, state)
@@ -249,13 +242,3 @@ def _fmt(t: float, fmt: str) -> int | str:
     if fmt == "date":
         return dt.date().isoformat()
     return dt.isoformat().replace("+00:00", "Z")
-
-
-def _load(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        c = json.loads(cursor)
-    except ValueError:
-        return {}
-    return c if isinstance(c, dict) else {}

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from tapwatch.sources.base import ErrorReason, PollContext, SourceError
-from tapwatch.sources.http import request_bytes
+from tapwatch.sources.http import request_bytes, ssl_context
 
 T = TypeVar("T")
 #: A token is refreshed this long before the platform says it expires (at most a quarter
@@ -310,6 +310,33 @@ class PlatformApi:
             if s:
                 text = text.replace(s, "<redacted>")
         return text
+
+
+def connect(
+    cfg: Any,
+    *,
+    ident: str,
+    errcodes: Errcodes,
+    fetch_token: TokenFetcher,
+    credentials: CredentialPool,
+    secret_file: Path,
+    secret_key: str,
+) -> PlatformApi:
+    """A source's client for its platform credential (`ident`: corp id, app key or app
+    id) at `cfg.base_url`, sharing the credential's token and limiter with every other
+    source naming it in `credentials`."""
+    cred = credentials.credential(
+        (errcodes.platform, cfg.base_url.rstrip("/"), ident), cfg.max_requests_per_second
+    )
+    return PlatformApi(
+        base_url=cfg.base_url,
+        credential=cred,
+        errcodes=errcodes,
+        fetch_token=fetch_token,
+        ssl_ctx=ssl_context(cfg.tls.ca_file, cfg.tls.insecure_skip_verify),
+        secret_file=secret_file,
+        secret_key=secret_key,
+    )
 
 
 def decode_as(doc: Any, type_: type[T], platform: str, path: str) -> T:

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tapwatch.config import PrometheusSourceConfig
 from tapwatch.detectors.base import UsageSnapshot
 from tapwatch.sources.base import ErrorReason, PollContext, SourceError
-from tapwatch.sources.http import get_bytes, ssl_context
+from tapwatch.sources.http import auth_headers, get_bytes, ssl_context
 from tapwatch.store.sqlite import IngestBatch
 
 _TEXT_TYPES = ("text/plain", "application/openmetrics-text")
@@ -43,10 +43,7 @@ class PrometheusSource:
 
     async def poll(self, ctx: PollContext) -> AsyncIterator[IngestBatch]:
         assert ctx.session is not None
-        try:
-            headers = self.cfg.auth.headers() if self.cfg.auth else {}
-        except (OSError, ValueError) as e:
-            raise SourceError(ErrorReason.auth, f"cannot read credentials: {e}") from None
+        headers = auth_headers(self.cfg.auth)
         body = await get_bytes(
             ctx.session,
             self.cfg.url,

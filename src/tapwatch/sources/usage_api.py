@@ -15,7 +15,7 @@ from tapwatch.config import UsageApiSourceConfig
 from tapwatch.detectors.base import UsageSnapshot
 from tapwatch.events import decode_page
 from tapwatch.sources.base import ErrorReason, EventNormaliser, PollContext, SourceError
-from tapwatch.sources.http import get_bytes, ssl_context
+from tapwatch.sources.http import auth_headers, get_bytes, ssl_context
 from tapwatch.store.sqlite import IngestBatch
 
 
@@ -68,17 +68,9 @@ class UsageApiSource:
         self.base = cfg.url.rstrip("/")
         self._ssl = ssl_context(cfg.tls.ca_file, cfg.tls.insecure_skip_verify)
 
-    def _headers(self) -> dict[str, str]:
-        if self.cfg.auth is None:
-            return {}
-        try:
-            return self.cfg.auth.headers()
-        except (OSError, ValueError) as e:
-            raise SourceError(ErrorReason.auth, f"cannot read credentials: {e}") from None
-
     async def poll(self, ctx: PollContext) -> AsyncIterator[IngestBatch]:
         assert ctx.session is not None
-        session, headers = ctx.session, self._headers()
+        session, headers = ctx.session, auth_headers(self.cfg.auth)
 
         async def get(path: str, params: dict[str, str] | None = None) -> bytes:
             return await get_bytes(

@@ -28,8 +28,14 @@ import msgspec
 from tapwatch.config import WeChatMpStatsSourceConfig
 from tapwatch.detectors.base import AccountDay, ArticleDay, UsageSnapshot
 from tapwatch.sources.base import ErrorReason, PollContext, SourceError
-from tapwatch.sources.http import ssl_context
-from tapwatch.sources.platform import CST, CredentialPool, Errcodes, PlatformApi, decode_as
+from tapwatch.sources.platform import (
+    CST,
+    CredentialPool,
+    Errcodes,
+    PlatformApi,
+    connect,
+    decode_as,
+)
 from tapwatch.store.sqlite import IngestBatch
 
 #: Global error codes (developers.weixin.qq.com ... commErrCode) and datacube's own:
@@ -150,15 +156,10 @@ class WeChatMpStatsSource:
         self, cfg: WeChatMpStatsSourceConfig, credentials: CredentialPool | None = None
     ) -> None:
         self.cfg = cfg
-        pool = credentials or CredentialPool()
-        cred = pool.credential(
-            ("wechat", cfg.base_url.rstrip("/"), cfg.app_id), cfg.max_requests_per_second
-        )
-        self.api = PlatformApi(
-            base_url=cfg.base_url, credential=cred, errcodes=ERRCODES,
-            fetch_token=self._fetch_token,
-            ssl_ctx=ssl_context(cfg.tls.ca_file, cfg.tls.insecure_skip_verify),
-            secret_file=cfg.app_secret_file, secret_key="app_secret_file",
+        self.api = connect(
+            cfg, ident=cfg.app_id, errcodes=ERRCODES, fetch_token=self._fetch_token,
+            credentials=credentials or CredentialPool(), secret_file=cfg.app_secret_file,
+            secret_key="app_secret_file",
         )
         self._keep_days = max(MIN_KEEP_DAYS, int(cfg.backfill // 86400))
 

@@ -32,11 +32,11 @@ from tapwatch.sources.checkin_platform import (
     CheckinPlatformSource,
     point_titles,
 )
-from tapwatch.sources.http import ssl_context
 from tapwatch.sources.platform import (
     CredentialPool,
     Errcodes,
     PlatformApi,
+    connect,
     decode_as,
 )
 
@@ -123,21 +123,17 @@ class WeComCheckinSource(CheckinPlatformSource):
         super().__init__(cfg.users, cfg.backfill, cfg.overlap)
         self.cfg = cfg
         pool = credentials or CredentialPool()
-        cred = pool.credential(
-            ("wecom", cfg.base_url.rstrip("/"), cfg.corp_id), cfg.max_requests_per_second
-        )
-        ssl = ssl_context(cfg.tls.ca_file, cfg.tls.insecure_skip_verify)
-        self.api = PlatformApi(
-            base_url=cfg.base_url, credential=cred, errcodes=ERRCODES,
-            fetch_token=self._fetch_token, ssl_ctx=ssl,
-            secret_file=cfg.secret_file, secret_key="secret_file",
+        # two secrets, one corp: one limiter, a token each
+        self.api = connect(
+            cfg, ident=cfg.corp_id, errcodes=ERRCODES, fetch_token=self._fetch_token,
+            credentials=pool, secret_file=cfg.secret_file, secret_key="secret_file",
         )
         self.contacts_api: PlatformApi | None = None
         if cfg.contacts_secret_file is not None:
-            self.contacts_api = PlatformApi(
-                base_url=cfg.base_url, credential=cred, errcodes=ERRCODES,
-                fetch_token=self._fetch_token, ssl_ctx=ssl,
-                secret_file=cfg.contacts_secret_file, secret_key="contacts_secret_file",
+            self.contacts_api = connect(
+                cfg, ident=cfg.corp_id, errcodes=ERRCODES, fetch_token=self._fetch_token,
+                credentials=pool, secret_file=cfg.contacts_secret_file,
+                secret_key="contacts_secret_file",
             )
         self._titles = point_titles(points)
 
