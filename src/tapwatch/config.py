@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -112,9 +113,59 @@ def _slug(v: Any) -> Any:
 Slug = Annotated[str, BeforeValidator(_slug)]
 
 
+_HOST_RE = re.compile(r"^[A-Za-z0-9._~-]+$")
+
+
+def redact_url(url: str) -> str:
+    """The URL without its user info, for messages (a password never reaches a log)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{tail}"
+
+
 def _http_url(v: Any) -> Any:
-    if isinstance(v, str) and not v.startswith(("http://", "https://")):
-        raise ValueError(f"{v[:60]!r} is not an http:// or https:// URL")
+    """An absolute http(s) URL that an HTTP client can use as it is written.
+
+    The scheme is case-insensitive; the host must be there and the port a number; no
+    spaces or control characters; no user info (credentials go in `auth:`, which keeps
+    them out of the config and the logs); no #fragment (it is never sent)."""
+    if not isinstance(v, str):
+        return v  # pydantic reports the wrong type
+    shown = repr(redact_url(v)[:80])
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in v):
+        raise ValueError(f"{shown} contains a space or a control character")
+    try:
+        parts = urlsplit(v)
+    except ValueError as e:  # e.g. a bracketed host that is no IPv6 address
+        raise ValueError(f"{shown}: {e}") from None
+    if parts.scheme.lower() not in ("http", "https") or not v[len(parts.scheme) :].startswith(
+        "://"
+    ):
+        raise ValueError(f"{shown} is not an http:// or https:// URL")
+    if "@" in parts.netloc:
+        raise ValueError(
+            f"{shown}: credentials in the URL are not allowed; give them under the "
+            "source's auth: (basic: {username, password_file}, bearer_token_file or "
+            "bearer_token_env)"
+        )
+    if parts.fragment or v.endswith("#"):
+        raise ValueError(f"{shown} has a #fragment, which is never sent to the server")
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"{shown} has no host")
+    if not parts.netloc.startswith("[") and host.isascii() and not _HOST_RE.match(host):
+        raise ValueError(f"{shown}: {host!r} is not a host name or address")
+    try:
+        port = parts.port
+    except ValueError:
+        port_text = parts.netloc.rpartition(":")[2]
+        raise ValueError(f"{shown}: port {port_text!r} is not a number from 1 to 65535") from None
+    if port == 0 or (port is None and parts.netloc.endswith(":")):
+        raise ValueError(f"{shown}: port must be a number from 1 to 65535")
     return v
 
 
@@ -774,10 +825,18 @@ def _describe(err: dict[str, Any], model: type[BaseModel]) -> str:
         return f"unknown {_union_noun(err)} kind {tag!r} (expected {tags})"
     if t == "union_tag_not_found":
         return f"required key 'kind' missing ({_union_tags(tuple(err['loc']))})"
+    inp = err.get("input")
+    if t in ("model_type", "dict_type"):
+        allowed = _allowed_keys(model, tuple(err["loc"]))
+        keys = f" (keys: {', '.join(allowed)})" if allowed else ""
+        got = "it is empty" if inp is None else f"got {_yaml_type(inp)}"
+        return f"expected a mapping of settings{keys}; {got}"
+    if t == "list_type":
+        got = "it is empty" if inp is None else f"got {_yaml_type(inp)}"
+        return f"expected a list; {got}"
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
-    inp = err.get("input")
     if t not in ("value_error", "assertion_error") and isinstance(inp, str | int | float):
         msg += f" (got {inp!r})"
     return msg
@@ -793,6 +852,21 @@ def _union_tags(loc: tuple[Any, ...]) -> str:
     key = next((p for p in reversed(loc) if p in _UNION_TAGS), "source")
     tags = list(SOURCE_KINDS if key == "source" else PAGING_KINDS)
     return ", ".join(tags[:-1]) + " or " + tags[-1]
+
+
+def _yaml_type(v: Any) -> str:
+    """How YAML would call the type of a value (for messages)."""
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int | float):
+        return f"a number ({v!r})"
+    if isinstance(v, str):
+        return f"a string ({v[:40]!r})"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a mapping"
+    return type(v).__name__
 
 
 def _allowed_keys(model: type[BaseModel], raw_loc: tuple[Any, ...]) -> list[str]:

@@ -39,6 +39,7 @@ class FakeApp:
     token: str | None = None
     start_ts: float = 0.0  # default: the events end a minute ago
     hits: int = 0
+    raw_paths: list[str] = field(default_factory=list)  # path and query as received
     raw_accounts: list[str] = field(default_factory=list)
     _cache: list[dict] | None = None
 
@@ -100,6 +101,7 @@ class FakeFleet:
     async def _common(self, request: web.Request) -> FakeApp | web.StreamResponse:
         a = self.apps[request.match_info["app"]]
         a.hits += 1
+        a.raw_paths.append(request.raw_path)
         if a.token and request.headers.get("Authorization") != f"Bearer {a.token}":
             return web.json_response({"error": "unauthorised"}, status=401)
         if a.mode == "auth":

@@ -12,6 +12,7 @@ from tapwatch.config import SOURCE_KINDS, ConfigError, load_config, parse_durati
 
 HERE = Path(__file__).parent / "configs"
 BAD = sorted((HERE / "bad").glob("*.yaml"))
+GOOD = sorted((HERE / "good").glob("*.yaml"))
 
 
 def _expected(path: Path) -> list[str]:
@@ -30,6 +31,30 @@ def test_bad_config_reports_exact_errors(path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigError) as e:
         load_config(Path("bad") / path.name)
     assert e.value.errors == expected
+
+
+@pytest.mark.parametrize("path", GOOD, ids=[p.stem for p in GOOD])
+def test_good_configs_load(path: Path) -> None:
+    assert load_config(path).apps
+
+
+def test_urls_keep_their_spelling_and_query() -> None:
+    cfg = load_config(HERE / "good" / "url_case_and_query.yaml")
+    assert [a.config.source.url for a in cfg.apps] == [  # type: ignore[union-attr]
+        "HTTP://127.0.0.1:9818/api?api_key=a%2Fb+c",
+        "Https://[::1]:9100/metrics",
+    ]
+
+
+def test_a_password_in_a_url_is_refused_without_being_repeated(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tapwatch.cli import main
+
+    monkeypatch.chdir(HERE)
+    assert main(["check-config", "bad/url_with_credentials.yaml"]) == 1
+    err = capsys.readouterr().err
+    assert "source's auth:" in err and "hunter2" not in err and "tapwatch:" not in err
 
 
 def test_every_error_is_reported_at_once(tmp_path: Path) -> None:

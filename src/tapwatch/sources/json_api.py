@@ -38,7 +38,7 @@ from tapwatch.sources.base import (
     parse_json_cursor,
     rows_to_wgs84,
 )
-from tapwatch.sources.http import auth_headers, request_bytes, ssl_context
+from tapwatch.sources.http import auth_headers, display_url, endpoint, request_bytes, ssl_context
 from tapwatch.store.sqlite import IngestBatch
 
 _STRING_FIELDS = frozenset(
@@ -78,14 +78,15 @@ class JsonApiSource:
             body = string.Template(self.cfg.body).safe_substitute(as_json).encode()
             headers["Content-Type"] = "application/json"
         raw = await request_bytes(
-            ctx.session, self.cfg.method, self.cfg.url, timeout=ctx.timeout,
+            ctx.session, self.cfg.method, endpoint(self.cfg.url), timeout=ctx.timeout,
             max_bytes=ctx.max_response_bytes, headers=headers, params=params or None,
             body=body, ssl_ctx=self._ssl, expect=(),
         )
         try:
             return _json.decode(raw)
         except msgspec.DecodeError:
-            raise SourceError(ErrorReason.decode, f"{self.cfg.url}: not JSON") from None
+            msg = f"{display_url(self.cfg.url)}: not JSON"
+            raise SourceError(ErrorReason.decode, msg) from None
 
     def _records(self, doc: Any) -> list[Any]:
         items = self._items.search(doc)

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tapwatch.config import PrometheusSourceConfig
 from tapwatch.detectors.base import UsageSnapshot
 from tapwatch.sources.base import ErrorReason, PollContext, SourceError
-from tapwatch.sources.http import auth_headers, get_bytes, ssl_context
+from tapwatch.sources.http import auth_headers, endpoint, get_bytes, ssl_context
 from tapwatch.store.sqlite import IngestBatch
 
 _TEXT_TYPES = ("text/plain", "application/openmetrics-text")
@@ -46,7 +46,7 @@ class PrometheusSource:
         headers = auth_headers(self.cfg.auth)
         body = await get_bytes(
             ctx.session,
-            self.cfg.url,
+            endpoint(self.cfg.url),
             timeout=ctx.timeout,
             max_bytes=ctx.max_response_bytes,
             headers=headers,

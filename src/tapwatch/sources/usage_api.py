@@ -15,7 +15,7 @@ from tapwatch.config import UsageApiSourceConfig
 from tapwatch.detectors.base import UsageSnapshot
 from tapwatch.events import decode_page
 from tapwatch.sources.base import ErrorReason, EventNormaliser, PollContext, SourceError
-from tapwatch.sources.http import auth_headers, get_bytes, ssl_context
+from tapwatch.sources.http import auth_headers, endpoint, get_bytes, ssl_context
 from tapwatch.store.sqlite import IngestBatch
 
 
@@ -65,7 +65,7 @@ def parse_usage(body: bytes, at: float) -> UsageSnapshot:
 class UsageApiSource:
     def __init__(self, cfg: UsageApiSourceConfig) -> None:
         self.cfg = cfg
-        self.base = cfg.url.rstrip("/")
+        self.base = cfg.url
         self._ssl = ssl_context(cfg.tls.ca_file, cfg.tls.insecure_skip_verify)
 
     async def poll(self, ctx: PollContext) -> AsyncIterator[IngestBatch]:
@@ -75,7 +75,7 @@ class UsageApiSource:
         async def get(path: str, params: dict[str, str] | None = None) -> bytes:
             return await get_bytes(
                 session,
-                self.base + path,
+                endpoint(self.base, path),
                 timeout=ctx.timeout,
                 max_bytes=ctx.max_response_bytes,
                 headers=headers,
