@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from tapwatch.datum import Datum, to_wgs84
+from tapwatch.private_files import private_file_problem
 
 if TYPE_CHECKING:
     from tapwatch.detectors.base import AppProfile
@@ -304,12 +305,6 @@ class _PlatformSourceBase(_SourceBase):
         if self.tls.ca_file is not None:
             upd["tls"] = self.tls.model_copy(update={"ca_file": _resolve(base, self.tls.ca_file)})
         return self.model_copy(update=upd)
-
-    def required_files(self) -> list[tuple[str, Path]]:
-        files = [(f"source.{key}", path) for key, path in self.secret_paths()]
-        if self.tls.ca_file is not None:
-            files.append(("source.tls.ca_file", self.tls.ca_file))
-        return files
 
 
 class WeComCheckinSourceConfig(_PlatformSourceBase):
@@ -973,18 +968,25 @@ def _check_app_files(app: LoadedApp, errors: list[str]) -> None:
     src = app.config.source
     where = f"{app.file}: app {app.config.id!r}"
     files: list[tuple[str, Path]] = []
+    secrets: list[tuple[str, Path]] = []  # must also be private (tapwatch.private_files)
     if isinstance(src, _PlatformSourceBase):
-        files = src.required_files()
+        secrets = [(f"source.{key}", path) for key, path in src.secret_paths()]
+        if src.tls.ca_file is not None:
+            files.append(("source.tls.ca_file", src.tls.ca_file))
     if isinstance(src, UsageApiSourceConfig | PrometheusSourceConfig | JsonSourceConfig):
         if src.auth and src.auth.bearer_token_file:
-            files.append(("source.auth.bearer_token_file", src.auth.bearer_token_file))
+            secrets.append(("source.auth.bearer_token_file", src.auth.bearer_token_file))
         if src.auth and src.auth.basic:
-            files.append(("source.auth.basic.password_file", src.auth.basic.password_file))
+            secrets.append(("source.auth.basic.password_file", src.auth.basic.password_file))
         if src.tls.ca_file:
             files.append(("source.tls.ca_file", src.tls.ca_file))
     for key, p in files:
         if not p.is_file():
             errors.append(f"{where}: {key}: file {str(p)!r} does not exist")
+    for key, p in secrets:
+        problem = private_file_problem(p)
+        if problem is not None:
+            errors.append(f"{where}: {key}: {problem}")
 
 
 def _check_detector_settings(

@@ -14,6 +14,8 @@ import os
 import secrets
 from pathlib import Path
 
+from tapwatch.private_files import read_private_file
+
 #: 16 hex characters = 64 bits: collisions are negligible at fleet scale.
 PSEUDONYM_HEX = 16
 _CACHE_MAX = 1 << 20
@@ -59,8 +61,9 @@ class Pseudonymizer:
 
 
 def load_key(path: Path) -> bytes:
-    """Read the key file (raw bytes, or hex text). The file must not be world-readable."""
-    data = path.read_bytes().strip()
+    """Read the key file (raw bytes, or hex text). ValueError naming the file if it is
+    missing, readable by others (tapwatch.private_files) or shorter than 16 bytes."""
+    data = read_private_file(path).strip()
     try:
         key = bytes.fromhex(data.decode("ascii"))
     except (UnicodeDecodeError, ValueError):
@@ -70,11 +73,13 @@ def load_key(path: Path) -> bytes:
     return key
 
 
-def generate_key_file(path: Path) -> None:
-    """Create a new random key file (mode 0600) if it does not exist."""
+def generate_key_file(path: Path) -> bool:
+    """Create a new random key file (mode 0600, and its directory) unless one exists:
+    a new key would break the links to everything pseudonymised before. True if created."""
     if path.exists():
-        return
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32) + "\n")
+    return True

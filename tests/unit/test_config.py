@@ -91,6 +91,7 @@ def test_secrets_are_read_late_and_never_in_the_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "token").write_text("s3cret-token\n")
+    (tmp_path / "token").chmod(0o600)
     (tmp_path / "t.yaml").write_text(
         "pseudonymisation: {key_file: k}\napps:\n"
         "  - {id: a, name: A, owner: O, region: R, category: c, launched: 2024-01-01,\n"

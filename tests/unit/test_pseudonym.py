@@ -40,9 +40,13 @@ def test_key_files(tmp_path: Path) -> None:
     assert stat.S_IMODE(f.stat().st_mode) == 0o600
     key = load_key(f)
     assert len(key) == 32
-    generate_key_file(f)  # never overwrites an existing key
+    assert not generate_key_file(f)  # never overwrites an existing key
     assert load_key(f) == key
+    f.chmod(0o644)
+    with pytest.raises(ValueError, match=r"accessible to others \(mode 0644\).*chmod 600"):
+        load_key(f)
     (tmp_path / "short").write_text("abcd")
+    (tmp_path / "short").chmod(0o600)
     with pytest.raises(ValueError, match="at least 16 bytes"):
         load_key(tmp_path / "short")
     with pytest.raises(ValueError):
