@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -868,12 +868,14 @@ def _allowed_keys(model: type[BaseModel], raw_loc: tuple[Any, ...]) -> list[str]
     """Keys allowed at pydantic's raw `raw_loc` inside `model` (for the error hint).
 
     The raw loc carries union tags (e.g. ``source.usage_api``), which pick the model."""
-    from typing import get_args
+    from typing import get_args, get_origin
 
     current: Any = model
     candidates: list[type[BaseModel]] = []
+    mapping_key = False  # the next loc item is a key of a dict of models (users.li)
     for p in raw_loc:
-        if isinstance(p, int):
+        if isinstance(p, int) or mapping_key:
+            mapping_key = False
             continue
         if candidates:  # p is the union tag that chose one of them
             chosen = [c for c in candidates if p in _kinds(c)]
@@ -891,6 +893,7 @@ def _allowed_keys(model: type[BaseModel], raw_loc: tuple[Any, ...]) -> list[str]
             for a in _flatten((f.annotation,), get_args)
             if isinstance(a, type) and issubclass(a, BaseModel)
         ]
+        mapping_key = get_origin(f.annotation) is dict
         if len(models) == 1:
             current = models[0]
         elif models:
@@ -898,7 +901,11 @@ def _allowed_keys(model: type[BaseModel], raw_loc: tuple[Any, ...]) -> list[str]
         else:
             return []
     if isinstance(current, type) and issubclass(current, BaseModel) and not candidates:
-        return list(current.model_fields)
+        return [
+            name
+            for name, f in current.model_fields.items()
+            if not (isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get(UNSUPPORTED))
+        ]
     return []
 
 
@@ -926,10 +933,38 @@ def _validate(
         for err in e.errors():
             loc = _clean_loc(tuple(err["loc"]))
             key_itself = err["type"] == "extra_forbidden"
-            m = _mark_for(marks, loc, key_itself)
-            where = f"{path}:{m[0]}:{m[1]}" if m else str(path)
-            errors.append(f"{where}: {_fmt_path(loc)}: {_describe(err, model)}")
+            errors.append(f"{located(path, marks, loc, key_itself)}: {_describe(err, model)}")
         return None
+
+
+def located(path: Path, marks: Marks, loc: tuple[Any, ...], key_itself: bool = False) -> str:
+    """`file:line:col: key.path` of a value (or of the key itself) in a loaded file."""
+    m = _mark_for(marks, loc, key_itself)
+    where = f"{path}:{m[0]}:{m[1]}" if m else str(path)
+    return f"{where}: {_fmt_path(loc)}"
+
+
+#: Marks a field as a setting another tool knows and tapwatch refuses by name (it is left
+#: out of the "allowed" keys an unknown-key error lists).
+UNSUPPORTED = "unsupported"
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
+def load_settings_file(path: Path, model: type[SettingsModel]) -> tuple[SettingsModel, Marks]:
+    """Load one YAML file of settings (a web config, a users file) and validate it against
+    `model`, with errors as load_config gives them. An empty file is an empty mapping.
+    Returns the model and the positions of its values (for later checks' messages)."""
+    errors: list[str] = []
+    loaded = _load_yaml(path, errors)
+    if loaded is None:
+        raise ConfigError(errors)
+    data, marks = loaded
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1:1: (top level): expected a mapping of settings"])
+    obj = _validate(model, data, path, marks, errors)
+    if not isinstance(obj, model):
+        raise ConfigError(errors)
+    return obj, marks
 
 
 def _resolve(base: Path, p: Path) -> Path:
