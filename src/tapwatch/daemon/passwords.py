@@ -1,0 +1,319 @@
+"""Password checks an attacker can turn neither into a denial of service nor into an oracle.
+
+What the anchors do (exporter-toolkit, OWASP's advice on online guessing):
+
+* **Correct credentials are never refused because of someone else's failures.** A
+  password checked once is remembered (an HMAC under a per-process key of realm, user,
+  hash and password, never the password) and passes at once afterwards: Prometheus's
+  scrapes and a script's basic auth cost no bcrypt after the first.
+* **bcrypt work is bounded**: one worker thread runs every check (at most one core), fed
+  by a bounded queue ordered by suspicion: a check from a (user, address) pair and an
+  address without recent failures goes first, so a real login overtakes a flood of
+  guesses. A full queue sheds the most suspicious request (429), never a cleaner one.
+* **Failures slow down their (user, address) pair**, not everyone: after
+  `free_failures` failures within `window_s`, each further check of that pair waits an
+  exponentially growing delay (capped) after the last failure. Checks of one pair run one
+  at a time (parallel guesses queue up behind each other), and more than
+  `max_waiting_per_key` waiting at once are refused (429), as are more than
+  `max_pending_per_address` uncached checks from one address. A browser that logged in
+  before carries a device cookie and is counted apart from the address
+  (tapwatch.daemon.auth), so guesses from the same address do not delay it.
+* **Realms are separate**: failures on /metrics never slow the findings logins, and back.
+* **The state is bounded** (`max_keys` pairs and as many addresses) and a flood of junk
+  from many addresses cannot empty it: a full table forgets the pairs with the fewest
+  recent failures first. A successful login resets only its own pair's failures.
+* **Unknown users cost what known ones cost**: their password is checked against a dummy
+  hash of the realm's usual cost, through the same queue and the same throttle, and they
+  get the same answer. Passwords are cut to bcrypt's 72 bytes, as the tools that made
+  the hashes (htpasswd, Go's bcrypt) cut them, so a long password is an ordinary check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import heapq
+import hmac
+import itertools
+import secrets
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import bcrypt
+
+#: bcrypt reads at most this many bytes of a password
+MAX_PASSWORD_BYTES = 72
+_BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """How failed logins slow their (user, address) pair down; see the module docstring."""
+
+    free_failures: int = 5
+    base_delay_s: float = 0.25
+    max_delay_s: float = 4.0
+    window_s: float = 900.0
+    max_waiting_per_key: int = 3
+    max_pending_per_address: int = 8
+    max_queue: int = 64
+    max_keys: int = 10_000
+    cache_size: int = 1024
+
+    def delay(self, failures: int) -> float:
+        """Seconds a pair with this many recent failures waits after its last failure."""
+        if failures < self.free_failures:
+            return 0.0
+        return min(self.max_delay_s, self.base_delay_s * 2 ** (failures - self.free_failures))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one password check: `ok`, or refused without a check (`busy`, with
+    the seconds to wait before trying again)."""
+
+    ok: bool
+    busy: bool = False
+    retry_after: float = 0.0
+
+
+@dataclass(slots=True)
+class _Failures:
+    count: int = 0
+    last: float = 0.0
+
+
+class FailureTable:
+    """Recent failures per key, bounded: a full table forgets, among the least recently
+    failed entries, the one with the fewest live failures (expired ones first)."""
+
+    SAMPLE = 32
+
+    def __init__(self, max_keys: int, window_s: float) -> None:
+        self.max_keys = max_keys
+        self.window_s = window_s
+        self._entries: OrderedDict[object, _Failures] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: object, now: float) -> _Failures:
+        """The key's live failures (a zero entry if none or expired; not stored)."""
+        f = self._entries.get(key)
+        if f is None or now - f.last > self.window_s:
+            return _Failures()
+        return f
+
+    def fail(self, key: object, now: float) -> _Failures:
+        f = self.get(key, now)
+        if key not in self._entries and len(self._entries) >= self.max_keys:
+            self._evict(now)
+        f = _Failures(f.count + 1, now)
+        self._entries[key] = f
+        self._entries.move_to_end(key)
+        return f
+
+    def reset(self, key: object) -> None:
+        self._entries.pop(key, None)
+
+    def _evict(self, now: float) -> None:
+        oldest = itertools.islice(self._entries.items(), self.SAMPLE)
+        victim, _ = min(
+            oldest, key=lambda kv: 0 if now - kv[1].last > self.window_s else kv[1].count
+        )
+        del self._entries[victim]
+
+
+@dataclass(slots=True)
+class _InFlight:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
+class PasswordChecker:
+    """Checks passwords against bcrypt hashes under the policy of the module docstring.
+
+    `realm` separates the web config's /metrics users from the users file's people."""
+
+    def __init__(
+        self,
+        policy: ThrottlePolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        workers: int = 1,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.policy = p = policy or ThrottlePolicy()
+        self.clock = clock
+        self._sleep = sleep
+        self._cache_key = secrets.token_bytes(32)
+        self._ok: OrderedDict[bytes, None] = OrderedDict()
+        self._pairs = FailureTable(p.max_keys, p.window_s)
+        self._addresses = FailureTable(p.max_keys, p.window_s)
+        self._inflight: dict[tuple[str, str, str], _InFlight] = {}
+        self._pending_by_address: Counter[tuple[str, str]] = Counter()
+        self._dummies: dict[int, bytes] = {}
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="bcrypt")
+        self._workers = workers
+        self._running = 0
+        self._queue: list[tuple[int, int, asyncio.Future[bool]]] = []
+        self._seq = itertools.count()
+        self.bcrypt_checks = 0  # run so far (cache misses)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- the check -----------------------------------------------------------------
+
+    async def check(
+        self,
+        realm: str,
+        name: str,
+        password: str,
+        stored_hash: str | None,
+        *,
+        address: str,
+        device: str | None = None,
+        dummy_cost: int = 12,
+    ) -> Verdict:
+        """Whether `password` matches `stored_hash` (None: an unknown user, checked
+        against a dummy hash of `dummy_cost` all the same). `device` replaces the address
+        in the pair's key for a browser that logged in before."""
+        pw = password.encode("utf-8", "surrogatepass")[:MAX_PASSWORD_BYTES]
+        remembered = None
+        if stored_hash is not None:
+            remembered = self._remember_key(realm, name, stored_hash, pw)
+            if remembered in self._ok:
+                self._ok.move_to_end(remembered)
+                return Verdict(True)
+        p, now = self.policy, self.clock()
+        pair = (realm, _short(name), f"device:{device}" if device else address)
+        addr = (realm, address)
+        inflight = self._inflight.get(pair)
+        if inflight is not None and inflight.waiting >= p.max_waiting_per_key:
+            return Verdict(False, busy=True, retry_after=self._wait_of(pair, now) or 1.0)
+        if device is None and self._pending_by_address[addr] >= p.max_pending_per_address:
+            return Verdict(False, busy=True, retry_after=1.0)
+        if inflight is None:
+            inflight = self._inflight[pair] = _InFlight()
+        inflight.waiting += 1
+        if device is None:
+            self._pending_by_address[addr] += 1
+        try:
+            async with inflight.lock:  # one check at a time per pair
+                wait = self._wait_of(pair, self.clock())
+                if wait > 0:
+                    await self._sleep(wait)
+                now = self.clock()
+                suspicion = self._pairs.get(pair, now).count
+                if device is None:
+                    suspicion += self._addresses.get(addr, now).count
+                target = stored_hash.encode() if stored_hash else self._dummy(dummy_cost)
+                matched = await self._bcrypt(pw, target, suspicion)
+                if matched is None:
+                    return Verdict(False, busy=True, retry_after=1.0)
+                now = self.clock()
+                if matched and remembered is not None:
+                    self._ok[remembered] = None
+                    if len(self._ok) > p.cache_size:
+                        self._ok.popitem(last=False)
+                    self._pairs.reset(pair)
+                    return Verdict(True)
+                self._pairs.fail(pair, now)
+                if device is None:
+                    self._addresses.fail(addr, now)
+                return Verdict(False)
+        finally:
+            inflight.waiting -= 1
+            if inflight.waiting == 0:
+                self._inflight.pop(pair, None)
+            if device is None:
+                self._pending_by_address[addr] -= 1
+                if self._pending_by_address[addr] <= 0:
+                    del self._pending_by_address[addr]
+
+    def _wait_of(self, pair: tuple[str, str, str], now: float) -> float:
+        f = self._pairs.get(pair, now)
+        return max(0.0, f.last + self.policy.delay(f.count) - now) if f.count else 0.0
+
+    def _remember_key(self, realm: str, name: str, stored: str, pw: bytes) -> bytes:
+        msg = b"\0".join((realm.encode(), name.encode("utf-8", "surrogatepass"), stored.encode()))
+        return hmac.new(self._cache_key, msg + b"\0" + pw, hashlib.sha256).digest()
+
+    def _dummy(self, cost: int) -> bytes:
+        """A hash nobody's password matches, costing what a real one of `cost` costs."""
+        d = self._dummies.get(cost)
+        if d is None:
+            tail = "".join(secrets.choice(_BCRYPT_ALPHABET) for _ in range(31))
+            d = self._dummies[cost] = bcrypt.gensalt(cost) + tail.encode()
+        return d
+
+    # ---- bounded bcrypt --------------------------------------------------------------
+
+    async def _bcrypt(self, pw: bytes, hashed: bytes, suspicion: int) -> bool | None:
+        """bcrypt.checkpw on the worker; None if the queue shed this request."""
+        if self._running >= self._workers or self._queue:
+            granted = await self._enqueue(suspicion)
+            if not granted:
+                return None
+        else:
+            self._running += 1
+        try:
+            self.bcrypt_checks += 1
+            loop = asyncio.get_running_loop()
+            try:
+                return await loop.run_in_executor(self._pool, bcrypt.checkpw, pw, hashed)
+            except ValueError:  # a hash bcrypt cannot read: no password matches it
+                return False
+        finally:
+            self._release()
+
+    async def _enqueue(self, suspicion: int) -> bool:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        entry = (suspicion, next(self._seq), fut)
+        if len(self._queue) >= self.policy.max_queue:
+            worst = max(self._queue)
+            if worst[0] <= suspicion:
+                return False  # everyone waiting is at least as clean: shed this one
+            self._queue.remove(worst)
+            heapq.heapify(self._queue)
+            worst[2].set_result(False)
+        heapq.heappush(self._queue, entry)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled() and fut.result():
+                self._release()  # the slot was handed over as we were cancelled
+            elif entry in self._queue:
+                self._queue.remove(entry)
+                heapq.heapify(self._queue)
+            raise
+
+    def _release(self) -> None:
+        """Hand the worker slot to the cleanest waiting request, or free it."""
+        while self._queue:
+            _, _, fut = heapq.heappop(self._queue)
+            if not fut.done():
+                fut.set_result(True)
+                return
+        self._running -= 1
+
+
+def _short(name: str) -> str:
+    """A user name as a throttle key: bounded in size whatever a client sends."""
+    if len(name) <= 64:
+        return name
+    return "~" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def usual_cost(hashes: Iterable[str]) -> int:
+    """The most common bcrypt cost among `hashes` (12 if none): what an unknown user's
+    dummy check costs, so that it takes as long as most real ones."""
+    costs = Counter(int(h[4:6]) for h in hashes)
+    if not costs:
+        return 12
+    top = max(costs.values())
+    return max(c for c, n in costs.items() if n == top)
+
