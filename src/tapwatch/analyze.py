@@ -25,10 +25,10 @@ import msgspec
 
 from tapwatch.config import (
     AppConfig,
-    AppsFile,
     ConfigError,
     DaemonFile,
     app_profile,
+    load_apps_file,
     load_config,
 )
 from tapwatch.detectors.base import AppProfile, DetectorInput
@@ -94,7 +94,8 @@ class AppData:
 
 
 def load_registry(path: Path) -> tuple[list[AppConfig], DaemonFile | None]:
-    """Apps from a daemon config (with its registry) or from a bare apps file."""
+    """Apps from a daemon config (with its registry) or from a bare apps file; ConfigError
+    with every problem, worded as check-config words them."""
     try:
         cfg = load_config(path)
         return [a.config for a in cfg.apps], cfg.daemon
@@ -105,14 +106,14 @@ def load_registry(path: Path) -> tuple[list[AppConfig], DaemonFile | None]:
             data = yaml.safe_load(path.read_text())
         except (OSError, yaml.YAMLError):
             raise daemon_err from None
-        if isinstance(data, list):
-            data = {"apps": data}
-        if not (isinstance(data, dict) and "apps" in data and "pseudonymisation" not in data):
+        is_apps_file = isinstance(data, list) or (
+            isinstance(data, dict)
+            and ("apps" in data or "id" in data)
+            and not set(data) & set(DaemonFile.model_fields) - {"apps"}
+        )
+        if not is_apps_file:
             raise daemon_err from None
-        try:
-            return list(AppsFile.model_validate(data).apps), None
-        except Exception as e:
-            raise AnalyzeError(f"{path}: not a daemon config nor an apps file: {e}") from None
+        return load_apps_file(path), None
 
 
 def parse_now(value: str | None) -> float | None:
@@ -264,7 +265,14 @@ def run_analyze(args: argparse.Namespace) -> int:
         t1 = time.perf_counter()
         result = run_fleet(inputs, daemon.detectors if daemon else None)
         t2 = time.perf_counter()
-    except (AnalyzeError, ConfigError, OSError, ValueError) as e:
+    except ConfigError as e:
+        for line in e.errors:
+            print(line, file=sys.stderr)
+        n = len(e.errors)
+        plural = "s" if n != 1 else ""
+        print(f"tapwatch analyze: {n} error{plural} in the registry", file=sys.stderr)
+        return 1
+    except (AnalyzeError, OSError, ValueError) as e:
         print(f"tapwatch analyze: {e}", file=sys.stderr)
         return 1
     for f in result.failures:

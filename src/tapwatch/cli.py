@@ -1,4 +1,4 @@
-"""The `tapwatch` command: run, check-config, simulate, demo, analyze."""
+"""The `tapwatch` command: run, check-config, gen-key, simulate, demo, analyze."""
 
 from __future__ import annotations
 
@@ -40,17 +40,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(daemon.run_forever())
-    except (OSError, ValueError) as e:  # port taken, key or users file missing or invalid
+    except ConfigError as e:  # a file changed between the checks and the start
+        print(f"tapwatch: invalid configuration:\n{e}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:  # e.g. the port is taken
         print(f"tapwatch: {e}", file=sys.stderr)
         return 1
     return 0
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    """Everything `run` would refuse: the config and registry, and the files read at start
+    (pseudonymisation key, users file, web config with its TLS files)."""
     from tapwatch.config import ConfigError, load_config
+    from tapwatch.daemon.preflight import startup_problems
 
     try:
         cfg = load_config(args.file)
+        problems = startup_problems(
+            cfg, Path(args.web_config_file) if args.web_config_file else None
+        )
+        if problems:
+            raise ConfigError(problems)
     except ConfigError as e:
         for line in e.errors:
             print(line, file=sys.stderr)
@@ -58,6 +69,27 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"{args.file}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return 1
     print(f"{args.file}: OK ({len(cfg.apps)} apps in {len(cfg.files)} files)")
+    return 0
+
+
+def cmd_gen_key(args: argparse.Namespace) -> int:
+    """Create the pseudonymisation key file (0600, its directory too), never replacing one."""
+    from tapwatch.pseudonym import generate_key_file
+
+    path = Path(args.file)
+    try:
+        created = generate_key_file(path)
+    except OSError as e:
+        print(f"tapwatch: {path}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    if not created:
+        print(
+            f"tapwatch: {path} exists: a new key would break the links to everything "
+            "pseudonymised with the old one; remove it first if that is what you want",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{path}: new pseudonymisation key (mode 0600)")
     return 0
 
 
@@ -105,9 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     r.set_defaults(func=cmd_run)
 
-    c = sub.add_parser("check-config", help="validate a config; print every error")
+    c = sub.add_parser(
+        "check-config",
+        help="validate a config and the files `run` reads at start; print every error",
+    )
     c.add_argument("file")
+    c.add_argument(
+        "--web.config.file", dest="web_config_file", help="as `run --web.config.file`"
+    )
     c.set_defaults(func=cmd_check_config)
+
+    k = sub.add_parser("gen-key", help="create a pseudonymisation key file (mode 0600)")
+    k.add_argument("file", help="where, e.g. var/pseudonym.key (never overwritten)")
+    k.set_defaults(func=cmd_gen_key)
 
     # handled in main() before parsing; listed here for the help text
     sub.add_parser(

@@ -1114,6 +1114,18 @@ def load_config(path: str | Path) -> Config:
     return Config(path=path, daemon=daemon, apps=tuple(apps), files=tuple(files))
 
 
+def load_apps_file(path: Path) -> list[AppConfig]:
+    """The apps of one registry file (a list, `apps:`, or one app); ConfigError with every
+    problem, as load_config reports them."""
+    errors: list[str] = []
+    apps = _load_apps_file(path, errors)
+    for a in apps:
+        _check_app_files(a, errors)
+    if errors:
+        raise ConfigError(errors)
+    return [a.config for a in apps]
+
+
 def _load_apps_file(f: Path, errors: list[str]) -> list[LoadedApp]:
     loaded = _load_yaml(f, errors)
     if loaded is None:

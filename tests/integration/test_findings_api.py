@@ -490,10 +490,16 @@ async def test_apps_endpoint_gives_every_app_its_band_and_score_breakdown(fleet:
 # -- pages: session login, CSRF -----------------------------------------------------------
 
 
-async def login(s: aiohttp.ClientSession, d: Daemon, who: str, pw: str) -> aiohttp.ClientResponse:
+async def login(
+    s: aiohttp.ClientSession, d: Daemon, who: str, pw: str, next_url: str = "/findings"
+) -> aiohttp.ClientResponse:
+    """Log in as a browser does: get the form (its CSRF cookie and token), post it back."""
+    async with s.get(base(d) + "/login") as r:
+        token = re.search(r"name='csrf' value='([^']+)'", await r.text())
+    assert token, "the login form carries a CSRF token"
     async with s.post(
         base(d) + "/login",
-        data={"username": who, "password": pw, "next": "/findings"},
+        data={"username": who, "password": pw, "next": next_url, "csrf": token.group(1)},
         allow_redirects=False,
     ) as r:
         return r

@@ -1,33 +1,30 @@
-"""Logins: users file and web config parsing, re-reading, bcrypt checks, sessions and the
-failed-login throttle."""
+"""Logins: users file parsing and re-reading, the realms' checks, sessions that follow the
+users file, the login form's CSRF nonce and device cookie, the `next` redirect, Origin."""
 
 from __future__ import annotations
 
 import base64
 import os
-import shutil
 import stat
-import subprocess
 from pathlib import Path
 
 import bcrypt
 import pytest
 import yaml
 
+from tapwatch.config import ConfigError
 from tapwatch.daemon.auth import (
-    AuthConfigError,
     Authenticator,
-    LoginThrottle,
-    UsersFile,
-    WatchedFile,
-    WebConfig,
+    User,
     create_demo_users,
     hash_password,
-    load_model,
+    load_users_file,
     parse_basic,
+    safe_next,
+    same_origin,
     same_token,
-    server_ssl_context,
 )
+from tapwatch.daemon.watched import WatchedFile
 
 H = hash_password("pw", rounds=4)
 
@@ -54,21 +51,21 @@ def users(tmp: Path, **entries: tuple[str, str]) -> Path:
     [
         (
             {"users": {"li": {"password_hash": H, "role": "admin"}}},
-            "users.li.role: Input should be 'viewer' or 'inspector'",
+            "users.li.role: Input should be 'viewer' or 'inspector' (got 'admin')",
         ),
         (
             {"users": {"li": {"password_hash": "plain", "role": "viewer"}}},
-            "users.li.password_hash: Value error, expected a bcrypt hash",
+            "users.li.password_hash: expected a bcrypt hash",
         ),
         (
             {"users": {"li": {"password_hash": H, "role": "viewer", "email": "x"}}},
-            "users.li.email: Extra inputs are not permitted",
+            "users.li.email: unknown key (allowed: password_hash, role)",
         ),
         (
             {"users": {"li wei": {"password_hash": H, "role": "viewer"}}},
-            "users: Value error, user name 'li wei': letters, digits and ._@- only",
+            "users: user name 'li wei': letters, digits and ._@- only",
         ),
-        ({}, "users: Field required"),
+        ({}, "users: required key missing"),
         ("users: [unclosed", "invalid YAML"),
     ],
 )
@@ -76,39 +73,16 @@ def test_bad_users_files_name_the_file_and_the_problem(
     tmp_path: Path, data: object, message: str
 ) -> None:
     p = write(tmp_path / "users.yaml", data)
-    with pytest.raises(AuthConfigError) as err:
-        load_model(p, UsersFile)
-    assert str(err.value).startswith(f"{p}: ")
-    assert message in str(err.value)
-
-
-def test_web_config_is_exporter_toolkit_style_and_strict(tmp_path: Path) -> None:
-    p = write(
-        tmp_path / "web.yaml",
-        {
-            "tls_server_config": {"cert_file": "tls/server.crt", "key_file": "/abs/server.key"},
-            "basic_auth_users": {"prometheus": H},
-        },
-    )
-    cfg = load_model(p, WebConfig)
-    assert cfg.tls_server_config is not None
-    assert cfg.tls_server_config.cert_file == tmp_path / "tls/server.crt"  # relative to it
-    assert cfg.tls_server_config.key_file == Path("/abs/server.key")
-    assert cfg.basic_auth_users == {"prometheus": H}
-    write(p, {"basic_auth_users": {"prometheus": "secret"}})
-    with pytest.raises(AuthConfigError, match=r"basic_auth_users\.prometheus: expected a bcrypt"):
-        load_model(p, WebConfig)
-    write(p, {"http_server_config": {"http2": True}})
-    with pytest.raises(AuthConfigError, match="http_server_config: Extra inputs"):
-        load_model(p, WebConfig)
-    with pytest.raises(AuthConfigError, match="cannot read"):
-        load_model(tmp_path / "missing.yaml", WebConfig)
+    with pytest.raises(ConfigError) as err:
+        load_users_file(p)
+    (line,) = err.value.errors
+    assert line.startswith(f"{p}:") and message in line
 
 
 def test_watched_file_rereads_changes_and_keeps_the_last_good(tmp_path: Path) -> None:
     t = [0.0]
     p = users(tmp_path, li=("a", "viewer"))
-    w = WatchedFile(p, UsersFile, clock=lambda: t[0])
+    w = WatchedFile(p, load_users_file, clock=lambda: t[0])
     assert w.get().users["li"].role == "viewer"
     users(tmp_path, li=("a", "inspector"))
     os.utime(p, ns=(1, 10**18))  # a different mtime whatever the clock's resolution
@@ -123,25 +97,26 @@ def test_watched_file_rereads_changes_and_keeps_the_last_good(tmp_path: Path) ->
 
 async def test_login_checks_bcrypt_and_roles(tmp_path: Path) -> None:
     auth = Authenticator(users(tmp_path, li=("s3cret", "inspector"), ops=("x", "viewer")), None)
-    user = await auth.login("li", "s3cret")
-    assert user is not None and user.is_inspector
-    assert (await auth.login("ops", "x")).role == "viewer"  # type: ignore[union-attr]
-    assert await auth.login("li", "wrong") is None
-    assert await auth.login("nobody", "s3cret") is None
-    assert await auth.login("li", "s3cret") == user  # from the success cache
-    assert len(auth._ok_cache) == 2
+    v, user = await auth.check_user("li", "s3cret", "10.0.0.1")
+    assert v.ok and user is not None and user.is_inspector
+    assert (await auth.check_user("ops", "x", "10.0.0.1"))[1] == User("ops", "viewer")
+    assert (await auth.check_user("li", "wrong", "10.0.0.1"))[1] is None
+    assert (await auth.check_user("nobody", "s3cret", "10.0.0.1"))[1] is None
+    assert auth.failures == {"findings": 2}
     # no users file: nobody gets in
-    assert await Authenticator(None, None).login("li", "s3cret") is None
-    assert not Authenticator(None, None).metrics_protected
+    nobody = Authenticator(None, None)
+    assert (await nobody.check_user("li", "s3cret", "10.0.0.1"))[1] is None
+    assert not nobody.metrics_protected
 
 
-async def test_metrics_users_come_from_the_web_config_only(tmp_path: Path) -> None:
+async def test_the_realms_are_separate(tmp_path: Path) -> None:
     web = write(tmp_path / "web.yaml", {"basic_auth_users": {"prom": hash_password("p", 4)}})
     auth = Authenticator(users(tmp_path, li=("s3cret", "inspector")), web)
     assert auth.metrics_protected
-    assert await auth.metrics_login("prom", "p")
-    assert not await auth.metrics_login("li", "s3cret")
-    assert await auth.login("prom", "p") is None
+    assert (await auth.check_metrics("prom", "p", "a")).ok
+    assert not (await auth.check_metrics("li", "s3cret", "a")).ok
+    assert (await auth.check_user("prom", "p", "a"))[1] is None
+    assert auth.failures == {"metrics": 1, "findings": 1}
 
 
 def test_sessions_expire_and_follow_the_users_file(tmp_path: Path) -> None:
@@ -149,6 +124,11 @@ def test_sessions_expire_and_follow_the_users_file(tmp_path: Path) -> None:
     p = users(tmp_path, li=("a", "inspector"), ops=("b", "viewer"))
     auth = Authenticator(p, None, clock=lambda: t[0])
     auth.users._clock = lambda: t[0]  # type: ignore[union-attr]
+
+    def touch(n: int) -> None:  # a different mtime whatever the clock's resolution
+        os.utime(p, ns=(1, n * 10**18))
+        t[0] += 2  # the file is looked at again after a second
+
     li = auth.user("li")
     assert li is not None
     s = auth.new_session(li)
@@ -159,31 +139,109 @@ def test_sessions_expire_and_follow_the_users_file(tmp_path: Path) -> None:
     t[0] += auth.SESSION_IDLE_S + 1
     assert auth.session(s.token) is None  # idle too long
     s = auth.new_session(li)
-    users(tmp_path, li=("a", "viewer"))  # demoted: the next request sees it
-    os.utime(p, ns=(1, 10**18))
-    t[0] += 2
-    assert auth.session(s.token)[1].role == "viewer"  # type: ignore[index]
+    users(tmp_path, li=("a", "viewer"), ops=("b", "viewer"))  # a new hash: a new password
+    touch(1)
+    assert auth.session(s.token) is None
+    li = auth.user("li")
+    assert li == User("li", "viewer")
+    s = auth.new_session(li)
     users(tmp_path, ops=("b", "viewer"))  # removed: the session ends
-    os.utime(p, ns=(1, 2 * 10**18))
-    t[0] += 2
+    touch(2)
     assert auth.session(s.token) is None
     ops = auth.user("ops")
     assert ops is not None
+    s = auth.new_session(ops)
+    p.unlink()  # the users file is deleted: everybody is logged out
+    t[0] += 2
+    assert auth.session(s.token) is None and auth.user("ops") is None
+    users(tmp_path, ops=("b", "viewer"))  # and back
+    t[0] += 2
+    ops = auth.user("ops")
+    assert ops == User("ops", "viewer")
     s = auth.new_session(ops)
     auth.end_session(s.token)
     assert auth.session(s.token) is None
 
 
-def test_throttle_blocks_after_repeated_failures_and_forgets_after_the_window() -> None:
-    th = LoginThrottle(max_failures=3, window_s=60)
-    for i in range(3):
-        assert th.blocked_for("10.0.0.1", i) == 0
-        th.failed("10.0.0.1", i)
-    assert th.blocked_for("10.0.0.1", 10) == pytest.approx(50)
-    assert th.blocked_for("10.0.0.2", 10) == 0  # per address
-    assert th.blocked_for("10.0.0.1", 61) == 0  # the first failure left the window
-    th.succeeded("10.0.0.1")
-    assert th.blocked_for("10.0.0.1", 2) == 0
+def test_a_role_change_applies_at_once_and_keeps_the_session(tmp_path: Path) -> None:
+    t = [1000.0]
+    h = hash_password("a", 4)
+    p = write(tmp_path / "u.yaml", {"users": {"li": {"password_hash": h, "role": "inspector"}}})
+    auth = Authenticator(p, None, clock=lambda: t[0])
+    auth.users._clock = lambda: t[0]  # type: ignore[union-attr]
+    s = auth.new_session(User("li", "inspector"))
+    write(p, {"users": {"li": {"password_hash": h, "role": "viewer"}}})
+    os.utime(p, ns=(1, 10**18))
+    t[0] += 2
+    found = auth.session(s.token)
+    assert found is not None and found[1] == User("li", "viewer")
+
+
+def test_login_nonce_and_device_cookie() -> None:
+    t = [1000.0]
+    auth = Authenticator(None, None, clock=lambda: t[0])
+    nonce, token = auth.login_nonce()
+    assert auth.login_token_ok(nonce, token)
+    other_nonce, _ = auth.login_nonce()
+    assert not auth.login_token_ok(other_nonce, token)  # a token from another form
+    assert not auth.login_token_ok(None, token) and not auth.login_token_ok(nonce, "")
+    assert not Authenticator(None, None).login_token_ok(nonce, token)  # another process
+    cookie = auth.device_cookie(User("li.wei", "inspector"))
+    assert auth._device_id(cookie, "li.wei")
+    assert auth._device_id(cookie, "ops") is None  # issued to another user
+    assert auth._device_id(cookie[:-1] + ("0" if cookie[-1] != "0" else "1"), "li.wei") is None
+    t[0] += 31 * 86400
+    assert auth._device_id(cookie, "li.wei") is None  # expired
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/findings?app=a&kind=b", "/findings?app=a&kind=b"),
+        ("/findings/f-1", "/findings/f-1"),
+        ("/\t/evil.example", "/findings"),
+        ("/\t\t/evil.example", "/findings"),
+        ("/\n/evil.example", "/findings"),
+        ("/\\evil.example", "/findings"),
+        ("//evil.example", "/findings"),
+        ("/ /evil.example", "/findings"),
+        ("https://evil.example/", "/findings"),
+        ("evil.example", "/findings"),
+        ("/%2F/evil.example", "/%2F/evil.example"),  # a path: browsers do not decode it
+        ("/\u00e9", "/findings"),
+        ("", "/findings"),
+        (None, "/findings"),
+    ],
+)
+def test_next_is_a_path_on_this_server(target: str | None, expected: str) -> None:
+    assert safe_next(target) == expected
+
+
+@pytest.mark.parametrize(
+    ("origin", "referer", "host", "external", "ok"),
+    [
+        ("http://127.0.0.1:9817", None, "127.0.0.1:9817", None, True),
+        ("https://tapwatch.example.gov.cn", None, "tapwatch.example.gov.cn", None, True),
+        ("https://tapwatch.example.gov.cn", None, "127.0.0.1:9817",
+         "https://tapwatch.example.gov.cn/", True),  # behind a proxy
+        ("https://evil.example", None, "127.0.0.1:9817", None, False),
+        ("null", None, "127.0.0.1:9817", None, False),
+        (None, "http://127.0.0.1:9817/login?next=/x", "127.0.0.1:9817", None, True),
+        (None, "http://evil.example/login", "127.0.0.1:9817", None, False),
+        (None, None, "127.0.0.1:9817", None, True),  # not a browser: the token decides
+        ("http://127.0.0.1:9818", None, "127.0.0.1:9817", None, False),
+    ],
+)
+def test_same_origin(
+    origin: str | None, referer: str | None, host: str, external: str | None, ok: bool
+) -> None:
+    assert same_origin(origin, referer, host, external) is ok
+
+
+def test_hash_password_refuses_what_bcrypt_would_ignore() -> None:
+    with pytest.raises(ValueError, match="72 bytes"):
+        hash_password("x" * 73, rounds=4)
+    assert bcrypt.checkpw(b"x" * 72, hash_password("x" * 72, rounds=4).encode())
 
 
 @pytest.mark.parametrize(
@@ -215,42 +273,8 @@ def test_demo_users_are_written_private_with_working_passwords(tmp_path: Path) -
     assert set(creds) == {"inspector", "viewer"}
     p = tmp_path / "demo" / "users.yaml"
     assert stat.S_IMODE(p.stat().st_mode) == 0o600
-    cfg = load_model(p, UsersFile)
+    cfg = load_users_file(p)
     for name, pw in creds.items():
         assert cfg.users[name].role == name
         assert bcrypt.checkpw(pw.encode(), cfg.users[name].password_hash.encode())
     assert create_demo_users(tmp_path / "demo") != creds  # fresh passwords each time
-
-
-def test_ssl_context_from_the_web_config(tmp_path: Path) -> None:
-    assert server_ssl_context(None) is None
-    assert server_ssl_context(write(tmp_path / "plain.yaml", {"basic_auth_users": {}})) is None
-    web = write(
-        tmp_path / "web.yaml", {"tls_server_config": {"cert_file": "c.pem", "key_file": "k.pem"}}
-    )
-    with pytest.raises(AuthConfigError, match="tls_server_config"):
-        server_ssl_context(web)
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed: cannot make a test certificate")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            str(tmp_path / "k.pem"),
-            "-out",
-            str(tmp_path / "c.pem"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    ctx = server_ssl_context(web)
-    assert ctx is not None and ctx.minimum_version.name == "TLSv1_2"

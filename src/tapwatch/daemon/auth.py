@@ -1,17 +1,8 @@
-"""Who may see what: the web config for /metrics, and inspector/viewer logins.
+"""Who may see what: inspector and viewer logins, sessions, and the two realms' checks.
 
 Two files, both YAML, both re-read when they change (a stat per request, at most once a
-second), both keeping the last good version when a change breaks them:
-
-* the **web config** (`server.web_config_file`), in the style of the Prometheus
-  exporter-toolkit's `--web.config.file`::
-
-      tls_server_config: {cert_file: server.crt, key_file: server.key}
-      basic_auth_users: {prometheus: $2b$12$...}
-
-  `basic_auth_users` guards /metrics and every other route that is not an inspector route;
-  without it they stay open, as an exporter's are. `tls_server_config` gives the
-  SSLContext the server listens with (`server_ssl_context`).
+second; tapwatch.daemon.watched), both keeping the last good version while a change is
+broken:
 
 * the **users file** (`server.users_file`)::
 
@@ -19,91 +10,70 @@ second), both keeping the last good version when a change breaks them:
         li.wei: {password_hash: $2b$12$..., role: inspector}
         ops:    {password_hash: $2b$12$..., role: viewer}
 
-  The findings API and pages always need one of these users: HTTP basic auth (scripts) or
-  the login form's session cookie (people). `viewer` sees findings without personal
-  evidence; `inspector` sees everything and changes statuses. No users file: nobody gets in.
+  The findings API and pages (realm `findings`) always need one of these users: HTTP basic
+  auth (scripts) or the login form's session cookie (people). `viewer` sees findings
+  without personal evidence; `inspector` sees everything and changes statuses. No users
+  file, or a removed one: nobody gets in. A session ends at the next request once its user
+  is gone from the file or their password hash changed.
 
-Passwords are checked with bcrypt off the event loop; a successful check is cached under a
-digest of (user, password, hash) so a script's basic auth does not cost a bcrypt per
-request. Unknown users are checked against a dummy hash so timing does not tell names.
-Failed attempts are counted per client address; too many in a while answer 429.
+* the **web config** (`server.web_config_file`, tapwatch.daemon.webconfig): its
+  `basic_auth_users` guard /metrics and every other non-inspector route (realm
+  `metrics`); without them those stay open, as an exporter's are.
+
+Passwords are checked by tapwatch.daemon.passwords (bounded bcrypt work, remembered
+successes, per (user, address) slow-down, constant cost for unknown users). The login form
+carries a CSRF token bound to a cookie and checks Origin/Referer; after a login the
+browser keeps a signed device cookie that keeps it apart from guesses from its address.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
-import logging
 import os
 import re
 import secrets
-import ssl
 import time
-from collections import OrderedDict, deque
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import bcrypt
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-log = logging.getLogger("tapwatch.auth")
+from tapwatch.config import load_settings_file
+from tapwatch.daemon.passwords import MAX_PASSWORD_BYTES, PasswordChecker, Verdict, usual_cost
+from tapwatch.daemon.watched import WatchedFile
+from tapwatch.daemon.webconfig import (
+    BcryptHash,
+    LoadedWebConfig,
+    load_web_config,
+    same_protocol,
+)
 
 ROLES = ("viewer", "inspector")
 Role = Literal["viewer", "inspector"]
 SESSION_COOKIE = "tapwatch_session"
-_BCRYPT_RE = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
+LOGIN_COOKIE = "tapwatch_login"  # the login form's CSRF nonce
+DEVICE_COOKIE = "tapwatch_device"  # a browser that logged in before (see passwords.py)
+DEVICE_COOKIE_MAX_AGE_S = 30 * 86400
+METRICS_REALM = "metrics"
+FINDINGS_REALM = "findings"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-
-
-class AuthConfigError(ValueError):
-    """A web config or users file that cannot be used (names the file and the problem)."""
-
-
-def _bcrypt_hash(v: str) -> str:
-    if not isinstance(v, str) or not _BCRYPT_RE.match(v):
-        raise ValueError("expected a bcrypt hash ($2b$12$... , 60 characters)")
-    return v
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TLSServerConfig(_Strict):
-    cert_file: Path
-    key_file: Path
-
-
-class WebConfig(_Strict):
-    """The exporter-toolkit style web config (the subset tapwatch understands)."""
-
-    tls_server_config: TLSServerConfig | None = None
-    basic_auth_users: dict[str, str] = {}
-
-    @field_validator("basic_auth_users")
-    @classmethod
-    def _hashes(cls, v: dict[str, str]) -> dict[str, str]:
-        for name, h in v.items():
-            try:
-                _bcrypt_hash(h)
-            except ValueError as e:
-                raise ValueError(f"basic_auth_users.{name}: {e}") from None
-        return v
-
-
 class UserEntry(_Strict):
-    password_hash: Annotated[str, Field(description="bcrypt hash of the password")]
+    password_hash: Annotated[BcryptHash, Field(description="bcrypt hash of the password")]
     role: Role
-
-    @field_validator("password_hash")
-    @classmethod
-    def _hash(cls, v: str) -> str:
-        return _bcrypt_hash(v)
 
 
 class UsersFile(_Strict):
@@ -118,104 +88,18 @@ class UsersFile(_Strict):
         return v
 
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def load_model(path: Path, model: type[M]) -> M:
-    """Read and validate one YAML file; relative paths inside it are relative to it."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise AuthConfigError(f"{path}: cannot read: {e.strerror or e}") from None
-    except yaml.YAMLError as e:
-        raise AuthConfigError(f"{path}: invalid YAML: {e}") from None
-    try:
-        obj = model.model_validate(data if data is not None else {})
-    except ValidationError as e:
-        msgs = [
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in e.errors()
-        ]
-        raise AuthConfigError(f"{path}: " + "; ".join(msgs)) from None
-    if isinstance(obj, WebConfig) and obj.tls_server_config is not None:
-        t = obj.tls_server_config
-        base = path.parent
-        obj = obj.model_copy(
-            update={
-                "tls_server_config": TLSServerConfig(
-                    cert_file=t.cert_file if t.cert_file.is_absolute() else base / t.cert_file,
-                    key_file=t.key_file if t.key_file.is_absolute() else base / t.key_file,
-                )
-            }
-        )
-    return obj
-
-
-class WatchedFile(Generic[M]):
-    """A validated file re-read when its mtime or size changes; the last good version stays
-    in use (and the error is logged once) while a change is broken."""
-
-    def __init__(
-        self,
-        path: Path,
-        model: type[M],
-        clock: Callable[[], float] = time.monotonic,
-        min_check_interval: float = 1.0,
-    ) -> None:
-        self.path = path
-        self.model = model
-        self._clock = clock
-        self._interval = min_check_interval
-        self._stamp: tuple[int, int] | None = None
-        self._checked = float("-inf")
-        self.value: M = load_model(path, model)  # at start a broken file is an error
-        self._stamp = self._stat()
-        self.last_error: str | None = None
-
-    def _stat(self) -> tuple[int, int] | None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
-
-    def get(self) -> M:
-        now = self._clock()
-        if now - self._checked >= self._interval:
-            self._checked = now
-            stamp = self._stat()
-            if stamp != self._stamp:
-                self._stamp = stamp
-                try:
-                    self.value = load_model(self.path, self.model)
-                    self.last_error = None
-                    log.info("re-read %s", self.path)
-                except AuthConfigError as e:
-                    self.last_error = str(e)
-                    log.error("keeping the last good version: %s", e)
-        return self.value
-
-
-def server_ssl_context(web_config_file: Path | None) -> ssl.SSLContext | None:
-    """The TLS context of the web config's `tls_server_config`, or None (plain HTTP)."""
-    if web_config_file is None:
-        return None
-    cfg = load_model(web_config_file, WebConfig)
-    t = cfg.tls_server_config
-    if t is None:
-        return None
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        ctx.load_cert_chain(t.cert_file, t.key_file)
-    except (OSError, ssl.SSLError) as e:
-        raise AuthConfigError(f"{web_config_file}: tls_server_config: {e}") from None
-    return ctx
+def load_users_file(path: Path) -> UsersFile:
+    """Read and validate a users file; ConfigError naming file, line and key."""
+    return load_settings_file(path, UsersFile)[0]
 
 
 def hash_password(password: str, rounds: int = 12) -> str:
-    """A bcrypt hash for a users file or a web config."""
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+    """A bcrypt hash for a users file or a web config (ValueError past bcrypt's 72 bytes:
+    the rest of a longer password would count for nothing)."""
+    raw = password.encode()
+    if len(raw) > MAX_PASSWORD_BYTES:
+        raise ValueError(f"a password longer than {MAX_PASSWORD_BYTES} bytes (bcrypt's limit)")
+    return bcrypt.hashpw(raw, bcrypt.gensalt(rounds)).decode()
 
 
 def create_demo_users(directory: Path) -> dict[str, str]:
@@ -256,81 +140,103 @@ class Session:
     csrf: str
     created: float
     last_seen: float
-
-
-@dataclass(slots=True)
-class LoginThrottle:
-    """Failed attempts per client address in a sliding window."""
-
-    max_failures: int = 10
-    window_s: float = 300.0
-    _fails: dict[str, deque[float]] = field(default_factory=dict)
-
-    def blocked_for(self, addr: str, now: float) -> float:
-        """Seconds this address must wait (0 if it may try)."""
-        q = self._fails.get(addr)
-        if not q:
-            return 0.0
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        if len(q) < self.max_failures:
-            return 0.0
-        return max(1.0, q[0] + self.window_s - now)
-
-    def failed(self, addr: str, now: float) -> None:
-        if len(self._fails) > 10_000:  # bound memory under a spray of addresses
-            self._fails.clear()
-        self._fails.setdefault(addr, deque()).append(now)
-
-    def succeeded(self, addr: str) -> None:
-        self._fails.pop(addr, None)
+    password_hash: str  # a new password ends the session
 
 
 class Authenticator:
-    """Checks credentials against the users file and the web config, and keeps sessions."""
+    """Checks credentials of both realms, keeps sessions, and counts what it refused."""
 
     SESSION_IDLE_S = 3600.0
     SESSION_MAX_S = 12 * 3600.0
+    MAX_SESSIONS = 10_000
 
     def __init__(
         self,
         users_file: Path | None,
         web_config_file: Path | None,
         clock: Callable[[], float] = time.time,
+        passwords: PasswordChecker | None = None,
     ) -> None:
         self.clock = clock
-        self.users = WatchedFile(users_file, UsersFile) if users_file else None
-        self.web = WatchedFile(web_config_file, WebConfig) if web_config_file else None
+        self.users = (
+            WatchedFile(users_file, load_users_file, on_missing=lambda: UsersFile(users={}))
+            if users_file
+            else None
+        )
+        self.web = (
+            WatchedFile(
+                web_config_file,
+                load_web_config,
+                names=lambda w: w.tls_files,
+                accept=same_protocol,
+            )
+            if web_config_file
+            else None
+        )
+        self.passwords = passwords or PasswordChecker()
         self.sessions: dict[str, Session] = {}
-        self.throttle = LoginThrottle()
-        self._ok_cache: OrderedDict[bytes, None] = OrderedDict()
-        self._dummy: bytes | None = None
+        self._secret = secrets.token_bytes(32)  # signs login nonces and device cookies
+        self.failures: Counter[str] = Counter()  # realm -> wrong user name or password
+        self.refused: Counter[str] = Counter()  # realm -> answered 429 without a check
 
-    # ---- passwords ---------------------------------------------------------------
+    def close(self) -> None:
+        self.passwords.close()
 
-    def _dummy_hash(self) -> bytes:
-        if self._dummy is None:
-            self._dummy = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(12))
-        return self._dummy
+    # ---- the two realms --------------------------------------------------------------
 
-    async def _check(self, name: str, password: str, stored: str | None) -> bool:
-        """bcrypt check off the loop, cached on success; constant-time for unknown users."""
-        if stored is None:
-            await asyncio.to_thread(bcrypt.checkpw, password.encode(), self._dummy_hash())
-            return False
-        key = hashlib.sha256(f"{name}\0{password}\0{stored}".encode()).digest()
-        if key in self._ok_cache:
-            self._ok_cache.move_to_end(key)
-            return True
-        try:
-            ok = await asyncio.to_thread(bcrypt.checkpw, password.encode(), stored.encode())
-        except ValueError:
-            return False
-        if ok:
-            self._ok_cache[key] = None
-            if len(self._ok_cache) > 1024:
-                self._ok_cache.popitem(last=False)
-        return ok
+    def web_config(self) -> LoadedWebConfig | None:
+        return self.web.get() if self.web else None
+
+    @property
+    def metrics_protected(self) -> bool:
+        w = self.web_config()
+        return w is not None and bool(w.config.basic_auth_users)
+
+    async def check_metrics(self, name: str, password: str, address: str) -> Verdict:
+        """Whether name and password match the web config's basic_auth_users."""
+        w = self.web_config()
+        users = w.config.basic_auth_users if w else {}
+        return await self._check(METRICS_REALM, users, name, password, address, None)
+
+    async def check_user(
+        self, name: str, password: str, address: str, device: str | None = None
+    ) -> tuple[Verdict, User | None]:
+        """The verdict, and the user if name and password match the users file.
+        `device`: the login form's device cookie, if it has one."""
+        entries = self.users.get().users if self.users else {}
+        hashes = {n: e.password_hash for n, e in entries.items()}
+        device_id = self._device_id(device, name) if device else None
+        v = await self._check(FINDINGS_REALM, hashes, name, password, address, device_id)
+        entry = entries.get(name)
+        return v, (User(name, entry.role) if v.ok and entry is not None else None)
+
+    async def _check(
+        self,
+        realm: str,
+        hashes: dict[str, str],
+        name: str,
+        password: str,
+        address: str,
+        device: str | None,
+    ) -> Verdict:
+        v = await self.passwords.check(
+            realm,
+            name,
+            password,
+            hashes.get(name),
+            address=address,
+            device=device,
+            dummy_cost=usual_cost(hashes.values()),
+        )
+        if v.busy:
+            self.refused[realm] += 1
+        elif not v.ok:
+            self.failures[realm] += 1
+        return v
+
+    def count_malformed(self, realm: str) -> None:
+        """An Authorization header that is not basic auth with a name and password."""
+        self.failures[realm] += 1
 
     def user(self, name: str) -> User | None:
         """The user as the users file says now (None if absent or no file)."""
@@ -339,54 +245,44 @@ class Authenticator:
         entry = self.users.get().users.get(name)
         return None if entry is None else User(name, entry.role)
 
-    async def login(self, name: str, password: str) -> User | None:
-        """The user if name and password match the users file."""
-        entry = None if self.users is None else self.users.get().users.get(name)
-        ok = await self._check(name, password, entry.password_hash if entry else None)
-        return User(name, entry.role) if ok and entry is not None else None
-
-    async def metrics_login(self, name: str, password: str) -> bool:
-        """Whether name and password match the web config's basic_auth_users."""
-        cfg = self.web.get() if self.web else WebConfig()
-        return await self._check(name, password, cfg.basic_auth_users.get(name))
-
-    @property
-    def metrics_protected(self) -> bool:
-        return self.web is not None and bool(self.web.get().basic_auth_users)
-
-    # ---- sessions ----------------------------------------------------------------
+    # ---- sessions --------------------------------------------------------------------
 
     def new_session(self, user: User) -> Session:
         now = self.clock()
         self._expire(now)
+        entry = self.users.get().users[user.name] if self.users else None
         s = Session(
             token=secrets.token_urlsafe(32),
             user=user.name,
             csrf=secrets.token_urlsafe(32),
             created=now,
             last_seen=now,
+            password_hash=entry.password_hash if entry else "",
         )
         self.sessions[s.token] = s
         return s
 
     def session(self, token: str | None) -> tuple[Session, User] | None:
-        """The live session and its user as the users file says now; removing a user or
-        changing their role takes effect at their next request."""
+        """The live session and its user as the users file says now: a user removed from
+        the file (or the file removed), or given a new password, is logged out; a new
+        role applies at once."""
         if not token:
             return None
         s = self.sessions.get(token)
         if s is None:
             return None
         now = self.clock()
-        if now - s.last_seen > self.SESSION_IDLE_S or now - s.created > self.SESSION_MAX_S:
-            self.sessions.pop(token, None)
-            return None
-        user = self.user(s.user)
-        if user is None:
+        entry = self.users.get().users.get(s.user) if self.users else None
+        if (
+            now - s.last_seen > self.SESSION_IDLE_S
+            or now - s.created > self.SESSION_MAX_S
+            or entry is None
+            or entry.password_hash != s.password_hash
+        ):
             self.sessions.pop(token, None)
             return None
         s.last_seen = now
-        return s, user
+        return s, User(s.user, entry.role)
 
     def end_session(self, token: str) -> None:
         self.sessions.pop(token, None)
@@ -399,6 +295,83 @@ class Authenticator:
         ]
         for t in dead:
             del self.sessions[t]
+        while len(self.sessions) >= self.MAX_SESSIONS:  # the oldest go first
+            del self.sessions[next(iter(self.sessions))]
+
+    # ---- the login form: CSRF nonce and device cookie --------------------------------
+
+    def _sign(self, purpose: str, value: str) -> str:
+        msg = f"{purpose}\0{value}".encode()
+        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()[:32]
+
+    def login_nonce(self) -> tuple[str, str]:
+        """(cookie value, form token) for a login form: the POST must bring both."""
+        nonce = secrets.token_urlsafe(24)
+        return nonce, self._sign("login", nonce)
+
+    def login_token_ok(self, cookie: str | None, token: str | None) -> bool:
+        return bool(cookie) and same_token(token, self._sign("login", cookie or ""))
+
+    def device_cookie(self, user: User) -> str:
+        """A signed cookie naming this browser as one `user` logged in from."""
+        body = f"{secrets.token_urlsafe(12)}.{int(self.clock())}.{user.name}"
+        return f"{body}.{self._sign('device', body)}"
+
+    def _device_id(self, cookie: str, name: str) -> str | None:
+        """The device id of a valid, unexpired device cookie issued to `name`."""
+        body, _, sig = cookie.rpartition(".")
+        if not same_token(sig, self._sign("device", body)):
+            return None
+        device_id, issued, owner = [*body.split(".", 2), "", ""][:3]
+        if owner != name or not issued.isdigit():
+            return None
+        if self.clock() - int(issued) > DEVICE_COOKIE_MAX_AGE_S:
+            return None
+        return device_id
+
+
+def safe_next(target: str | None, default: str = "/findings") -> str:
+    """Where to go after a login: a path on this server only.
+
+    Browsers drop tabs and newlines from URLs and read `\\` as `/`, so `/\\t/evil.example`
+    would become `//evil.example`: anything but printable ASCII without backslashes, and
+    anything that is not a single-slash path, goes to `default`."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    if not all(0x21 <= ord(c) < 0x7F for c in target) or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+def same_origin(
+    origin: str | None, referer: str | None, host: str | None, external_url: str | None
+) -> bool:
+    """Whether a form post comes from a page of this server: its Origin (or, failing that,
+    its Referer) names the Host it was sent to or `server.external_url`'s host. Schemes are
+    not compared: a TLS-terminating proxy changes them. No Origin and no Referer: True
+    (not a browser; the CSRF token still has to match)."""
+    source = origin if origin is not None else referer
+    if source is None:
+        return True
+    if source == "null":
+        return False
+    ours = {_host_port(host or "")}
+    if external_url:
+        ours.add(_host_port(urlsplit(external_url).netloc))
+    netloc = urlsplit(source).netloc
+    return bool(netloc) and _host_port(netloc) in ours
+
+
+def _host_port(netloc: str) -> str:
+    """`host:port` in lower case, a default port (80, 443) dropped."""
+    netloc = netloc.rpartition("@")[2].lower()
+    for default in (":80", ":443"):
+        if netloc.endswith(default):
+            return netloc[: -len(default)]
+    return netloc
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:

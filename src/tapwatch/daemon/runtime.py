@@ -19,7 +19,7 @@ import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -31,7 +31,9 @@ from tapwatch.config import (
     app_timezone,
     load_config,
 )
+from tapwatch.daemon.auth import Authenticator
 from tapwatch.daemon.detect_worker import InputCache, run_detect_pass
+from tapwatch.daemon.preflight import startup_problems, with_web_config
 from tapwatch.daemon.scheduler import AppPoller, AppState
 from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.detectors.base import UsageSnapshot
@@ -91,6 +93,9 @@ class Daemon:
         self.web_config_file = web_config_file
         self._mine: dict[int, tuple[Config, list[AppConfig]]] = {}
         self.config: Config = self._with_overrides(load_config(config_path))  # ConfigError
+        problems = startup_problems(self.config, web_config_file)  # what check-config says
+        if problems:
+            raise ConfigError(problems)
         self.reload_status = ReloadStatus(successful=True, last_success=clock())
         self.states: dict[str, AppState] = {}
         self.pollers: dict[str, AppPoller] = {}
@@ -111,15 +116,13 @@ class Daemon:
         self.store: AsyncStore
         self.session: aiohttp.ClientSession
         self.pseudonymizer: Pseudonymizer
+        self.auth: Authenticator
         self.port: int | None = None
-        self._runner: object | None = None
+        self._started = contextlib.AsyncExitStack()  # what stop() closes, last first
 
     def _with_overrides(self, cfg: Config) -> Config:
         """Apply command-line overrides to a freshly loaded config."""
-        if self.web_config_file is None:
-            return cfg
-        server = cfg.daemon.server.model_copy(update={"web_config_file": self.web_config_file})
-        return replace(cfg, daemon=cfg.daemon.model_copy(update={"server": server}))
+        return with_web_config(cfg, self.web_config_file)
 
     # ---- apps of this shard ------------------------------------------------------
 
@@ -161,11 +164,22 @@ class Daemon:
     # ---- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start everything; if any part fails, stop what had started and raise."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         from tapwatch.daemon.server import start_server
 
         d = self.config.daemon
         self.pseudonymizer = Pseudonymizer(load_key(d.pseudonymisation.key_file))
+        self.auth = Authenticator(d.server.users_file, d.server.web_config_file)
+        self._started.callback(self.auth.close)
         self.store = AsyncStore(d.store.path)
+        self._started.callback(self.store.close)
         await self._restore_counters()
         connector = aiohttp.TCPConnector(limit=d.collector.max_connections, limit_per_host=8)
         self.session = aiohttp.ClientSession(
@@ -173,6 +187,7 @@ class Daemon:
             headers={"User-Agent": f"tapwatch/{_version()}", "Accept": "application/json"},
             auto_decompress=True,
         )
+        self._started.push_async_callback(self.session.close)
         for app in self.my_apps():
             p = self.pollers[app.id] = self._poller(app)
             p.start()
@@ -183,7 +198,9 @@ class Daemon:
             asyncio.create_task(self._prune_loop(), name="prune"),
         ]
         listen = self.listen_override or d.server.listen
-        self._runner, self.port = await start_server(self, listen)
+        listener = await start_server(self, listen)
+        self._started.push_async_callback(listener.close)
+        self.port = listener.port
         await self.render_metrics()
         self.ready = True
         log.info(
@@ -213,20 +230,20 @@ class Daemon:
                     by_name[name][label] = int(v)
 
     async def stop(self) -> None:
+        """Stop what has started (also after a start that failed half-way)."""
         self.ready = False
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        self._tasks = []
         await asyncio.gather(*(p.stop() for p in self.pollers.values()))
         self.pollers.clear()
-        if self._runner is not None:
-            await self._runner.cleanup()  # type: ignore[attr-defined]
-        await self.session.close()
         if self._detect_pool is not None:
             self._detect_pool.shutdown(wait=True, cancel_futures=True)
-        self.store.close()
+            self._detect_pool = None
+        await self._started.aclose()  # the server, the HTTP client, the store, the checker
 
     async def run_forever(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads."""

@@ -6,7 +6,12 @@ never a recomputation, whatever the fleet size.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
+import logging
+import socket
+import ssl
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -15,7 +20,10 @@ from tapwatch.exporters.exposition import CONTENT_TYPE
 from tapwatch.exporters.findings_api import register_inspector
 
 if TYPE_CHECKING:
+    from tapwatch.daemon.auth import Authenticator
     from tapwatch.daemon.runtime import Daemon
+
+log = logging.getLogger("tapwatch.server")
 
 DAEMON_KEY: web.AppKey[Daemon] = web.AppKey("daemon")
 
@@ -117,19 +125,91 @@ def build_app(d: Daemon) -> web.Application:
     app.router.add_get("/debug/apps", debug_apps)
     app.router.add_get("/debug/apps/{app}", debug_app)
     register_inspector(app, d)
+    app.on_response_prepare.append(_extra_headers)
     return app
 
 
-async def start_server(d: Daemon, listen: str) -> tuple[web.AppRunner, int]:
-    """Serve on HOST:PORT (port 0: a free one), with TLS when the web config asks for it."""
-    from tapwatch.daemon.auth import server_ssl_context
+class Listener:
+    """The daemon's listening sockets, served by one aiohttp site per socket at a time.
 
+    When the web config's TLS settings change (a rotated certificate or key, a new client
+    CA, another client_auth_type or TLS version), new sites serve the same sockets (dup'd:
+    the accept queue is shared, no connection is refused in between) with the new
+    SSLContext, then the old sites stop accepting; connections already open finish with
+    the settings they started with. A change between HTTP and HTTPS is refused at reload
+    (tapwatch.daemon.webconfig.same_protocol)."""
+
+    CHECK_INTERVAL_S = 1.0
+
+    def __init__(self, runner: web.AppRunner, auth: Authenticator) -> None:
+        self.runner = runner
+        self.auth = auth
+        self.port = 0
+        self._sites: list[web.BaseSite] = []
+        self._tls_source: object = None
+        self._watch: asyncio.Task[None] | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        w = self.auth.web_config()
+        site = web.TCPSite(self.runner, host, port, ssl_context=w.ssl_context if w else None)
+        await site.start()
+        self._sites = [site]
+        self._tls_source = w.tls_source if w else None
+        sockets = self._sockets()
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        if w is not None and w.ssl_context is not None:
+            self._watch = asyncio.create_task(self._watch_tls(), name="watch-tls")
+
+    def _sockets(self) -> list[socket.socket]:
+        out = []
+        for site in self._sites:
+            server = site._server  # aiohttp keeps the asyncio server here
+            out += list(server.sockets) if server is not None else []  # type: ignore[attr-defined]
+        return out
+
+    async def _watch_tls(self) -> None:
+        while True:
+            await asyncio.sleep(self.CHECK_INTERVAL_S)
+            w = self.auth.web_config()  # re-read if the file or its TLS files changed
+            if w is None or w.ssl_context is None or w.tls_source == self._tls_source:
+                continue
+            await self._serve(w.ssl_context)
+            self._tls_source = w.tls_source
+            log.info("serving the new TLS settings of %s", w.path)
+
+    async def _serve(self, ctx: ssl.SSLContext) -> None:
+        old = self._sites
+        new = [web.SockSite(self.runner, s.dup(), ssl_context=ctx) for s in self._sockets()]
+        for site in new:
+            await site.start()
+        self._sites = new
+        for site in old:
+            await site.stop()
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await self.runner.cleanup()
+
+
+async def _extra_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The web config's `http_server_config.headers` on every answer."""
+    w = request.app[DAEMON_KEY].auth.web_config()
+    if w is not None:
+        response.headers.update(w.headers)
+
+
+async def start_server(d: Daemon, listen: str) -> Listener:
+    """Serve on HOST:PORT (port 0: a free one), with TLS when the web config asks for it."""
     host, _, port = listen.rpartition(":")
-    tls = server_ssl_context(d.config.daemon.server.web_config_file)
     runner = web.AppRunner(build_app(d), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=tls)
-    await site.start()
-    server = site._server
-    bound = server.sockets[0].getsockname()[1] if server and server.sockets else int(port)
-    return runner, bound
+    listener = Listener(runner, d.auth)
+    try:
+        await listener.start(host.strip("[]"), int(port))
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return listener

@@ -21,7 +21,6 @@ import io
 import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,8 @@ import msgspec
 from aiohttp import web
 
 from tapwatch.daemon.auth import (
+    FINDINGS_REALM,
+    METRICS_REALM,
     SESSION_COOKIE,
     Authenticator,
     Session,
@@ -39,6 +40,7 @@ from tapwatch.daemon.auth import (
     parse_basic,
     same_token,
 )
+from tapwatch.daemon.passwords import Verdict
 from tapwatch.detectors import DETECTORS
 from tapwatch.detectors.assessment import FINDING_KIND_BY_BAND, assessment_finding
 from tapwatch.detectors.base import SEVERITIES
@@ -165,6 +167,10 @@ def _www_auth(realm: str) -> dict[str, str]:
     return {"WWW-Authenticate": f'Basic realm="{realm}", charset="UTF-8"'}
 
 
+def _retry_after(v: Verdict) -> dict[str, str]:
+    return {"Retry-After": str(max(1, int(v.retry_after + 0.999)))}
+
+
 @web.middleware
 async def inspector_guard(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -172,21 +178,23 @@ async def inspector_guard(
     """Logins for the findings API and pages; the web config's basic auth elsewhere."""
     auth = request.app[AUTH_KEY]
     kind = route_kind(request.path)
-    now = auth.clock()
     addr = client_addr(request)
     if kind == "other":
         if auth.metrics_protected:
-            creds = parse_basic(request.headers.get("Authorization"))
-            wait = auth.throttle.blocked_for(addr, now)
-            if wait:
+            header = request.headers.get("Authorization")
+            creds = parse_basic(header)
+            if creds is None:
+                if header:
+                    auth.count_malformed(METRICS_REALM)
                 return web.Response(
-                    status=429,
-                    text="too many failed logins\n",
-                    headers={"Retry-After": str(int(wait))},
+                    status=401, text="unauthorised\n", headers=_www_auth("tapwatch")
                 )
-            if creds is None or not await auth.metrics_login(*creds):
-                if creds is not None:
-                    auth.throttle.failed(addr, now)
+            v = await auth.check_metrics(*creds, addr)
+            if v.busy:
+                return web.Response(
+                    status=429, text="too many login attempts\n", headers=_retry_after(v)
+                )
+            if not v.ok:
                 return web.Response(
                     status=401, text="unauthorised\n", headers=_www_auth("tapwatch")
                 )
@@ -200,21 +208,17 @@ async def inspector_guard(
     header = request.headers.get("Authorization")
     if header:
         creds = parse_basic(header)
-        wait = auth.throttle.blocked_for(addr, now)
-        if wait:
-            return json_error(
-                429,
-                "too many failed logins",
-                {"retry_after_s": int(wait)},
-                **{"Retry-After": str(int(wait))},
-            )
-        user = await auth.login(*creds) if creds else None
+        if creds is None:
+            auth.count_malformed(FINDINGS_REALM)
+        else:
+            v, user = await auth.check_user(*creds, addr)
+            if v.busy:
+                detail = {"retry_after_s": int(v.retry_after + 0.999)}
+                return json_error(429, "too many login attempts", detail, **_retry_after(v))
         if user is None:
-            auth.throttle.failed(addr, now)
             return json_error(
                 401, "wrong user name or password", None, **_www_auth("tapwatch findings")
             )
-        auth.throttle.succeeded(addr)
     else:
         found = auth.session(request.cookies.get(SESSION_COOKIE))
         if found is not None:
@@ -750,14 +754,11 @@ async def api_root(request: web.Request) -> web.StreamResponse:
 
 
 def register_inspector(app: web.Application, d: Daemon) -> None:
-    """Add the findings API, the inspector pages and the access guard to the daemon's app.
-
-    Raises tapwatch.daemon.auth.AuthConfigError if the web config or users file is broken
-    at start (later changes that break them keep the last good version)."""
+    """Add the findings API, the inspector pages and the access guard (with the daemon's
+    Authenticator) to the daemon's app."""
     from tapwatch.exporters import pages
 
-    server = d.config.daemon.server
-    app[AUTH_KEY] = Authenticator(server.users_file, server.web_config_file, clock=time.time)
+    app[AUTH_KEY] = d.auth
     app[INSPECTOR_DAEMON_KEY] = d
     app.middlewares.append(inspector_guard)
     r = app.router

@@ -26,7 +26,16 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from multidict import MultiDict
 
-from tapwatch.daemon.auth import SESSION_COOKIE, User, same_token
+from tapwatch.daemon.auth import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_MAX_AGE_S,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    User,
+    safe_next,
+    same_origin,
+    same_token,
+)
 from tapwatch.detectors.assessment import BANDS, day_date
 from tapwatch.detectors.base import SEVERITIES
 from tapwatch.events import EventType
@@ -186,19 +195,13 @@ def error_page(request: web.Request, err: BadRequest) -> web.Response:
 # ---- login ----------------------------------------------------------------------------
 
 
-def _safe_next(target: str | None) -> str:
-    """Only paths on this server (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/findings"
-    return target
-
-
-def _login_form(next_url: str, message: str = "") -> str:
+def _login_form(next_url: str, token: str, message: str = "") -> str:
     msg = f"<p class='error'>{e(message)}</p>" if message else ""
     return (
         "<div class='login'><h1>Log in</h1>"
         f"{msg}<form method='post' action='/login'>"
         f"<input type='hidden' name='next' value='{e(next_url)}'>"
+        f"<input type='hidden' name='csrf' value='{e(token)}'>"
         "<label>User name <input name='username' autocomplete='username' required></label>"
         "<label>Password <input name='password' type='password' "
         "autocomplete='current-password' required></label>"
@@ -206,47 +209,64 @@ def _login_form(next_url: str, message: str = "") -> str:
     )
 
 
+def _login_response(
+    request: web.Request, next_url: str, message: str = "", status: int = 200
+) -> web.Response:
+    """The login form with a fresh CSRF nonce: in a cookie, and signed in the form."""
+    auth = request.app[AUTH_KEY]
+    nonce, token = auth.login_nonce()
+    resp = layout("Log in", _login_form(next_url, token, message), None, None, status=status)
+    resp.set_cookie(
+        LOGIN_COOKIE, nonce, httponly=True, samesite="Strict", secure=request.secure,
+        path="/login",
+    )
+    return resp
+
+
 async def login_page(request: web.Request) -> web.Response:
     auth = request.app[AUTH_KEY]
     note = "" if auth.users is not None else "No users file is configured: nobody can log in."
-    return layout("Log in", _login_form(_safe_next(request.query.get("next")), note), None, None)
+    return _login_response(request, safe_next(request.query.get("next")), note)
 
 
 async def login_submit(request: web.Request) -> web.Response:
     auth = request.app[AUTH_KEY]
     form = await request.post()
-    next_url = _safe_next(str(form.get("next", "")))
-    addr = client_addr(request)
-    now = auth.clock()
-    wait = auth.throttle.blocked_for(addr, now)
-    if wait:
-        resp = layout(
-            "Log in",
-            _login_form(next_url, f"Too many failed logins: try again in {int(wait)} s."),
-            None,
-            None,
-            status=429,
+    next_url = safe_next(str(form.get("next", "")))
+    origin_ok = same_origin(
+        request.headers.get("Origin"),
+        request.headers.get("Referer"),
+        request.host,
+        request.app[INSPECTOR_DAEMON_KEY].config.daemon.server.external_url,
+    )
+    if not origin_ok or not auth.login_token_ok(
+        request.cookies.get(LOGIN_COOKIE), str(form.get("csrf", ""))
+    ):
+        return _login_response(
+            request, next_url, "The login form expired or came from another site: try again.",
+            403,
         )
-        resp.headers["Retry-After"] = str(int(wait))
-        return resp
     name, password = str(form.get("username", "")), str(form.get("password", ""))
-    user = await auth.login(name, password) if name and password else None
-    if user is None:
-        auth.throttle.failed(addr, now)
-        return layout(
-            "Log in", _login_form(next_url, "Wrong user name or password."), None, None, 401
+    v, user = await auth.check_user(
+        name, password, client_addr(request), request.cookies.get(DEVICE_COOKIE)
+    )
+    if v.busy:
+        wait = max(1, int(v.retry_after + 0.999))
+        resp = _login_response(
+            request, next_url, f"Too many login attempts: try again in {wait} s.", 429
         )
-    auth.throttle.succeeded(addr)
+        resp.headers["Retry-After"] = str(wait)
+        return resp
+    if user is None:
+        return _login_response(request, next_url, "Wrong user name or password.", 401)
     session = auth.new_session(user)
     resp = web.HTTPSeeOther(next_url)
+    cookie = {"httponly": True, "samesite": "Strict", "secure": request.secure, "path": "/"}
+    resp.set_cookie(SESSION_COOKIE, session.token, **cookie)
     resp.set_cookie(
-        SESSION_COOKIE,
-        session.token,
-        httponly=True,
-        samesite="Strict",
-        secure=request.secure,
-        path="/",
+        DEVICE_COOKIE, auth.device_cookie(user), max_age=DEVICE_COOKIE_MAX_AGE_S, **cookie
     )
+    resp.del_cookie(LOGIN_COOKIE, path="/login")
     raise resp
 
 
