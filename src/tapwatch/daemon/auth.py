@@ -64,6 +64,7 @@ DEVICE_COOKIE = "tapwatch_device"  # a browser that logged in before (see passwo
 DEVICE_COOKIE_MAX_AGE_S = 30 * 86400
 METRICS_REALM = "metrics"
 FINDINGS_REALM = "findings"
+REALMS = (METRICS_REALM, FINDINGS_REALM)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
@@ -156,10 +157,19 @@ class Authenticator:
         web_config_file: Path | None,
         clock: Callable[[], float] = time.time,
         passwords: PasswordChecker | None = None,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_change` is called when a count or a file's state changes (the daemon
+        re-renders /metrics)."""
         self.clock = clock
+        self._on_change = on_change
         self.users = (
-            WatchedFile(users_file, load_users_file, on_missing=lambda: UsersFile(users={}))
+            WatchedFile(
+                users_file,
+                load_users_file,
+                on_missing=lambda: UsersFile(users={}),
+                on_change=on_change,
+            )
             if users_file
             else None
         )
@@ -169,6 +179,7 @@ class Authenticator:
                 load_web_config,
                 names=lambda w: w.tls_files,
                 accept=same_protocol,
+                on_change=on_change,
             )
             if web_config_file
             else None
@@ -230,13 +241,16 @@ class Authenticator:
         )
         if v.busy:
             self.refused[realm] += 1
+            self._on_change()
         elif not v.ok:
             self.failures[realm] += 1
+            self._on_change()
         return v
 
     def count_malformed(self, realm: str) -> None:
         """An Authorization header that is not basic auth with a name and password."""
         self.failures[realm] += 1
+        self._on_change()
 
     def user(self, name: str) -> User | None:
         """The user as the users file says now (None if absent or no file)."""

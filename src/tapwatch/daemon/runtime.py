@@ -176,7 +176,9 @@ class Daemon:
 
         d = self.config.daemon
         self.pseudonymizer = Pseudonymizer(load_key(d.pseudonymisation.key_file))
-        self.auth = Authenticator(d.server.users_file, d.server.web_config_file)
+        self.auth = Authenticator(
+            d.server.users_file, d.server.web_config_file, on_change=self._dirty.set
+        )
         self._started.callback(self.auth.close)
         self.store = AsyncStore(d.store.path)
         self._started.callback(self.store.close)

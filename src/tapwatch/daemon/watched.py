@@ -34,7 +34,8 @@ class WatchedFile(Generic[T]):
 
     A change that fails to load, or that `accept(old, new)` refuses (returns why), keeps
     the last good value; the error is logged once and kept in `last_error` until a good
-    change. If the file itself is removed and `on_missing` is given, its value becomes
+    change; `on_change` is called after each re-read and each new error. If the file
+    itself is removed and `on_missing` is given, its value becomes
     `on_missing()` (the users file: nobody may log in); otherwise the last good value
     stays. At start a broken file raises ConfigError."""
 
@@ -46,10 +47,12 @@ class WatchedFile(Generic[T]):
         names: Callable[[T], tuple[Path, ...]] = lambda _: (),
         accept: Callable[[T, T], str | None] = lambda _old, _new: None,
         on_missing: Callable[[], T] | None = None,
+        on_change: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         min_check_interval: float = 1.0,
     ) -> None:
         self.path = path
+        self._on_change = on_change
         self._load = load
         self._names = names
         self._accept = accept
@@ -100,6 +103,7 @@ class WatchedFile(Generic[T]):
         else:
             log.info("re-read %s", self.path)
         self.last_error = None
+        self._on_change()
 
     def _failed(self, error: str) -> None:
         if error != self.last_error:  # once per state change, not per request
@@ -107,4 +111,5 @@ class WatchedFile(Generic[T]):
                 log.error("%s (nobody can log in until it is back)", error)
             else:
                 log.error("keeping the last good version: %s", error)
-        self.last_error = error
+            self.last_error = error
+            self._on_change()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tapwatch import __version__
 from tapwatch.config import AppConfig
+from tapwatch.daemon.auth import REALMS, Authenticator
 from tapwatch.daemon.scheduler import AppState
 from tapwatch.events import EventType, RejectReason
 from tapwatch.exporters.exposition import Exposition, sample_lines
@@ -384,6 +385,52 @@ class MetricsRenderer:
             "gauge",
             "How late the event loop ran a 0.5 s timer, last measured.",
             [({}, d.loop_lag)],
+        )
+        _auth_families(x, d.auth)
+
+
+def _auth_families(x: Exposition, auth: Authenticator) -> None:
+    """Logins refused and the state of the users file and web config."""
+    x.family(
+        "tapwatch_auth_failures",
+        "counter",
+        "Logins with a wrong user name or password (or a malformed Authorization header) "
+        "since start, by realm: metrics (the web config's basic_auth_users) or findings "
+        "(the users file).",
+        [({"realm": r}, auth.failures[r]) for r in REALMS],
+    )
+    x.family(
+        "tapwatch_auth_refused",
+        "counter",
+        "Logins answered 429 without a password check since start (too many attempts at "
+        "once for one user and address, or the check queue full), by realm.",
+        [({"realm": r}, auth.refused[r]) for r in REALMS],
+    )
+    x.family(
+        "tapwatch_auth_password_checks",
+        "counter",
+        "bcrypt checks run since start (remembered successes need none).",
+        [({}, auth.passwords.bcrypt_checks)],
+    )
+    for name, watched, help_text in (
+        (
+            "tapwatch_web_config_last_reload_successful",
+            auth.web,
+            "1 if the last read of the web config and its TLS files succeeded; 0 means the "
+            "last good version (and certificate) is in use. Absent without a web config.",
+        ),
+        (
+            "tapwatch_users_file_last_reload_successful",
+            auth.users,
+            "1 if the last read of the users file succeeded; 0 means its last good version "
+            "is in use, or the file was removed and nobody can log in. Absent without one.",
+        ),
+    ):
+        x.family(
+            name,
+            "gauge",
+            help_text,
+            [({}, 1 if watched.last_error is None else 0)] if watched is not None else [],
         )
 
 
