@@ -102,14 +102,15 @@ def load_registry(path: Path) -> tuple[list[AppConfig], DaemonFile | None]:
     except ConfigError as daemon_err:
         import yaml
 
-        try:
-            data = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError):
+        try:  # which kind of file is it? (its shape only: values may be what is wrong)
+            node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
             raise daemon_err from None
-        is_apps_file = isinstance(data, list) or (
-            isinstance(data, dict)
-            and ("apps" in data or "id" in data)
-            and not set(data) & set(DaemonFile.model_fields) - {"apps"}
+        keys = (
+            {k.value for k, _ in node.value} if isinstance(node, yaml.MappingNode) else set()
+        )
+        is_apps_file = isinstance(node, yaml.SequenceNode) or (
+            bool(keys & {"apps", "id"}) and not keys & (set(DaemonFile.model_fields) - {"apps"})
         )
         if not is_apps_file:
             raise daemon_err from None

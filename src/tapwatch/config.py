@@ -710,7 +710,20 @@ Marks = dict[tuple[Any, ...], tuple[int, int]]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    pass
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:  # type: ignore[override]
+        """A date YAML recognises but the calendar does not (2024-13-01) is an error at
+        its position, not a traceback."""
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except ValueError as e:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid date {node.value!r}: {e}", node.start_mark
+            ) from None
+
+
+_UniqueKeyLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_yaml_timestamp
+)
 
 
 def _load_yaml(path: Path, errors: list[str]) -> tuple[Any, Marks] | None:

@@ -95,3 +95,25 @@ def test_run_prints_the_same_errors_and_leaves_nothing_open(
     assert err.startswith("tapwatch: invalid configuration:\n")
     assert expected(configs / "check/web_config_missing_cert.yaml")[0] in err
     assert "Unclosed" not in err + caplog.text
+
+
+def test_analyze_reports_a_bad_registry_as_check_config_does(
+    configs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(configs)
+    (configs / "events.jsonl").write_text("")
+    assert main(["analyze", "events.jsonl", "--registry", "apps/bad_apps.yaml", "--quiet"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "apps/bad_apps.yaml:2:7: apps[0].id: 'Tax_App' is not a slug (lowercase letters, "
+        "digits and '-', at most 63, starting with a letter or digit)",
+        "apps/bad_apps.yaml:7:13: apps[0].launched: Input should be a valid date or datetime, "
+        "input is too short (got 'soon')",
+        "apps/bad_apps.yaml:8:19: apps[0].intended_users: Input should be greater than or "
+        "equal to 1 (got 0)",
+        "apps/bad_apps.yaml:9:34: apps[0].source.url: 'http://exa mple.org/x' contains a "
+        "space or a control character",
+        "tapwatch analyze: 4 errors in the registry",
+    ]
+    # a daemon config as the registry: the same lines check-config prints
+    assert main(["analyze", "events.jsonl", "--registry", "bad/bad_url_port.yaml"]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == expected(configs / "bad/bad_url_port.yaml")[0]
