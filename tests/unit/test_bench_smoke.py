@@ -42,6 +42,15 @@ EXPECTED = {
         rf"serve_idle: p50_ms={NUM} p99_ms={NUM} max_ms={NUM} n=20",
         rf"memory: rss_mib={NUM} peak_rss_mib={NUM}",
     ],
+    "bench_login_flood.py": [
+        rf"login_flood: src=\S+ target=login clients=10 addresses=10 user_names=real "
+        rf"wall_s={NUM} daemon_cpu_share={NUM}",
+        rf"login_new_browser: n=(?P<logins>\d+) p50_s={NUM} max_s={NUM} tries_max=\d+ "
+        r"statuses=\{303: \d+\}",
+        rf"login_returning: n=\d+ p50_s={NUM} max_s={NUM} tries_max=\d+ statuses=\{{303: \d+\}}",
+        rf"prometheus_scrape: n=\d+ p50_s={NUM} max_s={NUM} statuses=\{{200: \d+\}}",
+        r"attackers: answers=\{.*401: \d+.*\} per_s=",
+    ],
 }
 
 
@@ -85,3 +94,9 @@ def test_fleet_poll_bench_runs() -> None:
 def test_metrics_bench_runs() -> None:
     f = figures("bench_metrics.py", run_quick("bench_metrics.py"))
     assert int(f["bytes"]) > 1000
+
+
+@pytest.mark.timeout(120)
+def test_login_flood_bench_runs() -> None:
+    f = figures("bench_login_flood.py", run_quick("bench_login_flood.py"))
+    assert int(f["logins"]) >= 2

@@ -14,6 +14,7 @@ from tapwatch.daemon.passwords import (
     FailureTable,
     PasswordChecker,
     ThrottlePolicy,
+    Verdict,
     usual_cost,
 )
 
@@ -140,7 +141,7 @@ async def test_parallel_guesses_on_one_pair_run_one_at_a_time_and_are_bounded(
         *(pc.check("r", "li", f"g{i}", H, address="a") for i in range(10))
     )
     assert sum(v.busy for v in verdicts) == 7  # refused at once: 429, no bcrypt
-    assert all(v.retry_after >= 1 for v in verdicts if v.busy)
+    assert all(v.retry_after > 0 for v in verdicts if v.busy)
     assert sum(not v.ok and not v.busy for v in verdicts) == 3
     assert pc.bcrypt_checks == 3 and peak == 1
 
@@ -220,3 +221,42 @@ def test_usual_cost_is_the_most_common_one(tmp_path: Path) -> None:
     pc = PasswordChecker()
     assert pc._dummy(11).startswith(b"$2b$11$") and len(pc._dummy(11)) == 60
     assert not bcrypt.checkpw(b"", pc._dummy(4))
+
+
+
+
+async def test_a_flood_that_ignores_retry_after_falls_behind_a_person(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """200 fresh attackers arrive at once with a person: all clean, the queue fills and
+    sheds most of them and the person, each told to come back in a second. The attackers
+    come back at once, again and again; the person after the second: first in line.
+    (Without the Retry-After rule the person would be one of 201 equals.)"""
+    clock = Clock()
+    pc = PasswordChecker(ThrottlePolicy(max_queue=8), clock=clock, sleep=clock.sleep)
+    served: list[str] = []
+
+    async def attempt(who: str, addr: str, password: str) -> Verdict:
+        v = await pc.check("r", "li", password, H, address=addr)
+        if not v.busy:
+            served.append(who)
+        return v
+
+    attackers = [f"10.0.{i // 250}.{i % 250}" for i in range(200)]
+    burst = await asyncio.gather(
+        *(attempt("attacker", a, "g") for a in attackers), attempt("person", "10.9.9.9", "right")
+    )
+    assert burst[-1].busy and burst[-1].retry_after == 1.0  # shed, with most attackers
+    assert sum(v.busy for v in burst) >= 150
+    shed = [a for a, v in zip(attackers, burst, strict=False) if v.busy]
+    for _ in range(3):  # the shed come back at once, again and again: noted each time
+        clock.t += 0.05
+        await asyncio.gather(*(attempt("attacker", a, "g") for a in shed))
+    assert min(pc._addresses.get(("r", a), clock.t).count for a in shed) >= 3
+    clock.t += 1.0  # the person waited as told (and so, now, may everyone)
+    served.clear()
+    flood = [asyncio.create_task(attempt("attacker", a, "g")) for a in attackers]
+    await asyncio.sleep(0)
+    person = asyncio.create_task(attempt("person", "10.9.9.9", "right"))
+    await asyncio.gather(person, *flood)
+    assert person.result().ok and served.index("person") <= 1

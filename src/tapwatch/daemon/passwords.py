@@ -9,15 +9,18 @@ What the anchors do (exporter-toolkit, OWASP's advice on online guessing):
 * **bcrypt work is bounded**: one worker thread runs every check (at most one core), fed
   by a bounded queue ordered by suspicion: a check from a (user, address) pair and an
   address without recent failures goes first, so a real login overtakes a flood of
-  guesses. A full queue sheds the most suspicious request (429), never a cleaner one.
+  guesses. A full queue sheds the most suspicious request (429 with Retry-After), never a
+  cleaner one. An address that comes back before its Retry-After counts as suspicious: a
+  script that floods falls behind a person who follows the page's "try again in N s".
 * **Failures slow down their (user, address) pair**, not everyone: after
   `free_failures` failures within `window_s`, each further check of that pair waits an
   exponentially growing delay (capped) after the last failure. Checks of one pair run one
   at a time (parallel guesses queue up behind each other), and more than
   `max_waiting_per_key` waiting at once are refused (429), as are more than
   `max_pending_per_address` uncached checks from one address. A browser that logged in
-  before carries a device cookie and is counted apart from the address
-  (tapwatch.daemon.auth), so guesses from the same address do not delay it.
+  before carries a device cookie (tapwatch.daemon.auth): it is counted apart from its
+  address, so guesses from the same address do not delay it, and its check goes before
+  every check without one (OWASP's "device cookies" against online guessing).
 * **Realms are separate**: failures on /metrics never slow the findings logins, and back.
 * **The state is bounded** (`max_keys` pairs and as many addresses) and a flood of junk
   from many addresses cannot empty it: a full table forgets the pairs with the fewest
@@ -59,7 +62,7 @@ class ThrottlePolicy:
     window_s: float = 900.0
     max_waiting_per_key: int = 3
     max_pending_per_address: int = 8
-    max_queue: int = 64
+    max_queue: int = 8  # 2-3 s of cost-12 checks: a login never waits longer
     max_keys: int = 10_000
     cache_size: int = 1024
 
@@ -154,6 +157,7 @@ class PasswordChecker:
         self._addresses = FailureTable(p.max_keys, p.window_s)
         self._inflight: dict[tuple[str, str, str], _InFlight] = {}
         self._pending_by_address: Counter[tuple[str, str]] = Counter()
+        self._not_before: OrderedDict[tuple[str, str], float] = OrderedDict()  # Retry-After
         self._dummies: dict[int, bytes] = {}
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="bcrypt")
         self._workers = workers
@@ -191,11 +195,15 @@ class PasswordChecker:
         p, now = self.policy, self.clock()
         pair = (realm, _short(name), f"device:{device}" if device else address)
         addr = (realm, address)
+        if device is None and now < self._not_before.get(addr, 0.0):
+            # back before the Retry-After it was given: a script, not a person; it is
+            # still checked if there is room, after everyone who waited as told
+            self._addresses.fail(addr, now)
         inflight = self._inflight.get(pair)
         if inflight is not None and inflight.waiting >= p.max_waiting_per_key:
-            return Verdict(False, busy=True, retry_after=self._wait_of(pair, now) or 1.0)
+            return self._refuse(addr, device, self._wait_of(pair, now) or 1.0)
         if device is None and self._pending_by_address[addr] >= p.max_pending_per_address:
-            return Verdict(False, busy=True, retry_after=1.0)
+            return self._refuse(addr, device, 1.0)
         if inflight is None:
             inflight = self._inflight[pair] = _InFlight()
         inflight.waiting += 1
@@ -207,13 +215,17 @@ class PasswordChecker:
                 if wait > 0:
                     await self._sleep(wait)
                 now = self.clock()
-                suspicion = self._pairs.get(pair, now).count
-                if device is None:
-                    suspicion += self._addresses.get(addr, now).count
+                pair_failures = self._pairs.get(pair, now).count
+                if device is not None and pair_failures < p.free_failures:
+                    suspicion = -1  # a browser that logged in before goes first
+                else:
+                    suspicion = pair_failures
+                    if device is None:
+                        suspicion += self._addresses.get(addr, now).count
                 target = stored_hash.encode() if stored_hash else self._dummy(dummy_cost)
                 matched = await self._bcrypt(pw, target, suspicion)
                 if matched is None:
-                    return Verdict(False, busy=True, retry_after=1.0)
+                    return self._refuse(addr, device, 1.0)
                 now = self.clock()
                 if matched and remembered is not None:
                     self._ok[remembered] = None
@@ -233,6 +245,17 @@ class PasswordChecker:
                 self._pending_by_address[addr] -= 1
                 if self._pending_by_address[addr] <= 0:
                     del self._pending_by_address[addr]
+
+    def _refuse(self, addr: tuple[str, str], device: str | None, retry_after: float) -> Verdict:
+        """A 429 without a check. The address is told when to come back; coming back
+        sooner counts against it (a person follows the page's "try again in N s", a
+        flooding script does not)."""
+        if device is None:
+            self._not_before[addr] = self.clock() + retry_after
+            self._not_before.move_to_end(addr)
+            if len(self._not_before) > self.policy.max_keys:
+                self._not_before.popitem(last=False)
+        return Verdict(False, busy=True, retry_after=retry_after)
 
     def _wait_of(self, pair: tuple[str, str, str], now: float) -> float:
         f = self._pairs.get(pair, now)

@@ -1,0 +1,263 @@
+"""A login flood: `--clients` attackers send wrong passwords for `--duration` seconds while a
+real user logs in once a second and Prometheus scrapes /metrics with its (right) password.
+
+The daemon runs as `tapwatch run` in its own process (`--src` picks the source tree, so the
+same load can be run against an older checkout) with production bcrypt costs (12), a users
+file and a web config guarding /metrics. Each attacker has its own loopback source address
+(127.1.x.y) unless `--one-address` (everyone behind one proxy); attackers guess the real
+user's name (`--user-names real`, the worst case for a per-user slow-down) or a new name
+each time (`random`). They post to `--target`: the login form (reading its CSRF token as a
+browser would), the findings API or /metrics (basic auth).
+
+Figures: the daemon's CPU share (process CPU seconds / wall seconds: 1.0 is one core);
+for a person logging in from a new browser each time and from the same browser (its device
+cookie), the time until they are in (trying again after each 429, as the page says), the
+tries it took and the final statuses; Prometheus's scrape latency and statuses; the
+attackers' answers by status. Load on this machine skews them: run with nothing else
+busy and report `uptime`.
+
+    .venv/bin/python bench/bench_login_flood.py [--clients 200] [--duration 20] \\
+        [--target login|api|metrics] [--one-address] [--user-names real|random] [--src DIR]
+        [--cost 12] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+from common import cpu_seconds_of, figure, percentile
+from tapwatch.daemon.auth import hash_password
+from tapwatch.pseudonym import generate_key_file
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_USER, REAL_PW = "li.wei", "correct horse battery staple"
+PROM_USER, PROM_PW = "prometheus", "scrape-secret-123"
+TOKEN_RE = re.compile(r"name='csrf' value='([^']+)'")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(d: Path, port: int, cost: int) -> Path:
+    generate_key_file(d / "pseudonym.key")
+    real = {"password_hash": hash_password(REAL_PW, cost), "role": "inspector"}
+    (d / "users.yaml").write_text(yaml.safe_dump({"users": {REAL_USER: real}}))
+    (d / "web.yaml").write_text(
+        yaml.safe_dump({"basic_auth_users": {PROM_USER: hash_password(PROM_PW, cost)}})
+    )
+    cfg = {
+        "server": {
+            "listen": f"127.0.0.1:{port}",
+            "users_file": "users.yaml",
+            "web_config_file": "web.yaml",
+        },
+        "store": {"path": "store.sqlite"},
+        "pseudonymisation": {"key_file": "pseudonym.key"},
+        "apps": [],
+    }
+    (d / "tapwatch.yaml").write_text(yaml.safe_dump(cfg))
+    return d / "tapwatch.yaml"
+
+
+async def form_post(
+    s: aiohttp.ClientSession, base: str, user: str, password: str, token: str | None
+) -> tuple[int, str | None]:
+    """POST the login form; returns the status and the token of the form answered back."""
+    data = {"username": user, "password": password, "next": "/findings"}
+    if token:
+        data["csrf"] = token
+    async with s.post(base + "/login", data=data, allow_redirects=False) as r:
+        m = TOKEN_RE.search(await r.text())
+        return r.status, m.group(1) if m else token
+
+
+async def get_token(s: aiohttp.ClientSession, base: str) -> str | None:
+    async with s.get(base + "/login") as r:
+        m = TOKEN_RE.search(await r.text())
+        return m.group(1) if m else None
+
+
+async def attacker(
+    i: int, args: argparse.Namespace, base: str, stop: float, answers: Counter[int]
+) -> None:
+    local = None if args.one_address else (f"127.1.{i // 250}.{i % 250 + 1}", 0)
+    conn = aiohttp.TCPConnector(local_addr=local, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=60)
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(connector=conn, timeout=timeout, cookie_jar=jar) as s:
+        token = await get_token(s, base) if args.target == "login" else None
+        while time.monotonic() < stop:
+            user = REAL_USER if args.user_names == "real" else f"u{secrets.token_hex(4)}"
+            guess = secrets.token_urlsafe(9)
+            try:
+                if args.target == "login":
+                    status, token = await form_post(s, base, user, guess, token)
+                else:
+                    path = "/metrics" if args.target == "metrics" else "/api/v1/findings"
+                    name = PROM_USER if args.target == "metrics" and user == REAL_USER else user
+                    hdr = {"Authorization": aiohttp.encode_basic_auth(name, guess)}
+                    async with s.get(base + path, headers=hdr) as r:
+                        await r.read()
+                        status = r.status
+            except (aiohttp.ClientError, TimeoutError):
+                status = 0
+            answers[status] += 1
+            if status == 429:
+                await asyncio.sleep(0.05)  # as impatient as a script that ignores Retry-After
+
+
+async def log_in(jar: aiohttp.CookieJar, base: str) -> tuple[int, int]:
+    """A person logging in with the browser whose cookies `jar` holds: on a 429 they try
+    again after a second (the page says when). Returns (tries, final status)."""
+    tries, status, t0 = 0, 0, time.monotonic()
+    async with aiohttp.ClientSession(cookie_jar=jar) as s:
+        while time.monotonic() - t0 < 60:
+            tries += 1
+            try:
+                token = await get_token(s, base)
+                status, _ = await form_post(s, base, REAL_USER, REAL_PW, token)
+            except (aiohttp.ClientError, TimeoutError):
+                status = 0
+            if status not in (0, 429):
+                break
+            await asyncio.sleep(1.0)
+    jar.clear(lambda c: c.key == "tapwatch_session")  # logged out; a device cookie stays
+    return tries, status
+
+
+async def real_user(
+    base: str, stop: float, jar: aiohttp.CookieJar | None, out: list[tuple[float, int, int]]
+) -> None:
+    """Log in again and again until `stop`: with the same browser (`jar`, which logged in
+    before the flood and holds its device cookie) or with a new browser each time (None).
+    Records (seconds until in, tries, final status)."""
+    while time.monotonic() < stop:
+        t0 = time.monotonic()
+        tries, status = await log_in(jar or aiohttp.CookieJar(unsafe=True), base)
+        out.append((time.monotonic() - t0, tries, status))
+        await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+
+
+async def scraper(base: str, stop: float, out: list[tuple[float, int]]) -> None:
+    """Prometheus: one scrape every 2 s with the right password."""
+    hdr = {"Authorization": aiohttp.encode_basic_auth(PROM_USER, PROM_PW)}
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < stop:
+            t0 = time.monotonic()
+            try:
+                async with s.get(base + "/metrics", headers=hdr) as r:
+                    await r.read()
+                    status = r.status
+            except (aiohttp.ClientError, TimeoutError):
+                status = 0
+            out.append((time.monotonic() - t0, status))
+            await asyncio.sleep(max(0.0, 2.0 - (time.monotonic() - t0)))
+
+
+async def run(args: argparse.Namespace, base: str, pid: int) -> None:
+    answers: Counter[int] = Counter()
+    logins: list[tuple[float, int, int]] = []
+    returning: list[tuple[float, int, int]] = []
+    scrapes: list[tuple[float, int]] = []
+    # Before the flood, as in real life: Prometheus has scraped (its check is remembered)
+    # and the person has logged in with the browser they use every day.
+    await scraper(base, time.monotonic() + 0.1, scrapes)
+    scrapes.clear()
+    browser = aiohttp.CookieJar(unsafe=True)
+    await log_in(browser, base)
+    cpu0, t0 = cpu_seconds_of(pid), time.monotonic()
+    stop = t0 + args.duration
+    await asyncio.gather(
+        *(attacker(i, args, base, stop, answers) for i in range(args.clients)),
+        real_user(base, stop, None, logins),
+        real_user(base, stop, browser, returning),
+        scraper(base, stop, scrapes),
+    )
+    wall = time.monotonic() - t0
+    cpu = cpu_seconds_of(pid) - cpu0
+    figure(
+        "login_flood",
+        src=args.src,
+        target=args.target,
+        clients=args.clients,
+        addresses=1 if args.one_address else args.clients,
+        user_names=args.user_names,
+        wall_s=wall,
+        daemon_cpu_share=cpu / wall,
+    )
+    for name, runs in (("login_new_browser", logins), ("login_returning", returning)):
+        lat = [t for t, _, _ in runs]
+        figure(
+            name,
+            n=len(runs),
+            p50_s=percentile(lat, 50),
+            max_s=max(lat, default=float("nan")),
+            tries_max=max((n for _, n, _ in runs), default=0),
+            statuses=dict(Counter(st for _, _, st in runs)),
+        )
+    figure(
+        "prometheus_scrape",
+        n=len(scrapes),
+        p50_s=percentile([t for t, _ in scrapes], 50),
+        max_s=max((t for t, _ in scrapes), default=float("nan")),
+        statuses=dict(Counter(s for _, s in scrapes)),
+    )
+    figure("attackers", answers=dict(answers), per_s=sum(answers.values()) / wall)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--clients", type=int, default=200)
+    p.add_argument("--duration", type=float, default=20.0)
+    p.add_argument("--target", choices=("login", "api", "metrics"), default="login")
+    p.add_argument("--one-address", action="store_true")
+    p.add_argument("--user-names", choices=("real", "random"), default="real")
+    p.add_argument("--src", default=str(ROOT / "src"), help="tapwatch source tree to run")
+    p.add_argument("--cost", type=int, default=12, help="bcrypt cost of the real hashes")
+    p.add_argument("--quick", action="store_true", help="10 clients, 3 s, cost 4 (smoke)")
+    args = p.parse_args()
+    if args.quick:
+        args.clients, args.duration, args.cost = 10, 3.0, 4
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        cfg = write_config(Path(tmp), port, args.cost)
+        env = {**os.environ, "PYTHONPATH": args.src}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tapwatch", "run", "--config", str(cfg),
+             "--log-level", "warning"],
+            env=env, cwd=tmp, stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            asyncio.run(run(args, base, proc.pid))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
