@@ -10,9 +10,10 @@ each time (`random`). They post to `--target`: the login form (reading its CSRF 
 browser would), the findings API or /metrics (basic auth).
 
 Figures: the daemon's CPU share (process CPU seconds / wall seconds: 1.0 is one core);
-for a person logging in from a new browser each time and from the same browser (its device
-cookie), the time until they are in (trying again after each 429, as the page says), the
-tries it took and the final statuses; Prometheus's scrape latency and statuses; the
+for people logging in for the first time (a new user and browser each second: nothing
+remembered, no device cookie) and for a person with their usual browser (logged in before
+the flood), the time until they are in (trying again after each 429, as the page says),
+the tries it took and the final statuses; Prometheus's scrape latency and statuses; the
 attackers' answers by status. Load on this machine skews them: run with nothing else
 busy and report `uptime`.
 
@@ -46,6 +47,7 @@ from tapwatch.pseudonym import generate_key_file
 ROOT = Path(__file__).resolve().parents[1]
 REAL_USER, REAL_PW = "li.wei", "correct horse battery staple"
 PROM_USER, PROM_PW = "prometheus", "scrape-secret-123"
+FRESH_PW = "first login today"
 TOKEN_RE = re.compile(r"name='csrf' value='([^']+)'")
 
 
@@ -55,10 +57,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(d: Path, port: int, cost: int) -> Path:
+def write_config(d: Path, port: int, cost: int, fresh_users: int) -> Path:
     generate_key_file(d / "pseudonym.key")
-    real = {"password_hash": hash_password(REAL_PW, cost), "role": "inspector"}
-    (d / "users.yaml").write_text(yaml.safe_dump({"users": {REAL_USER: real}}))
+    users = {REAL_USER: {"password_hash": hash_password(REAL_PW, cost), "role": "inspector"}}
+    # people who log in for the first time during the flood: nothing remembered for them
+    h = hash_password(FRESH_PW, cost)
+    users |= {f"fresh{i}": {"password_hash": h, "role": "viewer"} for i in range(fresh_users)}
+    (d / "users.yaml").write_text(yaml.safe_dump({"users": users}))
     (d / "web.yaml").write_text(
         yaml.safe_dump({"basic_auth_users": {PROM_USER: hash_password(PROM_PW, cost)}})
     )
@@ -123,7 +128,9 @@ async def attacker(
                 await asyncio.sleep(0.05)  # as impatient as a script that ignores Retry-After
 
 
-async def log_in(jar: aiohttp.CookieJar, base: str) -> tuple[int, int]:
+async def log_in(
+    jar: aiohttp.CookieJar, base: str, user: str = REAL_USER, password: str = REAL_PW
+) -> tuple[int, int]:
     """A person logging in with the browser whose cookies `jar` holds: on a 429 they try
     again after a second (the page says when). Returns (tries, final status)."""
     tries, status, t0 = 0, 0, time.monotonic()
@@ -132,7 +139,7 @@ async def log_in(jar: aiohttp.CookieJar, base: str) -> tuple[int, int]:
             tries += 1
             try:
                 token = await get_token(s, base)
-                status, _ = await form_post(s, base, REAL_USER, REAL_PW, token)
+                status, _ = await form_post(s, base, user, password, token)
             except (aiohttp.ClientError, TimeoutError):
                 status = 0
             if status not in (0, 429):
@@ -145,12 +152,19 @@ async def log_in(jar: aiohttp.CookieJar, base: str) -> tuple[int, int]:
 async def real_user(
     base: str, stop: float, jar: aiohttp.CookieJar | None, out: list[tuple[float, int, int]]
 ) -> None:
-    """Log in again and again until `stop`: with the same browser (`jar`, which logged in
-    before the flood and holds its device cookie) or with a new browser each time (None).
-    Records (seconds until in, tries, final status)."""
+    """Log in again and again until `stop`, a second apart: li.wei with the browser that
+    logged in before the flood (`jar`: its device cookie; the password remembered), or
+    (None) a new person each time, fresh0, fresh1, ..., from a new browser, whose password
+    was never checked. Records (seconds until in, tries, final status)."""
+    i = 0
     while time.monotonic() < stop:
         t0 = time.monotonic()
-        tries, status = await log_in(jar or aiohttp.CookieJar(unsafe=True), base)
+        if jar is not None:
+            tries, status = await log_in(jar, base)
+        else:
+            new = aiohttp.CookieJar(unsafe=True)
+            tries, status = await log_in(new, base, f"fresh{i}", FRESH_PW)
+            i += 1
         out.append((time.monotonic() - t0, tries, status))
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
 
@@ -202,7 +216,7 @@ async def run(args: argparse.Namespace, base: str, pid: int) -> None:
         wall_s=wall,
         daemon_cpu_share=cpu / wall,
     )
-    for name, runs in (("login_new_browser", logins), ("login_returning", returning)):
+    for name, runs in (("login_first_time", logins), ("login_returning", returning)):
         lat = [t for t, _, _ in runs]
         figure(
             name,
@@ -237,7 +251,7 @@ def main() -> int:
         args.clients, args.duration, args.cost = 10, 3.0, 4
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        cfg = write_config(Path(tmp), port, args.cost)
+        cfg = write_config(Path(tmp), port, args.cost, fresh_users=int(args.duration) + 60)
         env = {**os.environ, "PYTHONPATH": args.src}
         proc = subprocess.Popen(
             [sys.executable, "-m", "tapwatch", "run", "--config", str(cfg),
@@ -255,7 +269,11 @@ def main() -> int:
             asyncio.run(run(args, base, proc.pid))
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a daemon stuck behind its checks
+                proc.kill()
+                proc.wait()
     return 0
 
 

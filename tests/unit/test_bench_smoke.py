@@ -45,7 +45,7 @@ EXPECTED = {
     "bench_login_flood.py": [
         rf"login_flood: src=\S+ target=login clients=10 addresses=10 user_names=real "
         rf"wall_s={NUM} daemon_cpu_share={NUM}",
-        rf"login_new_browser: n=(?P<logins>\d+) p50_s={NUM} max_s={NUM} tries_max=\d+ "
+        rf"login_first_time: n=(?P<logins>\d+) p50_s={NUM} max_s={NUM} tries_max=\d+ "
         r"statuses=\{303: \d+\}",
         rf"login_returning: n=\d+ p50_s={NUM} max_s={NUM} tries_max=\d+ statuses=\{{303: \d+\}}",
         rf"prometheus_scrape: n=\d+ p50_s={NUM} max_s={NUM} statuses=\{{200: \d+\}}",

@@ -233,7 +233,8 @@ async def test_a_flood_that_ignores_retry_after_falls_behind_a_person(
     come back at once, again and again; the person after the second: first in line.
     (Without the Retry-After rule the person would be one of 201 equals.)"""
     clock = Clock()
-    pc = PasswordChecker(ThrottlePolicy(max_queue=8), clock=clock, sleep=clock.sleep)
+    policy = ThrottlePolicy(max_queue=8, refusal_delay_s=0)  # no tarpit: the fake clock
+    pc = PasswordChecker(policy, clock=clock, sleep=clock.sleep)  # would add them all up
     served: list[str] = []
 
     async def attempt(who: str, addr: str, password: str) -> Verdict:
@@ -260,3 +261,19 @@ async def test_a_flood_that_ignores_retry_after_falls_behind_a_person(
     person = asyncio.create_task(attempt("person", "10.9.9.9", "right"))
     await asyncio.gather(person, *flood)
     assert person.result().ok and served.index("person") <= 1
+
+
+async def test_refusals_are_answered_slowly() -> None:
+    """A refused script waits before its 429 instead of retrying hundreds of times a second
+    (the tarpit); a check that is not refused does not wait."""
+    pc = PasswordChecker(ThrottlePolicy(max_pending_per_address=1, refusal_delay_s=0.2))
+    t0 = time.monotonic()
+    verdicts = await asyncio.gather(
+        *(pc.check("r", f"u{i}", "g", H, address="a") for i in range(3))
+    )
+    took = time.monotonic() - t0
+    assert [v.busy for v in verdicts] == [False, True, True]
+    assert took >= 0.2
+    t0 = time.monotonic()
+    assert not (await pc.check("r", "u9", "g", H, address="b")).busy
+    assert time.monotonic() - t0 < 0.2

@@ -65,6 +65,7 @@ class ThrottlePolicy:
     max_queue: int = 8  # 2-3 s of cost-12 checks: a login never waits longer
     max_keys: int = 10_000
     cache_size: int = 1024
+    refusal_delay_s: float = 1.0
 
     def delay(self, failures: int) -> float:
         """Seconds a pair with this many recent failures waits after its last failure."""
@@ -184,7 +185,26 @@ class PasswordChecker:
     ) -> Verdict:
         """Whether `password` matches `stored_hash` (None: an unknown user, checked
         against a dummy hash of `dummy_cost` all the same). `device` replaces the address
-        in the pair's key for a browser that logged in before."""
+        in the pair's key for a browser that logged in before.
+
+        A refusal (busy) is answered after `refusal_delay_s` (or its Retry-After if
+        shorter): a script that retries at once then sends a request a second, not
+        hundreds, and the event loop stays free for everyone else."""
+        v = await self._check(realm, name, password, stored_hash, address, device, dummy_cost)
+        if v.busy and self.policy.refusal_delay_s > 0:
+            await self._sleep(min(v.retry_after, self.policy.refusal_delay_s))
+        return v
+
+    async def _check(
+        self,
+        realm: str,
+        name: str,
+        password: str,
+        stored_hash: str | None,
+        address: str,
+        device: str | None,
+        dummy_cost: int,
+    ) -> Verdict:
         pw = password.encode("utf-8", "surrogatepass")[:MAX_PASSWORD_BYTES]
         remembered = None
         if stored_hash is not None:
@@ -250,8 +270,9 @@ class PasswordChecker:
         """A 429 without a check. The address is told when to come back; coming back
         sooner counts against it (a person follows the page's "try again in N s", a
         flooding script does not)."""
-        if device is None:
-            self._not_before[addr] = self.clock() + retry_after
+        if device is None:  # counted from when the answer goes out (after the tarpit)
+            tarpit = min(retry_after, self.policy.refusal_delay_s)
+            self._not_before[addr] = self.clock() + tarpit + retry_after
             self._not_before.move_to_end(addr)
             if len(self._not_before) > self.policy.max_keys:
                 self._not_before.popitem(last=False)
