@@ -950,6 +950,18 @@ def _validate(
         return None
 
 
+def _load_mapping(path: Path) -> tuple[dict[str, Any], Marks]:
+    """A YAML file that must hold a mapping, with its positions; ConfigError if not."""
+    errors: list[str] = []
+    loaded = _load_yaml(path, errors)
+    if loaded is None:
+        raise ConfigError(errors)
+    data, marks = loaded
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1:1: (top level): expected a mapping of settings"])
+    return data, marks
+
+
 def located(path: Path, marks: Marks, loc: tuple[Any, ...], key_itself: bool = False) -> str:
     """`file:line:col: key.path` of a value (or of the key itself) in a loaded file."""
     m = _mark_for(marks, loc, key_itself)
@@ -968,12 +980,7 @@ def load_settings_file(path: Path, model: type[SettingsModel]) -> tuple[Settings
     `model`, with errors as load_config gives them. An empty file is an empty mapping.
     Returns the model and the positions of its values (for later checks' messages)."""
     errors: list[str] = []
-    loaded = _load_yaml(path, errors)
-    if loaded is None:
-        raise ConfigError(errors)
-    data, marks = loaded
-    if not isinstance(data, dict):
-        raise ConfigError([f"{path}:1:1: (top level): expected a mapping of settings"])
+    data, marks = _load_mapping(path)
     obj = _validate(model, data, path, marks, errors)
     if not isinstance(obj, model):
         raise ConfigError(errors)
@@ -1069,12 +1076,7 @@ def load_config(path: str | Path) -> Config:
     """Load and validate the daemon file and its app registry. Raises ConfigError."""
     path = Path(path)
     errors: list[str] = []
-    loaded = _load_yaml(path, errors)
-    if loaded is None:
-        raise ConfigError(errors)
-    data, marks = loaded
-    if not isinstance(data, dict):
-        raise ConfigError([f"{path}:1:1: (top level): expected a mapping of settings"])
+    data, marks = _load_mapping(path)
     daemon = _validate(DaemonFile, data, path, marks, errors)
     apps: list[LoadedApp] = []
     files = [path]

@@ -190,21 +190,6 @@ class PasswordChecker:
         A refusal (busy) is answered after `refusal_delay_s` (or its Retry-After if
         shorter): a script that retries at once then sends a request a second, not
         hundreds, and the event loop stays free for everyone else."""
-        v = await self._check(realm, name, password, stored_hash, address, device, dummy_cost)
-        if v.busy and self.policy.refusal_delay_s > 0:
-            await self._sleep(min(v.retry_after, self.policy.refusal_delay_s))
-        return v
-
-    async def _check(
-        self,
-        realm: str,
-        name: str,
-        password: str,
-        stored_hash: str | None,
-        address: str,
-        device: str | None,
-        dummy_cost: int,
-    ) -> Verdict:
         pw = password.encode("utf-8", "surrogatepass")[:MAX_PASSWORD_BYTES]
         remembered = None
         if stored_hash is not None:
@@ -221,9 +206,9 @@ class PasswordChecker:
             self._addresses.fail(addr, now)
         inflight = self._inflight.get(pair)
         if inflight is not None and inflight.waiting >= p.max_waiting_per_key:
-            return self._refuse(addr, device, self._wait_of(pair, now) or 1.0)
+            return await self._refuse(addr, device, self._wait_of(pair, now) or 1.0)
         if device is None and self._pending_by_address[addr] >= p.max_pending_per_address:
-            return self._refuse(addr, device, 1.0)
+            return await self._refuse(addr, device, 1.0)
         if inflight is None:
             inflight = self._inflight[pair] = _InFlight()
         inflight.waiting += 1
@@ -244,8 +229,6 @@ class PasswordChecker:
                         suspicion += self._addresses.get(addr, now).count
                 target = stored_hash.encode() if stored_hash else self._dummy(dummy_cost)
                 matched = await self._bcrypt(pw, target, suspicion)
-                if matched is None:
-                    return self._refuse(addr, device, 1.0)
                 now = self.clock()
                 if matched and remembered is not None:
                     self._ok[remembered] = None
@@ -253,10 +236,11 @@ class PasswordChecker:
                         self._ok.popitem(last=False)
                     self._pairs.reset(pair)
                     return Verdict(True)
-                self._pairs.fail(pair, now)
-                if device is None:
-                    self._addresses.fail(addr, now)
-                return Verdict(False)
+                if matched is not None:
+                    self._pairs.fail(pair, now)
+                    if device is None:
+                        self._addresses.fail(addr, now)
+                    return Verdict(False)
         finally:
             inflight.waiting -= 1
             if inflight.waiting == 0:
@@ -265,17 +249,22 @@ class PasswordChecker:
                 self._pending_by_address[addr] -= 1
                 if self._pending_by_address[addr] <= 0:
                     del self._pending_by_address[addr]
+        return await self._refuse(addr, device, 1.0)  # the queue shed it (out of the lock)
 
-    def _refuse(self, addr: tuple[str, str], device: str | None, retry_after: float) -> Verdict:
-        """A 429 without a check. The address is told when to come back; coming back
-        sooner counts against it (a person follows the page's "try again in N s", a
-        flooding script does not)."""
-        if device is None:  # counted from when the answer goes out (after the tarpit)
-            tarpit = min(retry_after, self.policy.refusal_delay_s)
+    async def _refuse(
+        self, addr: tuple[str, str], device: str | None, retry_after: float
+    ) -> Verdict:
+        """A 429 without a check, answered after the tarpit. The address is told when to
+        come back; coming back sooner counts against it (a person follows the page's "try
+        again in N s", a flooding script does not)."""
+        tarpit = min(retry_after, self.policy.refusal_delay_s)
+        if device is None:  # counted from when the answer goes out
             self._not_before[addr] = self.clock() + tarpit + retry_after
             self._not_before.move_to_end(addr)
             if len(self._not_before) > self.policy.max_keys:
                 self._not_before.popitem(last=False)
+        if tarpit > 0:
+            await self._sleep(tarpit)
         return Verdict(False, busy=True, retry_after=retry_after)
 
     def _wait_of(self, pair: tuple[str, str, str], now: float) -> float:
