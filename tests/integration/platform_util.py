@@ -89,4 +89,5 @@ async def poll(
 def secret_file(tmp: Path, name: str, value: str) -> str:
     p = tmp / name
     p.write_text(value + "\n")
+    p.chmod(0o600)  # tapwatch refuses a secret file others can read
     return str(p)

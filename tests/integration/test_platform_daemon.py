@@ -74,6 +74,7 @@ def populate(fakes: PlatformFakes, now: float) -> dict[str, Any]:
 def registry(fakes: PlatformFakes, tmp: Path) -> list[dict[str, Any]]:
     def secret(name: str) -> str:
         (tmp / name).write_text(SECRETS[name] + "\n")
+        (tmp / name).chmod(0o600)  # tapwatch refuses a secret file others can read
         return str(tmp / name)
 
     g_lat, g_lon = wgs84_to_gcj02(*POINT_WGS84)

@@ -4,6 +4,7 @@ good example configs load."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,9 +79,20 @@ def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
     assert "b.yaml:1:8: apps[0].name: required key missing" in text
 
 
-def test_examples_load(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_examples_load(tmp_path: Path) -> None:
     root = Path(__file__).parents[2]
-    cfg = load_config(root / "config" / "tapwatch.example.yaml")
+    shutil.copytree(root / "config", tmp_path / "config")
+    secrets_dir = tmp_path / "config" / "secrets"
+    secrets = sorted(p for p in secrets_dir.iterdir() if p.name != "README.md")
+    for f in secrets:  # git keeps no modes: placeholders come out 0644, and are refused so
+        f.chmod(0o644)
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "config" / "tapwatch.example.yaml")
+    assert len(e.value.errors) == len(secrets)
+    assert all("a secret file must be private; run `chmod 600" in x for x in e.value.errors)
+    for f in secrets:  # as README's step 3 does
+        f.chmod(0o600)
+    cfg = load_config(tmp_path / "config" / "tapwatch.example.yaml")
     assert cfg.apps, "the example registry should hold apps"
     for a in cfg.apps:
         assert a.config.source.kind in SOURCE_KINDS

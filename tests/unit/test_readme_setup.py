@@ -30,6 +30,8 @@ def test_step_three_works_on_a_fresh_clone(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     for cmd in commands[:-1]:  # all but the daemon itself
         argv = shlex.split(cmd)
+        if "*" in cmd:  # the shell's glob
+            argv = [a for arg in argv for a in (sorted(map(str, tmp_path.glob(arg))) or [arg])]
         if argv[0] == "tapwatch":
             argv = [sys.executable, "-m", "tapwatch", *argv[1:]]
         r = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=env)
