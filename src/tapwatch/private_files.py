@@ -1,7 +1,8 @@
 """Files that hold secrets must be private, as ssh and PostgreSQL require of key files.
 
 Which files: the pseudonymisation key, a source's `bearer_token_file` and
-`basic.password_file`, and the web config's TLS `key_file`. tapwatch refuses (it does not
+`basic.password_file`, a platform source's secret files, and the web config's TLS
+`key_file`. tapwatch refuses (it does not
 merely warn) a secret file that others could read, because a leaked pseudonymisation key
 lets anyone test a guessed account id against the pseudonyms, and a warning in a log is
 read after the fact:
