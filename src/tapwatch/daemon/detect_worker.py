@@ -4,11 +4,18 @@ Building windows from the store and running the detectors is CPU-bound Python an
 in the daemon's own process it would hold the GIL for seconds and delay every poll. A
 worker process (one per daemon, kept warm) runs it on the other core; it reads the store
 through its own read-only connection (SQLite WAL lets it read while the daemon writes).
+
+The worker lives exactly as long as the daemon: `watch_parent` (its initializer) ends it when
+the daemon is gone, however the daemon ended.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,6 +29,25 @@ from tapwatch.window import AccountDays, AppHours, EventWindow, local_day_of
 
 _stores: dict[Path, Store] = {}
 _caches: dict[Path, InputCache] = {}
+
+
+def watch_parent() -> None:
+    """Worker initializer: end this process as soon as the daemon that started it is gone.
+
+    A daemon killed by a signal (`kill -9`, SIGBUS) runs none of its shutdown code. The
+    worker would then wait for tasks for ever (it holds its task queue's write end itself),
+    and multiprocessing's resource tracker, which waits for every holder of its pipe, with
+    it. The daemon's end of the pipe multiprocessing starts the worker through closes when
+    the daemon dies, whatever killed it: a thread waits for that."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not started by multiprocessing: nothing to follow
+        return
+
+    def follow() -> None:
+        wait([parent.sentinel])
+        os._exit(0)  # nobody is left to report to, and nothing here needs flushing
+
+    threading.Thread(target=follow, name="follow-daemon", daemon=True).start()
 
 
 @dataclass(slots=True)

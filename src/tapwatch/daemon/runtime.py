@@ -19,6 +19,7 @@ import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from tapwatch.config import (
     load_config,
 )
 from tapwatch.daemon.auth import Authenticator
-from tapwatch.daemon.detect_worker import InputCache, run_detect_pass
+from tapwatch.daemon.detect_worker import InputCache, run_detect_pass, watch_parent
 from tapwatch.daemon.preflight import startup_problems, with_web_config
 from tapwatch.daemon.scheduler import AppPoller, AppState
 from tapwatch.daemon.store_thread import AsyncStore
@@ -323,6 +324,8 @@ class Daemon:
                 await self.detect_once()
             except asyncio.CancelledError:
                 raise
+            except BrokenProcessPool:
+                log.error("the detector worker process died; the next pass starts a new one")
             except Exception:
                 log.exception("detector pass failed; the next one will retry")
             await asyncio.sleep(self.config.daemon.detect.interval)
@@ -338,12 +341,19 @@ class Daemon:
             if config.daemon.detect.worker_process:
                 if self._detect_pool is None:
                     self._detect_pool = ProcessPoolExecutor(
-                        1, mp_context=multiprocessing.get_context("spawn")
+                        1, mp_context=multiprocessing.get_context("spawn"),
+                        initializer=watch_parent,
                     )
                 loop = asyncio.get_running_loop()
-                p = await loop.run_in_executor(
-                    self._detect_pool, run_detect_pass, self.store.path, apps, config, now
-                )
+                try:
+                    p = await loop.run_in_executor(
+                        self._detect_pool, run_detect_pass, self.store.path, apps, config, now
+                    )
+                except BrokenProcessPool:
+                    # the worker died (killed, out of memory): the next pass starts another
+                    self._detect_pool.shutdown(wait=False)
+                    self._detect_pool = None
+                    raise
             else:
                 p = await self.store.read(
                     run_detect_pass, self.store.reader, apps, config, now, self._input_cache
