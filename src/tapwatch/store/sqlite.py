@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,13 +149,19 @@ class Store:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._db.in_transaction:  # a rollback that failed earlier (I/O error)
+                self._db.execute("ROLLBACK")
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk): only
+                # roll back what is open, and never hide the error that got us here
+                if self._db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     @contextmanager
     def consistent_read(self) -> Iterator[None]:
@@ -166,6 +172,15 @@ class Store:
                 yield
             finally:
                 self._db.execute("COMMIT")
+
+    def probe_write(self, now: float) -> None:
+        """One small write through the whole write path (log, index, commit): raises what
+        the store raises while it refuses writes."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES('write_probe_at', ?)",
+                (repr(now),),
+            )
 
     def app_pk(self, app_id: str) -> int:
         """The app's key in this store, created on first use (a read-only store answers
