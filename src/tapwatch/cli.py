@@ -22,6 +22,7 @@ def _setup_logging(level: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from tapwatch.config import ConfigError
     from tapwatch.daemon.runtime import Daemon
+    from tapwatch.store.health import StoreError
 
     _setup_logging(args.log_level)
     try:
@@ -42,6 +43,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(daemon.run_forever())
     except ConfigError as e:  # a file changed between the checks and the start
         print(f"tapwatch: invalid configuration:\n{e}", file=sys.stderr)
+        return 1
+    except StoreError as e:  # a damaged store file, or one that refuses writes
+        print(f"tapwatch: {e}. To do: {e.advice}.", file=sys.stderr)
         return 1
     except (OSError, ValueError) as e:  # e.g. the port is taken
         print(f"tapwatch: {e}", file=sys.stderr)

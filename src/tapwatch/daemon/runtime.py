@@ -41,6 +41,7 @@ from tapwatch.detectors.base import UsageSnapshot
 from tapwatch.exporters.metrics import MetricsRenderer
 from tapwatch.pseudonym import Pseudonymizer, load_key
 from tapwatch.sources import CredentialPool, build_source
+from tapwatch.store.health import StoreError
 
 log = logging.getLogger("tapwatch.daemon")
 
@@ -181,7 +182,7 @@ class Daemon:
             d.server.users_file, d.server.web_config_file, on_change=self._dirty.set
         )
         self._started.callback(self.auth.close)
-        self.store = AsyncStore(d.store.path)
+        self.store = AsyncStore(d.store.path, on_health_change=self._dirty.set, clock=self.clock)
         self._started.callback(self.store.close)
         await self._restore_counters()
         connector = aiohttp.TCPConnector(limit=d.collector.max_connections, limit_per_host=8)
@@ -326,6 +327,8 @@ class Daemon:
                 raise
             except BrokenProcessPool:
                 log.error("the detector worker process died; the next pass starts a new one")
+            except StoreError:
+                pass  # the store's health has said so; passes skip until it recovers
             except Exception:
                 log.exception("detector pass failed; the next one will retry")
             await asyncio.sleep(self.config.daemon.detect.interval)
@@ -333,6 +336,8 @@ class Daemon:
     async def detect_once(self) -> None:
         """One detector pass over this shard's apps, findings stored, metrics marked."""
         async with self._detect_lock:
+            if not self.store.health.healthy:
+                return  # findings could not be stored, and no new data arrives meanwhile
             t0 = time.perf_counter()
             now = self.clock()
             # an app still fetching its history would be judged on part of it: wait
@@ -344,9 +349,8 @@ class Daemon:
                         1, mp_context=multiprocessing.get_context("spawn"),
                         initializer=watch_parent,
                     )
-                loop = asyncio.get_running_loop()
                 try:
-                    p = await loop.run_in_executor(
+                    p = await self.store.elsewhere(
                         self._detect_pool, run_detect_pass, self.store.path, apps, config, now
                     )
                 except BrokenProcessPool:
@@ -411,9 +415,12 @@ class Daemon:
         s = self.config.daemon.store
         while True:
             await asyncio.sleep(s.prune_interval)
-            n = await self.store.write(
-                self.store.writer.prune, self.clock(), s.raw_retention, s.rollup_retention
-            )
+            try:
+                n = await self.store.write(
+                    self.store.writer.prune, self.clock(), s.raw_retention, s.rollup_retention
+                )
+            except StoreError:
+                continue  # the store's health has said so; the next round prunes
             if any(n.values()):
                 log.info("pruned %s", n)
 

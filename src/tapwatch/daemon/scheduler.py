@@ -8,7 +8,10 @@ Habits from Home Assistant's DataUpdateCoordinator and blackbox_exporter:
   rate_limited), counted in metrics, and logged on state change only (failing once,
   recovered once), never every attempt;
 - last good data stays in the store and is marked stale, never deleted on failure;
-- one app's slow or failing source never delays another's: each has its own task.
+- one app's slow or failing source never delays another's: each has its own task;
+- a store that stops taking writes is not the app's failure (daemon/store_health.py): the
+  poll is recorded as `store` in the debug view only, and the poller waits for the store
+  before fetching again, from the cursor the last commit left.
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.sources import PollContext, Source, SourceError
 from tapwatch.sources.base import ErrorReason
+from tapwatch.store.health import StoreError
 from tapwatch.store.sqlite import IngestBatch
 
 log = logging.getLogger("tapwatch.scheduler")
 
 #: reason label for a failure that is tapwatch's own bug, not the app's
 INTERNAL = "internal"
+#: reason of a poll whose data the store would not take (debug view only: not the app's)
+STORE = "store"
 #: pages are merged into one store transaction up to about this many events
 COMMIT_EVENTS = 5000
 
@@ -157,9 +163,19 @@ class AppPoller:
         while True:
             due = loop.time() + delay
             await asyncio.sleep(delay)
+            health = self.store.health
+            if not health.healthy:
+                # nothing fetched now could be stored: wait for the store, then spread the
+                # fleet's first polls as at start
+                await health.wait_healthy()
+                delay = self.rng.uniform(0, min(self.interval, 5.0))
+                due = loop.time() + delay
+                await asyncio.sleep(delay)
             self.state.poll_lag = max(0.0, loop.time() - due)
             retry_after, backlog = await self.poll_once()
-            if self.state.consecutive_failures == 0:
+            if not health.healthy:
+                delay = 0.0  # to the wait above
+            elif self.state.consecutive_failures == 0:
                 # catching up on a backlog: go on at once, other apps still get their turn
                 delay = 0.0 if backlog else self._jittered(self.interval)
             else:
@@ -223,6 +239,14 @@ class AppPoller:
                     await commit(pending)
         except SourceError as e:
             reason, detail, retry_after = e.reason.value, e.detail, e.retry_after
+        except StoreError as e:
+            # the store's failure (logged once by the store's health), not the app's: the
+            # app's state stays as it was, the attempt shows in the debug view
+            st.history.append(
+                Attempt(started, time.perf_counter() - t0, False, STORE, str(e), ingested,
+                        rejected, dups)
+            )
+            return None, False
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a bug of ours must not kill the poll loop

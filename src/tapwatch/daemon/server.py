@@ -41,6 +41,9 @@ async def readyz(request: web.Request) -> web.Response:
     d = request.app[DAEMON_KEY]
     if not d.ready:
         return web.Response(status=503, text="starting\n")
+    store = d.store.health
+    if store.error is not None:  # nothing polled can be kept: not ready, and why
+        return web.Response(status=503, text=f"{store.error}\n")
     return web.Response(text="ready\n")
 
 

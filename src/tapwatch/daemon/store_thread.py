@@ -1,34 +1,120 @@
 """The store, off the event loop: writes go to one dedicated thread (SQLite has one writer
 anyway), reads for detection to another connection in a second thread (WAL lets them run
-side by side)."""
+side by side).
+
+Every call goes through the store's health (daemon/store_health.py): a call the store
+cannot serve for a reason outside tapwatch raises `StoreError` and marks the store failing,
+a call while it fails is refused without touching the files, and each call first checks
+that the files still take writes (store/health.py: SIGBUS otherwise).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from tapwatch.daemon.store_health import PROBE_INTERVAL_S, StoreHealth
+from tapwatch.store.health import StoreError, check_database_file, classify, unwritable
 from tapwatch.store.sqlite import IngestBatch, IngestResult, Store
 
 T = TypeVar("T")
 
+log = logging.getLogger("tapwatch.store")
+
+
+def _guarded(path: Path, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """`fn(*args)` unless a store file refuses writes (then its StoreError)."""
+    err = unwritable(path)
+    if err is not None:
+        raise err
+    return fn(*args)
+
 
 class AsyncStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        on_health_change: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Open the store; raises StoreError (store/health.py) if it cannot be used."""
+        self.path = path
+        self.clock = clock
+        self.health = StoreHealth(path, on_change=on_health_change, clock=clock)
+        self._probe: asyncio.Task[None] | None = None
+        check_database_file(path)
         self._wpool = ThreadPoolExecutor(1, thread_name_prefix="store-write")
         self._rpool = ThreadPoolExecutor(1, thread_name_prefix="store-read")
-        self.writer = self._wpool.submit(Store, path).result()
-        self.reader = self._rpool.submit(Store, path).result()
-        self.path = path
+        try:
+            self.writer = self._wpool.submit(_guarded, path, Store, (path,)).result()
+            self.reader = self._rpool.submit(_guarded, path, Store, (path,)).result()
+        except Exception as e:
+            self._wpool.shutdown()
+            self._rpool.shutdown()
+            err = classify(e, path)
+            if err is None:
+                raise
+            raise err from e
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._wpool, fn, *args)
+        """`fn(*args)` on the writer connection's thread."""
+        return await self._call(self._wpool, fn, args, write=True)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._rpool, fn, *args)
+        """`fn(*args)` on the detection reader's thread."""
+        return await self._call(self._rpool, fn, args, write=False)
+
+    async def elsewhere(self, executor: Executor, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` on another executor (the detector worker process) that reads the
+        store through its own connection: under the same guard and health as reads here."""
+        return await self._call(executor, fn, args, write=False)
+
+    async def _call(
+        self, pool: Executor, fn: Callable[..., T], args: tuple[Any, ...], write: bool
+    ) -> T:
+        h = self.health
+        if h.error is not None and (write or h.refuses_reads):
+            raise h.error
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(pool, _guarded, self.path, fn, args)
+        except Exception as e:
+            err = classify(e, self.path)
+            if err is None:
+                raise
+            self._failed(err, write)
+            raise err from e
+
+    def _failed(self, err: StoreError, write: bool) -> None:
+        self.health.failed(err, write=write)
+        if self.health.probed and (self._probe is None or self._probe.done()):
+            self._probe = asyncio.create_task(self._probe_until_healthy(), name="store-probe")
+
+    async def _probe_until_healthy(self) -> None:
+        """A small write every PROBE_INTERVAL_S until one succeeds (or the fault turns
+        final)."""
+        loop = asyncio.get_running_loop()
+        while self.health.probed:
+            await asyncio.sleep(PROBE_INTERVAL_S)
+            try:
+                await loop.run_in_executor(
+                    self._wpool, _guarded, self.path, self.writer.probe_write, (self.clock(),)
+                )
+            except Exception as e:
+                err = classify(e, self.path)
+                if err is None:
+                    log.exception("store probe write failed")
+                    continue
+                self.health.failed(err, write=True)
+            else:
+                self.health.recovered()
 
     async def ingest(
         self, app_id: str, batch: IngestBatch, tz: ZoneInfo, now: float
@@ -42,7 +128,12 @@ class AsyncStore:
         return await self.write(get)
 
     def close(self) -> None:
-        self._wpool.submit(self.writer.close).result()
-        self._rpool.submit(self.reader.close).result()
-        self._wpool.shutdown()
-        self._rpool.shutdown()
+        if self._probe is not None:
+            self._probe.cancel()
+        refuses = unwritable(self.path) is not None
+        for pool, store in ((self._wpool, self.writer), (self._rpool, self.reader)):
+            if refuses:
+                store.leave_open()  # closing would checkpoint: SIGBUS (see Store.leave_open)
+            else:
+                pool.submit(store.close).result()
+            pool.shutdown()

@@ -23,6 +23,7 @@ from tapwatch.daemon.auth import REALMS, Authenticator
 from tapwatch.daemon.scheduler import AppState
 from tapwatch.events import EventType, RejectReason
 from tapwatch.exporters.exposition import Exposition, sample_lines
+from tapwatch.exporters.store_health import store_health_families
 from tapwatch.sources.base import ErrorReason, SkipReason
 
 if TYPE_CHECKING:
@@ -373,6 +374,7 @@ class MetricsRenderer:
             "Bytes on disk of the embedded store (database and write-ahead log).",
             [({}, d.store.writer.size_bytes())],
         )
+        store_health_families(x, d.store.health)
         x.family(
             "tapwatch_events_stored",
             "gauge",

@@ -41,15 +41,14 @@ class StoreFault(StrEnum):
 #: what an operator does about each fault (quoted by the log line and the start error)
 ADVICE = {
     StoreFault.readonly: "make the store files and their directory writable by tapwatch "
-    "(permissions, `chattr -i`, a read-only mount); writing resumes by itself",
-    StoreFault.full: "free space on the store's filesystem or lower store.raw_retention; "
-    "writing resumes by itself",
-    StoreFault.io: "check the disk and the kernel log (dmesg); restart tapwatch once the "
-    "filesystem is healthy again",
-    StoreFault.corrupt: "stop tapwatch, then restore the store from a backup, or move it "
-    "aside to start with an empty one (every app is then read again from its start)",
-    StoreFault.locked: "another process holds the store's write lock (a second tapwatch on "
-    "the same file, or an open `sqlite3` session): end it; writing resumes by itself",
+    "(permissions, `chattr -i`, a read-only mount)",
+    StoreFault.full: "free space on the store's filesystem, or lower store.raw_retention",
+    StoreFault.io: "check the disk and the kernel log (dmesg)",
+    StoreFault.corrupt: "restore the store from a backup, or move it aside (with its -wal "
+    "and -shm files) to start with an empty one, where every app is read again from its "
+    "start",
+    StoreFault.locked: "end the other process holding the store's write lock (a second "
+    "tapwatch on the same file, an open `sqlite3` session)",
 }
 
 # SQLite's primary result codes (sqlite3.h) that are about the file, not about tapwatch
@@ -82,6 +81,10 @@ class StoreError(Exception):
         self.fault = fault
         self.path = path
         self.detail = detail
+
+    def __reduce__(self) -> tuple[type[StoreError], tuple[StoreFault, Path, str]]:
+        # raised in the detector worker process, unpickled in the daemon
+        return (StoreError, (self.fault, self.path, self.detail))
 
     @property
     def advice(self) -> str:

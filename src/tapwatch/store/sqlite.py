@@ -11,6 +11,7 @@ the last transactions, which are then fetched again from the older cursor.
 
 from __future__ import annotations
 
+import ctypes
 import sqlite3
 import threading
 from collections import Counter
@@ -181,6 +182,16 @@ class Store:
                 "INSERT OR REPLACE INTO meta(key, value) VALUES('write_probe_at', ?)",
                 (repr(now),),
             )
+
+    def leave_open(self) -> None:
+        """Never close this connection, not even when the process ends.
+
+        For a store whose files refuse writes: closing the last connection checkpoints the
+        write-ahead log, which writes to the memory-mapped index, and the kernel answers
+        that with SIGBUS. Left open, the OS releases the files at exit and SQLite recovers
+        the log at the next start, as after a crash. (An extra reference keeps Python's
+        finalisation from closing it.)"""
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(self._db))
 
     def app_pk(self, app_id: str) -> int:
         """The app's key in this store, created on first use (a read-only store answers
