@@ -103,6 +103,13 @@ def alertmanager_config(
                 "equal": ["instance"],
             },
             {
+                # while its store takes no writes, an instance's app-level alerts (stale
+                # data above all) have one cause, and that alert names it
+                "source_matchers": ['alertname="TapwatchStoreUnwritable"'],
+                "target_matchers": ['app=~".+"'],
+                "equal": ["instance"],
+            },
+            {
                 # judgements on stale data wait until polling recovers
                 "source_matchers": ['alertname="TapwatchAppDataStale"'],
                 "target_matchers": ['component=~"assessment|forced_usage|compliance"'],

@@ -241,6 +241,7 @@ def _collector_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
             + " ago. Registry changes made since then are not in effect.",
             _links(cfg, COLLECTOR_UID, app=False),
         ),
+        _store_unwritable_rule(cfg),
         _rule(
             cfg, "TapwatchShardMissing",
             'count(count_values("ordinal", tapwatch_shard_ordinal))\n'
@@ -258,6 +259,29 @@ def _collector_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
             _links(cfg, COLLECTOR_UID, app=False),
         ),
     ]
+
+
+def _store_unwritable_rule(cfg: MixinConfig) -> dict[str, Any]:
+    reasons = (
+        '{{ range $i, $f := printf "tapwatch_store_fault{instance=%q} == 1" $labels.instance'
+        " | query }}{{ if $i }}, {{ end }}{{ $f.Labels.reason }}{{ else }}unknown{{ end }}"
+    )
+    failures = lookup(
+        "sum(round(increase(tapwatch_store_write_failures_total{instance=%q}[10m])))",
+        'printf "%.0f"', label="instance",
+    )
+    return _rule(
+        cfg, "TapwatchStoreUnwritable",
+        "tapwatch_store_healthy == 0", cfg.store_unwritable_for,
+        {"severity": "critical", "component": "collector"},
+        "tapwatch cannot write its store",
+        "tapwatch at {{ $labels.instance }} has not been able to write its store for "
+        f"{cfg.store_unwritable_for}; reason: {reasons}. Its polls wait and read each app "
+        "again from its last stored position once the store takes writes (nothing is "
+        "lost, but data and findings grow older), and /readyz answers 503. Failed writes "
+        f"in the last 10m: {failures}. App-level alerts of this instance are held meanwhile.",
+        _links(cfg, COLLECTOR_UID, app=False),
+    )
 
 
 def _fleet_jump_rule(cfg: MixinConfig) -> dict[str, Any]:

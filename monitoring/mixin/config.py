@@ -44,6 +44,9 @@ class MixinConfig:
     down_for: str = "5m"
     reload_failed_for: str = "10m"
     shard_missing_for: str = "10m"
+    #: how long the store may refuse writes before TapwatchStoreUnwritable fires (a lock
+    #: held for a moment, or a probe away from recovery, stays quiet)
+    store_unwritable_for: str = "2m"
     fleet_jump_for: str = "10m"
     #: the fleet's candidate count now is compared with its lowest value over this window;
     #: longer than `candidate_for`, so the jump alert still fires (and inhibits the per-app
@@ -58,7 +61,8 @@ class MixinConfig:
         for name in (
             "candidate_for", "review_for", "finding_for", "banned_feature_for",
             "scrape_failing_for", "stale_for", "down_for", "reload_failed_for",
-            "shard_missing_for", "fleet_jump_for", "fleet_jump_lookback", "error_window",
+            "shard_missing_for", "store_unwritable_for", "fleet_jump_for",
+            "fleet_jump_lookback", "error_window",
         ):
             duration_seconds(getattr(self, name))
         if duration_seconds(self.fleet_jump_lookback) <= duration_seconds(self.candidate_for):
@@ -94,6 +98,7 @@ E2E = MixinConfig(
     down_for="10s",
     reload_failed_for="0s",
     shard_missing_for="10s",
+    store_unwritable_for="10s",
     fleet_jump_for="0s",
     fleet_jump_lookback="2m",
     error_window="5m",

@@ -440,7 +440,7 @@ def forced_usage(cfg: MixinConfig) -> Dashboard:
 
 
 def collector_health(cfg: MixinConfig) -> Dashboard:
-    """Is tapwatch itself collecting: polls, errors, lag, store, reloads, shards."""
+    """Is tapwatch itself collecting: polls, errors, lag, store health, reloads, shards."""
     job = cfg.job_selector
     sel = 'app=~"$app"'
     panels = [
@@ -535,6 +535,26 @@ def collector_health(cfg: MixinConfig) -> Dashboard:
             stacked=True,
         ),
         Panel(
+            "Store takes writes",
+            "Whether each instance's store takes writes. When it does not, polls wait (nothing "
+            "is lost) and /readyz answers 503: see the failed writes by reason.",
+            "bool_yes_no", [Target("tapwatch_store_healthy", "{{instance}}", instant=True)],
+            type="stat", width=8, height=8,
+        ),
+        Panel(
+            "Store failed writes by reason",
+            "Failed store writes per second by reason: readonly (file or filesystem refuses "
+            "writes), full (no space), io (I/O errors), corrupt (damaged file), locked "
+            "(another process holds the write lock). Includes the probe write every 5 s "
+            "while the store fails.",
+            "cps",
+            [Target(
+                "sum by (instance, reason) (\n"
+                "  rate(tapwatch_store_write_failures_total[$__rate_interval])\n) > 0",
+                "{{instance}} {{reason}}")],
+            width=16, sparse=True, stacked=True,
+        ),
+        Panel(
             "Store size", "Bytes on disk of the store (database and write-ahead log).", "bytes",
             [Target("tapwatch_store_size_bytes", "{{instance}}")], width=8,
         ),
@@ -565,8 +585,8 @@ def collector_health(cfg: MixinConfig) -> Dashboard:
     ]
     return Dashboard(
         COLLECTOR_UID, "tapwatch / Collector health",
-        "tapwatch itself: poll success and errors, durations and lag, store size, config "
-        "reloads, shards, event loop lag, events ingested and rejected.",
+        "tapwatch itself: poll success and errors, durations and lag, store health and size, "
+        "config reloads, shards, event loop lag, events ingested and rejected.",
         panels,
         variables=[("app", "App", "label_values(tapwatch_app_info, app)", True)],
         links=_nav_links(cfg), time_from="now-6h",

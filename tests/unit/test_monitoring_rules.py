@@ -26,6 +26,7 @@ EXPECTED_ALERTS = {
     "TapwatchRitualUsage", "TapwatchClockworkTiming", "TapwatchDeviceFarm", "TapwatchFlatReads",
     "TapwatchDuplicateReporting", "TapwatchBannedFeature", "TapwatchAppScrapeFailing",
     "TapwatchAppDataStale", "TapwatchDown", "TapwatchConfigReloadFailed", "TapwatchShardMissing",
+    "TapwatchStoreUnwritable",
 }
 DETECTOR_KINDS = {
     "shutdown_candidate", "needs_review", "bulk_checkin", "deadline_concentration",
@@ -48,7 +49,8 @@ EXPORTED_METRICS = {
     "tapwatch_config_last_reload_successful",
     "tapwatch_config_last_reload_success_timestamp_seconds", "tapwatch_apps_configured",
     "tapwatch_shard_ordinal", "tapwatch_shard_total", "tapwatch_store_size_bytes",
-    "tapwatch_event_loop_lag_seconds", "tapwatch_events_stored",
+    "tapwatch_event_loop_lag_seconds", "tapwatch_events_stored", "tapwatch_store_healthy",
+    "tapwatch_store_fault", "tapwatch_store_write_failures_total",
 }
 METRIC_REF = re.compile(r"(?<![\w:])(tapwatch_[a-z0-9_]+)")
 

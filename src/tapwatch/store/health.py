@@ -42,7 +42,8 @@ class StoreFault(StrEnum):
 ADVICE = {
     StoreFault.readonly: "make the store files and their directory writable by tapwatch "
     "(permissions, `chattr -i`, a read-only mount)",
-    StoreFault.full: "free space on the store's filesystem, or lower store.raw_retention",
+    StoreFault.full: "free space on the store's filesystem (tapwatch cannot prune while "
+    "it is full: deleting needs log space too)",
     StoreFault.io: "check the disk and the kernel log (dmesg)",
     StoreFault.corrupt: "restore the store from a backup, or move it aside (with its -wal "
     "and -shm files) to start with an empty one, where every app is read again from its "
