@@ -23,6 +23,7 @@ import aiohttp
 import pytest
 
 from tapwatch.daemon.runtime import Daemon
+from tapwatch.daemon.store_health import PROBE_INTERVAL_S
 from tapwatch.store.sqlite import Store
 from tests.integration.conftest import app_entry, sample, scrape, wait_for, write_daemon_config
 from tests.integration.daemon_process import DaemonProcess
@@ -149,7 +150,10 @@ async def test_disk_full_is_a_store_state_and_loses_nothing(tmp_path: Path) -> N
                 body = await _failing_state(d.port, "full", d)
                 assert body.startswith(f"store {db}: full: database or disk is full")
                 assert _stored(db)[0] == FIRST  # nothing of the failed polls was kept
-                await asyncio.sleep(2 * 0.3 * 3)  # several intervals: polls wait, quietly
+                # longer than a probe interval: probes find no room, polls wait, quietly
+                await asyncio.sleep(PROBE_INTERVAL_S + 2)
+                status, body = await _readyz(d.port)
+                assert status == 503 and "MiB free on its filesystem; writing resumes at" in body
                 ballast.unlink()
                 await _recovered(d.port, db)
                 assert await d.stop() == 0

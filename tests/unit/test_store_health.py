@@ -19,10 +19,17 @@ from tapwatch.store.health import (
     StoreFault,
     check_database_file,
     classify,
+    short_of_space,
     unwritable,
 )
 from tapwatch.store.sqlite import Store
-from tests.storefaults import can_make_immutable, immutable, small_filesystem, store_files
+from tests.storefaults import (
+    can_make_immutable,
+    fill,
+    immutable,
+    small_filesystem,
+    store_files,
+)
 
 
 def _raised(fn: Callable[[], object]) -> BaseException:
@@ -258,3 +265,20 @@ def test_whole_new_and_missing_stores_pass(kind: str, tmp_path: Path) -> None:
     elif kind == "whole":
         _made_store(path, rows=200)
     check_database_file(path)
+
+
+def test_a_full_filesystem_waits_for_real_room(tmp_path: Path) -> None:
+    """Writing resumes at 5 % of the filesystem free (at most 64 MiB), not at the first
+    byte freed."""
+    with small_filesystem(tmp_path / "mnt", "4m") as mnt:
+        path = mnt / "s.sqlite"
+        ballast = fill(mnt)
+        err = short_of_space(path)
+        assert err is not None and err.fault is StoreFault.full
+        assert err.detail == "0.0 MiB free on its filesystem; writing resumes at 0.2 MiB"
+        with ballast.open("r+b") as f:  # 100 KiB back: still short
+            f.truncate(ballast.stat().st_size - 100 * 1024)
+        err = short_of_space(path)
+        assert err is not None and err.detail.startswith("0.1 MiB free")
+        ballast.unlink()
+        assert short_of_space(path) is None

@@ -10,8 +10,9 @@ app's: its polls are not failures of the apps, and nothing fetched is lost.
   detector passes and pruning skip. A readonly or io store is not even read: SQLite would
   write to its memory-mapped index and the kernel would answer with SIGBUS.
 * A probe write every `PROBE_INTERVAL_S` finds when a readonly, full or locked store takes
-  writes again: one log line, and the pollers resume. A corrupt store, or one with I/O
-  errors, stays failing until tapwatch is restarted on a repaired store.
+  writes again (a full one also waits for real room: store.health.short_of_space): one log
+  line, and the pollers resume. A corrupt store, or one with I/O errors, stays failing
+  until tapwatch is restarted on a repaired store.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ class StoreHealth:
             self.write_failures[err.fault] += 1
             self._failures_now += 1
         if self.error is not None and self.error.fault is err.fault:
-            return  # the same state: said already
+            self.error = err  # the same state, said already: keep its latest detail
+            return
         first = self.error is None
         self.error = err
         if first:

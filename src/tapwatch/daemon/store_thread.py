@@ -20,7 +20,14 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from tapwatch.daemon.store_health import PROBE_INTERVAL_S, StoreHealth
-from tapwatch.store.health import StoreError, check_database_file, classify, unwritable
+from tapwatch.store.health import (
+    StoreError,
+    StoreFault,
+    check_database_file,
+    classify,
+    short_of_space,
+    unwritable,
+)
 from tapwatch.store.sqlite import IngestBatch, IngestResult, Store
 
 T = TypeVar("T")
@@ -103,6 +110,11 @@ class AsyncStore:
         loop = asyncio.get_running_loop()
         while self.health.probed:
             await asyncio.sleep(PROBE_INTERVAL_S)
+            if self.health.fault is StoreFault.full:
+                short = short_of_space(self.path)
+                if short is not None:  # no write tried: how much is missing, for /readyz
+                    self.health.failed(short, write=False)
+                    continue
             try:
                 await loop.run_in_executor(
                     self._wpool, _guarded, self.path, self.writer.probe_write, (self.clock(),)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 #: the files of a SQLite store in WAL mode
 SUFFIXES = ("", "-wal", "-shm")
+#: free space a full store's filesystem needs before writing resumes (or 5 % of it)
+RESUME_FREE_BYTES = 64 << 20
 _HEADER = b"SQLite format 3\x00"
 
 
@@ -126,6 +128,25 @@ def _no_space(path: Path) -> bool:
     except OSError:
         return False
     return st.f_bavail == 0 or (st.f_files > 0 and st.f_favail == 0)
+
+
+def short_of_space(path: Path) -> StoreError | None:
+    """A `full` error while the store's filesystem has less free space than writing should
+    resume with (5 % of the filesystem, at most 64 MiB): as disk watermarks do, a store
+    that filled its disk waits for real room, not for the first byte freed."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize
+    reserve = min(RESUME_FREE_BYTES, st.f_blocks * st.f_frsize // 20)
+    if free >= reserve:
+        return None
+    return StoreError(
+        StoreFault.full, path,
+        f"{free / 2**20:.1f} MiB free on its filesystem; writing resumes at "
+        f"{reserve / 2**20:.1f} MiB",
+    )
 
 
 def unwritable(path: Path) -> StoreError | None:

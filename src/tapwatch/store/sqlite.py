@@ -175,12 +175,16 @@ class Store:
                 self._db.execute("COMMIT")
 
     def probe_write(self, now: float) -> None:
-        """One small write through the whole write path (log, index, commit): raises what
-        the store raises while it refuses writes."""
+        """A write through the whole write path (lock, new pages, log, index, commit):
+        raises what the store raises while it refuses writes. It takes 64 KiB of new pages
+        and gives them back in the same transaction (they stay free for later writes), so
+        a store that has no room to grow does not pass on a write that fits in a page."""
         with self._tx() as db:
             db.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES('write_probe_at', ?)",
-                (repr(now),),
+                "INSERT OR REPLACE INTO meta(key, value) VALUES('write_probe', zeroblob(65536))"
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES('write_probe', ?)", (repr(now),)
             )
 
     def leave_open(self) -> None:
