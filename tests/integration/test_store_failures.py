@@ -22,6 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tapwatch.daemon.auth import create_demo_users
 from tapwatch.daemon.runtime import Daemon
 from tapwatch.daemon.store_health import PROBE_INTERVAL_S
 from tapwatch.store.sqlite import Store
@@ -167,7 +168,10 @@ async def test_immutable_store_at_runtime_is_readonly_not_sigbus(tmp_path: Path)
         pytest.skip(why)
     fleet, app = _fleet()
     await fleet.start()
-    cfg = write_daemon_config(tmp_path, [app_entry("a", fleet.url("a"))], detect_interval=0.5)
+    creds = create_demo_users(tmp_path / "auth")
+    server = {"listen": "127.0.0.1:0", "users_file": str(tmp_path / "auth/users.yaml")}
+    cfg = write_daemon_config(tmp_path, [app_entry("a", fleet.url("a"))], detect_interval=0.5,
+                              extra={"server": server})
     db = tmp_path / "store.sqlite"
     try:
         async with DaemonProcess(cfg) as d:
@@ -183,6 +187,13 @@ async def test_immutable_store_at_runtime_is_readonly_not_sigbus(tmp_path: Path)
                 assert "immutable or append-only (see lsattr)" in body
                 await asyncio.sleep(3)  # polls, detector passes and probes meanwhile
                 assert d.proc is not None and d.proc.returncode is None  # alive
+                # an inspector's read is refused with the reason, not a 500
+                login = {"Authorization": aiohttp.encode_basic_auth("viewer", creds["viewer"])}
+                async with aiohttp.ClientSession(headers=login) as s, s.get(
+                    f"http://127.0.0.1:{d.port}/api/v1/findings"
+                ) as r:
+                    assert r.status == 503
+                    assert (await r.json())["error"] == body.rstrip("\n")
             await _recovered(d.port, db)
             assert await d.stop() == 0
         _one_line_each_way(d, "readonly")

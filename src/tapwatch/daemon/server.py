@@ -12,12 +12,14 @@ import html
 import logging
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from tapwatch.exporters.exposition import CONTENT_TYPE
 from tapwatch.exporters.findings_api import register_inspector
+from tapwatch.store.health import StoreError
 
 if TYPE_CHECKING:
     from tapwatch.daemon.auth import Authenticator
@@ -45,6 +47,20 @@ async def readyz(request: web.Request) -> web.Response:
     if store.error is not None:  # nothing polled can be kept: not ready, and why
         return web.Response(status=503, text=f"{store.error}\n")
     return web.Response(text="ready\n")
+
+
+@web.middleware
+async def store_unavailable(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A request the store cannot serve now (it refuses writes, or reads while its files
+    refuse writes): 503 and the reason, not a 500 and a traceback in the log."""
+    try:
+        return await handler(request)
+    except StoreError as e:
+        if request.path.startswith("/api/"):
+            return web.json_response({"error": str(e)}, status=503)
+        return web.Response(status=503, text=f"{e}\n")
 
 
 async def reload(request: web.Request) -> web.Response:
@@ -120,6 +136,7 @@ async def index(request: web.Request) -> web.Response:
 def build_app(d: Daemon) -> web.Application:
     app = web.Application(client_max_size=1 << 20)
     app[DAEMON_KEY] = d
+    app.middlewares.append(store_unavailable)
     app.router.add_get("/", index)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
