@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -57,6 +58,25 @@ def app_entry(app_id: str, url: str, **kw: object) -> dict:
     }
     entry.update(kw)
     return entry
+
+
+def stored_counts(db_path: Path) -> tuple[int, int, int]:
+    """(distinct stored ids, raw events, ingested counter) straight from the store, through
+    a read-only connection of the test's own (a daemon may be writing)."""
+    if not db_path.exists():
+        return 0, 0, 0
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        ids = db.execute("SELECT COUNT(*) FROM event_ids").fetchone()[0]
+        raw = db.execute("SELECT COALESCE(SUM(n), 0) FROM event_batches").fetchone()[0]
+        cnt = db.execute(
+            "SELECT COALESCE(SUM(value), 0) FROM counters WHERE name='ingested'"
+        ).fetchone()[0]
+        return ids, raw, int(cnt)
+    except sqlite3.OperationalError:  # schema not created yet
+        return 0, 0, 0
+    finally:
+        db.close()
 
 
 async def wait_for(pred: Callable[[], bool], timeout: float = 15.0, step: float = 0.05) -> None:

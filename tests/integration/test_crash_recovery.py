@@ -9,28 +9,10 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from tests.integration.conftest import app_entry, write_daemon_config
+from tests.integration.conftest import app_entry, stored_counts, write_daemon_config
 from tests.integration.fakeapps import FakeApp, FakeFleet
 
 N_EVENTS = 12_000
-
-
-def _stored(db_path: Path) -> tuple[int, int, int]:
-    """(distinct stored ids, raw events, ingested counter) straight from the store."""
-    if not db_path.exists():
-        return 0, 0, 0
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    try:
-        ids = db.execute("SELECT COUNT(*) FROM event_ids").fetchone()[0]
-        raw = db.execute("SELECT COALESCE(SUM(n), 0) FROM event_batches").fetchone()[0]
-        cnt = db.execute(
-            "SELECT COALESCE(SUM(value), 0) FROM counters WHERE name='ingested'"
-        ).fetchone()[0]
-        return ids, raw, int(cnt)
-    except sqlite3.OperationalError:  # schema not created yet
-        return 0, 0, 0
-    finally:
-        db.close()
 
 
 async def _start(cfg: Path) -> asyncio.subprocess.Process:
@@ -52,18 +34,18 @@ async def test_kill_9_loses_nothing_and_counts_nothing_twice(tmp_path: Path) -> 
             proc = await _start(cfg)
             for _ in range(600):
                 await asyncio.sleep(0.02)
-                if _stored(db)[0] >= target or proc.returncode is not None:
+                if stored_counts(db)[0] >= target or proc.returncode is not None:
                     break
             assert proc.returncode is None, (await proc.stderr.read()).decode()
             os.kill(proc.pid, signal.SIGKILL)
             await proc.wait()
             kills += 1
-            ids, raw, cnt = _stored(db)
+            ids, raw, cnt = stored_counts(db)
             assert ids == raw == cnt, (ids, raw, cnt)
         proc = await _start(cfg)
         for _ in range(1500):
             await asyncio.sleep(0.02)
-            if _stored(db)[0] >= N_EVENTS:
+            if stored_counts(db)[0] >= N_EVENTS:
                 break
         await asyncio.sleep(1.0)  # further polls must add nothing
         proc.send_signal(signal.SIGTERM)
@@ -71,7 +53,7 @@ async def test_kill_9_loses_nothing_and_counts_nothing_twice(tmp_path: Path) -> 
     finally:
         await fleet.stop()
     assert kills == 3
-    ids, raw, cnt = _stored(db)
+    ids, raw, cnt = stored_counts(db)
     assert (ids, raw, cnt) == (N_EVENTS, N_EVENTS, N_EVENTS)
     dup = sqlite3.connect(db).execute(
         "SELECT COALESCE(SUM(value), 0) FROM counters WHERE name='rejected'"

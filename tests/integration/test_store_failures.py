@@ -26,7 +26,14 @@ from tapwatch.daemon.auth import create_demo_users
 from tapwatch.daemon.runtime import Daemon
 from tapwatch.daemon.store_health import PROBE_INTERVAL_S
 from tapwatch.store.sqlite import Store
-from tests.integration.conftest import app_entry, sample, scrape, wait_for, write_daemon_config
+from tests.integration.conftest import (
+    app_entry,
+    sample,
+    scrape,
+    stored_counts,
+    wait_for,
+    write_daemon_config,
+)
 from tests.integration.daemon_process import DaemonProcess
 from tests.integration.fakeapps import FakeApp, FakeFleet
 from tests.storefaults import (
@@ -39,21 +46,6 @@ from tests.storefaults import (
 )
 
 FIRST, ALL = 400, 1200  # events served before the fault, and in all
-
-
-def _stored(db: Path) -> tuple[int, int, int]:
-    """(distinct stored ids, raw events, ingested counter), read from another process's
-    point of view (a read-only connection)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        ids = conn.execute("SELECT COUNT(*) FROM event_ids").fetchone()[0]
-        raw = conn.execute("SELECT COALESCE(SUM(n), 0) FROM event_batches").fetchone()[0]
-        cnt = conn.execute(
-            "SELECT COALESCE(SUM(value), 0) FROM counters WHERE name='ingested'"
-        ).fetchone()[0]
-        return ids, raw, int(cnt)
-    finally:
-        conn.close()
 
 
 def _checkpoint(db: Path) -> None:
@@ -118,8 +110,8 @@ async def _recovered(port: int, db: Path) -> None:
         assert time.monotonic() < end, "the store never recovered"
         await asyncio.sleep(0.2)
     assert await _readyz(port) == (200, "ready\n")
-    await wait_for(lambda: _stored(db)[0] >= ALL, timeout=30)
-    assert _stored(db) == (ALL, ALL, ALL)
+    await wait_for(lambda: stored_counts(db)[0] >= ALL, timeout=30)
+    assert stored_counts(db) == (ALL, ALL, ALL)
 
 
 def _one_line_each_way(d: DaemonProcess, reason: str) -> None:
@@ -145,12 +137,12 @@ async def test_disk_full_is_a_store_state_and_loses_nothing(tmp_path: Path) -> N
             db = mnt / "store.sqlite"
             async with DaemonProcess(cfg) as d:
                 await d.start()
-                await wait_for(lambda: _stored(db)[0] == FIRST, timeout=30)
+                await wait_for(lambda: stored_counts(db)[0] == FIRST, timeout=30)
                 ballast = fill(mnt)
                 _more(app)  # the store cannot take these
                 body = await _failing_state(d.port, "full", d)
                 assert body.startswith(f"store {db}: full: database or disk is full")
-                assert _stored(db)[0] == FIRST  # nothing of the failed polls was kept
+                assert stored_counts(db)[0] == FIRST  # nothing of the failed polls was kept
                 # longer than a probe interval: probes find no room, polls wait, quietly
                 await asyncio.sleep(PROBE_INTERVAL_S + 2)
                 status, body = await _readyz(d.port)
@@ -176,7 +168,7 @@ async def test_immutable_store_at_runtime_is_readonly_not_sigbus(tmp_path: Path)
     try:
         async with DaemonProcess(cfg) as d:
             await d.start()
-            await wait_for(lambda: _stored(db)[0] == FIRST, timeout=30)
+            await wait_for(lambda: stored_counts(db)[0] == FIRST, timeout=30)
             _checkpoint(db)
             with immutable(store_files(db)):
                 # written back, the index's mapped pages are clean: the next write to one
@@ -215,7 +207,7 @@ async def test_stopping_while_the_store_is_immutable_is_clean(tmp_path: Path) ->
     try:
         async with DaemonProcess(cfg) as d:
             await d.start()
-            await wait_for(lambda: _stored(db)[0] == FIRST, timeout=30)
+            await wait_for(lambda: stored_counts(db)[0] == FIRST, timeout=30)
             with immutable(store_files(db)):
                 os.sync()
                 _more(app)
@@ -224,9 +216,9 @@ async def test_stopping_while_the_store_is_immutable_is_clean(tmp_path: Path) ->
         # the next start recovers the log and goes on from the last committed position
         async with DaemonProcess(cfg) as d2:
             await d2.start()
-            await wait_for(lambda: _stored(db)[0] >= ALL, timeout=30)
+            await wait_for(lambda: stored_counts(db)[0] >= ALL, timeout=30)
             assert await d2.stop() == 0
-        assert _stored(db) == (ALL, ALL, ALL)
+        assert stored_counts(db) == (ALL, ALL, ALL)
     finally:
         set_immutable(store_files(db), False)
         await fleet.stop()
@@ -242,7 +234,7 @@ async def test_full_store_simulated(tmp_path: Path, caplog: pytest.LogCaptureFix
     await d.start()
     db = tmp_path / "store.sqlite"
     try:
-        await wait_for(lambda: _stored(db)[0] == FIRST, timeout=30)
+        await wait_for(lambda: stored_counts(db)[0] == FIRST, timeout=30)
 
         def cap(extra_pages: int) -> None:
             conn = d.store.writer._db
@@ -347,7 +339,7 @@ async def test_sigterm_still_ends_a_daemon_whose_store_fails(tmp_path: Path) -> 
             )
             async with DaemonProcess(cfg) as d:
                 await d.start()
-                await wait_for(lambda: _stored(mnt / "store.sqlite")[0] == FIRST, timeout=30)
+                await wait_for(lambda: stored_counts(mnt / "store.sqlite")[0] == FIRST, timeout=30)
                 fill(mnt)
                 _more(app)
                 await _failing_state(d.port, "full", d)
