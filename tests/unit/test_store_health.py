@@ -136,6 +136,7 @@ def test_sql_mistakes_are_bugs_not_store_faults(tmp_path: Path) -> None:
 
 def test_writable_and_new_stores_pass(tmp_path: Path) -> None:
     assert unwritable(tmp_path / "new.sqlite") is None
+    assert unwritable(tmp_path / "var/lib/new.sqlite") is None  # directories made at start
     _made_store(tmp_path / "s.sqlite")
     assert unwritable(tmp_path / "s.sqlite") is None
 
@@ -160,9 +161,11 @@ def test_a_store_on_a_read_only_filesystem_is_readonly(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         err = unwritable(mnt / "s.sqlite")
         new = unwritable(mnt / "new.sqlite")
+        deeper = unwritable(mnt / "var/new.sqlite")
     assert err is not None and err.fault is StoreFault.readonly
     assert err.detail == "s.sqlite is on a read-only filesystem"
     assert new is not None and new.detail == "mnt is on a read-only filesystem"
+    assert deeper is not None and deeper.detail == new.detail
 
 
 def test_an_immutable_index_file_kills_a_sqlite_process_with_sigbus(tmp_path: Path) -> None:

@@ -120,3 +120,12 @@ async def test_a_failing_store_is_not_touched_and_recovers_by_probe(
         assert await s.write(write) == "done"
     finally:
         s.close()
+
+
+async def test_a_new_store_in_a_directory_yet_to_be_made_opens(tmp_path: Path) -> None:
+    s = AsyncStore(tmp_path / "var/lib/tapwatch/s.sqlite")
+    try:
+        assert await s.write(s.writer.probe_write, 1.0) is None
+        assert s.health.healthy
+    finally:
+        s.close()

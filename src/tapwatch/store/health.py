@@ -159,9 +159,13 @@ def unwritable(path: Path) -> StoreError | None:
         if os.access(p, os.W_OK):
             continue
         if not os.path.lexists(p):
-            if suffix or os.access(path.parent, os.W_OK):
-                continue  # a new store, or no write-ahead log yet: SQLite creates them
-            return _why_unwritable(path.parent, path)
+            if suffix:
+                continue  # no write-ahead log yet: SQLite creates it
+            # a new store: created in its directory, or in the nearest one that exists
+            parent = next(d for d in path.absolute().parents if d.exists())
+            if os.access(parent, os.W_OK):
+                continue
+            return _why_unwritable(parent, path)
         return _why_unwritable(p, path)
     return None
 
