@@ -59,16 +59,17 @@ class AsyncStore:
         check_database_file(path)
         self._wpool = ThreadPoolExecutor(1, thread_name_prefix="store-write")
         self._rpool = ThreadPoolExecutor(1, thread_name_prefix="store-read")
+        opened: list[tuple[ThreadPoolExecutor, Store]] = []
         try:
-            self.writer = self._wpool.submit(_guarded, path, Store, (path,)).result()
-            self.reader = self._rpool.submit(_guarded, path, Store, (path,)).result()
+            for pool in (self._wpool, self._rpool):
+                opened.append((pool, pool.submit(_guarded, path, Store, (path,)).result()))
         except Exception as e:
-            self._wpool.shutdown()
-            self._rpool.shutdown()
+            self._close(opened)
             err = classify(e, path)
             if err is None:
                 raise
             raise err from e
+        (_, self.writer), (_, self.reader) = opened
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` on the writer connection's thread."""
@@ -105,9 +106,10 @@ class AsyncStore:
             self._probe = asyncio.create_task(self._probe_until_healthy(), name="store-probe")
 
     async def _probe_until_healthy(self) -> None:
-        """A small write every PROBE_INTERVAL_S until one succeeds (or the fault turns
-        final)."""
+        """A probe write (Store.probe_write) every PROBE_INTERVAL_S until one succeeds, or
+        the fault turns into one only a restart ends."""
         loop = asyncio.get_running_loop()
+        said_bug = False
         while self.health.probed:
             await asyncio.sleep(PROBE_INTERVAL_S)
             if self.health.fault is StoreFault.full:
@@ -121,8 +123,10 @@ class AsyncStore:
                 )
             except Exception as e:
                 err = classify(e, self.path)
-                if err is None:
-                    log.exception("store probe write failed")
+                if err is None:  # a bug of ours: said once, the store's state unchanged
+                    if not said_bug:
+                        log.exception("store probe write failed")
+                        said_bug = True
                     continue
                 self.health.failed(err, write=True)
             else:
@@ -142,10 +146,14 @@ class AsyncStore:
     def close(self) -> None:
         if self._probe is not None:
             self._probe.cancel()
+        self._close([(self._wpool, self.writer), (self._rpool, self.reader)])
+
+    def _close(self, opened: list[tuple[ThreadPoolExecutor, Store]]) -> None:
         refuses = unwritable(self.path) is not None
-        for pool, store in ((self._wpool, self.writer), (self._rpool, self.reader)):
+        for pool, store in opened:
             if refuses:
                 store.leave_open()  # closing would checkpoint: SIGBUS (see Store.leave_open)
             else:
                 pool.submit(store.close).result()
-            pool.shutdown()
+        self._wpool.shutdown()
+        self._rpool.shutdown()
