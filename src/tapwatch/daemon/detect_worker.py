@@ -37,8 +37,9 @@ def watch_parent() -> None:
     A daemon killed by a signal (`kill -9`, SIGBUS) runs none of its shutdown code. The
     worker would then wait for tasks for ever (it holds its task queue's write end itself),
     and multiprocessing's resource tracker, which waits for every holder of its pipe, with
-    it. The daemon's end of the pipe multiprocessing starts the worker through closes when
-    the daemon dies, whatever killed it: a thread waits for that."""
+    it. multiprocessing started the worker through a pipe whose other end only the daemon
+    holds: the kernel closes it when the daemon dies, whatever killed it, and a thread here
+    waits for that."""
     parent = multiprocessing.parent_process()
     if parent is None:  # not started by multiprocessing: nothing to follow
         return
