@@ -481,7 +481,9 @@ def plant_ring(
                 venue=v,
                 device=dev,
                 model=hw.models[p],
-                network=hw.network if shared and hw.network else w.network(rng, people[p][3], start),
+                network=hw.network
+                if shared and hw.network
+                else w.network(rng, people[p][3], start),
                 photo=photo,
                 truth=(family, inst),
             )
@@ -636,7 +638,9 @@ def friends(w: World, rng: np.random.Generator, key: str) -> None:
     radius, hour = rng.uniform(1, 6), rng.uniform(11, 22) * 3600
     acc_median = rng.uniform(6, 18)
     for d in range(int(rng.integers(1, 4))):
-        times = day + d * 7 * 86400 + hour + np.sort(rng.uniform(0, rng.uniform(5, 120), len(people)))
+        times = (
+            day + d * 7 * 86400 + hour + np.sort(rng.uniform(0, rng.uniform(5, 120), len(people)))
+        )
         xy = disk(rng, len(people), radius)
         together(rng, times, xy, 0.3, 0.5)
         arrive(
@@ -752,7 +756,9 @@ def service_queue(w: World, rng: np.random.Generator, key: str) -> None:
         gaps = service * rng.lognormal(0, sigma, n)
         times = day + d * 86400 + open_h * 3600 + np.cumsum(gaps)
         companion = rng.random(n) < 0.15
-        times = np.sort(np.concatenate((times, times[companion] + rng.uniform(1, 5, int(companion.sum())))))
+        times = np.sort(
+            np.concatenate((times, times[companion] + rng.uniform(1, 5, int(companion.sum()))))
+        )
         pool = regulars + w.people(rng, times.size, f"{key}-{d}", (la, lo))
         pick = rng.choice(len(pool), times.size, replace=False)
         arrive(
@@ -790,7 +796,9 @@ def ring_in_crowd(w: World, rng: np.random.Generator, key: str, size: int) -> No
         acc_median=rng.uniform(6, 18),
     )
     family = "serial" if rng.random() < 0.5 else "fast"
-    plant_ring(w, rng, family, key, size, at=(v, la, lo, day), hour=7.5 * 3600 + rng.uniform(300, 1500))
+    plant_ring(
+        w, rng, family, key, size, at=(v, la, lo, day), hour=7.5 * 3600 + rng.uniform(300, 1500)
+    )
     # Relabel: these taps belong to the diagnostic family.
     for inst in [i for i in w.truth.ring_size if i.startswith(f"{key}/")]:
         for eid in w.truth.instances[inst]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import msgspec
+
 from bulk_scenes import (
     APP,
     CROWD_FAMILIES,
@@ -31,7 +32,6 @@ from bulk_scenes import (
     SIZE_BUCKETS,
     build,
 )
-
 from tapwatch.detectors import bulk_checkin
 from tapwatch.detectors.base import AppProfile, CheckinPoint, DetectorInput
 from tapwatch.window import AccountDays, AppHours, EventWindow
