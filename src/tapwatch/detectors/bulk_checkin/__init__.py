@@ -1,0 +1,68 @@
+"""Bulk check-in: several accounts' phones checked in at one spot at one moment.
+
+A district app demanded photo check-ins at "risk points" every day; officials answered by
+having one person carry 10+ phones and check everyone in. A ring is not defined by how fast
+it is tapped (group-control software fires all phones at once, a hand taps phones laid out
+on a table in quick succession, a careful operator spaces them out over minutes while
+moving about the spot); it is defined by what it physically is:
+
+* several accounts at **one spot** at **one moment**: the phones' fixes agree within GPS
+  noise around one point, far tighter than independent people spread about a room, all
+  within a couple of minutes per phone at most, standing apart from other arrivals;
+* **devices that are not otherwise there**: shared networks, device models, devices or
+  photos beyond chance; accounts active too far away to have been there; accounts never
+  otherwise at the place;
+* when it repeats, **the same set again**, arriving together in lockstep rather than each
+  at a habit of their own (CopyCatch, WWW'13; SynchroTrap, CCS'14).
+
+Arrivals in step (all at once, or a steady one-at-a-time rhythm) raise the score; they are
+never required. Legitimate groups are held off by the physics (spread about a room, a
+stream of arrivals, too slow per person) and by counter-evidence (the accounts belong at
+the place, or keep habitual times).
+
+The steps, one module each:
+
+1. `places`: check-ins at declared points or in three shifted grids, and a density
+   prefilter that drops the check-ins that cannot be part of a burst;
+2. `bursts`: chaining at several gaps into candidate bursts, per-burst measures as grouped
+   numpy reductions, the physical gates;
+3. `linking`: the same accounts at one place on other days, and whether they come in
+   lockstep or by habit;
+4. `scoring`: signals and counter-evidence into a score;
+5. `evidence`: the finding an inspector reads.
+"""
+
+from __future__ import annotations
+
+from tapwatch.detectors.base import DetectorInput, Finding
+from tapwatch.detectors.bulk_checkin.bursts import Burst, Surroundings, dedupe, gated_bursts
+from tapwatch.detectors.bulk_checkin.evidence import KIND, finding
+from tapwatch.detectors.bulk_checkin.linking import link
+from tapwatch.detectors.bulk_checkin.places import placings
+from tapwatch.detectors.bulk_checkin.scoring import Context, score
+from tapwatch.detectors.bulk_checkin.settings import Settings
+
+__all__ = ["KIND", "Settings", "detect"]
+
+
+def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
+    """Bulk check-in findings for one app (see the module docstring)."""
+    win = inp.events
+    if len(win) == 0:
+        return []
+    places, point_names = placings(win, inp.app.points, settings)
+    around = Surroundings(win)
+    bursts: list[Burst] = []
+    for placing in places:
+        bursts.extend(gated_bursts(win, placing, point_names, around, settings))
+    if not bursts:
+        return []
+    rings = link(win, dedupe(bursts), inp.app.timezone, settings)
+    ctx = Context(win, sorted({a for r in rings for a in r.accounts}))
+    findings = []
+    for ring in rings:
+        value, signals, measures = score(inp, ring, ctx, settings)
+        if value >= settings.min_score:
+            findings.append(finding(inp, ring, value, signals, measures, settings))
+    findings.sort(key=lambda f: (f.window_start, f.id))
+    return findings

@@ -1,0 +1,146 @@
+"""Step 3 of bulk check-in: linking bursts across days into rings.
+
+Bursts at one place whose account sets overlap by Jaccard similarity of at least
+``link_jaccard`` are one ring (union-find over the pairs that share an account): the same
+set of phones together again (CopyCatch, WWW'13; SynchroTrap, CCS'14).
+
+A repeated set is only lockstep if the accounts arrive *together*, not each at a habit of
+their own. Colleagues clocking in at one door every morning are the same set daily, but
+each person keeps their own time: their times of day vary little from day to day compared
+with how far apart they are within a day. A ring's phones have no times of their own: the
+operator's session moves them all together, in whatever order. `habit_ratio` measures
+this: the median (over accounts) of an account's day-to-day spread of time of day, over
+the median (over days) of the spread of the accounts' times within a day. Near or above 1:
+lockstep; well below 1: habits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from tapwatch.detectors.bulk_checkin.bursts import Burst
+from tapwatch.detectors.bulk_checkin.settings import Settings
+from tapwatch.detectors.geo import distance_m
+from tapwatch.detectors.stats import day_to_date, local_day_and_second
+from tapwatch.window import DAY, EventWindow
+
+
+@dataclass(slots=True)
+class Ring:
+    """Bursts of one set of accounts at one place."""
+
+    bursts: list[Burst]
+    rows: np.ndarray  # all check-ins of the ring, time order
+    accounts: list[int]  # account codes, ascending
+    days: list[str]  # local dates (ISO) with a burst
+    habit_ratio: float  # NaN unless the same accounts came on two days or more
+
+    @property
+    def main(self) -> Burst:
+        """The largest burst: the one the summary describes."""
+        return max(self.bursts, key=lambda b: b.rows.size)
+
+    @property
+    def size(self) -> int:
+        return max(b.n_accounts for b in self.bursts)
+
+
+def link(win: EventWindow, bursts: list[Burst], tz: object, s: Settings) -> list[Ring]:
+    """Rings: groups of bursts at one place with similar account sets."""
+    rings = []
+    for group in _groups(bursts, s):
+        members = sorted((bursts[i] for i in group), key=lambda b: float(win.ts[b.rows[0]]))
+        rows = np.concatenate([b.rows for b in members])
+        rows = rows[np.argsort(win.ts[rows], kind="stable")]
+        starts = np.array([float(win.ts[b.rows[0]]) for b in members])
+        day_nums, _ = local_day_and_second(starts, tz)  # type: ignore[arg-type]
+        days = sorted({day_to_date(int(d)).isoformat() for d in day_nums.tolist()})
+        rings.append(
+            Ring(
+                bursts=members,
+                rows=rows,
+                accounts=sorted({a for b in members for a in b.accounts}),
+                days=days,
+                habit_ratio=_habit_ratio(win, members, tz) if len(days) > 1 else math.nan,
+            )
+        )
+    return rings
+
+
+def _same_place(a: Burst, b: Burst, s: Settings) -> bool:
+    if a.place_key >= 0 or b.place_key >= 0:
+        return a.place_key == b.place_key
+    if not (math.isfinite(a.lat) and math.isfinite(b.lat)):
+        return False
+    return float(distance_m(np.array(a.lat), np.array(a.lon), b.lat, b.lon)) <= s.link_distance_m
+
+
+def _groups(bursts: list[Burst], s: Settings) -> list[list[int]]:
+    """Union-find over the pairs of bursts that share an account."""
+    parent = list(range(len(bursts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    by_account: dict[int, list[int]] = defaultdict(list)
+    for i, b in enumerate(bursts):
+        for a in b.accounts:
+            by_account[a].append(i)
+    seen: set[tuple[int, int]] = set()
+    for members in by_account.values():
+        for x, i in enumerate(members):
+            for j in members[x + 1 :]:
+                if (i, j) in seen:
+                    continue
+                seen.add((i, j))
+                a, b = bursts[i], bursts[j]
+                jac = len(a.accounts & b.accounts) / len(a.accounts | b.accounts)
+                near_in_time = abs(a.start - b.start) <= s.link_days * DAY
+                if jac >= s.link_jaccard and near_in_time and _same_place(a, b, s):
+                    parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(bursts)):
+        groups[root(i)].append(i)
+    return sorted(groups.values())
+
+
+def _habit_ratio(win: EventWindow, bursts: list[Burst], tz: object) -> float:
+    """How much each account's time of day varies from day to day, over how far apart the
+    accounts are within a day (see the module docstring), as the square root of a ratio
+    of pooled variances (unbiased with only two days: about 1 for phones tapped in any
+    order, small for people keeping habits); NaN when no account came on two days."""
+    acc_parts, tod_parts, day_parts = [], [], []
+    for b in bursts:
+        ts = win.ts[b.rows]
+        acc = win.account[b.rows]
+        _, first = np.unique(acc, return_index=True)  # each account's first check-in
+        day, sec = local_day_and_second(ts[first], tz)  # type: ignore[arg-type]
+        acc_parts.append(acc[first])
+        tod_parts.append(sec)
+        day_parts.append(day)
+    acc = np.concatenate(acc_parts)
+    tod = np.concatenate(tod_parts)
+    day = np.concatenate(day_parts)
+    across = _pooled_variance(acc, tod)
+    within = _pooled_variance(day, tod)
+    if not (math.isfinite(across) and math.isfinite(within)):
+        return math.nan
+    return math.sqrt(across / within) if within > 0 else math.inf
+
+
+def _pooled_variance(groups: np.ndarray, values: np.ndarray) -> float:
+    """Variance of values around their group means, pooled over groups (n - 1 per group);
+    NaN if no group has two values."""
+    _, inv, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    dof = int(np.sum(counts - 1))
+    if dof <= 0:
+        return math.nan
+    means = np.bincount(inv, weights=values) / counts
+    return float(np.sum((values - means[inv]) ** 2) / dof)

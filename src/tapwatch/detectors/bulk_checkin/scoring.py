@@ -1,0 +1,376 @@
+"""Step 4 of bulk check-in: scoring a ring from independent physical signals.
+
+Every signal is something an inspector can check by hand, with a measured value and a
+threshold. The ring's size gives a base; each signal present adds its weight by a noisy-OR,
+and each piece of counter-evidence present takes its share off:
+
+    score = (1 - (1 - base) * prod(1 - w_i over signals present))
+            * prod(1 - v_j over counter-evidence present)
+
+Signals: arrivals in step (all at once, or a steady one-at-a-time rhythm: only ever raises
+the score, never required), a shared network or device model beyond chance, accounts
+sharing devices, repeated photos, accounts active too far away to have been there, accounts
+never otherwise at the place, and the same set again on other days in lockstep.
+Counter-evidence: the accounts belong at the place (they use the app there at other times,
+like staff at their office), or the repeated set keeps habitual times (colleagues).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tapwatch.detectors.base import DetectorInput
+from tapwatch.detectors.bulk_checkin.bursts import Burst
+from tapwatch.detectors.bulk_checkin.linking import Ring
+from tapwatch.detectors.bulk_checkin.settings import Settings
+from tapwatch.detectors.geo import distance_m
+from tapwatch.events import EventType
+from tapwatch.window import DAY, EventWindow
+
+RULE_CHECKIN = "2026 management measures: no mandatory check-in"
+RULE_UPLOADS = "2026 management measures: no unnecessary photo or GPS uploads"
+
+
+@dataclass(slots=True)
+class Signal:
+    """One measured signal: present when `value` is past `threshold` (and, for shared
+    hardware, unlikely by chance); `weight` > 0 raises the score, < 0 lowers it."""
+
+    code: str
+    value: float
+    threshold: float
+    weight: float
+    present: bool
+    text: str
+    rule: str | None = RULE_CHECKIN
+
+
+@dataclass(slots=True)
+class Measures:
+    """What the evidence reports beside the signals."""
+
+    network_share: float
+    device_model_share: float
+    photo_dup_share: float
+    accounts_per_device: float
+    elsewhere: list[int]  # account codes seen too far away
+    never_here: int  # accounts with no other activity at the place
+
+
+class Context:
+    """Window-wide facts the signals compare a ring with: how common each network and
+    device model is, and every event of the accounts seen in bursts."""
+
+    def __init__(self, win: EventWindow, accounts: list[int]) -> None:
+        self.win = win
+        ck = win.type == np.uint8(EventType.checkin)
+        self.network = _counts(win.network[ck])
+        self.device_model = _counts(win.device_model[ck])
+        rows = np.flatnonzero(np.isin(win.account, np.asarray(accounts, win.account.dtype)))
+        rows = rows[np.argsort(win.account[rows], kind="stable")]
+        acc = win.account[rows]
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(acc)) + 1, [rows.size]))
+        self.by_account: dict[int, np.ndarray] = {
+            int(acc[lo]): rows[lo:hi]
+            for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+            if hi > lo
+        }
+
+    def of(self, account: int) -> np.ndarray:
+        return self.by_account.get(account, np.zeros(0, dtype=np.int64))
+
+
+def _counts(codes: np.ndarray) -> np.ndarray:
+    known = codes[codes >= 0]
+    return np.bincount(known) if known.size else np.zeros(0, dtype=np.int64)
+
+
+def score(
+    inp: DetectorInput, ring: Ring, ctx: Context, s: Settings
+) -> tuple[float, list[Signal], Measures]:
+    """The ring's score, every signal measured (present or not) and the measures."""
+    m, shared = _hardware(ctx, ring, s)
+    presence = _presence(inp, ring, ctx, s, m)
+    span = s.strong_accounts - (s.min_accounts - 1)
+    ramp = min(1.0, max(0.0, (ring.size - (s.min_accounts - 1)) / span))
+    signals = [*_tempo(ring.main, ramp, s), *shared, *presence, *_repetition(ring, s)]
+    base = s.size_weight * ramp
+    doubt, damp = 1.0 - base, 1.0
+    for sig in signals:
+        if sig.present and sig.weight > 0:
+            doubt *= 1.0 - sig.weight
+        elif sig.present and sig.weight < 0:
+            damp *= 1.0 + sig.weight
+    return round((1.0 - doubt) * damp, 3), signals, m
+
+
+def _tempo(b: Burst, ramp: float, s: Settings) -> list[Signal]:
+    """Arrivals in step: all phones within a second or two each (no group of people is
+    that quick), or one at a time at a steady rhythm a few seconds apart (one hand going
+    from phone to phone). Both weigh in proportion to the burst's size (two or three
+    friends walk in together; ten people do not keep step). Slow, irregular rings have
+    neither and are judged without them."""
+    per_phone = b.seconds_per_phone
+    steady = (
+        b.gap_cv <= s.max_gap_cv
+        and b.overlap_share <= s.max_overlap_share
+        and 1.0 <= b.median_gap <= s.max_tap_gap_s
+    )
+    return [
+        Signal(
+            "all_at_once",
+            round(per_phone, 2),
+            s.all_at_once_s,
+            s.weight_all_at_once * ramp,
+            per_phone <= s.all_at_once_s,
+            f"{b.n_accounts} phones checked in within {b.duration_s:.1f} s "
+            f"({per_phone:.2f} s per phone)",
+        ),
+        Signal(
+            "steady_rhythm",
+            round(b.gap_cv, 3),
+            s.max_gap_cv,
+            s.weight_steady * ramp,
+            steady,
+            f"one at a time, {b.median_gap:.1f} s apart (median), coefficient of variation "
+            f"{b.gap_cv:.2f}, {b.overlap_share:.0%} within a second of the one before",
+        ),
+    ]
+
+
+def _hardware(ctx: Context, ring: Ring, s: Settings) -> tuple[Measures, list[Signal]]:
+    win = ctx.win
+    nets = [_shared(win.network[b.rows], ctx.network, win.network[ring.rows]) for b in ring.bursts]
+    models = [
+        _shared(win.device_model[b.rows], ctx.device_model, win.device_model[ring.rows])
+        for b in ring.bursts
+    ]
+    net_share = float(np.mean([v for v, _ in nets]))
+    model_share = float(np.mean([v for v, _ in models]))
+    # The chance of the most telling burst: linked bursts are the same phones again.
+    net_p = min(c for _, c in nets)
+    model_p = min(c for _, c in models)
+    photo = float(np.mean([_photo_dup_share(win.photo_hash[b.rows]) for b in ring.bursts]))
+    per_device = []
+    for b in ring.bursts:
+        dev = win.device[b.rows]
+        known = dev >= 0
+        if known.any():
+            n_acc = np.unique(win.account[b.rows][known]).size
+            per_device.append(n_acc / np.unique(dev[known]).size)
+    apd = float(max(per_device)) if per_device else 1.0
+    m = Measures(net_share, model_share, photo, apd, [], 0)
+    return m, [
+        Signal(
+            "shared_network",
+            round(net_share, 3),
+            s.shared_share,
+            s.weight_network,
+            net_share >= s.shared_share and net_p <= s.max_chance_p,
+            f"{net_share:.0%} of check-ins came over one network (by chance: p={net_p:.1g})",
+        ),
+        Signal(
+            "shared_device_model",
+            round(model_share, 3),
+            s.shared_share,
+            s.weight_device_model,
+            model_share >= s.shared_share and model_p <= s.max_chance_p,
+            f"{model_share:.0%} of the phones are one device model (by chance: p={model_p:.1g})",
+        ),
+        Signal(
+            "shared_device",
+            round(apd, 3),
+            s.accounts_per_device,
+            s.weight_device,
+            apd >= s.accounts_per_device,
+            f"{apd:.1f} accounts per device",
+        ),
+        Signal(
+            "repeated_photo",
+            round(photo, 3),
+            s.photo_dup_share,
+            s.weight_photo,
+            photo >= s.photo_dup_share,
+            f"{photo:.0%} of the photos repeat another photo of the burst",
+            RULE_UPLOADS,
+        ),
+    ]
+
+
+def _presence(
+    inp: DetectorInput, ring: Ring, ctx: Context, s: Settings, m: Measures
+) -> list[Signal]:
+    """Where the ring's accounts are outside the ring: too far away to have been there
+    (elsewhere), at the place on their own at other times (they belong there), or never
+    otherwise at the place."""
+    win = ctx.win
+    in_ring = np.zeros(len(win), dtype=bool)
+    in_ring[ring.rows] = True
+    radius = _place_radius(inp, ring.main, s)
+    first, last = float(win.ts[ring.rows[0]]), float(win.ts[ring.rows[-1]])
+    elsewhere: list[int] = []
+    here_t, here_a = [], []  # the accounts' other activity at the place
+    never = 0
+    for a in ring.accounts:
+        other = ctx.of(a)
+        other = other[~in_ring[other]]
+        t = win.ts[other]
+        other = other[
+            np.isfinite(win.lat[other])
+            & np.isfinite(win.lon[other])
+            & (t >= first - s.presence_days * DAY)
+            & (t <= last + s.presence_days * DAY)
+        ]
+        if _too_far(win, ring, a, other, s):
+            elsewhere.append(a)
+        at = other[_near_ring(win, ring, other) <= radius]
+        never += at.size == 0
+        here_t.append(win.ts[at])
+        here_a.append(np.full(at.size, a))
+    n = len(ring.accounts)
+    solo = _solo_visitors(np.concatenate(here_t), np.concatenate(here_a), ring, s)
+    m.elsewhere, m.never_here = elsewhere, never
+    return [
+        Signal(
+            "accounts_elsewhere",
+            round(len(elsewhere) / n, 3),
+            s.elsewhere_share,
+            s.weight_elsewhere,
+            len(elsewhere) / n >= s.elsewhere_share,
+            f"{len(elsewhere)} of {n} accounts were active over {s.elsewhere_m:.0f} m away too "
+            f"soon to reach the place at {s.max_travel_speed_mps:g} m/s",
+        ),
+        Signal(
+            "never_otherwise_here",
+            round(never / n, 3),
+            s.never_here_share,
+            s.weight_never_here,
+            never / n >= s.never_here_share,
+            f"{never} of {n} accounts are never otherwise at the place",
+        ),
+        Signal(
+            "belong_here",
+            round(solo / n, 3),
+            s.belong_share,
+            -s.weight_belong,
+            solo / n >= s.belong_share,
+            f"{solo} of {n} accounts come to the place on their own at other times (people "
+            "who belong there, like staff at their office)",
+            None,
+        ),
+    ]
+
+
+def _near_ring(win: EventWindow, ring: Ring, rows: np.ndarray) -> np.ndarray:
+    """Distance (m) of each row's fix from the nearest burst centre of the ring."""
+    d = np.full(rows.size, np.inf)
+    for b in ring.bursts:
+        if math.isfinite(b.lat):
+            d = np.minimum(d, distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon))
+    return d
+
+
+def _too_far(win: EventWindow, ring: Ring, a: int, rows: np.ndarray, s: Settings) -> bool:
+    """Whether account `a` was active somewhere it could not have come from in time to its
+    own check-in in one of the ring's bursts."""
+    for b in ring.bursts:
+        if a not in b.accounts or not math.isfinite(b.lat):
+            continue
+        d = distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon)
+        own = win.ts[b.rows[win.account[b.rows] == a]]
+        dt = np.abs(win.ts[rows][:, None] - own[None, :]).min(axis=1)
+        if np.any((d > s.elsewhere_m) & (d > s.max_travel_speed_mps * np.maximum(dt, 1.0))):
+            return True
+    return False
+
+
+def _solo_visitors(t: np.ndarray, acc: np.ndarray, ring: Ring, s: Settings) -> int:
+    """Accounts with activity at the place away from the ring's bursts (further than
+    visit_gap_s) and on their own: at most one other of the ring's accounts there within
+    context_s. A ring's phones only come together; a day of the ring that was not linked
+    is not a solo visit."""
+    spans = np.array([(b.start, b.end) for b in ring.bursts])
+    away = np.all(
+        (t[:, None] < spans[None, :, 0] - s.visit_gap_s)
+        | (t[:, None] > spans[None, :, 1] + s.visit_gap_s),
+        axis=1,
+    )
+    t, acc = t[away], acc[away]
+    order = np.argsort(t)
+    t, acc = t[order], acc[order]
+    solo: set[int] = set()
+    lo = np.searchsorted(t, t - s.context_s, side="left")
+    hi = np.searchsorted(t, t + s.context_s, side="right")
+    for i in range(t.size):
+        others = set(acc[lo[i] : hi[i]].tolist()) - {int(acc[i])}
+        if len(others) <= 1:
+            solo.add(int(acc[i]))
+    return len(solo)
+
+
+def _repetition(ring: Ring, s: Settings) -> list[Signal]:
+    days = len(ring.days)
+    h = ring.habit_ratio
+    lockstep = days >= 2 and not (h < s.min_lockstep_ratio)
+    return [
+        Signal(
+            "repeated_days",
+            float(days),
+            2.0,
+            s.weight_repeat,
+            lockstep,
+            f"the same accounts together again on {days} days, arriving in lockstep "
+            f"(habit ratio {h:.2f})",
+        ),
+        Signal(
+            "habitual_times",
+            round(h, 3) if math.isfinite(h) else -1.0,
+            s.min_lockstep_ratio,
+            -s.weight_habit,
+            days >= 2 and h < s.min_lockstep_ratio,
+            f"the same accounts on {days} days, each at a time of day of their own (their "
+            f"times vary {h:.2f}x as much from day to day as they are apart within a day): "
+            "habits, not lockstep",
+            None,
+        ),
+    ]
+
+
+def _place_radius(inp: DetectorInput, b: Burst, s: Settings) -> float:
+    if 0 <= b.place_key < len(inp.app.points):
+        return inp.app.points[b.place_key].radius_m
+    return s.link_distance_m
+
+
+def _photo_dup_share(codes: np.ndarray) -> float:
+    known = codes[codes >= 0]
+    if known.size == 0:
+        return 0.0
+    _, counts = np.unique(known, return_counts=True)
+    return float(counts[counts > 1].sum() / known.size)
+
+
+def _binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p)."""
+    p = min(max(p, 0.0), 1.0)
+    return float(sum(math.comb(n, j) * p**j * (1.0 - p) ** (n - j) for j in range(k, n + 1)))
+
+
+def _shared(codes: np.ndarray, counts: np.ndarray, ring_codes: np.ndarray) -> tuple[float, float]:
+    """Share of a burst's known codes taken by its most common one, and the chance that at
+    least that many would carry it at random, given its share of the window's check-ins
+    outside the ring (the ring's own check-ins would make any shared network look common)."""
+    known = codes[codes >= 0]
+    if known.size == 0:
+        return 0.0, 1.0
+    vals, n_in = np.unique(known, return_counts=True)
+    top = int(np.argmax(n_in))
+    v = int(vals[top])
+    ring_known = ring_codes[ring_codes >= 0]
+    outside = int(counts.sum()) - ring_known.size
+    here = (int(counts[v]) if v < counts.size else 0) - int(np.sum(ring_known == v))
+    base = here / outside if outside > 0 else 0.0
+    return float(n_in[top] / known.size), _binomial_tail(int(n_in[top]), known.size, base)

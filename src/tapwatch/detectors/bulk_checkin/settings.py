@@ -1,0 +1,250 @@
+"""Settings of the bulk check-in detector (defaults are the config defaults)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Settings(BaseModel):
+    """Settings of the bulk check-in detector (defaults are the config defaults)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cell_m: float = Field(
+        default=120.0,
+        gt=0,
+        description="Grid cell size in metres for check-ins not at a declared point; groups "
+        "of phones up to cell_m / 3 across are always seen whole.",
+    )
+    chain_gaps_s: tuple[float, ...] = Field(
+        default=(20.0, 60.0, 300.0),
+        min_length=1,
+        description="Check-ins at one place no further apart than one of these gaps are "
+        "chained into a burst; chaining runs once per gap, so a fast ring is seen apart "
+        "from passers-by and a careful operator's pauses do not cut a ring in two.",
+    )
+    min_accounts: int = Field(
+        default=3, ge=2, description="Fewest distinct accounts in a burst worth judging."
+    )
+    strong_accounts: int = Field(
+        default=8,
+        ge=3,
+        description="Distinct accounts at which the burst size alone gives size_weight.",
+    )
+    max_spread_m: float = Field(
+        default=10.0,
+        gt=0,
+        description="Largest radius (metres) holding 80 % of the phones around their median "
+        "spot, estimated net of the GPS noise their reported accuracy explains.",
+    )
+    max_seconds_per_phone: float = Field(
+        default=120.0,
+        gt=0,
+        description="Longest burst, start to end, per phone after the first: one operator "
+        "handles each phone within this; people arriving over longer are a gathering.",
+    )
+    assumed_accuracy_m: float = Field(
+        default=15.0,
+        ge=0,
+        description="Accuracy (68 % radius, metres) taken for a fix that reports none: a "
+        "phone's fix is typically good to 5-10 m in the open and 10-20 m beside or inside "
+        "buildings, where check-in points usually are. 0 treats such fixes as exact (their "
+        "noise then counts as spread).",
+    )
+    context_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds before and after a burst in which other check-ins at the same "
+        "place are counted: a burst inside a steady stream of arrivals is a crowd.",
+    )
+    context_m: float = Field(
+        default=50.0,
+        gt=0,
+        description="Metres around a burst's centre in which other check-ins count as "
+        "around it (whatever cell or point they fall in).",
+    )
+    max_context_share: float = Field(
+        default=0.5,
+        ge=0,
+        description="Most other check-ins at the place within context_s, per check-in of "
+        "the burst, for the burst to stand alone.",
+    )
+    all_at_once_s: float = Field(
+        default=1.5,
+        gt=0,
+        description="Seconds per phone at or under which a burst is 'all at once': no group "
+        "of people checks in that quickly (software firing phones, or phones laid out).",
+    )
+    max_gap_cv: float = Field(
+        default=0.6,
+        gt=0,
+        description="Largest coefficient of variation of the gaps for a 'steady rhythm' (one "
+        "hand going from phone to phone; independent arrivals are about 1).",
+    )
+    max_tap_gap_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Largest median gap of a 'steady rhythm': one hand going from phone to "
+        "phone; a regular pace of minutes is no hand's rhythm.",
+    )
+    max_overlap_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Largest share of gaps under a second for a 'steady rhythm' (one phone "
+        "at a time).",
+    )
+    presence_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Days before the ring's first and after its last check-in in which the "
+        "accounts' other activity is looked at (elsewhere, at the place on their own, never "
+        "here): the raw window's length, so the signals mean the same in a longer dump.",
+    )
+    visit_gap_s: float = Field(
+        default=1800.0,
+        ge=0,
+        description="An account's activity at the place counts as 'at other times' when it "
+        "is this far from every burst of the ring.",
+    )
+    belong_share: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="Share of accounts using the app at the place at other times at which "
+        "the group belongs there (counter-evidence).",
+    )
+    min_lockstep_ratio: float = Field(
+        default=0.8,
+        ge=0,
+        description="Habit ratio (day-to-day spread of each account's time of day over the "
+        "spread within a day) under which a repeated set keeps habitual times, not lockstep.",
+    )
+    shared_share: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of a burst's check-ins on one network (or one device model) that "
+        "counts as shared hardware.",
+    )
+    max_chance_p: float = Field(
+        default=0.01,
+        gt=0,
+        le=1,
+        description="A shared network or device model only counts if that many phones would "
+        "share it by chance (binomial, from its share of the window's check-ins) with at most "
+        "this probability: a popular phone model or a carrier's address block does not count.",
+    )
+    photo_dup_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Share of a burst's photos that repeat another photo of the burst.",
+    )
+    accounts_per_device: float = Field(
+        default=1.5,
+        gt=1,
+        description="Accounts per distinct device in a burst at which devices count as shared.",
+    )
+    elsewhere_m: float = Field(
+        default=1000.0,
+        gt=0,
+        description="Distance from the burst at which an account's other activity is 'elsewhere'.",
+    )
+    max_travel_speed_mps: float = Field(
+        default=30.0,
+        gt=0,
+        description="Other activity of an account is 'elsewhere at the same time' when getting "
+        "from it to the account's check-in in the burst needs more than this speed (m/s).",
+    )
+    elsewhere_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Share of a burst's accounts seen elsewhere at the same time to corroborate.",
+    )
+    never_here_share: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of accounts with no check-in at the place outside the bursts "
+        "to corroborate.",
+    )
+    link_jaccard: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Jaccard similarity of account sets at which bursts are one ring.",
+    )
+    link_days: float = Field(
+        default=6.0,
+        gt=0,
+        description="Bursts this many days apart or less can be linked (chains of them "
+        "span longer): a daily ring is linked, a weekly meeting is not.",
+    )
+    link_distance_m: float = Field(
+        default=100.0,
+        gt=0,
+        description="Bursts (not at a declared point) whose centres are this close are at "
+        "one place for linking and for 'never otherwise here'.",
+    )
+    size_weight: float = Field(
+        default=0.3,
+        gt=0,
+        lt=1,
+        description="Score from size alone at strong_accounts (rising linearly from "
+        "min_accounts - 1 accounts).",
+    )
+    weight_network: float = Field(
+        default=0.45, ge=0, lt=1, description="Weight of a shared network."
+    )
+    weight_device_model: float = Field(
+        default=0.45, ge=0, lt=1, description="Weight of a shared device model."
+    )
+    weight_device: float = Field(
+        default=0.5, ge=0, lt=1, description="Weight of several accounts on the same devices."
+    )
+    weight_photo: float = Field(default=0.5, ge=0, lt=1, description="Weight of repeated photos.")
+    weight_elsewhere: float = Field(
+        default=0.5, ge=0, lt=1, description="Weight of accounts elsewhere at the same time."
+    )
+    weight_never_here: float = Field(
+        default=0.15, ge=0, lt=1, description="Weight of accounts never otherwise at the place."
+    )
+    weight_repeat: float = Field(
+        default=0.45, ge=0, lt=1, description="Weight of the same accounts on several days."
+    )
+    weight_all_at_once: float = Field(
+        default=0.5, ge=0, lt=1, description="Weight of all phones checked in at once."
+    )
+    weight_steady: float = Field(
+        default=0.5, ge=0, lt=1, description="Weight of a steady one-at-a-time rhythm."
+    )
+    weight_belong: float = Field(
+        default=0.5,
+        ge=0,
+        lt=1,
+        description="Share of the score taken off when the accounts belong at the place.",
+    )
+    weight_habit: float = Field(
+        default=0.5,
+        ge=0,
+        lt=1,
+        description="Share of the score taken off when a repeated set keeps habitual times.",
+    )
+    min_score: float = Field(
+        default=0.6, gt=0, le=1, description="Score at or above which a finding is reported."
+    )
+    critical_score: float = Field(
+        default=0.85, gt=0, le=1, description="Score at or above which a finding is critical."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if any(g <= 0 for g in self.chain_gaps_s):
+            raise ValueError("chain_gaps_s must all be positive")
+        if self.strong_accounts <= self.min_accounts - 1:
+            raise ValueError("strong_accounts must be at least min_accounts")
+        if self.critical_score < self.min_score:
+            raise ValueError("critical_score must not be below min_score")
+        return self
