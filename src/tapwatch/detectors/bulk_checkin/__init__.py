@@ -57,7 +57,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         bursts.extend(gated_bursts(win, placing, point_names, around, settings))
     if not bursts:
         return []
-    rings = link(win, dedupe(bursts), inp.app.timezone, settings)
+    rings = link(win, dedupe(bursts, settings), inp.app.timezone, settings)
     ctx = Context(win, sorted({a for r in rings for a in r.accounts}))
     findings = []
     for ring in rings:

@@ -24,6 +24,7 @@ tau^2 is estimated by their inverse-variance weighted mean, and the spread repor
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +65,7 @@ class Burst:
     accuracy_m: float
     context: int  # other check-ins at the place within context_s
     accounts: frozenset[int] = field(default_factory=frozenset)
+    core: Burst | None = None  # nearly all of it, seen at a shorter chaining gap
 
     @property
     def duration_s(self) -> float:
@@ -102,8 +104,7 @@ class Candidates:
 def candidates(win: EventWindow, placing: Placing, gap_s: float, s: Settings) -> Candidates:
     """Chains of check-ins at one place with no pause longer than `gap_s`, and their
     measures."""
-    order = np.argsort(placing.key, kind="stable")  # rows are in time order: stable keeps it
-    rows, key = placing.rows[order], placing.key[order]
+    rows, key = placing.rows, placing.key
     ts = win.ts[rows]
     n = rows.size
     brk = np.ones(n, dtype=bool)
@@ -327,17 +328,41 @@ def gated_bursts(
     return out
 
 
-def dedupe(bursts: list[Burst]) -> list[Burst]:
+def dedupe(bursts: list[Burst], s: Settings) -> list[Burst]:
     """Three grids and several chaining gaps see one ring many times: keep the largest of
     overlapping bursts (a ring split by a cell edge in one grid is whole in another; a ring
-    cut in two by a long pause at a short gap is whole at a longer one)."""
-    bursts.sort(key=lambda b: (-b.rows.size, int(b.rows[0])))
+    cut in two by a long pause at a short gap is whole at a longer one). A kept burst
+    remembers the largest burst inside it that holds all but ``min_widening`` of it, its
+    core: a longer gap may have added a passer-by that blurs the rhythm of the rest."""
+    holding: dict[int, list[int]] = defaultdict(list)
+    for i, b in enumerate(bursts):
+        for r in b.rows.tolist():
+            holding[r].append(i)
+    order = sorted(range(len(bursts)), key=lambda i: (-bursts[i].rows.size, int(bursts[i].rows[0])))
     taken: set[int] = set()
     out = []
-    for b in bursts:
+    for i in order:
+        b = bursts[i]
         rs = b.rows.tolist()
         if taken.isdisjoint(rs):
             taken.update(rs)
+            b.core = _core(bursts, i, holding, s)
             out.append(b)
     out.sort(key=lambda b: int(b.rows[0]))
     return out
+
+
+def _core(bursts: list[Burst], i: int, holding: dict[int, list[int]], s: Settings) -> Burst | None:
+    """The largest smaller burst inside burst i with all but min_widening of its check-ins
+    (looked for among those holding its first, middle or last check-in)."""
+    b = bursts[i]
+    rows = set(b.rows.tolist())
+    need = b.rows.size / (1.0 + s.min_widening)
+    best = None
+    ends = (int(b.rows[0]), int(b.rows[b.rows.size // 2]), int(b.rows[-1]))
+    for j in {j for r in ends for j in holding[r]}:
+        c = bursts[j]
+        bigger = best is None or c.rows.size > best.rows.size
+        if bigger and need <= c.rows.size < b.rows.size and rows.issuperset(c.rows.tolist()):
+            best = c
+    return best

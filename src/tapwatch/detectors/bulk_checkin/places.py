@@ -31,20 +31,27 @@ GRID_SHIFTS = (0.0, 1.0 / 3.0, 2.0 / 3.0)
 #: Multiplicative hash constants (odd 64-bit, from splitmix64 / xxhash).
 _H1 = np.uint64(0x9E3779B97F4A7C15)
 _H2 = np.uint64(0xC2B2AE3D27D4EB4F)
-#: Density prefilter: time buckets per counting chunk, and hash-table slots per row (about
-#: 2 % of isolated rows then share a slot with two others and pass needlessly).
-_CHUNK_BUCKETS = 32
+#: Density prefilter: rows per counting chunk (whole buckets; its table then stays in
+#: cache), and hash-table slots per row (about 2 % of isolated rows then share a slot with
+#: two others and pass needlessly).
+_CHUNK_ROWS = 8192
 _TABLE_PER_ROW = 4
 
 
 @dataclass(slots=True)
 class Placing:
     """Check-ins that may belong to a burst at one placing (the declared points, or one of
-    the shifted grids): window rows in time order and their place keys."""
+    the shifted grids): window rows and their place keys, sorted by place then time."""
 
     rows: np.ndarray
     key: np.ndarray
     is_point: bool
+
+    @classmethod
+    def of(cls, rows: np.ndarray, key: np.ndarray, is_point: bool) -> Placing:
+        """From rows in time order: a stable sort by place keeps time order within one."""
+        order = np.argsort(key, kind="stable")
+        return cls(rows[order], key[order], is_point)
 
 
 def placings(
@@ -74,7 +81,7 @@ def placings(
     if at_point.any():
         sub = np.flatnonzero(at_point)
         keep = _TimeBuckets(ts[sub], s).dense(place[sub], s)
-        out.append(Placing(window_rows(sub[keep]), place[sub][keep], True))
+        out.append(Placing.of(window_rows(sub[keep]), place[sub][keep], True))
         on_grid = ~at_point & has_xy
     if on_grid.all():  # the common case: no copies of the columns
         sub, g_ts, g_lat, g_lon = None, ts, lat, lon
@@ -86,7 +93,7 @@ def placings(
         buckets = _TimeBuckets(g_ts, s)
         for key in _grid_keys(g_lat, g_lon, s.cell_m):
             keep = buckets.dense(key, s)
-            out.append(Placing(rows[keep], key[keep], False))
+            out.append(Placing.of(rows[keep], key[keep], False))
     return out, names
 
 
@@ -144,10 +151,10 @@ class _TimeBuckets:
     of two bucketings offset by half a bucket. Any run of min_accounts consecutive arrivals
     chained by the longest chaining gap spans at most (min_accounts - 1) gaps, under half a
     bucket, so it lies inside one bucket of one bucketing. Hash collisions only let extra
-    rows through. Counting runs over time chunks of _CHUNK_BUCKETS buckets with a small
-    table each (_TABLE_PER_ROW slots per row): it stays in cache, where one table for the
-    whole window would miss it on nearly every row. The buckets are computed once and
-    reused by every grid."""
+    rows through. Counting runs over time chunks of whole buckets, about _CHUNK_ROWS rows
+    each, with a small table each (_TABLE_PER_ROW slots per row): it stays in cache, where
+    one table for the whole window would miss it on nearly every row. The buckets are
+    computed once and reused by every grid."""
 
     def __init__(self, ts: np.ndarray, s: Settings) -> None:
         self.n = ts.shape[0]
@@ -156,9 +163,11 @@ class _TimeBuckets:
         if self.n == 0:
             return
         t = ts - ts[0]
+        per_bucket = self.n * span / max(float(t[-1]), span)
+        chunk_buckets = max(1, int(_CHUNK_ROWS / per_bucket))
         for offset in (0.0, span / 2.0):
             tb = np.floor((t + offset) / span).astype(np.int64)
-            chunk = tb // _CHUNK_BUCKETS
+            chunk = tb // chunk_buckets
             edges = np.concatenate(([0], np.flatnonzero(chunk[1:] != chunk[:-1]) + 1, [self.n]))
             self.bucketings.append((tb.view(np.uint64) * _H2, edges.tolist()))
 

@@ -1,11 +1,12 @@
 """Step 4 of bulk check-in: scoring a ring from independent physical signals.
 
 Every signal is something an inspector can check by hand, with a measured value and a
-threshold. The ring's size gives a base; each signal present adds its weight by a noisy-OR,
-and each piece of counter-evidence present takes its share off:
+threshold. The ring's size gives a base; each signal present takes its weight's share off the doubt
+(a noisy-OR), and each piece of counter-evidence present puts as much back:
 
-    score = (1 - (1 - base) * prod(1 - w_i over signals present))
-            * prod(1 - v_j over counter-evidence present)
+    doubt = (1 - base) * prod(1 - w_i over signals present)
+                       / prod(1 - v_j over counter-evidence present)
+    score = 1 - min(doubt, 1)
 
 Signals: arrivals in step (all at once, or a steady one-at-a-time rhythm: only ever raises
 the score, never required), a shared network or device model beyond chance, accounts
@@ -94,51 +95,62 @@ def score(
     """The ring's score, every signal measured (present or not) and the measures."""
     m, shared = _hardware(ctx, ring, s)
     presence = _presence(inp, ring, ctx, s, m)
-    span = s.strong_accounts - (s.min_accounts - 1)
-    ramp = min(1.0, max(0.0, (ring.size - (s.min_accounts - 1)) / span))
-    signals = [*_tempo(ring.main, ramp, s), *shared, *presence, *_repetition(ring, s)]
-    base = s.size_weight * ramp
-    doubt, damp = 1.0 - base, 1.0
+    base = s.size_weight * _ramp(ring.size, s.min_accounts - 1, s.strong_accounts)
+    in_step = _ramp(ring.size, s.group_accounts, s.strong_accounts)
+    signals = [*_tempo(ring.main, in_step, s), *shared, *presence, *_repetition(ring, s)]
+    doubt = 1.0 - base
     for sig in signals:
         if sig.present and sig.weight > 0:
             doubt *= 1.0 - sig.weight
         elif sig.present and sig.weight < 0:
-            damp *= 1.0 + sig.weight
-    return round((1.0 - doubt) * damp, 3), signals, m
+            doubt /= 1.0 + sig.weight  # counter-evidence: as much doubt back as a signal takes
+    return round(1.0 - min(doubt, 1.0), 3), signals, m
+
+
+def _ramp(n: int, zero: float, full: float) -> float:
+    """0 at `zero` accounts or fewer, rising linearly to 1 at `full`."""
+    return min(1.0, max(0.0, (n - zero) / (full - zero)))
 
 
 def _tempo(b: Burst, ramp: float, s: Settings) -> list[Signal]:
     """Arrivals in step: all phones within a second or two each (no group of people is
     that quick), or one at a time at a steady rhythm a few seconds apart (one hand going
-    from phone to phone). Both weigh in proportion to the burst's size (two or three
-    friends walk in together; ten people do not keep step). Slow, irregular rings have
-    neither and are judged without them."""
-    per_phone = b.seconds_per_phone
-    steady = (
+    from phone to phone), over the whole burst or its core (all but a passer-by or two).
+    Both count only beyond group_accounts, fully from strong_accounts (friends or a family
+    walk in together; a dozen people do not keep step). Slow, irregular rings have neither
+    and are judged without them."""
+    seen = [b] if b.core is None else [b, b.core]
+    at_once = next((x for x in seen if x.seconds_per_phone <= s.all_at_once_s), b)
+    steady = next((x for x in seen if _steady(x, s)), b)
+    return [
+        Signal(
+            "all_at_once",
+            round(at_once.seconds_per_phone, 2),
+            s.all_at_once_s,
+            s.weight_all_at_once * ramp,
+            at_once.seconds_per_phone <= s.all_at_once_s,
+            f"{at_once.n_accounts} phones checked in within {at_once.duration_s:.1f} s "
+            f"({at_once.seconds_per_phone:.2f} s per phone)",
+        ),
+        Signal(
+            "steady_rhythm",
+            round(steady.gap_cv, 3),
+            s.max_gap_cv,
+            s.weight_steady * ramp,
+            _steady(steady, s),
+            f"{steady.n_accounts} phones one at a time, {steady.median_gap:.1f} s apart "
+            f"(median), coefficient of variation {steady.gap_cv:.2f}, "
+            f"{steady.overlap_share:.0%} within a second of the one before",
+        ),
+    ]
+
+
+def _steady(b: Burst, s: Settings) -> bool:
+    return (
         b.gap_cv <= s.max_gap_cv
         and b.overlap_share <= s.max_overlap_share
         and 1.0 <= b.median_gap <= s.max_tap_gap_s
     )
-    return [
-        Signal(
-            "all_at_once",
-            round(per_phone, 2),
-            s.all_at_once_s,
-            s.weight_all_at_once * ramp,
-            per_phone <= s.all_at_once_s,
-            f"{b.n_accounts} phones checked in within {b.duration_s:.1f} s "
-            f"({per_phone:.2f} s per phone)",
-        ),
-        Signal(
-            "steady_rhythm",
-            round(b.gap_cv, 3),
-            s.max_gap_cv,
-            s.weight_steady * ramp,
-            steady,
-            f"one at a time, {b.median_gap:.1f} s apart (median), coefficient of variation "
-            f"{b.gap_cv:.2f}, {b.overlap_share:.0%} within a second of the one before",
-        ),
-    ]
 
 
 def _hardware(ctx: Context, ring: Ring, s: Settings) -> tuple[Measures, list[Signal]]:
@@ -312,9 +324,12 @@ def _solo_visitors(t: np.ndarray, acc: np.ndarray, ring: Ring, s: Settings) -> i
 
 
 def _repetition(ring: Ring, s: Settings) -> list[Signal]:
+    """The same set again on other days, in lockstep (a signal) or each at a habitual time
+    (counter-evidence, once there are habit_days to show it)."""
     days = len(ring.days)
     h = ring.habit_ratio
     lockstep = days >= 2 and not (h < s.min_lockstep_ratio)
+    habits = days >= s.habit_days and h < s.min_lockstep_ratio
     return [
         Signal(
             "repeated_days",
@@ -330,7 +345,7 @@ def _repetition(ring: Ring, s: Settings) -> list[Signal]:
             round(h, 3) if math.isfinite(h) else -1.0,
             s.min_lockstep_ratio,
             -s.weight_habit,
-            days >= 2 and h < s.min_lockstep_ratio,
+            habits,
             f"the same accounts on {days} days, each at a time of day of their own (their "
             f"times vary {h:.2f}x as much from day to day as they are apart within a day): "
             "habits, not lockstep",

@@ -23,6 +23,13 @@ class Settings(BaseModel):
         "chained into a burst; chaining runs once per gap, so a fast ring is seen apart "
         "from passers-by and a careful operator's pauses do not cut a ring in two.",
     )
+    min_widening: float = Field(
+        default=0.25,
+        ge=0,
+        description="A burst's rhythm is also read on its core: the largest burst inside it "
+        "(seen at a shorter chaining gap) missing at most this share of its check-ins, so a "
+        "passer-by chained in at a longer gap does not hide a ring's rhythm.",
+    )
     min_accounts: int = Field(
         default=3, ge=2, description="Fewest distinct accounts in a burst worth judging."
     )
@@ -31,8 +38,14 @@ class Settings(BaseModel):
         ge=3,
         description="Distinct accounts at which the burst size alone gives size_weight.",
     )
+    group_accounts: int = Field(
+        default=6,
+        ge=2,
+        description="Largest group of people who commonly arrive together (friends, a family): "
+        "arrivals in step only count beyond it, fully from strong_accounts.",
+    )
     max_spread_m: float = Field(
-        default=10.0,
+        default=15.0,
         gt=0,
         description="Largest radius (metres) holding 80 % of the phones around their median "
         "spot, estimated net of the GPS noise their reported accuracy explains.",
@@ -44,7 +57,7 @@ class Settings(BaseModel):
         "handles each phone within this; people arriving over longer are a gathering.",
     )
     assumed_accuracy_m: float = Field(
-        default=15.0,
+        default=20.0,
         ge=0,
         description="Accuracy (68 % radius, metres) taken for a fix that reports none: a "
         "phone's fix is typically good to 5-10 m in the open and 10-20 m beside or inside "
@@ -214,6 +227,12 @@ class Settings(BaseModel):
     weight_repeat: float = Field(
         default=0.45, ge=0, lt=1, description="Weight of the same accounts on several days."
     )
+    habit_days: int = Field(
+        default=3,
+        ge=2,
+        description="Days a repeated set must be seen on before habitual times count against "
+        "it (two days of a ring tapped in the same order at a steady hour look like habits).",
+    )
     weight_all_at_once: float = Field(
         default=0.5, ge=0, lt=1, description="Weight of all phones checked in at once."
     )
@@ -245,6 +264,8 @@ class Settings(BaseModel):
             raise ValueError("chain_gaps_s must all be positive")
         if self.strong_accounts <= self.min_accounts - 1:
             raise ValueError("strong_accounts must be at least min_accounts")
+        if not self.min_accounts <= self.group_accounts < self.strong_accounts:
+            raise ValueError("group_accounts must be from min_accounts to below strong_accounts")
         if self.critical_score < self.min_score:
             raise ValueError("critical_score must not be below min_score")
         return self
