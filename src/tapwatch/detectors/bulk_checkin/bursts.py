@@ -50,6 +50,7 @@ class Burst:
     """One burst that passed the physical gates."""
 
     rows: np.ndarray  # window rows, time order
+    key: int  # place key in its placing (a point, or a cell of one grid)
     place_key: int  # declared/undeclared point key (>= 0) or -1 for a cell
     point: str | None
     lat: float  # median fix (NaN if no fix)
@@ -295,36 +296,60 @@ def gated_bursts(
     around: Surroundings,
     s: Settings,
 ) -> list[Burst]:
-    """Bursts passing the gates at one placing, over every chaining gap."""
+    """Bursts passing the gates at one placing, over every chaining gap; then the
+    check-ins of those bursts chained once more at ``session_gap_s``, so bursts parted by
+    a pause of several minutes (a careful operator) are also judged as one."""
     out = []
     for gap in s.chain_gaps_s:
-        c = candidates(win, placing, gap, s)
-        idx = passing(c, s)
-        context = around.count(win, c, idx, s)
-        alone = context <= s.max_context_share * c.lens[idx]
-        for b, n_around in zip(idx[alone].tolist(), context[alone].tolist(), strict=True):
-            br = c.rows[c.offs[b] : c.offs[b] + c.lens[b]]
-            k = int(c.key[b])
-            out.append(
-                Burst(
-                    rows=br,
-                    place_key=k if placing.is_point else -1,
-                    point=point_names.get(k) if placing.is_point else None,
-                    lat=float(c.lat[b]),
-                    lon=float(c.lon[b]),
-                    start=float(win.ts[br[0]]),
-                    end=float(win.ts[br[-1]]),
-                    n_accounts=int(c.n_acc[b]),
-                    median_gap=float(c.median_gap[b]),
-                    gap_cv=float(c.gap_cv[b]),
-                    overlap_share=float(c.overlap[b]),
-                    spread_m=float(c.spread[b]),
-                    radius_m=float(c.r80[b]),
-                    accuracy_m=float(c.accuracy[b]),
-                    context=int(n_around),
-                    accounts=frozenset(win.account[br].tolist()),
-                )
+        out.extend(_gate(win, candidates(win, placing, gap, s), placing, point_names, around, s))
+    if out:
+        rows = np.unique(np.concatenate([b.rows for b in out]))  # window rows: time order
+        key = np.empty(rows.size, dtype=placing.key.dtype)
+        for b in out:
+            key[np.searchsorted(rows, b.rows)] = b.key
+        in_bursts = Placing.of(rows, key, placing.is_point)
+        c = candidates(win, in_bursts, s.session_gap_s, s)
+        out.extend(_gate(win, c, placing, point_names, around, s))
+    return out
+
+
+def _gate(
+    win: EventWindow,
+    c: Candidates,
+    placing: Placing,
+    point_names: dict[int, str],
+    around: Surroundings,
+    s: Settings,
+) -> list[Burst]:
+    """The chains of `c` that pass every gate, as Bursts."""
+    idx = passing(c, s)
+    context = around.count(win, c, idx, s)
+    alone = context <= s.max_context_share * c.lens[idx]
+    out = []
+    for b, n_around in zip(idx[alone].tolist(), context[alone].tolist(), strict=True):
+        br = c.rows[c.offs[b] : c.offs[b] + c.lens[b]]
+        k = int(c.key[b])
+        out.append(
+            Burst(
+                rows=br,
+                key=k,
+                place_key=k if placing.is_point else -1,
+                point=point_names.get(k) if placing.is_point else None,
+                lat=float(c.lat[b]),
+                lon=float(c.lon[b]),
+                start=float(win.ts[br[0]]),
+                end=float(win.ts[br[-1]]),
+                n_accounts=int(c.n_acc[b]),
+                median_gap=float(c.median_gap[b]),
+                gap_cv=float(c.gap_cv[b]),
+                overlap_share=float(c.overlap[b]),
+                spread_m=float(c.spread[b]),
+                radius_m=float(c.r80[b]),
+                accuracy_m=float(c.accuracy[b]),
+                context=int(n_around),
+                accounts=frozenset(win.account[br].tolist()),
             )
+        )
     return out
 
 

@@ -224,7 +224,7 @@ def _presence(
     radius = _place_radius(inp, ring.main, s)
     first, last = float(win.ts[ring.rows[0]]), float(win.ts[ring.rows[-1]])
     elsewhere: list[int] = []
-    here_t, here_a = [], []  # the accounts' other activity at the place
+    here_t, here_a, here_ck = [], [], []  # the accounts' other activity at the place
     never = 0
     for a in ring.accounts:
         other = ctx.of(a)
@@ -242,8 +242,11 @@ def _presence(
         never += at.size == 0
         here_t.append(win.ts[at])
         here_a.append(np.full(at.size, a))
+        here_ck.append(win.type[at] == np.uint8(EventType.checkin))
     n = len(ring.accounts)
-    solo = _solo_visitors(np.concatenate(here_t), np.concatenate(here_a), ring, s)
+    solo = _belonging(
+        np.concatenate(here_t), np.concatenate(here_a), np.concatenate(here_ck), ring, s
+    )
     m.elsewhere, m.never_here = elsewhere, never
     return [
         Signal(
@@ -299,28 +302,31 @@ def _too_far(win: EventWindow, ring: Ring, a: int, rows: np.ndarray, s: Settings
     return False
 
 
-def _solo_visitors(t: np.ndarray, acc: np.ndarray, ring: Ring, s: Settings) -> int:
-    """Accounts with activity at the place away from the ring's bursts (further than
-    visit_gap_s) and on their own: at most one other of the ring's accounts there within
-    context_s. A ring's phones only come together; a day of the ring that was not linked
-    is not a solo visit."""
+def _belonging(
+    t: np.ndarray, acc: np.ndarray, is_checkin: np.ndarray, ring: Ring, s: Settings
+) -> int:
+    """Accounts that come to the place on their own: activity there away from the ring's
+    bursts (further than visit_gap_s) that is either something other than a check-in
+    (using the app there, like staff at their desks) or a check-in with at most one other
+    of the ring's accounts there within context_s. A ring's phones only ever check in,
+    together; a day of the ring that was not linked is not a visit of one's own."""
     spans = np.array([(b.start, b.end) for b in ring.bursts])
     away = np.all(
         (t[:, None] < spans[None, :, 0] - s.visit_gap_s)
         | (t[:, None] > spans[None, :, 1] + s.visit_gap_s),
         axis=1,
     )
-    t, acc = t[away], acc[away]
+    t, acc, is_checkin = t[away], acc[away], is_checkin[away]
+    belong = set(acc[~is_checkin].tolist())
+    t, acc = t[is_checkin], acc[is_checkin]
     order = np.argsort(t)
     t, acc = t[order], acc[order]
-    solo: set[int] = set()
     lo = np.searchsorted(t, t - s.context_s, side="left")
     hi = np.searchsorted(t, t + s.context_s, side="right")
     for i in range(t.size):
-        others = set(acc[lo[i] : hi[i]].tolist()) - {int(acc[i])}
-        if len(others) <= 1:
-            solo.add(int(acc[i]))
-    return len(solo)
+        if len(set(acc[lo[i] : hi[i]].tolist()) - {int(acc[i])}) <= 1:
+            belong.add(int(acc[i]))
+    return len(belong)
 
 
 def _repetition(ring: Ring, s: Settings) -> list[Signal]:

@@ -23,6 +23,12 @@ class Settings(BaseModel):
         "chained into a burst; chaining runs once per gap, so a fast ring is seen apart "
         "from passers-by and a careful operator's pauses do not cut a ring in two.",
     )
+    session_gap_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Bursts at one place parted by a pause of up to this many seconds are also "
+        "judged as one (a careful operator stopping for a few minutes).",
+    )
     min_widening: float = Field(
         default=0.25,
         ge=0,
@@ -255,7 +261,7 @@ class Settings(BaseModel):
         default=0.6, gt=0, le=1, description="Score at or above which a finding is reported."
     )
     critical_score: float = Field(
-        default=0.85, gt=0, le=1, description="Score at or above which a finding is critical."
+        default=0.75, gt=0, le=1, description="Score at or above which a finding is critical."
     )
 
     @model_validator(mode="after")
