@@ -162,6 +162,25 @@ def test_one_day_ring_is_found_when_its_accounts_are_active_far_away() -> None:
     assert with_reads(-3 * 3600.0) == []  # three hours earlier: could have travelled
 
 
+def test_a_venue_wifi_everyone_there_uses_is_not_shared_hardware() -> None:
+    """A careful one-day ring on the hall's Wi-Fi, which visitors to the hall use on their
+    own through the week: the network tells nothing. On a hotspot of its own it does."""
+
+    def ring_on(network: str) -> list:
+        sc = Scenario(seed=16)
+        sc.crowd(BASE - DAY, people("bg", 60), duration=7 * DAY, radius=3000, network="mob")
+        for i in range(12):  # visitors to the hall, alone, on its Wi-Fi
+            sc.checkin(
+                BASE - 3 * DAY + i * 0.5 * DAY, f"visitor{i}", 10.0, 5.0, network="wifi-hall"
+            )
+        sc.careful_ring(BASE, people("care", 10), network=network)
+        return detect(sc)
+
+    assert ring_on("wifi-hall") == []
+    [f] = ring_on("hotspot-7")
+    assert "shared_network" in codes(f)
+
+
 def test_passer_by_chained_in_does_not_hide_the_rhythm() -> None:
     """A steady ring followed 3 minutes later by someone checking in 40 m away: chained
     in at the longest gap, the passer-by would blur the rhythm; it is read on the core."""

@@ -70,6 +70,7 @@ class Context:
         ck = win.type == np.uint8(EventType.checkin)
         self.network = _counts(win.network[ck])
         self.device_model = _counts(win.device_model[ck])
+        self.checkins = np.flatnonzero(ck)  # time order
         rows = np.flatnonzero(np.isin(win.account, np.asarray(accounts, win.account.dtype)))
         rows = rows[np.argsort(win.account[rows], kind="stable")]
         acc = win.account[rows]
@@ -83,6 +84,16 @@ class Context:
     def of(self, account: int) -> np.ndarray:
         return self.by_account.get(account, np.zeros(0, dtype=np.int64))
 
+    def others_at_place(self, ring: Ring, radius_m: float, days: float) -> np.ndarray:
+        """Check-ins of other accounts at the ring's place (within radius_m of a burst
+        centre) within `days` of the ring: the people who come there on their own."""
+        ts = self.win.ts[self.checkins]
+        lo = np.searchsorted(ts, self.win.ts[ring.rows[0]] - days * DAY, side="left")
+        hi = np.searchsorted(ts, self.win.ts[ring.rows[-1]] + days * DAY, side="right")
+        rows = self.checkins[lo:hi]
+        rows = rows[~np.isin(self.win.account[rows], ring.accounts)]
+        return rows[_near_ring(self.win, ring, rows) <= radius_m]
+
 
 def _counts(codes: np.ndarray) -> np.ndarray:
     known = codes[codes >= 0]
@@ -93,7 +104,8 @@ def score(
     inp: DetectorInput, ring: Ring, ctx: Context, s: Settings
 ) -> tuple[float, list[Signal], Measures]:
     """The ring's score, every signal measured (present or not) and the measures."""
-    m, shared = _hardware(ctx, ring, s)
+    local = ctx.others_at_place(ring, _place_radius(inp, ring.main, s), s.presence_days)
+    m, shared = _hardware(ctx, ring, local, s)
     presence = _presence(inp, ring, ctx, s, m)
     base = s.size_weight * _ramp(ring.size, s.min_accounts - 1, s.strong_accounts)
     in_step = _ramp(ring.size, s.group_accounts, s.strong_accounts)
@@ -153,9 +165,18 @@ def _steady(b: Burst, s: Settings) -> bool:
     )
 
 
-def _hardware(ctx: Context, ring: Ring, s: Settings) -> tuple[Measures, list[Signal]]:
+def _hardware(
+    ctx: Context, ring: Ring, local: np.ndarray, s: Settings
+) -> tuple[Measures, list[Signal]]:
+    """Shared network, device model, devices and photos. A network counts only if it is
+    unusual both in the app and at the place (a venue's Wi-Fi that people there use on
+    their own tells nothing); `local` are other accounts' check-ins at the place."""
     win = ctx.win
-    nets = [_shared(win.network[b.rows], ctx.network, win.network[ring.rows]) for b in ring.bursts]
+    local_nets = win.network[local] if local.size >= s.min_local_checkins else None
+    nets = [
+        _shared(win.network[b.rows], ctx.network, win.network[ring.rows], local_nets)
+        for b in ring.bursts
+    ]
     models = [
         _shared(win.device_model[b.rows], ctx.device_model, win.device_model[ring.rows])
         for b in ring.bursts
@@ -380,10 +401,16 @@ def _binomial_tail(k: int, n: int, p: float) -> float:
     return float(sum(math.comb(n, j) * p**j * (1.0 - p) ** (n - j) for j in range(k, n + 1)))
 
 
-def _shared(codes: np.ndarray, counts: np.ndarray, ring_codes: np.ndarray) -> tuple[float, float]:
+def _shared(
+    codes: np.ndarray,
+    counts: np.ndarray,
+    ring_codes: np.ndarray,
+    local: np.ndarray | None = None,
+) -> tuple[float, float]:
     """Share of a burst's known codes taken by its most common one, and the chance that at
     least that many would carry it at random, given its share of the window's check-ins
-    outside the ring (the ring's own check-ins would make any shared network look common)."""
+    outside the ring (the ring's own check-ins would make any shared network look common)
+    or, if higher, its share of the `local` codes (other people's check-ins at the place)."""
     known = codes[codes >= 0]
     if known.size == 0:
         return 0.0, 1.0
@@ -394,4 +421,6 @@ def _shared(codes: np.ndarray, counts: np.ndarray, ring_codes: np.ndarray) -> tu
     outside = int(counts.sum()) - ring_known.size
     here = (int(counts[v]) if v < counts.size else 0) - int(np.sum(ring_known == v))
     base = here / outside if outside > 0 else 0.0
+    if local is not None and local.size:
+        base = max(base, float(np.mean(local == v)))
     return float(n_in[top] / known.size), _binomial_tail(int(n_in[top]), known.size, base)

@@ -51,7 +51,7 @@ class Settings(BaseModel):
         "arrivals in step only count beyond it, fully from strong_accounts.",
     )
     max_spread_m: float = Field(
-        default=15.0,
+        default=12.0,
         gt=0,
         description="Largest radius (metres) holding 80 % of the phones around their median "
         "spot, estimated net of the GPS noise their reported accuracy explains.",
@@ -153,6 +153,12 @@ class Settings(BaseModel):
         description="A shared network or device model only counts if that many phones would "
         "share it by chance (binomial, from its share of the window's check-ins) with at most "
         "this probability: a popular phone model or a carrier's address block does not count.",
+    )
+    min_local_checkins: int = Field(
+        default=5,
+        ge=1,
+        description="Other accounts' check-ins at the place (within presence_days) needed to "
+        "judge whether a shared network is simply the place's own (a venue's Wi-Fi).",
     )
     photo_dup_share: float = Field(
         default=0.2,
