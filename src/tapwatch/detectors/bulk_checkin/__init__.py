@@ -35,10 +35,10 @@ The steps, one module each:
 from __future__ import annotations
 
 from tapwatch.detectors.base import DetectorInput, Finding
-from tapwatch.detectors.bulk_checkin.bursts import Burst, Surroundings, dedupe, gated_bursts
+from tapwatch.detectors.bulk_checkin.bursts import Burst, dedupe, gated_bursts
 from tapwatch.detectors.bulk_checkin.evidence import KIND, finding
 from tapwatch.detectors.bulk_checkin.linking import link
-from tapwatch.detectors.bulk_checkin.places import placings
+from tapwatch.detectors.bulk_checkin.places import Surroundings, placings
 from tapwatch.detectors.bulk_checkin.scoring import Context, score
 from tapwatch.detectors.bulk_checkin.settings import Settings
 
@@ -51,14 +51,14 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     if len(win) == 0:
         return []
     places, point_names = placings(win, inp.app.points, settings)
-    around = Surroundings(win)
+    around = Surroundings(win, settings)
     bursts: list[Burst] = []
     for placing in places:
         bursts.extend(gated_bursts(win, placing, point_names, around, settings))
     if not bursts:
         return []
     rings = link(win, dedupe(bursts, settings), inp.app.timezone, settings)
-    ctx = Context(win, sorted({a for r in rings for a in r.accounts}))
+    ctx = Context(win, rings, around)
     findings = []
     for ring in rings:
         value, signals, measures = score(inp, ring, ctx, settings)

@@ -29,11 +29,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tapwatch.detectors.bulk_checkin.places import Placing
+from tapwatch.detectors.bulk_checkin.places import Placing, Surroundings
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.geo import distance_m
 from tapwatch.detectors.stats import grouped_median
-from tapwatch.events import EventType
 from tapwatch.window import EventWindow
 
 #: Android's accuracy is the 68 % radius of a 2-D normal error: 1.51 sigma.
@@ -238,55 +237,24 @@ def passing(c: Candidates, s: Settings) -> np.ndarray:
     return np.flatnonzero(ok)
 
 
-class Surroundings:
-    """The window's check-ins in time order, to count those around a burst: within
-    ``context_s`` before or after it and ``context_m`` of its centre, whatever cell or
-    point they fall in (a crowd cut by a cell edge is still around its other half)."""
-
-    def __init__(self, win: EventWindow) -> None:
-        rows = np.flatnonzero(win.type == np.uint8(EventType.checkin))
-        self.ts, self.lat, self.lon = win.ts[rows], win.lat[rows], win.lon[rows]
-
-    def count(self, win: EventWindow, c: Candidates, idx: np.ndarray, s: Settings) -> np.ndarray:
-        """Other check-ins around chains `idx` of `c`; chains without a centre keep their
-        count at the same place key."""
-        first = win.ts[c.rows[c.offs[idx]]]
-        last = win.ts[c.rows[c.offs[idx] + c.lens[idx] - 1]]
-        lo = np.searchsorted(self.ts, first - s.context_s, side="left")
-        hi = np.searchsorted(self.ts, last + s.context_s, side="right")
-        k = idx.size
-        clat, clon = c.lat[idx], c.lon[idx]
-        near = _near_counts(self.lat, self.lon, lo, hi, clat, clon, s.context_m)
-        # The chain's own check-ins are among them: take off those near its centre.
-        lens = c.lens[idx]
-        own_rows = c.rows[
-            np.repeat(c.offs[idx] - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
-        ]
-        own_bid = np.repeat(np.arange(k), lens)
-        own_d = distance_m(win.lat[own_rows], win.lon[own_rows], clat[own_bid], clon[own_bid])
-        own = np.bincount(own_bid[own_d <= s.context_m], minlength=k)
-        return np.where(np.isfinite(clat), near - own, c.context[idx])
-
-
-def _near_counts(
-    lat: np.ndarray,
-    lon: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    clat: np.ndarray,
-    clon: np.ndarray,
-    radius_m: float,
-) -> np.ndarray:
-    """Per query j: how many of lat/lon[lo[j]:hi[j]] lie within radius_m of clat/clon[j]."""
-    lens = hi - lo
-    k = lo.size
-    if k == 0 or lens.sum() == 0:
-        return np.zeros(k, dtype=np.int64)
-    offs = np.cumsum(lens) - lens
-    pos = np.repeat(lo - offs, lens) + np.arange(int(lens.sum()))
-    q = np.repeat(np.arange(k), lens)
-    d = distance_m(lat[pos], lon[pos], clat[q], clon[q])
-    return np.bincount(q[d <= radius_m], minlength=k)
+def _others_around(around: Surroundings, c: Candidates, idx: np.ndarray, s: Settings) -> np.ndarray:
+    """Other check-ins within context_s and context_m of chains `idx` of `c` (chains
+    without a centre keep their count at the same place key)."""
+    if idx.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    win = around.win
+    first = win.ts[c.rows[c.offs[idx]]] - s.context_s
+    last = win.ts[c.rows[c.offs[idx] + c.lens[idx] - 1]] + s.context_s
+    clat, clon = c.lat[idx], c.lon[idx]
+    q, _ = around.near(clat, clon, first, last, s.context_m)
+    around_n = np.bincount(q, minlength=idx.size)
+    # The chain's own check-ins are among them: take off those near its centre.
+    lens = c.lens[idx]
+    own_rows = c.rows[np.repeat(c.offs[idx] - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())]
+    own_bid = np.repeat(np.arange(idx.size), lens)
+    own_d = distance_m(win.lat[own_rows], win.lon[own_rows], clat[own_bid], clon[own_bid])
+    own = np.bincount(own_bid[own_d <= s.context_m], minlength=idx.size)
+    return np.where(np.isfinite(clat), around_n - own, c.context[idx])
 
 
 def gated_bursts(
@@ -323,7 +291,7 @@ def _gate(
 ) -> list[Burst]:
     """The chains of `c` that pass every gate, as Bursts."""
     idx = passing(c, s)
-    context = around.count(win, c, idx, s)
+    context = _others_around(around, c, idx, s)
     alone = context <= s.max_context_share * c.lens[idx]
     out = []
     for b, n_around in zip(idx[alone].tolist(), context[alone].tolist(), strict=True):

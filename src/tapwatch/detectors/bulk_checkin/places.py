@@ -22,7 +22,7 @@ import numpy as np
 
 from tapwatch.detectors.base import CheckinPoint
 from tapwatch.detectors.bulk_checkin.settings import Settings
-from tapwatch.detectors.geo import assign_points, cell_scale
+from tapwatch.detectors.geo import assign_points, cell_scale, distance_m
 from tapwatch.events import EventType
 from tapwatch.window import EventWindow
 
@@ -185,3 +185,88 @@ class _TimeBuckets:
                 counts = np.bincount(h, minlength=1 << bits)
                 keep[a:b] |= counts[h] >= s.min_accounts
         return keep
+
+
+class Surroundings:
+    """The window's located check-ins indexed by grid cell (cells at least ``context_m``
+    wide) and time, to find those around a place and moment whatever cell or declared
+    point they fall in (a crowd cut by a cell edge is still around its other half; the
+    people who come to a ring's place on their own). Built on first use: one stable sort
+    of the check-ins by cell (they are in time order already)."""
+
+    def __init__(self, win: EventWindow, s: Settings) -> None:
+        self.win, self.s = win, s
+        self.built = False
+
+    def _build(self) -> None:
+        win, s = self.win, self.s
+        located = np.isfinite(win.lat) & np.isfinite(win.lon)
+        rows = np.flatnonzero((win.type == np.uint8(EventType.checkin)) & located)
+        self.dlat, self.dlon = cell_scale(win.lat[rows], s.context_m)
+        cx = np.floor(win.lon[rows] / self.dlon).astype(np.int64)
+        cy = np.floor(win.lat[rows] / self.dlat).astype(np.int64)
+        self.x0 = int(cx.min()) if rows.size else 0
+        self.y0 = int(cy.min()) if rows.size else 0
+        cx -= self.x0
+        cy -= self.y0
+        self.y_bits = int(cy.max()).bit_length() if rows.size else 0
+        row_bits = int(rows.size).bit_length()
+        x_bits = int(cx.max()).bit_length() if rows.size else 0
+        key = (cx << self.y_bits) | cy  # >= 0, ordered by cell
+        if x_bits + self.y_bits + row_bits <= 63:
+            # Cell and position (time order) in one int64: a plain sort, no argsort.
+            packed = (key << row_bits) | np.arange(rows.size, dtype=np.int64)
+            packed.sort()
+            rows, key = rows[packed & ((1 << row_bits) - 1)], packed >> row_bits
+        else:  # a window spanning a continent at 50 m cells
+            order = np.argsort(key, kind="stable")  # rows are in time order: stable keeps it
+            rows, key = rows[order], key[order]
+        first = np.ones(key.size, dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        self.rows, self.cells = rows, key[first]
+        ts = win.ts[rows]
+        self.t0 = float(win.ts[0]) if len(win) else 0.0
+        self.stride = (float(win.ts[-1]) - self.t0 if len(win) else 0.0) + 1.0
+        # One sorted float per check-in: its cell's rank, then its time.
+        self.order_key = (np.cumsum(first) - 1) * self.stride + (ts - self.t0)
+        self.built = True
+
+    def near(
+        self,
+        lat: np.ndarray,
+        lon: np.ndarray,
+        t_from: np.ndarray,
+        t_to: np.ndarray,
+        radius_m: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(query, window row) for every check-in within radius_m of query point j and
+        between t_from[j] and t_to[j] (queries without a fix find nothing)."""
+        if not self.built:
+            self._build()
+        reach = math.ceil(radius_m / self.s.context_m)
+        span = np.arange(-reach, reach + 1)
+        per = span.size**2
+        q = np.repeat(np.flatnonzero(np.isfinite(lat) & np.isfinite(lon)), per)
+        n_q = q.size // per
+        cx = np.floor(lon[q] / self.dlon).astype(np.int64) - self.x0
+        cy = np.floor(lat[q] / self.dlat).astype(np.int64) - self.y0
+        cx += np.tile(np.repeat(span, span.size), n_q)
+        cy += np.tile(span, span.size * n_q)
+        inside = (cx >= 0) & (cy >= 0) & (cy < (1 << self.y_bits))
+        q, cx, cy = q[inside], cx[inside], cy[inside]
+        key = (cx << self.y_bits) | cy
+        rank = np.searchsorted(self.cells, key)
+        known = rank < self.cells.size
+        known[known] = self.cells[rank[known]] == key[known]
+        q, rank = q[known], rank[known]
+        t_lo = np.maximum(t_from[q] - self.t0, 0.0)
+        t_hi = np.minimum(t_to[q] - self.t0, self.stride - 1.0)
+        lo = np.searchsorted(self.order_key, rank * self.stride + t_lo, side="left")
+        hi = np.searchsorted(self.order_key, rank * self.stride + t_hi, side="right")
+        lens = hi - lo
+        pos = np.repeat(lo - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
+        q = np.repeat(q, lens)
+        rows = self.rows[pos]
+        d = distance_m(self.win.lat[rows], self.win.lon[rows], lat[q], lon[q])
+        keep = d <= radius_m
+        return q[keep], rows[keep]

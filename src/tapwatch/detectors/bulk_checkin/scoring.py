@@ -26,6 +26,7 @@ import numpy as np
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.detectors.bulk_checkin.linking import Ring
+from tapwatch.detectors.bulk_checkin.places import Surroundings
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.geo import distance_m
 from tapwatch.events import EventType
@@ -62,15 +63,16 @@ class Measures:
 
 
 class Context:
-    """Window-wide facts the signals compare a ring with: how common each network and
-    device model is, and every event of the accounts seen in bursts."""
+    """Window-wide facts the signals compare the rings with: how common each network and
+    device model is, who else comes to the rings' places, and every event of the rings'
+    accounts."""
 
-    def __init__(self, win: EventWindow, accounts: list[int]) -> None:
-        self.win = win
+    def __init__(self, win: EventWindow, rings: list[Ring], around: Surroundings) -> None:
+        self.win, self.around = win, around
         ck = win.type == np.uint8(EventType.checkin)
         self.network = _counts(win.network[ck])
         self.device_model = _counts(win.device_model[ck])
-        self.checkins = np.flatnonzero(ck)  # time order
+        accounts = sorted({a for r in rings for a in r.accounts})
         rows = np.flatnonzero(np.isin(win.account, np.asarray(accounts, win.account.dtype)))
         rows = rows[np.argsort(win.account[rows], kind="stable")]
         acc = win.account[rows]
@@ -87,12 +89,16 @@ class Context:
     def others_at_place(self, ring: Ring, radius_m: float, days: float) -> np.ndarray:
         """Check-ins of other accounts at the ring's place (within radius_m of a burst
         centre) within `days` of the ring: the people who come there on their own."""
-        ts = self.win.ts[self.checkins]
-        lo = np.searchsorted(ts, self.win.ts[ring.rows[0]] - days * DAY, side="left")
-        hi = np.searchsorted(ts, self.win.ts[ring.rows[-1]] + days * DAY, side="right")
-        rows = self.checkins[lo:hi]
-        rows = rows[~np.isin(self.win.account[rows], ring.accounts)]
-        return rows[_near_ring(self.win, ring, rows) <= radius_m]
+        n = len(ring.bursts)
+        _, rows = self.around.near(
+            np.array([b.lat for b in ring.bursts]),
+            np.array([b.lon for b in ring.bursts]),
+            np.full(n, self.win.ts[ring.rows[0]] - days * DAY),
+            np.full(n, self.win.ts[ring.rows[-1]] + days * DAY),
+            radius_m,
+        )
+        rows = np.unique(rows)
+        return rows[~np.isin(self.win.account[rows], ring.accounts)]
 
 
 def _counts(codes: np.ndarray) -> np.ndarray:
