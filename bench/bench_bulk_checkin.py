@@ -137,15 +137,17 @@ def main() -> None:
         app_hours=AppHours.from_rows([]),
     )
     settings = bulk_checkin.Settings()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     findings = bulk_checkin.detect(inp, settings)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = len(win)
     print(f"cpu affinity: {len(os.sched_getaffinity(0))} core(s) available; numpy single-threaded")
     print(f"events:                 {n:,}  (declared points: {len(pts)})")
     print(f"window build (setup):   {build_s:.1f} s")
     print(f"window bytes/event:     {win.nbytes / n:.1f}")
     print(f"detect():               {secs:.2f} s  ->  {n / secs / 1e6:.2f} M events/s")
+    print(f"detect() CPU time:      {cpu:.2f} s  ->  {n / cpu / 1e6:.2f} M events/CPU-s")
+    print(f"load average (1 min):   {os.getloadavg()[0]:.1f}")
     ring_ids = set(win.ids[planted].tolist())
     hits = sum(1 for f in findings if ring_ids & {i.encode() for i in f.evidence["event_ids"]})
     print(

@@ -61,8 +61,8 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     ctx = Context(win, rings, around)
     findings = []
     for ring in rings:
-        value, signals, measures = score(inp, ring, ctx, settings)
-        if value >= settings.min_score:
-            findings.append(finding(inp, ring, value, signals, measures, settings))
+        scored = score(inp, ring, ctx, settings)
+        if scored is not None and scored[0] >= settings.min_score:
+            findings.append(finding(inp, ring, *scored, settings))
     findings.sort(key=lambda f: (f.window_start, f.id))
     return findings

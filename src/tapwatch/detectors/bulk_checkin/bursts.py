@@ -111,8 +111,16 @@ def candidates(win: EventWindow, placing: Placing, gap_s: float, s: Settings) ->
     brk[1:] = (key[1:] != key[:-1]) | (np.diff(ts) > gap_s)
     starts = np.flatnonzero(brk)
     lens = np.diff(np.append(starts, n))
-    big = lens >= s.min_accounts
-    starts, lens = starts[big], lens[big]
+    # The cheap gates first, so the measures below are only taken where they matter:
+    # enough check-ins, and not too slow per check-in (a chain too slow per check-in is
+    # too slow per phone: there are no more phones than check-ins).
+    duration = ts[starts + lens - 1] - ts[starts]
+    cheap = (lens >= s.min_accounts) & (duration <= s.max_seconds_per_phone * (lens - 1))
+    starts, lens = starts[cheap], lens[cheap]
+    n_acc = _distinct_per_group(win.account[rows], starts, lens)
+    per_phone_ok = duration[cheap] <= s.max_seconds_per_phone * np.maximum(n_acc - 1, 1)
+    ok = (n_acc >= s.min_accounts) & per_phone_ok
+    starts, lens, n_acc = starts[ok], lens[ok], n_acc[ok]
     nb = starts.size
     offs = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.int64)
     idx = np.repeat(starts - offs, lens) + np.arange(int(lens.sum()))
@@ -126,7 +134,7 @@ def candidates(win: EventWindow, placing: Placing, gap_s: float, s: Settings) ->
         offs=offs,
         lens=lens,
         key=key[starts],
-        n_acc=_distinct_per_group(win.account[r], bid, nb),
+        n_acc=n_acc,
         duration=t[offs + lens - 1] - t[offs] if nb else np.zeros(0),
         median_gap=gaps[0],
         gap_cv=gaps[1],
@@ -140,9 +148,14 @@ def candidates(win: EventWindow, placing: Placing, gap_s: float, s: Settings) ->
     )
 
 
-def _distinct_per_group(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
-    o = np.lexsort((values, groups))
-    v, g = values[o], groups[o]
+def _distinct_per_group(values: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Distinct values in each run values[starts[i] : starts[i] + lens[i]]."""
+    n = starts.size
+    offs = np.cumsum(lens) - lens
+    g = np.repeat(np.arange(n), lens)
+    v = values[np.repeat(starts - offs, lens) + np.arange(int(lens.sum()))]
+    o = np.lexsort((v, g))
+    v, g = v[o], g[o]
     first = np.ones(v.size, dtype=bool)
     first[1:] = (v[1:] != v[:-1]) | (g[1:] != g[:-1])
     return np.bincount(g[first], minlength=n)

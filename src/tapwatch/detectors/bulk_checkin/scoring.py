@@ -108,21 +108,33 @@ def _counts(codes: np.ndarray) -> np.ndarray:
 
 def score(
     inp: DetectorInput, ring: Ring, ctx: Context, s: Settings
-) -> tuple[float, list[Signal], Measures]:
-    """The ring's score, every signal measured (present or not) and the measures."""
-    local = ctx.others_at_place(ring, _place_radius(inp, ring.main, s), s.presence_days)
-    m, shared = _hardware(ctx, ring, local, s)
-    presence = _presence(inp, ring, ctx, s, m)
+) -> tuple[float, list[Signal], Measures] | None:
+    """The ring's score, every signal measured (present or not) and the measures; None
+    when it cannot reach min_score (most chance groups: the costly look-ups of where the
+    accounts are otherwise are then skipped)."""
     base = s.size_weight * _ramp(ring.size, s.min_accounts - 1, s.strong_accounts)
     in_step = _ramp(ring.size, s.group_accounts, s.strong_accounts)
-    signals = [*_tempo(ring.main, in_step, s), *shared, *presence, *_repetition(ring, s)]
+    # The app-wide rarity of a shared network: the place's own can only make it commoner.
+    tempo, repeat = _tempo(ring.main, in_step, s), _repetition(ring, s)
+    m, shared = _hardware(ctx, ring, np.zeros(0, dtype=np.int64), s)
+    best = _doubt(base, [*tempo, *shared, *repeat])
+    best *= (1.0 - s.weight_elsewhere) * (1.0 - s.weight_never_here)
+    if 1.0 - best < s.min_score:
+        return None
+    local = ctx.others_at_place(ring, _place_radius(inp, ring.main, s), s.presence_days)
+    m, shared = _hardware(ctx, ring, local, s)
+    signals = [*tempo, *shared, *_presence(inp, ring, ctx, s, m), *repeat]
+    return round(1.0 - min(_doubt(base, signals), 1.0), 3), signals, m
+
+
+def _doubt(base: float, signals: list[Signal]) -> float:
     doubt = 1.0 - base
     for sig in signals:
         if sig.present and sig.weight > 0:
             doubt *= 1.0 - sig.weight
         elif sig.present and sig.weight < 0:
             doubt /= 1.0 + sig.weight  # counter-evidence: as much doubt back as a signal takes
-    return round(1.0 - min(doubt, 1.0), 3), signals, m
+    return doubt
 
 
 def _ramp(n: int, zero: float, full: float) -> float:
