@@ -20,15 +20,18 @@ never required. Legitimate groups are held off by the physics (spread about a ro
 stream of arrivals, too slow per person) and by counter-evidence (the accounts belong at
 the place, or keep habitual times).
 
-The steps, one module each:
+The steps, one module each, each readable on its own:
 
-1. `places`: check-ins at declared points or in three shifted grids, and a density
-   prefilter that drops the check-ins that cannot be part of a burst;
-2. `bursts`: chaining at several gaps into candidate bursts, per-burst measures as grouped
-   numpy reductions, the physical gates;
+1. `places`: check-ins at declared points or in three shifted grids, a density prefilter
+   that drops those that cannot be part of a burst, and an index by (cell, time) of who
+   else was around;
+2. `chains` and `bursts`: chaining at several gaps into candidate bursts with their
+   measures (grouped numpy reductions), the physical gates, one burst per set of
+   check-ins;
 3. `linking`: the same accounts at one place on other days, and whether they come in
    lockstep or by habit;
-4. `scoring`: signals and counter-evidence into a score;
+4. `scoring`, with `hardware` (what the phones share) and `presence` (where the accounts
+   are otherwise): signals and counter-evidence (`signal`) into a score;
 5. `evidence`: the finding an inspector reads.
 """
 
@@ -39,7 +42,8 @@ from tapwatch.detectors.bulk_checkin.bursts import Burst, dedupe, gated_bursts
 from tapwatch.detectors.bulk_checkin.evidence import KIND, finding
 from tapwatch.detectors.bulk_checkin.linking import link
 from tapwatch.detectors.bulk_checkin.places import Surroundings, placings
-from tapwatch.detectors.bulk_checkin.scoring import Context, score
+from tapwatch.detectors.bulk_checkin.presence import Context
+from tapwatch.detectors.bulk_checkin.scoring import score
 from tapwatch.detectors.bulk_checkin.settings import Settings
 
 __all__ = ["KIND", "Settings", "detect"]

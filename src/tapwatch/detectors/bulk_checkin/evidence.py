@@ -17,8 +17,8 @@ import numpy as np
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
 from tapwatch.detectors.bulk_checkin.linking import Ring
-from tapwatch.detectors.bulk_checkin.scoring import RULE_CHECKIN, RULE_UPLOADS, Measures, Signal
 from tapwatch.detectors.bulk_checkin.settings import Settings
+from tapwatch.detectors.bulk_checkin.signal import RULE_CHECKIN, RULE_UPLOADS, Measures, Signal
 from tapwatch.detectors.geo import offsets_m
 from tapwatch.detectors.stats import EVIDENCE_LIMIT, bounded_event_ids, data_confidence
 from tapwatch.window import EventWindow

@@ -1,0 +1,188 @@
+"""Step 4b of bulk check-in: where the ring's accounts are when they are not in the ring.
+Active too far away to have reached the place in time (elsewhere); coming to the place on
+their own at other times (they belong there: counter-evidence); never otherwise at the
+place. Only the accounts' activity within presence_days of the ring is looked at, so the
+signals mean the same in a 7-day window and in a long dump."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tapwatch.detectors.base import DetectorInput
+from tapwatch.detectors.bulk_checkin.bursts import Burst
+from tapwatch.detectors.bulk_checkin.linking import Ring
+from tapwatch.detectors.bulk_checkin.places import Surroundings
+from tapwatch.detectors.bulk_checkin.settings import Settings
+from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
+from tapwatch.detectors.geo import distance_m
+from tapwatch.events import EventType
+from tapwatch.window import DAY, EventWindow
+
+
+class Context:
+    """Window-wide facts the signals compare the rings with: how common each network and
+    device model is, who else comes to the rings' places, and every event of the rings'
+    accounts."""
+
+    def __init__(self, win: EventWindow, rings: list[Ring], around: Surroundings) -> None:
+        self.win, self.around = win, around
+        ck = win.type == np.uint8(EventType.checkin)
+        self.network = _counts(win.network[ck])
+        self.device_model = _counts(win.device_model[ck])
+        accounts = sorted({a for r in rings for a in r.accounts})
+        rows = np.flatnonzero(np.isin(win.account, np.asarray(accounts, win.account.dtype)))
+        rows = rows[np.argsort(win.account[rows], kind="stable")]
+        acc = win.account[rows]
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(acc)) + 1, [rows.size]))
+        self.by_account: dict[int, np.ndarray] = {
+            int(acc[lo]): rows[lo:hi]
+            for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+            if hi > lo
+        }
+
+    def of(self, account: int) -> np.ndarray:
+        return self.by_account.get(account, np.zeros(0, dtype=np.int64))
+
+    def others_at_place(self, ring: Ring, radius_m: float, days: float) -> np.ndarray:
+        """Check-ins of other accounts at the ring's place (within radius_m of a burst
+        centre) within `days` of the ring: the people who come there on their own."""
+        n = len(ring.bursts)
+        _, rows = self.around.near(
+            np.array([b.lat for b in ring.bursts]),
+            np.array([b.lon for b in ring.bursts]),
+            np.full(n, self.win.ts[ring.rows[0]] - days * DAY),
+            np.full(n, self.win.ts[ring.rows[-1]] + days * DAY),
+            radius_m,
+        )
+        rows = np.unique(rows)
+        return rows[~np.isin(self.win.account[rows], ring.accounts)]
+
+
+def _counts(codes: np.ndarray) -> np.ndarray:
+    known = codes[codes >= 0]
+    return np.bincount(known) if known.size else np.zeros(0, dtype=np.int64)
+
+
+def presence_signals(
+    inp: DetectorInput, ring: Ring, ctx: Context, s: Settings, m: Measures
+) -> list[Signal]:
+    """Where the ring's accounts are outside the ring: too far away to have been there
+    (elsewhere), at the place on their own at other times (they belong there), or never
+    otherwise at the place."""
+    win = ctx.win
+    in_ring = np.zeros(len(win), dtype=bool)
+    in_ring[ring.rows] = True
+    radius = place_radius(inp, ring.main, s)
+    first, last = float(win.ts[ring.rows[0]]), float(win.ts[ring.rows[-1]])
+    elsewhere: list[int] = []
+    here_t, here_a, here_ck = [], [], []  # the accounts' other activity at the place
+    never = 0
+    for a in ring.accounts:
+        other = ctx.of(a)
+        other = other[~in_ring[other]]
+        t = win.ts[other]
+        other = other[
+            np.isfinite(win.lat[other])
+            & np.isfinite(win.lon[other])
+            & (t >= first - s.presence_days * DAY)
+            & (t <= last + s.presence_days * DAY)
+        ]
+        if _too_far(win, ring, a, other, s):
+            elsewhere.append(a)
+        at = other[_near_ring(win, ring, other) <= radius]
+        never += at.size == 0
+        here_t.append(win.ts[at])
+        here_a.append(np.full(at.size, a))
+        here_ck.append(win.type[at] == np.uint8(EventType.checkin))
+    n = len(ring.accounts)
+    solo = _belonging(
+        np.concatenate(here_t), np.concatenate(here_a), np.concatenate(here_ck), ring, s
+    )
+    m.elsewhere, m.never_here = elsewhere, never
+    return [
+        Signal(
+            "accounts_elsewhere",
+            round(len(elsewhere) / n, 3),
+            s.elsewhere_share,
+            s.weight_elsewhere,
+            len(elsewhere) / n >= s.elsewhere_share,
+            f"{len(elsewhere)} of {n} accounts were active over {s.elsewhere_m:.0f} m away too "
+            f"soon to reach the place at {s.max_travel_speed_mps:g} m/s",
+        ),
+        Signal(
+            "never_otherwise_here",
+            round(never / n, 3),
+            s.never_here_share,
+            s.weight_never_here,
+            never / n >= s.never_here_share,
+            f"{never} of {n} accounts are never otherwise at the place",
+        ),
+        Signal(
+            "belong_here",
+            round(solo / n, 3),
+            s.belong_share,
+            -s.weight_belong,
+            solo / n >= s.belong_share,
+            f"{solo} of {n} accounts come to the place on their own at other times (people "
+            "who belong there, like staff at their office)",
+            None,
+        ),
+    ]
+
+
+def _near_ring(win: EventWindow, ring: Ring, rows: np.ndarray) -> np.ndarray:
+    """Distance (m) of each row's fix from the nearest burst centre of the ring."""
+    d = np.full(rows.size, np.inf)
+    for b in ring.bursts:
+        if math.isfinite(b.lat):
+            d = np.minimum(d, distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon))
+    return d
+
+
+def _too_far(win: EventWindow, ring: Ring, a: int, rows: np.ndarray, s: Settings) -> bool:
+    """Whether account `a` was active somewhere it could not have come from in time to its
+    own check-in in one of the ring's bursts."""
+    for b in ring.bursts:
+        if a not in b.accounts or not math.isfinite(b.lat):
+            continue
+        d = distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon)
+        own = win.ts[b.rows[win.account[b.rows] == a]]
+        dt = np.abs(win.ts[rows][:, None] - own[None, :]).min(axis=1)
+        if np.any((d > s.elsewhere_m) & (d > s.max_travel_speed_mps * np.maximum(dt, 1.0))):
+            return True
+    return False
+
+
+def _belonging(
+    t: np.ndarray, acc: np.ndarray, is_checkin: np.ndarray, ring: Ring, s: Settings
+) -> int:
+    """Accounts that come to the place on their own: activity there away from the ring's
+    bursts (further than visit_gap_s) that is either something other than a check-in
+    (using the app there, like staff at their desks) or a check-in with at most one other
+    of the ring's accounts there within context_s. A ring's phones only ever check in,
+    together; a day of the ring that was not linked is not a visit of one's own."""
+    spans = np.array([(b.start, b.end) for b in ring.bursts])
+    away = np.all(
+        (t[:, None] < spans[None, :, 0] - s.visit_gap_s)
+        | (t[:, None] > spans[None, :, 1] + s.visit_gap_s),
+        axis=1,
+    )
+    t, acc, is_checkin = t[away], acc[away], is_checkin[away]
+    belong = set(acc[~is_checkin].tolist())
+    t, acc = t[is_checkin], acc[is_checkin]
+    order = np.argsort(t)
+    t, acc = t[order], acc[order]
+    lo = np.searchsorted(t, t - s.context_s, side="left")
+    hi = np.searchsorted(t, t + s.context_s, side="right")
+    for i in range(t.size):
+        if len(set(acc[lo[i] : hi[i]].tolist()) - {int(acc[i])}) <= 1:
+            belong.add(int(acc[i]))
+    return len(belong)
+
+
+def place_radius(inp: DetectorInput, b: Burst, s: Settings) -> float:
+    if 0 <= b.place_key < len(inp.app.points):
+        return inp.app.points[b.place_key].radius_m
+    return s.link_distance_m
