@@ -32,23 +32,17 @@ def test_good_event_decodes_and_ignores_unknown_fields() -> None:
         (b'{"ts":1,"type":"read","account":"u"}', RejectReason.missing_field),
         (b'{"id":"1","ts":1,"type":"read","account":5}', RejectReason.invalid_type),
         (b'{"id":"","ts":1,"type":"read","account":"u"}', RejectReason.invalid_value),
-        (
-            b'{"id":"1","ts":1,"type":"read","account":"u","lat":91,"lon":0}',
-            RejectReason.invalid_value,
-        ),
+        (b'{"id":"1","ts":1,"type":"read","account":"u","lat":91,"lon":0}',
+         RejectReason.invalid_value),
         (b'{"id":"1","ts":1,"type":"read","account":"u","lat":30}', RejectReason.invalid_value),
-        (
-            b'{"id":"1","ts":1,"type":"read","account":"u","playback_rate":0}',
-            RejectReason.invalid_value,
-        ),
-        (
-            b'{"id":"1","ts":"2026-03-02T08:30:00","type":"read","account":"u"}',
-            RejectReason.invalid_timestamp,
-        ),
+        (b'{"id":"1","ts":1,"type":"read","account":"u","playback_rate":0}',
+         RejectReason.invalid_value),
+        (b'{"id":"1","ts":"2026-03-02T08:30:00","type":"read","account":"u"}',
+         RejectReason.invalid_timestamp),
         (b'{"id":"1","ts":"soon","type":"read","account":"u"}', RejectReason.invalid_timestamp),
         (b'{"id":"1","ts":-5,"type":"read","account":"u"}', RejectReason.invalid_timestamp),
         (b'{"id":"1","ts":1,"type":"teleport","account":"u"}', RejectReason.unknown_event_type),
-        (b"[1,2]", RejectReason.not_an_object),
+        (b'[1,2]', RejectReason.not_an_object),
         (b'{"id": "1", oops', RejectReason.not_an_object),
     ],
 )
@@ -60,10 +54,7 @@ def test_bad_event_is_rejected_with_reason(body: bytes, reason: RejectReason) ->
 
 def test_a_bad_event_never_sinks_its_page() -> None:
     page = decode_page(
-        b'{"events":['
-        + GOOD
-        + b',{"id":"e2"},'
-        + GOOD.replace(b"e1", b"e3")
+        b'{"events":[' + GOOD + b',{"id":"e2"},' + GOOD.replace(b"e1", b"e3")
         + b'],"next_cursor":"c9","has_more":true}'
     )
     norm = EventNormaliser("app", Pseudonymizer(b"k" * 32), 1.9e9, 600, 0)
@@ -96,21 +87,13 @@ def test_clock_checks_and_pseudonyms() -> None:
 
 def test_csv_row_mapping() -> None:
     w = wire_from_mapping(
-        {
-            "id": "1",
-            "ts": "1700000000",
-            "type": "study",
-            "account": "u",
-            "duration_s": "60",
-            "lat": "",
-            "lon": "",
-        }
+        {"id": "1", "ts": "1700000000", "type": "study", "account": "u", "duration_s": "60",
+         "lat": "", "lon": ""}
     )
     assert (w.ts, w.duration_s, w.lat) == (1700000000.0, 60.0, None)
     with pytest.raises(EventRejected) as e:
-        wire_from_mapping(
-            {"id": "1", "ts": "1", "type": "study", "account": "u", "duration_s": "long"}
-        )
+        wire_from_mapping({"id": "1", "ts": "1", "type": "study", "account": "u",
+                           "duration_s": "long"})
     assert e.value.reason is RejectReason.invalid_type
 
 

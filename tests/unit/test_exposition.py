@@ -14,20 +14,13 @@ GOLDEN = Path(__file__).parent / "golden"
 
 def test_values_and_escaping() -> None:
     x = Exposition()
-    x.family(
-        "t_info", "gauge", "Help with a \\ and\nnewline.", [({"app": 'a"b', "name": "x\\y\nz"}, 1)]
-    )
+    x.family("t_info", "gauge", "Help with a \\ and\nnewline.",
+             [({"app": 'a"b', "name": "x\\y\nz"}, 1)])
     x.family("t_events", "counter", "Counted.", [({"app": "a"}, 3), ({"app": "b"}, 0.5)])
     x.family("t_empty", "gauge", "No samples yet.", [])
     assert x.render().decode() == (GOLDEN / "escaping.prom").read_text()
     assert [format_value(v) for v in (math.nan, math.inf, -math.inf, 2.0, 1e20, True)] == [
-        "NaN",
-        "+Inf",
-        "-Inf",
-        "2",
-        "1e+20",
-        "1",
-    ]
+        "NaN", "+Inf", "-Inf", "2", "1e+20", "1"]
 
 
 def test_usage_body_to_snapshot_golden() -> None:
@@ -42,10 +35,8 @@ def test_prometheus_text_source_golden() -> None:
     text = (GOLDEN / "app-metrics.prom").read_text()
     snap = parse_exposition(
         text,
-        {
-            "registered_accounts": "hall_registered_users",
-            "active_accounts_30d": "hall_active_users_30d",
-        },
+        {"registered_accounts": "hall_registered_users",
+         "active_accounts_30d": "hall_active_users_30d"},
         at=5.0,
     )
     assert (snap.registered_accounts, snap.active_accounts_30d) == (5100, 850)

@@ -24,7 +24,9 @@ GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range", "__data", "__fie
 BOARDS = {
     p.name: json.loads(p.read_text()) for p in sorted((MONITORING / "dashboards").glob("*.json"))
 }
-PANELS = [(name, panel) for name, board in BOARDS.items() for panel in board["panels"]]
+PANELS = [
+    (name, panel) for name, board in BOARDS.items() for panel in board["panels"]
+]
 
 
 def _keys(node: Any) -> set[str]:
@@ -55,7 +57,9 @@ def test_dashboard_has_datasource_variable_and_no_inputs(name: str) -> None:
     assert board["title"] and board["description"]
 
 
-@pytest.mark.parametrize(("name", "panel"), PANELS, ids=[f"{n}:{p['title']}" for n, p in PANELS])
+@pytest.mark.parametrize(
+    ("name", "panel"), PANELS, ids=[f"{n}:{p['title']}" for n, p in PANELS]
+)
 def test_panel_has_title_description_unit_and_uses_the_datasource_variable(
     name: str, panel: dict[str, Any]
 ) -> None:
@@ -69,7 +73,9 @@ def test_panel_has_title_description_unit_and_uses_the_datasource_variable(
         assert target["expr"].strip()
 
 
-@pytest.mark.parametrize(("name", "panel"), PANELS, ids=[f"{n}:{p['title']}" for n, p in PANELS])
+@pytest.mark.parametrize(
+    ("name", "panel"), PANELS, ids=[f"{n}:{p['title']}" for n, p in PANELS]
+)
 def test_every_range_uses_rate_interval_and_every_variable_is_defined(
     name: str, panel: dict[str, Any]
 ) -> None:
@@ -100,8 +106,7 @@ def test_panels_have_unique_ids_and_fit_the_grid_without_overlap(name: str) -> N
 
 def test_alert_dashboard_links_point_at_dashboards_with_the_app_variable() -> None:
     alerts = [
-        r
-        for g in yaml.safe_load((MONITORING / "rules" / "alerts.yaml").read_text())["groups"]
+        r for g in yaml.safe_load((MONITORING / "rules" / "alerts.yaml").read_text())["groups"]
         for r in g["rules"]
     ]
     by_uid = {b["uid"]: b for b in BOARDS.values()}
@@ -125,7 +130,7 @@ def test_query_list_covers_every_target_and_renders_runnable_promql() -> None:
     # recorded queries are flagged so the integration test loads the recording rules
     assert {q.recorded for q in listed} == {True, False}
     with pytest.raises(ValueError, match="unknown variable"):
-        queries.PanelQuery("d", "p", "A", 'up{x="$nope"}', True, False, False).render()
+        queries.PanelQuery("d", "p", "A", "up{x=\"$nope\"}", True, False, False).render()
 
 
 def test_findings_links_use_the_configured_tapwatch_url() -> None:

@@ -39,30 +39,16 @@ def test_committed_files_equal_the_generator_output() -> None:
 def test_generate_check_and_out_from_the_command_line(tmp_path: Path) -> None:
     check = subprocess.run(
         [sys.executable, "-m", "monitoring.generate", "--check"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert check.returncode == 0, check.stderr
     out = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "monitoring.generate",
-            "--out",
-            str(tmp_path),
-            "--set",
-            "grafana_url=https://grafana.example.gov",
-            "--set",
-            "candidate_for=2d",
-            "--set",
-            "fleet_jump_lookback=3d",
+            sys.executable, "-m", "monitoring.generate", "--out", str(tmp_path),
+            "--set", "grafana_url=https://grafana.example.gov", "--set", "candidate_for=2d",
+            "--set", "fleet_jump_lookback=3d",
         ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert out.returncode == 0, out.stderr
     alerts = (tmp_path / "rules" / "alerts.yaml").read_text()
@@ -72,10 +58,7 @@ def test_generate_check_and_out_from_the_command_line(tmp_path: Path) -> None:
     assert not (tmp_path / "e2e").exists()
     refused = subprocess.run(
         [sys.executable, "-m", "monitoring.generate", "--set", "candidate_for=2d"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert refused.returncode == 2 and "--set only applies with --out" in refused.stderr
 
@@ -106,12 +89,9 @@ def test_alertmanager_example_inhibits_candidates_on_a_jump_and_apps_when_down()
         (r["source_matchers"][0], r["target_matchers"][0]): r.get("equal", [])
         for r in _example()["inhibit_rules"]
     }
-    assert (
-        inhibit[
-            ('alertname="TapwatchFleetCandidateJump"', 'alertname="TapwatchAppShutdownCandidate"')
-        ]
-        == []
-    )
+    assert inhibit[
+        ('alertname="TapwatchFleetCandidateJump"', 'alertname="TapwatchAppShutdownCandidate"')
+    ] == []
     assert inhibit[('alertname="TapwatchDown"', 'app=~".+"')] == ["instance"]
     assert inhibit[
         ('alertname="TapwatchAppDataStale"', 'component=~"assessment|forced_usage|compliance"')
@@ -120,15 +100,15 @@ def test_alertmanager_example_inhibits_candidates_on_a_jump_and_apps_when_down()
 
 def test_alertmanager_config_for_a_test_webhook() -> None:
     cfg = alertmanager.alertmanager_config(
-        webhook_base="http://127.0.0.1:4321/hook",
-        owners=("Qingshan Township Government",),
+        webhook_base="http://127.0.0.1:4321/hook", owners=("Qingshan Township Government",),
         timing=alertmanager.E2E_TIMING,
     )
     urls = {r["name"]: r["webhook_configs"][0]["url"] for r in cfg["receivers"]}
     assert urls == {
         "consolidation-office": "http://127.0.0.1:4321/hook/consolidation-office",
         "tapwatch-ops": "http://127.0.0.1:4321/hook/ops",
-        "owner-qingshan-township-government": "http://127.0.0.1:4321/hook/owner/qingshan-township-government",
+        "owner-qingshan-township-government":
+            "http://127.0.0.1:4321/hook/owner/qingshan-township-government",
     }
     assert cfg["route"]["group_wait"] == "1s"
 

@@ -63,7 +63,8 @@ def test_merged_pages_keep_the_later_cursor_and_every_count() -> None:
     from tapwatch.events import Event, EventType
     from tapwatch.store.sqlite import IngestBatch
 
-    e = [Event(app="a", id=str(i), ts=float(i), type=EventType.read, account="x") for i in range(3)]
+    e = [Event(app="a", id=str(i), ts=float(i), type=EventType.read, account="x")
+         for i in range(3)]
     snap = UsageSnapshot(at=1.0, registered_accounts=5)
     a = IngestBatch(events=e[:2], rejected=Counter(missing_field=1), cursor="p1", snapshot=snap)
     b = IngestBatch(events=e[2:], rejected=Counter(missing_field=2, too_old=1), cursor="p2")

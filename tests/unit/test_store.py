@@ -29,9 +29,8 @@ def store(tmp_path: Path) -> Store:
 def test_ingest_is_idempotent_by_id(store: Store) -> None:
     batch = [ev(i, T0 + i) for i in range(10)]
     r1 = store.ingest("x", IngestBatch(events=batch, cursor="c1"), TZ, T0)
-    r2 = store.ingest(
-        "x", IngestBatch(events=[*batch[5:], ev(10, T0 + 10), ev(10, T0 + 10)], cursor="c2"), TZ, T0
-    )
+    r2 = store.ingest("x", IngestBatch(events=[*batch[5:], ev(10, T0 + 10), ev(10, T0 + 10)],
+                                       cursor="c2"), TZ, T0)
     assert (r1.inserted, r1.duplicates) == (10, 0)
     assert (r2.inserted, r2.duplicates) == (1, 6)  # 5 stored before + 1 repeated in-batch
     assert len(store.events("x", 0)) == 11
@@ -60,10 +59,8 @@ def test_failed_transaction_keeps_old_cursor(store: Store, monkeypatch: pytest.M
 
 def test_rollups_merge_across_batches(store: Store) -> None:
     local_midnight = T0 - (T0 + 8 * 3600) % DAY  # 00:00 Asia/Shanghai
-    a = [
-        ev(1, local_midnight + 9 * 3600, EventType.form_submit),
-        ev(2, local_midnight + 10 * 3600, EventType.checkin),
-    ]
+    a = [ev(1, local_midnight + 9 * 3600, EventType.form_submit),
+         ev(2, local_midnight + 10 * 3600, EventType.checkin)]
     b = [ev(3, local_midnight + 8 * 3600, EventType.study), ev(4, local_midnight + DAY + 60)]
     store.ingest("x", IngestBatch(events=a), TZ, T0)
     store.ingest("x", IngestBatch(events=b), TZ, T0)

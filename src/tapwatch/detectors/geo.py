@@ -45,51 +45,6 @@ def cell_scale(lat: np.ndarray, cell_m: float) -> tuple[float, float]:
     return cell_m / M_PER_DEG_LAT, cell_m / (M_PER_DEG_LON * math.cos(math.radians(top)))
 
 
-class CellBlocks:
-    """Centres registered in the 3×3 block of grid cells (cells at least `cell_m` wide)
-    around their own cell: any fix within `cell_m` of a centre lies in one of its block's
-    cells, so looking up a fix's own cell finds every centre that may be that close."""
-
-    def __init__(self, c_lat: np.ndarray, c_lon: np.ndarray, cell_m: float) -> None:
-        self.dlat, self.dlon = cell_scale(c_lat, cell_m)
-        cx = np.floor(c_lon / self.dlon).astype(np.int64)
-        cy = np.floor(c_lat / self.dlat).astype(np.int64)
-        shifts = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=np.int64)
-        keys = _cell_key(
-            (cx[:, None] + shifts[None, :, 0]).ravel(), (cy[:, None] + shifts[None, :, 1]).ravel()
-        )
-        owner = np.repeat(np.arange(c_lat.size, dtype=np.int64), shifts.shape[0])
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.owner = keys[order], owner[order]
-        # Most fixes are nowhere near a centre: a small occupancy table (cache-resident,
-        # unlike a binary search over the keys) rules them out before any search.
-        self.bits = max(10, int(np.ceil(np.log2(max(keys.size, 1) * 8))))
-        self.occupied = np.zeros(1 << self.bits, dtype=bool)
-        self.occupied[_slot(self.keys, self.bits)] = True
-
-    def cell_keys(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        return _cell_key(
-            np.floor(lon / self.dlon).astype(np.int64), np.floor(lat / self.dlat).astype(np.int64)
-        )
-
-    def pairs(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row, centre) for every located fix and every centre whose block holds the
-        fix's cell: each fix within cell_m of a centre is among them."""
-        rows = self.maybe_near(lat, lon)
-        ekey = self.cell_keys(lat[rows], lon[rows])
-        lo = np.searchsorted(self.keys, ekey, side="left")
-        n = np.searchsorted(self.keys, ekey, side="right") - lo
-        offs = np.cumsum(n) - n
-        pos = np.repeat(lo - offs, n) + np.arange(int(n.sum()))
-        return np.repeat(rows, n), self.owner[pos]
-
-    def maybe_near(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        """Rows of the located fixes whose cell may hold a centre's block (a superset of
-        the fixes within cell_m of a centre: hash collisions only let a few more through)."""
-        rows = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
-        return rows[self.occupied[_slot(self.cell_keys(lat[rows], lon[rows]), self.bits)]]
-
-
 def assign_points(
     lat: np.ndarray,
     lon: np.ndarray,
@@ -105,10 +60,30 @@ def assign_points(
     out = np.full(n, -1, dtype=np.int32)
     if n == 0 or p_lat.size == 0:
         return out
-    blocks = CellBlocks(p_lat, p_lon, float(np.max(p_radius_m)))
-    keys, owner = blocks.keys, blocks.owner
-    rows = blocks.maybe_near(lat, lon)
-    ekey = blocks.cell_keys(lat[rows], lon[rows])
+    radius = float(np.max(p_radius_m))
+    dlat, dlon = cell_scale(p_lat, radius)
+    pcx = np.floor(p_lon / dlon).astype(np.int64)
+    pcy = np.floor(p_lat / dlat).astype(np.int64)
+    shifts = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=np.int64)
+    keys = _cell_key(
+        (pcx[:, None] + shifts[None, :, 0]).ravel(), (pcy[:, None] + shifts[None, :, 1]).ravel()
+    )
+    owner = np.repeat(np.arange(p_lat.size, dtype=np.int64), shifts.shape[0])
+    order = np.argsort(keys, kind="stable")
+    keys, owner = keys[order], owner[order]
+
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    rows = np.flatnonzero(ok)
+    ekey = _cell_key(
+        np.floor(lon[rows] / dlon).astype(np.int64), np.floor(lat[rows] / dlat).astype(np.int64)
+    )
+    # Most fixes are nowhere near a point: a small occupancy table (cache-resident, unlike
+    # a binary search over the keys) rules them out before any search.
+    bits = max(10, int(np.ceil(np.log2(keys.size * 8))))
+    occupied = np.zeros(1 << bits, dtype=bool)
+    occupied[_slot(keys, bits)] = True
+    near = occupied[_slot(ekey, bits)]
+    rows, ekey = rows[near], ekey[near]
     lo = np.searchsorted(keys, ekey, side="left")
     hi = np.searchsorted(keys, ekey, side="right")
     hit = hi > lo
