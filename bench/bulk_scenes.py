@@ -512,27 +512,40 @@ def plant_ring(
 # --- legitimate groups ---------------------------------------------------------------
 
 
-def arrive(
-    w: World,
-    rng: np.random.Generator,
-    family: str,
-    inst: str,
-    people: list[Person],
-    times: np.ndarray,
-    xy: np.ndarray,
-    *,
-    venue: tuple[int, float, float],
-    wifi: str | None,
-    wifi_share: float,
-    acc_median: float,
-) -> None:
-    """People checking in at their own times and places (metres from the venue)."""
-    v, la, lo = venue
-    for (acc, dev, m, u), ts, (dx, dy) in zip(people, times.tolist(), xy, strict=True):
-        a = float(accuracy(rng, acc_median)[0])
-        fla, flo = w.fix(rng, la, lo, float(dx), float(dy), a)
-        net = wifi if wifi and rng.random() < wifi_share else w.network(rng, u, ts)
-        w.add(ts, acc, fla, flo, a, venue=v, device=dev, model=m, network=net, truth=(family, inst))
+@dataclass
+class Gathering:
+    """Where and how a group checks in: the venue, its Wi-Fi (and the share of people who
+    join it) and how accurate the phones' fixes are."""
+
+    w: World
+    rng: np.random.Generator
+    family: str
+    venue: tuple[int, float, float]
+    wifi: str | None
+    wifi_share: float
+    acc_median: float
+
+    def arrive(self, inst: str, people: list[Person], times: np.ndarray, xy: np.ndarray) -> None:
+        """People checking in at their own times and places (metres from the venue)."""
+        w, rng = self.w, self.rng
+        v, la, lo = self.venue
+        for (acc, dev, m, u), ts, (dx, dy) in zip(people, times.tolist(), xy, strict=True):
+            a = float(accuracy(rng, self.acc_median)[0])
+            fla, flo = w.fix(rng, la, lo, float(dx), float(dy), a)
+            shared = self.wifi and rng.random() < self.wifi_share
+            net = self.wifi if shared else w.network(rng, u, ts)
+            w.add(
+                ts,
+                acc,
+                fla,
+                flo,
+                a,
+                venue=v,
+                device=dev,
+                model=m,
+                network=net,
+                truth=(self.family, inst),
+            )
 
 
 def disk(rng: np.random.Generator, n: int, radius: float) -> np.ndarray:
@@ -566,18 +579,8 @@ def meeting(w: World, rng: np.random.Generator, key: str) -> None:
         times = start + d * 7 * 86400 + np.sort(rng.uniform(0, dur, len(here)))
         xy = disk(rng, len(here), radius)
         together(rng, times, xy, share, 1.0)
-        arrive(
-            w,
-            rng,
-            "meeting",
-            f"{key}/day{d}",
-            here,
-            times,
-            xy,
-            venue=(v, la, lo),
-            wifi=f"{key}-wifi",
-            wifi_share=wifi_share,
-            acc_median=acc_median,
+        Gathering(w, rng, "meeting", (v, la, lo), f"{key}-wifi", wifi_share, acc_median).arrive(
+            f"{key}/day{d}", here, times, xy
         )
 
 
@@ -598,18 +601,8 @@ def colleagues(w: World, rng: np.random.Generator, key: str) -> None:
     for d in range(5):
         here = [i for i in range(len(people)) if rng.random() < 0.9]
         times = day + d * 86400 + start + habit[here] + rng.normal(0, jitter, len(here))
-        arrive(
-            w,
-            rng,
-            "colleagues",
-            f"{key}/day{d}",
-            [people[i] for i in here],
-            times,
-            disk(rng, len(here), radius),
-            venue=(v, la, lo),
-            wifi=f"{key}-wifi",
-            wifi_share=wifi_share,
-            acc_median=acc_median,
+        Gathering(w, rng, "colleagues", (v, la, lo), f"{key}-wifi", wifi_share, acc_median).arrive(
+            f"{key}/day{d}", [people[i] for i in here], times, disk(rng, len(here), radius)
         )
         for i, t in zip(here, times.tolist(), strict=True):
             if rng.random() < later_p:  # at their desk later on
@@ -643,18 +636,8 @@ def friends(w: World, rng: np.random.Generator, key: str) -> None:
         )
         xy = disk(rng, len(people), radius)
         together(rng, times, xy, 0.3, 0.5)
-        arrive(
-            w,
-            rng,
-            "friends",
-            f"{key}/day{d}",
-            people,
-            times,
-            xy,
-            venue=(v, la, lo),
-            wifi=f"{key}-wifi",
-            wifi_share=0.3,
-            acc_median=acc_median,
+        Gathering(w, rng, "friends", (v, la, lo), f"{key}-wifi", 0.3, acc_median).arrive(
+            f"{key}/day{d}", people, times, xy
         )
 
 
@@ -669,18 +652,8 @@ def transit(w: World, rng: np.random.Generator, key: str) -> None:
         times = day + d * 86400 + 7.5 * 3600 + np.sort(rng.uniform(0, 1800, len(people)))
         xy = disk(rng, len(people), radius)
         together(rng, times, xy, 0.15, 1.0)
-        arrive(
-            w,
-            rng,
-            "transit",
-            f"{key}/day{d}",
-            people,
-            times,
-            xy,
-            venue=(v, la, lo),
-            wifi=f"{key}-wifi",
-            wifi_share=0.2,
-            acc_median=acc_median,
+        Gathering(w, rng, "transit", (v, la, lo), f"{key}-wifi", 0.2, acc_median).arrive(
+            f"{key}/day{d}", people, times, xy
         )
 
 
@@ -701,18 +674,8 @@ def concert(w: World, rng: np.random.Generator, key: str) -> None:
         xy[i : i + g] = spot + rng.normal(0, 1.0, (g, 2))
         i += g
     order = np.argsort(times)
-    arrive(
-        w,
-        rng,
-        "concert",
-        f"{key}/day0",
-        [people[k] for k in order],
-        day + 19 * 3600 + times[order],
-        xy[order],
-        venue=(v, la, lo),
-        wifi=None,
-        wifi_share=0.0,
-        acc_median=rng.uniform(6, 18),
+    Gathering(w, rng, "concert", (v, la, lo), None, 0.0, rng.uniform(6, 18)).arrive(
+        f"{key}/day0", [people[k] for k in order], day + 19 * 3600 + times[order], xy[order]
     )
 
 
@@ -725,19 +688,9 @@ def delegation(w: World, rng: np.random.Generator, key: str) -> None:
     times = start + np.sort(rng.uniform(0, rng.uniform(60, 300), len(people)))
     xy = disk(rng, len(people), rng.uniform(3, 12)) + rng.uniform(-20, 20, 2)
     together(rng, times, xy, 0.2, 0.5)
-    arrive(
-        w,
-        rng,
-        "delegation",
-        f"{key}/day0",
-        people,
-        times,
-        xy,
-        venue=(v, la, lo),
-        wifi=f"{key}-wifi",
-        wifi_share=rng.uniform(0, 0.5),
-        acc_median=rng.uniform(6, 18),
-    )
+    Gathering(
+        w, rng, "delegation", (v, la, lo), f"{key}-wifi", rng.uniform(0, 0.5), rng.uniform(6, 18)
+    ).arrive(f"{key}/day0", people, times, xy)
 
 
 def service_queue(w: World, rng: np.random.Generator, key: str) -> None:
@@ -761,18 +714,13 @@ def service_queue(w: World, rng: np.random.Generator, key: str) -> None:
         )
         pool = regulars + w.people(rng, times.size, f"{key}-{d}", (la, lo))
         pick = rng.choice(len(pool), times.size, replace=False)
-        arrive(
-            w,
-            rng,
-            "service_queue",
+        Gathering(
+            w, rng, "service_queue", (v, la, lo), f"{key}-wifi", wifi_share, acc_median
+        ).arrive(
             f"{key}/day{d}",
             [pool[int(k)] for k in pick],
             times,
             disk(rng, times.size, radius) + spot,
-            venue=(v, la, lo),
-            wifi=f"{key}-wifi",
-            wifi_share=wifi_share,
-            acc_median=acc_median,
         )
 
 
@@ -782,18 +730,8 @@ def ring_in_crowd(w: World, rng: np.random.Generator, key: str, size: int) -> No
     people = w.people(rng, int(rng.integers(100, 181)), f"{key}-crowd", (la, lo))
     times = day + 7.5 * 3600 + np.sort(rng.uniform(0, 1800, len(people)))
     xy = disk(rng, len(people), rng.uniform(30, 100))
-    arrive(
-        w,
-        rng,
-        "ring_in_crowd_crowd",
-        f"{key}/crowd",
-        people,
-        times,
-        xy,
-        venue=(v, la, lo),
-        wifi=None,
-        wifi_share=0.0,
-        acc_median=rng.uniform(6, 18),
+    Gathering(w, rng, "ring_in_crowd_crowd", (v, la, lo), None, 0.0, rng.uniform(6, 18)).arrive(
+        f"{key}/crowd", people, times, xy
     )
     family = "serial" if rng.random() < 0.5 else "fast"
     plant_ring(
