@@ -230,6 +230,19 @@ def test_same_ring_on_several_days_is_one_finding_with_the_days() -> None:
     assert "repeated_days" in codes(f)
 
 
+def test_same_ring_a_week_apart_is_one_finding_with_one_id() -> None:
+    """The same ten phones at the same point eight days apart (beyond link_days, which
+    keeps weekly meetings of overlapping sets apart): the same place and account set is
+    the same ring, reported once, never as two findings with one id."""
+    sc = Scenario(seed=17)
+    for d in (0, 8):
+        sc.ring(BASE + d * DAY, people("weekly", 10), point="RP-9")
+    points = (CheckinPoint(id="RP-9", lat=LAT, lon=LON, radius_m=80.0),)
+    [f] = detect(sc, points)
+    assert f.evidence["days"] == ["2026-11-16", "2026-11-24"]
+    assert len(f.evidence["event_ids"]) == 20
+
+
 def test_small_ring_needs_corroboration() -> None:
     # Three phones, own mobile networks, one day: indistinguishable from friends.
     sc = Scenario()

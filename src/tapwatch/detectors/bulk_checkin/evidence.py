@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
-from tapwatch.detectors.bulk_checkin.linking import Ring
+from tapwatch.detectors.bulk_checkin.linking import Ring, place_label
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import RULE_CHECKIN, RULE_UPLOADS, Measures, Signal
 from tapwatch.detectors.geo import offsets_m
@@ -38,10 +38,6 @@ def finding(
     win = inp.events
     main = ring.main
     names = sorted(win.accounts[a] for a in ring.accounts)
-    if main.point:
-        id_place = f"point:{main.point}"
-    else:
-        id_place = f"cell:{round(main.lat, 2):.2f},{round(main.lon, 2):.2f}"
     reasons = _physical(ring, s) + [
         Reason(code=g.code, text=g.text, value=g.value, threshold=g.threshold, rule=g.rule)
         for g in signals
@@ -49,7 +45,7 @@ def finding(
     ]
     located = int(np.isfinite(win.lat[ring.rows]).sum())
     return Finding(
-        id=finding_id(KIND, win.app, id_place, *names),
+        id=finding_id(KIND, win.app, place_label(main), *names),
         kind=KIND,
         app=win.app,
         severity="critical" if score >= s.critical_score else "warning",

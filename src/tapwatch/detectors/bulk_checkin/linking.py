@@ -50,25 +50,40 @@ class Ring:
 
 
 def link(win: EventWindow, bursts: list[Burst], tz: object, s: Settings) -> list[Ring]:
-    """Rings: groups of bursts at one place with similar account sets."""
-    rings = []
+    """Rings: groups of bursts at one place with similar account sets. Groups with the
+    same identity (place label and account set: what a finding's id is made of) are one
+    ring however far apart in time, so a ring never gives two findings with one id."""
+    by_identity: dict[tuple[str, frozenset[int]], list[Burst]] = defaultdict(list)
     for group in _groups(bursts, s):
-        members = sorted((bursts[i] for i in group), key=lambda b: float(win.ts[b.rows[0]]))
-        rows = np.concatenate([b.rows for b in members])
-        rows = rows[np.argsort(win.ts[rows], kind="stable")]
-        starts = np.array([float(win.ts[b.rows[0]]) for b in members])
-        day_nums, _ = local_day_and_second(starts, tz)  # type: ignore[arg-type]
-        days = sorted({day_to_date(int(d)).isoformat() for d in day_nums.tolist()})
-        rings.append(
-            Ring(
-                bursts=members,
-                rows=rows,
-                accounts=sorted({a for b in members for a in b.accounts}),
-                days=days,
-                habit_ratio=_habit_ratio(win, members, tz) if len(days) > 1 else math.nan,
-            )
-        )
-    return rings
+        members = [bursts[i] for i in group]
+        main = max(members, key=lambda b: b.rows.size)
+        accounts = frozenset(a for b in members for a in b.accounts)
+        by_identity[(place_label(main), accounts)].extend(members)
+    return [_ring(win, members, tz) for members in by_identity.values()]
+
+
+def place_label(b: Burst) -> str:
+    """The place a finding's id names: the declared point, or the burst's centre rounded
+    to 0.01 degree (a ring keeps its id as its spot wanders by metres)."""
+    if b.point:
+        return f"point:{b.point}"
+    return f"cell:{round(b.lat, 2):.2f},{round(b.lon, 2):.2f}"
+
+
+def _ring(win: EventWindow, bursts: list[Burst], tz: object) -> Ring:
+    members = sorted(bursts, key=lambda b: float(win.ts[b.rows[0]]))
+    rows = np.concatenate([b.rows for b in members])
+    rows = rows[np.argsort(win.ts[rows], kind="stable")]
+    starts = np.array([float(win.ts[b.rows[0]]) for b in members])
+    day_nums, _ = local_day_and_second(starts, tz)  # type: ignore[arg-type]
+    days = sorted({day_to_date(int(d)).isoformat() for d in day_nums.tolist()})
+    return Ring(
+        bursts=members,
+        rows=rows,
+        accounts=sorted({a for b in members for a in b.accounts}),
+        days=days,
+        habit_ratio=_habit_ratio(win, members, tz) if len(days) > 1 else math.nan,
+    )
 
 
 def _same_place(a: Burst, b: Burst, s: Settings) -> bool:
