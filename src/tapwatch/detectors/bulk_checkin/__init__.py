@@ -37,14 +37,17 @@ The steps, one module each, each readable on its own:
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from tapwatch.detectors.base import DetectorInput, Finding
 from tapwatch.detectors.bulk_checkin.bursts import Burst, dedupe, gated_bursts
 from tapwatch.detectors.bulk_checkin.evidence import KIND, finding
-from tapwatch.detectors.bulk_checkin.linking import link
+from tapwatch.detectors.bulk_checkin.linking import Ring, identity, link, ring_of
 from tapwatch.detectors.bulk_checkin.places import Surroundings, placings
 from tapwatch.detectors.bulk_checkin.presence import Context
-from tapwatch.detectors.bulk_checkin.scoring import score
+from tapwatch.detectors.bulk_checkin.scoring import Scored, score
 from tapwatch.detectors.bulk_checkin.settings import Settings
+from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
 
 __all__ = ["KIND", "Settings", "detect"]
 
@@ -63,10 +66,29 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         return []
     rings = link(win, dedupe(bursts, settings), inp.app.timezone, settings)
     ctx = Context(win, rings, around)
-    findings = []
+    reported: dict[tuple, list[tuple[Ring, Scored]]] = defaultdict(list)
     for ring in rings:
         scored = score(inp, ring, ctx, settings)
         if scored is not None and scored[0] >= settings.min_score:
-            findings.append(finding(inp, ring, *scored, settings))
+            reported[identity(ring)].append((ring, scored))
+    findings = [
+        finding(inp, *_one_per_identity(inp, same, ctx, settings), settings)
+        for same in reported.values()
+    ]
     findings.sort(key=lambda f: (f.window_start, f.id))
     return findings
+
+
+def _one_per_identity(
+    inp: DetectorInput, same: list[tuple[Ring, Scored]], ctx: Context, s: Settings
+) -> tuple[Ring, float, list[Signal], Measures]:
+    """One reported ring per identity (the finding id): the same phones at one place on
+    days too far apart to be linked are one ring, scored as such (or, should that score
+    fall short, the best of its parts)."""
+    if len(same) > 1:
+        ring = ring_of(inp.events, [b for r, _ in same for b in r.bursts], inp.app.timezone)
+        scored = score(inp, ring, ctx, s)
+        if scored is not None and scored[0] >= s.min_score:
+            return (ring, *scored)
+    ring, scored = max(same, key=lambda x: x[1][0])
+    return (ring, *scored)

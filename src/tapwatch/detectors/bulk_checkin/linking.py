@@ -50,16 +50,15 @@ class Ring:
 
 
 def link(win: EventWindow, bursts: list[Burst], tz: object, s: Settings) -> list[Ring]:
-    """Rings: groups of bursts at one place with similar account sets. Groups with the
-    same identity (place label and account set: what a finding's id is made of) are one
-    ring however far apart in time, so a ring never gives two findings with one id."""
-    by_identity: dict[tuple[str, frozenset[int]], list[Burst]] = defaultdict(list)
-    for group in _groups(bursts, s):
-        members = [bursts[i] for i in group]
-        main = max(members, key=lambda b: b.rows.size)
-        accounts = frozenset(a for b in members for a in b.accounts)
-        by_identity[(place_label(main), accounts)].extend(members)
-    return [_ring(win, members, tz) for members in by_identity.values()]
+    """Rings: groups of bursts at one place with similar account sets."""
+    return [ring_of(win, [bursts[i] for i in group], tz) for group in _groups(bursts, s)]
+
+
+def identity(ring: Ring) -> tuple[str, tuple[int, ...]]:
+    """What a finding's id is made of: the place label and the account set. Two rings
+    with one identity (the same phones at one place more than link_days apart) must be
+    reported as one finding."""
+    return place_label(ring.main), tuple(ring.accounts)
 
 
 def place_label(b: Burst) -> str:
@@ -70,7 +69,8 @@ def place_label(b: Burst) -> str:
     return f"cell:{round(b.lat, 2):.2f},{round(b.lon, 2):.2f}"
 
 
-def _ring(win: EventWindow, bursts: list[Burst], tz: object) -> Ring:
+def ring_of(win: EventWindow, bursts: list[Burst], tz: object) -> Ring:
+    """The ring made of these bursts (in any order)."""
     members = sorted(bursts, key=lambda b: float(win.ts[b.rows[0]]))
     rows = np.concatenate([b.rows for b in members])
     rows = rows[np.argsort(win.ts[rows], kind="stable")]

@@ -30,10 +30,11 @@ from tapwatch.detectors.bulk_checkin.presence import Context, place_radius, pres
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
 
+#: A score, every signal measured (present or not) and the measures.
+Scored = tuple[float, list[Signal], Measures]
 
-def score(
-    inp: DetectorInput, ring: Ring, ctx: Context, s: Settings
-) -> tuple[float, list[Signal], Measures] | None:
+
+def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored | None:
     """The ring's score, every signal measured (present or not) and the measures; None
     when it cannot reach min_score (most chance groups: the costly look-ups of where the
     accounts are otherwise are then skipped)."""
