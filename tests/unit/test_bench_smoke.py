@@ -51,6 +51,11 @@ EXPECTED = {
         rf"prometheus_scrape: n=\d+ p50_s={NUM} max_s={NUM} statuses=\{{200: \d+\}}",
         r"attackers: answers=\{.*401: \d+.*\} per_s=",
     ],
+    "bench_finding_page.py": [
+        r"setup_done: .*apps=2 finding=\S+ evidence_events=(?P<named>\d+)",
+        rf"page: clients=10 n=(?P<pages>\d+) errors=0 p50_ms={NUM} p90_ms={NUM} p99_ms={NUM}",
+        rf"api: clients=10 n=(?P<answers>\d+) errors=0 p50_ms={NUM} p90_ms={NUM} p99_ms={NUM}",
+    ],
 }
 
 
@@ -100,3 +105,10 @@ def test_metrics_bench_runs() -> None:
 def test_login_flood_bench_runs() -> None:
     f = figures("bench_login_flood.py", run_quick("bench_login_flood.py"))
     assert int(f["logins"]) >= 2
+
+
+@pytest.mark.timeout(300)
+def test_finding_page_bench_runs() -> None:
+    f = figures("bench_finding_page.py", run_quick("bench_finding_page.py"))
+    assert int(f["named"]) > 0
+    assert int(f["pages"]) > 0 and int(f["answers"]) > 0

@@ -36,8 +36,12 @@ from tapwatch.daemon.auth import Authenticator
 from tapwatch.daemon.detect_worker import InputCache, run_detect_pass, watch_parent
 from tapwatch.daemon.preflight import startup_problems, with_web_config
 from tapwatch.daemon.scheduler import AppPoller, AppState
+from tapwatch.daemon.server import start_server
+from tapwatch.daemon.store_health import StoreHealth
 from tapwatch.daemon.store_thread import AsyncStore
+from tapwatch.daemon.views import AuthenticatorLogins
 from tapwatch.detectors.base import UsageSnapshot
+from tapwatch.detectors.engine import FleetResult
 from tapwatch.exporters.metrics import MetricsRenderer
 from tapwatch.pseudonym import Pseudonymizer, load_key
 from tapwatch.sources import CredentialPool, build_source
@@ -64,7 +68,7 @@ class ReloadStatus:
 class DetectState:
     """The latest detector pass (read by /metrics and the findings API)."""
 
-    result: object | None = None  # engine.FleetResult
+    result: FleetResult | None = None
     finished_at: float | None = None
     duration_s: float | None = None
     active_accounts: dict[str, dict[str, int]] | None = None  # app -> window -> n
@@ -174,8 +178,6 @@ class Daemon:
             raise
 
     async def _start(self) -> None:
-        from tapwatch.daemon.server import start_server
-
         d = self.config.daemon
         self.pseudonymizer = Pseudonymizer(load_key(d.pseudonymisation.key_file))
         self.auth = Authenticator(
@@ -388,6 +390,19 @@ class Daemon:
         return st is not None and (st.caught_up or st.up == 0)
 
     # ---- metrics snapshot --------------------------------------------------------
+
+    def logins(self) -> AuthenticatorLogins:
+        """What /metrics reads of the logins."""
+        return AuthenticatorLogins(self.auth)
+
+    @property
+    def store_health(self) -> StoreHealth:
+        """The store's health, as /metrics reads it."""
+        return self.store.health
+
+    def store_size_bytes(self) -> int:
+        """Bytes on disk of the store (database and write-ahead log)."""
+        return self.store.writer.size_bytes()
 
     async def render_metrics(self) -> float:
         """Re-render /metrics now; returns how long it took."""

@@ -1,7 +1,12 @@
-"""The daemon's HTTP server: /metrics, health, reload and the collector debug view.
+"""The daemon's HTTP server, composed of the exporters and the daemon's own routes.
 
-/metrics serves the bytes rendered after the last cycle: a scrape costs a memory copy,
-never a recomputation, whatever the fleet size.
+  /metrics                  exporters/metrics.py (bytes rendered after the last cycle: a
+                            scrape costs a memory copy, never a recomputation)
+  /healthz, /readyz, /-/reload, /debug/apps[/{app}]   here
+  /api/v1/...               exporters/findings_api/ (over DaemonInspector, daemon/views.py)
+  /findings, /apps, ...     exporters/pages/
+  /login, /logout           daemon/login.py
+  every route               daemon/access.py decides who may reach it
 """
 
 from __future__ import annotations
@@ -17,8 +22,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from tapwatch.daemon import login
+from tapwatch.daemon.access import AUTH_KEY, access_guard
+from tapwatch.daemon.views import DaemonInspector
+from tapwatch.exporters import findings_api, pages
 from tapwatch.exporters.exposition import CONTENT_TYPE
-from tapwatch.exporters.findings_api import register_inspector
+from tapwatch.exporters.web import INSPECTOR_KEY
 from tapwatch.store.health import StoreError
 
 if TYPE_CHECKING:
@@ -134,9 +143,14 @@ async def index(request: web.Request) -> web.Response:
 
 
 def build_app(d: Daemon) -> web.Application:
+    """The daemon's web app: its own routes, the exporters' over read-only views, and the
+    access guard with the daemon's Authenticator."""
     app = web.Application(client_max_size=1 << 20)
     app[DAEMON_KEY] = d
     app.middlewares.append(store_unavailable)
+    app[AUTH_KEY] = d.auth
+    app[INSPECTOR_KEY] = DaemonInspector(d)
+    app.middlewares.append(access_guard)
     app.router.add_get("/", index)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
@@ -144,7 +158,9 @@ def build_app(d: Daemon) -> web.Application:
     app.router.add_post("/-/reload", reload)
     app.router.add_get("/debug/apps", debug_apps)
     app.router.add_get("/debug/apps/{app}", debug_app)
-    register_inspector(app, d)
+    login.add_routes(app, d.config.daemon.server.external_url)
+    findings_api.add_routes(app)
+    pages.add_routes(app)
     app.on_response_prepare.append(_extra_headers)
     return app
 
@@ -171,7 +187,11 @@ class Listener:
 
     async def start(self, host: str, port: int) -> None:
         w = self.auth.web_config()
-        site = web.TCPSite(self.runner, host, port, ssl_context=w.ssl_context if w else None)
+        # a deep accept queue: a burst of inspectors following one alert link is not
+        # dropped into SYN retries (the kernel caps it at net.core.somaxconn)
+        site = web.TCPSite(
+            self.runner, host, port, ssl_context=w.ssl_context if w else None, backlog=1024
+        )
         await site.start()
         self._sites = [site]
         self._tls_source = w.tls_source if w else None

@@ -1,6 +1,11 @@
-"""The store, off the event loop: writes go to one dedicated thread (SQLite has one writer
-anyway), reads for detection to another connection in a second thread (WAL lets them run
-side by side).
+"""The store, off the event loop.
+
+* writes go to one dedicated thread (SQLite has one writer anyway);
+* detection reads go to a second connection in a thread of its own (its input cache
+  follows that connection);
+* the findings API and pages read through a small pool of read-only connections, one per
+  thread, so an inspector's page never queues behind the detector's reads or another
+  inspector's export (WAL lets every reader run beside the writer).
 
 Every call goes through the store's health (daemon/store_health.py): a call the store
 cannot serve for a reason outside tapwatch raises `StoreError` and marks the store failing,
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -34,6 +40,9 @@ T = TypeVar("T")
 
 log = logging.getLogger("tapwatch.store")
 
+#: read-only connections for the findings API and pages
+QUERY_READERS = 4
+
 
 def _guarded(path: Path, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
     """`fn(*args)` unless a store file refuses writes (then its StoreError)."""
@@ -50,6 +59,7 @@ class AsyncStore:
         *,
         on_health_change: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        query_readers: int = QUERY_READERS,
     ) -> None:
         """Open the store; raises StoreError (store/health.py) if it cannot be used."""
         self.path = path
@@ -70,6 +80,11 @@ class AsyncStore:
                 raise
             raise err from e
         (_, self.writer), (_, self.reader) = opened
+        # opened on first use, one per pool thread (read-only: they never write)
+        self._qpool = ThreadPoolExecutor(query_readers, thread_name_prefix="store-query")
+        self._local = threading.local()
+        self._query_stores: list[Store] = []
+        self._query_lock = threading.Lock()
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` on the writer connection's thread."""
@@ -78,6 +93,18 @@ class AsyncStore:
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` on the detection reader's thread."""
         return await self._call(self._rpool, fn, args, write=False)
+
+    async def query(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(store, *args)` on one of the read-only query connections."""
+        return await self._call(self._qpool, self._on_query_reader, (fn, args), write=False)
+
+    def _on_query_reader(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        store: Store | None = getattr(self._local, "store", None)
+        if store is None:  # this pool thread's own connection, opened on first use
+            store = self._local.store = Store(self.path, readonly=True)
+            with self._query_lock:
+                self._query_stores.append(store)
+        return fn(store, *args)
 
     async def elsewhere(self, executor: Executor, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` on another executor (the detector worker process) that reads the
@@ -146,6 +173,13 @@ class AsyncStore:
     def close(self) -> None:
         if self._probe is not None:
             self._probe.cancel()
+        self._qpool.shutdown(wait=True)
+        refuses = unwritable(self.path) is not None
+        for store in self._query_stores:
+            if refuses:
+                store.leave_open()  # as the writer's (see Store.leave_open)
+            else:
+                store.close()
         self._close([(self._wpool, self.writer), (self._rpool, self.reader)])
 
     def _close(self, opened: list[tuple[ThreadPoolExecutor, Store]]) -> None:

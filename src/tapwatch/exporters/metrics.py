@@ -15,19 +15,15 @@ from __future__ import annotations
 import platform
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tapwatch import __version__
 from tapwatch.config import AppConfig
-from tapwatch.daemon.auth import REALMS, Authenticator
-from tapwatch.daemon.scheduler import AppState
 from tapwatch.events import EventType, RejectReason
 from tapwatch.exporters.exposition import Exposition, sample_lines
 from tapwatch.exporters.store_health import store_health_families
+from tapwatch.exporters.view import AppStateView, CollectorView, DetectView, LoginView
 from tapwatch.sources.base import ErrorReason, SkipReason
-
-if TYPE_CHECKING:
-    from tapwatch.daemon.runtime import Daemon, DetectState
 
 ERROR_REASONS = [r.value for r in ErrorReason] + ["internal"]
 EVENT_TYPES = [t.name for t in EventType]
@@ -46,8 +42,8 @@ class AppView:
     """One app as the renderer sees it."""
 
     app: AppConfig
-    state: AppState
-    det: DetectState
+    state: AppStateView
+    det: DetectView
     stale: bool
 
 
@@ -293,7 +289,7 @@ class MetricsRenderer:
         self._apps[v.app.id] = (key, lines)
         return lines
 
-    def render(self, d: Daemon) -> bytes:
+    def render(self, d: CollectorView) -> bytes:
         """Render the whole page; cheap enough to run after every cycle, never per request."""
         now = d.clock()
         det = d.detect
@@ -338,7 +334,7 @@ class MetricsRenderer:
         return x.render()
 
     @staticmethod
-    def _daemon_families(x: Exposition, d: Daemon) -> None:
+    def _daemon_families(x: Exposition, d: CollectorView) -> None:
         x.family(
             "tapwatch_build_info",
             "gauge",
@@ -372,9 +368,9 @@ class MetricsRenderer:
             "tapwatch_store_size_bytes",
             "gauge",
             "Bytes on disk of the embedded store (database and write-ahead log).",
-            [({}, d.store.writer.size_bytes())],
+            [({}, d.store_size_bytes())],
         )
-        store_health_families(x, d.store.health)
+        store_health_families(x, d.store_health)
         x.family(
             "tapwatch_events_stored",
             "gauge",
@@ -388,10 +384,10 @@ class MetricsRenderer:
             "How late the event loop ran a 0.5 s timer, last measured.",
             [({}, d.loop_lag)],
         )
-        _auth_families(x, d.auth)
+        _auth_families(x, d.logins())
 
 
-def _auth_families(x: Exposition, auth: Authenticator) -> None:
+def _auth_families(x: Exposition, auth: LoginView) -> None:
     """Logins refused and the state of the users file and web config."""
     x.family(
         "tapwatch_auth_failures",
@@ -399,43 +395,38 @@ def _auth_families(x: Exposition, auth: Authenticator) -> None:
         "Logins with a wrong user name or password (or a malformed Authorization header) "
         "since start, by realm: metrics (the web config's basic_auth_users) or findings "
         "(the users file).",
-        [({"realm": r}, auth.failures[r]) for r in REALMS],
+        [({"realm": r}, n) for r, n in auth.failures.items()],
     )
     x.family(
         "tapwatch_auth_refused",
         "counter",
         "Logins answered 429 without a password check since start (too many attempts at "
         "once for one user and address, or the check queue full), by realm.",
-        [({"realm": r}, auth.refused[r]) for r in REALMS],
+        [({"realm": r}, n) for r, n in auth.refused.items()],
     )
     x.family(
         "tapwatch_auth_password_checks",
         "counter",
         "bcrypt checks run since start (remembered successes need none).",
-        [({}, auth.passwords.bcrypt_checks)],
+        [({}, auth.password_checks)],
     )
-    for name, watched, help_text in (
+    for name, ok, help_text in (
         (
             "tapwatch_web_config_last_reload_successful",
-            auth.web,
+            auth.web_config_ok,
             "1 if the last read of the web config and its TLS files succeeded; 0 means the "
             "last good version (and certificate) is in use. Absent without a web config.",
         ),
         (
             "tapwatch_users_file_last_reload_successful",
-            auth.users,
+            auth.users_file_ok,
             "1 if the last read of the users file succeeded; 0 means its last good version "
             "is in use, or the file was removed and nobody can log in. Absent without one.",
         ),
     ):
-        x.family(
-            name,
-            "gauge",
-            help_text,
-            [({}, 1 if watched.last_error is None else 0)] if watched is not None else [],
-        )
+        x.family(name, "gauge", help_text, [({}, 1 if ok else 0)] if ok is not None else [])
 
 
-def render_metrics(d: Daemon) -> bytes:
+def render_metrics(d: CollectorView) -> bytes:
     """Render the page from scratch (no kept lines)."""
     return MetricsRenderer().render(d)

@@ -276,17 +276,26 @@ def held_events(store: Store, finding_id: str) -> list[Event]:
     return sorted((event_decoder.decode(r[0]) for r in rows), key=lambda e: (e.ts, e.id))
 
 
+#: evidence events read for one finding at most (detectors bound the ids they name far below)
+MAX_EVIDENCE_EVENTS = 10_000
+
+
 def evidence_events(
-    store: Store, record: FindingRecord, limit: int = 500
+    store: Store, record: FindingRecord, limit: int = MAX_EVIDENCE_EVENTS
 ) -> tuple[list[Event], str]:
-    """The finding's evidence events and where they came from: "held" (kept past raw
-    retention for a confirmed finding), "raw" (still in the raw store) or "none"."""
+    """The finding's evidence events in time order and where they came from: "held" (kept
+    past raw retention for a confirmed finding), "raw" (still in the raw store), "none"
+    (the evidence names events, none is stored any more) or "not_event_based" (the
+    evidence names no event: it rests on daily rollups, the registry or app figures)."""
     held = held_events(store, record.finding.id)
     if held:
         return held[:limit], "held"
     f = record.finding
+    named = evidence_event_ids(f)
+    if not named:
+        return [], "not_event_based"
     events: list[Event] = []
-    for app, ids in evidence_event_ids(f).items():
+    for app, ids in named.items():
         pk = store.app_pk(app)
         events += _find_events(store._db, pk, ids, f.window_start - 86400, f.window_end + 86400)
     events.sort(key=lambda e: (e.ts, e.id))

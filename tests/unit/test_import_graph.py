@@ -1,0 +1,101 @@
+"""Layers see down, never up (docs/ARCHITECTURE: exporters read a view of the daemon,
+they do not import it). Every module's imports are read from its AST, type-only imports
+included, relative imports resolved."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+PACKAGE = SRC / "tapwatch"
+
+#: package -> packages it must never import (a lower layer never sees a higher one)
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "tapwatch.exporters": ("tapwatch.daemon",),
+    "tapwatch.store": ("tapwatch.daemon", "tapwatch.exporters"),
+    "tapwatch.detectors": (
+        "tapwatch.daemon",
+        "tapwatch.exporters",
+        "tapwatch.store",
+        "tapwatch.sources",
+    ),
+    "tapwatch.sources": ("tapwatch.daemon", "tapwatch.exporters"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(source: str, module: str, is_package: bool) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in `source`."""
+    out: list[tuple[int, str]] = []
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            # `from tapwatch import daemon` imports tapwatch.daemon
+            out += [(node.lineno, f"{base}.{a.name}") for a in node.names]
+            out.append((node.lineno, base))
+    return out
+
+
+def violations(source: str, module: str, is_package: bool = False) -> list[str]:
+    rules = [bad for pkg, bad in FORBIDDEN.items() if module == pkg or module.startswith(pkg + ".")]
+    found = []
+    for line, name in imported_modules(source, module, is_package):
+        for bad in (b for rule in rules for b in rule):
+            if name == bad or name.startswith(bad + "."):
+                found.append(f"{module}:{line} imports {name}")
+    return sorted(set(found))
+
+
+def test_no_layer_imports_a_layer_above_it() -> None:
+    problems = []
+    checked = 0
+    for path in sorted(PACKAGE.rglob("*.py")):
+        mod = module_name(path)
+        checked += any(mod == p or mod.startswith(p + ".") for p in FORBIDDEN)
+        problems += violations(path.read_text(), mod, path.name == "__init__.py")
+    assert checked >= 20, "the walk found too few modules: is SRC right?"
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("source", "module", "is_package"),
+    [
+        ("import tapwatch.daemon.runtime", "tapwatch.exporters.metrics", False),
+        ("from tapwatch.daemon.runtime import Daemon", "tapwatch.exporters.metrics", False),
+        ("from tapwatch import daemon", "tapwatch.exporters.pages.finding", False),
+        ("from ..daemon import auth", "tapwatch.exporters.web", False),
+        ("from ...daemon.scheduler import AppState", "tapwatch.exporters.pages.apps", False),
+        ("from ...daemon import x", "tapwatch.exporters.pages", True),
+        (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from tapwatch.daemon.runtime import Daemon",
+            "tapwatch.exporters.view",
+            False,
+        ),
+        ("def f():\n    import tapwatch.daemon.server", "tapwatch.exporters.web", False),
+        ("from tapwatch.exporters import svg", "tapwatch.store.findings", False),
+    ],
+)
+def test_the_check_catches_every_form_of_import(source: str, module: str, is_package: bool
+                                                ) -> None:
+    assert violations(source, module, is_package)
+
+
+def test_the_check_lets_downward_imports_through() -> None:
+    src = "from tapwatch.store.findings import FindingQuery\nfrom . import svg\nimport aiohttp"
+    assert violations(src, "tapwatch.exporters.metrics") == []
+    assert violations("from tapwatch.daemon import auth", "tapwatch.daemon.server") == []
