@@ -129,7 +129,6 @@ async def run(args: argparse.Namespace, config_path: Path, client_core: int | No
             body = render_metrics(d)
             times.append(time.perf_counter() - t)
             await asyncio.sleep(0)  # let the pollers run between renders, as in production
-        d.metrics_body = body
         samples = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
         figure("page", bytes=len(body), samples=samples, bytes_per_app=len(body) / len(d.states))
         figure(

@@ -36,8 +36,10 @@ class PanelQuery:
     ref_id: str
     expr: str  # as in the dashboard, with Grafana variables
     instant: bool
-    #: empty while nothing is wrong (no candidates, no findings, no errors): no data is fine
+    #: may show no data without anything broken (see grafana.Panel): no data is fine
     sparse: bool
+    #: lists apps with something wrong: empty for a healthy app
+    lists_problems: bool
     #: reads a recording rule, so Prometheus must have the rules loaded and evaluated once
     recorded: bool
 
@@ -69,6 +71,7 @@ def panel_queries(cfg: MixinConfig = DEFAULT) -> list[PanelQuery]:
                         expr=expr,
                         instant=target["instant"],
                         sparse=panel.sparse,
+                        lists_problems=panel.lists_problems,
                         recorded=any(name in expr for name in _RECORDED),
                     )
                 )

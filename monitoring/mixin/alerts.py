@@ -113,23 +113,31 @@ def _top_signals() -> str:
     )
 
 
-def _assessment_rule(cfg: MixinConfig, name: str, band: str, for_: str, severity: str,
+def _assessment_rule(cfg: MixinConfig, name: str, band: str, hold: str, severity: str,
                      summary: str, verdict: str) -> dict[str, Any]:
+    """In `band` for `hold`: every band sample of the last `hold` says so, and the band
+    series was there `hold` ago (within `gap_tolerance`). Reading the window, not a `for:`
+    of a day, means a missed scrape or a restart does not start the day again; the last
+    score and registry labels within `gap_tolerance` carry the alert over short gaps."""
+    gap = cfg.gap_tolerance
+    in_band = f'tapwatch_app_assessment{{band="{band}"}}'
     expr = with_app_info(
-        "tapwatch_app_shutdown_score\n"
-        f'  and on (app) (tapwatch_app_assessment{{band="{band}"}} == 1)'
+        f"last_over_time(tapwatch_app_shutdown_score[{gap}])\n"
+        f"  and on (app) (min_over_time({in_band}[{hold}]) == 1)\n"
+        f"  and on (app) present_over_time({in_band}[{gap}] offset {hold})",
+        gap=gap,
     )
     organic = lookup("tapwatch_app_organic_active_accounts{app=%q, window='30d'}")
     intended = lookup("tapwatch_app_intended_users{app=%q}")
     cost = lookup("tapwatch_app_annual_cost_cny{app=%q}")
     description = (
-        f"{WHO} has been in the {band} band for {for_}: shutdown score "
+        f"{WHO} has been in the {band} band for {hold}: shutdown score "
         '{{ $value | printf "%.0f" }}/100. '
         f"Organic active accounts (30d): {organic} of {intended} intended users; "
         f"annual cost {cost} CNY. Largest signals: {_top_signals()}. {verdict}"
     )
     return _rule(
-        cfg, name, expr, for_,
+        cfg, name, expr, cfg.assessment_for,
         {"severity": severity, "component": "assessment"},
         summary, description,
         _links(cfg, APP_UID, app=True, kind="shutdown_candidate" if band == "candidate"
@@ -245,7 +253,7 @@ def _collector_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
         _rule(
             cfg, "TapwatchShardMissing",
             'count(count_values("ordinal", tapwatch_shard_ordinal))\n'
-            "  < max(tapwatch_shard_total)\n"
+            "  < max(tapwatch_total_shards)\n"
             "or\nabsent(tapwatch_shard_ordinal)",
             cfg.shard_missing_for,
             {"severity": "critical", **collector},
@@ -253,7 +261,7 @@ def _collector_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
             "Only "
             + global_lookup(shards_seen, 'printf "%.0f"', "0")
             + " of "
-            + global_lookup("max(tapwatch_shard_total)", 'printf "%.0f"')
+            + global_lookup("max(tapwatch_total_shards)", 'printf "%.0f"')
             + f" tapwatch shards have reported for {cfg.shard_missing_for}: the apps hashed to "
             "the missing shard are not watched.",
             _links(cfg, COLLECTOR_UID, app=False),

@@ -33,9 +33,17 @@ class MixinConfig:
     runbook_url: str = "https://github.com/tapwatch/tapwatch/blob/main/monitoring/runbook.md"
     #: label selector Prometheus's scrape job gives the daemon (used with `up` and absent())
     job_selector: str = 'job="tapwatch"'
-    #: how long an app must stay in the `candidate` band before its owner is told
+    #: how long an app must stay in the `candidate` band before its owner is told. The
+    #: alert reads the band over this window (min_over_time), so a missed scrape or a
+    #: restart does not start the day again
     candidate_for: str = "1d"
     review_for: str = "1d"
+    #: the longest gap in tapwatch's series (failed scrapes, restarts) the assessment
+    #: alerts ride out while firing; after a longer one they resolve until data returns,
+    #: and then fire again after `assessment_for`, not after another `candidate_for`
+    gap_tolerance: str = "1h"
+    #: the assessment alerts' own `for:`, a short debounce on top of the held band
+    assessment_for: str = "10m"
     #: how long a forced-usage finding must stay open before it alerts
     finding_for: str = "15m"
     banned_feature_for: str = "30m"
@@ -59,7 +67,8 @@ class MixinConfig:
 
     def __post_init__(self) -> None:
         for name in (
-            "candidate_for", "review_for", "finding_for", "banned_feature_for",
+            "candidate_for", "review_for", "gap_tolerance", "assessment_for", "finding_for",
+            "banned_feature_for",
             "scrape_failing_for", "stale_for", "down_for", "reload_failed_for",
             "shard_missing_for", "store_unwritable_for", "fleet_jump_for",
             "fleet_jump_lookback", "error_window",
@@ -70,6 +79,9 @@ class MixinConfig:
                 "fleet_jump_lookback must be longer than candidate_for, or per-app candidate "
                 "alerts would notify the moment a fleet-wide jump leaves the lookback window"
             )
+        for name in ("candidate_for", "review_for"):
+            if duration_seconds(self.gap_tolerance) >= duration_seconds(getattr(self, name)):
+                raise ValueError(f"gap_tolerance must be shorter than {name}")
         for name in ("tapwatch_url", "grafana_url", "runbook_url"):
             if getattr(self, name).endswith("/"):
                 raise ValueError(f"{name} must not end with '/'")
@@ -91,6 +103,8 @@ DEFAULT = MixinConfig()
 E2E = MixinConfig(
     candidate_for="10s",
     review_for="10s",
+    gap_tolerance="3s",
+    assessment_for="0s",
     finding_for="0s",
     banned_feature_for="0s",
     scrape_failing_for="10s",

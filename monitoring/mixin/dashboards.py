@@ -11,6 +11,7 @@ from .recording import (
     APPS_BY_BAND,
     COST_BY_BAND,
     COST_PER_ACCOUNT,
+    NO_ORGANIC,
     ORGANIC_BY_REGION_CATEGORY,
     REACH,
 )
@@ -163,10 +164,34 @@ def fleet_overview(cfg: MixinConfig) -> Dashboard:
         ),
         Panel(
             "Annual cost per organic active account",
-            "Registered annual cost divided by organic 30-day active accounts; apps nobody "
-            "uses organically show infinity. Highest first.",
+            "Registered annual cost divided by organic 30-day active accounts, for apps "
+            "somebody uses organically (apps nobody does are listed in 'Apps nobody uses "
+            "organically'). Highest first.",
             CNY, [Target(f"sort_desc({COST_PER_ACCOUNT})", "{{app}}", instant=True)],
             type="bargauge", width=8, height=12,
+        ),
+        Panel(
+            "Apps nobody uses organically",
+            "Apps without a single organic active account in 30 days (all their activity is "
+            "forced, or there is none), with what they cost a year. Click a row for its "
+            "findings.",
+            "none",
+            [
+                Target(
+                    "max by (app, name, owner, region) (\n"
+                    "  tapwatch_app_annual_cost_cny\n"
+                    f"  * on (app) group_left (name, owner, region) {APP_INFO}\n"
+                    f"  and on (app) ({NO_ORGANIC} == 1)\n)",
+                    instant=True,
+                ),
+            ],
+            type="table", width=24, sparse=True, lists_problems=True,
+            table_columns={
+                "app": "App", "name": "Name", "owner": "Owner", "region": "Region",
+                "Value": "Annual cost",
+            },
+            overrides=[_unit_override("Annual cost", CNY)],
+            data_links=[_findings_link(cfg, None)],
         ),
         Panel(
             "Organic active accounts by region and category",
@@ -239,9 +264,11 @@ def app_detail(cfg: MixinConfig) -> Dashboard:
         ),
         Panel(
             "Annual cost per organic active account",
-            "Registered annual cost divided by organic 30-day active accounts.",
+            "Registered annual cost divided by organic 30-day active accounts. No value: "
+            "nobody used the app organically in 30 days (or it has no cost in the registry).",
             CNY, [Target(f"{COST_PER_ACCOUNT}{{{app}}}", "cost", instant=True)],
-            type="stat", width=6, height=4, text_mode="value",
+            type="stat", width=6, height=4, text_mode="value", sparse=True,
+            no_value="no organic user",
         ),
         Panel(
             "Usage trend",
@@ -275,7 +302,7 @@ def app_detail(cfg: MixinConfig) -> Dashboard:
             [Target(
                 f"sum by (kind) (increase(tapwatch_findings_total{{{app}}}[$__rate_interval]))",
                 "{{kind}}")],
-            bars=True, stacked=True, sparse=True,
+            bars=True, stacked=True,
             data_links=[_findings_link(cfg, "${__field.labels.kind}", app="${app}")],
         ),
         Panel(
@@ -283,7 +310,6 @@ def app_detail(cfg: MixinConfig) -> Dashboard:
             "Findings not yet dismissed, per kind.",
             "short",
             [Target(f"sum by (kind) (tapwatch_findings_open{{{app}}})", "{{kind}}")],
-            sparse=True,
             data_links=[_findings_link(cfg, "${__field.labels.kind}", app="${app}")],
         ),
         Panel(
@@ -321,7 +347,7 @@ def app_detail(cfg: MixinConfig) -> Dashboard:
             "Banned features the app has (1) or not (0).",
             "none",
             [Target(f"max by (feature) (tapwatch_app_banned_feature{{{app}}})", instant=True)],
-            type="table", width=24, height=6, sparse=True,
+            type="table", width=24, height=6,
             table_columns={"feature": "Feature", "Value": "Present"},
         ),
     ]
@@ -356,12 +382,11 @@ def forced_usage(cfg: MixinConfig) -> Dashboard:
             [Target(
                 f"sum by (kind) (increase(tapwatch_findings_total{{{sel}}}[$__rate_interval]))",
                 "{{kind}}")],
-            width=24, bars=True, stacked=True, sparse=True,
+            width=24, bars=True, stacked=True,
         ),
         Panel(
             "Open forced-usage findings by kind", "Open findings per kind over time.", "short",
             [Target(f"sum by (kind) (tapwatch_findings_open{{{sel}}})", "{{kind}}")],
-            sparse=True,
         ),
         Panel(
             "Forced share of activity by app",
@@ -373,13 +398,13 @@ def forced_usage(cfg: MixinConfig) -> Dashboard:
         Panel(
             "Open forced-usage findings by region", "Open findings summed per region.",
             "short", [Target(f"sort_desc({by_region})", "{{region}}", instant=True)],
-            type="bargauge", width=8, sparse=True,
+            type="bargauge", width=8,
         ),
         Panel(
             "Open forced-usage findings by owner",
             "Open findings summed per owning unit: where to talk about burden first.",
             "short", [Target(f"sort_desc({by_owner})", "{{owner}}", instant=True)],
-            type="bargauge", width=8, sparse=True,
+            type="bargauge", width=8,
         ),
         Panel(
             "Apps per banned feature",
@@ -387,7 +412,7 @@ def forced_usage(cfg: MixinConfig) -> Dashboard:
             "short",
             [Target('sum by (feature) (tapwatch_app_banned_feature{app=~"$app"})',
                     "{{feature}}", instant=True)],
-            type="bargauge", width=8, sparse=True,
+            type="bargauge", width=8,
         ),
         Panel(
             "Open forced-usage findings by app",
@@ -399,7 +424,7 @@ def forced_usage(cfg: MixinConfig) -> Dashboard:
                 f"  (tapwatch_findings_open{{{sel}}} > 0)\n"
                 f"  * on (app) group_left (name, owner, region) {APP_INFO}\n)",
                 instant=True)],
-            type="table", width=16, height=10, sparse=True,
+            type="table", width=16, height=10, sparse=True, lists_problems=True,
             table_columns={
                 "app": "App", "name": "Name", "owner": "Owner", "region": "Region",
                 "kind": "Kind", "Value": "Open findings",
@@ -407,13 +432,15 @@ def forced_usage(cfg: MixinConfig) -> Dashboard:
             data_links=[_findings_link(cfg, "${__data.fields.kind}")],
         ),
         Panel(
-            "Duplicate reports by unit",
-            "Duplicate filings per week by reporting unit: the same content submitted to two or "
-            "more registered apps (whole fleet; units are organisations, never people).",
+            "Duplicate filings by app",
+            "Filings in the last 7 days of content the reporting unit had already filed on "
+            "another registered app: the same report filed twice. Which units filed them is "
+            "in each app's duplicate_reporting findings.",
             "short",
-            [Target("sort_desc(sum by (unit) (tapwatch_unit_duplicate_reports))", "{{unit}}",
-                    instant=True)],
-            type="bargauge", width=8, height=10, sparse=True,
+            [Target('sort_desc(max by (app) (tapwatch_app_duplicate_filings{app=~"$app"}))',
+                    "{{app}}", instant=True)],
+            type="bargauge", width=8, height=10,
+            data_links=[_findings_link(cfg, "duplicate_reporting", app="${__field.labels.app}")],
         ),
         Panel(
             "Organic vs reported active accounts (7d)",
@@ -470,7 +497,7 @@ def collector_health(cfg: MixinConfig) -> Dashboard:
             [
                 Target('count(count_values("ordinal", tapwatch_shard_ordinal))', "reporting",
                        instant=True),
-                Target("max(tapwatch_shard_total)", "expected", instant=True),
+                Target("max(tapwatch_total_shards)", "expected", instant=True),
             ],
             type="stat", width=4, height=4,
         ),
@@ -601,13 +628,11 @@ def _unit_override(column: str, unit: str) -> dict[str, Any]:
 
 
 def _findings_link(
-    cfg: MixinConfig, kind: str, app: str = "${__data.fields.app}"
+    cfg: MixinConfig, kind: str | None, app: str = "${__data.fields.app}"
 ) -> dict[str, Any]:
-    return {
-        "title": "Findings",
-        "url": f"{cfg.tapwatch_url}/findings?app={app}&kind={kind}",
-        "targetBlank": True,
-    }
+    """A link to the app's findings page, of one kind or (kind None) of every kind."""
+    url = f"{cfg.tapwatch_url}/findings?app={app}" + (f"&kind={kind}" if kind else "")
+    return {"title": "Findings", "url": url, "targetBlank": True}
 
 
 def dashboards(cfg: MixinConfig) -> list[Dashboard]:

@@ -21,7 +21,13 @@ class Target:
 
 @dataclass(slots=True)
 class Panel:
-    """One panel; `sparse` marks panels that are empty while nothing is wrong."""
+    """One panel.
+
+    `sparse`: the panel may show no data without anything being broken (nothing to list
+    fleet-wide, or a value that does not exist for this app); `no_value` then says what
+    no data means. `lists_problems`: a list of apps with something wrong, empty for a
+    healthy app even though all of its series are there (zero-valued).
+    """
 
     title: str
     description: str
@@ -31,6 +37,8 @@ class Panel:
     width: int = 12
     height: int = 8
     sparse: bool = False
+    lists_problems: bool = False
+    no_value: str | None = None
     stacked: bool = False
     bars: bool = False
     table_columns: dict[str, str] = field(default_factory=dict)  # field name -> display name
@@ -50,6 +58,8 @@ class Panel:
             defaults["max"] = self.max
         if self.data_links:
             defaults["links"] = self.data_links
+        if self.no_value is not None:
+            defaults["noValue"] = self.no_value
         if self.type == "timeseries":
             defaults["custom"] = {
                 "drawStyle": "bars" if self.bars else "line",

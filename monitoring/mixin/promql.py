@@ -8,9 +8,13 @@ APP_INFO = "max by (app, name, owner, region) (tapwatch_app_info)"
 APP_INFO_REGION_CATEGORY = "max by (app, region, category) (tapwatch_app_info)"
 
 
-def with_app_info(expr: str) -> str:
-    """`expr` (one series per app) with the app's name, owner and region labels added."""
-    return f"(\n  {expr}\n)\n* on (app) group_left (name, owner, region)\n  {APP_INFO}"
+def with_app_info(expr: str, gap: str | None = None) -> str:
+    """`expr` (one series per app) with the app's name, owner and region labels added;
+    with `gap`, from the last info sample within it (so a missed scrape keeps the join)."""
+    info = APP_INFO
+    if gap is not None:
+        info = f"max by (app, name, owner, region) (last_over_time(tapwatch_app_info[{gap}]))"
+    return f"(\n  {expr}\n)\n* on (app) group_left (name, owner, region)\n  {info}"
 
 
 def lookup(

@@ -10,6 +10,7 @@ APPS_BY_BAND = "band:tapwatch_app_assessment:sum"
 COST_BY_BAND = "band:tapwatch_app_annual_cost_cny:sum"
 REACH = "app:tapwatch_app_organic_active_accounts_30d_per_intended_user:ratio"
 COST_PER_ACCOUNT = "app:tapwatch_app_annual_cost_cny_per_organic_active_account_30d:ratio"
+NO_ORGANIC = "app:tapwatch_app_without_organic_active_accounts_30d:bool"
 ORGANIC_BY_REGION_CATEGORY = "region_category:tapwatch_app_organic_active_accounts:sum"
 
 
@@ -42,12 +43,20 @@ def recording_groups() -> list[dict[str, Any]]:
             ),
         },
         {
-            # yuan a year per organic monthly active account; +Inf when nobody uses it
+            # yuan a year per organic monthly active account, for apps somebody uses
+            # organically (a division by zero would be +Inf: those apps are in NO_ORGANIC)
             "record": COST_PER_ACCOUNT,
             "expr": (
                 "max by (app) (tapwatch_app_annual_cost_cny)\n"
                 "/\n"
-                "max by (app) (tapwatch_app_organic_active_accounts{window=\"30d\"})"
+                "max by (app) (tapwatch_app_organic_active_accounts{window=\"30d\"} > 0)"
+            ),
+        },
+        {
+            # 1 for an app nobody used organically in 30 days, 0 for the others
+            "record": NO_ORGANIC,
+            "expr": (
+                "max by (app) (tapwatch_app_organic_active_accounts{window=\"30d\"}) == bool 0"
             ),
         },
         {

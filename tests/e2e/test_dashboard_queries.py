@@ -23,9 +23,10 @@ RATE_INTERVAL = "1m"
 MIN_SCRAPES = 20
 
 
-def test_every_panel_query_returns_data(steady_stack: Stack) -> None:
-    stack = steady_stack
-    prom = stack.prom
+@pytest.fixture(scope="module")
+def scraped_stack(steady_stack: Stack) -> Stack:
+    """The steady stack once Prometheus holds enough scrapes and evaluated the rules."""
+    prom = steady_stack.prom
     wait_until(
         lambda: (prom.value('count_over_time(up{job="tapwatch"}[1m])') or 0) >= MIN_SCRAPES,
         MIN_SCRAPES * SCRAPE_S + 30,
@@ -37,7 +38,11 @@ def test_every_panel_query_returns_data(steady_stack: Stack) -> None:
         30,
         "the candidate band recorded",
     )
+    return steady_stack
 
+
+def test_every_panel_query_returns_data(scraped_stack: Stack) -> None:
+    prom = scraped_stack.prom
     queries = panel_queries()
     assert queries
     rows: list[tuple[str, str, str]] = []
@@ -60,3 +65,37 @@ def test_every_panel_query_returns_data(steady_stack: Stack) -> None:
     sparse_empty = [r[0] for r in rows if r[2] == "sparse"]
     print(f"sparse panels with no data: {len(sparse_empty)}: {', '.join(sparse_empty) or '-'}")
     assert not missing, "panel queries without data:\n" + "\n".join(missing)
+
+
+def quiet_app(stack: Stack) -> str:
+    """A healthy app the detectors found nothing on (polled, judged, no finding at all)."""
+    d = stack.daemon
+    result = d.detect.result
+    assert result is not None
+    with_findings = {f.app for f in result.findings}
+    quiet = sorted(
+        a
+        for a, m in result.metrics.items()
+        if a not in with_findings and m.band == "keep" and d.states[a].up == 1
+    )
+    assert quiet, "the demo fleet has no healthy app without findings"
+    return quiet[0]
+
+
+def test_per_app_panels_have_data_for_an_app_without_findings(scraped_stack: Stack) -> None:
+    """Zero-valued series, not absent ones: an app nobody has a finding on still fills its
+    panels (open findings 0, findings raised 0, duplicate filings 0...)."""
+    app = quiet_app(scraped_stack)
+    prom = scraped_stack.prom
+    empty = []
+    checked = 0
+    for q in panel_queries():
+        if "$app" not in q.expr or q.lists_problems:
+            continue
+        checked += 1
+        expr = q.render(app=app, rate_interval=RATE_INTERVAL)
+        if not prom.query(expr):
+            empty.append(f"{q.dashboard} / {q.panel} / {q.ref_id}: {expr}")
+    print(f"\n{checked} per-app panel queries for {app}, {len(empty)} empty")
+    assert checked >= 15
+    assert not empty, f"panel queries without data for {app}:\n" + "\n".join(empty)

@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import aiohttp
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
+from prometheus_client.parser import text_string_to_metric_families as parse_text
+
 from tapwatch.daemon.runtime import Daemon
 from tests.integration.conftest import app_entry, scrape, wait_for, write_daemon_config
 from tests.integration.fakeapps import FakeApp, FakeFleet
@@ -60,6 +64,7 @@ async def test_metrics_match_golden(tmp_path: Path) -> None:
         await d.detect_once()
         await d.render_metrics()
         text = _stable(await scrape(d.port))
+        await check_openmetrics_matches_text(d.port)
     finally:
         await d.stop()
         await fleet.stop()
@@ -74,3 +79,31 @@ async def test_metrics_match_golden(tmp_path: Path) -> None:
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text()
+
+
+async def check_openmetrics_matches_text(port: int) -> None:
+    """The OpenMetrics form of the same render carries the same samples, and parses."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url, headers={"Accept-Encoding": "identity"}) as r:
+            assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+            text = await r.text()
+        om_accept = {"Accept": "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"}
+        async with s.get(url, headers=om_accept) as r:
+            assert r.headers["Content-Type"] == (
+                "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            )
+            assert r.headers["Content-Encoding"] == "gzip"  # aiohttp asks for it
+            om = await r.text()
+
+    def samples(families: object) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
+        return {
+            (x.name, tuple(sorted(x.labels.items())), x.value)
+            for f in families  # type: ignore[attr-defined]
+            for x in f.samples
+        }
+
+    assert om.endswith("# EOF\n")
+    both = samples(parse_om(om))
+    assert both == samples(parse_text(text))
+    assert any(name == "tapwatch_findings_total" for name, _, _ in both)

@@ -159,13 +159,12 @@ def test_four_platforms_is_critical_and_score_grows_with_filings() -> None:
     assert all(f.score == pytest.approx(1 / SETTINGS.full_score_duplicates) for f in findings)
 
 
-def test_unit_burden_counts_extra_filings_per_week() -> None:
-    burden = dup.unit_burden(cultural_event_fleet(), lambda _app: SETTINGS)
-    # ev-1 filed 3 times (2 extra), ev-2 twice (1 extra); T2 and T3 filed once each.
-    assert burden == {"T1": 3.0}
-    # Over a 14-day lookback the same filings are 1.5 extra a week.
-    assert dup.unit_burden(cultural_event_fleet(), lambda _app: SETTINGS, days=14) == {"T1": 1.5}
-    assert dup.unit_burden([], lambda _app: SETTINGS) == {}
+def test_extra_filings_are_counted_on_the_app_they_were_filed_on() -> None:
+    extra = dup.app_duplicate_filings(cultural_event_fleet(), lambda _app: SETTINGS)
+    # T1's ev-1 went to propaganda (16th, needed), culture (17th) and tourism (18th);
+    # ev-2 to propaganda (17th, needed) and culture (18th). T2 and T3 filed once each.
+    assert extra == {"culture": 2, "other": 0, "propaganda": 0, "tourism": 1}
+    assert dup.app_duplicate_filings([], lambda _app: SETTINGS) == {}
 
 
 def test_settings() -> None:
@@ -176,8 +175,9 @@ def test_settings() -> None:
     assert all(f.description for f in dup.Settings.model_fields.values())
 
 
-def test_burden_counts_only_filings_inside_the_lookback() -> None:
+def test_extra_filings_count_only_inside_the_lookback() -> None:
     """Four days later the lookback starts on the 17th at 18:00: only the filings of the
     18th are inside, and both are extra (the first filings were earlier)."""
     later = cultural_event_fleet(now=NOW + 4 * DAY)
-    assert dup.unit_burden(later, lambda _app: SETTINGS) == {"T1": 2.0}
+    extra = dup.app_duplicate_filings(later, lambda _app: SETTINGS)
+    assert extra == {"culture": 1, "other": 0, "propaganda": 0, "tourism": 1}

@@ -211,7 +211,7 @@ def test_app_overrides_that_clash_with_defaults_fall_back_to_the_defaults() -> N
 
 
 @pytest.mark.usefixtures("test_detectors")
-def test_assessment_findings_and_unit_burden_reach_the_result() -> None:
+def test_assessment_findings_and_duplicate_filings_reach_the_result() -> None:
     a, b = Log("county"), Log("township")
     for log in (a, b):
         log.add(at(ago(1)), EventType.form_submit, "u1", unit="T1", content_hash="h1")
@@ -225,7 +225,8 @@ def test_assessment_findings_and_unit_burden_reach_the_result() -> None:
     kinds = {(f.app, f.kind) for f in res.findings}
     assert ("shell", "shutdown_candidate") in kinds
     assert {("county", "duplicate_reporting"), ("township", "duplicate_reporting")} <= kinds
-    assert res.unit_burden == {"T1": 7.0 / 7.0}
+    # the township filed after the county: its filing is the extra one
+    assert res.duplicate_filings == {"county": 0, "h1": 0, "shell": 0, "township": 1}
     assert res.metrics["shell"].band == "candidate"
     assert res.metrics["shell"].findings_open_by_kind["shutdown_candidate"] == 1
     # Findings are sorted by app, kind, window start, id.
@@ -255,7 +256,7 @@ def encode(res: engine.FleetResult) -> bytes:
             "findings": res.findings,
             "assessments": res.assessments,
             "metrics": {k: dataclasses.asdict(v) for k, v in res.metrics.items()},
-            "burden": res.unit_burden,
+            "duplicate_filings": res.duplicate_filings,
         }
     )
 

@@ -130,7 +130,7 @@ def test_query_list_covers_every_target_and_renders_runnable_promql() -> None:
     # recorded queries are flagged so the integration test loads the recording rules
     assert {q.recorded for q in listed} == {True, False}
     with pytest.raises(ValueError, match="unknown variable"):
-        queries.PanelQuery("d", "p", "A", "up{x=\"$nope\"}", True, False, False).render()
+        queries.PanelQuery("d", "p", "A", "up{x=\"$nope\"}", True, False, False, False).render()
 
 
 def test_findings_links_use_the_configured_tapwatch_url() -> None:

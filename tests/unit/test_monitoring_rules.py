@@ -44,11 +44,11 @@ EXPORTED_METRICS = {
     "tapwatch_findings_open", "tapwatch_app_shutdown_score", "tapwatch_app_assessment",
     "tapwatch_app_organic_active_accounts", "tapwatch_app_forced_activity_ratio",
     "tapwatch_app_banned_feature", "tapwatch_app_shutdown_signal",
-    "tapwatch_unit_duplicate_reports", "tapwatch_detect_duration_seconds",
+    "tapwatch_app_duplicate_filings", "tapwatch_detect_duration_seconds",
     "tapwatch_detect_last_run_timestamp_seconds", "tapwatch_build_info",
     "tapwatch_config_last_reload_successful",
     "tapwatch_config_last_reload_success_timestamp_seconds", "tapwatch_apps_configured",
-    "tapwatch_shard_ordinal", "tapwatch_shard_total", "tapwatch_store_size_bytes",
+    "tapwatch_shard_ordinal", "tapwatch_total_shards", "tapwatch_store_size_bytes",
     "tapwatch_event_loop_lag_seconds", "tapwatch_events_stored", "tapwatch_store_healthy",
     "tapwatch_store_fault", "tapwatch_store_write_failures_total",
 }
@@ -114,10 +114,21 @@ def test_every_detector_kind_has_an_alert_linking_its_findings() -> None:
 
 
 def test_candidate_alert_holds_for_a_day_and_jump_lookback_is_longer() -> None:
-    assert BY_NAME["TapwatchAppShutdownCandidate"]["for"] == "1d"
+    # the day is read from the band series (gaps do not restart it), `for:` only debounces
+    candidate = BY_NAME["TapwatchAppShutdownCandidate"]
+    assert candidate["for"] == "10m"
+    assert 'min_over_time(tapwatch_app_assessment{band="candidate"}[1d]) == 1' in (
+        candidate["expr"]
+    )
+    assert 'present_over_time(tapwatch_app_assessment{band="candidate"}[1h] offset 1d)' in (
+        candidate["expr"]
+    )
+    assert "last_over_time(tapwatch_app_shutdown_score[1h])" in candidate["expr"]
     assert "[2d]" in BY_NAME["TapwatchFleetCandidateJump"]["expr"]
     with pytest.raises(ValueError, match="longer than candidate_for"):
         config.MixinConfig(candidate_for="3d", fleet_jump_lookback="2d")
+    with pytest.raises(ValueError, match="gap_tolerance must be shorter than review_for"):
+        config.MixinConfig(review_for="1h", gap_tolerance="1h")
 
 
 def test_rules_read_only_metrics_the_daemon_exports() -> None:
@@ -141,15 +152,17 @@ def test_every_recording_rule_is_used_by_an_alert_or_a_dashboard() -> None:
         assert rule["record"] in users, rule["record"]
 
 
+def _durations_out(expr: str) -> str:
+    return re.sub(r"(\[|offset )\d+[smhdw]", r"\1D", expr)
+
+
 def test_e2e_rules_are_the_same_rules_with_short_durations() -> None:
     e2e = _rules(MONITORING / "e2e" / "rules" / "alerts.yaml")
     assert [r["alert"] for r in e2e] == [r["alert"] for r in ALERTS]
     for short, full in zip(e2e, ALERTS, strict=True):
         assert config.duration_seconds(short["for"]) <= 10
         assert short["labels"] == full["labels"]
-        assert short["expr"].replace("[2m]", "[2d]").replace("offset 2m", "offset 2d") == full[
-            "expr"
-        ].replace("[1h]", "[5m]")
+        assert _durations_out(short["expr"]) == _durations_out(full["expr"])
     assert _rules(MONITORING / "e2e" / "rules" / "recording.yaml") == RECORDING
 
 
@@ -166,7 +179,8 @@ def test_urls_and_durations_are_generator_parameters() -> None:
     rules = yaml.safe_load(render.deployment_files(cfg)["rules/alerts.yaml"])["groups"]
     candidate = next(r for g in rules for r in g["rules"]
                      if r.get("alert") == "TapwatchAppShutdownCandidate")
-    assert candidate["for"] == "3d"
+    assert candidate["for"] == "10m"
+    assert '{band="candidate"}[3d]) == 1' in candidate["expr"]
     assert "for 3d" in candidate["annotations"]["description"]
     assert candidate["annotations"]["findings_url"].startswith("https://tapwatch.example.gov/")
     assert candidate["annotations"]["dashboard_url"].startswith("https://grafana.example.gov/d/")
@@ -220,3 +234,15 @@ def test_runbook_has_a_section_for_every_alert() -> None:
         body = by_anchor[anchor]
         for part in ("Meaning", "Check", "Action"):
             assert f"**{part}**" in body, f"{rule['alert']}: runbook section lacks {part}"
+
+
+def test_the_metric_contract_is_what_the_daemon_exports() -> None:
+    """EXPORTED_METRICS is the golden /metrics page's families (plus those it leaves out
+    because they measure the run), no more, no fewer."""
+    from tests.integration.test_metrics_golden import GOLDEN, VOLATILE
+
+    families = {
+        line.split(" ")[2] for line in GOLDEN.read_text().splitlines()
+        if line.startswith("# TYPE ")
+    }
+    assert families | set(VOLATILE) == EXPORTED_METRICS

@@ -43,6 +43,7 @@ from tapwatch.daemon.views import AuthenticatorLogins
 from tapwatch.detectors.base import UsageSnapshot
 from tapwatch.detectors.engine import FleetResult
 from tapwatch.exporters.metrics import MetricsRenderer
+from tapwatch.exporters.scrape import MetricsPage
 from tapwatch.pseudonym import Pseudonymizer, load_key
 from tapwatch.sources import CredentialPool, build_source
 from tapwatch.store.health import StoreError
@@ -109,7 +110,7 @@ class Daemon:
         self.loop_lag = 0.0
         self.ready = False
         self.started_at = clock()
-        self.metrics_body = b""
+        self.metrics_page = MetricsPage()
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
@@ -407,8 +408,13 @@ class Daemon:
     async def render_metrics(self) -> float:
         """Re-render /metrics now; returns how long it took."""
         t0 = time.perf_counter()
-        self.metrics_body = self._renderer.render(self)
+        self.metrics_page = MetricsPage(self._renderer.render(self))
         return time.perf_counter() - t0
+
+    @property
+    def metrics_body(self) -> bytes:
+        """The last render in the text format."""
+        return self.metrics_page.text
 
     async def _render_loop(self) -> None:
         """Re-render /metrics after ingest or detect cycles: at most once a second, and

@@ -1,7 +1,7 @@
 """The daemon's HTTP server, composed of the exporters and the daemon's own routes.
 
-  /metrics                  exporters/metrics.py (bytes rendered after the last cycle: a
-                            scrape costs a memory copy, never a recomputation)
+  /metrics                  exporters/metrics.py renders after cycles, exporters/scrape.py
+                            serves the last render (text or OpenMetrics, gzip as asked)
   /healthz, /readyz, /-/reload, /debug/apps[/{app}]   here
   /api/v1/...               exporters/findings_api/ (over DaemonInspector, daemon/views.py)
   /findings, /apps, ...     exporters/pages/
@@ -26,7 +26,7 @@ from tapwatch.daemon import login
 from tapwatch.daemon.access import AUTH_KEY, access_guard
 from tapwatch.daemon.views import DaemonInspector
 from tapwatch.exporters import findings_api, pages
-from tapwatch.exporters.exposition import CONTENT_TYPE
+from tapwatch.exporters.scrape import metrics_handler
 from tapwatch.exporters.web import INSPECTOR_KEY
 from tapwatch.store.health import StoreError
 
@@ -37,11 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("tapwatch.server")
 
 DAEMON_KEY: web.AppKey[Daemon] = web.AppKey("daemon")
-
-
-async def metrics(request: web.Request) -> web.Response:
-    d = request.app[DAEMON_KEY]
-    return web.Response(body=d.metrics_body, headers={"Content-Type": CONTENT_TYPE})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -152,7 +147,7 @@ def build_app(d: Daemon) -> web.Application:
     app[INSPECTOR_KEY] = DaemonInspector(d)
     app.middlewares.append(access_guard)
     app.router.add_get("/", index)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", metrics_handler(lambda: d.metrics_page))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_post("/-/reload", reload)

@@ -74,6 +74,8 @@ DETECTORS: dict[str, ModuleType]
 #: Listed detector modules that are not present in this build.
 UNAVAILABLE: tuple[str, ...]
 DETECTORS, UNAVAILABLE = _load()
+#: Every kind a Finding can have: the detectors', then the assessment's bands.
+FINDING_KINDS: tuple[str, ...] = (*DETECTORS, *assessment.FINDING_KIND_BY_BAND.values())
 
 
 def kinds() -> tuple[str, ...]:

@@ -7,8 +7,8 @@ to two or more registered apps within `window_days` is a duplicate.
 
 One finding per (app, unit, ISO week of the app's submissions): its id stays the same while
 more duplicates of that week arrive, and every app involved gets its own finding (its own
-event ids and accounts) naming the other apps. `unit_burden` gives the extra filings per unit
-per week, for the fleet-level burden figure.
+event ids and accounts) naming the other apps. `app_duplicate_filings` counts the extra
+filings each app received in the last week (per app: a unit is never a metric label).
 """
 
 from __future__ import annotations
@@ -184,22 +184,25 @@ def detect_fleet(
     return findings
 
 
-def unit_burden(
+def app_duplicate_filings(
     inputs: list[DetectorInput],
     settings_for: Callable[[str], Settings],
     days: float = 7.0,
-) -> dict[str, float]:
-    """Extra filings per unit per week: duplicate filings in the last `days` other than the
-    first filing of their content (the one the unit needed), scaled to 7 days. Units
-    without extra filings are absent."""
+) -> dict[str, int]:
+    """Extra filings per app in the last `days`: filings of content their unit had already
+    filed on another registered app (every filing of a duplicated content after its first,
+    which the unit needed), counted on the app they were filed on. Every app of `inputs`
+    is present, 0 where nothing was filed twice."""
+    out = {inp.app.id: 0 for inp in inputs}
     if not inputs:
-        return {}
+        return out
     start = max(inp.now for inp in inputs) - days * DAY
     by_content: dict[tuple[str, str], list[Submission]] = defaultdict(list)
     for sub, _ in duplicates(inputs, settings_for):
         by_content[(sub.unit, sub.content_hash)].append(sub)
-    extra: dict[str, int] = defaultdict(int)
-    for (unit, _), subs in by_content.items():
+    for subs in by_content.values():
         subs.sort(key=lambda s: (s.ts, s.app, s.event_id))
-        extra[unit] += sum(1 for s in subs[1:] if s.ts > start)
-    return {unit: round(n * 7.0 / days, 3) for unit, n in sorted(extra.items()) if n}
+        for s in subs[1:]:
+            if s.ts > start:
+                out[s.app] += 1
+    return dict(sorted(out.items()))

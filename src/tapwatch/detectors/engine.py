@@ -63,7 +63,8 @@ class FleetResult:
     findings: list[Finding]  # sorted by (app, kind, window_start, id)
     assessments: dict[str, Assessment]  # app -> assessment
     metrics: dict[str, AppMetrics]  # app -> exported values
-    unit_burden: dict[str, float]  # unit -> duplicate (extra) filings per week
+    #: app -> filings in the last 7 days of content its unit also filed on another app
+    duplicate_filings: dict[str, int]
     failures: list[DetectorFailure] = field(default_factory=list)
 
 
@@ -229,16 +230,16 @@ def run_fleet(
         )
 
     try:
-        burden = duplicate_reporting.unit_burden(
+        duplicated = duplicate_reporting.app_duplicate_filings(
             inputs, lambda app: settings.get(duplicate_reporting.KIND, app)
         )
     except Exception as e:
         failures.append(DetectorFailure(duplicate_reporting.KIND, None, _one_line(e)))
-        burden = {}
+        duplicated = {}
     return FleetResult(
         findings=findings,
         assessments=assessments,
         metrics=metrics,
-        unit_burden=burden,
+        duplicate_filings=duplicated,
         failures=failures,
     )

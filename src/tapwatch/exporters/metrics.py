@@ -1,9 +1,11 @@
 """The daemon's /metrics page, rendered from its state after ingest and detect cycles.
 
-Labels are app-level only (app, and bounded enums: reason, type, window, kind, severity,
-band, feature, signal; owner/region/category only on the info series). Never an account,
-device, point or finding id. tapwatch polls apps on its own schedule, so no sample carries
-a timestamp: `tapwatch_app_last_success_timestamp_seconds` says how old the data is.
+Labels are app-level only (app, and bounded enums: reason, type, window, kind, band,
+feature, signal; owner/region/category only on the info series). Never an account, device,
+point, unit or finding id. Every app has every kind's findings series, 0 where it has none:
+a panel of a healthy app shows zeros, not "no data". tapwatch polls apps on its own
+schedule, so no sample carries a timestamp: `tapwatch_app_last_success_timestamp_seconds`
+says how old the data is.
 
 At fleet scale the page is megabytes. `MetricsRenderer` keeps each app's formatted lines
 and re-formats only the apps whose state changed since the last render (a poll ended, a
@@ -19,6 +21,7 @@ from typing import Any
 
 from tapwatch import __version__
 from tapwatch.config import AppConfig
+from tapwatch.detectors import FINDING_KINDS
 from tapwatch.events import EventType, RejectReason
 from tapwatch.exporters.exposition import Exposition, sample_lines
 from tapwatch.exporters.store_health import store_health_families
@@ -45,6 +48,9 @@ class AppView:
     state: AppStateView
     det: DetectView
     stale: bool
+    #: the app's findings raised and open, by kind (from the store, as of the last pass)
+    raised: Mapping[str, int]
+    open: Mapping[str, int]
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,18 @@ def _detect(v: AppView, attr: str) -> Any:
 
 def _metric(v: AppView) -> Any:
     return _detect(v, "metrics")
+
+
+def _by_app(det: DetectView) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Findings raised (over every severity) and open, app -> kind -> n."""
+    raised: dict[str, dict[str, int]] = {}
+    for (app, kind, _severity), n in (det.finding_totals or {}).items():
+        per = raised.setdefault(app, {})
+        per[kind] = per.get(kind, 0) + n
+    opened: dict[str, dict[str, int]] = {}
+    for (app, kind), n in (det.open_by_kind or {}).items():
+        opened.setdefault(app, {})[kind] = n
+    return raised, opened
 
 
 APP_FAMILIES: tuple[AppFamily, ...] = (
@@ -197,21 +215,30 @@ APP_FAMILIES: tuple[AppFamily, ...] = (
     AppFamily(
         "tapwatch_findings",
         "counter",
-        "Findings raised, by app, kind and severity (each finding once).",
+        "Findings raised for the app, by kind (each finding once; 0 for kinds never raised).",
         lambda v: (
-            ({"app": app, "kind": k, "severity": s}, n)
-            for (app, k, s), n in sorted((v.det.finding_totals or {}).items())
-            if app == v.app.id
+            ({"app": v.app.id, "kind": k}, v.raised.get(k, 0)) for k in FINDING_KINDS
         ),
     ),
     AppFamily(
         "tapwatch_findings_open",
         "gauge",
-        "Findings open or confirmed (not dismissed or resolved), by app and kind.",
+        "Findings open or confirmed (not dismissed or resolved), by app and kind (0 for "
+        "kinds with none).",
         lambda v: (
-            ({"app": app, "kind": k}, n)
-            for (app, k), n in sorted((v.det.open_by_kind or {}).items())
-            if app == v.app.id
+            ({"app": v.app.id, "kind": k}, v.open.get(k, 0)) for k in FINDING_KINDS
+        ),
+    ),
+    AppFamily(
+        "tapwatch_app_duplicate_filings",
+        "gauge",
+        "Filings on the app in the last 7 days of content its reporting unit had already "
+        "filed on another registered app (the same report filed twice; per unit in the "
+        "findings API). As of the last detector pass.",
+        lambda v: (
+            ({"app": v.app.id, "window": "7d"}, n)
+            for n in (_detect(v, "duplicate_filings"),)
+            if n is not None
         ),
     ),
     AppFamily(
@@ -280,6 +307,9 @@ class MetricsRenderer:
 
     def __init__(self) -> None:
         self._apps: dict[str, tuple[tuple[Any, ...], list[str]]] = {}
+        #: findings by app, worked out once per detector pass
+        self._findings: tuple[int, tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]]
+        self._findings = (-1, ({}, {}))
 
     def _app_lines(self, v: AppView, key: tuple[Any, ...]) -> list[str]:
         hit = self._apps.get(v.app.id)
@@ -289,18 +319,28 @@ class MetricsRenderer:
         self._apps[v.app.id] = (key, lines)
         return lines
 
-    def render(self, d: CollectorView) -> bytes:
+    def render(self, d: CollectorView) -> Exposition:
         """Render the whole page; cheap enough to run after every cycle, never per request."""
         now = d.clock()
         det = d.detect
         x = Exposition()
         self._daemon_families(x, d)
+        if self._findings[0] != det.version:
+            self._findings = (det.version, _by_app(det))
+        raised, opened = self._findings[1]
         per_app = []
         for app in d.my_apps():
             st = d.states.get(app.id)
             if st is None:
                 continue
-            v = AppView(app=app, state=st, det=det, stale=st.stale(now))
+            v = AppView(
+                app=app,
+                state=st,
+                det=det,
+                stale=st.stale(now),
+                raised=raised.get(app.id, {}),
+                open=opened.get(app.id, {}),
+            )
             # what the app's lines depend on: its state, the detector pass, its registry
             # entry (only a reload changes it) and the clock only through `stale`
             key = (st.version, det.version, d.reload_status.generation, v.stale)
@@ -310,15 +350,6 @@ class MetricsRenderer:
             del self._apps[gone]
         for i, f in enumerate(APP_FAMILIES):
             x.family_text(f.name, f.kind, f.help, (lines[i] for lines in per_app))
-        result = det.result
-        burden = getattr(result, "unit_burden", {}) if result is not None else {}
-        x.family(
-            "tapwatch_unit_duplicate_reports",
-            "gauge",
-            "Duplicate filings per week by reporting unit (an organisation, not a person): "
-            "the same content submitted to two or more registered apps.",
-            [({"unit": u}, n) for u, n in sorted(burden.items())],
-        )
         x.family(
             "tapwatch_detect_duration_seconds",
             "gauge",
@@ -331,7 +362,7 @@ class MetricsRenderer:
             "Time the last detector pass finished.",
             [({}, det.finished_at)] if det.finished_at is not None else [],
         )
-        return x.render()
+        return x
 
     @staticmethod
     def _daemon_families(x: Exposition, d: CollectorView) -> None:
@@ -362,7 +393,10 @@ class MetricsRenderer:
         )
         x.family("tapwatch_shard_ordinal", "gauge", "This daemon's shard number.", [({}, d.shard)])
         x.family(
-            "tapwatch_shard_total", "gauge", "Total number of shards.", [({}, d.total_shards)]
+            "tapwatch_total_shards",
+            "gauge",
+            "How many shards the fleet is split into (--total-shards).",
+            [({}, d.total_shards)],
         )
         x.family(
             "tapwatch_store_size_bytes",
@@ -428,5 +462,5 @@ def _auth_families(x: Exposition, auth: LoginView) -> None:
 
 
 def render_metrics(d: CollectorView) -> bytes:
-    """Render the page from scratch (no kept lines)."""
-    return MetricsRenderer().render(d)
+    """Render the page from scratch (no kept lines), in the text format."""
+    return MetricsRenderer().render(d).render()

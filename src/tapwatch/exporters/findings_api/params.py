@@ -13,15 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tapwatch.config import AppConfig
-from tapwatch.detectors import DETECTORS
-from tapwatch.detectors.assessment import FINDING_KIND_BY_BAND
+from tapwatch.detectors import FINDING_KINDS
 from tapwatch.detectors.base import SEVERITIES
 from tapwatch.exporters.web import BadRequest
 from tapwatch.store.findings import STATUSES, TIME_FIELDS, FindingQuery
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
-KINDS = tuple(sorted({*DETECTORS, *FINDING_KIND_BY_BAND.values()}))
+KINDS = tuple(sorted(FINDING_KINDS))
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _LIST_PARAMS = frozenset(
     {"app", "kind", "severity", "status", "owner", "region", "since", "until", "time_field"}
