@@ -105,18 +105,28 @@ async def run_demo(
     daemon = Daemon(write_demo_config(state_dir, registry))
     await daemon.start()
     base = f"http://127.0.0.1:{daemon.port}"
-    print(f"simulated fleet:  http://127.0.0.1:{sim_port}/apps ({len(sim.apps)} apps)", file=out)
+    sim_apps = f"http://127.0.0.1:{sim_port}/admin/apps"
+    print(f"simulated fleet:  {sim_apps} ({len(sim.apps)} apps on usage API v1)", file=out)
+    # APIs for the daemon, not pages: no URL a newcomer would open and find a 404
     print(
-        f"platforms:        {platforms.base_url('wecom')}, /dingtalk, /wechat "
-        "(WeCom, DingTalk, official accounts)",
+        f"platforms:        WeCom, DingTalk and official-account APIs simulated on "
+        f"127.0.0.1:{platforms.port} (the daemon polls them)",
         file=out,
     )
+    print(f"home:             {base}/", file=out)
     print(f"metrics:          {base}/metrics", file=out)
-    print(f"findings:         {base}/findings", file=out)
+    print(f"apps:             {base}/apps (log in)", file=out)
+    print(f"findings:         {base}/findings (log in)", file=out)
     print(f"collector state:  {base}/debug/apps", file=out)
     for user, pw in creds.items():
         print(f"login:            {user} / {pw}", file=out)
-    print(f"state and config: {state_dir}", file=out, flush=True)
+    print(f"state and config: {state_dir}", file=out)
+    print(
+        "In the table, the band says whether an app should exist (its shutdown score); the "
+        "findings say how it is used: a kept app can have critical findings.",
+        file=out,
+        flush=True,
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

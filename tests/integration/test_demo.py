@@ -30,6 +30,14 @@ async def test_demo_prints_urls_table_and_serves_metrics(tmp_path: Path) -> None
         async with aiohttp.ClientSession() as s, s.get(url) as r:
             assert r.status == 200
             assert "tapwatch_app_info" in await r.text()
+        # the URLs printed before /metrics, and those after it
+        while "state and config:" not in out:
+            out += (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        seen = {}
+        async with aiohttp.ClientSession() as s:
+            for link in re.findall(r"(http://127\.0\.0\.1:\d+/\S*)", out):
+                async with s.get(link, allow_redirects=False) as r:
+                    seen[link] = r.status
         rest, _ = await asyncio.wait_for(proc.communicate(), 90)
         out += rest.decode()
     finally:
@@ -38,6 +46,12 @@ async def test_demo_prints_urls_table_and_serves_metrics(tmp_path: Path) -> None
             await proc.wait()
     assert proc.returncode == 0, out
     assert "findings:" in out and "login:" in out
+    # every URL the demo printed answers (the pages that need a login send you to it)
+    printed = re.findall(r"^[a-z ]+:\s+(http://127\.0\.0\.1:\d+/\S*)", out, re.MULTILINE)
+    assert len(printed) == 6, out
+    for link in printed:
+        assert link in seen, (link, seen)
+        assert seen[link] in (200, 303), (link, seen[link])
     table = out.split("app ")[-1]
     for app in ("daily-work", "risk-point-checkin", "empty-shell", "fault-http-500",
                 "wecom-risk-points", "dingtalk-attendance", "mp-notices-1", "mp-notices-2"):

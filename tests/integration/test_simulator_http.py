@@ -217,20 +217,25 @@ def test_cli_serves_until_sigterm(tmp_path: Path):
         env=env,
     )
     try:
+        # the banner comes first, as soon as it serves, before the files are written
         line = proc.stdout.readline()
-        assert "http://127.0.0.1:" in line, proc.stderr.read()
-        base = line.split()[-1]
+        assert line.startswith("tapwatch simulate: "), proc.stderr.read()
+        listing = line.split()[-1]
+        assert listing.startswith("http://127.0.0.1:") and listing.endswith("/admin/apps")
         token = (tmp_path / "token").read_text().strip()
 
-        async def fetch() -> int:
+        async def fetch() -> tuple[int, int]:
             auth = {"Authorization": f"Bearer {token}"}
-            async with (
-                aiohttp.ClientSession(headers=auth) as s,
-                s.get(base + "daily-work/v1/usage") as r,
-            ):
-                return r.status
+            async with aiohttp.ClientSession(headers=auth) as s:
+                async with s.get(listing) as r:  # the URL it printed answers
+                    apps = {a["id"]: a["url"] for a in (await r.json())["apps"]}
+                    listed = r.status
+                async with s.get(apps["daily-work"] + "/v1/usage") as r:
+                    return listed, r.status
 
-        assert asyncio.run(fetch()) == 200
+        assert asyncio.run(fetch()) == (200, 200)
+        assert proc.stdout.readline() == f"registry written to {tmp_path / 'apps.yaml'}\n"
+        assert proc.stdout.readline() == f"ground truth written to {tmp_path / 'truth.json'}\n"
         registry = yaml.safe_load((tmp_path / "apps.yaml").read_text())
         assert "fault-http-500" in {a["id"] for a in registry["apps"]}
         proc.send_signal(signal.SIGTERM)

@@ -84,19 +84,28 @@ def options_from(args: argparse.Namespace) -> SimulatorOptions:
     )
 
 
+def banner(n_apps: int, host: str, port: int) -> str:
+    """The first line `tapwatch simulate` prints, once it answers requests."""
+    base = f"http://{host}:{port}"
+    return (
+        f"tapwatch simulate: {n_apps} apps on usage API v1 at {base}/apps/APP/v1/; "
+        f"the list of apps: {base}/admin/apps"
+    )
+
+
 async def _serve(args: argparse.Namespace) -> None:
     sim = Simulator(options_from(args))
     port = await sim.start(args.host, args.port)
     try:
+        # serving now: say so before the slower files (the ground truth takes seconds)
+        print(banner(len(sim.apps), args.host, port), flush=True)
         if args.registry_out:
             sim.write_registry(args.registry_out, args.token_file)
+            print(f"registry written to {args.registry_out}", flush=True)
         if args.ground_truth_out:
             # Seconds at full scale: in a thread, so the server answers meanwhile.
             await asyncio.to_thread(sim.write_ground_truth, args.ground_truth_out)
-        print(
-            f"tapwatch simulate: {len(sim.apps)} apps at http://{args.host}:{port}/apps/",
-            flush=True,
-        )
+            print(f"ground truth written to {args.ground_truth_out}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
