@@ -117,6 +117,9 @@ def load_registry(path: Path) -> tuple[list[AppConfig], DaemonFile | None]:
         return load_apps_file(path), None
 
 
+NOW_FORMAT = "RFC 3339 with a UTC offset (2026-11-30T09:00:00+08:00) or epoch seconds"
+
+
 def parse_now(value: str | None) -> float | None:
     if value is None:
         return None
@@ -124,9 +127,12 @@ def parse_now(value: str | None) -> float | None:
         return float(value)
     except ValueError:
         pass
-    dt = datetime.fromisoformat(value)
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise AnalyzeError(f"--now {value!r}: expected {NOW_FORMAT}") from None
     if dt.tzinfo is None:
-        raise AnalyzeError(f"--now {value!r} needs a UTC offset")
+        raise AnalyzeError(f"--now {value!r} needs a UTC offset ({NOW_FORMAT})")
     return dt.timestamp()
 
 
@@ -235,6 +241,37 @@ def data_end(apps: dict[str, AppData]) -> float:
     return max(a.last_ts for a in apps.values() if a.last_ts > float("-inf"))
 
 
+def left_out(analyzer: Analyzer) -> tuple[Counter[str], Counter[str]]:
+    """Events not analysed: (of apps missing from the registry by app, rejected by
+    reason), the latter including those the normaliser refused (after --now)."""
+    unknown: Counter[str] = Counter()
+    rejected: Counter[str] = Counter()
+    for what, n in analyzer.skipped.items():
+        if what.startswith("unknown app "):
+            unknown[what.removeprefix("unknown app ")] += n
+        else:
+            rejected[what.removeprefix("rejected:")] += n
+    for data in analyzer.apps.values():
+        rejected.update(data.norm.rejected)
+    return unknown, rejected
+
+
+def describe_left_out(unknown: Counter[str], rejected: Counter[str]) -> str:
+    """One sentence: how many events were left out and why, apps named."""
+    parts = []
+    if unknown:
+        named = ", ".join(f"{app} ({n:,})" for app, n in unknown.most_common(10))
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        parts.append(
+            f"{sum(unknown.values()):,} of apps not in the registry: {named}{more}"
+        )
+    if rejected:
+        why = ", ".join(f"{reason} {n:,}" for reason, n in sorted(rejected.items()))
+        parts.append(f"{sum(rejected.values()):,} rejected ({why})")
+    total = sum(unknown.values()) + sum(rejected.values())
+    return f"left out {total:,} events: " + "; ".join(parts) + "."
+
+
 def _table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -260,8 +297,23 @@ def run_analyze(args: argparse.Namespace) -> int:
             if not args.quiet:
                 print(f"reading {path} ...", file=sys.stderr)
             analyzer.read_file(path, progress=not args.quiet)
+        unknown, rejected = left_out(analyzer)
         if not analyzer.apps:
-            raise AnalyzeError("no events of a known app in the input")
+            raise AnalyzeError(
+                "no events of a known app in the input"
+                + (f" ({describe_left_out(unknown, rejected)})" if unknown or rejected else "")
+            )
+        # with --now, an event "from the future" is one after it: said as such
+        after_now = rejected.pop("future_timestamp", 0) if args.now is not None else 0
+        kept = analyzer.read - sum(unknown.values()) - sum(rejected.values()) - after_now
+        if kept <= 0 and after_now:
+            raise AnalyzeError(
+                f"every event is after --now {args.now} ({after_now:,} of {analyzer.read:,}): "
+                "--now is earlier than the data, nothing to judge"
+            )
+        if kept <= 0:
+            why = describe_left_out(unknown, rejected)
+            raise AnalyzeError(f"no event could be analysed: {why}")
         inputs = analyzer.inputs()
         t1 = time.perf_counter()
         result = run_fleet(inputs, daemon.detectors if daemon else None)
@@ -280,8 +332,14 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(f"detector {f.kind} failed on {f.app}: {f.error}", file=sys.stderr)
     if not args.quiet:
         print(
-            f"{analyzer.read:,} events read in {t1 - t0:.1f}s, detectors {t2 - t1:.1f}s; "
-            + (f"skipped: {dict(analyzer.skipped)}" if analyzer.skipped else ""),
+            f"{analyzer.read:,} events read in {t1 - t0:.1f}s, detectors {t2 - t1:.1f}s.",
+            file=sys.stderr,
+        )
+    if unknown or rejected:  # even with --quiet: the findings rest on fewer events
+        print(f"warning: {describe_left_out(unknown, rejected)}", file=sys.stderr)
+    if after_now:
+        print(
+            f"warning: {after_now:,} events after --now {args.now} were not judged.",
             file=sys.stderr,
         )
     rows = [("app", "band", "score", "confidence", "findings")]

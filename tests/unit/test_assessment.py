@@ -313,6 +313,11 @@ def test_young_app_and_short_data_are_insufficient() -> None:
     fresh = make_input(profile("fresh"), log.items, data_since=NOW - 10 * DAY)
     b = run([fresh])["fresh"]
     assert b.band == "insufficient_data" and b.reasons[0].code == "short_data"
+    # just short of the 30 days needed: said as it is, not rounded up to 30
+    almost = make_input(profile("almost"), log.items, data_since=NOW - 29.68 * DAY)
+    c = run([almost])["almost"]
+    assert c.reasons[0].code == "short_data"
+    assert c.reasons[0].text == "29.6 days of data, fewer than the 30 needed to judge"
 
     nothing = make_input(profile("nothing"), [])
     assert run([nothing])["nothing"].band == "insufficient_data"

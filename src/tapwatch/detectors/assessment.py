@@ -28,6 +28,7 @@ Pure: time comes from `DetectorInput.now`, no I/O.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
@@ -817,7 +818,9 @@ def _band(
         return "insufficient_data", [
             Reason(
                 code="short_data",
-                text=f"{facts.coverage_days:.0f} days of data (judged from {s.min_data_days})",
+                # rounded down: 29.68 days is not "30 days of data"
+                text=f"{math.floor(facts.coverage_days * 10) / 10:g} days of data, fewer "
+                f"than the {s.min_data_days} needed to judge",
                 value=facts.coverage_days,
                 threshold=float(s.min_data_days),
             )
