@@ -112,3 +112,16 @@ def test_paired_bars_and_score_bars_and_line_chart_are_well_formed() -> None:
     line = next(root.iter(f"{NS}polyline"))
     ys = [float(p.split(",")[1]) for p in line.get("points").split()]  # type: ignore[union-attr]
     assert ys == sorted(ys)  # falling values go down the page
+
+
+@pytest.mark.parametrize("ring_m", [2.0, 15.0, 18.0, 60.0])
+def test_the_spread_limit_label_stays_inside_the_plot(ring_m: float) -> None:
+    label = f"spread limit {ring_m:g} m"
+    root = parse(svg.checkin_plot(TIMELINE, ring_m=ring_m, ring_label=label))
+    width = float(root.get("width"))  # type: ignore[arg-type]
+    (text,) = [t for t in root.iter(f"{NS}text") if t.text == label]
+    x, y = float(text.get("x")), float(text.get("y"))  # type: ignore[arg-type]
+    est = svg.text_width(label)
+    left, right = (x, x + est) if text.get("text-anchor") == "start" else (x - est, x)
+    assert left >= 0 and right <= width - 12, (left, right, width)
+    assert y >= 12

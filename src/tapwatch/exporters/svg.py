@@ -46,6 +46,12 @@ def _open(width: float, height: float, title: str, desc: str) -> list[str]:
     ]
 
 
+def text_width(text: str, font_px: float = 11) -> float:
+    """A generous estimate of a label's width in a sans-serif font (no font metrics on
+    the server): 0.62 em a character."""
+    return 0.62 * font_px * len(text)
+
+
 def _fmt_tick(v: float) -> str:
     return f"{v:g}" if abs(v) < 1e6 else f"{v:.2g}"
 
@@ -116,9 +122,15 @@ def checkin_plot(
             "stroke-dasharray='4 3'/>"
         )
         if ring_label:
+            # beside the ring's upper right, kept inside the plot: right-aligned to the
+            # plot's edge when it would run past it (it was cut off at the SVG's edge)
+            x, y = cx + r * 0.72 + 3, max(pad_t + 12, cy - r * 0.72 - 3)
+            anchor = "start"
+            if x + text_width(ring_label) > pad_l + plot - 4:
+                x, anchor = pad_l + plot - 4, "end"
             out.append(
-                f"<text {_FONT} x='{_n(cx + r * 0.72 + 3)}' y='{_n(cy - r * 0.72 - 3)}' "
-                f"fill='#555'>{_e(ring_label)}</text>"
+                f"<text {_FONT} x='{_n(x)}' y='{_n(y)}' text-anchor='{anchor}' fill='#555' "
+                f"stroke='#fff' stroke-width='3' paint-order='stroke'>{_e(ring_label)}</text>"
             )
     out.append(f"<path d='M{_n(cx - 5)} {_n(cy)}h10M{_n(cx)} {_n(cy - 5)}v10' stroke='#333'/>")
     for x, y, b in pts:
