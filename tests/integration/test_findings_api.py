@@ -597,6 +597,151 @@ async def test_pages_render_each_kind_and_escape_and_shorten(fleet: Any) -> None
             assert "Shutdown candidates" in (await r.text())
 
 
+async def test_evidence_events_page_through_in_time_order(fleet: Any) -> None:
+    d, _, creds, _ = fleet
+    insp = basic(creds, "inspector")
+    ring = await one_of(d, creds, "bulk_checkin")
+    path = f"/api/v1/findings/{ring['id']}"
+    whole = await get_json(d, path, insp)
+    total = whole["events_total"]
+    assert total == len(whole["events"]) >= 8 and whole["events_offset"] == 0
+    walked: list[dict[str, Any]] = []
+    for offset in range(0, total, 3):
+        page = await get_json(d, f"{path}?events_offset={offset}&events_limit=3", insp)
+        assert (page["events_total"], page["events_offset"]) == (total, offset)
+        walked += page["events"]
+    assert walked == whole["events"]
+    assert [e["ts"] for e in walked] == sorted(e["ts"] for e in walked)
+    past = await get_json(d, f"{path}?events_offset={total}", insp)
+    assert past["events"] == [] and past["events_total"] == total
+    for query, error in (
+        ("events_limit=0", "events_limit must be between 1 and 500"),
+        ("events_limit=501", "events_limit must be between 1 and 500"),
+        ("events_offset=-1", "events_offset must be between 0 and 1000000000"),
+        ("events_offset=x", "events_offset must be an integer"),
+        ("limit=3", "unknown query parameter 'limit'"),
+    ):
+        body = await get_json(d, f"{path}?{query}", insp, status=400)
+        assert body["error"] == error
+
+
+async def page_text(s: aiohttp.ClientSession, d: Daemon, path: str, status: int = 200) -> str:
+    async with s.get(base(d) + path) as r:
+        text = await r.text()
+        assert r.status == status, (path, text[:500])
+        return text
+
+
+async def test_finding_page_pages_its_evidence_events_with_the_app_of_each(
+    fleet: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tapwatch.exporters.pages import finding as finding_page
+
+    d, _, creds, _ = fleet
+    insp = basic(creds, "inspector")
+    listing = await get_json(d, "/api/v1/findings?limit=500", insp)
+    most: dict[str, Any] = {"events_total": 0}
+    for f in listing["findings"]:
+        full = await get_json(d, f"/api/v1/findings/{f['id']}", insp)
+        if full["events_total"] > most["events_total"]:
+            most = full
+    total = most["events_total"]
+    assert total > 100  # device farms and ritual usage name hundreds
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+        await login(s, d, "inspector", creds["inspector"])
+        fid = most["id"]
+        first = await page_text(s, d, f"/findings/{fid}")
+        per = finding_page.EVENTS_PER_PAGE
+        assert f"1-{per} of {total}, in time order" in first
+        assert len(re.findall(r"<span class='mono'>[^<]+</span></td></tr>", first)) == per
+        assert f"?events_offset={per}#events' rel='next'>Next</a>" in first
+        assert "rel='prev'" not in first
+        last = (total - 1) // per * per
+        assert f"?events_offset={last}#events'>Last</a>" in first
+        second = await page_text(s, d, f"/findings/{fid}?events_offset={per}")
+        assert f"{per + 1}-{2 * per} of {total}" in second
+        assert "rel='prev'>Previous</a>" in second
+        tail = await page_text(s, d, f"/findings/{fid}?events_offset={last}")
+        assert f"{last + 1}-{total} of {total}" in tail and "rel='next'" not in tail
+        bad = await page_text(s, d, f"/findings/{fid}?events_offset=-4", status=400)
+        assert "events_offset must be between" in bad
+        bad = await page_text(s, d, f"/findings/{fid}?page=2", status=400)
+        assert "unknown query parameter &#x27;page&#x27;" in bad
+
+        # smaller pages: every page's rows together are every event, in order, each with
+        # the app it was filed on (duplicate reporting names other apps' submissions)
+        monkeypatch.setattr(finding_page, "EVENTS_PER_PAGE", 1)
+        dup = await one_of(d, creds, "duplicate_reporting")
+        full = await get_json(d, f"/api/v1/findings/{dup['id']}", insp)
+        assert {e["app"] for e in full["events"]} - {dup["app"]}
+        rows = []
+        for offset, event in enumerate(full["events"]):
+            text = await page_text(s, d, f"/findings/{dup['id']}?events_offset={offset}")
+            assert "<th scope='col'>App</th>" in text
+            row = re.findall(r"<tr><td>[^<]+</td><td>([^<]+)</td>.*?<span class='mono'>"
+                             r"([^<]+)</span></td></tr>", text)
+            assert row == [(event["app"], event["id"])]
+            rows += row
+        assert len(rows) == full["events_total"] >= 2
+
+
+async def test_findings_that_name_no_event_say_what_they_rest_on(fleet: Any) -> None:
+    d, _, creds, _ = fleet
+    shell = await one_of(d, creds, "shutdown_candidate")
+    full = await get_json(d, f"/api/v1/findings/{shell['id']}", basic(creds, "inspector"))
+    assert (full["events_source"], full["events"], full["events_total"]) == (
+        "not_event_based", [], 0
+    )
+    ring = await one_of(d, creds, "bulk_checkin")
+    listing = await get_json(d, "/api/v1/findings?kind=banned_feature", basic(creds, "viewer"))
+    declared = [f for f in listing["findings"] if "events" not in f["summary"]]
+    assert declared  # a feature the registry declares, not seen in events
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+        await login(s, d, "inspector", creds["inspector"])
+        text = await page_text(s, d, f"/findings/{shell['id']}")
+        assert "rests on the daily rollups of the app&#x27;s activity" in text
+        assert "no longer stored" not in text and "No evidence events" not in text
+        text = await page_text(s, d, f"/findings/{declared[0]['id']}")
+        assert "rests on the features declared in the app&#x27;s registry entry" in text
+        assert "Declared in the registry as" in text
+        # a reason that is a measurement, not a policy rule, says so in the rule column;
+        # the app's band stands beside the finding, with what each one judges
+        text = await page_text(s, d, f"/findings/{ring['id']}")
+        apps = await get_json(d, "/api/v1/apps", basic(creds, "inspector"))
+        band = next(a["band"] for a in apps["apps"] if a["app"] == ring["app"])
+        assert f"<dt>App&#x27;s shutdown band</dt><dd><a href='/apps'>{band}</a>" in text
+        assert "the band judges whether the app should exist" in text
+        assert "<code>stands_alone</code>" in text
+        assert "a measurement that supports the others (no rule of its own)" in text
+
+
+async def test_apps_page_shows_each_apps_open_findings_beside_its_band(fleet: Any) -> None:
+    d, _, creds, _ = fleet
+    viewer_auth = basic(creds, "viewer")
+    listing = await get_json(
+        d, "/api/v1/findings?status=open&status=confirmed&limit=500", viewer_auth
+    )
+    apps = await get_json(d, "/api/v1/apps", viewer_auth)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+        await login(s, d, "viewer", creds["viewer"])
+        text = await page_text(s, d, "/apps")
+    assert "The band answers one question: should the app exist?" in text
+    kept_with_critical = 0
+    for a in apps["apps"]:
+        mine = [f for f in listing["findings"] if f["app"] == a["app"]]
+        if not mine:
+            continue
+        critical = sum(f["severity"] == "critical" for f in mine)
+        warning = sum(f["severity"] == "warning" for f in mine)
+        worst = ", ".join(
+            f"{n} {sev}" for n, sev in ((critical, "critical"), (warning, "warning")) if n
+        )
+        label = f"{len(mine)} ({worst})" if worst else str(len(mine))
+        assert f"status=open&amp;status=confirmed'>{label}</a>" in text, a["app"]
+        kept_with_critical += a["band"] == "keep" and critical > 0
+    assert kept_with_critical  # the case the note is for: kept, with critical findings
+
+
 # -- no raw identifier leaves the daemon ------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
-"""The daemon's findings view of the store: the evidence cache (one read however many
-inspectors open a finding at once) and the read-only query connections."""
+"""The daemon's findings view of the store: the read-only query connections, and the
+cache of recent results (one read however many inspectors open a finding at once)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,16 @@ from pathlib import Path
 import pytest
 
 from tapwatch.daemon.store_thread import AsyncStore
-from tapwatch.daemon.views import EvidenceCache, StoreFindings
-from tapwatch.detectors.base import Finding
+from tapwatch.daemon.views import StoreFindings
 from tapwatch.events import Event, EventType
-from tapwatch.store.findings import FindingQuery, FindingRecord
+from tapwatch.exporters.cache import RecentResults
+from tapwatch.store.findings import FindingQuery
 from tests.unit.test_findings_store import rings_store
 
 
-def record(status: str = "open", last_seen: float = 10.0, fid: str = "f1") -> FindingRecord:
-    f = Finding(
-        id=fid, kind="bulk_checkin", app="a", severity="warning", score=1.0,
-        window_start=0.0, window_end=1.0, summary="s", reasons=[], evidence={}, confidence=1.0,
-    )  # fmt: skip
-    return FindingRecord(f, status, 0.0, last_seen)
+def key_of(status: str = "open", last_seen: float = 10.0, fid: str = "f1") -> tuple[str, ...]:
+    """A cache key as the findings store makes it."""
+    return (fid, status, str(last_seen))
 
 
 class Reads:
@@ -43,8 +40,8 @@ class Reads:
 
 
 async def test_concurrent_requests_for_one_finding_share_one_read() -> None:
-    cache, reads = EvidenceCache(), Reads()
-    waiting = [asyncio.create_task(cache.get(record(), reads)) for _ in range(50)]
+    cache, reads = RecentResults(), Reads()
+    waiting = [asyncio.create_task(cache.get(key_of(), reads)) for _ in range(50)]
     await asyncio.sleep(0)
     reads.release.set()
     answers = await asyncio.gather(*waiting)
@@ -54,32 +51,32 @@ async def test_concurrent_requests_for_one_finding_share_one_read() -> None:
 
 async def test_a_new_status_or_detector_sighting_reads_again_and_entries_expire() -> None:
     now = [0.0]
-    cache, reads = EvidenceCache(ttl_s=60.0, clock=lambda: now[0]), Reads()
+    cache, reads = RecentResults(ttl_s=60.0, clock=lambda: now[0]), Reads()
     reads.release.set()
-    await cache.get(record(), reads)
-    await cache.get(record(), reads)
+    await cache.get(key_of(), reads)
+    await cache.get(key_of(), reads)
     assert reads.calls == 1
-    await cache.get(record(status="confirmed"), reads)  # confirmed: now the held events
+    await cache.get(key_of(status="confirmed"), reads)  # confirmed: now the held events
     assert reads.calls == 2
-    await cache.get(record(last_seen=20.0), reads)  # the next detector pass saw it again
+    await cache.get(key_of(last_seen=20.0), reads)  # the next detector pass saw it again
     assert reads.calls == 3
     now[0] = 61.0  # raw retention may have pruned its events meanwhile
-    await cache.get(record(), reads)
+    await cache.get(key_of(), reads)
     assert reads.calls == 4
 
 
 async def test_a_failed_read_is_not_remembered_and_the_cache_is_bounded() -> None:
-    cache, reads = EvidenceCache(size=3), Reads()
+    cache, reads = RecentResults(size=3), Reads()
     reads.release.set()
     reads.fail = True
     with pytest.raises(OSError):
-        await cache.get(record(), reads)
+        await cache.get(key_of(), reads)
     reads.fail = False
-    assert (await cache.get(record(), reads))[1] == "raw"
+    assert (await cache.get(key_of(), reads))[1] == "raw"
     assert reads.calls == 2
     for i in range(5):
-        await cache.get(record(fid=f"other{i}"), reads)
-    await cache.get(record(), reads)  # pushed out by the five others
+        await cache.get(key_of(fid=f"other{i}"), reads)
+    await cache.get(key_of(), reads)  # pushed out by the five others
     assert reads.calls == 8
 
 

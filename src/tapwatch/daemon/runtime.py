@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
@@ -391,6 +392,11 @@ class Daemon:
         return st is not None and (st.caught_up or st.up == 0)
 
     # ---- metrics snapshot --------------------------------------------------------
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The daemon's local time zone (`detect.timezone`)."""
+        return ZoneInfo(self.config.daemon.detect.timezone)
 
     def logins(self) -> AuthenticatorLogins:
         """What /metrics reads of the logins."""

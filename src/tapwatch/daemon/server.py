@@ -2,6 +2,7 @@
 
   /metrics                  exporters/metrics.py renders after cycles, exporters/scrape.py
                             serves the last render (text or OpenMetrics, gzip as asked)
+  /                         exporters/pages/home.py: where to go, collection at a glance
   /healthz, /readyz, /-/reload, /debug/apps[/{app}]   here
   /api/v1/...               exporters/findings_api/ (over DaemonInspector, daemon/views.py)
   /findings, /apps, ...     exporters/pages/
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import socket
 import ssl
@@ -26,6 +26,7 @@ from tapwatch.daemon import login
 from tapwatch.daemon.access import AUTH_KEY, access_guard
 from tapwatch.daemon.views import DaemonInspector
 from tapwatch.exporters import findings_api, pages
+from tapwatch.exporters.pages.home import COLLECTOR_KEY, home_page
 from tapwatch.exporters.scrape import metrics_handler
 from tapwatch.exporters.web import INSPECTOR_KEY
 from tapwatch.store.health import StoreError
@@ -121,22 +122,6 @@ async def debug_app(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-async def index(request: web.Request) -> web.Response:
-    d = request.app[DAEMON_KEY]
-    rows = "".join(
-        f"<tr><td><a href='/debug/apps/{html.escape(a)}'>{html.escape(a)}</a></td>"
-        f"<td>{'-' if s.up is None else s.up}</td></tr>"
-        for a, s in sorted(d.states.items())
-    )
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>tapwatch</title></head>"
-        "<body><h1>tapwatch</h1><p><a href='/metrics'>Metrics</a> · "
-        "<a href='/findings'>Findings</a> · <a href='/debug/apps'>Collector state</a></p>"
-        f"<table><tr><th>app</th><th>up</th></tr>{rows}</table></body></html>"
-    )
-    return web.Response(text=page, content_type="text/html")
-
-
 def build_app(d: Daemon) -> web.Application:
     """The daemon's web app: its own routes, the exporters' over read-only views, and the
     access guard with the daemon's Authenticator."""
@@ -146,7 +131,8 @@ def build_app(d: Daemon) -> web.Application:
     app[AUTH_KEY] = d.auth
     app[INSPECTOR_KEY] = DaemonInspector(d)
     app.middlewares.append(access_guard)
-    app.router.add_get("/", index)
+    app[COLLECTOR_KEY] = d
+    app.router.add_get("/", home_page)
     app.router.add_get("/metrics", metrics_handler(lambda: d.metrics_page))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -8,11 +8,8 @@ store's pool of read-only query connections, the status change on the writer.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from tapwatch.config import AppConfig
@@ -20,6 +17,7 @@ from tapwatch.daemon.auth import REALMS, Authenticator
 from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.detectors.assessment import Assessment
 from tapwatch.events import Event
+from tapwatch.exporters.cache import RecentResults
 from tapwatch.exporters.view import EvidencePage
 from tapwatch.store import findings as store_findings
 from tapwatch.store.findings import (
@@ -42,45 +40,6 @@ def _export(store: Store, q: FindingQuery, limit: int) -> list[FindingRecord]:
         if len(out) >= limit:
             break
     return out
-
-
-class EvidenceCache:
-    """A finding's evidence events, read once for everyone who looks at it.
-
-    Finding them decodes every raw batch around the finding's window (milliseconds to
-    tens of them): a finding an alert points many inspectors to at once would be decoded
-    once per request. Entries are keyed on what changes the answer (the finding's id,
-    status and last detector sighting), expire after `ttl_s` (raw retention may prune
-    events meanwhile), and concurrent misses of one key share one read."""
-
-    def __init__(
-        self, size: int = 64, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.size = size
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._entries: OrderedDict[tuple[str, str, float], tuple[float, asyncio.Future[Any]]]
-        self._entries = OrderedDict()
-
-    async def get(
-        self, rec: FindingRecord, read: Callable[[], Awaitable[tuple[list[Event], str]]]
-    ) -> tuple[list[Event], str]:
-        key = (rec.finding.id, rec.status, rec.last_seen)
-        now = self._clock()
-        hit = self._entries.get(key)
-        if hit is not None and now - hit[0] < self.ttl_s:
-            self._entries.move_to_end(key)
-            return await asyncio.shield(hit[1])
-        fut: asyncio.Future[tuple[list[Event], str]] = asyncio.ensure_future(read())
-        self._entries[key] = (now, fut)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-        try:
-            return await asyncio.shield(fut)
-        except BaseException:
-            if self._entries.get(key, (0.0, None))[1] is fut:
-                del self._entries[key]  # a failed read is not remembered
-            raise
 
 
 class AuthenticatorLogins:
@@ -117,7 +76,9 @@ class StoreFindings:
 
     def __init__(self, store: AsyncStore) -> None:
         self._store = store
-        self._evidence = EvidenceCache()
+        #: a finding's evidence events by (id, status, last sighting): decoding the raw
+        #: batches around its window costs milliseconds, once for all who open it
+        self._evidence: RecentResults[tuple[list[Event], str]] = RecentResults()
 
     async def query(self, q: FindingQuery) -> FindingPage:
         return await self._store.query(store_findings.query_findings, q)
@@ -132,8 +93,9 @@ class StoreFindings:
         return await self._store.query(store_findings.audit_log, finding_id)
 
     async def evidence(self, record: FindingRecord, offset: int, limit: int) -> EvidencePage:
+        key = (record.finding.id, record.status, record.last_seen)
         events, source = await self._evidence.get(
-            record, lambda: self._store.query(store_findings.evidence_events, record)
+            key, lambda: self._store.query(store_findings.evidence_events, record)
         )
         return EvidencePage(events[offset : offset + limit], len(events), offset, source)
 
@@ -142,6 +104,9 @@ class StoreFindings:
 
     async def apps_with_findings(self) -> list[str]:
         return await self._store.query(store_findings.known_values, "app")
+
+    async def open_by_severity(self) -> dict[str, dict[str, int]]:
+        return await self._store.query(store_findings.open_by_severity)
 
     async def set_status(
         self, finding_id: str, to: str, actor: str, reason: str | None, now: float
@@ -160,7 +125,7 @@ class DaemonInspector:
 
     @property
     def timezone(self) -> ZoneInfo:
-        return ZoneInfo(self._d.config.daemon.detect.timezone)
+        return self._d.timezone
 
     @property
     def rollup_days(self) -> int:

@@ -321,6 +321,18 @@ def app_daily_activity(store: Store, app: str, since_day: int) -> list[DayActivi
     return [DayActivity(int(d), int(n or 0), int(m or 0), int(a)) for d, n, m, a in rows]
 
 
+def open_by_severity(store: Store) -> dict[str, dict[str, int]]:
+    """app -> severity -> findings open or confirmed (not dismissed or resolved)."""
+    out: dict[str, dict[str, int]] = {}
+    rows = store._db.execute(
+        "SELECT app, severity, COUNT(*) FROM findings WHERE status IN ('open', 'confirmed') "
+        "GROUP BY app, severity"
+    )
+    for app, sev, n in rows:
+        out.setdefault(app, {})[sev] = int(n)
+    return out
+
+
 def known_values(store: Store, column: str) -> list[str]:
     """Distinct values of a findings column (app, kind) for the list page's choices."""
     if column not in ("app", "kind"):

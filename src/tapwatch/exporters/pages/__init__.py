@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from tapwatch.exporters.cache import RecentResults
 from tapwatch.exporters.pages import apps, finding, findings_list, layout
 
 
 def add_routes(app: web.Application) -> None:
     """The pages' routes (the app must hold INSPECTOR_KEY and the access guard)."""
+    app[finding.DRAWN_KEY] = RecentResults()
     r = app.router
     r.add_get("/static/tapwatch.css", layout.stylesheet)
     r.add_get("/findings", findings_list.findings_page)

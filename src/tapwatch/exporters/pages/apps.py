@@ -11,18 +11,42 @@ from tapwatch.exporters.findings_api.apps import assessments_json
 from tapwatch.exporters.pages.layout import e, fmt_time, layout, num_cell, table
 from tapwatch.exporters.web import inspector_view, viewer
 
+#: what the band is, next to an app's findings: a kept app may have critical findings
+BANDS_AND_FINDINGS = (
+    "The band answers one question: should the app exist? It weighs organic use against "
+    "the intended users, dormancy, the trend, depth of use, unused features, maintenance, "
+    "redundancy and cost. Findings answer another: how is the app used? A check-in app "
+    "that people really use is kept, and can still have critical bulk check-in findings: "
+    "those call for changing how the app is used (no mandatory check-ins, no ranking), not "
+    "for shutting it down. Each kind of finding is dealt with on its own page."
+)
+
+
+def _open_findings(app: str, counts: dict[str, dict[str, int]]) -> str:
+    """'3 (2 critical)', linked to the app's findings; '0' when it has none."""
+    by_sev = counts.get(app, {})
+    n = sum(by_sev.values())
+    if not n:
+        return "<td class='num'>0</td>"
+    worst = [f"{by_sev[s]} {s}" for s in ("critical", "warning") if by_sev.get(s)]
+    q = urlencode([("app", app), ("status", "open"), ("status", "confirmed")])
+    label = f"{n} ({', '.join(worst)})" if worst else str(n)
+    return f"<td class='num'><a href='/findings?{e(q)}'>{e(label)}</a></td>"
+
 
 async def apps_page(request: web.Request) -> web.Response:
     view, user = inspector_view(request), viewer(request)
     rows = assessments_json(view)
-    counts = {b: 0 for b in (*BANDS, None)}
+    counts = await view.findings.open_by_severity()
+    per_band = {b: 0 for b in (*BANDS, None)}
     for r in rows:
-        counts[r["band"]] = counts.get(r["band"], 0) + 1
-    band_rows = [(e(b or "not assessed yet"), num_cell(n)) for b, n in counts.items() if n]
+        per_band[r["band"]] = per_band.get(r["band"], 0) + 1
+    band_rows = [(e(b or "not assessed yet"), num_cell(n)) for b, n in per_band.items() if n]
     parts = [
         "<h1>Apps</h1>",
         f"<p>Assessed {e(fmt_time(view.assessed_at, view.timezone))}.</p>",
         table(("Band", "Apps"), band_rows),
+        f"<p class='note'>{e(BANDS_AND_FINDINGS)}</p>",
     ]
     for band, title in (("candidate", "Shutdown candidates"), ("review", "Needs review")):
         chosen = [r for r in rows if r["band"] == band]
@@ -41,6 +65,7 @@ async def apps_page(request: web.Request) -> web.Response:
                     "Confidence",
                     "Main reasons",
                     "Evidence",
+                    "Open findings",
                 ),
                 [
                     (
@@ -56,6 +81,7 @@ async def apps_page(request: web.Request) -> web.Response:
                         f"<a href='/findings/{e(r['finding_id'])}'>score breakdown</a>"
                         if r["finding_id"]
                         else "-",
+                        _open_findings(r["app"], counts),
                     )
                     for r in chosen
                 ],
@@ -65,7 +91,7 @@ async def apps_page(request: web.Request) -> web.Response:
     parts.append(f"<h2>Other apps ({len(others)})</h2>")
     parts.append(
         table(
-            ("App", "Name", "Owner", "Band", "Score", "Findings"),
+            ("App", "Name", "Owner", "Band", "Score", "Open findings", "All findings"),
             [
                 (
                     e(r["app"]),
@@ -73,6 +99,7 @@ async def apps_page(request: web.Request) -> web.Response:
                     e(r["owner"]),
                     e(r["band"] or "-"),
                     num_cell(r["score"]),
+                    _open_findings(r["app"], counts),
                     f"<a href='/findings?{e(urlencode({'app': r['app']}))}'>findings</a>",
                 )
                 for r in others

@@ -7,17 +7,19 @@ as recorded) are drawn here; the kind's own section comes from pages/evidence/.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import urlencode
 
+import msgspec
 from aiohttp import web
 
+from tapwatch.detectors.assessment import FINDING_KIND_BY_BAND
 from tapwatch.events import Event, EventType
-from tapwatch.exporters.findings_api.params import check_id
+from tapwatch.exporters.cache import RecentResults
+from tapwatch.exporters.findings_api.params import check_id, integer, no_unknown
 from tapwatch.exporters.findings_api.status import apply_status
-from tapwatch.exporters.pages.evidence import SECTIONS, EvidenceContext
+from tapwatch.exporters.pages.evidence import BASES, SECTIONS, EvidenceContext
 from tapwatch.exporters.pages.layout import (
     e,
     error_page,
@@ -39,12 +41,25 @@ from tapwatch.exporters.web import (
     inspector_view,
     viewer,
 )
-from tapwatch.store.findings import STATUSES, FindingRecord
+from tapwatch.store.findings import MAX_EVIDENCE_EVENTS, STATUSES, FindingRecord
 
 _HEX16 = re.compile(r"\b([0-9a-f]{8})[0-9a-f]{8}\b")
-#: evidence events read for the page, and shown of those
-EVENTS_READ = 500
-EVENTS_SHOWN = 200
+#: evidence events per page (a page of 500 was 8,000 px tall)
+EVENTS_PER_PAGE = 50
+#: what a finding that names no single event rests on, for kinds whose section does not say
+DEFAULT_BASIS = (
+    "counts kept in the daily rollups (per account and day, per hour), which outlive the "
+    "raw events"
+)
+NO_RULE = "a measurement that supports the others (no rule of its own)"
+SHUTDOWN_KINDS = frozenset(FINDING_KIND_BY_BAND.values())
+
+
+def _as_json(evidence: dict[str, Any]) -> str:
+    """The evidence as indented JSON (msgspec: json.dumps with indent is pure Python, and
+    this block was most of a finding page's cost)."""
+    raw = msgspec.json.encode(evidence, enc_hook=str)
+    return msgspec.json.format(raw, indent=1).decode()
 
 
 def _reasons(rec: FindingRecord, removed: set[str]) -> str:
@@ -54,7 +69,7 @@ def _reasons(rec: FindingRecord, removed: set[str]) -> str:
             e(scrub_text(r.text, removed) if removed else r.text),
             num_cell(r.value),
             num_cell(r.threshold),
-            e(r.rule or ""),
+            e(r.rule) if r.rule else f"<span class='muted'>{e(NO_RULE)}</span>",
         )
         for r in rec.finding.reasons
     ]
@@ -66,6 +81,7 @@ def _reasons(rec: FindingRecord, removed: set[str]) -> str:
 def _event_row(x: Event, tz: Any) -> tuple[str, ...]:
     return (
         e(fmt_time(x.ts, tz)),
+        e(x.app),
         e(EventType(x.type).name),
         pseudo(x.account),
         pseudo(x.device) if x.device else "-",
@@ -75,25 +91,57 @@ def _event_row(x: Event, tz: Any) -> tuple[str, ...]:
     )
 
 
-def _events_table(page: EvidencePage, tz: Any) -> str:
-    if not page.events:
-        return (
-            "<h2>Evidence events</h2><p class='note'>No evidence events are stored any "
-            "more (raw events are kept for the raw retention window; confirming a finding "
-            "holds its evidence).</p>"
+def _events_nav(fid: str, page: EvidencePage) -> str:
+    """First / previous / next / last links of the evidence events' pages."""
+    last = (page.total - 1) // EVENTS_PER_PAGE * EVENTS_PER_PAGE
+    prev = max(0, page.offset - EVENTS_PER_PAGE)
+    nxt = page.offset + EVENTS_PER_PAGE
+    links = []
+    for label, offset, rel, shown in (
+        ("First", 0, "", page.offset > 0),
+        ("Previous", prev, "prev", page.offset > 0),
+        ("Next", nxt, "next", nxt < page.total),
+        ("Last", last, "", nxt < page.total),
+    ):
+        if shown:
+            q = urlencode({"events_offset": offset})
+            rel_attr = f" rel='{rel}'" if rel else ""
+            links.append(f"<a href='/findings/{e(fid)}?{e(q)}#events'{rel_attr}>{label}</a>")
+    return f"<p class='pager'>{' · '.join(links)}</p>" if links else ""
+
+
+def _events_table(fid: str, kind: str, page: EvidencePage, tz: Any) -> str:
+    head = "<h2 id='events'>Evidence events</h2>"
+    if page.source == "not_event_based":
+        basis = BASES.get(kind, DEFAULT_BASIS)
+        return head + (
+            f"<p class='note'>This finding rests on {e(basis)}, shown above; it names no "
+            "single event, so there is no list of events to show.</p>"
+        )
+    if page.source == "none":
+        return head + (
+            "<p class='note'>The events this finding names are no longer stored (raw events "
+            "are kept for the raw retention window; confirming a finding holds its "
+            "evidence).</p>"
         )
     where = {
         "held": "held for this confirmed finding (kept past raw retention)",
         "raw": "from the raw store (deleted after the raw retention window unless the "
         "finding is confirmed)",
     }[page.source]
-    events = page.events
-    rows = [_event_row(x, tz) for x in events[:EVENTS_SHOWN]]
-    more = f"<p>First {EVENTS_SHOWN} of {len(events)}.</p>" if len(events) > EVENTS_SHOWN else ""
+    shown = (
+        f"{page.offset + 1}-{page.offset + len(page.events)} of {page.total}"
+        if page.events
+        else f"none past {page.total}"
+    )
     return (
-        f"<h2>Evidence events</h2><p>{len(events)} events {e(where)}.</p>"
-        + table(("Time", "Type", "Account", "Device", "Point", "Position", "Event id"), rows)
-        + more
+        f"{head}<p>{page.total} events {e(where)}; {shown}, in time order.</p>"
+        + _events_nav(fid, page)
+        + table(
+            ("Time", "App", "Type", "Account", "Device", "Point", "Position", "Event id"),
+            [_event_row(x, tz) for x in page.events],
+        )
+        + _events_nav(fid, page)
     )
 
 
@@ -132,17 +180,72 @@ def _audit(entries: list[Any], tz: Any) -> str:
     )
 
 
+def _band_fact(view: InspectorView, app: str, kind: str) -> list[tuple[str, str]]:
+    """Beside a finding about how the app is used, the app's shutdown band, and why the
+    two can disagree (a kept app may have critical findings)."""
+    if kind in SHUTDOWN_KINDS:
+        return []
+    a = view.assessments().get(app)
+    if a is None:
+        return []
+    return [
+        (
+            "App's shutdown band",
+            f"<a href='/apps'>{e(a.band)}</a> (score {e(f'{a.score:.0f}')}/100): the band "
+            "judges whether the app should exist; this finding is about how it is used, and "
+            "is dealt with on its own",
+        )
+    ]
+
+
+#: a finding's drawn evidence by (id, status, last sighting, inspector?, events page)
+DRAWN_KEY: web.AppKey[RecentResults[tuple[str, str]]] = web.AppKey("drawn_findings")
+
+
+async def _draw(
+    view: InspectorView, rec: FindingRecord, full: bool, events_offset: int
+) -> tuple[str, str]:
+    """The parts of the page drawn from the evidence alone: the kind's section, the
+    reasons and the events (before the audit log), and the evidence as recorded."""
+    tz = view.timezone
+    f = rec.finding
+    removed: set[str] = set()
+    ev: dict[str, Any] = f.evidence if full else redact_evidence(f.evidence, removed)
+    parts = []
+    section = SECTIONS.get(f.kind)
+    if section is not None:
+        parts.append(await section(EvidenceContext(rec, ev, full, tz, view)))
+    parts.append(_reasons(rec, removed))
+    if full:
+        page = await view.findings.evidence(rec, events_offset, EVENTS_PER_PAGE)
+        parts.append(_events_table(f.id, f.kind, page, tz))
+    shown = _HEX16.sub(r"\1…", _as_json(ev))
+    recorded = (
+        f"<details><summary>Evidence as recorded (JSON)</summary><pre>{e(shown)}</pre></details>"
+    )
+    return "".join(parts), recorded
+
+
 async def finding_body(
-    view: InspectorView, rec: FindingRecord, user: Viewer, message: str = ""
+    view: InspectorView,
+    rec: FindingRecord,
+    user: Viewer,
+    drawn: RecentResults[tuple[str, str]],
+    events_offset: int = 0,
+    message: str = "",
 ) -> str:
-    """The page's body for this user (a viewer's without personal values)."""
+    """The page's body for this user (a viewer's without personal values). What is drawn
+    from the evidence alone is kept in `drawn`: an alert sends many inspectors to one
+    finding at once."""
     tz = view.timezone
     f = rec.finding
     reg = view.registry().get(f.app)
     full = user.is_inspector
-    removed: set[str] = set()
-    ev: dict[str, Any] = f.evidence if full else redact_evidence(f.evidence, removed)
-    summary = scrub_text(f.summary, removed) if removed else f.summary
+    summary = f.summary
+    if not full:
+        removed: set[str] = set()
+        redact_evidence(f.evidence, removed)
+        summary = scrub_text(f.summary, removed) if removed else f.summary
     parts = [
         f"<h1>{e(f.kind)} on {e(f.app)}</h1><p>{e(summary)}</p>",
         facts(
@@ -162,6 +265,7 @@ async def finding_body(
                     e(f"{fmt_time(rec.first_seen, tz)} / {fmt_time(rec.last_seen, tz)}"),
                 ),
                 ("Finding id", f"<span class='mono'>{e(f.id)}</span>"),
+                *_band_fact(view, f.app, f.kind),
             ]
         ),
     ]
@@ -170,19 +274,13 @@ async def finding_body(
             "<p class='note'>You are a viewer: accounts, devices, positions, event "
             "ids and timelines are left out.</p>"
         )
-    section = SECTIONS.get(f.kind)
-    if section is not None:
-        parts.append(await section(EvidenceContext(rec, ev, full, tz, view)))
-    parts.append(_reasons(rec, removed))
+    key = (f.id, rec.status, rec.last_seen, full, events_offset, EVENTS_PER_PAGE)
+    evidence, recorded = await drawn.get(key, lambda: _draw(view, rec, full, events_offset))
+    parts.append(evidence)
     if full:
-        page = await view.findings.evidence(rec, 0, EVENTS_READ)
-        parts.append(_events_table(page, tz))
         parts.append(_audit(await view.findings.audit(f.id), tz))
         parts.append(_status_form(rec, user.csrf, message))
-    shown = _HEX16.sub(r"\1…", json.dumps(ev, indent=1, ensure_ascii=False, default=str))
-    parts.append(
-        f"<details><summary>Evidence as recorded (JSON)</summary><pre>{e(shown)}</pre></details>"
-    )
+    parts.append(recorded)
     return "".join(parts)
 
 
@@ -190,12 +288,14 @@ async def finding_page(request: web.Request) -> web.Response:
     view, user = inspector_view(request), viewer(request)
     try:
         fid = check_id(request.match_info["id"])
+        no_unknown(request.query, ("events_offset",))
+        offset = integer(request.query, "events_offset", 0, 0, MAX_EVIDENCE_EVENTS)
     except BadRequest as err:
         return error_page(user, err)
     rec = await view.findings.get(fid)
     if rec is None:
         return error_page(user, BadRequest("no such finding", {"id": fid}, 404))
-    body = await finding_body(view, rec, user)
+    body = await finding_body(view, rec, user, request.app[DRAWN_KEY], offset)
     return layout(f"{rec.finding.kind} {rec.finding.app}", body, user)
 
 
@@ -217,6 +317,6 @@ async def status_submit(request: web.Request) -> web.Response:
             rec = await view.findings.get(request.match_info["id"])
         if rec is None:
             return error_page(user, err)
-        body = await finding_body(view, rec, user, message=err.error)
+        body = await finding_body(view, rec, user, request.app[DRAWN_KEY], message=err.error)
         return layout("Decision not recorded", body, user, status=err.status)
     raise web.HTTPSeeOther(f"/findings/{fid}")

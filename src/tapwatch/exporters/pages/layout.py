@@ -46,6 +46,7 @@ form.filters label{display:flex;flex-direction:column;font-size:.85em;color:#444
 padding:.7em;border:1px solid #ddd;margin-bottom:1em}
 .facts dt{color:#555}.facts dd{margin:0}
 .note{background:#eef4fa;border-left:4px solid #1f3b57;padding:.5em .8em}
+.muted{color:#666;font-style:italic}.pager a{margin-right:.3em}
 .error{background:#fde2e2;border-left:4px solid #a00;padding:.5em .8em}
 svg.plot{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}
 pre{background:#fff;border:1px solid #ddd;padding:.7em;overflow:auto;max-height:30em}

@@ -10,6 +10,10 @@ from tapwatch.store.findings import DayActivity
 from tapwatch.window import local_day_of
 
 KINDS = tuple(FINDING_KIND_BY_BAND.values())
+BASIS = (
+    "the daily rollups of the app's activity (per account and day, kept for the rollup "
+    "retention), its registry entry and the figures the app reports"
+)
 
 
 async def section(ctx: EvidenceContext) -> str:

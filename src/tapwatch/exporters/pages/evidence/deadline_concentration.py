@@ -7,6 +7,9 @@ from tapwatch.exporters.pages.evidence import EvidenceContext
 from tapwatch.exporters.pages.layout import e, num_cell, table
 
 KINDS = ("deadline_concentration",)
+BASIS = (
+    "the hourly counts of the app's submissions in the daily rollups"
+)
 
 
 async def section(ctx: EvidenceContext) -> str:

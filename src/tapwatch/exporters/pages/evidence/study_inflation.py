@@ -7,6 +7,9 @@ from tapwatch.exporters.pages.evidence import EvidenceContext
 from tapwatch.exporters.pages.layout import e, num_cell, table
 
 KINDS = ("study_inflation",)
+BASIS = (
+    "per-account daily study time, credited against time spent, from the daily rollups"
+)
 
 
 async def section(ctx: EvidenceContext) -> str:
