@@ -38,6 +38,7 @@ EXPORTED_METRICS = {
     "tapwatch_app_up", "tapwatch_app_last_success_timestamp_seconds",
     "tapwatch_app_scrape_duration_seconds", "tapwatch_app_scrape_errors_total",
     "tapwatch_app_events_ingested_total", "tapwatch_app_events_rejected_total",
+    "tapwatch_app_records_skipped_total",
     "tapwatch_app_registered_accounts", "tapwatch_app_active_accounts", "tapwatch_app_info",
     "tapwatch_app_poll_lag_seconds", "tapwatch_app_stale", "tapwatch_app_intended_users",
     "tapwatch_app_annual_cost_cny", "tapwatch_app_exempt", "tapwatch_findings_total",
