@@ -6,6 +6,8 @@ every app is caught up, runs one detector pass (so the per-app assessment series
 there), and then, with its pollers still running:
 
   page     bytes of the rendered page and its sample lines
+  gzip     the page gzipped as /metrics serves it to a scraper that accepts it (built once
+           per render, in a thread): bytes, ratio, milliseconds
   render   render_metrics(daemon), a render from scratch, timed `--renders` times: p50, max
   render_steady  the daemon's own renderer (it keeps each app's lines and re-formats only
            the apps that changed), 1 s apart while the pollers run, as its render loop does
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gzip
 import http.client
 import logging
 import multiprocessing as mp
@@ -48,6 +51,7 @@ from common import (
 )
 from tapwatch.daemon.runtime import Daemon
 from tapwatch.exporters.metrics import render_metrics
+from tapwatch.exporters.scrape import GZIP_LEVEL
 from tapwatch.simulator import SimulatorOptions
 
 SERVE_GOAL_S = 0.050
@@ -131,6 +135,15 @@ async def run(args: argparse.Namespace, config_path: Path, client_core: int | No
             await asyncio.sleep(0)  # let the pollers run between renders, as in production
         samples = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
         figure("page", bytes=len(body), samples=samples, bytes_per_app=len(body) / len(d.states))
+        # what a scrape with Accept-Encoding: gzip gets, compressed once per render
+        t = time.perf_counter()
+        packed = gzip.compress(body, GZIP_LEVEL, mtime=0)
+        figure(
+            "gzip",
+            bytes=len(packed),
+            ratio=len(body) / len(packed),
+            ms=1000 * (time.perf_counter() - t),
+        )
         figure(
             "render",
             p50_ms=1000 * percentile(times, 50),

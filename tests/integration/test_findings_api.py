@@ -111,6 +111,21 @@ async def one_of(d: Daemon, creds: dict[str, str], kind: str, app: str | None = 
     return body["findings"][0]
 
 
+# -- what the exporters see of the daemon ---------------------------------------------------
+
+
+async def test_the_daemon_hands_its_exporters_the_views_they_declare(fleet: Any) -> None:
+    from tapwatch.daemon.views import DaemonInspector
+    from tapwatch.exporters.view import CollectorView, FindingsStore, InspectorView
+
+    d, _, _, _ = fleet
+    inspector = DaemonInspector(d)
+    assert isinstance(d, CollectorView)
+    assert isinstance(inspector, InspectorView)
+    assert isinstance(inspector.findings, FindingsStore)
+    assert set(inspector.registry()) >= set(APPS) and inspector.assessed_at is not None
+
+
 # -- logins and roles ---------------------------------------------------------------------
 
 

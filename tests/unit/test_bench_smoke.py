@@ -37,6 +37,7 @@ EXPECTED = {
     "bench_metrics.py": [
         r"setup_done: .*apps=40 caught_up=40",
         r"page: bytes=(?P<bytes>\d+) samples=\d+",
+        rf"gzip: bytes=\d+ ratio={NUM} ms={NUM}",
         rf"render: p50_ms={NUM} max_ms={NUM}",
         rf"serve: p50_ms={NUM} p99_ms={NUM} max_ms={NUM} n=20",
         rf"serve_idle: p50_ms={NUM} p99_ms={NUM} max_ms={NUM} n=20",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -127,6 +127,7 @@ class LoginView(Protocol):
         ...
 
 
+@runtime_checkable
 class CollectorView(Protocol):
     """What /metrics and the home page read of the daemon."""
 
@@ -179,6 +180,7 @@ class EvidencePage:
     source: str
 
 
+@runtime_checkable
 class FindingsStore(Protocol):
     """The store as the findings API and pages use it. Reads run off the event loop on
     read-only connections; `set_status` is the one write."""
@@ -205,6 +207,7 @@ class FindingsStore(Protocol):
         ...
 
 
+@runtime_checkable
 class InspectorView(Protocol):
     """What the findings API and the inspector pages read of the daemon."""
 
