@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import msgspec
 from aiohttp import web
@@ -41,7 +42,7 @@ from tapwatch.exporters.web import (
     inspector_view,
     viewer,
 )
-from tapwatch.store.findings import MAX_EVIDENCE_EVENTS, STATUSES, FindingRecord
+from tapwatch.store.findings import MAX_EVIDENCE_EVENTS, STATUSES, AuditEntry, FindingRecord
 
 _HEX16 = re.compile(r"\b([0-9a-f]{8})[0-9a-f]{8}\b")
 #: evidence events per page (a page of 500 was 8,000 px tall)
@@ -78,7 +79,7 @@ def _reasons(rec: FindingRecord, removed: set[str]) -> str:
     )
 
 
-def _event_row(x: Event, tz: Any) -> tuple[str, ...]:
+def _event_row(x: Event, tz: ZoneInfo) -> tuple[str, ...]:
     return (
         e(fmt_time(x.ts, tz)),
         e(x.app),
@@ -110,7 +111,7 @@ def _events_nav(fid: str, page: EvidencePage) -> str:
     return f"<p class='pager'>{' · '.join(links)}</p>" if links else ""
 
 
-def _events_table(fid: str, kind: str, page: EvidencePage, tz: Any) -> str:
+def _events_table(fid: str, kind: str, page: EvidencePage, tz: ZoneInfo) -> str:
     head = "<h2 id='events'>Evidence events</h2>"
     if page.source == "not_event_based":
         basis = BASES.get(kind, DEFAULT_BASIS)
@@ -162,7 +163,7 @@ def _status_form(rec: FindingRecord, csrf: str | None, message: str = "") -> str
     )
 
 
-def _audit(entries: list[Any], tz: Any) -> str:
+def _audit(entries: list[AuditEntry], tz: ZoneInfo) -> str:
     if not entries:
         return "<h2>Audit log</h2><p>No decisions yet.</p>"
     return "<h2>Audit log</h2>" + table(
