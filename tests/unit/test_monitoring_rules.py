@@ -52,6 +52,9 @@ EXPORTED_METRICS = {
     "tapwatch_shard_ordinal", "tapwatch_total_shards", "tapwatch_store_size_bytes",
     "tapwatch_event_loop_lag_seconds", "tapwatch_events_stored", "tapwatch_store_healthy",
     "tapwatch_store_fault", "tapwatch_store_write_failures_total",
+    "tapwatch_auth_failures_total", "tapwatch_auth_refused_total",
+    "tapwatch_auth_password_checks_total", "tapwatch_web_config_last_reload_successful",
+    "tapwatch_users_file_last_reload_successful",
 }
 METRIC_REF = re.compile(r"(?<![\w:])(tapwatch_[a-z0-9_]+)")
 
