@@ -11,6 +11,7 @@ Unknown keys are errors. Secrets are never in the config itself: a token is name
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -588,6 +590,82 @@ class AppConfig(_Strict):
         return v
 
 
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: headers a reverse proxy names its client in, for `server.client_address_header`
+CLIENT_ADDRESS_HEADERS = ("X-Forwarded-For", "Forwarded")
+
+
+def proxy_network(v: Any) -> ProxyNetwork:
+    """One `server.trusted_proxies` entry: an IP address or a CIDR network, strictly.
+
+    A host name is refused (the addresses behind it can change under a running daemon),
+    as are host bits beside a prefix (`10.0.0.1/8`: a typo for a host or for a network?)
+    and a network holding every address (every client could then name itself)."""
+    if isinstance(v, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return v
+    if not isinstance(v, str):
+        raise ValueError(f"expected an IP address or CIDR network, got {_yaml_type(v)}")
+    text = v.strip()
+    try:
+        net = ipaddress.ip_network(text, strict=True)
+    except ValueError as e:
+        if "has host bits set" in str(e):
+            loose = ipaddress.ip_network(text, strict=False)
+            host = text.partition("/")[0]
+            raise ValueError(
+                f"{v!r} has host bits set: write {str(loose)!r} for the network or "
+                f"{host!r} for one proxy"
+            ) from None
+        if "/" not in text and re.fullmatch(r"[A-Za-z0-9.-]+", text) and re.search(
+            "[A-Za-z]", text
+        ):
+            raise ValueError(
+                f"{v!r} is a host name: name a proxy by its IP address or network (the "
+                "addresses behind a name can change)"
+            ) from None
+        address, _, prefix = text.partition("/")
+        bits = _address_bits(address)
+        if bits is not None and prefix.isdigit() and int(prefix) > bits:
+            raise ValueError(
+                f"{v!r}: a prefix of {prefix} bits is longer than the address ({bits})"
+            ) from None
+        raise ValueError(
+            f"{v!r} is not an IP address or CIDR network (e.g. 10.0.0.5, 10.0.0.0/24, "
+            "fd00::/64)"
+        ) from None
+    if net.prefixlen == 0:
+        raise ValueError(
+            f"{v!r} trusts every address, so any client could name itself in "
+            "the header; list your proxies' addresses"
+        )
+    if isinstance(net, ipaddress.IPv6Network) and net.network_address.ipv4_mapped:
+        raise ValueError(
+            f"{v!r} is an IPv4-mapped IPv6 address: write it as IPv4 "
+            f"({net.network_address.ipv4_mapped})"
+        )
+    return net
+
+
+def _address_bits(text: str) -> int | None:
+    """32 or 128 if `text` is an IP address, else None."""
+    try:
+        return ipaddress.ip_address(text).max_prefixlen
+    except ValueError:
+        return None
+
+
+def _client_address_header(v: Any) -> Any:
+    """The header's canonical spelling (header names are case-insensitive)."""
+    if isinstance(v, str):
+        for name in CLIENT_ADDRESS_HEADERS:
+            if v.strip().lower() == name.lower():
+                return name
+        raise ValueError(
+            f"expected X-Forwarded-For or Forwarded (the header your proxy writes), got {v!r}"
+        )
+    return v
+
+
 class ServerConfig(_Strict):
     listen: str = "127.0.0.1:9817"
     external_url: str | None = Field(None, description="base URL used in links (alerts, pages)")
@@ -601,6 +679,18 @@ class ServerConfig(_Strict):
         description="inspector and viewer accounts (bcrypt hashes and roles) for the findings "
         "API and pages; without it they refuse everyone; re-read when it changes",
     )
+    trusted_proxies: list[Annotated[ProxyNetwork, BeforeValidator(proxy_network)]] = Field(
+        [],
+        description="reverse proxies (IP addresses or CIDR networks) whose "
+        "client_address_header names the client; from any other peer the header is ignored",
+    )
+    client_address_header: Annotated[
+        Literal["X-Forwarded-For", "Forwarded"], BeforeValidator(_client_address_header)
+    ] = Field(
+        "X-Forwarded-For",
+        description="the header the trusted proxies write: X-Forwarded-For (nginx's "
+        "$proxy_add_x_forwarded_for, HAProxy's forwardfor) or Forwarded (RFC 7239)",
+    )
 
     @field_validator("listen")
     @classmethod
@@ -608,6 +698,17 @@ class ServerConfig(_Strict):
         host, sep, port = v.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"expected HOST:PORT, got {v!r}")
+        return v
+
+    @field_validator("client_address_header")
+    @classmethod
+    def _header_needs_proxies(cls, v: str, info: ValidationInfo) -> str:
+        # runs only when the key is given; skipped when trusted_proxies itself was bad
+        if info.data.get("trusted_proxies") == []:
+            raise ValueError(
+                f"{v} is named but trusted_proxies is empty, so the header would never be "
+                "read (list the proxies that write it in trusted_proxies)"
+            )
         return v
 
 

@@ -7,7 +7,8 @@
   /api/v1/...               exporters/findings_api/ (over DaemonInspector, daemon/views.py)
   /findings, /apps, ...     exporters/pages/
   /login, /logout           daemon/login.py
-  every route               daemon/access.py decides who may reach it
+  every route               daemon/access.py decides who may reach it, knowing the client
+                            behind trusted proxies (daemon/forwarded.py)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aiohttp import web
 
 from tapwatch.daemon import login
 from tapwatch.daemon.access import AUTH_KEY, access_guard
+from tapwatch.daemon.forwarded import TrustedProxies, client_address_middleware
 from tapwatch.daemon.views import DaemonInspector
 from tapwatch.exporters import findings_api, pages
 from tapwatch.exporters.pages.home import COLLECTOR_KEY, home_page
@@ -127,6 +129,10 @@ def build_app(d: Daemon) -> web.Application:
     access guard with the daemon's Authenticator."""
     app = web.Application(client_max_size=1 << 20)
     app[DAEMON_KEY] = d
+    server = d.config.daemon.server
+    if server.trusted_proxies:  # first: every later step sees the client, not the proxy
+        proxies = TrustedProxies(tuple(server.trusted_proxies), server.client_address_header)
+        app.middlewares.append(client_address_middleware(proxies))
     app.middlewares.append(store_unavailable)
     app[AUTH_KEY] = d.auth
     app[INSPECTOR_KEY] = DaemonInspector(d)
@@ -139,7 +145,7 @@ def build_app(d: Daemon) -> web.Application:
     app.router.add_post("/-/reload", reload)
     app.router.add_get("/debug/apps", debug_apps)
     app.router.add_get("/debug/apps/{app}", debug_app)
-    login.add_routes(app, d.config.daemon.server.external_url)
+    login.add_routes(app, server.external_url)
     findings_api.add_routes(app)
     pages.add_routes(app)
     app.on_response_prepare.append(_extra_headers)
