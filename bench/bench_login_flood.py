@@ -4,10 +4,15 @@ real user logs in once a second and Prometheus scrapes /metrics with its (right)
 The daemon runs as `tapwatch run` in its own process (`--src` picks the source tree, so the
 same load can be run against an older checkout) with production bcrypt costs (12), a users
 file and a web config guarding /metrics. Each attacker has its own loopback source address
-(127.1.x.y) unless `--one-address` (everyone behind one proxy); attackers guess the real
-user's name (`--user-names real`, the worst case for a per-user slow-down) or a new name
-each time (`random`). They post to `--target`: the login form (reading its CSRF token as a
-browser would), the findings API or /metrics (basic auth).
+(127.1.x.y) unless `--one-address` (everyone behind one proxy). `--behind-proxy` is that
+proxy done as nginx does it: everyone connects from 127.0.0.1 and sends its own address in
+X-Forwarded-For (attackers 10.1.x.y, people 10.2.0.n, the usual browser 10.3.0.1,
+Prometheus 10.4.0.1); `--trust-proxy` lists 127.0.0.1 in `server.trusted_proxies` (code
+without that setting refuses the config, so leave it off for older checkouts: they ignore
+the header). Attackers guess the real user's name (`--user-names real`, the worst case for
+a per-user slow-down) or a new name each time (`random`). They post to `--target`: the
+login form (reading its CSRF token as a browser would), the findings API or /metrics
+(basic auth).
 
 Figures: the daemon's CPU share (process CPU seconds / wall seconds: 1.0 is one core);
 for people logging in for the first time (a new user and browser each second: nothing
@@ -18,8 +23,8 @@ attackers' answers by status. Load on this machine skews them: run with nothing 
 busy and report `uptime`.
 
     .venv/bin/python bench/bench_login_flood.py [--clients 200] [--duration 20] \\
-        [--target login|api|metrics] [--one-address] [--user-names real|random] [--src DIR]
-        [--cost 12] [--quick]
+        [--target login|api|metrics] [--one-address | --behind-proxy [--trust-proxy]]
+        [--user-names real|random] [--src DIR] [--cost 12] [--quick]
 """
 
 from __future__ import annotations
@@ -57,7 +62,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(d: Path, port: int, cost: int, fresh_users: int) -> Path:
+def forwarded_for(args: argparse.Namespace, address: str) -> dict[str, str]:
+    """The header a proxy in front of the daemon adds for a client at `address`."""
+    return {"X-Forwarded-For": address} if args.behind_proxy else {}
+
+
+def write_config(d: Path, port: int, cost: int, fresh_users: int, trust_proxy: bool) -> Path:
     generate_key_file(d / "pseudonym.key")
     users = {REAL_USER: {"password_hash": hash_password(REAL_PW, cost), "role": "inspector"}}
     # people who log in for the first time during the flood: nothing remembered for them
@@ -67,12 +77,15 @@ def write_config(d: Path, port: int, cost: int, fresh_users: int) -> Path:
     (d / "web.yaml").write_text(
         yaml.safe_dump({"basic_auth_users": {PROM_USER: hash_password(PROM_PW, cost)}})
     )
+    server: dict[str, object] = {
+        "listen": f"127.0.0.1:{port}",
+        "users_file": "users.yaml",
+        "web_config_file": "web.yaml",
+    }
+    if trust_proxy:
+        server["trusted_proxies"] = ["127.0.0.1"]
     cfg = {
-        "server": {
-            "listen": f"127.0.0.1:{port}",
-            "users_file": "users.yaml",
-            "web_config_file": "web.yaml",
-        },
+        "server": server,
         "store": {"path": "store.sqlite"},
         "pseudonymisation": {"key_file": "pseudonym.key"},
         "apps": [],
@@ -106,7 +119,10 @@ async def attacker(
     conn = aiohttp.TCPConnector(local_addr=local, force_close=False)
     timeout = aiohttp.ClientTimeout(total=60)
     jar = aiohttp.CookieJar(unsafe=True)
-    async with aiohttp.ClientSession(connector=conn, timeout=timeout, cookie_jar=jar) as s:
+    hdr = forwarded_for(args, f"10.1.{i // 250}.{i % 250 + 1}")
+    async with aiohttp.ClientSession(
+        connector=conn, timeout=timeout, cookie_jar=jar, headers=hdr
+    ) as s:
         token = await get_token(s, base) if args.target == "login" else None
         while time.monotonic() < stop:
             user = REAL_USER if args.user_names == "real" else f"u{secrets.token_hex(4)}"
@@ -129,12 +145,16 @@ async def attacker(
 
 
 async def log_in(
-    jar: aiohttp.CookieJar, base: str, user: str = REAL_USER, password: str = REAL_PW
+    jar: aiohttp.CookieJar,
+    base: str,
+    user: str = REAL_USER,
+    password: str = REAL_PW,
+    forwarded: dict[str, str] | None = None,
 ) -> tuple[int, int]:
     """A person logging in with the browser whose cookies `jar` holds: on a 429 they try
     again after a second (the page says when). Returns (tries, final status)."""
     tries, status, t0 = 0, 0, time.monotonic()
-    async with aiohttp.ClientSession(cookie_jar=jar) as s:
+    async with aiohttp.ClientSession(cookie_jar=jar, headers=forwarded) as s:
         while time.monotonic() - t0 < 60:
             tries += 1
             try:
@@ -150,7 +170,11 @@ async def log_in(
 
 
 async def real_user(
-    base: str, stop: float, jar: aiohttp.CookieJar | None, out: list[tuple[float, int, int]]
+    args: argparse.Namespace,
+    base: str,
+    stop: float,
+    jar: aiohttp.CookieJar | None,
+    out: list[tuple[float, int, int]],
 ) -> None:
     """Log in again and again until `stop`, a second apart: li.wei with the browser that
     logged in before the flood (`jar`: its device cookie; the password remembered), or
@@ -160,18 +184,24 @@ async def real_user(
     while time.monotonic() < stop:
         t0 = time.monotonic()
         if jar is not None:
-            tries, status = await log_in(jar, base)
+            tries, status = await log_in(
+                jar, base, forwarded=forwarded_for(args, "10.3.0.1")
+            )
         else:
             new = aiohttp.CookieJar(unsafe=True)
-            tries, status = await log_in(new, base, f"fresh{i}", FRESH_PW)
+            person = forwarded_for(args, f"10.2.{i // 250}.{i % 250 + 1}")
+            tries, status = await log_in(new, base, f"fresh{i}", FRESH_PW, person)
             i += 1
         out.append((time.monotonic() - t0, tries, status))
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
 
 
-async def scraper(base: str, stop: float, out: list[tuple[float, int]]) -> None:
+async def scraper(
+    args: argparse.Namespace, base: str, stop: float, out: list[tuple[float, int]]
+) -> None:
     """Prometheus: one scrape every 2 s with the right password."""
     hdr = {"Authorization": aiohttp.encode_basic_auth(PROM_USER, PROM_PW)}
+    hdr |= forwarded_for(args, "10.4.0.1")
     async with aiohttp.ClientSession() as s:
         while time.monotonic() < stop:
             t0 = time.monotonic()
@@ -192,17 +222,17 @@ async def run(args: argparse.Namespace, base: str, pid: int) -> None:
     scrapes: list[tuple[float, int]] = []
     # Before the flood, as in real life: Prometheus has scraped (its check is remembered)
     # and the person has logged in with the browser they use every day.
-    await scraper(base, time.monotonic() + 0.1, scrapes)
+    await scraper(args, base, time.monotonic() + 0.1, scrapes)
     scrapes.clear()
     browser = aiohttp.CookieJar(unsafe=True)
-    await log_in(browser, base)
+    await log_in(browser, base, forwarded=forwarded_for(args, "10.3.0.1"))
     cpu0, t0 = cpu_seconds_of(pid), time.monotonic()
     stop = t0 + args.duration
     await asyncio.gather(
         *(attacker(i, args, base, stop, answers) for i in range(args.clients)),
-        real_user(base, stop, None, logins),
-        real_user(base, stop, browser, returning),
-        scraper(base, stop, scrapes),
+        real_user(args, base, stop, None, logins),
+        real_user(args, base, stop, browser, returning),
+        scraper(args, base, stop, scrapes),
     )
     wall = time.monotonic() - t0
     cpu = cpu_seconds_of(pid) - cpu0
@@ -212,6 +242,7 @@ async def run(args: argparse.Namespace, base: str, pid: int) -> None:
         target=args.target,
         clients=args.clients,
         addresses=1 if args.one_address else args.clients,
+        proxy="trusted" if args.trust_proxy else "untrusted" if args.behind_proxy else "none",
         user_names=args.user_names,
         wall_s=wall,
         daemon_cpu_share=cpu / wall,
@@ -242,6 +273,10 @@ def main() -> int:
     p.add_argument("--duration", type=float, default=20.0)
     p.add_argument("--target", choices=("login", "api", "metrics"), default="login")
     p.add_argument("--one-address", action="store_true")
+    p.add_argument("--behind-proxy", action="store_true",
+                   help="one address, each client's own in X-Forwarded-For")
+    p.add_argument("--trust-proxy", action="store_true",
+                   help="list the proxy (127.0.0.1) in server.trusted_proxies")
     p.add_argument("--user-names", choices=("real", "random"), default="real")
     p.add_argument("--src", default=str(ROOT / "src"), help="tapwatch source tree to run")
     p.add_argument("--cost", type=int, default=12, help="bcrypt cost of the real hashes")
@@ -249,9 +284,14 @@ def main() -> int:
     args = p.parse_args()
     if args.quick:
         args.clients, args.duration, args.cost = 10, 3.0, 4
+    if args.trust_proxy and not args.behind_proxy:
+        p.error("--trust-proxy needs --behind-proxy")
+    args.one_address = args.one_address or args.behind_proxy
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        cfg = write_config(Path(tmp), port, args.cost, fresh_users=int(args.duration) + 60)
+        cfg = write_config(
+            Path(tmp), port, args.cost, int(args.duration) + 60, args.trust_proxy
+        )
         env = {**os.environ, "PYTHONPATH": args.src}
         proc = subprocess.Popen(
             [sys.executable, "-m", "tapwatch", "run", "--config", str(cfg),

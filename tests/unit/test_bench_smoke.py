@@ -44,7 +44,8 @@ EXPECTED = {
         rf"memory: rss_mib={NUM} peak_rss_mib={NUM}",
     ],
     "bench_login_flood.py": [
-        rf"login_flood: src=\S+ target=login clients=10 addresses=10 user_names=real "
+        rf"login_flood: src=\S+ target=login clients=10 addresses=(?P<addresses>\d+) "
+        rf"proxy=(?P<proxy>\w+) user_names=real "
         rf"wall_s={NUM} daemon_cpu_share={NUM}",
         rf"login_first_time: n=(?P<logins>\d+) p50_s={NUM} max_s={NUM} tries_max=\d+ "
         r"statuses=\{303: \d+\}",
@@ -103,9 +104,14 @@ def test_metrics_bench_runs() -> None:
 
 
 @pytest.mark.timeout(120)
-def test_login_flood_bench_runs() -> None:
-    f = figures("bench_login_flood.py", run_quick("bench_login_flood.py"))
+@pytest.mark.parametrize(
+    ("extra", "addresses", "proxy"),
+    [((), "10", "none"), (("--behind-proxy", "--trust-proxy"), "1", "trusted")],
+)
+def test_login_flood_bench_runs(extra: tuple[str, ...], addresses: str, proxy: str) -> None:
+    f = figures("bench_login_flood.py", run_quick("bench_login_flood.py", *extra))
     assert int(f["logins"]) >= 2
+    assert (f["addresses"], f["proxy"]) == (addresses, proxy)
 
 
 @pytest.mark.timeout(300)
