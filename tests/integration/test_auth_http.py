@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
+import bcrypt
 import pytest
 import pytest_asyncio
 import yaml
@@ -157,6 +159,35 @@ async def test_parallel_guesses_are_refused_and_the_right_password_still_gets_in
             assert r.status == 200
     refused = sum(a == 429 for a, _ in answers)
     await wait_metric(rig, "tapwatch_auth_refused_total", refused, realm="metrics")
+
+
+async def test_identical_logins_at_once_cost_one_check(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """50 scripts with the inspector's credentials start together (nothing remembered yet):
+    one bcrypt check answers them all, none is refused; 30 with the same wrong password
+    likewise cost one check and count 30 failures."""
+    checkpw = bcrypt.checkpw
+
+    def slow(pw: bytes, h: bytes) -> bool:  # a production-cost check: the attempts overlap
+        time.sleep(0.5)
+        return checkpw(pw, h)
+
+    monkeypatch.setattr(bcrypt, "checkpw", slow)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+
+        async def get(password: str) -> int:
+            headers = basic("inspector", password)
+            async with s.get(rig.base + "/api/v1/findings", headers=headers) as r:
+                await r.read()
+                return r.status
+
+        right = await asyncio.gather(*(get("insp-pw") for _ in range(50)))
+        wrong = await asyncio.gather(*(get("stale-pw") for _ in range(30)))
+    assert right == [200] * 50 and wrong == [401] * 30
+    # /metrics's own check (prom) is the third
+    await wait_metric(rig, "tapwatch_auth_password_checks_total", 3)
+    assert await metric(rig, "tapwatch_auth_failures_total", realm="findings") == 30
 
 
 async def test_the_login_form_needs_its_token_from_its_own_cookie_and_origin(rig: Rig) -> None:

@@ -182,7 +182,7 @@ async def test_a_full_queue_sheds_the_most_suspicious() -> None:
         for _ in range(i + 1):  # address i has i+1 failures
             pc._addresses.fail(("r", f"10.0.0.{i}"), pc.clock())
     results = await asyncio.gather(
-        *(pc.check("r", "u", "g", H, address=f"10.0.0.{i}") for i in range(8)),
+        *(pc.check("r", "u", f"g{i}", H, address=f"10.0.0.{i}") for i in range(8)),
         pc.check("r", "li", "right", H, address="10.9.9.9"),  # clean, arrives last
     )
     assert results[-1].ok  # never shed
@@ -244,19 +244,20 @@ async def test_a_flood_that_ignores_retry_after_falls_behind_a_person(
         return v
 
     attackers = [f"10.0.{i // 250}.{i % 250}" for i in range(200)]
-    burst = await asyncio.gather(
-        *(attempt("attacker", a, "g") for a in attackers), attempt("person", "10.9.9.9", "right")
+    burst = await asyncio.gather(  # each its own guess (identical ones would share a check)
+        *(attempt("attacker", a, f"g{a}") for a in attackers),
+        attempt("person", "10.9.9.9", "right"),
     )
     assert burst[-1].busy and burst[-1].retry_after == 1.0  # shed, with most attackers
     assert sum(v.busy for v in burst) >= 150
     shed = [a for a, v in zip(attackers, burst, strict=False) if v.busy]
     for _ in range(3):  # the shed come back at once, again and again: noted each time
         clock.t += 0.05
-        await asyncio.gather(*(attempt("attacker", a, "g") for a in shed))
+        await asyncio.gather(*(attempt("attacker", a, f"g{a}") for a in shed))
     assert min(pc._addresses.get(("r", a), clock.t).count for a in shed) >= 3
     clock.t += 1.0  # the person waited as told (and so, now, may everyone)
     served.clear()
-    flood = [asyncio.create_task(attempt("attacker", a, "g")) for a in attackers]
+    flood = [asyncio.create_task(attempt("attacker", a, f"g{a}")) for a in attackers]
     await asyncio.sleep(0)
     person = asyncio.create_task(attempt("person", "10.9.9.9", "right"))
     await asyncio.gather(person, *flood)
@@ -277,3 +278,74 @@ async def test_refusals_are_answered_slowly() -> None:
     t0 = time.monotonic()
     assert not (await pc.check("r", "u9", "g", H, address="b")).busy
     assert time.monotonic() - t0 < 0.2
+
+
+def slow_bcrypt(monkeypatch: pytest.MonkeyPatch, seconds: float = 0.05) -> list[bytes]:
+    """bcrypt.checkpw taking `seconds` (so that attempts overlap); returns the passwords
+    it was run with, in order."""
+    real, ran = bcrypt.checkpw, []
+
+    def slow(pw: bytes, h: bytes) -> bool:
+        ran.append(pw)
+        time.sleep(seconds)
+        return real(pw, h)
+
+    monkeypatch.setattr(bcrypt, "checkpw", slow)
+    return ran
+
+
+@pytest.mark.parametrize(
+    ("password", "stored", "ok"),
+    [("right", H, True), ("wrong", H, False), ("wrong", None, False)],
+    ids=["right", "wrong", "unknown-user"],
+)
+async def test_concurrent_identical_attempts_share_one_check(
+    monkeypatch: pytest.MonkeyPatch, password: str, stored: str | None, ok: bool
+) -> None:
+    """200 clients opening at once with the same name and password (a fleet of scripts
+    after a restart, or after a password change) cost one bcrypt check, whoever they are,
+    for a known or an unknown user alike; each is answered and each failure counted."""
+    ran = slow_bcrypt(monkeypatch)
+    pc = PasswordChecker()
+    addresses = [f"10.0.{i // 100}.{i % 10}" for i in range(200)]  # 20 addresses, 10 each
+    verdicts = await asyncio.gather(
+        *(pc.check("r", "li", password, stored, address=a) for a in addresses)
+    )
+    assert pc.bcrypt_checks == 1 and len(ran) == 1
+    assert all(v == Verdict(ok) for v in verdicts)  # none refused, none busy
+    failures = sum(pc._pairs.get(("r", "li", a), pc.clock()).count for a in set(addresses))
+    assert failures == (0 if ok else 200)
+    assert pc._flights == {}  # nothing left behind
+    if ok:  # and the next one is remembered
+        assert (await pc.check("r", "li", password, stored, address="x")).ok
+        assert pc.bcrypt_checks == 1
+
+
+async def test_only_identical_attempts_share_a_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran = slow_bcrypt(monkeypatch)
+    pc = PasswordChecker()
+    h2 = bcrypt.hashpw(b"right", bcrypt.gensalt(4)).decode()
+    await asyncio.gather(
+        pc.check("r", "li", "right", H, address="a"),
+        pc.check("r", "li", "right", H, address="b"),  # shares
+        pc.check("r", "li", "other", H, address="c"),  # another password
+        pc.check("r", "wang", "right", H, address="d"),  # another user
+        pc.check("q", "li", "right", H, address="e"),  # another realm
+        pc.check("r", "li", "right", h2, address="f"),  # another hash (a new users file)
+    )
+    assert pc.bcrypt_checks == 5 and len(ran) == 5
+    assert all(b"right" not in k for k in pc._ok)  # keyed by HMAC, never the password
+
+
+async def test_attempts_waiting_on_a_cancelled_check_are_checked_in_their_own_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow_bcrypt(monkeypatch, 0.1)
+    pc = PasswordChecker()
+    first = asyncio.create_task(pc.check("r", "li", "right", H, address="a"))
+    await asyncio.sleep(0.02)  # its check is running
+    second = asyncio.create_task(pc.check("r", "li", "right", H, address="b"))
+    await asyncio.sleep(0.02)  # waiting for the first one's check
+    first.cancel()  # its client went away
+    assert (await second).ok
+    assert pc.bcrypt_checks == 2 and pc._flights == {}

@@ -6,13 +6,21 @@ What the anchors do (exporter-toolkit, OWASP's advice on online guessing):
   password checked once is remembered (an HMAC under a per-process key of realm, user,
   hash and password, never the password) and passes at once afterwards: Prometheus's
   scrapes and a script's basic auth cost no bcrypt after the first.
+* **Identical attempts share one check** (single flight): attempts with the same realm,
+  user, hash and password that arrive while that check runs wait for it, under the same
+  HMAC key, instead of queueing checks of their own: 200 scripts starting together with
+  the same credentials cost one bcrypt, not 200 (and are not refused as a flood). Each
+  still counts as its own success or failure for its (user, address) pair; if the check
+  they waited for was refused or its client went away, they try in their own right.
 * **bcrypt work is bounded**: one worker thread runs every check (at most one core), fed
   by a bounded queue ordered by suspicion: a check from a (user, address) pair and an
   address without recent failures goes first, so a real login overtakes a flood of
   guesses. A full queue sheds the most suspicious request (429 with Retry-After), never a
   cleaner one. An address that comes back before its Retry-After counts as suspicious: a
   script that floods falls behind a person who follows the page's "try again in N s".
-* **Failures slow down their (user, address) pair**, not everyone: after
+* **Failures slow down their (user, address) pair**, not everyone (the address is the
+  client's: behind a reverse proxy listed in `server.trusted_proxies`, the one the proxy
+  names; tapwatch.daemon.forwarded): after
   `free_failures` failures within `window_s`, each further check of that pair waits an
   exponentially growing delay (capped) after the last failure. Checks of one pair run one
   at a time (parallel guesses queue up behind each other), and more than
@@ -132,7 +140,9 @@ class FailureTable:
 
 
 @dataclass(slots=True)
-class _InFlight:
+class _PairQueue:
+    """The checks of one (user, address) pair, run one at a time."""
+
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     waiting: int = 0
 
@@ -156,7 +166,9 @@ class PasswordChecker:
         self._ok: OrderedDict[bytes, None] = OrderedDict()
         self._pairs = FailureTable(p.max_keys, p.window_s)
         self._addresses = FailureTable(p.max_keys, p.window_s)
-        self._inflight: dict[tuple[str, str, str], _InFlight] = {}
+        self._pair_queues: dict[tuple[str, str, str], _PairQueue] = {}
+        #: checks running, by attempt key: identical attempts wait for the same check
+        self._flights: dict[bytes, asyncio.Future[bool | None]] = {}
         self._pending_by_address: Counter[tuple[str, str]] = Counter()
         self._not_before: OrderedDict[tuple[str, str], float] = OrderedDict()  # Retry-After
         self._dummies: dict[int, bytes] = {}
@@ -191,31 +203,62 @@ class PasswordChecker:
         shorter): a script that retries at once then sends a request a second, not
         hundreds, and the event loop stays free for everyone else."""
         pw = password.encode("utf-8", "surrogatepass")[:MAX_PASSWORD_BYTES]
-        remembered = None
-        if stored_hash is not None:
-            remembered = self._remember_key(realm, name, stored_hash, pw)
-            if remembered in self._ok:
-                self._ok.move_to_end(remembered)
-                return Verdict(True)
-        p, now = self.policy, self.clock()
+        attempt = self._attempt_key(realm, name, stored_hash, pw)
+        if stored_hash is not None and attempt in self._ok:
+            self._ok.move_to_end(attempt)
+            return Verdict(True)
+        now = self.clock()
         pair = (realm, _short(name), f"device:{device}" if device else address)
         addr = (realm, address)
         if device is None and now < self._not_before.get(addr, 0.0):
             # back before the Retry-After it was given: a script, not a person; it is
             # still checked if there is room, after everyone who waited as told
             self._addresses.fail(addr, now)
-        inflight = self._inflight.get(pair)
-        if inflight is not None and inflight.waiting >= p.max_waiting_per_key:
-            return await self._refuse(addr, device, self._wait_of(pair, now) or 1.0)
+        while (flight := self._flights.get(attempt)) is not None:
+            # the same name and password are being checked already: wait for that check
+            matched = await asyncio.shield(flight)
+            if matched is not None:
+                return self._record(matched and stored_hash is not None, attempt, pair, addr,
+                                    device)
+            # that check was refused or cancelled: this attempt tries in its own right
+        flight = self._flights[attempt] = asyncio.get_running_loop().create_future()
+        matched = None
+        try:
+            matched, retry_after = await self._check_in_turn(
+                pw, stored_hash, attempt, pair, addr, device, dummy_cost
+            )
+        finally:
+            del self._flights[attempt]
+            flight.set_result(matched)
+        if matched is None:  # refused (out of the flight: identical attempts need not wait)
+            return await self._refuse(addr, device, retry_after)
+        return Verdict(matched and stored_hash is not None)
+
+    async def _check_in_turn(
+        self,
+        pw: bytes,
+        stored_hash: str | None,
+        attempt: bytes,
+        pair: tuple[str, str, str],
+        addr: tuple[str, str],
+        device: str | None,
+        dummy_cost: int,
+    ) -> tuple[bool | None, float]:
+        """The bcrypt check in the pair's turn, recorded: (whether it matched, 0), or
+        (None, seconds to come back after) if refused."""
+        p, now = self.policy, self.clock()
+        queue = self._pair_queues.get(pair)
+        if queue is not None and queue.waiting >= p.max_waiting_per_key:
+            return None, self._wait_of(pair, now) or 1.0
         if device is None and self._pending_by_address[addr] >= p.max_pending_per_address:
-            return await self._refuse(addr, device, 1.0)
-        if inflight is None:
-            inflight = self._inflight[pair] = _InFlight()
-        inflight.waiting += 1
+            return None, 1.0
+        if queue is None:
+            queue = self._pair_queues[pair] = _PairQueue()
+        queue.waiting += 1
         if device is None:
             self._pending_by_address[addr] += 1
         try:
-            async with inflight.lock:  # one check at a time per pair
+            async with queue.lock:  # one check at a time per pair
                 wait = self._wait_of(pair, self.clock())
                 if wait > 0:
                     await self._sleep(wait)
@@ -229,27 +272,41 @@ class PasswordChecker:
                         suspicion += self._addresses.get(addr, now).count
                 target = stored_hash.encode() if stored_hash else self._dummy(dummy_cost)
                 matched = await self._bcrypt(pw, target, suspicion)
-                now = self.clock()
-                if matched and remembered is not None:
-                    self._ok[remembered] = None
-                    if len(self._ok) > p.cache_size:
-                        self._ok.popitem(last=False)
-                    self._pairs.reset(pair)
-                    return Verdict(True)
-                if matched is not None:
-                    self._pairs.fail(pair, now)
-                    if device is None:
-                        self._addresses.fail(addr, now)
-                    return Verdict(False)
+                if matched is None:
+                    return None, 1.0  # the queue shed it
+                # recorded in the pair's turn: the pair's next check sees this outcome
+                self._record(matched and stored_hash is not None, attempt, pair, addr, device)
+                return matched, 0.0
         finally:
-            inflight.waiting -= 1
-            if inflight.waiting == 0:
-                self._inflight.pop(pair, None)
+            queue.waiting -= 1
+            if queue.waiting == 0:
+                self._pair_queues.pop(pair, None)
             if device is None:
                 self._pending_by_address[addr] -= 1
                 if self._pending_by_address[addr] <= 0:
                     del self._pending_by_address[addr]
-        return await self._refuse(addr, device, 1.0)  # the queue shed it (out of the lock)
+
+    def _record(
+        self,
+        ok: bool,
+        attempt: bytes,
+        pair: tuple[str, str, str],
+        addr: tuple[str, str],
+        device: str | None,
+    ) -> Verdict:
+        """Remember a success (and clear its pair's failures) or count a failure."""
+        if ok:
+            self._ok[attempt] = None
+            self._ok.move_to_end(attempt)
+            if len(self._ok) > self.policy.cache_size:
+                self._ok.popitem(last=False)
+            self._pairs.reset(pair)
+            return Verdict(True)
+        now = self.clock()
+        self._pairs.fail(pair, now)
+        if device is None:
+            self._addresses.fail(addr, now)
+        return Verdict(False)
 
     async def _refuse(
         self, addr: tuple[str, str], device: str | None, retry_after: float
@@ -271,8 +328,12 @@ class PasswordChecker:
         f = self._pairs.get(pair, now)
         return max(0.0, f.last + self.policy.delay(f.count) - now) if f.count else 0.0
 
-    def _remember_key(self, realm: str, name: str, stored: str, pw: bytes) -> bytes:
-        msg = b"\0".join((realm.encode(), name.encode("utf-8", "surrogatepass"), stored.encode()))
+    def _attempt_key(self, realm: str, name: str, stored: str | None, pw: bytes) -> bytes:
+        """What identical attempts share (a remembered success, a check in flight): an
+        HMAC under this process's key, never the password."""
+        msg = b"\0".join(
+            (realm.encode(), name.encode("utf-8", "surrogatepass"), (stored or "").encode())
+        )
         return hmac.new(self._cache_key, msg + b"\0" + pw, hashlib.sha256).digest()
 
     def _dummy(self, cost: int) -> bytes:
