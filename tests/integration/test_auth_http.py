@@ -246,6 +246,9 @@ async def test_sessions_follow_the_users_file(rig: Rig) -> None:
             await asyncio.sleep(0.1)
         raise AssertionError("still logged in")
 
+    read_at = "tapwatch_users_file_last_reload_success_timestamp_seconds"
+    started = await metric(rig, read_at)
+    assert started is not None and abs(started - time.time()) < 60
     async with browser() as insp, browser() as view:
         assert (await login(insp, rig, "inspector", "insp-pw")).status == 303
         assert (await login(view, rig, "viewer", "view-pw")).status == 303
@@ -253,9 +256,16 @@ async def test_sessions_follow_the_users_file(rig: Rig) -> None:
         write_users(rig.users, ("viewer",))  # the inspector is removed
         await until_logged_out(insp)
         assert await status(view) == 200
+        for _ in range(40):  # /metrics is re-rendered within a second
+            changed = await metric(rig, read_at)
+            if changed != started:
+                break
+            await asyncio.sleep(0.1)
+        assert changed is not None and changed > started
         rig.users.unlink()  # no users file: everybody is out
         await until_logged_out(view)
     await wait_metric(rig, "tapwatch_users_file_last_reload_successful", 0)
+    assert await metric(rig, read_at) == changed  # the version read then is the last good
     viewer = basic("viewer", "view-pw")
     async with aiohttp.ClientSession() as s, s.get(rig.base + "/api/v1", headers=viewer) as r:
         assert r.status == 401

@@ -82,17 +82,24 @@ def test_bad_users_files_name_the_file_and_the_problem(
 def test_watched_file_rereads_changes_and_keeps_the_last_good(tmp_path: Path) -> None:
     t = [0.0]
     p = users(tmp_path, li=("a", "viewer"))
-    w = WatchedFile(p, load_users_file, clock=lambda: t[0])
+    w = WatchedFile(p, load_users_file, clock=lambda: t[0], wall_clock=lambda: 1e9 + t[0])
     assert w.get().users["li"].role == "viewer"
+    assert w.ok and w.last_success == 1e9  # read at start
     users(tmp_path, li=("a", "inspector"))
     os.utime(p, ns=(1, 10**18))  # a different mtime whatever the clock's resolution
     assert w.get().users["li"].role == "viewer"  # checked at most once a second
     t[0] = 1.5
     assert w.get().users["li"].role == "inspector"
+    assert w.ok and w.last_success == 1e9 + 1.5
     write(p, "users: [broken")
     t[0] = 3.0
     assert w.get().users["li"].role == "inspector"
     assert w.last_error and "invalid YAML" in w.last_error
+    assert not w.ok and w.last_success == 1e9 + 1.5  # when the version in use was read
+    p.unlink()
+    t[0] = 4.5
+    assert w.get().users["li"].role == "inspector"  # no on_missing: the last good stays
+    assert not w.ok and w.last_success == 1e9 + 1.5
 
 
 async def test_login_checks_bcrypt_and_roles(tmp_path: Path) -> None:

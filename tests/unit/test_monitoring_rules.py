@@ -55,6 +55,8 @@ EXPORTED_METRICS = {
     "tapwatch_auth_failures_total", "tapwatch_auth_refused_total",
     "tapwatch_auth_password_checks_total", "tapwatch_web_config_last_reload_successful",
     "tapwatch_users_file_last_reload_successful",
+    "tapwatch_web_config_last_reload_success_timestamp_seconds",
+    "tapwatch_users_file_last_reload_success_timestamp_seconds",
 }
 METRIC_REF = re.compile(r"(?<![\w:])(tapwatch_[a-z0-9_]+)")
 

@@ -169,6 +169,7 @@ class Authenticator:
                 load_users_file,
                 on_missing=lambda: UsersFile(users={}),
                 on_change=on_change,
+                wall_clock=clock,
             )
             if users_file
             else None
@@ -180,6 +181,7 @@ class Authenticator:
                 names=lambda w: w.tls_files,
                 accept=same_protocol,
                 on_change=on_change,
+                wall_clock=clock,
             )
             if web_config_file
             else None

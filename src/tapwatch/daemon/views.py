@@ -18,7 +18,7 @@ from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.detectors.assessment import Assessment
 from tapwatch.events import Event
 from tapwatch.exporters.cache import RecentResults
-from tapwatch.exporters.view import EvidencePage
+from tapwatch.exporters.view import EvidencePage, SettingsFileView
 from tapwatch.store import findings as store_findings
 from tapwatch.store.findings import (
     AuditEntry,
@@ -61,14 +61,12 @@ class AuthenticatorLogins:
         return self._auth.passwords.bcrypt_checks
 
     @property
-    def web_config_ok(self) -> bool | None:
-        web = self._auth.web
-        return None if web is None else web.last_error is None
+    def web_config(self) -> SettingsFileView | None:
+        return self._auth.web
 
     @property
-    def users_file_ok(self) -> bool | None:
-        users = self._auth.users
-        return None if users is None else users.last_error is None
+    def users_file(self) -> SettingsFileView | None:
+        return self._auth.users
 
 
 class StoreFindings:

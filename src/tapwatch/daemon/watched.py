@@ -49,6 +49,7 @@ class WatchedFile(Generic[T]):
         on_missing: Callable[[], T] | None = None,
         on_change: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         min_check_interval: float = 1.0,
     ) -> None:
         self.path = path
@@ -60,10 +61,19 @@ class WatchedFile(Generic[T]):
         self._clock = clock
         self._interval = min_check_interval
         self._checked = float("-inf")
+        self._wall_clock = wall_clock
         self.value: T = load(path)
         self._stamp = self._stamps(self.value)
         self.last_error: str | None = None
         self.reloads = 0  # successful re-reads since start
+        #: when the value in use was read (Unix time): the start, or the last good change
+        self.last_success = wall_clock()
+
+    @property
+    def ok(self) -> bool:
+        """Whether the last read succeeded (False: the last good value, or `on_missing()`
+        for a removed file, is in use)."""
+        return self.last_error is None
 
     def _stamps(self, value: T) -> Stamp:
         return tuple(file_stamp(p) for p in (self.path, *self._names(value)))
@@ -98,6 +108,7 @@ class WatchedFile(Generic[T]):
         self.value = new
         self._stamp = self._stamps(new)
         self.reloads += 1
+        self.last_success = self._wall_clock()
         if self.last_error is not None:
             log.info("%s is good again", self.path)
         else:

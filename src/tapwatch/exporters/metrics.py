@@ -444,21 +444,32 @@ def _auth_families(x: Exposition, auth: LoginView) -> None:
         "bcrypt checks run since start (remembered successes need none).",
         [({}, auth.password_checks)],
     )
-    for name, ok, help_text in (
+    for name, f, help_text in (
         (
-            "tapwatch_web_config_last_reload_successful",
-            auth.web_config_ok,
+            "tapwatch_web_config",
+            auth.web_config,
             "1 if the last read of the web config and its TLS files succeeded; 0 means the "
             "last good version (and certificate) is in use. Absent without a web config.",
         ),
         (
-            "tapwatch_users_file_last_reload_successful",
-            auth.users_file_ok,
+            "tapwatch_users_file",
+            auth.users_file,
             "1 if the last read of the users file succeeded; 0 means its last good version "
             "is in use, or the file was removed and nobody can log in. Absent without one.",
         ),
     ):
-        x.family(name, "gauge", help_text, [({}, 1 if ok else 0)] if ok is not None else [])
+        x.family(
+            f"{name}_last_reload_successful",
+            "gauge",
+            help_text,
+            [({}, 1 if f.ok else 0)] if f is not None else [],
+        )
+        x.family(
+            f"{name}_last_reload_success_timestamp_seconds",
+            "gauge",
+            "Unix time the version in use was read (at start, or at its last good change).",
+            [({}, f.last_success)] if f is not None else [],
+        )
 
 
 def render_metrics(d: CollectorView) -> bytes:

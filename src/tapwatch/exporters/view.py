@@ -101,6 +101,20 @@ class ReloadView(Protocol):
         ...
 
 
+class SettingsFileView(Protocol):
+    """A settings file the daemon re-reads when it changes (web config, users file)."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the last read succeeded (False: the last good version is in use)."""
+        ...
+
+    @property
+    def last_success(self) -> float:
+        """Unix time the version in use was read."""
+        ...
+
+
 class LoginView(Protocol):
     """Logins as /metrics counts them (the daemon's Authenticator, read-only)."""
 
@@ -117,13 +131,13 @@ class LoginView(Protocol):
     @property
     def password_checks(self) -> int: ...
     @property
-    def web_config_ok(self) -> bool | None:
-        """Whether the last read of the web config succeeded; None without one."""
+    def web_config(self) -> SettingsFileView | None:
+        """The web config's reads; None without one."""
         ...
 
     @property
-    def users_file_ok(self) -> bool | None:
-        """Whether the last read of the users file succeeded; None without one."""
+    def users_file(self) -> SettingsFileView | None:
+        """The users file's reads; None without one."""
         ...
 
 
