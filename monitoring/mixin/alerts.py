@@ -292,6 +292,53 @@ def _store_unwritable_rule(cfg: MixinConfig) -> dict[str, Any]:
     )
 
 
+def _access_file_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
+    """The files that say who may reach tapwatch, re-read when they change: a change that
+    fails to load leaves the last good version in use, which nobody notices until its
+    certificate expires or a removed user logs in."""
+
+    def ago(file: str) -> str:
+        return lookup(
+            f"time() - tapwatch_{file}_last_reload_success_timestamp_seconds{{instance=%q}}",
+            "humanizeDuration", label="instance",
+        )
+
+    def refused(realm: str) -> str:
+        return lookup(
+            "sum(round(increase(tapwatch_auth_failures_total"
+            f"{{realm='{realm}', instance=%q}}[1h])))",
+            'printf "%.0f"', label="instance",
+        )
+
+    failing = f"for {cfg.reload_failed_for} or more"
+    return [
+        _rule(
+            cfg, "TapwatchWebConfigReloadFailed",
+            "tapwatch_web_config_last_reload_successful == 0", cfg.reload_failed_for,
+            {"severity": "warning", "component": "collector"},
+            "tapwatch cannot load its changed web config",
+            "tapwatch at {{ $labels.instance }} has failed to read its changed web config "
+            f"(TLS certificate, key and client CA, /metrics users) {failing} and serves the "
+            f"version read {ago('web_config')} ago. A rotated certificate is not in use: the "
+            "old one is served until it expires, and then every scrape and browser fails. "
+            f"Wrong /metrics logins in the last hour: {refused('metrics')}.",
+            _links(cfg, COLLECTOR_UID, app=False),
+        ),
+        _rule(
+            cfg, "TapwatchUsersFileReloadFailed",
+            "tapwatch_users_file_last_reload_successful == 0", cfg.reload_failed_for,
+            {"severity": "warning", "component": "collector"},
+            "tapwatch cannot load its users file",
+            "tapwatch at {{ $labels.instance }} has failed to read its users file "
+            f"{failing}. If the file is broken, the version read {ago('users_file')} ago is "
+            "in use: people added or given a new password since cannot log in, and people "
+            "removed since still can. If it was deleted, nobody can log in. Wrong inspector "
+            f"and viewer logins in the last hour: {refused('findings')}.",
+            _links(cfg, COLLECTOR_UID, app=False),
+        ),
+    ]
+
+
 def _fleet_jump_rule(cfg: MixinConfig) -> dict[str, Any]:
     now = f'{APPS_BY_BAND}{{band="candidate"}}'
     low = f"min_over_time({now}[{cfg.fleet_jump_lookback}])"
@@ -341,4 +388,5 @@ def alert_groups(cfg: MixinConfig) -> list[dict[str, Any]]:
         {"name": "tapwatch-assessment", "rules": assessment},
         {"name": "tapwatch-forced-usage", "rules": forced},
         {"name": "tapwatch-collector", "rules": _collector_rules(cfg)},
+        {"name": "tapwatch-access", "rules": _access_file_rules(cfg)},
     ]

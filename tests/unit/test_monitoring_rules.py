@@ -26,7 +26,7 @@ EXPECTED_ALERTS = {
     "TapwatchRitualUsage", "TapwatchClockworkTiming", "TapwatchDeviceFarm", "TapwatchFlatReads",
     "TapwatchDuplicateReporting", "TapwatchBannedFeature", "TapwatchAppScrapeFailing",
     "TapwatchAppDataStale", "TapwatchDown", "TapwatchConfigReloadFailed", "TapwatchShardMissing",
-    "TapwatchStoreUnwritable",
+    "TapwatchStoreUnwritable", "TapwatchWebConfigReloadFailed", "TapwatchUsersFileReloadFailed",
 }
 DETECTOR_KINDS = {
     "shutdown_candidate", "needs_review", "bulk_checkin", "deadline_concentration",
