@@ -232,6 +232,7 @@ class Authenticator:
         address: str,
         device: str | None,
     ) -> Verdict:
+        checks = self.passwords.bcrypt_checks
         v = await self.passwords.check(
             realm,
             name,
@@ -243,10 +244,10 @@ class Authenticator:
         )
         if v.busy:
             self.refused[realm] += 1
-            self._on_change()
         elif not v.ok:
             self.failures[realm] += 1
-            self._on_change()
+        if v.busy or not v.ok or self.passwords.bcrypt_checks != checks:
+            self._on_change()  # a count changed
         return v
 
     def count_malformed(self, realm: str) -> None:
