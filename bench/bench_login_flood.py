@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -60,6 +62,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def tapwatch_run(config: Path, port: int, src: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`tapwatch run` from the source tree `src` in its own process, once it listens."""
+    env = {**os.environ, "PYTHONPATH": src}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tapwatch", "run", "--config", str(config),
+         "--log-level", "warning"],
+        env=env, cwd=config.parent, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a daemon stuck behind its checks
+            proc.kill()
+            proc.wait()
 
 
 def forwarded_for(args: argparse.Namespace, address: str) -> dict[str, str]:
@@ -292,28 +320,8 @@ def main() -> int:
         cfg = write_config(
             Path(tmp), port, args.cost, int(args.duration) + 60, args.trust_proxy
         )
-        env = {**os.environ, "PYTHONPATH": args.src}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tapwatch", "run", "--config", str(cfg),
-             "--log-level", "warning"],
-            env=env, cwd=tmp, stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    time.sleep(0.1)
-            asyncio.run(run(args, base, proc.pid))
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # a daemon stuck behind its checks
-                proc.kill()
-                proc.wait()
+        with tapwatch_run(cfg, port, args.src) as proc:
+            asyncio.run(run(args, f"http://127.0.0.1:{port}", proc.pid))
     return 0
 
 

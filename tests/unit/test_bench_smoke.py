@@ -53,6 +53,10 @@ EXPECTED = {
         rf"prometheus_scrape: n=\d+ p50_s={NUM} max_s={NUM} statuses=\{{200: \d+\}}",
         r"attackers: answers=\{.*401: \d+.*\} per_s=",
     ],
+    "bench_login_burst.py": [
+        rf"login_burst: src=\S+ clients=20 addresses=20 statuses=\{{200: 20\}} "
+        rf"bcrypt_checks=(?P<checks>\d+) wall_s={NUM} daemon_cpu_s={NUM}",
+    ],
     "bench_finding_page.py": [
         r"setup_done: .*apps=2 finding=\S+ evidence_events=(?P<named>\d+)",
         rf"page: clients=10 n=(?P<pages>\d+) errors=0 p50_ms={NUM} p90_ms={NUM} p99_ms={NUM}",
@@ -112,6 +116,12 @@ def test_login_flood_bench_runs(extra: tuple[str, ...], addresses: str, proxy: s
     f = figures("bench_login_flood.py", run_quick("bench_login_flood.py", *extra))
     assert int(f["logins"]) >= 2
     assert (f["addresses"], f["proxy"]) == (addresses, proxy)
+
+
+@pytest.mark.timeout(120)
+def test_login_burst_bench_runs() -> None:
+    f = figures("bench_login_burst.py", run_quick("bench_login_burst.py"))
+    assert f["checks"] == "1"  # 20 identical logins at once: one shared check
 
 
 @pytest.mark.timeout(300)
