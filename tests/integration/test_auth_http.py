@@ -5,6 +5,7 @@ the users file, the web config's extra headers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator
@@ -42,8 +43,10 @@ def write_users(path: Path, names: tuple[str, ...] = ("inspector", "viewer")) ->
     path.write_text(yaml.safe_dump({"users": users}))
 
 
-@pytest_asyncio.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+@contextlib.asynccontextmanager
+async def running_rig(tmp_path: Path, **server_settings: object) -> AsyncIterator[Rig]:
+    """The daemon with a users file, a web config guarding /metrics, and more `server:`
+    settings."""
     users, web = tmp_path / "users.yaml", tmp_path / "web.yaml"
     write_users(users)
     web.write_text(
@@ -55,6 +58,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         )
     )
     server = {"listen": "127.0.0.1:0", "users_file": str(users), "web_config_file": str(web)}
+    server |= server_settings
     d = Daemon(write_daemon_config(tmp_path, [], extra={"server": server}))
     await d.start()
     # The slow-down's sizes are unit-tested (tests/unit/test_passwords.py); here it is
@@ -64,6 +68,12 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         yield Rig(d, users, web)
     finally:
         await d.stop()
+
+
+@pytest_asyncio.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    async with running_rig(tmp_path) as r:
+        yield r
 
 
 def basic(name: str, password: str) -> dict[str, str]:

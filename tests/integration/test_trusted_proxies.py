@@ -7,38 +7,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import pytest_asyncio
-import yaml
 
-from tapwatch.daemon.runtime import Daemon
-from tests.integration.conftest import write_daemon_config
-from tests.integration.test_auth_http import HASHES, Rig, basic, form_token, write_users
+from tests.integration.test_auth_http import Rig, basic, form_token, running_rig
 
 PROXY = "127.0.0.2"
 
 
 @pytest_asyncio.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    users, web = tmp_path / "users.yaml", tmp_path / "web.yaml"
-    write_users(users)
-    web.write_text(yaml.safe_dump({"basic_auth_users": {"prom": HASHES["prom"]}}))
-    server = {
-        "listen": "127.0.0.1:0",
-        "users_file": str(users),
-        "web_config_file": str(web),
-        "trusted_proxies": [PROXY, "10.9.0.0/16"],
-    }
-    d = Daemon(write_daemon_config(tmp_path, [], extra={"server": server}))
-    await d.start()
-    d.auth.passwords.policy = replace(d.auth.passwords.policy, base_delay_s=0.02, max_delay_s=0.1)
-    try:
-        yield Rig(d, users, web)
-    finally:
-        await d.stop()
+    async with running_rig(tmp_path, trusted_proxies=[PROXY, "10.9.0.0/16"]) as r:
+        yield r
 
 
 def from_address(address: str) -> aiohttp.ClientSession:
