@@ -44,6 +44,9 @@ def route_kind(path: str) -> str:
 
 
 def client_addr(request: web.Request) -> str:
+    """The client's address, as the password checker counts it: the peer's, or behind a
+    proxy in `server.trusted_proxies` the one it names (daemon/forwarded.py rewrote
+    `remote` before this guard ran)."""
     return request.remote or "unknown"
 
 

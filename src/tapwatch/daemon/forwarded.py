@@ -66,12 +66,18 @@ class TrustedProxies:
     def trusts(self, address: IPAddress) -> bool:
         return any(address in net for net in self.networks)
 
-    def client(self, peer: str | None, hops: Sequence[str | None]) -> str | None:
-        """The client's address for a request from `peer` whose header lists `hops`
-        (left to right, as written); `peer` itself unless `peer` is trusted."""
-        current = parse_hop(peer)
-        if current is None or not self.trusts(current):
-            return peer
+    def client_of(self, request: web.BaseRequest) -> str | None:
+        """The client's address for `request`: the peer's, unless the peer is a trusted
+        proxy; then the one its header names."""
+        peer = request.remote
+        proxy = parse_hop(peer)
+        if proxy is None or not self.trusts(proxy):
+            return peer  # anyone else's header is ignored, whatever it says
+        return str(self._client_behind(proxy, self.hops(request)))
+
+    def _client_behind(self, proxy: IPAddress, hops: Sequence[str | None]) -> IPAddress:
+        """The right-most hop that is not a trusted proxy (the left-most if all are)."""
+        current = proxy
         for hop in reversed(hops):
             address = parse_hop(hop)
             if address is None:
@@ -79,16 +85,7 @@ class TrustedProxies:
             current = address
             if not self.trusts(address):
                 break
-        return str(current)
-
-    def client_of(self, request: web.BaseRequest) -> str | None:
-        """The client's address for `request` (its header is read only from a trusted
-        proxy)."""
-        peer = request.remote
-        address = parse_hop(peer)
-        if address is None or not self.trusts(address):
-            return peer
-        return self.client(peer, self.hops(request))
+        return current
 
     def hops(self, request: web.BaseRequest) -> list[str | None]:
         """The header's hops, left to right, over every line of it."""
