@@ -147,7 +147,7 @@ def fleet_overview(cfg: MixinConfig) -> Dashboard:
         Panel(
             "Signals behind the candidates",
             "Shutdown-score points per signal summed over all candidates: what makes the "
-            "fleet's empty shells empty (reach, dormancy, trend, depth, unused features, "
+            "fleet's empty shells empty (reach, dormancy, decline, depth, unused features, "
             "maintenance, redundancy, cost).",
             "none",
             [Target(

@@ -31,7 +31,7 @@ from tapwatch.config import (
     load_apps_file,
     load_config,
 )
-from tapwatch.detectors.base import AppProfile, DetectorInput
+from tapwatch.detectors.base import AppProfile, DailyUsage, DetectorInput
 from tapwatch.events import (
     Event,
     EventRejected,
@@ -53,6 +53,7 @@ from tapwatch.window import (
 
 DEFAULT_RAW_WINDOW = 7 * 86400.0
 DEFAULT_ROLLUP_DAYS = 120
+DEFAULT_HISTORY_DAYS = 400  # the store's default rollup retention
 
 
 class AnalyzeError(Exception):
@@ -156,6 +157,10 @@ class Analyzer:
         self.skipped: Counter[str] = Counter()
         self.raw_window = daemon.detect.raw_window if daemon else DEFAULT_RAW_WINDOW
         self.rollup_days = daemon.detect.rollup_days if daemon else DEFAULT_ROLLUP_DAYS
+        # the assessment's long view reaches as far back as the daemon keeps rollups
+        self.history_days = (
+            int(daemon.store.rollup_retention // 86400) if daemon else DEFAULT_HISTORY_DAYS
+        )
         self.read = 0
 
     def _app(self, app_id: str) -> AppData | None:
@@ -217,7 +222,9 @@ class Analyzer:
             now = self.now if self.now is not None else data_end(self.apps)
             tz = data.profile.timezone
             since_day = local_day_of(now, tz) - self.rollup_days
+            history_day = local_day_of(now, tz) - self.history_days
             acc = {k: v for k, v in data.acc.items() if k[0] >= since_day}
+            long = {k: v for k, v in data.acc.items() if k[0] >= history_day}
             hours = {k: v for k, v in data.hours.items() if k[0] >= since_day}
             window = EventWindow.from_events(
                 app_id, (e for e in data.events if now - self.raw_window <= e.ts <= now)
@@ -231,6 +238,7 @@ class Analyzer:
                     app_hours=app_hours_from(hours),
                     snapshot=None,
                     data_since=data.first_ts,
+                    history=DailyUsage.from_account_days(account_days_from(long)),
                 )
             )
         return out

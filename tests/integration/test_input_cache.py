@@ -38,7 +38,11 @@ def _semantic(inp: DetectorInput) -> dict[str, object]:
     )
     hours = sorted(zip(ah.day.tolist(), ah.hour.tolist(), ah.type.tolist(),
                        ah.count.tolist(), strict=True))
-    return {"events": events, "days": days, "hours": hours, "since": inp.data_since}
+    h = inp.usage_history()
+    history = list(zip(h.day.tolist(), h.active.tolist(), h.meaningful_accounts.tolist(),
+                       h.meaningful.tolist(), strict=True))
+    return {"events": events, "days": days, "hours": hours, "since": inp.data_since,
+            "history": history}
 
 
 class Fleet:

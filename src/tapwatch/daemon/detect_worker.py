@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from tapwatch.config import AppConfig, Config, app_profile
-from tapwatch.detectors.base import DetectorInput, UsageSnapshot
+from tapwatch.detectors.base import DailyUsage, DetectorInput, UsageSnapshot
 from tapwatch.detectors.engine import run_fleet
 from tapwatch.store.sqlite import Store
 from tapwatch.window import AccountDays, AppHours, EventWindow, local_day_of
@@ -60,6 +60,8 @@ class _AppInputs:
     events: EventWindow
     account_days: AccountDays
     app_hours: AppHours
+    history_day: int  # the first day of `history`
+    history: DailyUsage
 
 
 class InputCache:
@@ -82,8 +84,9 @@ class InputCache:
             tz = profile.timezone
             since = now - det.raw_window
             since_day = local_day_of(now, tz) - det.rollup_days
+            history_day = history_first_day(config, now, tz)
             with store.consistent_read():
-                c = self._update(store, app.id, tz, since, since_day, now)
+                c = self._update(store, app.id, tz, since, since_day, history_day, now)
                 snapshot = store.snapshot(app.id)
                 seen = store.data_since(app.id)
                 first = store.first_event_ts(app.id)
@@ -97,6 +100,7 @@ class InputCache:
                     app_hours=c.app_hours,
                     snapshot=snapshot,
                     data_since=min((t for t in (first, seen) if t is not None), default=None),
+                    history=c.history,
                 )
             )
         for gone in set(self._apps) - {a.id for a in apps}:
@@ -104,12 +108,17 @@ class InputCache:
         return out
 
     def _update(
-        self, store: Store, app_id: str, tz: ZoneInfo, since: float, since_day: int, now: float
+        self, store: Store, app_id: str, tz: ZoneInfo, since: float, since_day: int,
+        history_day: int, now: float,
     ) -> _AppInputs:
         c = self._apps.get(app_id)
         # first pass, another time zone, or a window reaching further back than the cached
-        # one (a longer raw_window or rollup_days after a reload): read it all
-        if c is None or c.tz != tz or since < c.since or since_day < c.since_day:
+        # one (a longer raw_window, rollup_days or rollup retention after a reload): read
+        # it all
+        if (
+            c is None or c.tz != tz or since < c.since or since_day < c.since_day
+            or history_day < c.history_day
+        ):
             return _AppInputs(
                 seq=store.last_batch(app_id),
                 tz=tz,
@@ -118,11 +127,13 @@ class InputCache:
                 events=store.event_window(app_id, since),
                 account_days=store.account_days(app_id, since_day),
                 app_hours=store.app_hours(app_id, since_day),
+                history_day=history_day,
+                history=store.daily_usage(app_id, history_day),
             )
         new, seq, earliest = store.batches_after(app_id, c.seq)
         events = c.events.since(since)
         if not new:
-            reread = local_day_of(now, tz) + 1  # nothing changed: keep every cached day
+            reread = h_reread = local_day_of(now, tz) + 1  # nothing changed: keep every day
         else:
             assert earliest is not None
             events = events.extend(
@@ -130,17 +141,28 @@ class InputCache:
             )
             if events.table_size > 2 * len(events) + 4096:
                 events = events.compacted()
-            reread = max(since_day, min(local_day_of(earliest, tz), local_day_of(now, tz)))
-        ad, ah = c.account_days, c.app_hours
+            changed = min(local_day_of(earliest, tz), local_day_of(now, tz))
+            reread = max(since_day, changed)
+            # a backlog can bring events older than the rollups the detectors get
+            h_reread = max(history_day, changed)
+        ad, ah, hist = c.account_days, c.app_hours, c.history
         ad = ad.select((ad.day >= since_day) & (ad.day < reread))
         ah = ah.select((ah.day >= since_day) & (ah.day < reread))
+        hist = hist.select((hist.day >= history_day) & (hist.day < h_reread))
         if new:
             ad = ad.extend(store.account_days(app_id, reread))
             ah = ah.extend(store.app_hours(app_id, reread))
+            hist = hist.extend(store.daily_usage(app_id, h_reread))
         return _AppInputs(
             seq=seq, tz=tz, since=since, since_day=since_day, events=events,
-            account_days=ad, app_hours=ah,
+            account_days=ad, app_hours=ah, history_day=history_day, history=hist,
         )
+
+
+def history_first_day(config: Config, now: float, tz: ZoneInfo) -> int:
+    """First day of the assessment's long view: as far back as rollups are kept."""
+    keep = config.daemon.store.rollup_retention
+    return local_day_of(now, tz) - int(keep // 86400)
 
 
 def build_inputs(

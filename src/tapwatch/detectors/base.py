@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
+import numpy as np
 
 from tapwatch.window import AccountDays, AppHours, EventWindow
 
@@ -129,6 +130,65 @@ class UsageSnapshot:
 
 
 @dataclass(slots=True)
+class DailyUsage:
+    """App-level totals per local day over the whole rollup horizon (default 400 days):
+    enough to compare an app with its own past (its peak, the same season a year ago)
+    without holding a year of per-account rows. Days without events are absent."""
+
+    day: np.ndarray  # int32 local day numbers, ascending
+    active: np.ndarray  # int32 accounts with any event that day
+    meaningful_accounts: np.ndarray  # int32 accounts with a meaningful action that day
+    meaningful: np.ndarray  # int64 meaningful actions that day
+
+    def __len__(self) -> int:
+        return int(self.day.shape[0])
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[int, int, int, int]]) -> DailyUsage:
+        """From (day, active, meaningful_accounts, meaningful) rows in any order."""
+        rows = sorted(rows)
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 4
+        return cls(
+            day=np.array(cols[0], dtype=np.int32),
+            active=np.array(cols[1], dtype=np.int32),
+            meaningful_accounts=np.array(cols[2], dtype=np.int32),
+            meaningful=np.array(cols[3], dtype=np.int64),
+        )
+
+    @classmethod
+    def from_account_days(cls, ad: AccountDays) -> DailyUsage:
+        """The same totals summed from per-account rollups."""
+        if len(ad) == 0:
+            return cls.from_rows([])
+        days, idx = np.unique(ad.day, return_inverse=True)
+        return cls(
+            day=days.astype(np.int32),
+            active=np.bincount(idx, minlength=days.size).astype(np.int32),
+            meaningful_accounts=np.bincount(
+                idx, weights=(ad.meaningful > 0), minlength=days.size
+            ).astype(np.int32),
+            meaningful=np.bincount(idx, weights=ad.meaningful, minlength=days.size).astype(
+                np.int64
+            ),
+        )
+
+    def select(self, mask: np.ndarray) -> DailyUsage:
+        return DailyUsage(
+            self.day[mask], self.active[mask], self.meaningful_accounts[mask],
+            self.meaningful[mask],
+        )
+
+    def extend(self, new: DailyUsage) -> DailyUsage:
+        """These days followed by `new` (later days)."""
+        return DailyUsage(
+            *(
+                np.concatenate([getattr(self, f), getattr(new, f)])
+                for f in ("day", "active", "meaningful_accounts", "meaningful")
+            )
+        )
+
+
+@dataclass(slots=True)
 class DetectorInput:
     """Everything a detector may read about one app, at time `now` (no clock reads)."""
 
@@ -139,3 +199,11 @@ class DetectorInput:
     app_hours: AppHours
     snapshot: UsageSnapshot | None = None
     data_since: float | None = None  # first time tapwatch has data for this app
+    #: app-level daily totals over the rollup horizon; None: derived from account_days
+    history: DailyUsage | None = None
+
+    def usage_history(self) -> DailyUsage:
+        """`history`, or the same totals from the (shorter) account-day rollups."""
+        if self.history is not None:
+            return self.history
+        return DailyUsage.from_account_days(self.account_days)

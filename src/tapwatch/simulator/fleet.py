@@ -384,7 +384,10 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             intended_users=300,
             declared_features=("articles", "messaging"),
             behaviour="party_official_account",
-            expected_band="review",
+            # No organic use (every read is ritual or casual, no work is done in it) at
+            # 180k CNY a year: an empty shell by reach and cost alone (calibrated on the
+            # background's cases, docs/detectors.md), though it is posted to daily.
+            expected_band="candidate",
             silent_kinds=(
                 "bulk_checkin",
                 "study_inflation",

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from tapwatch.detectors.base import AccountDay, ArticleDay, Finding, UsageSnapshot
+from tapwatch.detectors.base import AccountDay, ArticleDay, DailyUsage, Finding, UsageSnapshot
 from tapwatch.events import Event, EventType
 from tapwatch.window import (
     DAY,
@@ -397,6 +397,15 @@ class Store:
             (self.app_pk(app_id), since_day),
         )
         return account_days_from({(r[0], r[1]): list(r[2:]) for r in rows})
+
+    def daily_usage(self, app_id: str, since_day: int) -> DailyUsage:
+        """App-level totals per local day from `since_day` (the assessment's long view)."""
+        rows = self._db.execute(
+            "SELECT day, COUNT(*), SUM(meaningful > 0), SUM(meaningful) FROM account_days "
+            "WHERE app_pk=? AND day>=? GROUP BY day",
+            (self.app_pk(app_id), since_day),
+        ).fetchall()
+        return DailyUsage.from_rows([(d, a, m or 0, n or 0) for d, a, m, n in rows])
 
     def app_hours(self, app_id: str, since_day: int) -> AppHours:
         rows = self._db.execute(
