@@ -6,19 +6,22 @@ time is what gets faked: several courses left playing at once, videos at double 
 pages left open exactly until the credit ticks, and a December rush.
 
 A study event credits `duration_s` seconds ending at its `ts` (the timer reports when it
-stops, as session_end does), so it claims [ts - duration_s, ts]. When the same account
-opened the same `target` (course) with a session_start inside that claim, the lesson
-cannot have begun before it: the wall-clock interval is [session_start, ts]. This is how
-one fast-forwarded lesson (60 min credited 8 min after it was opened) shows up even when
-the app does not report a playback rate.
+stops, as session_end does). Playing a video at up to 2x is ordinary (many learners do),
+so the event's wall-clock interval is [ts - duration_s / rate, ts], with the reported
+`playback_rate`, or the ordinary maximum rate when none is reported (the most lenient
+reading). When the same account opened the same `target` (course) with a session_start
+inside that interval, the lesson cannot have begun before it: the interval is
+[session_start, ts]. This is how one fast-forwarded lesson (60 min credited 8 min after it
+was opened) shows up even when the app does not report a playback rate.
 
 Signals over the raw window (one finding keyed on the ISO week, raised by any of them):
 
-* credited beyond wall clock: per account and local day, credited seconds against the
-  wall-clock time covered by the union of the study intervals. One person studies one
-  thing at a time; an account-day is inflated when credit exceeds wall clock by more
-  than `min_excess_s`. App-level share of studying account-days.
-* fast playback: share of study events with `playback_rate` above the allowed rate.
+* credited beyond wall clock: per account and local day, the credit no person could have
+  earned: each event's credit beyond `allowed_playback_rate` x its own interval (high
+  multiples), plus the wall-clock time counted twice by overlapping intervals (parallel
+  sessions: one person studies one thing at a time). An account-day is inflated when that
+  excess reaches `min_excess_s`. App-level share of studying account-days.
+* fast playback: share of study events with `playback_rate` above the ordinary rate.
 * threshold pile-up: for each candidate credit threshold T (`credit_thresholds_s`), the
   share of study durations in (T + 1 s, T x (1 + band)], against those in
   [T x (1 - band), T). Organic dwell times spread over minutes (log-normal), so a 5% band
@@ -70,7 +73,10 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     allowed_playback_rate: float = Field(
-        default=1.5, gt=0.0, description="Highest playback rate the platform allows."
+        default=2.0,
+        gt=0.0,
+        description="Highest ordinary playback rate (learners commonly watch at 1.25-2x); "
+        "credit beyond it is inflation.",
     )
     fast_share_threshold: float = Field(
         default=0.1,
@@ -81,8 +87,8 @@ class Settings(BaseModel):
     min_excess_s: float = Field(
         default=300.0,
         ge=0.0,
-        description="Credit beyond an account-day's wall-clock study time that marks it "
-        "inflated (absorbs clock skew and rounding).",
+        description="Credit an account-day got beyond what ordinary playback and one lesson "
+        "at a time explain, that marks it inflated (absorbs clock skew and rounding).",
     )
     inflated_share_threshold: float = Field(
         default=0.05,
@@ -160,7 +166,10 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
     dur = win.duration_s[rows].astype(np.float64)
     end = win.ts[rows]
     acc = win.account[rows].astype(np.int64)
-    start = _lesson_starts(win, rows, end - dur)
+    rate = win.playback_rate[rows].astype(np.float64)
+    has_rate = ~np.isnan(rate)
+    played_at = np.where(has_rate & (rate > 0), rate, st.allowed_playback_rate)
+    start = _lesson_starts(win, rows, end - dur / played_at)
     day, _ = local_day_and_second(end, tz)
 
     # Union of each account's intervals: sweep in (account, start) order with a running
@@ -175,17 +184,19 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
     wall[order] = new_cover
     overlapping = np.zeros(rows.size, dtype=bool)
     overlapping[order] = prev_reach > sk + 1.0  # a second of slack for timestamp rounding
+    own = end - start
+    # credit beyond ordinary playback of the event's own interval, and time counted twice
+    excess = np.clip(dur - st.allowed_playback_rate * own, 0.0, None) + (own - wall)
 
     # Per account-day credit against wall clock.
     pair, pair_idx = np.unique(np.stack((day, acc)), axis=1, return_inverse=True)
     pair_idx = pair_idx.reshape(-1)
     credited_ad = np.bincount(pair_idx, weights=dur)
     wall_ad = np.bincount(pair_idx, weights=wall)
-    inflated_ad = credited_ad - wall_ad >= st.min_excess_s
+    excess_ad = np.bincount(pair_idx, weights=excess)
+    inflated_ad = excess_ad >= st.min_excess_s
     inflated_share = float(inflated_ad.mean())
 
-    rate = win.playback_rate[rows].astype(np.float64)
-    has_rate = ~np.isnan(rate)
     fast = has_rate & (rate > st.allowed_playback_rate + 1e-6)
     fast_share = float(fast.sum() / rows.size)
 
@@ -199,8 +210,9 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
             Reason(
                 code="credited_beyond_wall_clock",
                 text=f"Share of studying account-days credited more than "
-                f"{st.min_excess_s:g} s beyond the wall-clock time their study covered "
-                "(parallel or fast-forwarded sessions).",
+                f"{st.min_excess_s:g} s beyond what one lesson at a time at up to "
+                f"{st.allowed_playback_rate:g}x explains (parallel or fast-forwarded "
+                "sessions).",
                 value=round(inflated_share, 4),
                 threshold=st.inflated_share_threshold,
                 rule=_RULE,
@@ -212,7 +224,8 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
         reasons.append(
             Reason(
                 code="playback_above_allowed",
-                text=f"Share of study events played faster than {st.allowed_playback_rate:g}x.",
+                text=f"Share of study events played faster than {st.allowed_playback_rate:g}x "
+                "(beyond ordinary fast viewing).",
                 value=round(fast_share, 4),
                 threshold=st.fast_share_threshold,
                 rule=_RULE,
@@ -243,6 +256,7 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
     d_uniq, d_idx = np.unique(pair[0], return_inverse=True)
     day_credit = np.bincount(d_idx, weights=credited_ad)
     day_wall = np.bincount(d_idx, weights=wall_ad)
+    day_excess = np.bincount(d_idx, weights=excess_ad)
     day_pairs = np.bincount(d_idx)
     day_inflated = np.bincount(d_idx, weights=inflated_ad.astype(np.float64))
     per_day = [
@@ -250,6 +264,7 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
             "date": day_to_date(d).isoformat(),
             "credited_s": round(float(day_credit[i]), 1),
             "wall_clock_s": round(float(day_wall[i]), 1),
+            "excess_s": round(float(day_excess[i]), 1),
             "account_days": int(day_pairs[i]),
             "inflated_account_days": int(day_inflated[i]),
         }
@@ -298,7 +313,7 @@ def _phrase(r: Reason) -> str:
     return {
         "credited_beyond_wall_clock": f"{r.value:.0%} of studying account-days credited beyond "
         f"wall-clock time (threshold {r.threshold:.0%})",
-        "playback_above_allowed": f"{r.value:.0%} of study events above the allowed playback "
+        "playback_above_allowed": f"{r.value:.0%} of study events above the ordinary playback "
         f"rate (threshold {r.threshold:.0%})",
         "threshold_pileup": f"{r.value:.0%} of study durations piled just above a credit "
         f"threshold (threshold {r.threshold:.0%})",
