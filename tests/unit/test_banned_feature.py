@@ -74,16 +74,35 @@ def test_checkin_events_show_the_feature_with_counts_and_examples() -> None:
     assert banned.detect(make_input(events(EventType.checkin, 2)), SETTINGS) == []
 
 
-def test_study_time_is_an_online_duration_counter_sessions_are_not() -> None:
-    study = events(EventType.study, 5, duration_s=1800.0)
+def test_study_app_reporting_duration_without_scoring_it_has_no_online_duration() -> None:
+    """The issue's independent case: a study app whose events carry `duration_s` (how long
+    each lesson played), with no ranking and no declared counter: telemetry, not a banned
+    online-duration feature. Session lengths are telemetry too."""
+    study = events(EventType.study, 40, duration_s=1800.0, target="course-1")
     sessions = events(EventType.session_end, 50, duration_s=600.0)
-    [f] = banned.detect(make_input(study + sessions), SETTINGS)
-    assert f.evidence["feature"] == "online_duration"
-    assert f.evidence["events"]["count"] == 5
-    off = banned.Settings(count_study_time=False)
-    assert banned.detect(make_input(study + sessions), off) == []
-    untimed = events(EventType.study, 5)
-    assert banned.detect(make_input(untimed), SETTINGS) == []
+    inp = make_input(study + sessions, declared=frozenset({"study", "forms"}),
+                     listed=frozenset({"study"}))
+    assert banned.detect(inp, SETTINGS) == []
+
+
+def test_study_time_next_to_a_points_ranking_is_scored_online_duration() -> None:
+    """The "500 study hours" with county rankings: credited time in an app that ranks."""
+    study = events(EventType.study, 5, duration_s=1800.0)
+    inp = make_input(study, declared=frozenset({"study", "leaderboard"}))
+    ranking, duration = banned.detect(inp, SETTINGS)
+    assert ranking.evidence["feature"] == "points_ranking"
+    assert duration.evidence["feature"] == "online_duration"
+    assert duration.evidence["seen_in"] == ["scored"]
+    scored = duration.evidence["scored"]
+    assert scored["ranking"] == ["leaderboard"] and scored["timed_study_events"] == 5
+    assert scored["credited_s"] == 5 * 1800.0
+    assert duration.confidence == pytest.approx(0.9)
+    off = banned.Settings(scored_study_time=False)
+    assert [f.evidence["feature"] for f in banned.detect(inp, off)] == ["points_ranking"]
+    untimed = make_input(events(EventType.study, 5), declared=frozenset({"leaderboard"}))
+    assert [f.evidence["feature"] for f in banned.detect(untimed, SETTINGS)] == [
+        "points_ranking"
+    ]
 
 
 def test_snapshot_listed_ranking_via_alias_has_lower_confidence() -> None:

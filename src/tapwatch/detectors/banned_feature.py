@@ -2,11 +2,15 @@
 
 The Jan 2026 Measures for the Standardised Management of Government Mobile Apps ban them
 (security and emergency apps, `AppProfile.exempt`, excepted). A feature is found where the
-registry declares it, where the app's own usage figures list it, or in its events: check-in
-events show a check-in feature; study events that credit time show an online-duration
-counter (the "500 study hours"). Plain session durations are telemetry every app has, not a
-counter shown to users, so they are not evidence. Rankings leave no event of their own, so
-they are found only where declared.
+registry declares it, where the app's own usage figures list it, or in its events:
+
+* check-in: check-in events are the feature itself;
+* online duration: the ban is on *scoring* time online (the "500 study hours" behind a
+  county ranking), not on measuring it. A `duration_s` on events is telemetry (a study
+  app reports how long a lesson played; every app has session lengths), so it is evidence
+  only where the app also has a points ranking that the credited time can feed ("scored");
+* points ranking: rankings leave no event of their own, so they are found where declared
+  or listed.
 
 One finding per app and banned feature, id stable per (app, feature).
 """
@@ -47,8 +51,10 @@ class Settings(BaseModel):
     min_events: int = Field(
         3, ge=1, description="Events in the raw window needed to call a feature seen in use."
     )
-    count_study_time: bool = Field(
-        True, description="Study events that credit time count as an online-duration counter."
+    scored_study_time: bool = Field(
+        True,
+        description="Study events that credit time show an online-duration counter where the "
+        "app also has a points ranking (the credited time is scored).",
     )
     example_events: int = Field(20, ge=1, description="Example event ids kept as evidence.")
 
@@ -61,13 +67,28 @@ class Settings(BaseModel):
         return v
 
 
-def _event_rows(inp: DetectorInput, feature: str, settings: Settings) -> np.ndarray:
-    ev = inp.events
+def _event_rows(inp: DetectorInput, feature: str) -> np.ndarray:
+    """Events that are the feature itself (only check-ins are)."""
     if feature == "checkin":
-        return np.flatnonzero(ev.type == int(EventType.checkin))
-    if feature == "online_duration" and settings.count_study_time:
-        return np.flatnonzero((ev.type == int(EventType.study)) & (ev.duration_s > 0))
+        return np.flatnonzero(inp.events.type == int(EventType.checkin))
     return np.zeros(0, dtype=np.int64)
+
+
+def _scored_time(inp: DetectorInput, settings: Settings, ranking: set[str]) -> dict | None:
+    """Evidence that credited study time is scored: study events with a duration in an
+    app that has a points ranking (declared or listed)."""
+    if not settings.scored_study_time or not ranking:
+        return None
+    ev = inp.events
+    rows = np.flatnonzero((ev.type == int(EventType.study)) & (ev.duration_s > 0))
+    if rows.size < settings.min_events:
+        return None
+    return {
+        "ranking": sorted(ranking),
+        "timed_study_events": int(rows.size),
+        "credited_s": round(float(ev.duration_s[rows].sum()), 1),
+        "example_event_ids": ev.event_ids(rows[: settings.example_events]),
+    }
 
 
 def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
@@ -76,6 +97,8 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         return []
     declared = inp.app.declared_features
     listed = inp.snapshot.features if inp.snapshot is not None else frozenset()
+    ranking_names = set(settings.aliases.get("points_ranking", ())) | {"points_ranking"}
+    ranking = (declared | listed) & ranking_names
     findings = []
     for feature in FEATURES:
         names = set(settings.aliases.get(feature, ())) | {feature}
@@ -84,7 +107,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
             evidence["declared"] = sorted(declared & names)
         if listed & names:
             evidence["snapshot"] = sorted(listed & names)
-        rows = _event_rows(inp, feature, settings)
+        rows = _event_rows(inp, feature)
         in_use = rows.size >= settings.min_events
         if in_use:
             evidence["events"] = {
@@ -92,7 +115,9 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
                 "accounts": int(np.unique(inp.events.account[rows]).size),
                 "example_event_ids": inp.events.event_ids(rows[: settings.example_events]),
             }
-        seen_in = [k for k in ("declared", "snapshot", "events") if k in evidence]
+        if feature == "online_duration" and (scored := _scored_time(inp, settings, ranking)):
+            evidence["scored"] = scored
+        seen_in = [k for k in ("declared", "snapshot", "events", "scored") if k in evidence]
         if not seen_in:
             continue
         evidence["seen_in"] = seen_in
@@ -121,8 +146,10 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
                 # No accounts in the evidence: this is about the app, and it must not count
                 # towards the per-account forced-usage flags.
                 evidence=evidence,
-                # The app's own feature list alone may use names loosely.
-                confidence=1.0 if in_use or "declared" in evidence else 0.8,
+                # The app's own feature list alone may use names loosely; time credited next
+                # to a ranking is scored only as far as we can tell from outside.
+                confidence=1.0 if in_use or "declared" in evidence
+                else 0.9 if "scored" in evidence else 0.8,
             )
         )
     return findings
