@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -91,3 +92,50 @@ def test_few_accounts_and_declared_kiosks_are_silent() -> None:
         ev(events, LATE - 7000 + i, f"anon{i}", None)
     assert [f.evidence["device"] for f in run(events)] == ["kiosk-hall"]
     assert run(events, shared_devices_allowed=("kiosk-hall",)) == []
+
+
+def large_app_with_shared_phones(rng: random.Random, share: float) -> list[Event]:
+    """A week of a large app: 3,000 people a day on their own phones, and phones shared by
+    families and offices at base rate `share`, each further account on a shared phone as
+    likely as the first (P(>= k accounts) = share^(k-1))."""
+    events: list[Event] = []
+    for d in range(7):
+        for i in range(3000):
+            k = 1
+            while rng.random() < share:
+                k += 1
+            t = LATE - 12 * 3600 + d * DAY + rng.uniform(0, 8 * 3600)
+            for j in range(k):
+                ev(events, t + 60 * j, f"p{i}-{j}" if j else f"p{i}", f"dev-{d}-{i}")
+    return events
+
+
+def test_large_app_accounts_for_phones_shared_by_chance() -> None:
+    rng = random.Random(5)
+    events = large_app_with_shared_phones(rng, share=0.12)
+    by_day_device: dict[tuple[int, str | None], set[str]] = {}
+    for e in events:
+        by_day_device.setdefault((int((e.ts - LATE) // DAY), e.device), set()).add(e.account)
+    five_plus = sum(len(a) >= 5 for a in by_day_device.values())
+    assert five_plus >= 2  # chance alone gives a few phones with 5+ accounts in a week
+    assert len(run(events, max_expected_by_chance=1e9)) == five_plus  # the fixed threshold
+    assert run(events) == []
+
+    for i in range(20):  # one phone logging in as 20 accounts on one evening
+        ev(events, LATE - 3600 + i * 40, f"farmed{i}", "dev-farm")
+    [f] = run(events)
+    assert f.evidence["device"] == "dev-farm"
+    base = f.evidence["chance_baseline"]
+    assert base["device_days"] == 7 * 3000 + 1
+    assert 0.09 < base["shared_share"] < 0.15
+    assert base["threshold"] > 5 and base["expected_at_threshold"] <= 0.05
+    assert base["expected_at_peak"] < 1e-12
+    assert "chance sharing would give" in f.summary
+
+
+def test_small_app_keeps_the_fixed_threshold() -> None:
+    events: list[Event] = []
+    for i in range(5):
+        ev(events, LATE - 7200 + i * 100, f"acct{i}", "dev-farm")
+    [f] = run(events)
+    assert f.evidence["chance_baseline"]["threshold"] == 5

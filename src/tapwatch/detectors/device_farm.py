@@ -6,12 +6,25 @@ one device in a day (a shared office handset, a family phone) happens, a dozen d
 Devices declared as shared kiosks are listed in `shared_devices_allowed` and skipped.
 
 Per local day (the app's time zone) we count distinct accounts per device pseudonym and
-report each device with at least `min_accounts` accounts on at least one day, as one
-finding listing every such day. Counting is a bincount over (day, device) pairs followed by
-a unique over (day, device, account) keys of the busy pairs only.
+report each device with at least the threshold of accounts on at least one day, as one
+finding listing every such day.
+
+The threshold is `min_accounts`, raised in a large app until sharing by chance cannot
+explain it. Phones are shared by families and offices at some base rate q, measured in
+the app itself: the share of its device-days with 2 or more accounts (but fewer than
+`min_accounts`, so farms do not raise their own bar), shrunk towards `prior_shared_share`
+as if it had been seen on 100 more device-days (a small app's few days say little). Under
+a geometric null model each
+further account on a shared phone is as likely as the first, P(>= k accounts) = q^(k-1),
+heavier-tailed than Poisson. With N device-days in the window, N q^(k-1) device-days with
+k or more accounts are expected by chance; the threshold is the smallest k >=
+`min_accounts` at which that expectation is at most `max_expected_by_chance`. Each finding
+gives the base rate, the threshold, and what chance would give at its own peak.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +41,7 @@ from tapwatch.detectors.stats import (
 )
 
 KIND = "device_farm"
+_PRIOR_DEVICE_DAYS = 100  # weight of the prior base rate, in device-days
 RULE = "2026 management measures: no mandatory periodic logins or check-in"
 
 
@@ -45,6 +59,20 @@ class Settings(BaseModel):
         default=15,
         ge=2,
         description="Accounts per device-day at which the score reaches 1.",
+    )
+    max_expected_by_chance: float = Field(
+        default=0.05,
+        gt=0.0,
+        description="Device-days at or above the threshold that chance sharing (the app's "
+        "own base rate, geometric null model) may be expected to give; the threshold rises "
+        "above min_accounts until the expectation is this small.",
+    )
+    prior_shared_share: float = Field(
+        default=0.02,
+        gt=0.0,
+        lt=1.0,
+        description="Share of device-days with 2+ accounts assumed before the app's own "
+        "data (weighs as 100 device-days): family and office phones.",
     )
     critical_days: int = Field(
         default=3,
@@ -78,20 +106,15 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     n_dev = int(dev.max()) + 1
     n_acc = max(len(win.accounts), int(acc.max()) + 1)
 
-    # Device-days with fewer events than the threshold cannot have enough accounts.
+    # Distinct accounts per (day, device): one unique over (device-day, account) keys.
     dd = dday * n_dev + dev
-    busy_pairs = np.bincount(dd) >= settings.min_accounts
-    busy = busy_pairs[dd]
-    if not busy.any():
+    keys = np.unique(dd * n_acc + acc)
+    pairs, counts = np.unique(keys // n_acc, return_counts=True)
+    baseline = chance_baseline(counts, settings)
+    over = counts >= baseline["threshold"]
+    if not over.any():
         return []
-    rows, dday, dev, acc, dd = rows[busy], dday[busy], dev[busy], acc[busy], dd[busy]
-    uniq = np.unique(dd * n_acc + acc)
-    pair = uniq // n_acc
-    pairs, counts = np.unique(pair, return_counts=True)
-    flagged = pairs[counts >= settings.min_accounts]
-    if flagged.size == 0:
-        return []
-    flag_counts = counts[counts >= settings.min_accounts]
+    flagged, flag_counts = pairs[over], counts[over]
 
     findings = []
     flagged_dev = flagged % n_dev
@@ -104,7 +127,8 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         days = [day_to_date(int(p // n_dev) + d0).isoformat() for p in dev_pairs.tolist()]
         peak = int(per_day.max())
         device = win.strings[d]
-        score = exceedance_score(peak, settings.min_accounts, settings.full_accounts)
+        threshold = baseline["threshold"]
+        score = exceedance_score(peak, threshold, max(settings.full_accounts, threshold + 1))
         severity = "critical" if score >= 0.75 or len(days) >= settings.critical_days else "warning"
         acc_info = bounded_accounts(win.accounts, win.account[f_rows])
         findings.append(
@@ -118,20 +142,22 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
                 window_end=float(win.ts[f_rows[-1]]),
                 summary=(
                     f"Device {device} was used by {peak} accounts in one day "
-                    f"(threshold {settings.min_accounts}) on {len(days)} day"
-                    f"{'s' if len(days) > 1 else ''}: one phone logging in as many people."
+                    f"(threshold {threshold}) on {len(days)} day"
+                    f"{'s' if len(days) > 1 else ''}: one phone logging in as many people; "
+                    f"chance sharing would give {expected(baseline, peak):.2g} such "
+                    "device-days."
                 ),
                 reasons=[
                     Reason(
                         code="accounts_per_device_day",
                         text=f"{peak} distinct accounts on one device in one local day",
                         value=float(peak),
-                        threshold=float(settings.min_accounts),
+                        threshold=float(threshold),
                         rule=RULE,
                     ),
                     Reason(
                         code="days_over_threshold",
-                        text=f"{len(days)} days with {settings.min_accounts}+ accounts",
+                        text=f"{len(days)} days with {threshold}+ accounts",
                         value=float(len(days)),
                         threshold=1.0,
                         rule=RULE,
@@ -145,9 +171,36 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
                     "days": days,
                     "accounts_per_day": dict(zip(days, per_day.astype(int).tolist(), strict=True)),
                     "evidence_limit": EVIDENCE_LIMIT,
+                    "chance_baseline": {
+                        **baseline,
+                        "expected_at_peak": round(expected(baseline, peak), 6),
+                    },
                 },
-                confidence=data_confidence((len(days), 2), (peak, settings.min_accounts)),
+                confidence=data_confidence((len(days), 2), (peak, threshold)),
             )
         )
     findings.sort(key=lambda f: (f.window_start, f.id))
     return findings
+
+
+def chance_baseline(accounts_per_device_day: np.ndarray, settings: Settings) -> dict:
+    """The app's base rate of shared devices and the threshold it sets (module docstring)."""
+    n = int(accounts_per_device_day.size)
+    c = accounts_per_device_day
+    shared = int(((c >= 2) & (c < settings.min_accounts)).sum())
+    q = (shared + _PRIOR_DEVICE_DAYS * settings.prior_shared_share) / (n + _PRIOR_DEVICE_DAYS)
+    k = settings.min_accounts
+    if n * q ** (k - 1) > settings.max_expected_by_chance:
+        k = 1 + math.ceil(math.log(settings.max_expected_by_chance / n) / math.log(q))
+    return {
+        "device_days": n,
+        "shared_device_days": shared,
+        "shared_share": round(q, 6),
+        "threshold": int(k),
+        "expected_at_threshold": round(n * q ** (k - 1), 6),
+    }
+
+
+def expected(baseline: dict, accounts: int) -> float:
+    """Device-days with `accounts` or more expected by chance under the baseline."""
+    return float(baseline["device_days"] * baseline["shared_share"] ** (accounts - 1))
