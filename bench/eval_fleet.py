@@ -49,7 +49,7 @@ def evaluate(seed: int, scale: float, history_days: int = 100) -> dict:
         result: FleetResult = run_fleet(inputs, None)
     rows = []
     for app, t in sorted(truth.items()):
-        found = {f.kind for f in result.findings if f.app == app}
+        found = {f.kind for f in result.findings if app in f.members()}
         planted = {p["kind"] for p in t["planted"] if p["kind"] != "shutdown"}
         silent = set(t["healthy_kinds_expected_silent"])
         band = result.assessments[app].band if app in result.assessments else "-"

@@ -77,27 +77,56 @@ def cultural_event_fleet(now: float = NOW) -> list[DetectorInput]:
     ]
 
 
-def test_same_content_same_unit_on_several_apps_is_found_per_app() -> None:
+def test_reports_filed_on_two_apps_are_one_finding_per_pair_of_apps() -> None:
     findings = detect(cultural_event_fleet())
-    by_app = {f.app: f for f in findings}
-    assert sorted(by_app) == ["culture", "propaganda", "tourism"]
-    p = by_app["propaganda"]
-    assert p.kind == "duplicate_reporting"
-    assert p.evidence["unit"] == "T1"
-    assert p.evidence["week"] == "2026-W47"
-    assert p.evidence["content_hashes"] == ["ev-1", "ev-2"]
-    assert p.evidence["apps"] == ["culture", "propaganda", "tourism"]
-    assert p.evidence["event_ids"] == ["propaganda-0", "propaganda-1"]  # not T2's filing
-    assert p.evidence["accounts"] == ["a1"]
-    assert {(o["app"], o["event_id"]) for o in p.evidence["other_submissions"]} == {
-        ("culture", "culture-0"),
-        ("culture", "culture-1"),
-        ("tourism", "tourism-0"),
-    }
-    assert p.reasons[0].value == 3 and p.reasons[0].threshold == 2
-    assert p.severity == "warning"
-    assert by_app["tourism"].evidence["content_hashes"] == ["ev-1"]
-    assert "unit T1" in p.summary and "2 other app(s)" in p.summary
+    by_pair = {tuple(sorted(f.apps)): f for f in findings}
+    assert sorted(by_pair) == [
+        ("culture", "propaganda"), ("culture", "tourism"), ("propaganda", "tourism")
+    ]
+    cp = by_pair[("culture", "propaganda")]
+    assert cp.kind == "duplicate_reporting"
+    # filed under the app that received the reports second (culture asked for them again)
+    assert cp.app == "culture" and cp.apps == ["culture", "propaganda"]
+    assert cp.evidence["week"] == "2026-W47"
+    assert cp.evidence["reports"] == 2
+    assert cp.evidence["units"] == [
+        {"unit": "T1", "reports": 2, "forms": [], "content_hashes": ["ev-1", "ev-2"]}
+    ]
+    assert cp.evidence["event_ids"] == ["culture-0", "culture-1"]
+    assert [o["event_id"] for o in cp.evidence["other_submissions"]] == [
+        "propaganda-0", "propaganda-1"  # not T2's filing, made once
+    ]
+    assert cp.evidence["accounts"] == ["a1", "a2"]
+    assert [r.code for r in cp.reasons] == ["same_report_two_apps", "apps_per_report"]
+    assert cp.reasons[0].value == 2 and cp.reasons[1].value == 3  # ev-1 reached 3 apps
+    assert cp.severity == "warning"
+    assert cp.summary.startswith(
+        "culture and propaganda both received the same 2 report(s) from 1 unit(s) in week "
+        "2026-W47; T1 filed 2 of them twice"
+    )
+    assert by_pair[("culture", "tourism")].app == "tourism"
+    assert by_pair[("culture", "tourism")].evidence["content_hashes"] == ["ev-1"]
+
+
+def test_a_week_of_re_reporting_is_one_finding_with_the_count_and_the_forms() -> None:
+    """Ten units each file three activity reports to the culture app and again to the
+    tourism app the next day: 30 re-reports, one finding (not 30, not 10)."""
+    culture, tourism = [], []
+    for u in range(10):
+        for k in range(3):
+            h = f"u{u}-r{k}"
+            culture.append(filing("culture", len(culture), at(16 + k), f"T{u}", h, f"c{u}"))
+            tourism.append(filing("tourism", len(tourism), at(17 + k), f"T{u}", h, f"c{u}"))
+    for e in culture + tourism:
+        e.target = "activity-report" if e.content_hash.endswith(("r0", "r1")) else "event-photos"
+    [f] = detect([make_input("culture", culture), make_input("tourism", tourism)])
+    assert f.app == "tourism" and f.apps == ["tourism", "culture"]
+    assert f.evidence["reports"] == 30 and f.score == 1.0
+    assert f.evidence["forms"] == ["activity-report", "event-photos"]
+    assert [u["reports"] for u in f.evidence["units"]] == [3] * 10
+    assert f.evidence["units"][0]["forms"] == ["activity-report", "event-photos"]
+    assert len(f.evidence["event_ids"]) == 30
+    assert "(forms: activity-report, event-photos)" in f.summary
 
 
 def test_silent_when_units_differ_or_content_differs_or_too_far_apart() -> None:
@@ -110,8 +139,8 @@ def test_silent_when_units_differ_or_content_differs_or_too_far_apart() -> None:
     ]
     assert detect(fleet) == []
     # A wider window makes the filing of the 1st a duplicate of the 16th.
-    wide = detect(fleet, dup.Settings(window_days=20))
-    assert sorted(f.app for f in wide) == ["a", "d"]
+    [wide] = detect(fleet, dup.Settings(window_days=20))
+    assert wide.apps == ["a", "d"]  # a received it second
 
 
 def test_other_event_types_never_count() -> None:
@@ -124,7 +153,7 @@ def test_other_event_types_never_count() -> None:
 
 def test_id_is_stable_while_the_week_fills_up() -> None:
     fleet = cultural_event_fleet()
-    first = {f.app: f.id for f in detect(fleet)}
+    first = {tuple(f.apps): f.id for f in detect(fleet)}
     fleet[0] = make_input(
         "propaganda",
         [
@@ -142,8 +171,9 @@ def test_id_is_stable_while_the_week_fills_up() -> None:
         ],
     )
     again = detect(fleet)
-    assert {f.app: f.id for f in again} == first
-    assert next(f for f in again if f.app == "propaganda").evidence["content_hashes"] == [
+    assert {tuple(f.apps): f.id for f in again} == first
+    assert len(first) == 3
+    assert next(f for f in again if f.app == "culture").evidence["content_hashes"] == [
         "ev-1",
         "ev-2",
         "ev-3",
@@ -154,7 +184,7 @@ def test_four_platforms_is_critical_and_score_grows_with_filings() -> None:
     apps = ["county-propaganda", "culture-tourism", "township", "volunteer"]
     fleet = [make_input(a, [filing(a, 0, at(16), "T1", "ev", "u")]) for a in apps]
     findings = detect(fleet)
-    assert len(findings) == 4
+    assert len(findings) == 6  # every pair of the four
     assert all(f.severity == "critical" for f in findings)
     assert all(f.score == pytest.approx(1 / SETTINGS.full_score_duplicates) for f in findings)
 

@@ -152,3 +152,41 @@ def test_prune_deletes_unheld_raw_events_and_keeps_confirmed_evidence(store: Sto
     # releasing after the prune leaves nothing behind
     set_status(store, confirmed.finding.id, "resolved", "li.wei", "unit warned", NOW + 31 * DAY)
     assert evidence_events(store, confirmed) == ([], "none")
+
+
+def test_cross_app_finding_counts_and_lists_for_each_of_its_apps(tmp_path: Path) -> None:
+    """A duplicate-reporting finding about a pair of apps: filed under one, listed,
+    counted and filtered for both; filed under the other next time, still one finding."""
+    from tapwatch.detectors.base import Finding
+
+    store = Store(tmp_path / "store.sqlite")
+
+    def pair(first: str, second: str, score: float) -> Finding:
+        return Finding(
+            id="dup-pair-w47", kind="duplicate_reporting", app=first, apps=[first, second],
+            severity="warning", score=score, window_start=NOW - DAY, window_end=NOW,
+            summary="both received the same reports", reasons=[], evidence={},
+            confidence=1.0,
+        )
+
+    store.upsert_findings([pair("culture", "tourism", 0.2)], now=NOW)
+    assert store.open_findings_by_kind() == {
+        ("culture", "duplicate_reporting"): 1, ("tourism", "duplicate_reporting"): 1
+    }
+    assert [f.id for f in store.findings(app="tourism")] == ["dup-pair-w47"]
+    page = query_findings(store, FindingQuery(apps=("tourism",)))
+    assert page.total == 1 and page.records[0].finding.app == "culture"
+    assert query_findings(store, FindingQuery(apps=("other",))).total == 0
+    assert store.finding_totals() == {
+        ("culture", "duplicate_reporting", "warning"): 1,
+        ("tourism", "duplicate_reporting", "warning"): 1,
+    }
+    # Next pass it is filed under tourism: one finding, the same two apps.
+    assert store.upsert_findings([pair("tourism", "culture", 0.3)], now=NOW + 60) == []
+    assert store.open_findings_by_kind() == {
+        ("culture", "duplicate_reporting"): 1, ("tourism", "duplicate_reporting"): 1
+    }
+    [f] = store.findings(app="culture")
+    assert f.app == "tourism" and f.score == 0.3
+    set_status(store, "dup-pair-w47", "dismissed", "inspector", "known, being merged", NOW + 90)
+    assert store.open_findings_by_kind() == {}

@@ -38,6 +38,13 @@ class Finding(msgspec.Struct, kw_only=True):
     reasons: list[Reason]
     evidence: dict[str, Any]  # event_ids, accounts (pseudonyms), devices, points, ...
     confidence: float  # 0..1, how much data it stands on
+    #: a cross-app finding: every app it is about, `app` (the one it is filed under) first;
+    #: empty for a finding about one app. Each app's counts and alerts include it.
+    apps: list[str] = msgspec.field(default_factory=list)
+
+    def members(self) -> list[str]:
+        """The apps this finding is about."""
+        return self.apps or [self.app]
 
 
 def finding_id(kind: str, app: str, *keys: object) -> str:

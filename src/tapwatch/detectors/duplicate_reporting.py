@@ -5,10 +5,14 @@ share data asking the grass roots to re-report it. A form submission carries the
 (organisation) that filed it and a hash of its content; the same (unit, content_hash) filed
 to two or more registered apps within `window_days` is a duplicate.
 
-One finding per (app, unit, ISO week of the app's submissions): its id stays the same while
-more duplicates of that week arrive, and every app involved gets its own finding (its own
-event ids and accounts) naming the other apps. `app_duplicate_filings` counts the extra
-filings each app received in the last week (per app: a unit is never a metric label).
+Findings are grouped so that a district where every unit re-reports each item reads as a
+few findings, not one per report: one cross-app finding per **pair of apps** and ISO week
+(of the second filing), counting the reports both received and, per unit, how many and
+which forms. Its id stays the same while more duplicates of that week arrive; it counts
+for both apps (`Finding.apps`), filed under the one that more often received the report
+second (it asked for what the other already had). `app_duplicate_filings` counts
+the extra filings each app received in the last week (per app: a unit is never a metric
+label).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from itertools import combinations
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,7 +53,7 @@ class Settings(BaseModel):
         2, ge=2, description="Distinct apps that must receive the same content to count."
     )
     full_score_duplicates: int = Field(
-        10, ge=1, description="Duplicate filings (in one app, unit and week) that give score 1."
+        10, ge=1, description="Reports filed on both apps of a pair in one week for score 1."
     )
     critical_apps: int = Field(
         4, ge=2, description="Apps receiving the same content at which the finding is critical."
@@ -66,6 +71,7 @@ class Submission:
     account: str
     unit: str
     content_hash: str
+    form: str  # the form's name (the event's target), "" when not given
     week: str  # ISO week of the filing in the app's time zone, e.g. "2026-W48"
 
 
@@ -89,6 +95,7 @@ def submissions(inp: DetectorInput) -> list[Submission]:
                 account=ev.accounts[ev.account[r]],
                 unit=ev.strings[ev.unit[r]],
                 content_hash=ev.strings[ev.content_hash[r]],
+                form=ev.strings[ev.target[r]] if ev.target[r] >= 0 else "",
                 week=f"{iso.year}-W{iso.week:02d}",
             )
         )
@@ -123,65 +130,127 @@ def duplicates(
     return out
 
 
+@dataclass(slots=True)
+class _Report:
+    """One (unit, content) filed on both apps of a pair."""
+
+    unit: str
+    content_hash: str
+    filings: dict[str, list[Submission]]  # app -> its filings of this content
+    later_app: str  # the app whose first filing came second
+    week: str  # ISO week of that second filing
+    apps_reached: int  # apps of the whole fleet that received this content
+
+
+def _reports_by_pair(
+    inputs: list[DetectorInput], settings_for: Callable[[str], Settings]
+) -> dict[tuple[str, str, str], list[_Report]]:
+    """(app, other app, week) -> the reports both apps of the pair received."""
+    by_content: dict[tuple[str, str], list[Submission]] = defaultdict(list)
+    reached: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for sub, others in duplicates(inputs, settings_for):
+        key = (sub.unit, sub.content_hash)
+        by_content[key].append(sub)
+        reached[key] |= {sub.app} | {o.app for o in others}
+    out: dict[tuple[str, str, str], list[_Report]] = defaultdict(list)
+    for (unit, chash), subs in by_content.items():
+        per_app: dict[str, list[Submission]] = defaultdict(list)
+        for sub in sorted(subs, key=lambda x: (x.ts, x.app, x.event_id)):
+            per_app[sub.app].append(sub)
+        for a, b in combinations(sorted(per_app), 2):
+            first_a, first_b = per_app[a][0], per_app[b][0]
+            if abs(first_a.ts - first_b.ts) > settings_for(a).window_days * DAY:
+                continue
+            later = first_b if (first_b.ts, b) > (first_a.ts, a) else first_a
+            out[(a, b, later.week)].append(
+                _Report(unit, chash, {a: per_app[a], b: per_app[b]}, later.app, later.week,
+                        len(reached[(unit, chash)]))
+            )
+    return out
+
+
 def detect_fleet(
     inputs: list[DetectorInput], settings_for: Callable[[str], Settings]
 ) -> list[Finding]:
-    """One finding per (app, unit, ISO week) with duplicate filings in that app."""
-    by_key: dict[tuple[str, str, str], list[tuple[Submission, list[Submission]]]] = defaultdict(
-        list
-    )
-    for sub, others in duplicates(inputs, settings_for):
-        by_key[(sub.app, sub.unit, sub.week)].append((sub, others))
+    """One cross-app finding per pair of apps and ISO week with reports filed on both."""
     findings = []
-    for (app, unit, week), dups in sorted(by_key.items()):
+    for (a, b, week), reports in sorted(_reports_by_pair(inputs, settings_for).items()):
+        seconds = sum(r.later_app == b for r in reports)
+        app, other = (b, a) if seconds * 2 > len(reports) else (a, b)
         st = settings_for(app)
-        own = [d[0] for d in dups]
-        other_subs = sorted(
-            {(o.app, o.event_id, o.ts) for _, others in dups for o in others},
-            key=lambda o: (o[2], o[0], o[1]),
-        )
-        apps = sorted({app} | {o[0] for o in other_subs})
-        hashes = sorted({s.content_hash for s in own})
-        accounts = sorted({s.account for s in own})
-        n = len(own)
-        findings.append(
-            Finding(
-                id=finding_id(KIND, app, unit, week),
-                kind=KIND,
-                app=app,
-                severity="critical" if len(apps) >= st.critical_apps else "warning",
-                score=round(min(1.0, n / st.full_score_duplicates), 3),
-                window_start=min(s.ts for s in own),
-                window_end=max(s.ts for s in own),
-                summary=f"unit {unit} filed {len(hashes)} report(s) here that it also filed on "
-                f"{len(apps) - 1} other app(s) ({', '.join(a for a in apps if a != app)}) "
-                f"in week {week}",
-                reasons=[
-                    Reason(
-                        code="same_content_other_apps",
-                        text=f"{n} filing(s) of content also sent to {len(apps) - 1} other "
-                        f"app(s) within {st.window_days:g} days",
-                        value=float(len(apps)),
-                        threshold=float(st.min_apps),
-                        rule=RULE,
-                    )
-                ],
-                evidence={
-                    "unit": unit,
-                    "week": week,
-                    "content_hashes": hashes,
-                    "apps": apps,
-                    "event_ids": [s.event_id for s in own][: st.max_evidence],
-                    "accounts": accounts,
-                    "other_submissions": [
-                        {"app": a, "event_id": i, "ts": t}
-                        for a, i, t in other_subs[: st.max_evidence]
-                    ],
-                },
-                confidence=1.0,
-            )
-        )
+        findings.append(_pair_finding(app, other, week, reports, st))
     return findings
+
+
+def _pair_finding(
+    app: str, other: str, week: str, reports: list[_Report], st: Settings
+) -> Finding:
+    units: dict[str, list[_Report]] = defaultdict(list)
+    for r in reports:
+        units[r.unit].append(r)
+    def filed_on(a: str) -> list[Submission]:
+        return sorted((s for r in reports for s in r.filings[a]), key=lambda s: (s.ts, s.event_id))
+
+    own, theirs = filed_on(app), filed_on(other)
+    forms = sorted({s.form for s in own + theirs if s.form})
+    widest = max(r.apps_reached for r in reports)
+    n = len(reports)
+    per_unit = [
+        {
+            "unit": unit,
+            "reports": len(rs),
+            "forms": sorted({s.form for r in rs for f in r.filings.values() for s in f if s.form}),
+            "content_hashes": sorted({r.content_hash for r in rs}),
+        }
+        for unit, rs in sorted(units.items())
+    ]
+    busiest = max(per_unit, key=lambda u: (u["reports"], u["unit"]))
+    return Finding(
+        id=finding_id(KIND, *sorted((app, other)), week),
+        kind=KIND,
+        app=app,
+        apps=[app, other],
+        severity="critical" if widest >= st.critical_apps else "warning",
+        score=round(min(1.0, n / st.full_score_duplicates), 3),
+        window_start=min(s.ts for s in own + theirs),
+        window_end=max(s.ts for s in own + theirs),
+        summary=f"{app} and {other} both received the same {n} report(s) from {len(units)} "
+        f"unit(s) in week {week}"
+        + (f" (forms: {', '.join(forms)})" if forms else "")
+        + f"; {busiest['unit']} filed {busiest['reports']} of them twice",
+        reasons=[
+            Reason(
+                code="same_report_two_apps",
+                text=f"{n} report(s) filed by the same unit with the same content on both "
+                f"{app} and {other} within {st.window_days:g} days",
+                value=float(n),
+                threshold=1.0,
+                rule=RULE,
+            ),
+            Reason(
+                code="apps_per_report",
+                text=f"the most widely filed report reached {widest} app(s)",
+                value=float(widest),
+                threshold=float(st.min_apps),
+                rule=RULE,
+            ),
+        ],
+        evidence={
+            "apps": [app, other],
+            "week": week,
+            "reports": n,
+            "units": per_unit,
+            "forms": forms,
+            "content_hashes": sorted({r.content_hash for r in reports}),
+            "event_ids": [s.event_id for s in own][: st.max_evidence],
+            "accounts": sorted({s.account for s in own + theirs}),
+            "other_submissions": [
+                {"app": s.app, "event_id": s.event_id, "ts": s.ts}
+                for s in theirs[: st.max_evidence]
+            ],
+        },
+        confidence=1.0,
+    )
 
 
 def app_duplicate_filings(

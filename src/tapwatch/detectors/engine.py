@@ -69,7 +69,8 @@ class FleetResult:
 
 
 def per_account_flags(findings: list[Finding]) -> dict[str, dict[str, set[str]]]:
-    """app -> account -> kinds of forced-usage findings naming it in evidence["accounts"].
+    """app -> account -> kinds of forced-usage findings naming it in evidence["accounts"]
+    (for every app a cross-app finding is about).
 
     Assessment findings are about apps and never count.
     """
@@ -80,9 +81,10 @@ def per_account_flags(findings: list[Finding]) -> dict[str, dict[str, set[str]]]
         accounts = f.evidence.get("accounts")
         if not accounts:
             continue
-        per_app = flags.setdefault(f.app, {})
-        for acc in accounts:
-            per_app.setdefault(acc, set()).add(f.kind)
+        for app in f.members():
+            per_app = flags.setdefault(app, {})
+            for acc in accounts:
+                per_app.setdefault(acc, set()).add(f.kind)
     return flags
 
 
@@ -204,12 +206,15 @@ def run_fleet(
 
     by_app: dict[str, list[Finding]] = {}
     for f in findings:
-        by_app.setdefault(f.app, []).append(f)
+        for app in f.members():
+            by_app.setdefault(app, []).append(f)
     metrics: dict[str, AppMetrics] = {}
     for inp in inputs:
         app = inp.app.id
         mine = by_app.get(app, [])
-        forced = [f for f in mine if f.kind not in ASSESSMENT_KINDS]
+        # event ids are unique within an app only: a cross-app finding's belong to the app
+        # it is filed under
+        forced = [f for f in mine if f.kind not in ASSESSMENT_KINDS and f.app == app]
         a = assessments[app]
         shutdown = shutdown_settings[app]
         banned = {f.evidence.get("feature") for f in mine if f.kind == "banned_feature"}

@@ -88,8 +88,18 @@ class AuditEntry:
 def _where(q: FindingQuery) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
+    if q.apps is not None:
+        if not q.apps:
+            clauses.append("0")
+        else:
+            # the app's own findings and the cross-app findings about it
+            marks = ",".join("?" * len(q.apps))
+            clauses.append(
+                f"(app IN ({marks}) OR id IN "
+                f"(SELECT finding_id FROM finding_apps WHERE app IN ({marks})))"
+            )
+            args += [*q.apps, *q.apps]
     for col, values in (
-        ("app", q.apps),
         ("kind", q.kinds),
         ("severity", q.severities),
         ("status", q.statuses),

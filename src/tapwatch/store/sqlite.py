@@ -82,6 +82,11 @@ CREATE TABLE IF NOT EXISTS findings(
   first_seen REAL NOT NULL, last_seen REAL NOT NULL,
   status TEXT NOT NULL DEFAULT 'open', body BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS findings_app_kind ON findings(app, kind);
+-- The other apps a cross-app finding is about (findings.app holds the one it is filed
+-- under): each app's lists, counts and alerts include it.
+CREATE TABLE IF NOT EXISTS finding_apps(
+  app TEXT NOT NULL, finding_id TEXT NOT NULL, PRIMARY KEY(app, finding_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS finding_apps_id ON finding_apps(finding_id);
 CREATE TABLE IF NOT EXISTS finding_audit(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, finding_id TEXT NOT NULL, at REAL NOT NULL,
   actor TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL, reason TEXT);
@@ -481,13 +486,16 @@ class Store:
                         (f.id, f.app, f.kind, f.severity, f.score, f.window_start,
                          f.window_end, now, now, body),
                     )
+                    _set_members(db, f)
                     new.append(f)
                     continue
+                # a cross-app finding may be filed under another of its apps this time
                 db.execute(
-                    "UPDATE findings SET severity=?, score=?, window_start=?, window_end=?, "
-                    "last_seen=?, body=? WHERE id=?",
-                    (f.severity, f.score, f.window_start, f.window_end, now, body, f.id),
+                    "UPDATE findings SET app=?, severity=?, score=?, window_start=?, "
+                    "window_end=?, last_seen=?, body=? WHERE id=?",
+                    (f.app, f.severity, f.score, f.window_start, f.window_end, now, body, f.id),
                 )
+                _set_members(db, f)
                 if row[0] == "resolved":
                     db.execute("UPDATE findings SET status='open' WHERE id=?", (f.id,))
                     db.execute(
@@ -519,11 +527,12 @@ class Store:
         return n
 
     def findings(self, app: str | None = None, status: str | None = None) -> list[Finding]:
+        """Findings about `app` (cross-app ones included), or all."""
         q = "SELECT body FROM findings WHERE 1=1"
         args: list[Any] = []
         if app is not None:
-            q += " AND app=?"
-            args.append(app)
+            q += " AND (app=? OR id IN (SELECT finding_id FROM finding_apps WHERE app=?))"
+            args += [app, app]
         if status is not None:
             q += " AND status=?"
             args.append(status)
@@ -531,15 +540,17 @@ class Store:
         return [_finding_dec.decode(r[0]) for r in self._db.execute(q, args)]
 
     def open_findings_by_kind(self) -> dict[tuple[str, str], int]:
+        """(app, kind) -> open or confirmed findings about the app (cross-app included)."""
         rows = self._db.execute(
-            "SELECT app, kind, COUNT(*) FROM findings WHERE status IN ('open','confirmed') "
-            "GROUP BY app, kind"
+            f"SELECT app, kind, COUNT(*) FROM {_BY_MEMBER} "
+            "WHERE status IN ('open','confirmed') GROUP BY app, kind"
         )
         return {(a, k): n for a, k, n in rows}
 
     def finding_totals(self) -> dict[tuple[str, str, str], int]:
+        """(app, kind, severity) -> findings ever raised about the app."""
         rows = self._db.execute(
-            "SELECT app, kind, severity, COUNT(*) FROM findings GROUP BY app, kind, severity"
+            f"SELECT app, kind, severity, COUNT(*) FROM {_BY_MEMBER} GROUP BY app, kind, severity"
         )
         return {(a, k, s): n for a, k, s, n in rows}
 
@@ -557,6 +568,24 @@ class Store:
             ad = db.execute("DELETE FROM account_days WHERE day<?", (day_cut,)).rowcount
             ah = db.execute("DELETE FROM app_hours WHERE day<?", (day_cut,)).rowcount
         return {"event_batches": ev, "event_ids": ids, "account_days": ad, "app_hours": ah}
+
+#: every (app, finding) pair: findings under their own app, and cross-app findings under
+#: each of their other apps too
+_BY_MEMBER = (
+    "(SELECT app, kind, severity, status FROM findings UNION ALL "
+    "SELECT m.app, f.kind, f.severity, f.status FROM finding_apps m "
+    "JOIN findings f ON f.id = m.finding_id)"
+)
+
+
+def _set_members(db: sqlite3.Connection, f: Finding) -> None:
+    """Record the other apps of a cross-app finding (its own app is the findings row's)."""
+    db.execute("DELETE FROM finding_apps WHERE finding_id=?", (f.id,))
+    db.executemany(
+        "INSERT OR IGNORE INTO finding_apps(app, finding_id) VALUES(?,?)",
+        [(a, f.id) for a in f.members() if a != f.app],
+    )
+
 
 def _snapshot_dict(s: UsageSnapshot) -> dict[str, Any]:
     return {
