@@ -6,10 +6,6 @@ from __future__ import annotations
 import pytest
 from bench.eval_fleet import evaluate
 
-#: known gap: ritual appointments "with the leader across the desk" are meaningful
-#: actions to ritual_usage; only their clockwork timing is caught (docs/evaluation.md)
-KNOWN_MISSES = {("township-appointments", "ritual_usage")}
-
 
 @pytest.mark.parametrize("seed", [1, 7])
 def test_fleet_matches_ground_truth(seed: int) -> None:
@@ -18,6 +14,10 @@ def test_fleet_matches_ground_truth(seed: int) -> None:
     for row in r["rows"]:
         assert row["band"] == row["expected_band"], row
         assert not row["false_alarms"], row
-        assert {(row["app"], k) for k in row["missed"]} <= KNOWN_MISSES, row
-    caught = {(row["app"], k) for row in r["rows"] for k in row["planted"]} - KNOWN_MISSES
-    assert len(caught) >= 14
+        assert not row["missed"], row
+    caught = {(row["app"], k) for row in r["rows"] for k in row["planted"]}
+    assert len(caught) >= 16
+    # township-appointments: its ritual appointments are meaningful events, caught as rote
+    assert {"ritual_usage", "clockwork_timing"} <= set(
+        next(row for row in r["rows"] if row["app"] == "township-appointments")["planted"]
+    )

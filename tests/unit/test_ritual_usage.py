@@ -133,3 +133,45 @@ def test_settings_are_strict():
         ru.Settings(short_session_s=0)
     with pytest.raises(ValidationError):
         ru.Settings(nonsense=1)  # type: ignore[call-arg]
+
+
+def _appointments_app(rng: random.Random, rote_staff: int) -> Events:
+    """A township appointment app over five weeks. `rote_staff` officials book the same
+    leader every workday at about the same minute (to keep the app "active"); 80 others
+    book one of three leaders or one of six rooms now and then, for real meetings."""
+    ev = Events()
+    targets = [f"leader-{k}" for k in range(3)] + [f"room-{k}" for k in range(6)]
+    for d in PERIOD:
+        if d.weekday() >= 5:
+            continue
+        for i in range(rote_staff):
+            if rng.random() < 0.9:
+                t = at(d, hm(8, 20 + i) + rng.uniform(0, 20))
+                ev.add(t, EventType.session_start, f"s{i:02d}")
+                ev.add(t + 20, EventType.appointment, f"s{i:02d}", target=f"leader-{i % 3}")
+        for i in range(80):
+            if rng.random() < 0.06:
+                ev.add(at(d, hm(9) + rng.uniform(0, 8 * 3600)), EventType.appointment,
+                       f"o{i:02d}", target=rng.choice(targets))
+    return ev
+
+
+def test_rote_appointments_with_the_same_person_every_day_are_ritual():
+    """The background's township app: appointments are meaningful events, so the daily
+    ritual share misses them; the same account booking the same person day after day
+    does not."""
+    ev = _appointments_app(random.Random(3), rote_staff=20)
+    [f] = ru.detect(make_input(ev.items, NOW), ru.Settings())
+    assert [r.code for r in f.reasons] == ["rote_appointments"]
+    rote = f.evidence["rote_appointments"]
+    assert rote["accounts"] >= 18 and rote["share"] > 0.7
+    assert set(f.evidence["accounts"]) <= {f"s{i:02d}" for i in range(20)}
+    assert f.evidence["ritual_share"] < 0.6  # the empty-ritual path alone stays silent
+    assert "with the same person day after day" in f.summary
+    encoded([f])
+
+
+def test_genuine_bookings_are_not_rote():
+    ev = _appointments_app(random.Random(4), rote_staff=0)
+    assert sum(e.type == EventType.appointment for e in ev.items) > 100
+    assert ru.detect(make_input(ev.items, NOW), ru.Settings()) == []

@@ -19,7 +19,18 @@ Signals (app-level shares, over the last `lookback_days` complete local days):
 
 A finding needs a high ritual share and low depth, together with either high stickiness
 or mostly empty short sessions: a news app whose readers only read is ritual-shaped, but
-not forced unless everyone reads every day or just flicks it open. Keyed on the ISO week.
+not forced unless everyone reads every day or just flicks it open.
+
+Rituals can be dressed as work. A township app had an appointment feature for meeting
+superiors; to keep the app "active", officials booked appointments with the leader
+sitting across the desk, every day. An appointment is a meaningful event, so the signals
+above do not see it; but nobody needs a meeting with the same person day after day:
+
+* rote appointments (raw window): the share of appointments whose account booked the same
+  target (the person met) on `rote_min_days` or more local days. Genuine bookings spread
+  over people and weeks. Raises a finding by itself.
+
+Keyed on the ISO week.
 
 Sessions: a session_end with `duration_s` spans [ts - duration_s, ts]; one without it is
 paired with the same account's preceding session_start.
@@ -27,13 +38,15 @@ paired with the same account's preceding session_start.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
 from tapwatch.detectors.stats import (
+    EVIDENCE_LIMIT,
     account_codes_by_name,
-    bounded_accounts,
     bounded_event_ids,
     data_confidence,
     day_to_date,
@@ -41,6 +54,7 @@ from tapwatch.detectors.stats import (
     group_time_keys,
     histogram,
     iso_week,
+    local_day_and_second,
     local_midnight,
     severity_for,
 )
@@ -103,17 +117,101 @@ class Settings(BaseModel):
     min_sessions: int = Field(
         default=30, ge=1, description="Sessions needed before the session signal is used."
     )
+    rote_min_days: int = Field(
+        default=3,
+        ge=2,
+        le=7,
+        description="Local days of the raw window on which one account books the same target "
+        "for its bookings to count as rote.",
+    )
+    rote_share_threshold: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="Share of the raw window's appointments that are rote for a finding.",
+    )
+    min_appointments: int = Field(
+        default=20, ge=1, description="Appointments in the raw window needed to judge them."
+    )
+
+
+@dataclass(slots=True)
+class _Daily:
+    """The look-back's daily figures (rollups) and the raw window's sessions."""
+
+    first: int  # first local day of the look-back
+    today: int
+    dau: np.ndarray  # active accounts per day of the look-back
+    ritual_dau: np.ndarray  # of them, accounts whose day was only ritual
+    shares: np.ndarray
+    n_judged: int
+    ritual_share: float
+    depth: float
+    mau: int
+    stickiness: float
+    ritual_accounts: np.ndarray  # codes into account_days.accounts: all their days ritual
+    durations: np.ndarray  # raw window session lengths
+    short_share: float
+    n_sessions: int
+
+
+@dataclass(slots=True)
+class _Rote:
+    """Appointments booked with the same target day after day (raw window)."""
+
+    appointments: int
+    rote_rows: np.ndarray  # event rows of the rote appointments
+    accounts: np.ndarray  # account codes (into events.accounts) booking by rote
+    pairs: int  # (account, target) pairs booked on rote_min_days or more days
+    share: float
 
 
 def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
-    """A finding when daily activity is mostly empty ritual (see the module docstring)."""
+    """A finding when daily activity is mostly empty ritual or rote appointments (see the
+    module docstring)."""
     st = settings
+    daily = _daily(inp, st)
+    empty = _empty_ritual(daily, st) if daily is not None else None
+    rote = _rote_appointments(inp, st)
+    if rote is not None and rote.share < st.rote_share_threshold:
+        rote = None
+    if empty is None and rote is None:
+        return []
+    reasons: list[Reason] = []
+    parts: list[float] = []
+    summaries: list[str] = []
+    if empty is not None:
+        reasons += empty[0]
+        parts += empty[1]
+        summaries.append(empty[2])
+    if rote is not None:
+        reasons.append(
+            Reason(
+                code="rote_appointments",
+                text=f"Share of appointments booked with the same person on "
+                f"{st.rote_min_days} or more days of the raw window.",
+                value=round(rote.share, 4),
+                threshold=st.rote_share_threshold,
+                rule=_RULE,
+            )
+        )
+        parts.append(exceedance_score(rote.share, st.rote_share_threshold, 1.0))
+        summaries.append(
+            f"{rote.share:.0%} of {rote.appointments} appointments were booked by "
+            f"{rote.accounts.size} accounts with the same person day after day (threshold "
+            f"{st.rote_share_threshold:.0%}): bookings to keep the app active, not meetings"
+        )
+    ritual = daily if empty is not None else None
+    return [_finding(inp, st, daily, ritual, rote, (reasons, parts, summaries))]
+
+
+def _daily(inp: DetectorInput, st: Settings) -> _Daily | None:
     ad = inp.account_days
     today = local_day_of(inp.now, inp.app.timezone)
     first = today - st.lookback_days
     sel = (ad.day >= first) & (ad.day < today) & (ad.events > 0)
     if not sel.any():
-        return []
+        return None
     rel = ad.day[sel].astype(np.int64) - first
     ritual_day = (ad.meaningful[sel] == 0) & (ad.study[sel] == 0)
     dau = np.bincount(rel, minlength=st.lookback_days)
@@ -121,123 +219,205 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     judged = dau >= st.min_daily_active
     n_judged = int(judged.sum())
     if n_judged < st.min_judged_days:
-        return []
+        return None
     shares = np.divide(ritual_dau, dau, out=np.zeros(dau.shape), where=dau > 0)
-    ritual_share = float(np.median(shares[judged]))
-    depth = float(ad.meaningful[sel].sum() / sel.sum())
     mau = int(np.unique(ad.account[sel]).size)
-    stickiness = float(dau[judged].mean() / mau)
-
+    # Accounts whose days in the look-back were all ritual: the ritual population, listed
+    # by pseudonym for the inspector (not ranked).
+    acc = ad.account[sel]
+    not_ritual = np.zeros(len(ad.accounts), dtype=bool)
+    not_ritual[acc[~ritual_day]] = True
     sessions = _sessions(inp, st)
     n_sessions = int(sessions["durations"].size)
-    empty_short = sessions["empty_short"]
-    short_share = float(empty_short.mean()) if n_sessions >= st.min_sessions else 0.0
+    return _Daily(
+        first=first,
+        today=today,
+        dau=dau,
+        ritual_dau=ritual_dau,
+        shares=shares,
+        n_judged=n_judged,
+        ritual_share=float(np.median(shares[judged])),
+        depth=float(ad.meaningful[sel].sum() / sel.sum()),
+        mau=mau,
+        stickiness=float(dau[judged].mean() / mau),
+        ritual_accounts=np.unique(acc[~not_ritual[acc]]),
+        durations=sessions["durations"],
+        short_share=float(sessions["empty_short"].mean()) if n_sessions >= st.min_sessions
+        else 0.0,
+        n_sessions=n_sessions,
+    )
 
-    if ritual_share < st.ritual_share_threshold or depth > st.max_depth:
-        return []
-    sticky = stickiness >= st.stickiness_threshold
-    flicked = n_sessions >= st.min_sessions and short_share >= st.short_session_share_threshold
+
+def _empty_ritual(d: _Daily, st: Settings) -> tuple[list[Reason], list[float], str] | None:
+    """(reasons, score parts, summary) when most days are empty ritual, else None."""
+    if d.ritual_share < st.ritual_share_threshold or d.depth > st.max_depth:
+        return None
+    sticky = d.stickiness >= st.stickiness_threshold
+    flicked = (
+        d.n_sessions >= st.min_sessions and d.short_share >= st.short_session_share_threshold
+    )
     if not (sticky or flicked):
-        return []
-
+        return None
     reasons = [
         Reason(
             code="ritual_share",
             text="Median daily share of active accounts whose day held only check-ins, likes, "
             "reads or bare sessions.",
-            value=round(ritual_share, 4),
+            value=round(d.ritual_share, 4),
             threshold=st.ritual_share_threshold,
             rule=_RULE,
         ),
         Reason(
             code="low_depth",
             text="Meaningful actions per active account-day.",
-            value=round(depth, 4),
+            value=round(d.depth, 4),
             threshold=st.max_depth,
         ),
     ]
-    parts = [exceedance_score(ritual_share, st.ritual_share_threshold, 1.0)]
+    parts = [exceedance_score(d.ritual_share, st.ritual_share_threshold, 1.0)]
+    summary = (
+        f"On a median day {d.ritual_share:.0%} of active accounts only checked in, liked, read "
+        f"or opened the app (threshold {st.ritual_share_threshold:.0%}), with "
+        f"{d.depth:.2f} meaningful actions per active account-day"
+    )
     if sticky:
         reasons.append(
             Reason(
                 code="everyone_every_day",
                 text="Mean daily active accounts over accounts active in the look-back (DAU/MAU).",
-                value=round(stickiness, 4),
+                value=round(d.stickiness, 4),
                 threshold=st.stickiness_threshold,
                 rule=_RULE,
             )
         )
-        parts.append(exceedance_score(stickiness, st.stickiness_threshold, 1.0))
+        parts.append(exceedance_score(d.stickiness, st.stickiness_threshold, 1.0))
+        summary += f", and DAU/MAU is {d.stickiness:.2f}"
     if flicked:
         reasons.append(
             Reason(
                 code="empty_short_sessions",
                 text=f"Share of sessions under {st.short_session_s:g} s with no meaningful action.",
-                value=round(short_share, 4),
+                value=round(d.short_share, 4),
                 threshold=st.short_session_share_threshold,
             )
         )
-        parts.append(exceedance_score(short_share, st.short_session_share_threshold, 1.0))
-    score = round(float(np.mean(parts)), 3)
-
-    week = iso_week(today - 1)
-    # Accounts whose days in the look-back were all ritual: the ritual population, listed
-    # by pseudonym for the inspector (not ranked).
-    acc = ad.account[sel]
-    not_ritual = np.zeros(len(ad.accounts), dtype=bool)
-    not_ritual[acc[~ritual_day]] = True
-    ritual_accounts = np.unique(acc[~not_ritual[acc]])
-    win = inp.events
-    ritual_names = {ad.accounts[c] for c in ritual_accounts.tolist()}
-    ev_rows = np.flatnonzero(
-        np.isin(win.type, _RITUAL)
-        & np.isin(win.account, account_codes_by_name(win.accounts, ritual_names))
-    )
-    daily = [
-        {
-            "date": day_to_date(first + i).isoformat(),
-            "active": int(dau[i]),
-            "ritual_only": int(ritual_dau[i]),
-            "share": round(float(shares[i]), 4),
-        }
-        for i in range(st.lookback_days)
-        if dau[i] > 0
-    ]
-    summary = (
-        f"On a median day {ritual_share:.0%} of active accounts only checked in, liked, read "
-        f"or opened the app (threshold {st.ritual_share_threshold:.0%}), with "
-        f"{depth:.2f} meaningful actions per active account-day"
-    )
-    if sticky:
-        summary += f", and DAU/MAU is {stickiness:.2f}"
-    if flicked:
-        summary += f"; {short_share:.0%} of sessions were empty and under {st.short_session_s:g} s"
-    return [
-        Finding(
-            id=finding_id(KIND, inp.app.id, week),
-            kind=KIND,
-            app=inp.app.id,
-            severity=severity_for(score),
-            score=score,
-            window_start=local_midnight(inp.app.timezone, first),
-            window_end=local_midnight(inp.app.timezone, today),
-            summary=summary + ".",
-            reasons=reasons,
-            evidence={
-                "period": week,
-                "daily_ritual_share": daily,
-                "ritual_share": round(ritual_share, 4),
-                "stickiness": round(stickiness, 4),
-                "depth": round(depth, 4),
-                "accounts_active": mau,
-                "session_length_histogram": histogram(sessions["durations"], _SESSION_EDGES),
-                "empty_short_session_share": round(short_share, 4),
-                **bounded_accounts(ad.accounts, ritual_accounts),
-                **bounded_event_ids(win, ev_rows),
-            },
-            confidence=data_confidence((n_judged, 20), (mau, 20), (n_sessions, st.min_sessions)),
+        parts.append(exceedance_score(d.short_share, st.short_session_share_threshold, 1.0))
+        summary += (
+            f"; {d.short_share:.0%} of sessions were empty and under {st.short_session_s:g} s"
         )
-    ]
+    return reasons, parts, summary
+
+
+def _rote_appointments(inp: DetectorInput, st: Settings) -> _Rote | None:
+    """Appointments whose (account, target) was booked on `rote_min_days` or more local days
+    of the raw window; None with too few appointments to judge."""
+    win = inp.events
+    rows = np.flatnonzero((win.type == EventType.appointment) & (win.target >= 0))
+    if rows.size < st.min_appointments:
+        return None
+    day, _ = local_day_and_second(win.ts[rows], inp.app.timezone)
+    _, pair = np.unique(np.stack((win.account[rows], win.target[rows])), axis=1,
+                        return_inverse=True)
+    pair = pair.reshape(-1)
+    pair_days = np.unique(np.stack((pair, day)), axis=1)[0]
+    days_per_pair = np.bincount(pair_days, minlength=int(pair.max()) + 1)
+    rote_pair = days_per_pair >= st.rote_min_days
+    rote = rote_pair[pair]
+    return _Rote(
+        appointments=int(rows.size),
+        rote_rows=rows[rote],
+        accounts=np.unique(win.account[rows[rote]]),
+        pairs=int(rote_pair.sum()),
+        share=float(rote.mean()),
+    )
+
+
+def _finding(
+    inp: DetectorInput,
+    st: Settings,
+    daily: _Daily | None,
+    empty: _Daily | None,
+    rote: _Rote | None,
+    said: tuple[list[Reason], list[float], list[str]],
+) -> Finding:
+    """The finding from whichever paths fired: `empty` (the daily figures, when the empty
+    ritual path fired) and `rote`; `said` holds their reasons, score parts and summaries."""
+    reasons, parts, summaries = said
+    win = inp.events
+    tz = inp.app.timezone
+    today = local_day_of(inp.now, tz)
+    score = round(float(np.mean(parts)), 3)
+    names: set[str] = set()
+    ev_rows = np.zeros(0, dtype=np.int64)
+    evidence: dict[str, object] = {"period": iso_week(today - 1)}
+    if daily is not None:
+        evidence |= {
+            "daily_ritual_share": [
+                {
+                    "date": day_to_date(daily.first + i).isoformat(),
+                    "active": int(daily.dau[i]),
+                    "ritual_only": int(daily.ritual_dau[i]),
+                    "share": round(float(daily.shares[i]), 4),
+                }
+                for i in range(st.lookback_days)
+                if daily.dau[i] > 0
+            ],
+            "ritual_share": round(daily.ritual_share, 4),
+            "stickiness": round(daily.stickiness, 4),
+            "depth": round(daily.depth, 4),
+            "accounts_active": daily.mau,
+            "session_length_histogram": histogram(daily.durations, _SESSION_EDGES),
+            "empty_short_session_share": round(daily.short_share, 4),
+        }
+    if empty is not None:
+        names |= {inp.account_days.accounts[c] for c in empty.ritual_accounts.tolist()}
+        ev_rows = np.flatnonzero(
+            np.isin(win.type, _RITUAL)
+            & np.isin(win.account, account_codes_by_name(win.accounts, names))
+        )
+    if rote is not None:
+        names |= {win.accounts[c] for c in rote.accounts.tolist()}
+        ev_rows = np.union1d(ev_rows, rote.rote_rows)
+        evidence["rote_appointments"] = {
+            "appointments": rote.appointments,
+            "rote": int(rote.rote_rows.size),
+            "share": round(rote.share, 4),
+            "accounts": int(rote.accounts.size),
+            "account_target_pairs": rote.pairs,
+            "min_days": st.rote_min_days,
+        }
+    accounts = sorted(names)
+    if empty is not None:
+        start = local_midnight(tz, empty.first)
+        end = local_midnight(tz, empty.today)
+        confidence = data_confidence(
+            (empty.n_judged, 20), (empty.mau, 20), (empty.n_sessions, st.min_sessions)
+        )
+    else:
+        assert rote is not None
+        start = float(win.ts[rote.rote_rows].min())
+        end = inp.now
+        confidence = data_confidence(
+            (rote.appointments, 2 * st.min_appointments), (rote.accounts.size, 10)
+        )
+    return Finding(
+        id=finding_id(KIND, inp.app.id, evidence["period"]),
+        kind=KIND,
+        app=inp.app.id,
+        severity=severity_for(score),
+        score=score,
+        window_start=start,
+        window_end=end,
+        summary="; ".join(summaries) + ".",
+        reasons=reasons,
+        evidence={
+            **evidence,
+            "accounts": accounts[:EVIDENCE_LIMIT],
+            "accounts_total": len(accounts),
+            **bounded_event_ids(win, ev_rows),
+        },
+        confidence=confidence,
+    )
 
 
 def _sessions(inp: DetectorInput, st: Settings) -> dict[str, np.ndarray]:
