@@ -7,8 +7,8 @@ Prometheus that scrapes the daemon and evaluates the e2e variant of the mixin's 
 
 The rules are rendered from `monitoring.mixin` with the committed e2e settings
 (`monitoring.mixin.config.E2E`: `for:` of 0 s or 10 s) and one change: `tapwatch_url` is
-this daemon's address, so `findings_url` links point at it. The e2e fleet has a single
-shutdown candidate (empty-shell), below `fleet_jump_min_apps` (5), so
+this daemon's address, so `findings_url` links point at it. The e2e fleet has two
+shutdown candidates (empty-shell, party-official-account), below `fleet_jump_min_apps` (5), so
 TapwatchFleetCandidateJump, whose inhibit rule would hold the per-app candidate alerts,
 cannot fire; test_alerting_e2e checks that it never did.
 """

@@ -41,6 +41,14 @@ RENDER_THROTTLE_S = 1.0
 DELIVERY_S = 0.5
 #: how long the latency test waits at most (the budget decides pass or fail)
 LATENCY_WAIT_S = 60.0
+#: alert raised for each expected band
+ALERT_OF_BAND = {"candidate": CANDIDATE, "review": "TapwatchAppNeedsReview"}
+#: components of the alerts raised by detector findings (not tapwatch's own health)
+FINDING_COMPONENTS = "assessment|forced_usage|compliance"
+#: the daemon's raw window (its default): older discrete plants cannot be seen any more
+RAW_WINDOW_S = 7 * 86400.0
+#: how long the ground-truth comparison waits for the alerts to settle
+SETTLE_S = 60.0
 #: a warning or error line in Prometheus's or Alertmanager's log (any case: 3.x logs WARN)
 WARNING = re.compile(r"level=(warn|error)", re.IGNORECASE)
 #: the first alerts need catch-up (about 10 s), the candidate's 10 s `for:` and slack
@@ -136,7 +144,7 @@ def test_empty_shell_candidate_reaches_its_owner_and_the_office(steady_stack: St
     stack = steady_stack
     truth = stack.ground_truth()["apps"]
     candidates = [app for app, t in truth.items() if t["expected_band"] == "candidate"]
-    assert candidates == ["empty-shell"]
+    assert candidates == ["empty-shell", "party-official-account"]
     alert = _one_alert(stack, CANDIDATE, "empty-shell")
     _check_identity(stack, alert, "empty-shell")
     assert alert["labels"]["component"] == "assessment"
@@ -235,14 +243,15 @@ def test_healthy_apps_raise_no_forced_usage_or_candidate_alerts(steady_stack: St
 def test_fleet_jump_never_held_the_candidate_alert(steady_stack: Stack) -> None:
     """The inhibit rule TapwatchFleetCandidateJump -> TapwatchAppShutdownCandidate would hold
     the per-app notice if >= fleet_jump_min_apps apps became candidates at once; the e2e
-    fleet has one candidate, so the jump alert must never have fired."""
+    fleet has two candidates, so the jump alert must never have fired."""
     stack = steady_stack
     stack.webhook.wait_firing(CANDIDATE, "empty-shell", timeout=FIRST_ALERT_TIMEOUT_S)
     window = f"[{stack.seconds_running()}s]"
     most = stack.prom.value(
         f'max_over_time(band:tapwatch_app_assessment:sum{{band="candidate"}}{window})'
     )
-    assert most == 1
+    truth = stack.ground_truth()["apps"]
+    assert most == sum(t["expected_band"] == "candidate" for t in truth.values()) == 2
     assert most < stack.mixin.fleet_jump_min_apps
     assert not stack.prom.query(
         f'count_over_time(ALERTS{{alertname="TapwatchFleetCandidateJump"}}{window})'
@@ -320,3 +329,49 @@ def test_live_bulk_checkin_ring_is_notified_within_budget(steady_stack: Stack) -
     wait_until(
         lambda: owner in _receivers(stack, BULK, app), 5, "the live ring at its owner's webhook"
     )
+
+
+def _planted_alerts(truth: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(app, alertname, feature) that the ground truth says must be firing: one per planted
+    kind still inside the daemon's raw window (app-wide patterns always), one per banned
+    feature, and the band's alert."""
+    now = truth["clock"]
+    want: set[tuple[str, str, str]] = set()
+    for app, t in truth["apps"].items():
+        if t["expected_band"] in ALERT_OF_BAND:
+            want.add((app, ALERT_OF_BAND[t["expected_band"]], ""))
+        for p in t["planted"]:
+            if p["kind"] == "shutdown":
+                continue
+            if p["kind"] == "banned_feature":
+                want |= {(app, ALERT_OF_KIND[p["kind"]], f) for f in p["detail"]["features"]}
+            elif p["window"][1] >= now - RAW_WINDOW_S:
+                want.add((app, ALERT_OF_KIND[p["kind"]], ""))
+    return want
+
+
+def test_every_apps_alerts_match_its_planted_ground_truth(steady_stack: Stack) -> None:
+    """What fires in Prometheus, app by app, is what the simulator planted: every planted
+    kind raises its alert, and no app raises an alert for a kind nobody planted in it."""
+    stack = steady_stack
+    stack.webhook.wait_firing(CANDIDATE, "empty-shell", timeout=FIRST_ALERT_TIMEOUT_S)
+    firing: set[tuple[str, str, str]] = set()
+    want: set[tuple[str, str, str]] = set()
+
+    def settled() -> bool:
+        nonlocal firing, want
+        want = _planted_alerts(stack.ground_truth())
+        firing = {
+            (s["metric"]["app"], s["metric"]["alertname"], s["metric"].get("feature", ""))
+            for s in stack.prom.query(
+                f'ALERTS{{alertstate="firing", component=~"{FINDING_COMPONENTS}"}}'
+            )
+        }
+        return firing == want
+
+    deadline = time.monotonic() + SETTLE_S
+    while not settled() and time.monotonic() < deadline:
+        time.sleep(1.0)
+    assert want, "the ground truth plants nothing"
+    assert {a for a, _, _ in want} >= {"empty-shell", "township-appointments", "meeting-hall"}
+    assert firing == want, {"not firing": sorted(want - firing), "unplanted": sorted(firing - want)}

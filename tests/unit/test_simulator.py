@@ -324,7 +324,10 @@ def test_bulk_checkin_rings(history):
 
 def test_meeting_hall_crowds_are_legitimate(history):
     sim, gt = history
-    assert gt["apps"]["meeting-hall"]["planted"] == []
+    # nothing forced is planted; its undeclared check-in feature is the only ground truth
+    [banned] = gt["apps"]["meeting-hall"]["planted"]
+    assert banned["kind"] == "banned_feature"
+    assert banned["detail"] == {"features": ["checkin"], "undeclared": ["checkin"]}
     checkins = [e for e in sim.iter_events("meeting-hall") if e["type"] == "checkin"]
     by_day_point = defaultdict(list)
     for e in checkins:

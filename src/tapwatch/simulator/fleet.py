@@ -260,6 +260,10 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             declared_features=("appointment", "forms", "messaging"),
             behaviour="meeting_hall",
             expected_band="keep",
+            # staff clock in at the office every morning and attendees sign in at meetings:
+            # a check-in feature the registry does not declare, banned by the 2026 Measures
+            # (only security and emergency apps are excepted)
+            undeclared_features=("checkin",),
             silent_kinds=(
                 "bulk_checkin",
                 "device_farm",
@@ -915,7 +919,10 @@ class Fleet:
                 for entry in agg.values():
                     del entry["_acc"]
                     planted.append(entry)
-            planted += _static_plants(spec, self.clock.start, now)
+            live_checkins = any(
+                p.kind == "bulk_checkin" for p in self._live_plants.get(spec.id, [])
+            )
+            planted += _static_plants(spec, self.clock.start, now, live_checkins)
             apps[spec.id] = {
                 "expected_band": spec.expected_band,
                 "planted": planted,
@@ -1016,9 +1023,17 @@ def _merge(agg: dict[str, dict[str, Any]], p: Plant) -> None:
             det[k] = {**v, **det.get(k, {})}
 
 
-def _static_plants(spec: AppSpec, start: float, now: float) -> list[dict[str, Any]]:
+def _static_plants(
+    spec: AppSpec, start: float, now: float, live_checkins: bool = False
+) -> list[dict[str, Any]]:
+    """Whole-history ground truth: banned features (declared, used undeclared, or brought
+    in by a ring planted live) and the shutdown candidate."""
     out: list[dict[str, Any]] = []
-    banned = [f for f in spec.declared_features if f in BANNED_FEATURES]
+    undeclared = list(spec.undeclared_features)
+    if live_checkins and "checkin" not in (*spec.declared_features, *undeclared):
+        undeclared.append("checkin")  # a live ring's check-ins are check-in events
+    used = (*spec.declared_features, *undeclared)
+    banned = [f for f in used if f in BANNED_FEATURES]
     if banned and not spec.exempt:
         out.append(
             {
@@ -1026,7 +1041,10 @@ def _static_plants(spec: AppSpec, start: float, now: float) -> list[dict[str, An
                 "event_ids": [],
                 "accounts": [],
                 "window": [start, now],
-                "detail": {"features": banned},
+                "detail": {
+                    "features": banned,
+                    "undeclared": [f for f in undeclared if f in banned],
+                },
             }
         )
     if spec.expected_band == "candidate":

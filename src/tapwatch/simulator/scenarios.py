@@ -149,6 +149,9 @@ class AppSpec:
     release_age_days: float = 30.0
     content_age_days: float = 2.0
     usage_features: tuple[str, ...] = ()
+    #: features the behaviour uses without the registry declaring them: tapwatch should
+    #: find them in the events (the banned ones are ground truth for banned_feature)
+    undeclared_features: tuple[str, ...] = ()
     include_app_field: bool = False
     fault: str | None = None
     #: accounts the behaviour draws from (intended users times scale, with a floor)
