@@ -387,7 +387,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, action="append")
     args = ap.parse_args(argv)
     seeds = args.seed or [1, 2, 3]
-    print("| case | expected | band (score) per seed | conditions met | largest signals |")
+    print(
+        "| case | expected | band (score / additive) per seed | conditions met | "
+        "largest signals |"
+    )
     print("|---|---|---|---|---|")
     for case in cases():
         results = [run_case(case, seed) for seed in seeds]
@@ -395,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         top = sorted(a.signals.items(), key=lambda kv: -kv[1].points)[:3]
         print(
             f"| {case.name} | {case.expected} | "
-            + ", ".join(f"{r.band} ({r.score:.0f})" for r in results)
+            + ", ".join(f"{r.band} ({r.score:.0f} / {r.additive:.0f})" for r in results)
             + f" | {', '.join(c.code for c in a.conditions) or '-'} | "
             + ", ".join(f"{k} {v.points:g}" for k, v in top if v.points > 0)
             + " |"
