@@ -27,7 +27,7 @@ decide last.
 from __future__ import annotations
 
 from tapwatch.detectors.assessment.facts import UsageFacts
-from tapwatch.detectors.assessment.fleet import FleetContext, describe
+from tapwatch.detectors.assessment.fleet import FleetContext
 from tapwatch.detectors.assessment.model import Condition, Signal
 from tapwatch.detectors.assessment.settings import (
     RULE_CONSOLIDATE,
@@ -38,6 +38,7 @@ from tapwatch.detectors.assessment.settings import (
 )
 from tapwatch.detectors.assessment.signals import Measured
 from tapwatch.detectors.base import DetectorInput, Reason
+from tapwatch.detectors.same_job import describe
 
 
 def additive_score(measured: list[Measured], s: Settings) -> tuple[float, dict[str, Signal]]:

@@ -18,6 +18,7 @@ import numpy as np
 from tapwatch.detectors.assessment.history import PastUse, past_use
 from tapwatch.detectors.assessment.settings import Settings
 from tapwatch.detectors.base import DetectorInput
+from tapwatch.detectors.same_job import active_accounts
 from tapwatch.events import MEANINGFUL_TYPES, EventType
 from tapwatch.window import DAY, local_day_of
 
@@ -166,7 +167,7 @@ def _from_rollups(
         organic_account_days=int((organic & in_win).sum()),
         past=past_use(history, ref, first_day, seasonal, settings.decline_min_history_days),
         days_since_meaningful=since,
-        active_accounts=frozenset(ad.accounts[c] for c in np.unique(ad.account[in_win]).tolist()),
+        active_accounts=active_accounts(inp, ref),
         **common,
     )
 

@@ -42,3 +42,7 @@ class Assessment(msgspec.Struct, kw_only=True):
     window_end: float  # = now, or the end of the last season for a seasonal app off-season
     #: siblings doing the same job: [{"sibling", "evidence", "use_ratio"}], busiest first
     siblings: list[dict] = msgspec.field(default_factory=list)
+    #: organic active accounts and organic account-days with a meaningful action in the
+    #: judged window (None when unknown): what the app is used for, for the fleet's views
+    organic_accounts: int | None = None
+    organic_account_days: int | None = None

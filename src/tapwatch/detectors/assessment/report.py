@@ -75,6 +75,8 @@ def assess(
             {"sibling": j.sibling, "evidence": j.evidence, "use_ratio": j.use_ratio}
             for j in fleet.same_job.get(inp.app.id, ())
         ],
+        organic_accounts=facts.organic_30d,
+        organic_account_days=facts.organic_account_days,
     )
 
 

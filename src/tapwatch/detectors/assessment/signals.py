@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tapwatch.detectors.assessment.facts import UsageFacts
-from tapwatch.detectors.assessment.fleet import FleetContext, cost_per_account, describe
+from tapwatch.detectors.assessment.fleet import FleetContext, cost_per_account
 from tapwatch.detectors.assessment.settings import (
     RULE_CONSOLIDATE,
     RULE_COST,
@@ -16,6 +16,7 @@ from tapwatch.detectors.assessment.settings import (
     Settings,
 )
 from tapwatch.detectors.base import DetectorInput, Reason
+from tapwatch.detectors.same_job import describe
 
 
 @dataclass(frozen=True, slots=True)

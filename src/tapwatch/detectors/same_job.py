@@ -1,0 +1,98 @@
+"""Do two apps do the same job? Shared by the shutdown assessment (a small sibling of a
+busy app) and the consolidation finding (a group of apps to merge).
+
+Two apps share their purpose in a way the data can show when most of their declared
+features are alike, reports with the same content are filed in both, the same units file
+in both, or the same (pseudonymous) accounts are active in both: pseudonyms are keyed on
+the raw id, so they link one official across apps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tapwatch.detectors.base import DetectorInput
+from tapwatch.events import EventType
+from tapwatch.window import local_day_of
+
+MONTH = 30
+
+
+@dataclass(frozen=True, slots=True)
+class JobRule:
+    """Thresholds at which each measure shows the same job."""
+
+    feature_similarity: float  # Jaccard of declared features
+    shared_forms: int  # form contents filed in both (raw window)
+    unit_overlap: float  # share of this app's units also filing in the other
+    account_overlap: float  # share of this app's active accounts also active in the other
+
+
+@dataclass(frozen=True, slots=True)
+class AppTraits:
+    """What apps are compared on."""
+
+    app: str
+    features: frozenset[str]
+    accounts: frozenset[str]  # active in the judged 30 days
+    units: frozenset[str]  # units seen in the raw window
+    forms: frozenset[str]  # content hashes of forms filed in the raw window
+
+
+def active_accounts(inp: DetectorInput, ref_day: int | None = None) -> frozenset[str]:
+    """Accounts with any event in the 30 days to `ref_day` (default: today)."""
+    ad = inp.account_days
+    if not len(ad):
+        return frozenset()
+    ref = local_day_of(inp.now, inp.app.timezone) if ref_day is None else ref_day
+    in_win = (ad.day > ref - MONTH) & (ad.day <= ref)
+    return frozenset(ad.accounts[c] for c in np.unique(ad.account[in_win]).tolist())
+
+
+def traits(inp: DetectorInput, accounts: frozenset[str]) -> AppTraits:
+    ev = inp.events
+    filed = (ev.type == int(EventType.form_submit)) & (ev.content_hash >= 0)
+    forms = np.unique(ev.content_hash[filed])
+    units = np.unique(ev.unit[ev.unit >= 0])
+    listed = inp.snapshot.features if inp.snapshot is not None else frozenset()
+    return AppTraits(
+        app=inp.app.id,
+        features=inp.app.declared_features | listed,
+        accounts=accounts,
+        units=frozenset(ev.strings[c] for c in units.tolist()),
+        forms=frozenset(ev.strings[c] for c in forms.tolist()),
+    )
+
+
+def same_job_evidence(me: AppTraits, other: AppTraits, rule: JobRule) -> dict[str, float]:
+    """The measures that show `other` doing `me`'s job (only those at their threshold)."""
+    found: dict[str, float] = {}
+    if me.features and other.features:
+        jaccard = len(me.features & other.features) / len(me.features | other.features)
+        if jaccard >= rule.feature_similarity:
+            found["feature_similarity"] = round(jaccard, 3)
+    if me.accounts and other.accounts:
+        shared = len(me.accounts & other.accounts) / len(me.accounts)
+        if shared >= rule.account_overlap:
+            found["shared_accounts"] = round(shared, 3)
+    if len(me.forms & other.forms) >= rule.shared_forms:
+        found["shared_forms"] = float(len(me.forms & other.forms))
+    if me.units:
+        shared = len(me.units & other.units) / len(me.units)
+        if shared >= rule.unit_overlap:
+            found["shared_units"] = round(shared, 3)
+    return found
+
+
+def describe(evidence: dict[str, float]) -> str:
+    """Same-job evidence in words, e.g. "75% of its accounts, 4 forms filed in both"."""
+    words = {
+        "same_category": lambda _v: "the same category",
+        "feature_similarity": lambda v: f"declared features {100 * v:.0f}% alike",
+        "shared_accounts": lambda v: f"{100 * v:.0f}% of its accounts",
+        "shared_forms": lambda v: f"{v:.0f} forms filed in both",
+        "shared_units": lambda v: f"{100 * v:.0f}% of its units",
+    }
+    return ", ".join(words[k](v) for k, v in evidence.items())
