@@ -2,8 +2,10 @@
 resolution of their settings (config defaults, overridden per app).
 
 Each detector module defines `KIND`, a pydantic `Settings` model (frozen, unknown keys
-forbidden, defaults = config defaults) and either `detect(inp, settings)` (per app) or
-`detect_fleet(inputs, settings_for)` (across the fleet).
+forbidden, defaults = config defaults) and one of `detect(inp, settings)` (per app),
+`detect_fleet(inputs, settings_for)` (across the fleet) or
+`detect_assessed(inputs, settings_for, assessments)` (across the fleet, after the shutdown
+assessment: it needs each app's organic use).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ DETECTOR_MODULES: tuple[str, ...] = (
     "flat_reads",
     "banned_feature",
     "duplicate_reporting",
+    "ritual_rounds",
+    "consolidation",
 )
 
 #: The shutdown assessment (kind "shutdown"): scored per app after every detector has run.
@@ -44,10 +48,13 @@ def _check_interface(name: str, mod: ModuleType) -> None:
     settings = getattr(mod, "Settings", None)
     if not (isinstance(settings, type) and issubclass(settings, BaseModel)):
         problems.append("Settings must be a pydantic model")
-    if not callable(getattr(mod, "detect", None)) and not callable(
-        getattr(mod, "detect_fleet", None)
-    ):
-        problems.append("define detect(inp, settings) or detect_fleet(inputs, settings_for)")
+    entries = ("detect", "detect_fleet", "detect_assessed")
+    entry = [f for f in entries if callable(getattr(mod, f, None))]
+    if len(entry) != 1:
+        problems.append(
+            "define one of detect(inp, settings), detect_fleet(inputs, settings_for) or "
+            "detect_assessed(inputs, settings_for, assessments)"
+        )
     if problems:
         raise TypeError(f"detector module tapwatch.detectors.{name}: {'; '.join(problems)}")
 

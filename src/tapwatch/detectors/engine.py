@@ -4,7 +4,9 @@ Shared by the daemon and `tapwatch analyze`: pure and deterministic (the same in
 order give the same result), no I/O, time taken from each `DetectorInput.now`.
 
 Order: per-app forced-usage detectors, fleet-level detectors, then the assessment of each
-app, which needs the accounts flagged by two or more forced-usage detectors (not organic).
+app, which needs the accounts flagged by two or more forced-usage detectors (not organic),
+then the cross-app pass over the assessments (consolidation: which app of a group to keep
+needs each app's organic use).
 A detector that raises is recorded in `FleetResult.failures` and the run goes on: one bad
 detector must not blank the whole fleet's results.
 """
@@ -167,8 +169,11 @@ def run_fleet(
     findings: list[Finding] = []
     failures: list[DetectorFailure] = []
 
-    per_app = [(k, m) for k, m in DETECTORS.items() if callable(getattr(m, "detect", None))]
-    fleet_level = [(k, m) for k, m in DETECTORS.items() if (k, m) not in per_app]
+    def having(entry: str) -> list[tuple[str, Any]]:
+        return [(k, m) for k, m in DETECTORS.items() if callable(getattr(m, entry, None))]
+
+    per_app, fleet_level = having("detect"), having("detect_fleet")
+    assessed = having("detect_assessed")
     for kind, mod in per_app:
         for inp in inputs:
             try:
@@ -202,6 +207,15 @@ def run_fleet(
         f = assessment_finding(assessments[inp.app.id], inp.now)
         if f is not None:
             findings.append(f)
+    for kind, mod in assessed:
+        try:
+            findings.extend(
+                mod.detect_assessed(
+                    inputs, lambda app, kind=kind: settings.get(kind, app), assessments
+                )
+            )
+        except Exception as e:
+            failures.append(DetectorFailure(kind, None, _one_line(e)))
     findings.sort(key=_finding_order)
 
     by_app: dict[str, list[Finding]] = {}
