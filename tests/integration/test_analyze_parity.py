@@ -16,7 +16,10 @@ from tapwatch.simulator.fleet import SimClock
 from tests.integration.conftest import wait_for, write_daemon_config
 
 APPS = ["risk-point-checkin", "deadline-reports", "empty-shell", "daily-work",
-        "duplicate-forms-a", "duplicate-forms-b", "cadre-academy"]
+        "duplicate-forms-a", "duplicate-forms-b", "duplicate-forms-c", "cadre-academy",
+        "party-official-account", "tax-official-account", "legal-official-account"]
+#: cross-app findings: the fleet-level passes (consolidation after the assessment)
+CROSS_APP_KINDS = {"duplicate_reporting", "ritual_rounds", "consolidation"}
 #: these read the app's own usage snapshot (release dates, features), which a dump lacks:
 #: the assessment's band, and where a banned feature was seen (its id does not change)
 SNAPSHOT_KINDS = {"shutdown_candidate", "needs_review"}
@@ -67,7 +70,17 @@ async def test_analyze_matches_daemon(tmp_path: Path) -> None:
     offline = _comparable(json.loads(out.read_text())["findings"])
     online = _comparable(daemon_findings)
     kinds = {f["kind"] for f in online.values()}
-    assert {"bulk_checkin", "deadline_concentration", "duplicate_reporting"} <= kinds
+    assert {"bulk_checkin", "deadline_concentration", *CROSS_APP_KINDS} <= kinds
     assert offline.keys() == online.keys()
     for fid, f in online.items():
         assert offline[fid] == f, fid
+    # one finding per group of apps, naming the same apps, filed under the same app
+    # (offline == online above); the groups are the planted ones
+    groups = {f["kind"]: sorted(f["apps"]) for f in online.values()
+              if f["kind"] in {"ritual_rounds", "consolidation"}}
+    assert groups == {
+        "ritual_rounds": ["legal-official-account", "party-official-account",
+                          "tax-official-account"],
+        "consolidation": ["duplicate-forms-a", "duplicate-forms-b", "duplicate-forms-c"],
+    }
+    assert sum(f["kind"] == "ritual_rounds" for f in online.values()) == 1

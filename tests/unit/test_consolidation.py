@@ -79,7 +79,7 @@ def test_apps_serving_the_same_clerks_for_one_job_are_one_group_to_consolidate()
     }
     p = pairs[("county-culture", "tourism-events")]
     assert p["shared_accounts"] == 30 and p["user_overlap"] == 1.0
-    assert p["function"] == {"same_category": 1.0, "feature_similarity": 1.0}
+    assert p["function"] == {"same_category": 1.0}
     assert ev["use"]["county-culture"]["organic_account_days"] > ev["use"]["tourism-events"][
         "organic_account_days"
     ]

@@ -11,8 +11,10 @@ Within a region, two apps overlap when
   accounts (last 30 days) are also active in the other, and at least
   `min_shared_accounts` of them (pseudonyms are keyed on the raw id, so one official is
   the same pseudonym in every app); and
-* their **function** overlaps: the same registry category, or declared features, form
-  contents or units that show the same job (same_job.py).
+* their **function** overlaps: the same registry category (the registry's own statement
+  of what an app is for), or the same form contents filed in both (same_job.py: one item
+  reported twice). Declared features and shared units are not enough across categories:
+  feature lists are short and generic ("articles", "forms"), and every unit uses many apps.
 
 Overlapping apps are joined into groups (connected components). One cross-app finding per
 group, filed under the app to keep: the one with the most real use (organic account-days
@@ -63,20 +65,8 @@ class Settings(BaseModel):
     min_shared_accounts: int = Field(
         10, ge=1, description="Active accounts the two apps must share, at least."
     )
-    feature_similarity: float = Field(
-        0.5,
-        gt=0,
-        le=1,
-        description="Jaccard similarity of declared features that shows the same function.",
-    )
     shared_forms: int = Field(
         3, ge=1, description="Form contents filed in both (raw window) that show the same job."
-    )
-    unit_overlap: float = Field(
-        0.5,
-        gt=0,
-        le=1,
-        description="Share of one app's units also filing in the other that shows the same job.",
     )
 
 
@@ -89,8 +79,9 @@ def _overlap(a: AppTraits, b: AppTraits, same_category: bool, st: Settings) -> d
     users = shared / len(small.accounts)
     if users < st.min_user_overlap:
         return None
-    # function only: the users are already shown to overlap
-    rule = JobRule(st.feature_similarity, st.shared_forms, st.unit_overlap, account_overlap=2.0)
+    # forms only (users are shown above): similarities above 1 can never be reached
+    rule = JobRule(feature_similarity=2.0, shared_forms=st.shared_forms, unit_overlap=2.0,
+                   account_overlap=2.0)
     function = same_job_evidence(small, large, rule)
     if same_category:
         function = {"same_category": 1.0, **function}

@@ -22,6 +22,7 @@ from tapwatch.simulator.faults import BLOCKING_MODES, FaultMode, parse_fault, re
 from tapwatch.simulator.scenarios import (
     CENTRE,
     DAY_S,
+    DUPLICATE_APPS,
     AppSpec,
     LiveBuilder,
     Plant,
@@ -49,11 +50,20 @@ ALL_KINDS = (
     "flat_reads",
     "duplicate_reporting",
     "banned_feature",
+    "ritual_rounds",
+    "consolidation",
 )
 #: Kinds planted as one app-wide pattern (merged over days in the ground truth); the
 #: others are discrete occurrences listed one by one.
 AGGREGATE_KINDS = frozenset(
-    {"deadline_concentration", "ritual_usage", "clockwork_timing", "study_inflation", "flat_reads"}
+    {
+        "deadline_concentration",
+        "ritual_usage",
+        "clockwork_timing",
+        "study_inflation",
+        "flat_reads",
+        "ritual_rounds",
+    }
 )
 #: Features the 2026 measures ban (unless the app is exempt).
 BANNED_FEATURES = ("checkin", "points_ranking", "online_duration")
@@ -405,6 +415,36 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             reports_active=False,
             params={"ritual_readers": round(0.92 * _users(300, s, 30))},
         ),
+        *(
+            spec(
+                id=f"{dept}-official-account",
+                name=f"District {name} official account",
+                owner=f"District {name}",
+                category=f"{dept}-publicity",
+                launched=date(2019, 3, 1),
+                annual_cost_cny=cost,
+                intended_users=150,
+                declared_features=("articles", "forms"),
+                behaviour="official_account_round",
+                expected_band="keep",
+                silent_kinds=(
+                    "bulk_checkin",
+                    "study_inflation",
+                    "device_farm",
+                    "duplicate_reporting",
+                    "banned_feature",
+                    "deadline_concentration",
+                    "consolidation",
+                ),
+                users=_users(100, s, 20),
+                release_age_days=60,
+                content_age_days=0.5,
+            )
+            for dept, name, cost in (
+                ("tax", "Taxation Bureau", 30_000),
+                ("legal", "Justice Bureau", 25_000),
+            )
+        ),
         spec(
             id="township-appointments",
             name="Township leader appointments",
@@ -532,9 +572,14 @@ def build_fleet(opts: SimulatorOptions, today: date) -> list[AppSpec]:
             content_age_days=1,
         ),
     ]
+    party = next(a for a in apps if a.id == "party-official-account")
     for a in apps:
         if a.id == "risk-point-checkin":
             a.params["rings"] = _rings(seed, a.users)
+        if a.behaviour == "official_account_round":
+            # the party account's ritual readers take this account in the same round
+            a.params["round_base"] = party.account_base
+            a.params["round_readers"] = party.params["ritual_readers"]
     for k in range(1, opts.extra_apps + 1):
         empty = k % 4 == 0
         intended = 30 + derive_seed(seed, "load", k) % 570
@@ -1045,6 +1090,17 @@ def _static_plants(
                     "features": banned,
                     "undeclared": [f for f in undeclared if f in banned],
                 },
+            }
+        )
+    if spec.id in DUPLICATE_APPS:
+        out.append(
+            {
+                "kind": "consolidation",
+                "event_ids": [],
+                "accounts": [],
+                "window": [start, now],
+                "detail": {"apps": list(DUPLICATE_APPS), "reason": "the same clerks re-report"
+                           " the same items to all three (same category and forms)"},
             }
         )
     if spec.expected_band == "candidate":

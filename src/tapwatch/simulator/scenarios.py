@@ -748,9 +748,61 @@ def cadre_academy(b: DayBuilder) -> None:
         )
 
 
+#: Official accounts one official is told to open every day, in the order of the round
+#: (the background's "~20 official accounts"): the party account and two added for it.
+OA_ROUND = ("party-official-account", "tax-official-account", "legal-official-account")
+
+
+def oa_round_visit(seed: int, acc: str, day: int, app: str) -> float | None:
+    """When `acc` opens `app` in its daily round of official accounts (seconds after local
+    midnight), or None on the rare day it skips the round. The same for every app of the
+    round, whichever app's day is generated: drawn from (seed, account, day) alone."""
+    r = random.Random(derive_seed(seed, "oa-round", acc, day))
+    if r.random() >= 0.985:
+        return None
+    if r.random() < 0.6:
+        t = min(max(r.gauss(8.2 * 3600, 40 * 60), 6.5 * 3600), 23 * 3600)
+    else:
+        t = min(max(r.gauss(16.6 * 3600, 15 * 60), 12 * 3600), 23 * 3600)
+    for name in OA_ROUND:  # one after another, 20-120 s apart
+        if name == app:
+            return t
+        t += r.uniform(20, 120)
+    raise ValueError(f"{app} is not in the round")
+
+
+def _ritual_read(
+    b: DayBuilder, acc: str, t: float, articles: list[tuple[str, str]]
+) -> list[str]:
+    """Open, read and like every article in a second or two each, close."""
+    rng = b.rng
+    dev, model = phone_of(acc)
+    common = {"device": dev, "device_model": model}
+    ids = [b.emit("session_start", acc, t, **common)]
+    for target, chash in articles:
+        t += rng.uniform(0.8, 1.8)
+        ids.append(
+            b.emit("read", acc, t, target=target, content_hash=chash,
+                   duration_s=round(rng.uniform(0.5, 2), 1), **common)
+        )
+        t += rng.uniform(0.2, 0.8)
+        ids.append(b.emit("like", acc, t, target=target, **common))
+    ids.append(b.emit("session_end", acc, t + rng.uniform(0.3, 1), **common))
+    return ids
+
+
+def _plant_oa_ritual(b: DayBuilder, ids: list[str], accs: list[str], articles: int) -> None:
+    if ids:
+        b.plant("flat_reads", ids, accs, articles=articles, ritual_reads=len(accs),
+                max_session_s=10)
+        b.plant("ritual_usage", ids, accs, sessions=len(accs), max_session_s=10)
+        b.plant("ritual_rounds", ids, accs, apps=list(OA_ROUND), sessions=len(accs))
+
+
 def party_official_account(b: DayBuilder) -> None:
     """Every article gets read and liked by nearly every member, whatever it says, in
-    sessions under ten seconds: the numbers look good, nobody reads."""
+    sessions under ten seconds, as part of a daily round of official accounts: the numbers
+    look good, nobody reads."""
     spec, rng = b.spec, b.rng
     n_articles = 2 + (b.day % 3 == 0)
     articles = [(f"art-{b.day}-{k}", hex_id("article", spec.id, b.day, k)) for k in range(3)]
@@ -762,28 +814,10 @@ def party_official_account(b: DayBuilder) -> None:
         acc = spec.account(i)
         dev, model = phone_of(acc)
         if i < n_ritual:
-            if rng.random() >= 0.985:
-                continue
-            t = b.clock(8.2, 40, 6.5, 23) if rng.random() < 0.6 else b.clock(16.6, 15, 12, 23)
-            common = {"device": dev, "device_model": model}
-            ids.append(b.emit("session_start", acc, t, **common))
-            for target, chash in articles:
-                t += rng.uniform(0.8, 1.8)
-                ids.append(
-                    b.emit(
-                        "read",
-                        acc,
-                        t,
-                        target=target,
-                        content_hash=chash,
-                        duration_s=round(rng.uniform(0.5, 2), 1),
-                        **common,
-                    )
-                )
-                t += rng.uniform(0.2, 0.8)
-                ids.append(b.emit("like", acc, t, target=target, **common))
-            ids.append(b.emit("session_end", acc, t + rng.uniform(0.3, 1), **common))
-            accs.append(acc)
+            t = oa_round_visit(b.seed, acc, b.day, spec.id)
+            if t is not None:
+                ids += _ritual_read(b, acc, t, articles)
+                accs.append(acc)
         elif rng.random() < 0.3:
             target, chash = rng.choice(articles)
             t = b.uniform_h(7, 23)
@@ -800,16 +834,38 @@ def party_official_account(b: DayBuilder) -> None:
                 device_model=model,
             )
             b.emit("session_end", acc, t + dur + 3, device=dev, device_model=model)
-    if ids:
-        b.plant(
-            "flat_reads",
-            ids,
-            accs,
-            articles=len(articles),
-            ritual_reads=len(accs),
-            max_session_s=10,
-        )
-        b.plant("ritual_usage", ids, accs, sessions=len(accs), max_session_s=10)
+    _plant_oa_ritual(b, ids, accs, len(articles))
+
+
+def official_account_round(b: DayBuilder) -> None:
+    """Another department's official account in the same daily round: the party account's
+    ritual readers open today's post seconds after the party's (`round_readers` accounts
+    from `round_base`), while its own users come for its services (an application form)
+    and read now and then."""
+    spec, rng = b.spec, b.rng
+    post = [(f"post-{b.day}", hex_id("post", spec.id, b.day))]
+    ids: list[str] = []
+    accs: list[str] = []
+    for i in range(spec.params["round_readers"]):
+        acc = f"u{(spec.params['round_base'] + i) % ACCOUNT_POOL:06d}"
+        t = oa_round_visit(b.seed, acc, b.day, spec.id)
+        if t is not None:
+            ids += _ritual_read(b, acc, t, post)
+            accs.append(acc)
+    for i in range(spec.users):
+        acc = spec.account(i)
+        dev, model = phone_of(acc)
+        if b.workday and rng.random() < 0.1:
+            t = b.uniform_h(8.5, 17.5)
+            b.emit("session_start", acc, t, device=dev, device_model=model)
+            b.emit("form_submit", acc, t + rng.uniform(30, 300), target="service-application",
+                   content_hash=hex_id("service", spec.id, b.day, i), device=dev,
+                   device_model=model)
+        elif rng.random() < 0.1:
+            t = b.uniform_h(7, 22)
+            b.emit("read", acc, t, target=post[0][0], content_hash=post[0][1],
+                   duration_s=round(rng.uniform(60, 400), 1), device=dev, device_model=model)
+    _plant_oa_ritual(b, ids, accs, 1)
 
 
 def township_appointments(b: DayBuilder) -> None:
@@ -1115,6 +1171,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "deadline_reports": deadline_reports,
     "cadre_academy": cadre_academy,
     "party_official_account": party_official_account,
+    "official_account_round": official_account_round,
     "township_appointments": township_appointments,
     "duplicate_forms": duplicate_forms,
     "device_farm": device_farm,
