@@ -276,3 +276,17 @@ def test_run_fleet_is_deterministic_and_order_independent() -> None:
     assert list(first.assessments) == sorted(first.assessments)
     assert first.assessments["shell"].band == "candidate"
     assert first.assessments["h1"].band == "keep"
+
+
+def test_cross_app_findings_give_each_member_its_exported_values() -> None:
+    """Consolidation and ritual rounds reach every app of their group as app-level values
+    (the app to keep, the combined cost, accounts in rounds): no account id anywhere."""
+    from tests.unit.test_consolidation import culture_fleet
+
+    res = engine.run_fleet(culture_fleet())
+    for app in ("county-culture", "tourism-events", "township-approvals"):
+        m = res.metrics[app]
+        assert m.consolidation_keep == "county-culture"
+        assert m.consolidation_cost_cny == 600_000.0
+        assert m.ritual_round_accounts == 0
+    assert res.metrics["room-booking"].consolidation_keep is None

@@ -115,3 +115,19 @@ def test_two_separate_rounds_are_two_findings_and_thresholds_hold():
     ]
     assert detect(logs, min_accounts=9) and len(detect(logs, min_accounts=9)) == 1
     assert detect(logs, min_days=6) == []  # five workdays in the window
+
+
+def test_the_engine_counts_the_round_for_every_app_of_the_group():
+    from tapwatch.detectors.engine import run_fleet
+
+    rng = random.Random(5)
+    logs = {app: Events(app) for app in OFFICIAL}
+    organic_readers(rng, logs, n=50)
+    daily_round(rng, logs, OFFICIAL[:4], [f"official{i:02d}" for i in range(12)])
+    res = run_fleet(fleet(logs))
+    assert [f.kind for f in res.findings if f.kind == "ritual_rounds"] == ["ritual_rounds"]
+    assert {a: res.metrics[a].ritual_round_accounts for a in OFFICIAL} == {
+        **{a: 12 for a in OFFICIAL[:4]}, OFFICIAL[4]: 0
+    }
+    for app in OFFICIAL[:4]:
+        assert res.metrics[app].findings_open_by_kind["ritual_rounds"] == 1

@@ -51,6 +51,12 @@ class AppMetrics:
     banned_features: dict[str, int]  # feature -> 1 if a banned_feature finding names it
     #: findings of this run by kind (the store decides which are still open vs dismissed)
     findings_open_by_kind: dict[str, int]
+    #: the app to keep of the consolidation group this app belongs to, and the group's
+    #: combined annual cost (None when the app is in no group)
+    consolidation_keep: str | None = None
+    consolidation_cost_cny: float | None = None
+    #: accounts whose daily round of apps includes this one (ritual_rounds)
+    ritual_round_accounts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +241,8 @@ def run_fleet(
         counts: dict[str, int] = {}
         for f in mine:
             counts[f.kind] = counts.get(f.kind, 0) + 1
+        group = next((f for f in mine if f.kind == "consolidation"), None)
+        rounds = [f for f in mine if f.kind == "ritual_rounds"]
         metrics[app] = AppMetrics(
             shutdown_score=a.score,
             band=a.band,
@@ -246,6 +254,11 @@ def run_fleet(
             ),
             banned_features={feat: int(feat in banned) for feat in BANNED_FEATURES},
             findings_open_by_kind=dict(sorted(counts.items())),
+            consolidation_keep=group.evidence["keep"] if group else None,
+            consolidation_cost_cny=group.evidence["combined_annual_cost_cny"] if group else None,
+            ritual_round_accounts=max(
+                (f.evidence["rounders_per_app"].get(app, 0) for f in rounds), default=0
+            ),
         )
 
     try:
