@@ -65,6 +65,11 @@ FORCED_USAGE_KINDS = (
         "TapwatchDuplicateReporting", "duplicate_reporting", "duplicate reporting",
         "The same items are re-reported here that units already report elsewhere.",
     ),
+    ForcedUsageKind(
+        "TapwatchRitualRounds", "ritual_rounds", "a daily round of clicks across apps",
+        "The same accounts open this app and other official accounts one after another "
+        "within minutes, day after day: a round of clicks so the numbers look good.",
+    ),
 )
 
 
@@ -161,6 +166,25 @@ def _forced_usage_rule(cfg: MixinConfig, k: ForcedUsageKind) -> dict[str, Any]:
         f"{{{{ $labels.name }}}} ({{{{ $labels.app }}}}) shows {k.what}",
         description,
         _links(cfg, APP_UID, app=True, kind=k.kind),
+    )
+
+
+def _consolidation_rule(cfg: MixinConfig) -> dict[str, Any]:
+    expr = with_app_info('tapwatch_findings_open{kind="consolidation"} > 0')
+    cost = lookup("tapwatch_app_annual_cost_cny{app=%q}")
+    description = (
+        f"{WHO} serves the same users for the same job as other apps of its region "
+        f'({{{{ $value | printf "%.0f" }}}} open consolidation finding(s), open for at least '
+        f"{cfg.finding_for}); its own annual cost is {cost} CNY. The finding names the "
+        "group, how many users each pair shares, the combined annual cost and the app to "
+        "keep (the one with the most real use)."
+    )
+    return _rule(
+        cfg, "TapwatchConsolidation", expr, cfg.finding_for,
+        {"severity": "warning", "component": "assessment"},
+        "{{ $labels.name }} ({{ $labels.app }}) duplicates other apps of its region",
+        description,
+        _links(cfg, APP_UID, app=True, kind="consolidation"),
     )
 
 
@@ -381,6 +405,7 @@ def alert_groups(cfg: MixinConfig) -> list[dict[str, Any]]:
             "The evidence is mixed: an inspector should review it.",
         ),
         _fleet_jump_rule(cfg),
+        _consolidation_rule(cfg),
     ]
     forced = [_forced_usage_rule(cfg, k) for k in FORCED_USAGE_KINDS]
     forced.append(_banned_feature_rule(cfg))

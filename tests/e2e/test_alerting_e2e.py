@@ -33,7 +33,8 @@ CANDIDATE = "TapwatchAppShutdownCandidate"
 BULK = "TapwatchBulkCheckin"
 #: alert name raised for each ground-truth kind
 ALERT_OF_KIND = {k.kind: k.alert for k in FORCED_USAGE_KINDS} | {
-    "banned_feature": "TapwatchBannedFeature"
+    "banned_feature": "TapwatchBannedFeature",
+    "consolidation": "TapwatchConsolidation",
 }
 #: the daemon re-renders /metrics at most once a second after a cycle
 RENDER_THROTTLE_S = 1.0

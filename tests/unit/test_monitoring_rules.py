@@ -24,14 +24,15 @@ EXPECTED_ALERTS = {
     "TapwatchAppShutdownCandidate", "TapwatchAppNeedsReview", "TapwatchFleetCandidateJump",
     "TapwatchBulkCheckin", "TapwatchDeadlineConcentration", "TapwatchStudyInflation",
     "TapwatchRitualUsage", "TapwatchClockworkTiming", "TapwatchDeviceFarm", "TapwatchFlatReads",
-    "TapwatchDuplicateReporting", "TapwatchBannedFeature", "TapwatchAppScrapeFailing",
+    "TapwatchDuplicateReporting", "TapwatchRitualRounds", "TapwatchConsolidation",
+    "TapwatchBannedFeature", "TapwatchAppScrapeFailing",
     "TapwatchAppDataStale", "TapwatchDown", "TapwatchConfigReloadFailed", "TapwatchShardMissing",
     "TapwatchStoreUnwritable", "TapwatchWebConfigReloadFailed", "TapwatchUsersFileReloadFailed",
 }
 DETECTOR_KINDS = {
     "shutdown_candidate", "needs_review", "bulk_checkin", "deadline_concentration",
     "ritual_usage", "clockwork_timing", "study_inflation", "device_farm", "flat_reads",
-    "duplicate_reporting", "banned_feature",
+    "duplicate_reporting", "banned_feature", "ritual_rounds", "consolidation",
 }
 # The daemon's metric contract: the rules may read nothing else.
 EXPORTED_METRICS = {
