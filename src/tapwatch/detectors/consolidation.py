@@ -41,6 +41,7 @@ from tapwatch.detectors.same_job import (
     same_job_evidence,
     traits,
 )
+from tapwatch.detectors.stats import connected_groups
 from tapwatch.window import DAY
 
 KIND = "consolidation"
@@ -95,25 +96,6 @@ def _overlap(a: AppTraits, b: AppTraits, same_category: bool, st: Settings) -> d
     }
 
 
-def _groups(edges: list[dict]) -> list[list[str]]:
-    """Connected components of the overlap graph, each sorted, in a stable order."""
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for e in edges:
-        a, b = (root(x) for x in e["apps"])
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    comps: dict[str, list[str]] = {}
-    for x in sorted(parent):
-        comps.setdefault(root(x), []).append(x)
-    return sorted(comps.values())
-
-
 def detect_assessed(
     inputs: list[DetectorInput],
     settings_for: Callable[[str], Settings],
@@ -136,7 +118,7 @@ def detect_assessed(
             if (e := _overlap(tr[a], tr[b], apps[a].app.category == apps[b].app.category
                               and bool(apps[a].app.category), settings_for(a))) is not None
         ]
-        for group in _groups(edges):
+        for group in connected_groups(tuple(e["apps"]) for e in edges):
             pairs = [e for e in edges if e["apps"][0] in group]
             findings.append(
                 _finding(region, group, pairs, apps, tr, assessments, settings_for(group[0]))

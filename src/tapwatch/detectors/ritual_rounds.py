@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
 from tapwatch.detectors.stats import (
     EVIDENCE_LIMIT,
+    connected_groups,
     day_to_date,
     exceedance_score,
     iso_week,
@@ -146,26 +147,6 @@ def _rounds(
     return out
 
 
-def _groups(pair_rounders: dict[tuple[str, str], set[str]], st: Settings) -> list[list[str]]:
-    """Connected groups of at least min_apps apps joined by pairs shared by min_accounts."""
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for (a, b), who in sorted(pair_rounders.items()):
-        if len(who) >= st.min_accounts:
-            ra, rb = root(a), root(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    comps: dict[str, list[str]] = defaultdict(list)
-    for x in sorted(parent):
-        comps[root(x)].append(x)
-    return sorted(g for g in comps.values() if len(g) >= st.min_apps)
-
-
 def detect_fleet(
     inputs: list[DetectorInput], settings_for: Callable[[str], Settings]
 ) -> list[Finding]:
@@ -181,7 +162,8 @@ def detect_fleet(
                 pair_rounders[(a, b)].add(account)
     by_id = {inp.app.id: inp for inp in inputs}
     findings = []
-    for group in _groups(pair_rounders, st):
+    shared = (pair for pair, who in pair_rounders.items() if len(who) >= st.min_accounts)
+    for group in (g for g in connected_groups(shared) if len(g) >= st.min_apps):
         members = set(group)
         mine = {
             acc: [r for r in rs if len(r[1] & members) >= st.min_apps]

@@ -6,6 +6,7 @@ Everything here is pure numpy over arrays; nothing reads the clock or does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -167,3 +168,24 @@ def account_codes_by_name(names: list[str], wanted: set[str]) -> np.ndarray:
     """Codes of the pseudonyms in `wanted` within another coding (`names`): rollups and raw
     windows code accounts independently."""
     return np.array([i for i, a in enumerate(names) if a in wanted], dtype=np.int32)
+
+
+def connected_groups(pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Connected components of the graph the pairs are the edges of: each sorted, in a
+    stable order (union-find, so a large fleet's pairs cost little)."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]  # halve the path
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    comps: dict[str, list[str]] = {}
+    for x in sorted(parent):
+        comps.setdefault(root(x), []).append(x)
+    return sorted(comps.values())
