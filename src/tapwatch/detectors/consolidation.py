@@ -96,6 +96,33 @@ def _overlap(a: AppTraits, b: AppTraits, same_category: bool, st: Settings) -> d
     }
 
 
+def _candidate_pairs(
+    apps: Mapping[str, DetectorInput],
+    tr: Mapping[str, AppTraits],
+    settings_for: Callable[[str], Settings],
+) -> list[tuple[str, str]]:
+    """Pairs whose function can overlap: the same category, or form contents filed in
+    both (found through an index of contents, not by trying every pair: a region can hold
+    thousands of apps)."""
+    pairs: set[tuple[str, str]] = set()
+    by_category: dict[str, list[str]] = {}
+    for a, inp in apps.items():
+        if inp.app.category:
+            by_category.setdefault(inp.app.category, []).append(a)
+    for members in by_category.values():
+        pairs.update(combinations(sorted(members), 2))
+    by_form: dict[str, list[str]] = {}
+    for a in sorted(tr):
+        for form in tr[a].forms:
+            by_form.setdefault(form, []).append(a)
+    shared: dict[tuple[str, str], int] = {}
+    for filed_in in by_form.values():
+        for pair in combinations(filed_in, 2):
+            shared[pair] = shared.get(pair, 0) + 1
+    pairs.update(p for p, n in shared.items() if n >= settings_for(p[0]).shared_forms)
+    return sorted(pairs)
+
+
 def detect_assessed(
     inputs: list[DetectorInput],
     settings_for: Callable[[str], Settings],
@@ -114,7 +141,7 @@ def detect_assessed(
         tr = {a: traits(m, active_accounts(m)) for a, m in apps.items()}
         edges = [
             e
-            for a, b in combinations(sorted(apps), 2)
+            for a, b in _candidate_pairs(apps, tr, settings_for)
             if (e := _overlap(tr[a], tr[b], apps[a].app.category == apps[b].app.category
                               and bool(apps[a].app.category), settings_for(a))) is not None
         ]

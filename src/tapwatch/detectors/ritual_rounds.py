@@ -95,9 +95,11 @@ def _visits(inputs: list[DetectorInput], st: Settings) -> dict[str, dict[int, li
         key = day.astype(np.int64) * n_acc + ev.account
         worked = np.unique(key[np.isin(ev.type, _MEANINGFUL)])
         rows = np.flatnonzero(np.isin(ev.type, _OPENING) & ~np.isin(key, worked))
-        # one pseudonym, one code across apps
-        code = np.array([names.setdefault(a, len(names)) for a in ev.accounts], dtype=np.int64)
-        cols.append((code[ev.account[rows]], day[rows].astype(np.int64), ev.ts[rows],
+        # one pseudonym, one code across apps (only the accounts that opened something)
+        used, local = np.unique(ev.account[rows], return_inverse=True)
+        code = np.array([names.setdefault(ev.accounts[c], len(names)) for c in used.tolist()],
+                        dtype=np.int64)
+        cols.append((code[local.reshape(-1)], day[rows].astype(np.int64), ev.ts[rows],
                      np.full(rows.size, k, dtype=np.int64)))
     if not cols:
         return {}
