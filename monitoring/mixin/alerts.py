@@ -172,12 +172,17 @@ def _forced_usage_rule(cfg: MixinConfig, k: ForcedUsageKind) -> dict[str, Any]:
 def _consolidation_rule(cfg: MixinConfig) -> dict[str, Any]:
     expr = with_app_info('tapwatch_findings_open{kind="consolidation"} > 0')
     cost = lookup("tapwatch_app_annual_cost_cny{app=%q}")
+    combined = lookup("tapwatch_app_consolidation_annual_cost_cny{app=%q}")
+    keep = (
+        '{{ range printf "tapwatch_app_consolidation_group{app=%q}" $labels.app | query }}'
+        "{{ .Labels.keep }}{{ else }}unknown{{ end }}"
+    )
     description = (
         f"{WHO} serves the same users for the same job as other apps of its region "
         f'({{{{ $value | printf "%.0f" }}}} open consolidation finding(s), open for at least '
-        f"{cfg.finding_for}); its own annual cost is {cost} CNY. The finding names the "
-        "group, how many users each pair shares, the combined annual cost and the app to "
-        "keep (the one with the most real use)."
+        f"{cfg.finding_for}). App to keep (the most real use): {keep}. Combined annual cost "
+        f"of the group: {combined} CNY, this app's: {cost} CNY. The finding names the group "
+        "and how many users each pair shares."
     )
     return _rule(
         cfg, "TapwatchConsolidation", expr, cfg.finding_for,

@@ -376,3 +376,35 @@ def test_every_apps_alerts_match_its_planted_ground_truth(steady_stack: Stack) -
     assert want, "the ground truth plants nothing"
     assert {a for a, _, _ in want} >= {"empty-shell", "township-appointments", "meeting-hall"}
     assert firing == want, {"not firing": sorted(want - firing), "unplanted": sorted(firing - want)}
+
+
+def test_cross_app_findings_reach_prometheus_as_app_level_series(steady_stack: Stack) -> None:
+    """The consolidation group and the daily round, as Prometheus sees them: per app, the
+    app to keep and the group's cost; the accounts in the round. No account id anywhere."""
+    stack = steady_stack
+    truth = stack.ground_truth()["apps"]
+    merged = {a for a, t in truth.items() if any(p["kind"] == "consolidation"
+                                                 for p in t["planted"])}
+    rounds = {a for a, t in truth.items() if any(p["kind"] == "ritual_rounds"
+                                                 for p in t["planted"])}
+    assert merged and rounds
+    wait_until(
+        lambda: {s["metric"]["app"] for s in stack.prom.query(
+            "tapwatch_app_consolidation_group == 1")} == merged,
+        30, "every app of the planted group in tapwatch_app_consolidation_group",
+    )
+    groups = stack.prom.query("tapwatch_app_consolidation_group")
+    assert {s["metric"]["keep"] for s in groups} <= merged and len(
+        {s["metric"]["keep"] for s in groups}) == 1
+    assert all(set(s["metric"]) <= {"__name__", "app", "keep", "job", "instance"}
+               for s in groups)
+    spec = stack.sim.fleet.by_id
+    combined = sum(spec[a].annual_cost_cny for a in merged)
+    for a in merged:
+        assert stack.prom.value(
+            f'tapwatch_app_consolidation_annual_cost_cny{{app="{a}"}}') == combined
+    in_round = {s["metric"]["app"]: float(s["value"][1])
+                for s in stack.prom.query("tapwatch_app_ritual_round_accounts > 0")}
+    assert set(in_round) == rounds
+    readers = spec["party-official-account"].params["ritual_readers"]
+    assert all(0.8 * readers <= n <= readers for n in in_round.values()), in_round

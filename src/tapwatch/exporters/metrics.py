@@ -290,6 +290,31 @@ APP_FAMILIES: tuple[AppFamily, ...] = (
         ),
     ),
     AppFamily(
+        "tapwatch_app_consolidation_group",
+        "gauge",
+        "1 while the app is in a group of apps of its region that serve the same users for "
+        "the same job (consolidation); `keep` names the group's app to keep (the most real "
+        "use). As of the last detector pass.",
+        lambda v: (
+            (({"app": v.app.id, "keep": m.consolidation_keep}, 1),)
+            if (m := _metric(v)) and m.consolidation_keep
+            else ()
+        ),
+    ),
+    AppFamily(
+        "tapwatch_app_consolidation_annual_cost_cny",
+        "gauge",
+        "Combined annual cost of the consolidation group the app is in (absent when none).",
+        lambda v: _one(v, m.consolidation_cost_cny) if (m := _metric(v)) else (),
+    ),
+    AppFamily(
+        "tapwatch_app_ritual_round_accounts",
+        "gauge",
+        "Accounts that open the app in a daily round with other apps, minutes apart, day "
+        "after day (ritual_rounds); 0 for none. As of the last detector pass.",
+        lambda v: _one(v, m.ritual_round_accounts) if (m := _metric(v)) else (),
+    ),
+    AppFamily(
         "tapwatch_app_shutdown_signal",
         "gauge",
         "Points each signal adds to the shutdown score (the score breakdown).",
