@@ -390,6 +390,24 @@ async def test_status_changes_are_audited_hold_evidence_and_survive_detection(
     await post_status(d, insp, fid, {"status": "open"}, 200)
 
 
+async def test_a_cross_app_finding_is_listed_for_each_of_its_apps(fleet: Any) -> None:
+    """The two duplicate-forms apps serve the same clerks for one job: one consolidation
+    finding, filed under the app to keep, listed under both; its evidence names both."""
+    d, _, creds, _ = fleet
+    insp = basic(creds, "inspector")
+    merge = await one_of(d, creds, "consolidation")
+    assert sorted(merge["apps"]) == ["duplicate-forms-a", "duplicate-forms-b"]
+    assert merge["app"] == merge["apps"][0]
+    for app in merge["apps"]:
+        listed = await get_json(d, f"/api/v1/findings?kind=consolidation&app={app}", insp)
+        assert [f["id"] for f in listed["findings"]] == [merge["id"]]
+    full = await get_json(d, f"/api/v1/findings/{merge['id']}", insp)
+    assert full["evidence"]["keep"] == merge["app"]
+    assert full["evidence"]["combined_annual_cost_cny"] == 160_000 + 210_000
+    single = await one_of(d, creds, "bulk_checkin")
+    assert single["apps"] == [single["app"]]
+
+
 async def test_confirming_duplicate_reporting_holds_the_other_apps_submissions_too(
     fleet: Any,
 ) -> None:
@@ -601,6 +619,14 @@ async def test_pages_render_each_kind_and_escape_and_shorten(fleet: Any) -> None
                 assert "Shutdown score breakdown" in text and "<svg" in text
                 for sig in SIGNALS:
                     assert f"<td>{sig}</td>" in text
+                assert "Sufficient conditions met" in text  # the official account's shell
+            if f["kind"] == "duplicate_reporting":
+                assert "Reports filed on both apps" in text
+                assert f"<td>{f['apps'][1]}</td>" not in text  # apps are links
+                assert "one finding for all of them" in text
+            if f["kind"] == "consolidation":
+                assert "One table: apps to consolidate" in text
+                assert "<strong>keep</strong>" in text
         async with s.get(base(d) + "/findings?app=<script>x</script>") as r:
             assert r.status == 200 and "<script>" not in await r.text()
         async with s.get(base(d) + "/findings?since=<script>x</script>") as r:

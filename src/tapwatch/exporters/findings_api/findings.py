@@ -50,6 +50,7 @@ def finding_json(
         "id": f.id,
         "kind": f.kind,
         "app": f.app,
+        "apps": f.members(),
         "app_name": reg.name if reg else None,
         "owner": reg.owner if reg else None,
         "region": reg.region if reg else None,

@@ -22,6 +22,7 @@ from tapwatch.exporters.findings_api.params import check_id, integer, no_unknown
 from tapwatch.exporters.findings_api.status import apply_status
 from tapwatch.exporters.pages.evidence import BASES, SECTIONS, EvidenceContext
 from tapwatch.exporters.pages.layout import (
+    app_links,
     e,
     error_page,
     facts,
@@ -255,6 +256,11 @@ async def finding_body(
                     "App",
                     f"<a href='/findings?{e(urlencode({'app': f.app}))}'>{e(f.app)}</a>"
                     + (f" · {e(reg.name)} · {e(reg.owner)} · {e(reg.region)}" if reg else ""),
+                ),
+                *(
+                    [("About the apps", app_links(f.apps) + " (one finding for all of them)")]
+                    if f.apps
+                    else []
                 ),
                 ("Status", status_badge(rec.status)),
                 ("Severity", severity(f.severity)),

@@ -11,6 +11,7 @@ import html
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -84,6 +85,13 @@ def fmt_num(v: object, digits: int = 3) -> str:
     if isinstance(v, float):
         return f"{v:.{digits}g}" if abs(v) < 1e5 else f"{v:,.0f}"
     return e(v)
+
+
+def app_links(apps: Iterable[object]) -> str:
+    """Each app as a link to its findings."""
+    return ", ".join(
+        f"<a href='/findings?{e(urlencode({'app': str(a)}))}'>{e(a)}</a>" for a in apps
+    )
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tapwatch.detectors.assessment import FINDING_KIND_BY_BAND, day_date
 from tapwatch.exporters import svg
 from tapwatch.exporters.pages.evidence import EvidenceContext
-from tapwatch.exporters.pages.layout import e, facts, num_cell, table
+from tapwatch.exporters.pages.layout import app_links, e, facts, num_cell, table
 from tapwatch.store.findings import DayActivity
 from tapwatch.window import local_day_of
 
@@ -51,8 +53,37 @@ async def section(ctx: EvidenceContext) -> str:
         )
         + svg.score_bars(bars)
         + table(("Signal", "Value", "Threshold (points start)", "Points", "Weight", "Rule"), rows)
+        + _conditions(ev)
         + _trend(days)
     )
+
+
+def _conditions(ev: dict[str, Any]) -> str:
+    """The sufficient conditions met and the siblings doing the app's job."""
+    out = []
+    conds = ev.get("conditions") or []
+    if conds:
+        out.append(
+            "<h3>Sufficient conditions met</h3><p>Each lifts the score to at least its band's "
+            "threshold, whatever the other signals: "
+            + ", ".join(f"<code>{e(c)}</code>" for c in conds)
+            + f" (additive evidence alone: {e(ev.get('additive_score'))} / 100).</p>"
+        )
+    sibs = ev.get("siblings") or []
+    if sibs:
+        rows = [
+            (
+                app_links([x.get("sibling")]),
+                e(", ".join(f"{k} {v:g}" for k, v in (x.get("evidence") or {}).items())),
+                num_cell(x.get("use_ratio")),
+            )
+            for x in sibs
+        ]
+        out.append(
+            "<h3>Siblings doing the same job</h3>"
+            + table(("App", "What shows the same job", "This app's use / its use"), rows)
+        )
+    return "".join(out)
 
 
 def _trend(days: list[DayActivity]) -> str:
