@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import math
+
 from tapwatch.detectors.assessment.facts import MONTH, UsageFacts, day_date
 from tapwatch.detectors.assessment.settings import Settings
 from tapwatch.detectors.base import DetectorInput, Reason
@@ -38,7 +40,9 @@ def _not_judged(inp: DetectorInput, facts: UsageFacts, s: Settings) -> tuple[str
     if facts.coverage_days is not None and facts.coverage_days < s.min_data_days:
         return "insufficient_data", Reason(
             code="short_data",
-            text=f"{facts.coverage_days:.0f} days of data (judged from {s.min_data_days})",
+            # rounded down: 29.68 days is not "30 days of data"
+            text=f"{math.floor(facts.coverage_days * 10) / 10:g} days of data, fewer "
+            f"than the {s.min_data_days} needed to judge",
             value=facts.coverage_days, threshold=float(s.min_data_days),
         )
     if facts.basis == "rollups" and facts.ref_day != facts.today:
