@@ -622,7 +622,7 @@ async def test_pages_render_each_kind_and_escape_and_shorten(fleet: Any) -> None
                 assert "Sufficient conditions met" in text  # the official account's shell
             if f["kind"] == "duplicate_reporting":
                 assert "Reports filed on both apps" in text
-                assert f"<td>{f['apps'][1]}</td>" not in text  # apps are links
+                assert f"href='/findings?app={f['apps'][1]}'" in text  # the other app, linked
                 assert "one finding for all of them" in text
             if f["kind"] == "consolidation":
                 assert "One table: apps to consolidate" in text
