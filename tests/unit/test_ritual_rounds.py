@@ -131,3 +131,21 @@ def test_the_engine_counts_the_round_for_every_app_of_the_group():
     }
     for app in OFFICIAL[:4]:
         assert res.metrics[app].findings_open_by_kind["ritual_rounds"] == 1
+
+
+def test_settings_are_fleet_wide_the_daemons_section_not_an_apps_overrides():
+    from tapwatch.detectors.engine import run_fleet
+
+    rng = random.Random(6)
+    logs = {app: Events(app) for app in OFFICIAL[:3]}
+    daily_round(rng, logs, OFFICIAL[:3], [f"official{i:02d}" for i in range(12)])
+
+    def rounds(inputs: list[DetectorInput], defaults: dict | None = None) -> int:
+        res = run_fleet(inputs, defaults)
+        return sum(f.kind == "ritual_rounds" for f in res.findings)
+
+    assert rounds(fleet(logs)) == 1
+    assert rounds(fleet(logs), {"ritual_rounds": {"min_accounts": 13}}) == 0
+    inputs = fleet(logs)
+    inputs[0].app.detector_overrides = {"ritual_rounds": {"min_accounts": 13}}
+    assert rounds(inputs) == 1

@@ -58,7 +58,8 @@ _EXAMPLES = 20  # example rounds kept as evidence
 
 
 class Settings(BaseModel):
-    """ritual_rounds settings (config `detectors: ritual_rounds:`)."""
+    """ritual_rounds settings (config `detectors: ritual_rounds:`; fleet-wide, an app's own
+    overrides do not apply to a round across apps)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -155,7 +156,9 @@ def detect_fleet(
     """One cross-app finding per group of apps opened in the same daily rounds."""
     if not inputs:
         return []
-    st = settings_for(min(inp.app.id for inp in inputs))  # fleet-wide: the defaults
+    # A round spans apps, so its settings are fleet-wide: the daemon's `detectors:
+    # ritual_rounds:` section (no registered app is named "", so no app's overrides apply)
+    st = settings_for("")
     rounds = _rounds(inputs, st)
     pair_rounders: dict[tuple[str, str], set[str]] = defaultdict(set)
     for account, rs in rounds.items():
