@@ -42,6 +42,8 @@ class PanelQuery:
     lists_problems: bool
     #: reads a recording rule, so Prometheus must have the rules loaded and evaluated once
     recorded: bool
+    #: only apps of these source kinds have the series (empty: every app)
+    source_kinds: tuple[str, ...] = ()
 
     def render(self, app: str = ".*", rate_interval: str = "1m") -> str:
         """The expression with Grafana's variables replaced; `app` may be a regex for `=~`."""
@@ -72,6 +74,7 @@ def panel_queries(cfg: MixinConfig = DEFAULT) -> list[PanelQuery]:
                         instant=target["instant"],
                         sparse=panel.sparse,
                         lists_problems=panel.lists_problems,
+                        source_kinds=panel.source_kinds,
                         recorded=any(name in expr for name in _RECORDED),
                     )
                 )

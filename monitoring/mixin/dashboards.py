@@ -562,6 +562,19 @@ def collector_health(cfg: MixinConfig) -> Dashboard:
             stacked=True,
         ),
         Panel(
+            "Platform records skipped by kind",
+            "Check-in platform records read but not stored as events, per second by kind: "
+            "not made by a person on a phone (attendance machine, approval, system) or a "
+            "missed check-in. Not errors; a sudden change says how the platform is used "
+            "changed. Only platform check-in sources have them.",
+            "cps",
+            [Target(
+                "sum by (kind) (\n"
+                f"  rate(tapwatch_app_records_skipped_total{{{sel}}}[$__rate_interval])\n)",
+                "{{kind}}")],
+            stacked=True, sparse=True, source_kinds=("wecom_checkin", "dingtalk_attendance"),
+        ),
+        Panel(
             "Store takes writes",
             "Whether each instance's store takes writes. When it does not, polls wait (nothing "
             "is lost) and /readyz answers 503: see the failed writes by reason.",

@@ -26,7 +26,8 @@ class Panel:
     `sparse`: the panel may show no data without anything being broken (nothing to list
     fleet-wide, or a value that does not exist for this app); `no_value` then says what
     no data means. `lists_problems`: a list of apps with something wrong, empty for a
-    healthy app even though all of its series are there (zero-valued).
+    healthy app even though all of its series are there (zero-valued). `source_kinds`:
+    the series exist only for apps polled by these source kinds (empty: every app).
     """
 
     title: str
@@ -38,6 +39,7 @@ class Panel:
     height: int = 8
     sparse: bool = False
     lists_problems: bool = False
+    source_kinds: tuple[str, ...] = ()
     no_value: str | None = None
     stacked: bool = False
     bars: bool = False

@@ -139,3 +139,20 @@ def test_findings_links_use_the_configured_tapwatch_url() -> None:
         assert links and all(
             link["url"].startswith("http://localhost:9817/findings") for link in links
         )
+
+
+def test_source_kinds_of_panels_are_the_kinds_whose_apps_have_the_series() -> None:
+    """A panel limited to some source kinds names real kinds; the skipped-records panel
+    names exactly the sources the exporter gives that series to (else the e2e check for an
+    app without findings would skip a panel that should have data, or demand data where
+    there can be none)."""
+    from tapwatch.config import SOURCE_KINDS
+    from tapwatch.exporters.metrics import SKIPPING_SOURCES
+
+    limited = {q.panel: set(q.source_kinds) for q in queries.panel_queries() if q.source_kinds}
+    assert limited, "no panel is limited to some source kinds"
+    for panel, kinds in limited.items():
+        assert kinds <= set(SOURCE_KINDS), (panel, kinds - set(SOURCE_KINDS))
+    skipped = [q for q in queries.panel_queries() if "tapwatch_app_records_skipped" in q.expr]
+    assert skipped
+    assert all(set(q.source_kinds) == SKIPPING_SOURCES for q in skipped)
