@@ -38,8 +38,11 @@ SIZE_BUCKETS = ((3, 4), (5, 7), (8, 15), (16, 40))
 RING_FAMILIES = ("simultaneous", "fast", "serial", "careful", "mixed")
 CROWD_FAMILIES = ("meeting", "colleagues", "friends", "transit", "concert", "delegation")
 #: Defined before tuning and never looked at while tuning (see the evaluation doc).
-HELDOUT_RING_FAMILIES = ("walking",)
-HELDOUT_CROWD_FAMILIES = ("service_queue",)
+#: `walking` and `service_queue` were held out for the first tuning (seeds 99-101) and have
+#: been looked at since; `sittings` and `class_roll` were written on 2026-11-30 before the
+#: second round of tuning, for held-out seeds 200-202.
+HELDOUT_RING_FAMILIES = ("walking", "sittings")
+HELDOUT_CROWD_FAMILIES = ("service_queue", "class_roll")
 #: Reported for what still fails; no goal.
 DIAGNOSTIC_FAMILIES = ("ring_in_crowd",)
 
@@ -392,6 +395,40 @@ def walking(rng: np.random.Generator) -> Tempo:
     return day
 
 
+def sittings(rng: np.random.Generator) -> Tempo:
+    """Held out (second round). The operator sits at a table (or stands at a wall shelf)
+    and works through the phones from a bag in 2-3 sittings, with a break of 2-12 min
+    between them (a call, tea, a walk round), possibly at another table 0-8 m away. Each
+    phone is taken out, unlocked and checked in: gaps around 15-60 s (sigma 0.3-0.8); some
+    phones (0-25 %) first need a log-in (40-150 s more); some check-ins fail and are tapped
+    again 20-90 s later. The phones lie on the table (0.2-1 m) and never move otherwise."""
+    sessions = int(rng.integers(2, 4))
+    times = _gapped(
+        log_uniform(rng, 15, 60), rng.uniform(0.3, 0.8), rng.uniform(0, 0.25), (40, 150)
+    )
+    table, retry_p = rng.uniform(0.2, 1.0), rng.uniform(0, 0.15)
+
+    def day(rng: np.random.Generator, n: int) -> list[Tap]:
+        k = min(sessions, n)
+        cuts = np.sort(rng.choice(np.arange(1, n), size=k - 1, replace=False)) if k > 1 else []
+        out: list[Tap] = []
+        t0, spot = 0.0, np.zeros(2)
+        for idx in np.split(np.arange(n), cuts):
+            t = t0 + times(rng, int(idx.size))
+            for i, ti in zip(idx.tolist(), t.tolist(), strict=True):
+                out.append((i, ti, *(spot + rng.normal(0, table, 2))))
+                if rng.random() < retry_p:
+                    tr = ti + rng.uniform(20, 90)
+                    out.append((i, tr, *(spot + rng.normal(0, table, 2))))
+            t0 = max(tt for _, tt, _, _ in out) + rng.uniform(120, 720)
+            if rng.random() < 0.6:  # another table, a bench by the wall
+                a = rng.uniform(0, 2 * math.pi)
+                spot = spot + rng.uniform(1, 8) * np.array([math.cos(a), math.sin(a)])
+        return out
+
+    return day
+
+
 TEMPOS: dict[str, Callable[[np.random.Generator], Tempo]] = {
     "simultaneous": simultaneous,
     "fast": fast,
@@ -399,6 +436,7 @@ TEMPOS: dict[str, Callable[[np.random.Generator], Tempo]] = {
     "careful": careful,
     "mixed": mixed,
     "walking": walking,
+    "sittings": sittings,
 }
 
 
@@ -447,7 +485,7 @@ def plant_ring(
     tempo = TEMPOS[family](rng)
     people = w.people(rng, size, key, (la, lo))
     hw = ring_hardware(rng, key, people)
-    if family == "walking":  # the careful operator keeps the phones on their own data
+    if family in ("walking", "sittings"):  # a careful operator keeps phones on their own data
         hw.network, hw.network_share = None, 0.0
     n_days = 1 if rng.random() < 0.4 else int(rng.integers(2, 6))
     hour_s = hour if hour is not None else rng.uniform(7, 20) * 3600
@@ -455,7 +493,8 @@ def plant_ring(
     present_p = rng.uniform(0.85, 1.0)
     fixed_order = rng.random() < 0.3
     spot = rng.uniform(-20, 20, 2)
-    acc_median = rng.uniform(6, 18)
+    # Indoors (at a table in an office) fixes are worse.
+    acc_median = rng.uniform(8, 25) if family == "sittings" else rng.uniform(6, 18)
     order = rng.permutation(size)
     for d in range(n_days):
         inst = f"{key}/day{d}"
@@ -724,6 +763,46 @@ def service_queue(w: World, rng: np.random.Generator, key: str) -> None:
         )
 
 
+def class_roll(w: World, rng: np.random.Generator, key: str) -> None:
+    """Held out (second round). A training course: 10-40 trainees at desks in one room
+    (1.5-4 m² each, any shape), checking in at their seats when the instructor asks at the
+    start (each after a delay around 20-90 s, irregular; 0-20 % already on arrival in the
+    15 min before; 0-15 % coming in 5-30 min late); one day (40 %) or 2-5 consecutive days
+    with the same people, most in the same seats; half the courses also check out at the
+    end, 2-4 h later, within a few minutes; 0-80 % on the centre's Wi-Fi; indoor fixes."""
+    v, la, lo, day = w.scene(rng)
+    n = int(rng.integers(10, 41))
+    people = w.people(rng, n, key, (la, lo))
+    area, aspect = n * rng.uniform(1.5, 4.0), rng.uniform(0.6, 1.6)
+    width, depth = math.sqrt(area * aspect), math.sqrt(area / aspect)
+    room = rng.uniform(-20, 20, 2)
+    seats = rng.uniform(0, 1, (n, 2)) * [width, depth] - [width / 2, depth / 2] + room
+    delay, sigma = rng.uniform(20, 90), rng.uniform(0.5, 1.0)
+    early_p, late_p = rng.uniform(0, 0.2), rng.uniform(0, 0.15)
+    start, checkout = rng.uniform(8.5, 14) * 3600, rng.random() < 0.5
+    wifi_share, acc_median = rng.uniform(0, 0.8), rng.uniform(8, 25)
+    for d in range(1 if rng.random() < 0.4 else int(rng.integers(2, 6))):
+        here = np.array([i for i in range(n) if rng.random() < 0.92], dtype=int)
+        if here.size == 0:
+            continue
+        t = delay * rng.lognormal(0, sigma, here.size)
+        early, late = rng.random(here.size) < early_p, rng.random(here.size) < late_p
+        t[early] = -rng.uniform(0, 900, int(early.sum()))
+        t[late] = rng.uniform(300, 1800, int(late.sum()))
+        xy = seats[here].copy()
+        moved = rng.random(here.size) < 0.3  # some sit elsewhere today
+        xy[moved] = seats[rng.integers(0, n, int(moved.sum()))]
+        times = day + d * 86400 + start + t
+        if checkout:
+            end = start + rng.uniform(2, 4) * 3600
+            times = np.concatenate((times, day + d * 86400 + end + rng.uniform(0, 240, here.size)))
+            xy, here = np.vstack((xy, xy)), np.concatenate((here, here))
+        g = Gathering(w, rng, "class_roll", (v, la, lo), f"{key}-wifi", wifi_share, acc_median)
+        g.arrive(
+            f"{key}/day{d}", [people[i] for i in here], times, xy + rng.normal(0, 0.3, xy.shape)
+        )
+
+
 def ring_in_crowd(w: World, rng: np.random.Generator, key: str, size: int) -> None:
     """Diagnostic. A serial or fast ring at a transit hub in the middle of its rush hour."""
     v, la, lo, day = w.scene(rng)
@@ -751,6 +830,7 @@ CROWDS: dict[str, Callable[[World, np.random.Generator, str], None]] = {
     "concert": concert,
     "delegation": delegation,
     "service_queue": service_queue,
+    "class_roll": class_roll,
 }
 #: Instances planted per seed.
 CROWD_COUNT = {
@@ -761,6 +841,7 @@ CROWD_COUNT = {
     "concert": 10,
     "delegation": 60,
     "service_queue": 30,
+    "class_roll": 60,
 }
 RINGS_PER_BUCKET = 10  # per ring family and size bucket, per seed
 

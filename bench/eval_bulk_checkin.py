@@ -226,6 +226,7 @@ def main() -> None:
     ap.add_argument("--settings", default="{}", help="detector settings as JSON (to compare)")
     ap.add_argument("--grid-only", action="store_true", help="skip the declared-points runs")
     ap.add_argument("--accuracy-only", action="store_true", help="skip the no-accuracy runs")
+    ap.add_argument("--families", nargs="*", help="plant only these families (to iterate on a few)")
     args = ap.parse_args()
     settings = bulk_checkin.Settings(**json.loads(args.settings))
     modes = [
@@ -234,12 +235,14 @@ def main() -> None:
         for a in ((True,) if args.accuracy_only else (True, False))
     ]
     dev = RING_FAMILIES + CROWD_FAMILIES + (DIAGNOSTIC_FAMILIES if args.diagnostic else ())
+    if args.families:
+        dev = tuple(args.families)
     sections = []
     if args.seeds:
         sections.append(section("Development seeds", args.seeds, dev, settings, modes))
     if args.holdout:
         fams = dev
-        if args.heldout_families:
+        if args.heldout_families and not args.families:
             fams = dev + HELDOUT_RING_FAMILIES + HELDOUT_CROWD_FAMILIES
         sections.append(section("Held-out seeds", args.holdout, fams, settings, modes))
     text = "\n\n".join(sections)
