@@ -6,7 +6,8 @@ venues as declared points (check-ins carry the venue code), with the apps' repor
 accuracy or with none. Settings are chosen on development seeds (1-3) only; held-out seeds
 and the held-out families are run for the final figures.
 
-    .venv/bin/python bench/eval_bulk_checkin.py [--seeds 1 2 3] [--holdout 99 100]
+    .venv/bin/python bench/eval_bulk_checkin.py [--seeds 1 2 3] [--holdout 99 100 101]
+        [--holdout 200 201 202]
         [--heldout-families] [--write-doc] [--settings JSON]
 """
 
@@ -215,7 +216,14 @@ def section(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
-    ap.add_argument("--holdout", type=int, nargs="*", default=[])
+    ap.add_argument(
+        "--holdout",
+        type=int,
+        nargs="*",
+        action="append",
+        default=[],
+        help="held-out seeds; repeat for several groups, each reported on its own",
+    )
     ap.add_argument(
         "--heldout-families",
         action="store_true",
@@ -240,11 +248,12 @@ def main() -> None:
     sections = []
     if args.seeds:
         sections.append(section("Development seeds", args.seeds, dev, settings, modes))
-    if args.holdout:
-        fams = dev
-        if args.heldout_families and not args.families:
-            fams = dev + HELDOUT_RING_FAMILIES + HELDOUT_CROWD_FAMILIES
-        sections.append(section("Held-out seeds", args.holdout, fams, settings, modes))
+    fams = dev
+    if args.heldout_families and not args.families:
+        fams = dev + HELDOUT_RING_FAMILIES + HELDOUT_CROWD_FAMILIES
+    for group in args.holdout:
+        title = f"Held-out seeds {', '.join(map(str, group))}"
+        sections.append(section(title, group, fams, settings, modes))
     text = "\n\n".join(sections)
     print()
     print(text)

@@ -196,6 +196,7 @@ def _evidence(
         },
         "accounts_elsewhere": sorted(win.accounts[a] for a in m.elsewhere),
         "accounts_never_here": m.never_here,
+        "accounts_on_borrowed_phones": m.borrowed,
         "habit_ratio": _num(ring.habit_ratio),
         "signals": [
             {"code": g.code, "value": g.value, "threshold": g.threshold, "present": g.present}

@@ -1,7 +1,8 @@
 """Step 4b of bulk check-in: where the ring's accounts are when they are not in the ring.
 Active too far away to have reached the place in time (elsewhere); coming to the place on
 their own at other times (they belong there: counter-evidence); never otherwise at the
-place. Only the accounts' activity within presence_days of the ring is looked at, so the
+place; checking in here on phones they use nowhere else (borrowed, spare). Only the
+accounts' activity within presence_days of the ring is looked at, so the
 signals mean the same in a 7-day window and in a long dump."""
 
 from __future__ import annotations
@@ -78,11 +79,16 @@ def presence_signals(
     first, last = float(win.ts[ring.rows[0]]), float(win.ts[ring.rows[-1]])
     elsewhere: list[int] = []
     here_t, here_a, here_ck = [], [], []  # the accounts' other activity at the place
-    never = 0
+    never = seen_on_own = borrowed = 0
     for a in ring.accounts:
         other = ctx.of(a)
         other = other[~in_ring[other]]
         t = win.ts[other]
+        near = (t >= first - s.presence_days * DAY) & (t <= last + s.presence_days * DAY)
+        own, used = _own_devices(win, other[near]), _ring_devices(win, ring, a)
+        if own.size and used.size:
+            seen_on_own += 1
+            borrowed += not np.isin(used, own).any()
         other = other[
             np.isfinite(win.lat[other])
             & np.isfinite(win.lon[other])
@@ -100,8 +106,17 @@ def presence_signals(
     solo = _belonging(
         np.concatenate(here_t), np.concatenate(here_a), np.concatenate(here_ck), ring, s
     )
-    m.elsewhere, m.never_here = elsewhere, never
+    m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
     return [
+        Signal(
+            "borrowed_phones",
+            float(borrowed),
+            float(s.min_borrowed),
+            s.weight_borrowed,
+            borrowed >= s.min_borrowed and borrowed >= 0.5 * seen_on_own,
+            f"{borrowed} of the {seen_on_own} accounts seen on their own phones elsewhere "
+            "checked in here on phones they use nowhere else (a bag of spare phones)",
+        ),
         Signal(
             "accounts_elsewhere",
             round(len(elsewhere) / n, 3),
@@ -130,6 +145,18 @@ def presence_signals(
             None,
         ),
     ]
+
+
+def _own_devices(win: EventWindow, rows: np.ndarray) -> np.ndarray:
+    dev = win.device[rows]
+    return np.unique(dev[dev >= 0])
+
+
+def _ring_devices(win: EventWindow, ring: Ring, a: int) -> np.ndarray:
+    """The devices account `a` checked in on in the ring (unknown devices left out)."""
+    rows = ring.rows[win.account[ring.rows] == a]
+    dev = win.device[rows]
+    return dev[dev >= 0]
 
 
 def _near_ring(win: EventWindow, ring: Ring, rows: np.ndarray) -> np.ndarray:

@@ -44,7 +44,7 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
     tempo, repeat = _tempo(ring.main, in_step, s), _repetition(ring, s)
     m, shared = hardware_signals(ctx, ring, np.zeros(0, dtype=np.int64), s)
     best = _doubt(base, [*tempo, *shared, *repeat])
-    best *= (1.0 - s.weight_elsewhere) * (1.0 - s.weight_never_here)
+    best *= (1.0 - s.weight_elsewhere) * (1.0 - s.weight_never_here) * (1.0 - s.weight_borrowed)
     if 1.0 - best < s.min_score:
         return None
     local = ctx.others_at_place(ring, place_radius(inp, ring.main, s), s.presence_days)

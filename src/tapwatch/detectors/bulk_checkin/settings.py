@@ -245,6 +245,15 @@ class Settings(BaseModel):
         description="Days a repeated set must be seen on before habitual times count against "
         "it (two days of a ring tapped in the same order at a steady hour look like habits).",
     )
+    min_borrowed: int = Field(
+        default=2,
+        ge=1,
+        description="Accounts (and at least half of those seen on a phone of their own "
+        "within presence_days) checking in on phones they use nowhere else, to corroborate.",
+    )
+    weight_borrowed: float = Field(
+        default=0.45, ge=0, lt=1, description="Weight of accounts on borrowed (spare) phones."
+    )
     weight_all_at_once: float = Field(
         default=0.5, ge=0, lt=1, description="Weight of all phones checked in at once."
     )

@@ -33,3 +33,4 @@ class Measures:
     accounts_per_device: float
     elsewhere: list[int]  # account codes seen too far away
     never_here: int  # accounts with no other activity at the place
+    borrowed: int = 0  # accounts on phones they use nowhere else
