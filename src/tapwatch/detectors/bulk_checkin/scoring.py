@@ -38,10 +38,13 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
     """The ring's score, every signal measured (present or not) and the measures; None
     when it cannot reach min_score (most chance groups: the costly look-ups of where the
     accounts are otherwise are then skipped)."""
+    win = inp.events
     base = s.size_weight * _ramp(ring.size, s.min_accounts - 1, s.strong_accounts)
     in_step = _ramp(ring.size, s.group_accounts, s.strong_accounts)
+    tempo = _tempo(ring.main, in_step, s)
+    tempo.append(_one_at_a_time(win.ts, ring.main, in_step, s))
+    repeat = _repetition(ring, s)
     # The app-wide rarity of a shared network: the place's own can only make it commoner.
-    tempo, repeat = _tempo(ring.main, in_step, s), _repetition(ring, s)
     m, shared = hardware_signals(ctx, ring, np.zeros(0, dtype=np.int64), s)
     best = _doubt(base, [*tempo, *shared, *repeat])
     best *= (1.0 - s.weight_elsewhere) * (1.0 - s.weight_never_here) * (1.0 - s.weight_borrowed)
@@ -99,6 +102,33 @@ def _tempo(b: Burst, ramp: float, s: Settings) -> list[Signal]:
             f"{steady.overlap_share:.0%} within a second of the one before",
         ),
     ]
+
+
+def _one_at_a_time(ts: np.ndarray, b: Burst, ramp: float, s: Settings) -> Signal:
+    """One phone at a time, at whatever pace: one operator finishes a phone before taking
+    the next, so gaps far shorter than the burst's usual gap are rare, pauses or not;
+    people arriving on their own (or walking in together) have them at random. Present
+    when so few short gaps would be seen by chance for independent arrivals at the burst's
+    pace (exponential gaps: a share 1 - 2^-q under q times the median)."""
+    gaps = np.diff(ts[b.rows])
+    med = float(np.median(gaps)) if gaps.size else 0.0
+    short = int(np.sum(gaps < s.short_gap_share * med))
+    p = _binomial_cdf(short, gaps.size, 1.0 - 2.0 ** (-s.short_gap_share)) if med > 0 else 1.0
+    return Signal(
+        "one_at_a_time",
+        round(p, 4),
+        s.one_at_a_time_p,
+        s.weight_one_at_a_time * ramp,
+        p <= s.one_at_a_time_p,
+        f"{short} of {gaps.size} gaps under {s.short_gap_share:.0%} of the median gap "
+        f"({med:.1f} s): one phone at a time (as few by chance for people arriving on "
+        f"their own: p={p:.2g})",
+    )
+
+
+def _binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    return float(sum(math.comb(n, j) * p**j * (1.0 - p) ** (n - j) for j in range(k + 1)))
 
 
 def _steady(b: Burst, s: Settings) -> bool:

@@ -254,6 +254,24 @@ class Settings(BaseModel):
     weight_borrowed: float = Field(
         default=0.45, ge=0, lt=1, description="Weight of accounts on borrowed (spare) phones."
     )
+    short_gap_share: float = Field(
+        default=0.25,
+        gt=0,
+        lt=1,
+        description="A gap shorter than this share of the burst's median gap is 'short': "
+        "people arriving independently at the burst's pace have about 16 % such gaps, one "
+        "operator handling one phone at a time hardly any.",
+    )
+    one_at_a_time_p: float = Field(
+        default=0.02,
+        gt=0,
+        lt=1,
+        description="Chance, for independent arrivals at the burst's pace, of as few short "
+        "gaps as seen, at or under which the phones were handled one at a time.",
+    )
+    weight_one_at_a_time: float = Field(
+        default=0.4, ge=0, lt=1, description="Weight of phones handled one at a time."
+    )
     weight_all_at_once: float = Field(
         default=0.5, ge=0, lt=1, description="Weight of all phones checked in at once."
     )
