@@ -75,11 +75,14 @@ class Scenario:
         *,
         network: str | None = None,
         point: str | None = None,
+        devices: list[str] | None = None,
     ) -> list[Event]:
-        """Phones checked in at `times`, each at its spot (metres), by one operator."""
+        """Phones checked in at `times`, each at its spot (metres), by one operator; each
+        account on its own phone unless `devices` are given."""
+        devs = devices or [None] * len(accounts)
         return [
-            self.checkin(float(t), a, float(x), float(y), network=network, point=point)
-            for t, a, (x, y) in zip(times, accounts, spots, strict=True)
+            self.checkin(float(t), a, float(x), float(y), network=network, point=point, device=d)
+            for t, a, (x, y), d in zip(times, accounts, spots, devs, strict=True)
         ]
 
     def ring(
@@ -121,16 +124,19 @@ class Scenario:
         *,
         network: str | None = None,
         at: tuple[float, float] = (0.0, 0.0),
+        gap_range: tuple[float, float] = (10.0, 90.0),
+        devices: list[str] | None = None,
     ) -> list[Event]:
-        """A careful operator: irregular gaps of 10-90 s, one pause of about four minutes
-        halfway, moving about the spot between phones (a walk of up to 6 m)."""
+        """A careful operator: irregular gaps (uniform over `gap_range`, 10-90 s), one pause
+        of about four minutes halfway, moving about the spot between phones (a walk of up
+        to 6 m)."""
         n = len(accounts)
-        gaps = self.rng.uniform(10, 90, n - 1)
+        gaps = self.rng.uniform(*gap_range, n - 1)
         gaps[n // 2 - 1] += 240.0
         times = start + np.concatenate(([0.0], np.cumsum(gaps)))
         walk = np.cumsum(self.rng.normal(0, 1.0, (n, 2)), axis=0)
         walk *= np.minimum(1.0, 6.0 / np.maximum(np.hypot(*walk.T), 1e-9))[:, None]
-        return self.taps(times, accounts, np.asarray(at) + walk, network=network)
+        return self.taps(times, accounts, np.asarray(at) + walk, network=network, devices=devices)
 
     def crowd(
         self,

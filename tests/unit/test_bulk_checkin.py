@@ -164,6 +164,51 @@ def test_one_day_ring_is_found_when_its_accounts_are_active_far_away() -> None:
     assert with_reads(-3 * 3600.0) == []  # three hours earlier: could have travelled
 
 
+def test_one_day_careful_ring_on_spare_phones_is_found() -> None:
+    """Ten officials who use the app on their own phones at their office 3 km away (the
+    day before) are checked in at the risk point by one person carrying ten spare phones,
+    carefully, one day, each phone on its own mobile data: the accounts are on phones they
+    use nowhere else. Collected on their own phones instead, nothing tells that ring from a
+    small gathering, and nothing is reported."""
+
+    def ring(spare: bool) -> list:
+        sc = Scenario(seed=21)
+        accounts = people("off", 10)
+        for a in accounts:
+            sc.checkin(BASE - DAY, a, 3000.0, 0.0, device=f"dev-{a}", type=EventType.read)
+        devices = [f"spare-{i}" for i in range(10)] if spare else None
+        sc.careful_ring(BASE, accounts, devices=devices)
+        return detect(sc)
+
+    [f] = ring(spare=True)
+    assert "borrowed_phones" in codes(f)
+    assert f.evidence["accounts_on_borrowed_phones"] == 10
+    assert not codes(f) & {"accounts_elsewhere", "all_at_once", "steady_rhythm"}
+    assert ring(spare=False) == []
+
+
+def test_one_day_careful_moving_ring_handled_one_at_a_time_is_found() -> None:
+    """Thirty phones on their own mobile data and their owners' own hardware, checked in
+    on one day by an operator moving about the spot, 20-60 s apart (irregular, no steady
+    rhythm) with a four-minute pause: never two phones much closer in time than usual,
+    which thirty people arriving on their own at that pace would be (p < 0.02). The same
+    thirty accounts arriving at random over the same half hour at the same spot (a queue,
+    a gathering) are not reported."""
+    sc = Scenario(seed=22)
+    ring = sc.careful_ring(BASE, people("care", 30), gap_range=(20.0, 60.0))
+    gaps = np.diff([e.ts for e in ring])
+    assert np.std(gaps) / np.mean(gaps) > 0.6  # the pause: no steady rhythm
+    [f] = detect(sc)
+    assert sorted(f.evidence["event_ids"]) == sorted(e.id for e in ring)
+    assert "one_at_a_time" in codes(f)
+    assert not codes(f) & {"all_at_once", "steady_rhythm", "shared_network", "borrowed_phones"}
+
+    crowd = Scenario(seed=22)
+    span = ring[-1].ts - ring[0].ts
+    crowd.crowd(BASE, people("care", 30), duration=span, radius=2.0)
+    assert detect(crowd) == []
+
+
 def test_a_venue_wifi_everyone_there_uses_is_not_shared_hardware() -> None:
     """A careful one-day ring on the hall's Wi-Fi, which visitors to the hall use on their
     own through the week: the network tells nothing. On a hotspot of its own it does."""
