@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tapwatch.analyze import Analyzer, load_registry
-from tapwatch.detectors.engine import FleetResult, run_fleet
+from tapwatch.analyze import analyze_files, load_registry
+from tapwatch.detectors.engine import FleetResult
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.simulator import Simulator, SimulatorOptions
 from tapwatch.sources.usage_api import parse_usage
@@ -40,13 +40,22 @@ def evaluate(seed: int, scale: float, history_days: int = 100) -> dict:
                 for ev in sim.iter_events(spec.id):
                     f.write(json.dumps({**ev, "app": spec.id}) + "\n")
         apps, daemon = load_registry(registry)
-        an = Analyzer(Pseudonymizer(b"eval-key-0123456789abcdef"), apps, daemon, None, sim.now())
-        an.read_file(dump, progress=False)
-        inputs = an.inputs()
-        for inp in inputs:  # as the daemon would have it: the app's own usage figures
-            body = json.dumps(sim.fleet.usage(inp.app.id, sim.now())).encode()
-            inp.snapshot = parse_usage(body, sim.now())
-        result: FleetResult = run_fleet(inputs, None)
+        # as the daemon would have it at the end: the apps' own usage figures
+        snapshots = {
+            a.id: parse_usage(json.dumps(sim.fleet.usage(a.id, sim.now())).encode(), sim.now())
+            for a in apps
+        }
+        report = analyze_files(
+            [dump],
+            Pseudonymizer(b"eval-key-0123456789abcdef"),
+            registry=apps,
+            daemon=daemon,
+            now=sim.now(),
+            snapshots=snapshots,
+        )
+        # the assessment at the end; the forced-usage findings of the whole history
+        result: FleetResult = report.sweep.final
+        result.findings = report.sweep.findings
     rows = []
     for app, t in sorted(truth.items()):
         found = {f.kind for f in result.findings if app in f.members()}

@@ -169,15 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
     d.set_defaults(func=cmd_demo)
 
-    a = sub.add_parser("analyze", help="run the detectors offline over event files")
-    a.add_argument("files", nargs="+", help="JSONL or CSV event files")
-    a.add_argument("--registry", help="daemon config or apps file with the registry")
-    a.add_argument("--app", help="app id for events without an `app` field")
-    a.add_argument("--json", dest="json_out", help="write apps and findings as JSON here")
-    a.add_argument("--now", help="judge as of this time (RFC 3339 or epoch; default: last event)")
-    a.add_argument("--key-file", help="pseudonymisation key (default: a fresh random key)")
-    a.add_argument("--quiet", action="store_true", help="no progress output")
-    a.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
+    a = sub.add_parser(
+        "analyze",
+        help="run the detectors offline over event files",
+        description="Judge a dump of events (JSONL or CSV, any order) as the daemon would "
+        "have over its whole span: the daemon's windows slid across it, every finding kept.",
+    )
+    from tapwatch.analyze.cli import add_arguments
+
+    add_arguments(a)
     a.set_defaults(func=cmd_analyze)
     return p
 

@@ -7,12 +7,11 @@ The same field names serve the usage API (`GET /v1/events`), JSONL drops and CSV
 from __future__ import annotations
 
 import enum
-import math
-from collections.abc import Iterable, Iterator
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
+
+from tapwatch.timestamps import TimeError, parse_one
 
 
 class EventType(enum.IntEnum):
@@ -46,6 +45,7 @@ class RejectReason(enum.StrEnum):
     missing_field = "missing_field"
     invalid_type = "invalid_type"
     invalid_value = "invalid_value"
+    too_long = "too_long"
     invalid_timestamp = "invalid_timestamp"
     unknown_event_type = "unknown_event_type"
     future_timestamp = "future_timestamp"
@@ -54,41 +54,60 @@ class RejectReason(enum.StrEnum):
     not_an_object = "not_an_object"
 
 
-Lat = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
-Lon = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
-NonNeg = Annotated[float, msgspec.Meta(ge=0.0)]
-Positive = Annotated[float, msgspec.Meta(gt=0.0)]
-Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-ShortStr = Annotated[str, msgspec.Meta(max_length=512)]
+#: Longest identifier accepted in `id`, `account`, `device` and `network` (characters): ids
+#: are kept per event and pseudonyms per distinct id, so their size bounds tapwatch's memory.
+MAX_ID_LENGTH = 128
+#: Longest other string value accepted (characters).
+MAX_STRING_LENGTH = 256
+#: Plausible range of each numeric field, (low, high, low exclusive): a value outside is
+#: rejected as invalid_value (1e308 seconds of study is not usage, and would break the
+#: arithmetic of every page that shows it). Documented in docs/usage-api.md.
+NUMERIC_RANGES: dict[str, tuple[float, float, bool]] = {
+    "lat": (-90.0, 90.0, False),
+    "lon": (-180.0, 180.0, False),
+    "accuracy_m": (0.0, 100_000.0, False),
+    "duration_s": (0.0, 86_400.0, False),
+    "playback_rate": (0.0, 16.0, True),
+    "position_s": (0.0, 86_400.0, False),
+}
+
+Ident = Annotated[str, msgspec.Meta(max_length=MAX_ID_LENGTH)]
+Text = Annotated[str, msgspec.Meta(max_length=MAX_STRING_LENGTH)]
 
 
-class WireEvent(msgspec.Struct, kw_only=True):
-    """One event as an app sends it. Unknown fields are ignored."""
+class WireEvent(msgspec.Struct, kw_only=True, gc=False):
+    """One event as an app sends it. Unknown fields are ignored.
+
+    Types and string lengths are checked while decoding (in C, for a whole page at once);
+    the rest (a time or `ts_ms`, the type name, numeric ranges, empty ids, lat with lon)
+    on the columns of the page (see tapwatch.sources.normalise)."""
 
     id: Ident
-    ts: str | float
+    ts: str | float | None = None
     type: str
     account: Ident
-    app: ShortStr | None = None
-    unit: ShortStr | None = None
-    device: ShortStr | None = None
-    device_model: ShortStr | None = None
-    network: ShortStr | None = None
-    lat: Lat | None = None
-    lon: Lon | None = None
-    accuracy_m: NonNeg | None = None
-    point: ShortStr | None = None
-    target: ShortStr | None = None
-    duration_s: NonNeg | None = None
-    playback_rate: Positive | None = None
-    position_s: NonNeg | None = None
-    content_hash: ShortStr | None = None
-    photo_hash: ShortStr | None = None
+    app: Text | None = None
+    unit: Text | None = None
+    device: Ident | None = None
+    device_model: Text | None = None
+    network: Ident | None = None
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+    point: Text | None = None
+    target: Text | None = None
+    duration_s: float | None = None
+    playback_rate: float | None = None
+    position_s: float | None = None
+    content_hash: Text | None = None
+    photo_hash: Text | None = None
+    ts_ms: float | None = None
 
 
 class Event(msgspec.Struct, kw_only=True, array_like=True):
-    """An accepted event, as stored: epoch-seconds time, typed kind, and pseudonymised
-    account, device and network (never the raw ids)."""
+    """An accepted event as a record: epoch-seconds time, typed kind, and pseudonymised
+    account, device and network (never the raw ids). Evidence pages show events this way;
+    ingest and detectors work on columns (tapwatch.columns)."""
 
     app: str
     id: str
@@ -113,9 +132,10 @@ class Event(msgspec.Struct, kw_only=True, array_like=True):
 
 #: Field names in wire order: the JSONL keys and the CSV header.
 WIRE_FIELDS: tuple[str, ...] = WireEvent.__struct_fields__
-_NUMERIC_FIELDS = frozenset(
-    {"lat", "lon", "accuracy_m", "duration_s", "playback_rate", "position_s"}
-)
+#: Fields whose absence rejects an event (`ts` may be replaced by `ts_ms`).
+REQUIRED_FIELDS = ("id", "type", "account")
+NUMERIC_FIELDS = frozenset(NUMERIC_RANGES) | {"ts_ms"}
+ID_FIELDS = ("id", "account", "device", "network")
 
 
 class EventRejected(ValueError):
@@ -126,124 +146,104 @@ class EventRejected(ValueError):
 
 
 def parse_ts(value: str | float) -> float:
-    """RFC 3339 with an offset, or epoch seconds, to epoch seconds."""
-    if isinstance(value, bool):
-        raise EventRejected(RejectReason.invalid_timestamp, "ts must be a string or a number")
-    if isinstance(value, int | float):
-        ts = float(value)
-    else:
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            raise EventRejected(
-                RejectReason.invalid_timestamp, f"ts {value[:40]!r} is not RFC 3339"
-            ) from None
-        if dt.tzinfo is None:
-            raise EventRejected(
-                RejectReason.invalid_timestamp, f"ts {value[:40]!r} has no UTC offset"
-            )
-        ts = dt.timestamp()
-    if not math.isfinite(ts) or ts < 0:
-        raise EventRejected(RejectReason.invalid_timestamp, "ts out of range")
-    return ts
+    """One `ts` value (RFC 3339 with an offset, or epoch seconds) to epoch seconds.
+    Raises EventRejected (invalid_timestamp)."""
+    try:
+        return parse_one(value)
+    except TimeError as e:
+        raise EventRejected(RejectReason.invalid_timestamp, str(e)) from None
 
 
-def _classify(err: msgspec.ValidationError) -> RejectReason:
+def classify(err: msgspec.ValidationError) -> RejectReason:
+    """The reject reason of msgspec's complaint about one event."""
     msg = str(err)
     if msg.startswith("Object missing required field"):
         return RejectReason.missing_field
     if msg.startswith("Expected `object`"):
         return RejectReason.not_an_object
-    if msg.startswith("Expected `str` of length") or " >= " in msg or " > " in msg or " <= " in msg:
+    if msg.startswith("Expected `str` of length <="):
+        return RejectReason.too_long
+    if " >= " in msg or " > " in msg or " <= " in msg:
         return RejectReason.invalid_value
     return RejectReason.invalid_type
 
 
 _wire_decoder = msgspec.json.Decoder(WireEvent)
+class _TypedPage(msgspec.Struct, gc=False):
+    events: list[WireEvent]
+    next_cursor: str | None = None
+    has_more: bool = False
 
 
-class _Page(msgspec.Struct):
+class _RawPage(msgspec.Struct):
     events: list[msgspec.Raw]
     next_cursor: str | None = None
     has_more: bool = False
 
 
-_page_decoder = msgspec.json.Decoder(_Page)
+_typed_page_decoder = msgspec.json.Decoder(_TypedPage)
+_raw_page_decoder = msgspec.json.Decoder(_RawPage)
 
 
 class Page(msgspec.Struct):
-    """A decoded page of `GET /v1/events`: raw event bodies, decoded one by one later."""
+    """A decoded page of `GET /v1/events`: every event decoded in one call (`events`), or,
+    when one of them does not decode, each event's raw body (`raw`) to be decoded alone."""
 
-    events: list[msgspec.Raw]
+    events: list[WireEvent] | None
+    raw: list[msgspec.Raw] | None
     next_cursor: str | None
     has_more: bool
 
 
+class TooDeep(ValueError):
+    """A JSON body nested deeper than the decoder goes (about Python's recursion limit,
+    1,000 levels: no event needs more than two)."""
+
+    def __init__(self) -> None:
+        super().__init__("JSON nested too deeply")
+
+
 def decode_page(body: bytes) -> Page:
-    """Decode a page envelope. Raises msgspec.DecodeError / ValidationError on a bad page."""
-    p = _page_decoder.decode(body)
-    return Page(events=p.events, next_cursor=p.next_cursor, has_more=p.has_more)
-
-
-def validate_wire(w: WireEvent) -> tuple[float, EventType]:
-    """Checks msgspec cannot express: timestamp and event type."""
-    ts = parse_ts(w.ts)
-    et = EVENT_TYPE_BY_NAME.get(w.type)
-    if et is None:
-        raise EventRejected(RejectReason.unknown_event_type, f"type {w.type[:40]!r} is unknown")
-    if (w.lat is None) != (w.lon is None):
-        raise EventRejected(RejectReason.invalid_value, "lat and lon must come together")
-    return ts, et
-
-
-def decode_event(raw: bytes | msgspec.Raw) -> tuple[WireEvent, float, EventType]:
-    """Decode and validate one event body. Raises EventRejected."""
+    """Decode a page: the envelope and every event in one call where all events are well
+    formed. Raises msgspec.DecodeError / ValidationError for a bad envelope, TooDeep for a
+    body nested too deep."""
     try:
-        w = _wire_decoder.decode(raw)
+        try:
+            p = _typed_page_decoder.decode(body)
+        except msgspec.ValidationError:
+            r = _raw_page_decoder.decode(body)  # a bad envelope raises here
+            return Page(events=None, raw=r.events, next_cursor=r.next_cursor, has_more=r.has_more)
+    except RecursionError:
+        raise TooDeep() from None
+    return Page(events=p.events, raw=None, next_cursor=p.next_cursor, has_more=p.has_more)
+
+
+def decode_events(lines: list[bytes]) -> list[WireEvent] | None:
+    """Decode JSON event bodies (JSONL lines, one event each) in one call; None if one of
+    them does not decode as exactly one event (then each is decoded alone)."""
+    return decode_jsonl(b"\n".join(lines), len(lines))
+
+
+def decode_jsonl(block: bytes, lines: int) -> list[WireEvent] | None:
+    """Decode a block of JSONL holding `lines` non-blank lines in one call; None unless
+    each line is exactly one well-formed event."""
+    try:
+        events = _wire_decoder.decode_lines(block)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return events if len(events) == lines else None
+
+
+def decode_wire(raw: bytes | msgspec.Raw) -> WireEvent:
+    """Decode one event body (types and lengths only). Raises EventRejected."""
+    try:
+        return _wire_decoder.decode(raw)
     except msgspec.ValidationError as e:
-        raise EventRejected(_classify(e), str(e)) from None
+        raise EventRejected(classify(e), str(e)) from None
     except msgspec.DecodeError as e:  # not even JSON
         raise EventRejected(RejectReason.not_an_object, str(e)) from None
-    ts, et = validate_wire(w)
-    return w, ts, et
-
-
-def wire_from_mapping(row: dict[str, Any]) -> WireEvent:
-    """Validate a mapping (a CSV row, with empty cells meaning absent). Raises EventRejected."""
-    clean: dict[str, Any] = {}
-    for k, v in row.items():
-        if k is None or v is None or v == "":
-            continue
-        if k in _NUMERIC_FIELDS or (k == "ts" and _looks_numeric(v)):
-            try:
-                v = float(v)
-            except (TypeError, ValueError):
-                raise EventRejected(
-                    RejectReason.invalid_type, f"Expected a number - at `$.{k}`"
-                ) from None
-        clean[k] = v
-    try:
-        return msgspec.convert(clean, WireEvent)
-    except msgspec.ValidationError as e:
-        raise EventRejected(_classify(e), str(e)) from None
-
-
-def _looks_numeric(v: Any) -> bool:
-    if not isinstance(v, str):
-        return False
-    try:
-        float(v)
-    except ValueError:
-        return False
-    return True
-
-
-def iter_jsonl(lines: Iterable[bytes]) -> Iterator[tuple[int, msgspec.Raw | bytes]]:
-    """Yield (line number, body) for non-blank JSONL lines."""
-    for n, line in enumerate(lines, 1):
-        line = line.strip()
-        if line:
-            yield n, line
+    except RecursionError:
+        raise EventRejected(RejectReason.not_an_object, str(TooDeep())) from None
 
 
 event_encoder = msgspec.msgpack.Encoder()

@@ -12,52 +12,70 @@ import hashlib
 import hmac
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from tapwatch.private_files import read_private_file
 
 #: 16 hex characters = 64 bits: collisions are negligible at fleet scale.
 PSEUDONYM_HEX = 16
-_CACHE_MAX = 1 << 20
+#: Memory the caches of all kinds may take together (raw ids, pseudonyms and dict slots,
+#: measured with sys.getsizeof). A full cache is emptied, never grown: a flood of unique
+#: ids costs HMACs, not memory.
+CACHE_BYTES = 64 * 2**20
+#: what one cache entry costs besides its raw id: the pseudonym string and the dict slot
+_ENTRY_BYTES = sys.getsizeof("0" * PSEUDONYM_HEX) + 3 * 8 + 8
 
 
 class Pseudonymizer:
     """Maps raw ids to stable keyed pseudonyms, with domain separation per kind of id.
 
-    Each kind has its own cache keyed by the raw id (a lookup is the hot path of ingest);
-    a cache that reaches its bound is cleared, never grown without limit."""
+    Each kind has its own cache keyed by the raw id; ingest looks up each distinct id of a
+    page once (`many`). The caches are bounded by bytes (CACHE_BYTES), not by entries, so
+    long ids cannot make them big."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, cache_bytes: int = CACHE_BYTES) -> None:
         if len(key) < 16:
             raise ValueError("pseudonymisation key must be at least 16 bytes")
         self._key = key
         self._caches: dict[str, dict[str, str]] = {"account": {}, "device": {}, "network": {}}
-        self._account = self._caches["account"]
-        self._device = self._caches["device"]
-        self._network = self._caches["network"]
+        self._limit = cache_bytes
+        self.cache_bytes = 0  # what the caches hold now (approximately)
+
+    def _hmac(self, kind: str, raw: str) -> str:
+        msg = kind.encode() + b"\0" + raw.encode()
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:PSEUDONYM_HEX]
+
+    def many(self, kind: str, raws: list[str]) -> list[str]:
+        """Pseudonyms of these raw ids (each computed once, then cached)."""
+        cache = self._caches.setdefault(kind, {})
+        out = list(map(cache.get, raws))
+        if None not in out:
+            return out  # type: ignore[return-value]
+        added = 0
+        for i, p in enumerate(out):
+            if p is None:
+                raw = raws[i]
+                p = out[i] = cache[raw] = self._hmac(kind, raw)
+                added += sys.getsizeof(raw) + _ENTRY_BYTES
+        self.cache_bytes += added
+        if self.cache_bytes > self._limit:
+            for c in self._caches.values():
+                c.clear()
+            self.cache_bytes = 0
+        return out  # type: ignore[return-value]
 
     def __call__(self, kind: str, raw: str) -> str:
-        cache = self._caches.setdefault(kind, {})
-        p = cache.get(raw)
-        if p is None:
-            if len(cache) >= _CACHE_MAX:
-                cache.clear()
-            msg = kind.encode() + b"\0" + raw.encode()
-            p = cache[raw] = hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:PSEUDONYM_HEX]
-        return p
+        return self.many(kind, [raw])[0]
 
     def account(self, raw: str) -> str:
-        return self._account.get(raw) or self("account", raw)
+        return self("account", raw)
 
     def device(self, raw: str | None) -> str | None:
-        if raw is None:
-            return None
-        return self._device.get(raw) or self("device", raw)
+        return None if raw is None else self("device", raw)
 
     def network(self, raw: str | None) -> str | None:
-        if raw is None:
-            return None
-        return self._network.get(raw) or self("network", raw)
+        return None if raw is None else self("network", raw)
 
 
 def load_key(path: Path) -> bytes:

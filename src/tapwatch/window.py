@@ -1,7 +1,8 @@
 """Columnar windows of events and daily rollups: what detectors read.
 
-The daemon builds them from the store, `tapwatch analyze` from files; both through the
-functions here, so the same events give the same windows and the same findings.
+The daemon builds them from stored batches, `tapwatch analyze` from file chunks; both from
+the same `EventColumns` through the functions here (`EventWindow.from_columns`, `rollup`),
+so the same events give the same windows, rollups and findings.
 
 Memory: one event held in an `EventWindow` costs about 80 bytes (numpy columns plus its id
 as fixed-width bytes), not the ~1 KB of a Python object per event.
@@ -12,24 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from tapwatch.columns import F32_COLUMNS as _F32_COLUMNS
+from tapwatch.columns import STR_COLUMNS as _STR_COLUMNS
+from tapwatch.columns import EventColumns, code_map
 from tapwatch.events import MEANINGFUL_TYPES, Event, EventType
 
 DAY = 86400.0
-_STR_COLUMNS = (
-    "unit",
-    "device",
-    "device_model",
-    "network",
-    "point",
-    "target",
-    "content_hash",
-    "photo_hash",
-)
-_F32_COLUMNS = ("accuracy_m", "duration_s", "playback_rate", "position_s")
 
 
 @dataclass(slots=True)
@@ -102,8 +96,8 @@ class EventWindow:
         if len(new) == 0:
             return self
         accounts, strings = list(self.accounts), list(self.strings)
-        acc_map = _code_map(new.accounts, accounts)
-        str_map = _code_map(new.strings, strings)
+        acc_map = code_map(new.accounts, accounts, {s: i for i, s in enumerate(accounts)})
+        str_map = code_map(new.strings, strings, {s: i for i, s in enumerate(strings)})
         cols: dict[str, np.ndarray] = {}
         for f in ("ts", "type", "lat", "lon", "ids", *_F32_COLUMNS):
             a, b = getattr(self, f), getattr(new, f)
@@ -146,96 +140,56 @@ class EventWindow:
 
     @classmethod
     def from_events(cls, app: str, events: Iterable[Event]) -> EventWindow:
-        """Build a window from events (any order; de-duplicated by id, first wins)."""
-        acc_codes: dict[str, int] = {}
-        str_codes: dict[str, int] = {}
+        """Build a window from event records (any order; de-duplicated by id, first wins)."""
+        return cls.from_columns(app, [EventColumns.from_events(events)], dedup=True)
 
-        def code(s: str | None) -> int:
-            if s is None:
-                return -1
-            c = str_codes.get(s)
-            if c is None:
-                c = str_codes[s] = len(str_codes)
-            return c
-
-        seen: set[str] = set()
-        rows: list[tuple] = []
-        for e in events:
-            if e.id in seen:
-                continue
-            seen.add(e.id)
-            a = acc_codes.get(e.account)
-            if a is None:
-                a = acc_codes[e.account] = len(acc_codes)
-            rows.append(
-                (
-                    e.ts,
-                    int(e.type),
-                    a,
-                    code(e.unit),
-                    code(e.device),
-                    code(e.device_model),
-                    code(e.network),
-                    code(e.point),
-                    code(e.target),
-                    code(e.content_hash),
-                    code(e.photo_hash),
-                    _f(e.lat),
-                    _f(e.lon),
-                    _f(e.accuracy_m),
-                    _f(e.duration_s),
-                    _f(e.playback_rate),
-                    _f(e.position_s),
-                    e.id.encode(),
-                )
-            )
+    @classmethod
+    def from_columns(
+        cls,
+        app: str,
+        batches: Iterable[EventColumns],
+        since: float | None = None,
+        until: float | None = None,
+        dedup: bool = False,
+    ) -> EventWindow:
+        """A window of these batches' events with since <= ts < until (either bound may be
+        None), sorted by (time, id). `dedup`: keep the first event of each id (stored
+        batches need not: the store de-duplicates on ingest)."""
+        b = EventColumns.concat(list(batches))
+        keep = None
+        if since is not None or until is not None:
+            lo = -np.inf if since is None else since
+            hi = np.inf if until is None else until
+            keep = (b.ts >= lo) & (b.ts < hi)
+            if keep.all():
+                keep = None
+        if keep is not None:
+            b = b.select(keep)
+        n = len(b)
+        ids = np.array(b.ids, dtype=bytes) if n else np.array([], dtype="S1")
+        if dedup and n:
+            _, first = np.unique(ids, return_index=True)
+            if first.size < n:
+                first.sort()
+                b = b.select(first)
+                ids = ids[first]
+                n = len(b)
         # Stable order: by time, then by id, so equal inputs give equal windows.
-        rows.sort(key=lambda r: (r[0], r[17]))
-        n = len(rows)
-        cols = list(zip(*rows, strict=True)) if n else [()] * 18
-        i32 = np.int32
+        order = np.lexsort((ids, b.ts)) if n else np.zeros(0, dtype=np.int64)
+        f32 = {f: b.column(f)[order].astype(np.float32) for f in _F32_COLUMNS}
         return cls(
             app=app,
-            ts=np.array(cols[0], dtype=np.float64),
-            type=np.array(cols[1], dtype=np.uint8),
-            account=np.array(cols[2], dtype=i32),
-            unit=np.array(cols[3], dtype=i32),
-            device=np.array(cols[4], dtype=i32),
-            device_model=np.array(cols[5], dtype=i32),
-            network=np.array(cols[6], dtype=i32),
-            point=np.array(cols[7], dtype=i32),
-            target=np.array(cols[8], dtype=i32),
-            content_hash=np.array(cols[9], dtype=i32),
-            photo_hash=np.array(cols[10], dtype=i32),
-            lat=np.array(cols[11], dtype=np.float64),
-            lon=np.array(cols[12], dtype=np.float64),
-            accuracy_m=np.array(cols[13], dtype=np.float32),
-            duration_s=np.array(cols[14], dtype=np.float32),
-            playback_rate=np.array(cols[15], dtype=np.float32),
-            position_s=np.array(cols[16], dtype=np.float32),
-            ids=np.array(cols[17], dtype=bytes) if n else np.array([], dtype="S1"),
-            accounts=list(acc_codes),
-            strings=list(str_codes),
+            ts=b.ts[order],
+            type=b.type[order],
+            account=b.account[order].astype(np.int32),
+            **{f: b.column(f)[order].astype(np.int32) for f in _STR_COLUMNS},
+            lat=b.column("lat")[order],
+            lon=b.column("lon")[order],
+            **f32,
+            ids=ids[order],
+            accounts=list(b.accounts),
+            strings=list(b.strings),
         )
-
-
-def _f(v: float | None) -> float:
-    return np.nan if v is None else v
-
-
-def _code_map(values: list[str], table: list[str]) -> np.ndarray:
-    """Codes of `values` in `table` (appending the missing ones), as an array indexed by
-    the old code; its last slot maps -1 (absent) to -1."""
-    index = {s: i for i, s in enumerate(table)}
-    out = np.empty(len(values) + 1, dtype=np.int32)
-    for i, v in enumerate(values):
-        c = index.get(v)
-        if c is None:
-            c = index[v] = len(table)
-            table.append(v)
-        out[i] = c
-    out[-1] = -1
-    return out
 
 
 def utc_offsets(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
@@ -292,6 +246,10 @@ class AccountDays:
         "day", "account", "events", "meaningful", "checkin", "read", "like", "study",
         "session", "study_s", "first_s", "last_s",
     )
+    _DTYPES: ClassVar[dict[str, type]] = {
+        **dict.fromkeys(_COLUMNS[:9], np.int32),
+        **dict.fromkeys(_COLUMNS[9:], np.float32),
+    }
 
     def select(self, mask: np.ndarray) -> AccountDays:
         cols = {f: getattr(self, f)[mask] for f in self._COLUMNS}
@@ -301,7 +259,7 @@ class AccountDays:
         """These rows followed by `new` (rows of later days), accounts mapped into this
         table; accounts no longer used are dropped."""
         accounts = list(self.accounts)
-        acc_map = _code_map(new.accounts, accounts)
+        acc_map = code_map(new.accounts, accounts, {s: i for i, s in enumerate(accounts)})
         cols = {f: np.concatenate([getattr(self, f), getattr(new, f)]) for f in self._COLUMNS}
         cols["account"] = np.concatenate([self.account, acc_map[new.account]])
         used = np.unique(cols["account"])
@@ -309,6 +267,26 @@ class AccountDays:
         recode[used] = np.arange(used.size, dtype=np.int32)
         cols["account"] = recode[cols["account"]]
         return AccountDays(accounts=[accounts[i] for i in used.tolist()], **cols)
+
+    def canonical(self) -> AccountDays:
+        """The rows sorted by (day, account pseudonym), accounts coded in the order they
+        first appear in that walk and narrowed to the detector dtypes: equal rollups give
+        equal arrays, whether read from the store or built by `analyze`."""
+        if len(self) == 0:
+            return AccountDays.from_rows([], [])
+        rank = np.empty(len(self.accounts), dtype=np.int64)
+        rank[np.argsort(np.array(self.accounts))] = np.arange(len(self.accounts))
+        order = np.lexsort((rank[self.account], self.day))
+        acc = self.account[order]
+        used, first = np.unique(acc, return_index=True)
+        used = used[np.argsort(first)]  # first-seen order along the sorted rows
+        recode = np.empty(len(self.accounts), dtype=np.int32)
+        recode[used] = np.arange(used.size, dtype=np.int32)
+        cols = {f: getattr(self, f)[order] for f in self._COLUMNS}
+        cols["account"] = recode[acc]
+        for f in self._COLUMNS:
+            cols[f] = cols[f].astype(self._DTYPES[f])
+        return AccountDays(accounts=[self.accounts[i] for i in used.tolist()], **cols)
 
     @classmethod
     def from_rows(cls, rows: list[tuple], accounts: list[str]) -> AccountDays:
@@ -367,65 +345,166 @@ class AppHours:
         )
 
 
-def rollup_rows(
-    events: list[Event], tz: ZoneInfo
-) -> tuple[dict[tuple[int, str], list[float]], dict[tuple[int, int, int], int]]:
-    """Aggregate events into account-day and app-hour partial rollups.
-
-    Returns ({(day, account): [events, meaningful, checkin, read, like, study, session,
-    study_s, first_s, last_s]}, {(day, hour, type): count}). Partials merge by summing the
-    counts and taking min(first_s) / max(last_s), so ingest batches can be rolled up one at
-    a time (the store) or all at once (`analyze`) with the same result.
-    """
-    acc: dict[tuple[int, str], list[float]] = {}
-    hours: dict[tuple[int, int, int], int] = {}
-    if not events:
-        return acc, hours
-    ts = np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events))
-    local = local_seconds(ts, tz)
-    days = np.floor(local / DAY).astype(np.int64)
-    sod = local - days * DAY
-    hour = (sod // 3600).astype(np.int64)
-    column = _ROLLUP_COLUMN
-    for e, d, s, h in zip(events, days.tolist(), sod.tolist(), hour.tolist(), strict=True):
-        t = int(e.type)
-        hk = (d, h, t)
-        hours[hk] = hours.get(hk, 0) + 1
-        key = (d, e.account)
-        r = acc.get(key)
-        if r is None:
-            r = acc[key] = [0, 0, 0, 0, 0, 0, 0, 0.0, s, s]
-        else:
-            if s < r[8]:
-                r[8] = s
-            if s > r[9]:
-                r[9] = s
-        r[0] += 1
-        c = column[t]
-        if c:
-            r[c] += 1
-            if c == 5:
-                r[7] += e.duration_s or 0.0
-    return acc, hours
-
-
-#: rollup column counted for each event type (0 = only the total).
-_ROLLUP_COLUMN = [0] * len(EventType)
-for _t in MEANINGFUL_TYPES:
-    _ROLLUP_COLUMN[_t] = 1
+#: rollup column counted for each event type code (0 = only the total): 1 meaningful,
+#: 2 checkin, 3 read, 4 like, 5 study, 6 session_start
+_ROLLUP_COLUMN = np.zeros(256, dtype=np.int8)
+_ROLLUP_COLUMN[[int(t) for t in MEANINGFUL_TYPES]] = 1
 _ROLLUP_COLUMN[EventType.checkin] = 2
 _ROLLUP_COLUMN[EventType.read] = 3
 _ROLLUP_COLUMN[EventType.like] = 4
 _ROLLUP_COLUMN[EventType.study] = 5
 _ROLLUP_COLUMN[EventType.session_start] = 6
+_COUNTED = ("meaningful", "checkin", "read", "like", "study", "session")
 
 
-def merge_rollup(into: list[float], part: list[float]) -> None:
-    """Merge one account-day partial into another (see rollup_rows)."""
-    for i in range(8):
-        into[i] += part[i]
-    into[8] = min(into[8], part[8])
-    into[9] = max(into[9], part[9])
+def _groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group equal keys: (order sorting the keys stably, start of each group in that order,
+    group number of each sorted row)."""
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    new = np.empty(ks.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(ks[1:], ks[:-1], out=new[1:])
+    return order, np.flatnonzero(new), np.cumsum(new) - 1
+
+
+def _account_day_groups(
+    day: np.ndarray,
+    account: np.ndarray,
+    n_accounts: int,
+    counts: dict[str, np.ndarray],
+    study_s: np.ndarray,
+    first_s: np.ndarray,
+    last_s: np.ndarray,
+    accounts: list[str],
+) -> AccountDays:
+    """Rows summed by (day, account): counts and study_s added, first_s / last_s the min /
+    max. Every input is one value per row (an event, or a partial account-day)."""
+    if day.size == 0:
+        return AccountDays.from_rows([], [])
+    d0 = int(day.min())
+    order, starts, group = _groups((day.astype(np.int64) - d0) * max(n_accounts, 1) + account)
+    g = starts.size
+
+    def total(v: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights=v[order], minlength=g)
+
+    return AccountDays(
+        day=day[order][starts].astype(np.int32),
+        account=account[order][starts].astype(np.int32),
+        **{k: total(v).astype(np.int32) for k, v in counts.items()},
+        study_s=total(study_s),
+        first_s=np.minimum.reduceat(first_s[order], starts),
+        last_s=np.maximum.reduceat(last_s[order], starts),
+        accounts=accounts,
+    )
+
+
+def rollup(batch: EventColumns, tz: ZoneInfo) -> tuple[AccountDays, AppHours]:
+    """Partial daily rollups of a batch: account-day rows (accounts coded into the batch's
+    own `accounts`, float64 sums) and app-hour counts. Partials merge with `combine`, so
+    pages can be rolled up one at a time (the store) or many at once (`analyze`) with the
+    same result."""
+    n = len(batch)
+    if n == 0:
+        return AccountDays.from_rows([], []), AppHours.from_rows([])
+    local = local_seconds(batch.ts, tz)
+    day = np.floor(local / DAY).astype(np.int64)
+    sod = local - day * DAY
+    hour = (sod // 3600).astype(np.int64)
+    t = batch.type.astype(np.int64)
+    hk, hn = np.unique((day * 24 + hour) * 256 + t, return_counts=True)
+    hours = AppHours(
+        day=(hk // (24 * 256)).astype(np.int32),
+        hour=((hk // 256) % 24).astype(np.uint8),
+        type=(hk % 256).astype(np.uint8),
+        count=hn.astype(np.int64),
+    )
+    col = _ROLLUP_COLUMN[t]
+    counts = {"events": np.ones(n)}
+    for i, name in enumerate(_COUNTED, 1):
+        counts[name] = (col == i).astype(np.float64)
+    duration = batch.optional.get("duration_s")
+    study_s = (
+        np.where((col == 5) & ~np.isnan(duration), duration, 0.0)
+        if duration is not None
+        else np.zeros(n)
+    )
+    acc = _account_day_groups(
+        day, batch.account.astype(np.int64), len(batch.accounts), counts, study_s, sod, sod,
+        batch.accounts,
+    )
+    return acc, hours
+
+
+def combine_account_days(parts: list[AccountDays]) -> AccountDays:
+    """Partial account-day rollups merged: one row per (day, account), in the canonical
+    order (see AccountDays.canonical)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return AccountDays.from_rows([], [])
+    accounts: list[str] = []
+    index: dict[str, int] = {}
+    codes = [code_map(p.accounts, accounts, index)[p.account] for p in parts]
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    merged = _account_day_groups(
+        cat("day"),
+        np.concatenate(codes).astype(np.int64),
+        len(accounts),
+        {k: cat(k).astype(np.float64) for k in ("events", *_COUNTED)},
+        cat("study_s").astype(np.float64),
+        cat("first_s"),
+        cat("last_s"),
+        accounts,
+    )
+    return merged.canonical()
+
+
+def combine_app_hours(parts: list[AppHours]) -> AppHours:
+    """Partial app-hour counts merged: one row per (day, hour, type), sorted."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return AppHours.from_rows([])
+    day = np.concatenate([p.day for p in parts]).astype(np.int64)
+    key = (day * 24 + np.concatenate([p.hour for p in parts])) * 256 + np.concatenate(
+        [p.type for p in parts]
+    )
+    uniq, inv = np.unique(key, return_inverse=True)
+    count = np.bincount(inv, weights=np.concatenate([p.count for p in parts]))
+    return AppHours(
+        day=(uniq // (24 * 256)).astype(np.int32),
+        hour=((uniq // 256) % 24).astype(np.uint8),
+        type=(uniq % 256).astype(np.uint8),
+        count=count.astype(np.int64),
+    )
+
+
+def rollup_rows(
+    events: list[Event], tz: ZoneInfo
+) -> tuple[dict[tuple[int, str], list[float]], dict[tuple[int, int, int], int]]:
+    """Rollups of event records as dicts (a convenience for tests that build inputs from
+    events): ({(day, account): [events, meaningful, checkin, read, like, study, session,
+    study_s, first_s, last_s]}, {(day, hour, type): count})."""
+    acc, hours = rollup(EventColumns.from_events(events), tz)
+    rows = zip(
+        acc.day.tolist(),
+        [acc.accounts[a] for a in acc.account.tolist()],
+        *(getattr(acc, k).tolist() for k in AccountDays._COLUMNS[2:]),
+        strict=True,
+    )
+    return (
+        {(d, a): list(r) for d, a, *r in rows},
+        {
+            (d, h, t): c
+            for d, h, t, c in zip(
+                hours.day.tolist(), hours.hour.tolist(), hours.type.tolist(),
+                hours.count.tolist(), strict=True,
+            )
+        },
+    )
 
 
 def account_days_from(acc: dict[tuple[int, str], list[float]]) -> AccountDays:

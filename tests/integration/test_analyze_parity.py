@@ -1,18 +1,35 @@
-"""`tapwatch analyze` over a dump gives the daemon's findings for the same events."""
+"""`tapwatch analyze` gives the daemon's findings for the same events.
+
+Two statements of it:
+- its final judgement is the daemon's pass at the same instant, over HTTP and the real
+  collector (the pass at the end of the dump, `SweepResult.final`);
+- its whole-dump findings are what the daemon's store holds after passes at the instants of
+  analyze's windows, had it ingested the dump's events as they happened (the events fed
+  page by page through the daemon's normaliser and store, the passes through the detector
+  worker's input cache, the findings through the store's upsert).
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import msgspec
 
-from tapwatch.analyze import run_analyze
+from tapwatch.analyze import analyze_files, load_registry
+from tapwatch.analyze.sweep import midnight, window_dates
+from tapwatch.config import app_profile, app_timezone, load_config
+from tapwatch.daemon.detect_worker import InputCache, run_detect_pass
 from tapwatch.daemon.runtime import Daemon
+from tapwatch.events import decode_page
+from tapwatch.pseudonym import Pseudonymizer, load_key
 from tapwatch.simulator import Simulator, SimulatorOptions
 from tapwatch.simulator.fleet import SimClock
+from tapwatch.sources.normalise import EventNormaliser
+from tapwatch.store.sqlite import IngestBatch, Store
+from tapwatch.timestamps import parse_one
 from tests.integration.conftest import wait_for, write_daemon_config
 
 APPS = ["risk-point-checkin", "deadline-reports", "empty-shell", "daily-work",
@@ -34,17 +51,35 @@ def _comparable(findings: list[dict]) -> dict[str, dict]:
     }
 
 
-async def test_analyze_matches_daemon(tmp_path: Path) -> None:
-    frozen = time.time() - 120  # the simulated fleet stops here: both see the same events
+async def _fleet(tmp_path: Path, frozen: float) -> tuple[Simulator, Path, Path]:
+    """The simulated fleet stopped at `frozen` (serving), its registry, a daemon config and
+    a dump of its events."""
     sim = Simulator(
         SimulatorOptions(seed=1, history_days=40, include=APPS),
         clock=SimClock(40, 0.0, real=lambda: frozen),
     )
     await sim.start()
+    (tmp_path / "apps.d").mkdir()
+    sim.write_registry(tmp_path / "apps.d" / "fleet.yaml")
+    cfg = write_daemon_config(tmp_path, [], extra={"apps_dir": "apps.d"})
+    dump = tmp_path / "dump.jsonl"
+    with dump.open("w") as f:
+        for app in APPS:
+            for ev in sim.iter_events(app):
+                f.write(json.dumps({**ev, "app": app}) + "\n")
+    return sim, cfg, dump
+
+
+def _analyze(tmp_path: Path, cfg: Path, dump: Path, now: float):
+    registry, daemon = load_registry(cfg)
+    key = load_key(tmp_path / "pseudonym.key")
+    return analyze_files([dump], Pseudonymizer(key), registry=registry, daemon=daemon, now=now)
+
+
+async def test_final_pass_matches_the_daemon(tmp_path: Path) -> None:
+    frozen = time.time() - 120  # the simulated fleet stops here: both see the same events
+    sim, cfg, dump = await _fleet(tmp_path, frozen)
     try:
-        (tmp_path / "apps.d").mkdir()
-        sim.write_registry(tmp_path / "apps.d" / "fleet.yaml")
-        cfg = write_daemon_config(tmp_path, [], extra={"apps_dir": "apps.d"})
         d = Daemon(cfg)
         await d.start()
         try:
@@ -54,20 +89,10 @@ async def test_analyze_matches_daemon(tmp_path: Path) -> None:
             daemon_findings = msgspec.to_builtins(d.detect.result.findings)
         finally:
             await d.stop()
-        dump = tmp_path / "dump.jsonl"
-        with dump.open("w") as f:
-            for app in APPS:
-                for ev in sim.iter_events(app):
-                    f.write(json.dumps({**ev, "app": app}) + "\n")
     finally:
         await sim.stop()
-    out = tmp_path / "analyze.json"
-    args = argparse.Namespace(
-        files=[str(dump)], registry=str(cfg), app=None, json_out=str(out), now=str(frozen + 1),
-        key_file=str(tmp_path / "pseudonym.key"), quiet=True, log_level="warning",
-    )
-    assert run_analyze(args) == 0
-    offline = _comparable(json.loads(out.read_text())["findings"])
+    report = _analyze(tmp_path, cfg, dump, frozen + 1)
+    offline = _comparable(msgspec.to_builtins(report.sweep.final.findings))
     online = _comparable(daemon_findings)
     kinds = {f["kind"] for f in online.values()}
     assert {"bulk_checkin", "deadline_concentration", *CROSS_APP_KINDS} <= kinds
@@ -84,3 +109,58 @@ async def test_analyze_matches_daemon(tmp_path: Path) -> None:
         "consolidation": ["duplicate-forms-a", "duplicate-forms-b", "duplicate-forms-c"],
     }
     assert sum(f["kind"] == "ritual_rounds" for f in online.values()) == 1
+
+
+async def test_whole_dump_matches_the_daemon_replayed_over_its_span(tmp_path: Path) -> None:
+    frozen = time.time() - 120
+    sim, cfg, dump = await _fleet(tmp_path, frozen)
+    await sim.stop()
+    end = frozen + 1
+    report = _analyze(tmp_path, cfg, dump, end)
+
+    config = load_config(cfg)
+    apps = [a.config for a in config.apps]
+    profiles = {a.id: app_profile(a, config.daemon) for a in apps}
+    events = sorted(
+        ({**e, "app": a} for a in APPS for e in sim.iter_events(a)),
+        key=lambda e: (parse_one(e["ts"]), e["id"]),
+    )
+    first = parse_one(events[0]["ts"])
+    days = window_dates(first, end, list(profiles.values()), 3)
+    instants = [midnight(d, profiles[APPS[0]]) for d in days] + [end]
+    assert len({p.timezone for p in profiles.values()}) == 1  # one instant fits every app
+    assert len(instants) == report.sweep.windows > 10
+
+    p = Pseudonymizer(load_key(tmp_path / "pseudonym.key"))
+    store = Store(tmp_path / "replay.sqlite")
+    cache = InputCache()
+    i = 0
+    for at in instants:
+        pages: dict[str, list[dict]] = defaultdict(list)
+        while i < len(events) and parse_one(events[i]["ts"]) < at:
+            pages[events[i]["app"]].append(events[i])
+            i += 1
+        for app_id, evs in pages.items():
+            a = config.app(app_id)
+            norm = EventNormaliser(app_id, p, at, 600.0, at - 400 * 86400)
+            for k in range(0, len(evs), 1000):
+                body = msgspec.json.encode({"events": evs[k : k + 1000], "has_more": False})
+                batch = IngestBatch(events=norm.from_page(decode_page(body)))
+                store.ingest(app_id, batch, app_timezone(a, config.daemon), at)
+            assert not norm.take_rejected()
+        result = run_detect_pass(store, apps, config, at, cache).result
+        store.upsert_findings(result.findings, at)
+    assert i == len(events)
+
+    stored = _comparable(msgspec.to_builtins(store.findings()))
+    # as stored: JSON (an infinite histogram edge becomes null there)
+    offline = _comparable(msgspec.json.decode(msgspec.json.encode(report.sweep.findings)))
+    final = _comparable(msgspec.to_builtins(result.findings))
+    assert stored.keys() == offline.keys()
+    for fid, f in stored.items():
+        assert offline[fid] == f, fid
+    # the whole span was judged: far more than the last window holds
+    assert len(offline) > 2 * len(final)
+    kinds = {f["kind"] for f in offline.values()}
+    assert {"bulk_checkin", "deadline_concentration", *CROSS_APP_KINDS} <= kinds
+    assert _comparable(msgspec.to_builtins(report.sweep.final.findings)) == final

@@ -79,8 +79,7 @@ class Fleet:
             norm = EventNormaliser(app.id, self._p, self.now, 600.0, 0.0)
             tz = app_timezone(app, self.config.daemon)
             for day in days:
-                evs = [e for r in self.sim.events_for_day(app.id, day)
-                       if (e := norm.from_mapping(r)) is not None]
+                evs = norm.from_rows(self.sim.events_for_day(app.id, day))
                 self.store.ingest(app.id, IngestBatch(events=evs), tz, self.now)
 
 

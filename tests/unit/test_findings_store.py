@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 import pytest
 
+from tapwatch.columns import EventColumns
 from tapwatch.detectors.base import AppProfile, DetectorInput
 from tapwatch.detectors.engine import run_fleet
 from tapwatch.store.findings import (
@@ -44,7 +45,7 @@ def rings_store(tmp: Path) -> Store:
         for e in sc.events
     ]
     store = Store(tmp / "store.sqlite")
-    store.ingest(APP, IngestBatch(events=events), TZ, now=BASE)
+    store.ingest(APP, IngestBatch(events=EventColumns.from_events(events)), TZ, now=BASE)
     inp = DetectorInput(
         app=AppProfile(id=APP),
         now=NOW,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,14 +25,32 @@ def test_pseudonym_is_truncated_hmac_sha256_with_kind_prefix() -> None:
     assert Pseudonymizer(bytes(32)).account("u-1") != want  # another key, another pseudonym
 
 
-def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pseudonym, "_CACHE_MAX", 10)
+def test_cache_is_bounded_by_bytes_not_entries() -> None:
+    """880k unique 128-character ids once filled the caches with ~1 GB: now the caches of
+    every kind together stay under their byte budget, and answers do not change."""
+    p = Pseudonymizer(KEY, cache_bytes=200_000)
+    first = p.account("x" * 128)
+    for i in range(5_000):
+        long_ids = [f"{k}-{i}-".ljust(128, "y") for k in range(3)]
+        assert p.many("account", long_ids[:1]) == [p.account(long_ids[0])]
+        p.many("device", long_ids[1:2])
+        p.many("network", long_ids[2:])
+        assert p.cache_bytes <= 200_000
+        held = sum(
+            sys.getsizeof(raw) + pseudonym._ENTRY_BYTES
+            for c in p._caches.values()
+            for raw in c
+        )
+        assert held == p.cache_bytes
+    assert p.account("x" * 128) == first
+
+
+def test_many_looks_up_each_id_once_and_keeps_order() -> None:
     p = Pseudonymizer(KEY)
-    first = p.account("x0")
-    for i in range(25):
-        p.account(f"x{i}")
-    assert len(p._caches["account"]) <= 10
-    assert p.account("x0") == first
+    raws = ["b", "a", "b", "c"]
+    out = p.many("account", raws)
+    assert out == [p.account(r) for r in raws]
+    assert len(p._caches["account"]) == 3
 
 
 def test_key_files(tmp_path: Path) -> None:

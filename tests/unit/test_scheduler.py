@@ -58,20 +58,28 @@ def test_every_app_belongs_to_exactly_one_shard(total: int) -> None:
 def test_merged_pages_keep_the_later_cursor_and_every_count() -> None:
     from collections import Counter
 
+    from tapwatch.columns import EventColumns
     from tapwatch.daemon.scheduler import merge_batches
     from tapwatch.detectors.base import UsageSnapshot
     from tapwatch.events import Event, EventType
     from tapwatch.store.sqlite import IngestBatch
 
-    e = [Event(app="a", id=str(i), ts=float(i), type=EventType.read, account="x")
-         for i in range(3)]
+    def cols(ids: range, account: str) -> EventColumns:
+        return EventColumns.from_events(
+            Event(app="a", id=str(i), ts=float(i), type=EventType.read, account=account)
+            for i in ids
+        )
+
     snap = UsageSnapshot(at=1.0, registered_accounts=5)
-    a = IngestBatch(events=e[:2], rejected=Counter(missing_field=1), cursor="p1", snapshot=snap)
-    b = IngestBatch(events=e[2:], rejected=Counter(missing_field=2, too_old=1), cursor="p2")
-    m = merge_batches(a, b)
-    assert [x.id for x in m.events] == ["0", "1", "2"]
+    a = IngestBatch(events=cols(range(2), "x"), rejected=Counter(missing_field=1), cursor="p1",
+                    snapshot=snap)
+    b = IngestBatch(events=cols(range(2, 3), "y"), rejected=Counter(missing_field=2, too_old=1),
+                    cursor="p2")
+    m = merge_batches([a, b])
+    assert m.events.ids == ["0", "1", "2"]
+    assert [m.events.accounts[c] for c in m.events.account] == ["x", "x", "y"]
     assert m.rejected == Counter(missing_field=3, too_old=1)
     assert (m.cursor, m.snapshot, m.file_done) == ("p2", snap, None)
     assert a.rejected == Counter(missing_field=1)  # the inputs are left as they were
-    end = merge_batches(m, IngestBatch(file_done=("f.jsonl", 10), cursor=None))
+    end = merge_batches([a, b, IngestBatch(file_done=("f.jsonl", 10), cursor=None)])
     assert (end.cursor, end.file_done) == ("p2", ("f.jsonl", 10))

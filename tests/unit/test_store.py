@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tapwatch.columns import EventColumns
 from tapwatch.events import Event, EventType
 from tapwatch.store.sqlite import IngestBatch, Store
 
@@ -19,6 +20,10 @@ def ev(i: int, ts: float, t: EventType = EventType.read, acct: str = "a1") -> Ev
     return Event(app="x", id=f"e{i}", ts=ts, type=t, account=acct)
 
 
+def stored(events: list[Event], **kw: object) -> IngestBatch:
+    return IngestBatch(events=EventColumns.from_events(events), **kw)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     s = Store(tmp_path / "s.sqlite")
@@ -28,8 +33,8 @@ def store(tmp_path: Path) -> Store:
 
 def test_ingest_is_idempotent_by_id(store: Store) -> None:
     batch = [ev(i, T0 + i) for i in range(10)]
-    r1 = store.ingest("x", IngestBatch(events=batch, cursor="c1"), TZ, T0)
-    r2 = store.ingest("x", IngestBatch(events=[*batch[5:], ev(10, T0 + 10), ev(10, T0 + 10)],
+    r1 = store.ingest("x", stored(events=batch, cursor="c1"), TZ, T0)
+    r2 = store.ingest("x", stored(events=[*batch[5:], ev(10, T0 + 10), ev(10, T0 + 10)],
                                        cursor="c2"), TZ, T0)
     assert (r1.inserted, r1.duplicates) == (10, 0)
     assert (r2.inserted, r2.duplicates) == (1, 6)  # 5 stored before + 1 repeated in-batch
@@ -39,20 +44,20 @@ def test_ingest_is_idempotent_by_id(store: Store) -> None:
 
 
 def test_ids_are_per_app(store: Store) -> None:
-    store.ingest("x", IngestBatch(events=[ev(1, T0)]), TZ, T0)
-    r = store.ingest("y", IngestBatch(events=[ev(1, T0)]), TZ, T0)
+    store.ingest("x", stored(events=[ev(1, T0)]), TZ, T0)
+    r = store.ingest("y", stored(events=[ev(1, T0)]), TZ, T0)
     assert r.inserted == 1
 
 
 def test_failed_transaction_keeps_old_cursor(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    store.ingest("x", IngestBatch(events=[ev(1, T0)], cursor="c1"), TZ, T0)
+    store.ingest("x", stored(events=[ev(1, T0)], cursor="c1"), TZ, T0)
 
     def boom(*a: object) -> None:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(Store, "_add_rollups", staticmethod(boom))
     with pytest.raises(RuntimeError):
-        store.ingest("x", IngestBatch(events=[ev(2, T0 + 1)], cursor="c2"), TZ, T0)
+        store.ingest("x", stored(events=[ev(2, T0 + 1)], cursor="c2"), TZ, T0)
     assert store.cursor("x") == "c1"
     assert len(store.events("x", 0)) == 1  # nothing of the failed batch is stored
 
@@ -62,8 +67,8 @@ def test_rollups_merge_across_batches(store: Store) -> None:
     a = [ev(1, local_midnight + 9 * 3600, EventType.form_submit),
          ev(2, local_midnight + 10 * 3600, EventType.checkin)]
     b = [ev(3, local_midnight + 8 * 3600, EventType.study), ev(4, local_midnight + DAY + 60)]
-    store.ingest("x", IngestBatch(events=a), TZ, T0)
-    store.ingest("x", IngestBatch(events=b), TZ, T0)
+    store.ingest("x", stored(events=a), TZ, T0)
+    store.ingest("x", stored(events=b), TZ, T0)
     ad = store.account_days("x", 0)
     assert len(ad) == 2
     assert list(ad.events) == [3, 1]
@@ -77,13 +82,13 @@ def test_rollups_merge_across_batches(store: Store) -> None:
 def test_prune_follows_retention(store: Store) -> None:
     old = [ev(i, T0 - 10 * DAY + i) for i in range(5)]
     new = [ev(i + 5, T0 - DAY + i) for i in range(5)]
-    store.ingest("x", IngestBatch(events=old), TZ, T0)
-    store.ingest("x", IngestBatch(events=new), TZ, T0)
+    store.ingest("x", stored(events=old), TZ, T0)
+    store.ingest("x", stored(events=new), TZ, T0)
     n = store.prune(T0, raw_retention=7 * DAY, rollup_retention=400 * DAY)
     assert n["event_batches"] == 1
-    assert sorted(e.id for e in store.events("x", 0)) == [f"e{i}" for i in range(5, 10)]
+    assert sorted(store.events("x", 0).ids) == [f"e{i}" for i in range(5, 10)]
     # ids outlive raw events: a re-sent old event is still a duplicate
-    r = store.ingest("x", IngestBatch(events=old[:1]), TZ, T0)
+    r = store.ingest("x", stored(events=old[:1]), TZ, T0)
     assert r.duplicates == 1
     n = store.prune(T0 + 402 * DAY, raw_retention=7 * DAY, rollup_retention=400 * DAY)
     assert n["event_ids"] == 10 and n["account_days"] == 2

@@ -136,9 +136,7 @@ class InputCache:
             reread = h_reread = local_day_of(now, tz) + 1  # nothing changed: keep every day
         else:
             assert earliest is not None
-            events = events.extend(
-                EventWindow.from_events(app_id, (e for e in new if e.ts >= since))
-            )
+            events = events.extend(EventWindow.from_columns(app_id, new, since=since))
             if events.table_size > 2 * len(events) + 4096:
                 events = events.compacted()
             changed = min(local_day_of(earliest, tz), local_day_of(now, tz))

@@ -6,7 +6,8 @@ Habits from Home Assistant's DataUpdateCoordinator and blackbox_exporter:
 - failures back off exponentially up to a cap, and `Retry-After` is honoured;
 - failures are typed (auth, timeout, connect, http_status, decode, schema, too_large,
   rate_limited), counted in metrics, and logged on state change only (failing once,
-  recovered once), never every attempt;
+  recovered once, a traceback only for the first failure that is our own bug), never every
+  attempt; rejected events likewise (tapwatch.sources.normalise.RejectLog);
 - last good data stays in the store and is marked stale, never deleted on failure;
 - one app's slow or failing source never delays another's: each has its own task;
 - a store that stops taking writes is not the app's failure (daemon/store_health.py): the
@@ -28,11 +29,12 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
+from tapwatch.columns import EventColumns
 from tapwatch.config import AppConfig, CollectorConfig
 from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.sources import PollContext, Source, SourceError
-from tapwatch.sources.base import ErrorReason
+from tapwatch.sources.base import ErrorReason, RejectLog
 from tapwatch.store.health import StoreError
 from tapwatch.store.sqlite import IngestBatch
 
@@ -46,21 +48,25 @@ STORE = "store"
 COMMIT_EVENTS = 5000
 
 
-def merge_batches(a: IngestBatch, b: IngestBatch) -> IngestBatch:
-    """`b` fetched after `a`, as one batch: its cursor is the later one. A batch that
-    finishes a file is never merged into (each file is recorded on its own)."""
-    assert a.file_done is None
-    rejected = a.rejected.copy()
-    rejected.update(b.rejected)
-    skipped = a.skipped.copy()
-    skipped.update(b.skipped)
+def merge_batches(batches: list[IngestBatch]) -> IngestBatch:
+    """Batches fetched one after another, as one: the last cursor, every event. Only the
+    last may finish a file (each file is recorded on its own)."""
+    if len(batches) == 1:
+        return batches[0]
+    assert all(b.file_done is None for b in batches[:-1])
+    rejected = batches[0].rejected.copy()
+    skipped = batches[0].skipped.copy()
+    for b in batches[1:]:
+        rejected.update(b.rejected)
+        skipped.update(b.skipped)
+    cursors = [b.cursor for b in batches if b.cursor is not None]
     return IngestBatch(
-        events=a.events + b.events,
+        events=EventColumns.concat([b.events for b in batches]),
         rejected=rejected,
         skipped=skipped,
-        cursor=b.cursor if b.cursor is not None else a.cursor,
-        snapshot=b.snapshot or a.snapshot,
-        file_done=b.file_done,
+        cursor=cursors[-1] if cursors else None,
+        snapshot=next((b.snapshot for b in reversed(batches) if b.snapshot), None),
+        file_done=batches[-1].file_done,
     )
 
 
@@ -91,6 +97,8 @@ class AppState:
     consecutive_failures: int = 0
     caught_up: bool = False  # has a poll ever ended with nothing left to fetch?
     version: int = 0  # bumped after every poll: /metrics re-formats the app's lines
+    #: the reason of the failure being logged (None while polls succeed)
+    failing: str | None = None
     errors: Counter[str] = field(default_factory=Counter)
     ingested: Counter[str] = field(default_factory=Counter)  # by event type
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
@@ -141,6 +149,7 @@ class AppPoller:
         self.rng = rng or random.Random()
         self.interval = app.source.interval or collector.default_interval
         self.timeout = app.source.timeout or collector.default_timeout
+        self.reject_log = RejectLog(app.id)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -211,8 +220,9 @@ class AppPoller:
                 oldest_accepted=started - self.rollup_retention,
                 cursor=cursor,
                 files_done=done,
+                reject_log=self.reject_log,
             )
-            pending: IngestBatch | None = None
+            pending: list[IngestBatch] = []
 
             async def commit(batch: IngestBatch) -> None:
                 nonlocal ingested, dups, rejected
@@ -229,14 +239,17 @@ class AppPoller:
             try:
                 # Small pages are committed a few at a time (still one transaction with
                 # the cursor after the last of them): fewer rollup upserts per event.
+                waiting = 0
                 async for batch in self.source.poll(ctx):
-                    pending = batch if pending is None else merge_batches(pending, batch)
-                    if pending.file_done is not None or len(pending.events) >= COMMIT_EVENTS:
-                        await commit(pending)
-                        pending = None
+                    pending.append(batch)
+                    waiting += len(batch.events)
+                    if batch.file_done is not None or waiting >= COMMIT_EVENTS:
+                        await commit(merge_batches(pending))
+                        pending, waiting = [], 0
             finally:
-                if pending is not None:  # what was fetched before a failure is kept
-                    await commit(pending)
+                if pending:  # what was fetched before a failure is kept
+                    await commit(merge_batches(pending))
+            self.reject_log.poll_done()
         except SourceError as e:
             reason, detail, retry_after = e.reason.value, e.detail, e.retry_after
         except StoreError as e:
@@ -250,8 +263,9 @@ class AppPoller:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a bug of ours must not kill the poll loop
-            log.exception("app %s: internal error while polling", self.app.id)
             reason, detail = INTERNAL, f"{type(e).__name__}: {e}"
+            if st.failing != INTERNAL:  # the traceback once, not every poll
+                log.exception("app %s: internal error while polling", self.app.id)
         st.scrape_duration = time.perf_counter() - t0
         st.last_attempt = started
         ok = reason is None
@@ -266,15 +280,17 @@ class AppPoller:
                     "app %s: recovered after %d failed polls", self.app.id, st.consecutive_failures
                 )
             st.up = 1
+            st.failing = None
             st.consecutive_failures = 0
             st.last_success = self.clock()
         else:
             assert reason is not None
             st.errors[reason] += 1
-            if st.up != 0:
+            if st.failing != reason:  # a new state: failing, or failing for another reason
                 hint = " (check credentials)" if reason == ErrorReason.auth else ""
-                log.warning("app %s: polling failing: %s%s", self.app.id, detail, hint)
+                log.warning("app %s: polling failing (%s): %s%s", self.app.id, reason, detail, hint)
             st.up = 0
+            st.failing = reason
             st.consecutive_failures += 1
         st.version += 1
         self.on_cycle()

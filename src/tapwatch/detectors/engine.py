@@ -161,25 +161,26 @@ def _event_ids_of(findings: list[Finding]) -> set[str]:
     return ids
 
 
-def run_fleet(
-    inputs: list[DetectorInput], defaults: Mapping[str, Mapping[str, Any]] | None = None
-) -> FleetResult:
-    """Run every detector and the shutdown assessment over the fleet.
+def _having(entry: str) -> list[tuple[str, Any]]:
+    """(kind, module) of the detectors with this entry point."""
+    return [(k, m) for k, m in DETECTORS.items() if callable(getattr(m, entry, None))]
 
-    `defaults` is the daemon's `detectors:` config section ({kind: {setting: value}});
-    each app's `AppProfile.detector_overrides` go on top. Raises pydantic.ValidationError
-    on invalid settings (the config loader has normally caught them already).
-    """
-    inputs = sorted(inputs, key=lambda i: i.app.id)
-    settings = _SettingsCache(defaults or {}, inputs)
+
+def run_detectors(
+    inputs: list[DetectorInput], defaults: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[list[Finding], list[DetectorFailure]]:
+    """Run every forced-usage detector (per app, then fleet-level) over the fleet, without
+    the assessment: (findings in detector order, failures). `tapwatch analyze` calls this
+    for each window it slides over a dump; `run_fleet` for a whole pass."""
+    return _detect(sorted(inputs, key=lambda i: i.app.id), _SettingsCache(defaults or {}, inputs))
+
+
+def _detect(
+    inputs: list[DetectorInput], settings: _SettingsCache
+) -> tuple[list[Finding], list[DetectorFailure]]:
     findings: list[Finding] = []
     failures: list[DetectorFailure] = []
-
-    def having(entry: str) -> list[tuple[str, Any]]:
-        return [(k, m) for k, m in DETECTORS.items() if callable(getattr(m, entry, None))]
-
-    per_app, fleet_level = having("detect"), having("detect_fleet")
-    assessed = having("detect_assessed")
+    per_app, fleet_level = _having("detect"), _having("detect_fleet")
     for kind, mod in per_app:
         for inp in inputs:
             try:
@@ -193,6 +194,21 @@ def run_fleet(
             )
         except Exception as e:
             failures.append(DetectorFailure(kind, None, _one_line(e)))
+    return findings, failures
+
+
+def run_fleet(
+    inputs: list[DetectorInput], defaults: Mapping[str, Mapping[str, Any]] | None = None
+) -> FleetResult:
+    """Run every detector and the shutdown assessment over the fleet.
+
+    `defaults` is the daemon's `detectors:` config section ({kind: {setting: value}});
+    each app's `AppProfile.detector_overrides` go on top. Raises pydantic.ValidationError
+    on invalid settings (the config loader has normally caught them already).
+    """
+    inputs = sorted(inputs, key=lambda i: i.app.id)
+    settings = _SettingsCache(defaults or {}, inputs)
+    findings, failures = _detect(inputs, settings)
 
     flags = per_account_flags(findings)
 
@@ -213,7 +229,7 @@ def run_fleet(
         f = assessment_finding(assessments[inp.app.id], inp.now)
         if f is not None:
             findings.append(f)
-    for kind, mod in assessed:
+    for kind, mod in _having("detect_assessed"):
         try:
             findings.extend(
                 mod.detect_assessed(

@@ -25,7 +25,6 @@ from tapwatch.config import PlatformUsers, PointConfig
 from tapwatch.datum import Datum
 from tapwatch.sources.base import (
     ErrorReason,
-    EventNormaliser,
     PollContext,
     SourceError,
     rows_to_wgs84,
@@ -122,9 +121,7 @@ class CheckinPlatformSource(ABC):
             through - self._overlap, now - self._backfill
         )
         users = await self.users(ctx)
-        norm = EventNormaliser(
-            ctx.app_id, ctx.pseudonymizer, now, ctx.max_clock_skew, ctx.oldest_accepted
-        )
+        norm = ctx.normaliser()
         spans = windows(start, now, self.limits.max_span_s)
         for w0, w1 in spans:
             groups = batches(users, self.limits.max_users) or [[]]
@@ -132,7 +129,7 @@ class CheckinPlatformSource(ABC):
                 records = await self.fetch(ctx, group, w0, w1) if group else []
                 rows, skipped = self.to_rows(records, ctx)
                 rows_to_wgs84(rows, self.datum)
-                events = norm.from_mappings(rows)
+                events = norm.from_rows(rows)
                 last = i == len(groups) - 1
                 yield IngestBatch(
                     events=events,

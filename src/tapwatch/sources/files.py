@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+from tapwatch.columns import EventColumns
 from tapwatch.config import FileSourceConfig
 from tapwatch.sources.base import (
     ErrorReason,
@@ -65,11 +66,11 @@ def iter_records(path: Path, skip: int = 0, chunk: int = CHUNK) -> Iterator[list
             yield buf
 
 
-def normalise_records(norm: EventNormaliser, records: list[Any]) -> list[Any]:
-    """Events from a chunk of records (raw JSONL lines or CSV dicts)."""
+def normalise_records(norm: EventNormaliser, records: list[Any]) -> EventColumns:
+    """Events from a chunk of records (raw JSONL lines or CSV dicts), as columns."""
     if records and isinstance(records[0], dict):
-        return [e for r in records if (e := norm.from_mapping(r)) is not None]
-    return [e for r in records if (e := norm.from_raw(r)) is not None]
+        return norm.from_rows(records)
+    return norm.from_jsonl(records)
 
 
 def is_event_file(name: str) -> bool:
@@ -103,9 +104,7 @@ class FileDropSource:
         resume = parse_json_cursor(ctx.cursor)
         for path in pending:
             skip = resume.get("records", 0) if resume.get("file") == path.name else 0
-            norm = EventNormaliser(
-                ctx.app_id, ctx.pseudonymizer, ctx.now(), ctx.max_clock_skew, ctx.oldest_accepted
-            )
+            norm = ctx.normaliser()
             chunks = iter_records(path, skip, self.chunk)
             consumed = skip
             while True:

@@ -32,7 +32,6 @@ from tapwatch.config import (
 )
 from tapwatch.sources.base import (
     ErrorReason,
-    EventNormaliser,
     PollContext,
     SourceError,
     parse_json_cursor,
@@ -143,9 +142,7 @@ class JsonApiSource:
     # ---- polling ---------------------------------------------------------------------
 
     async def poll(self, ctx: PollContext) -> AsyncIterator[IngestBatch]:
-        norm = EventNormaliser(
-            ctx.app_id, ctx.pseudonymizer, ctx.now(), ctx.max_clock_skew, ctx.oldest_accepted
-        )
+        norm = ctx.normaliser()
         state = parse_json_cursor(ctx.cursor)
         p = self.cfg.paging
         if isinstance(p, JsonDateWindowPaging):
@@ -160,7 +157,7 @@ class JsonApiSource:
             rows = self.to_rows(items, ctx)
             rows_to_wgs84(rows, self.cfg.datum)
             yield IngestBatch(
-                events=norm.from_mappings(rows),
+                events=norm.from_rows(rows),
                 rejected=norm.take_rejected(),
                 cursor=None if new_state is None else json.dumps(new_state),
             )

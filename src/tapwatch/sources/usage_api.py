@@ -1,11 +1,15 @@
 """Usage API v1 source: `GET {base}/v1/usage` snapshot and cursor-paged `GET {base}/v1/events`.
 
-Each page becomes one batch, committed with the page's `next_cursor` in one transaction,
-so a crash between pages re-fetches at most one page (and de-duplication drops it).
+Each page becomes one batch of columns (decoded in one call), committed with the page's
+`next_cursor` in one transaction, so a crash between pages re-fetches at most one page (and
+de-duplication drops it). A poll that is sent to the same cursor a third time is going
+round a cycle (A -> B -> A with `has_more` true): it fails (`schema`) instead of paging
+round it for ever. (Going back once, to re-serve events, is allowed.)
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
 
@@ -13,10 +17,14 @@ import msgspec
 
 from tapwatch.config import UsageApiSourceConfig
 from tapwatch.detectors.base import UsageSnapshot
-from tapwatch.events import decode_page
-from tapwatch.sources.base import ErrorReason, EventNormaliser, PollContext, SourceError
+from tapwatch.events import TooDeep, decode_page
+from tapwatch.sources.base import ErrorReason, PollContext, SourceError
 from tapwatch.sources.http import auth_headers, endpoint, get_bytes, ssl_context
 from tapwatch.store.sqlite import IngestBatch
+
+#: times one poll may be sent to the same cursor (a second visit re-serves events, which
+#: de-duplication absorbs; a third is a cycle)
+MAX_CURSOR_VISITS = 2
 
 
 class _UsageBody(msgspec.Struct):
@@ -50,6 +58,8 @@ def parse_usage(body: bytes, at: float) -> UsageSnapshot:
         raise SourceError(ErrorReason.schema, f"/v1/usage: {e}") from None
     except msgspec.DecodeError as e:
         raise SourceError(ErrorReason.decode, f"/v1/usage: {e}") from None
+    except RecursionError:
+        raise SourceError(ErrorReason.decode, f"/v1/usage: {TooDeep()}") from None
     return UsageSnapshot(
         at=at,
         registered_accounts=u.registered_accounts,
@@ -85,11 +95,10 @@ class UsageApiSource:
 
         snapshot: UsageSnapshot | None = parse_usage(await get("/v1/usage"), ctx.now())
         cursor = ctx.cursor
-        norm = EventNormaliser(
-            ctx.app_id, ctx.pseudonymizer, ctx.now(), ctx.max_clock_skew, ctx.oldest_accepted
-        )
+        followed: Counter[str | None] = Counter({cursor: 1})  # cursors asked for in this poll
+        norm = ctx.normaliser()
         ctx.backlog = True  # until a page says it is the last
-        for _ in range(self.cfg.max_pages_per_cycle):
+        for pages in range(1, self.cfg.max_pages_per_cycle + 1):
             params = {"limit": str(self.cfg.page_limit)}
             if cursor:
                 params["cursor"] = cursor
@@ -97,10 +106,19 @@ class UsageApiSource:
                 page = decode_page(await get("/v1/events", params))
             except msgspec.ValidationError as e:
                 raise SourceError(ErrorReason.schema, f"/v1/events: {e}") from None
-            except msgspec.DecodeError as e:
+            except (msgspec.DecodeError, TooDeep) as e:
                 raise SourceError(ErrorReason.decode, f"/v1/events: {e}") from None
-            events = [ev for raw in page.events if (ev := norm.from_raw(raw)) is not None]
             stuck = page.next_cursor is None or page.next_cursor == cursor
+            if not stuck and page.has_more:
+                followed[page.next_cursor] += 1
+                if followed[page.next_cursor] > MAX_CURSOR_VISITS:
+                    raise SourceError(
+                        ErrorReason.schema,
+                        f"/v1/events: cursor cycle: page {pages} of this poll sends tapwatch "
+                        f"back to a cursor it followed {MAX_CURSOR_VISITS} times already, "
+                        f"with has_more true ({len(followed)} distinct cursors in this poll)",
+                    )
+            events = norm.from_page(page)
             yield IngestBatch(
                 events=events,
                 rejected=norm.take_rejected(),

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from tapwatch.columns import EventColumns
 from tapwatch.detectors.base import Finding
 from tapwatch.events import Event, event_decoder, event_encoder
 from tapwatch.store.sqlite import Store
@@ -28,7 +29,6 @@ TIME_FIELDS = ("window", "first_seen")
 MAX_REASON = 2000
 
 _finding_dec = msgspec.json.Decoder(Finding)
-_batch_dec = msgspec.msgpack.Decoder(list[Event])
 
 
 class FindingNotFound(KeyError):
@@ -245,7 +245,7 @@ def evidence_event_ids(f: Finding) -> dict[str, set[str]]:
 
 
 def _find_events(
-    db: sqlite3.Connection, app_pk: int, ids: set[str], lo: float, hi: float
+    db: sqlite3.Connection, app: str, app_pk: int, ids: set[str], lo: float, hi: float
 ) -> list[Event]:
     """Stored raw events of one app with these ids: first the batches overlapping the
     finding's window, then (for ids still missing) the rest of the app's batches."""
@@ -260,9 +260,10 @@ def _find_events(
             f"SELECT body FROM event_batches WHERE app_pk=? {clause}", (app_pk, *args)
         )
         for (body,) in rows:
-            for e in _batch_dec.decode(body):
-                if e.id in ids:
-                    found[e.id] = e
+            batch = EventColumns.decode(body)
+            rows_here = [i for i, eid in enumerate(batch.ids) if eid in ids]
+            for e in batch.to_events(app, rows_here):
+                found[e.id] = e
     return sorted(found.values(), key=lambda e: (e.ts, e.id))
 
 
@@ -271,7 +272,7 @@ def _hold(store: Store, db: sqlite3.Connection, f: Finding) -> int:
     margin = 86400.0  # evidence ids sit in the window; a day's slack costs little
     for app, ids in evidence_event_ids(f).items():
         pk = store.app_pk(app)
-        events = _find_events(db, pk, ids, f.window_start - margin, f.window_end + margin)
+        events = _find_events(db, app, pk, ids, f.window_start - margin, f.window_end + margin)
         db.executemany(
             "INSERT OR IGNORE INTO held_events(finding_id, app_pk, eid, body) VALUES(?,?,?,?)",
             [(f.id, pk, e.id, event_encoder.encode(e)) for e in events],
@@ -307,7 +308,9 @@ def evidence_events(
     events: list[Event] = []
     for app, ids in named.items():
         pk = store.app_pk(app)
-        events += _find_events(store._db, pk, ids, f.window_start - 86400, f.window_end + 86400)
+        events += _find_events(
+            store._db, app, pk, ids, f.window_start - 86400, f.window_end + 86400
+        )
     events.sort(key=lambda e: (e.ts, e.id))
     return events[:limit], ("raw" if events else "none")
 

@@ -1,5 +1,10 @@
 """Embedded SQLite store: cursors, event ids, raw events, daily rollups, findings.
 
+A batch arrives as columns (`EventColumns`, one page or a few) and is written with a
+handful of statements whatever its size: its ids in one `INSERT ... SELECT FROM json_each`,
+its events as one row (the columns, `EventColumns.encode`), its rollups summed with numpy
+and upserted per (day, account), its counters per type and reason.
+
 Durability contract: a batch's events, their ids, rollups, counters and the cursor that
 covers them commit in ONE transaction. A `kill -9` at any moment either keeps the whole
 batch and the advanced cursor, or neither; on restart the collector re-fetches from the
@@ -18,14 +23,18 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
+import numpy as np
 
+from tapwatch.columns import EventColumns
 from tapwatch.detectors.base import AccountDay, ArticleDay, DailyUsage, Finding, UsageSnapshot
-from tapwatch.events import Event, EventType
+from tapwatch.detectors.merge import merge_findings
+from tapwatch.events import EventType
 from tapwatch.window import (
     DAY,
     AccountDays,
@@ -33,10 +42,12 @@ from tapwatch.window import (
     EventWindow,
     account_days_from,
     app_hours_from,
-    rollup_rows,
+    rollup,
 )
 
-SCHEMA_VERSION = 1
+#: 2: event batches hold columns (EventColumns.encode); bodies of version 1 (a msgpack list
+#: of events) are still read
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,8 +59,8 @@ CREATE TABLE IF NOT EXISTS event_ids(
   app_pk INTEGER NOT NULL, eid TEXT NOT NULL, day INTEGER NOT NULL,
   PRIMARY KEY(app_pk, eid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS event_ids_day ON event_ids(day);
--- Raw events are stored a batch per row (msgpack list of Event): one B-tree insert per
--- batch instead of per event. Pruned when the whole batch is older than raw retention.
+-- Raw events are stored a batch per row (its columns, EventColumns.encode): one B-tree
+-- insert per batch instead of per event. Pruned when the whole batch is older than raw retention.
 -- seq never reuses a number, so "batches after seq N" is exact for incremental readers.
 CREATE TABLE IF NOT EXISTS event_batches(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, app_pk INTEGER NOT NULL, min_ts REAL NOT NULL,
@@ -96,15 +107,14 @@ _finding_enc = msgspec.json.Encoder()
 _finding_dec = msgspec.json.Decoder(Finding)
 _snap_enc = msgspec.msgpack.Encoder()
 _TYPE_NAMES = [t.name for t in EventType]
-_batch_enc = msgspec.msgpack.Encoder()
-_batch_dec = msgspec.msgpack.Decoder(list[Event])
+_ids_enc = msgspec.json.Encoder()
 
 
 @dataclass(slots=True)
 class IngestBatch:
     """What one fetch produced for one app, committed atomically."""
 
-    events: list[Event] = field(default_factory=list)
+    events: EventColumns = field(default_factory=EventColumns.empty)
     rejected: Counter[str] = field(default_factory=Counter)
     cursor: str | None = None  # the position after these events (None: unchanged)
     snapshot: UsageSnapshot | None = None
@@ -145,7 +155,9 @@ class Store:
         self._db.execute("PRAGMA cache_size=-65536")
         self._db.executescript(_SCHEMA)
         self._db.execute(
-            "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)",
+            "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value "
+            "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
             (str(SCHEMA_VERSION),),
         )
 
@@ -236,14 +248,16 @@ class Store:
         pk = self.app_pk(app_id)
         with self._tx() as db:
             fresh = self._store_ids(db, pk, batch.events)
-            by_type: Counter[str] = Counter(_TYPE_NAMES[e.type] for e in fresh)
             dups = len(batch.events) - len(fresh)
-            if fresh:
-                tss = [e.ts for e in fresh]
+            by_type: Counter[str] = Counter()
+            if len(fresh):
+                for t, k in enumerate(np.bincount(fresh.type).tolist()):
+                    if k:
+                        by_type[_TYPE_NAMES[t]] = k
                 db.execute(
                     "INSERT INTO event_batches(app_pk, min_ts, max_ts, n, body) "
                     "VALUES(?,?,?,?,?)",
-                    (pk, min(tss), max(tss), len(fresh), _batch_enc.encode(fresh)),
+                    (pk, float(fresh.ts.min()), float(fresh.ts.max()), len(fresh), fresh.encode()),
                 )
                 self._add_rollups(db, pk, fresh, tz)
                 db.execute(
@@ -289,45 +303,56 @@ class Store:
         return IngestResult(inserted=len(fresh), duplicates=dups, by_type=by_type)
 
     @staticmethod
-    def _store_ids(db: sqlite3.Connection, pk: int, events: list[Event]) -> list[Event]:
+    def _store_ids(db: sqlite3.Connection, pk: int, events: EventColumns) -> EventColumns:
         """Record the ids of the batch's new events; returns those events (neither stored
         before nor repeated earlier in the batch).
 
-        Most batches hold only new ids, so their ids are inserted straight away; if any
-        turns out to be known, that insert is undone and the batch sorted out by a lookup.
-        """
-        if not events:
-            return []
-        rows = [(pk, e.id, int(e.ts // DAY)) for e in events]
-        insert = "INSERT OR IGNORE INTO event_ids(app_pk, eid, day) VALUES(?,?,?)"
-        if len({r[1] for r in rows}) == len(rows):
-            db.execute("SAVEPOINT batch_ids")
-            before = db.total_changes
-            db.executemany(insert, rows)
-            all_new = db.total_changes - before == len(rows)
-            if not all_new:
-                db.execute("ROLLBACK TO batch_ids")
-            db.execute("RELEASE batch_ids")
-            if all_new:
-                return events
-        ids = [r[1] for r in rows]
-        known: set[str] = set()
-        for i in range(0, len(ids), 900):
-            chunk = ids[i : i + 900]
-            marks = ",".join("?" * len(chunk))
-            q = f"SELECT eid FROM event_ids WHERE app_pk=? AND eid IN ({marks})"
-            known.update(r[0] for r in db.execute(q, (pk, *chunk)))
-        fresh = []
-        for e in events:
-            if e.id not in known:
-                known.add(e.id)
-                fresh.append(e)
-        db.executemany(insert, [(pk, e.id, int(e.ts // DAY)) for e in fresh])
+        The ids go in with one statement (a JSON array expanded by SQLite). Most batches
+        hold only new ids, so they are inserted straight away; if any turns out to be known
+        or repeated, that insert is undone and the batch sorted out by a lookup. Each id is
+        kept with the batch's last UTC day, for pruning after the rollup retention."""
+        n = len(events)
+        if n == 0:
+            return events
+        day = int(events.ts.max() // DAY)
+        insert = (
+            "INSERT OR IGNORE INTO event_ids(app_pk, eid, day) SELECT ?, value, ? "
+            "FROM json_each(?)"
+        )
+        ids = _ids_enc.encode(events.ids)
+        db.execute("SAVEPOINT batch_ids")
+        before = db.total_changes
+        db.execute(insert, (pk, day, ids))
+        all_new = db.total_changes - before == n
+        if not all_new:
+            db.execute("ROLLBACK TO batch_ids")
+        db.execute("RELEASE batch_ids")
+        if all_new:
+            return events
+        seen = {
+            r[0]
+            for r in db.execute(
+                "SELECT e.eid FROM json_each(?) j JOIN event_ids e "
+                "ON e.app_pk=? AND e.eid=j.value",
+                (ids, pk),
+            )
+        }
+        keep = []
+        for i, eid in enumerate(events.ids):
+            if eid not in seen:
+                seen.add(eid)
+                keep.append(i)
+        fresh = events.select(np.array(keep, dtype=np.int64))
+        if len(fresh):
+            db.execute(insert, (pk, day, _ids_enc.encode(fresh.ids)))
         return fresh
 
     @staticmethod
-    def _add_rollups(db: sqlite3.Connection, pk: int, events: list[Event], tz: ZoneInfo) -> None:
-        acc, hours = rollup_rows(events, tz)
+    def _add_rollups(
+        db: sqlite3.Connection, pk: int, events: EventColumns, tz: ZoneInfo
+    ) -> None:
+        acc, hours = rollup(events, tz)
+        names = acc.accounts
         db.executemany(
             "INSERT INTO account_days(app_pk, day, account, n, meaningful, checkin, read, "
             '"like", study, session, study_s, first_s, last_s) '
@@ -338,12 +363,23 @@ class Store:
             "study=study+excluded.study, session=session+excluded.session, "
             "study_s=study_s+excluded.study_s, first_s=MIN(first_s, excluded.first_s), "
             "last_s=MAX(last_s, excluded.last_s)",
-            [(pk, d, a, *r) for (d, a), r in acc.items()],
+            zip(
+                repeat(pk),
+                acc.day.tolist(),
+                [names[a] for a in acc.account.tolist()],
+                *(getattr(acc, f).tolist() for f in AccountDays._COLUMNS[2:]),
+            ),
         )
         db.executemany(
             "INSERT INTO app_hours(app_pk, day, hour, type, n) VALUES(?,?,?,?,?) "
             "ON CONFLICT(app_pk, day, hour, type) DO UPDATE SET n=n+excluded.n",
-            [(pk, *k, n) for k, n in hours.items()],
+            zip(
+                repeat(pk),
+                hours.day.tolist(),
+                hours.hour.tolist(),
+                hours.type.tolist(),
+                hours.count.tolist(),
+            ),
         )
 
     # ---- reads for detectors and metrics -----------------------------------------
@@ -354,7 +390,7 @@ class Store:
         )
         return {(n, lbl): v for n, lbl, v in rows}
 
-    def events(self, app_id: str, since: float, until: float | None = None) -> list[Event]:
+    def events(self, app_id: str, since: float, until: float | None = None) -> EventColumns:
         """Raw events of one app with since <= ts (<= until), in no particular order."""
         hi = float("inf") if until is None else until
         rows = self._db.execute(
@@ -362,28 +398,27 @@ class Store:
             "AND min_ts<=?",
             (self.app_pk(app_id), since, hi),
         )
-        out: list[Event] = []
+        out: list[EventColumns] = []
         for body, lo_ts, hi_ts in rows:
-            batch = _batch_dec.decode(body)
-            if lo_ts >= since and hi_ts <= hi:
-                out += batch
-            else:
-                out += [e for e in batch if since <= e.ts <= hi]
-        return out
+            batch = EventColumns.decode(body)
+            if not (lo_ts >= since and hi_ts <= hi):
+                batch = batch.select((batch.ts >= since) & (batch.ts <= hi))
+            out.append(batch)
+        return EventColumns.concat(out)
 
-    def batches_after(self, app_id: str, seq: int) -> tuple[list[Event], int, float | None]:
-        """Events of the app's batches stored after batch `seq`: (events, last seq, the
-        earliest event time among them)."""
-        events: list[Event] = []
+    def batches_after(self, app_id: str, seq: int) -> tuple[list[EventColumns], int, float | None]:
+        """The app's batches stored after batch `seq`: (batches, last seq, the earliest
+        event time among them)."""
+        batches: list[EventColumns] = []
         last, lo = seq, None
         for s, body, min_ts in self._db.execute(
             "SELECT seq, body, min_ts FROM event_batches WHERE app_pk=? AND seq>? ORDER BY seq",
             (self.app_pk(app_id), seq),
         ):
-            events += _batch_dec.decode(body)
+            batches.append(EventColumns.decode(body))
             last = s
             lo = min_ts if lo is None else min(lo, min_ts)
-        return events, last, lo
+        return batches, last, lo
 
     def last_batch(self, app_id: str) -> int:
         """The seq of the app's latest stored batch (0 if none)."""
@@ -393,7 +428,13 @@ class Store:
         return row[0] or 0
 
     def event_window(self, app_id: str, since: float) -> EventWindow:
-        return EventWindow.from_events(app_id, self.events(app_id, since))
+        rows = self._db.execute(
+            "SELECT body FROM event_batches WHERE app_pk=? AND max_ts>=?",
+            (self.app_pk(app_id), since),
+        )
+        return EventWindow.from_columns(
+            app_id, [EventColumns.decode(body) for (body,) in rows], since=since
+        )
 
     def account_days(self, app_id: str, since_day: int) -> AccountDays:
         rows = self._db.execute(
@@ -469,15 +510,20 @@ class Store:
     # ---- findings ----------------------------------------------------------------
 
     def upsert_findings(self, findings: Iterable[Finding], now: float) -> list[Finding]:
-        """Insert new findings, refresh known ones; returns those that are new.
+        """Insert new findings, merge known ones with what this pass saw (merge_findings:
+        a ring keeps every day it was seen on); returns those that are new.
 
         A finding the system resolved (its pattern had stopped) that is produced again is
         reopened, with an audit entry; a dismissed one stays dismissed."""
         new: list[Finding] = []
         with self._tx() as db:
             for f in findings:
+                row = db.execute(
+                    "SELECT status, body FROM findings WHERE id=?", (f.id,)
+                ).fetchone()
+                if row is not None:
+                    f = merge_findings(_finding_dec.decode(row[1]), f)
                 body = _finding_enc.encode(f)
-                row = db.execute("SELECT status FROM findings WHERE id=?", (f.id,)).fetchone()
                 if row is None:
                     db.execute(
                         "INSERT INTO findings(id, app, kind, severity, score, window_start, "

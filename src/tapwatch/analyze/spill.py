@@ -1,0 +1,79 @@
+"""Unsorted dumps: an external bucket sort by time.
+
+Dumps come in any order (several files, exports per unit, a database's natural order).
+Everything read is first written to a spill file on disk, cut into pieces of one UTC day
+of one app (`EventColumns.encode`, about 60-100 bytes per event); the sweep then takes the
+days in order and reads back only the pieces of the days it reaches. Memory holds one read
+chunk while spilling and one window while judging, whatever the order or size of the dump;
+disk holds the dump once, in columns. Sorted input costs the same path (one piece per
+chunk and day) and never waits on a sort of the whole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tapwatch.columns import EventColumns
+
+BUCKET_S = 86400.0
+
+
+class TimeSpill:
+    """Pieces of (app, UTC day) columns in one append-only file, read back by day."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "events.spill"
+        self._file = self.path.open("w+b")
+        self._end = 0
+        self._index: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        self.events = 0
+        self.bytes = 0
+        self.first_ts = float("inf")
+        self.last_ts = float("-inf")
+
+    def close(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+    def add(self, app: str, cols: EventColumns) -> None:
+        """Spill one app's chunk, cut by UTC day."""
+        if not len(cols):
+            return
+        self.events += len(cols)
+        self.first_ts = min(self.first_ts, float(cols.ts.min()))
+        self.last_ts = max(self.last_ts, float(cols.ts.max()))
+        day = np.floor(cols.ts / BUCKET_S).astype(np.int64)
+        lo, hi = int(day.min()), int(day.max())
+        if lo == hi:
+            self._write(app, lo, cols)
+            return
+        order = np.argsort(day, kind="stable")
+        sorted_days = day[order]
+        cuts = np.flatnonzero(np.diff(sorted_days)) + 1
+        for rows in np.split(order, cuts):
+            self._write(app, int(day[rows[0]]), cols.select(rows, compact=True))
+
+    def _write(self, app: str, bucket: int, cols: EventColumns) -> None:
+        body = cols.encode()
+        self._file.seek(self._end)
+        self._file.write(body)
+        self._index.setdefault((app, bucket), []).append((self._end, len(body)))
+        self._end += len(body)
+        self.bytes += len(body)
+
+    def apps(self) -> list[str]:
+        return sorted({app for app, _ in self._index})
+
+    def days(self) -> list[int]:
+        """The UTC day numbers holding events, ascending."""
+        return sorted({day for _, day in self._index})
+
+    def take(self, app: str, day: int) -> list[EventColumns]:
+        """The app's pieces of one UTC day (each piece is read once: the index forgets it)."""
+        out = []
+        for offset, size in self._index.pop((app, day), []):
+            self._file.seek(offset)
+            out.append(EventColumns.decode(self._file.read(size)))
+        return out

@@ -1,0 +1,236 @@
+"""Judging a whole dump: the daemon's windows slid across it in time order.
+
+Every `step_days` (at local midnight of each app's time zone) the detectors run as the
+daemon's pass would at that instant: the raw window (`detect.raw_window`, 7 days) of events
+before it and `detect.rollup_days` of daily rollups. The inputs are kept up to date the way
+the daemon's input cache keeps them (tapwatch.daemon.detect_worker.InputCache): the window
+is trimmed and extended with the events of the step, the rollups of the step's days are
+appended, nothing is rebuilt. Findings of every window are merged by id
+(tapwatch.detectors.merge: a ring seen by overlapping windows is one finding with all its
+days). At the end of the dump one full pass, assessment included, judges each app as of
+that instant.
+
+Memory: one raw window per app, its rollups (`rollup_days`), the findings, and the events
+read from the spill but not yet reached (at most a day per app): not the dump.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+
+from tapwatch.analyze.spill import BUCKET_S, TimeSpill
+from tapwatch.columns import EventColumns
+from tapwatch.detectors.base import AppProfile, DetectorInput, Finding, UsageSnapshot
+from tapwatch.detectors.engine import DetectorFailure, FleetResult, run_detectors, run_fleet
+from tapwatch.detectors.merge import merge_into
+from tapwatch.window import (
+    DAY,
+    AccountDays,
+    AppHours,
+    EventWindow,
+    combine_account_days,
+    combine_app_hours,
+    local_day_of,
+    rollup,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSettings:
+    raw_window: float  # seconds of raw events each window holds
+    rollup_days: int
+    step_days: int  # days between two windows' ends
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class AppInputs:
+    """One app's detector inputs as the sweep moves forward."""
+
+    def __init__(self, profile: AppProfile) -> None:
+        self.profile = profile
+        self.events = EventWindow.empty(profile.id)
+        self.account_days = AccountDays.from_rows([], [])
+        self.app_hours = AppHours.from_rows([])
+        self.pending: list[EventColumns] = []  # read from the spill, not reached yet
+        self.first_day: int | None = None
+        self.events_in = 0
+        self.duplicates = 0
+
+    def advance(self, end: float, raw_window: float, rollup_days: int) -> DetectorInput | None:
+        """Take in the pending events before `end`; the inputs of a pass at `end`, or None
+        if the app has nothing in them."""
+        tz = self.profile.timezone
+        since = end - raw_window
+        since_day = local_day_of(end, tz) - rollup_days
+        new = EventColumns.concat(self.pending)
+        self.pending = []
+        if len(new):
+            before = new.ts < end
+            if not before.all():
+                self.pending = [new.select(~before, compact=True)]
+                new = new.select(before)
+        events = self.events.since(since)
+        if len(new):
+            new = self._drop_repeats(new, events)
+            acc, hours = rollup(new, tz)
+            self.account_days = _append_days(self.account_days, acc)
+            self.app_hours = _append_hours(self.app_hours, hours)
+            first = int(acc.day.min())
+            self.first_day = first if self.first_day is None else min(self.first_day, first)
+            events = events.extend(EventWindow.from_columns(self.profile.id, [new], since=since))
+            if events.table_size > 2 * len(events) + 4096:
+                events = events.compacted()
+            self.events_in += len(new)
+        self.events = events
+        ad, ah = self.account_days, self.app_hours
+        if len(ad) and ad.day[0] < since_day:
+            self.account_days = ad = ad.select(ad.day >= since_day)
+        if len(ah) and ah.day[0] < since_day:
+            self.app_hours = ah = ah.select(ah.day >= since_day)
+        if not len(events) and not len(ad):
+            return None
+        return DetectorInput(
+            app=self.profile,
+            now=end,
+            events=events,
+            account_days=ad,
+            app_hours=ah,
+            snapshot=None,
+            data_since=None if self.first_day is None else self.first_day * DAY,
+        )
+
+    def _drop_repeats(self, new: EventColumns, window: EventWindow) -> EventColumns:
+        """Events whose id came earlier in the batch or in the window are dropped, as the
+        daemon's store drops a repeated id (analyze remembers ids for one window)."""
+        ids = np.array(new.ids, dtype=bytes)
+        _, first = np.unique(ids, return_index=True)
+        keep = np.zeros(len(new), dtype=bool)
+        keep[first] = True
+        if len(window):
+            keep &= ~np.isin(ids, window.ids)
+        if keep.all():
+            return new
+        self.duplicates += len(new) - int(keep.sum())
+        return new.select(keep)
+
+
+def _append_days(old: AccountDays, new: AccountDays) -> AccountDays:
+    new = new.canonical()
+    if not len(old):
+        return new
+    if not len(new):
+        return old
+    if new.day.min() > old.day.max():
+        return old.extend(new)
+    return combine_account_days([old, new])
+
+
+def _append_hours(old: AppHours, new: AppHours) -> AppHours:
+    if not len(old) or not len(new):
+        return new if len(new) else old
+    if new.day.min() > old.day.max():
+        return old.extend(new)
+    return combine_app_hours([old, new])
+
+
+def midnight(d: date, profile: AppProfile) -> float:
+    """Epoch seconds of local midnight starting date d in the app's time zone."""
+    return datetime.combine(d, time(0), tzinfo=profile.timezone).timestamp()
+
+
+def window_dates(
+    first_ts: float, end: float, profiles: list[AppProfile], step_days: int
+) -> list[date]:
+    """The dates at whose local midnight windows end before the final one at `end`: every
+    `step_days` from the UTC date of the first event, while some app's midnight is before
+    `end`."""
+    d = datetime.fromtimestamp(first_ts, UTC).date() + timedelta(days=step_days)
+    out = []
+    while min(midnight(d, p) for p in profiles) < end:
+        out.append(d)
+        d += timedelta(days=step_days)
+    return out
+
+
+@dataclass
+class SweepResult:
+    findings: list[Finding]  # every window's, merged by id, in the engine's order
+    final: FleetResult  # the pass at the end of the dump (assessments, metrics)
+    windows: int
+    failures: list[DetectorFailure]
+    duplicates: int
+
+
+def sweep(
+    spill: TimeSpill,
+    profiles: dict[str, AppProfile],
+    settings: SweepSettings,
+    end: float,
+    *,
+    snapshots: dict[str, UsageSnapshot] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> SweepResult:
+    """Slide the windows over the spilled events up to `end`, then judge at `end`.
+    `progress(windows done, windows in all, events taken in)` after each window."""
+    assert 1 <= settings.step_days * DAY <= settings.raw_window
+    apps = {a: AppInputs(profiles[a]) for a in spill.apps()}
+    days = spill.days()
+    profiles_in = [s.profile for s in apps.values()]
+    steps = window_dates(spill.first_ts, end, profiles_in, settings.step_days)
+    total = len(steps) + 1
+    found: dict[str, Finding] = {}
+    failures: dict[tuple[str, str | None, str], DetectorFailure] = {}
+    next_day = 0
+
+    def load(until: float) -> None:
+        nonlocal next_day
+        while next_day < len(days) and days[next_day] * BUCKET_S < until:
+            for app_id, state in apps.items():
+                state.pending += spill.take(app_id, days[next_day])
+            next_day += 1
+
+    def events_in() -> int:
+        return sum(s.events_in for s in apps.values())
+
+    for k, d in enumerate(steps):
+        ends = {a: min(midnight(d, s.profile), end) for a, s in apps.items()}
+        load(max(ends.values()))
+        inputs = [
+            inp
+            for a, s in apps.items()
+            if (inp := s.advance(ends[a], settings.raw_window, settings.rollup_days))
+        ]
+        findings, failed = run_detectors(inputs, settings.detectors)
+        merge_into(found, findings)
+        for f in failed:
+            failures.setdefault((f.kind, f.app, f.error), f)
+        if progress is not None:
+            progress(k + 1, total, events_in())
+    load(float("inf"))
+    inputs = [
+        inp
+        for s in apps.values()
+        if (inp := s.advance(end, settings.raw_window, settings.rollup_days))
+    ]
+    for inp in inputs:
+        if snapshots and inp.app.id in snapshots:
+            inp.snapshot = snapshots[inp.app.id]
+    final = run_fleet(inputs, settings.detectors)
+    merge_into(found, final.findings)
+    for f in final.failures:
+        failures.setdefault((f.kind, f.app, f.error), f)
+    if progress is not None:
+        progress(total, total, events_in())
+    findings = sorted(found.values(), key=lambda f: (f.app, f.kind, f.window_start, f.id))
+    return SweepResult(
+        findings=findings,
+        final=final,
+        windows=total,
+        failures=list(failures.values()),
+        duplicates=sum(s.duplicates for s in apps.values()),
+    )

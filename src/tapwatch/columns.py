@@ -1,0 +1,294 @@
+"""A batch of accepted events as columns: what a page, a file chunk or a stored batch is.
+
+The normaliser produces one `EventColumns` per page (decoded, validated and pseudonymised in
+bulk); the store writes it as one row (`encode`), rolls it up with array operations, and the
+detector windows are concatenations of stored batches (`tapwatch.window.EventWindow`). No
+event is a Python object on that path; `to_events` makes them only for evidence pages.
+
+String columns hold int32 codes (-1 = absent) into the batch's `strings` table, `account`
+codes into `accounts` (pseudonyms); a column absent from every event of the batch is None.
+Float columns hold NaN where absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from tapwatch.events import Event, EventType
+
+#: string-valued columns besides `account`, coded into `strings`
+STR_COLUMNS = (
+    "unit",
+    "device",
+    "device_model",
+    "network",
+    "point",
+    "target",
+    "content_hash",
+    "photo_hash",
+)
+F64_COLUMNS = ("lat", "lon")
+F32_COLUMNS = ("accuracy_m", "duration_s", "playback_rate", "position_s")
+OPTIONAL_COLUMNS = STR_COLUMNS + F64_COLUMNS + F32_COLUMNS
+#: a batch keeps every float as float64 (evidence pages show the values as sent); windows
+#: narrow some to float32
+_DTYPES: dict[str, Any] = {
+    **dict.fromkeys(STR_COLUMNS, np.int32),
+    **dict.fromkeys(F64_COLUMNS + F32_COLUMNS, np.float64),
+}
+_TYPES = list(EventType)
+
+
+def absent_column(name: str, n: int) -> np.ndarray:
+    """A column of n absent values: -1 codes, or NaN."""
+    dtype = _DTYPES[name]
+    return np.full(n, -1 if dtype is np.int32 else np.nan, dtype=dtype)
+
+
+def code_map(values: Sequence[str], table: list[str], index: dict[str, int]) -> np.ndarray:
+    """Codes of `values` in `table` (appending the missing ones, `index` kept in step), as
+    an array indexed by the old code whose last slot maps -1 (absent) to -1."""
+    out = np.empty(len(values) + 1, dtype=np.int32)
+    for i, v in enumerate(values):
+        c = index.get(v)
+        if c is None:
+            c = index[v] = len(table)
+            table.append(v)
+        out[i] = c
+    out[-1] = -1
+    return out
+
+
+class _Stored(msgspec.Struct, array_like=True):
+    """One stored batch (the body of an `event_batches` row), after the format magic."""
+
+    ids: list[str]
+    ts: bytes
+    type: bytes
+    account: bytes
+    accounts: list[str]
+    strings: list[str]
+    optional: dict[str, bytes]
+
+
+_MAGIC = b"TWC2"
+_stored_enc = msgspec.msgpack.Encoder()
+_stored_dec = msgspec.msgpack.Decoder(_Stored)
+_legacy_dec = msgspec.msgpack.Decoder(list[Event])
+
+
+@dataclass(slots=True)
+class EventColumns:
+    """Accepted events of one app as columns, in arrival order (see the module docstring)."""
+
+    ids: list[str]
+    ts: np.ndarray  # float64 epoch seconds
+    type: np.ndarray  # uint8 EventType codes
+    account: np.ndarray  # int32 codes into accounts
+    accounts: list[str] = field(default_factory=list)
+    strings: list[str] = field(default_factory=list)
+    #: optional columns present in at least one event: name -> array (codes or floats)
+    optional: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def column(self, name: str) -> np.ndarray:
+        """An optional column in full (absent values where the batch has none)."""
+        col = self.optional.get(name)
+        return absent_column(name, len(self)) if col is None else col
+
+    @classmethod
+    def empty(cls) -> EventColumns:
+        return cls(
+            ids=[],
+            ts=np.zeros(0),
+            type=np.zeros(0, dtype=np.uint8),
+            account=np.zeros(0, dtype=np.int32),
+        )
+
+    def select(self, rows: np.ndarray, compact: bool = False) -> EventColumns:
+        """The events at these row indices (or where a boolean mask is true). The tables
+        are kept, or with `compact` cut to the strings those events use (for a part that
+        outlives the rest: a spilled piece, the events left for later)."""
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        ids = self.ids
+        out = EventColumns(
+            ids=[ids[i] for i in rows.tolist()],
+            ts=self.ts[rows],
+            type=self.type[rows],
+            account=self.account[rows],
+            accounts=self.accounts,
+            strings=self.strings,
+            optional={k: v[rows] for k, v in self.optional.items()},
+        )
+        return out.compacted() if compact else out
+
+    def compacted(self) -> EventColumns:
+        """The same events with tables holding only the strings they use."""
+        used_acc, account = np.unique(self.account, return_inverse=True)
+        codes = [v for k, v in self.optional.items() if k in STR_COLUMNS]
+        used_str = np.unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int32)
+        used_str = used_str[used_str >= 0]
+        recode = np.full(len(self.strings) + 1, -1, dtype=np.int32)  # last slot: -1 stays
+        recode[used_str] = np.arange(used_str.size, dtype=np.int32)
+        return EventColumns(
+            ids=self.ids,
+            ts=self.ts,
+            type=self.type,
+            account=account.astype(np.int32),
+            accounts=[self.accounts[i] for i in used_acc.tolist()],
+            strings=[self.strings[i] for i in used_str.tolist()],
+            optional={
+                k: recode[v] if k in STR_COLUMNS else v for k, v in self.optional.items()
+            },
+        )
+
+    @classmethod
+    def concat(cls, batches: Sequence[EventColumns]) -> EventColumns:
+        """One batch of these batches' events in order, their tables merged."""
+        batches = [b for b in batches if len(b)]
+        if not batches:
+            return cls.empty()
+        if len(batches) == 1:
+            return batches[0]
+        accounts: list[str] = []
+        strings: list[str] = []
+        acc_index: dict[str, int] = {}
+        str_index: dict[str, int] = {}
+        account_parts, opt_parts = [], {}
+        names = {k for b in batches for k in b.optional}
+        for b in batches:
+            acc_map = code_map(b.accounts, accounts, acc_index)
+            account_parts.append(acc_map[b.account])
+            str_map = code_map(b.strings, strings, str_index)
+            for name in names:
+                col = b.optional.get(name)
+                if col is None:
+                    col = absent_column(name, len(b))
+                elif name in STR_COLUMNS:
+                    col = str_map[col]
+                opt_parts.setdefault(name, []).append(col)
+        return cls(
+            ids=[i for b in batches for i in b.ids],
+            ts=np.concatenate([b.ts for b in batches]),
+            type=np.concatenate([b.type for b in batches]),
+            account=np.concatenate(account_parts),
+            accounts=accounts,
+            strings=strings,
+            optional={k: np.concatenate(v) for k, v in opt_parts.items()},
+        )
+
+    # ---- storage -----------------------------------------------------------------
+
+    def encode(self) -> bytes:
+        """The batch as one store row body (columns as raw little-endian arrays)."""
+        body = _Stored(
+            ids=self.ids,
+            ts=self.ts.astype("<f8").tobytes(),
+            type=self.type.tobytes(),
+            account=self.account.astype("<i4").tobytes(),
+            accounts=self.accounts,
+            strings=self.strings,
+            optional={
+                k: v.astype(np.dtype(_DTYPES[k]).newbyteorder("<")).tobytes()
+                for k, v in self.optional.items()
+            },
+        )
+        return _MAGIC + _stored_enc.encode(body)
+
+    @classmethod
+    def decode(cls, body: bytes) -> EventColumns:
+        """A stored batch; bodies of the first store format (a msgpack list of events) are
+        read as well."""
+        if body[:4] != _MAGIC:
+            return cls.from_events(_legacy_dec.decode(body))
+        s = _stored_dec.decode(memoryview(body)[4:])
+        return cls(
+            ids=s.ids,
+            ts=np.frombuffer(s.ts, dtype="<f8"),
+            type=np.frombuffer(s.type, dtype=np.uint8),
+            account=np.frombuffer(s.account, dtype="<i4"),
+            accounts=s.accounts,
+            strings=s.strings,
+            optional={
+                k: np.frombuffer(v, dtype=np.dtype(_DTYPES[k]).newbyteorder("<"))
+                for k, v in s.optional.items()
+                if k in _DTYPES
+            },
+        )
+
+    # ---- events as objects (tests, evidence pages, the first store format) ----------
+
+    @classmethod
+    def from_events(cls, events: Iterable[Event]) -> EventColumns:
+        """Columns of already accepted events (kept in their order, duplicates too)."""
+        events = list(events)
+        accounts: list[str] = []
+        acc_index: dict[str, int] = {}
+        strings: list[str] = []
+        str_index: dict[str, int] = {}
+
+        def codes(values: list[str | None], table: list[str], index: dict[str, int]) -> np.ndarray:
+            out = np.empty(len(values), dtype=np.int32)
+            for i, v in enumerate(values):
+                if v is None:
+                    out[i] = -1
+                    continue
+                c = index.get(v)
+                if c is None:
+                    c = index[v] = len(table)
+                    table.append(v)
+                out[i] = c
+            return out
+
+        optional: dict[str, np.ndarray] = {}
+        for name in OPTIONAL_COLUMNS:
+            values = [getattr(e, name) for e in events]
+            if all(v is None for v in values):
+                continue
+            if name in STR_COLUMNS:
+                optional[name] = codes(values, strings, str_index)
+            else:
+                optional[name] = np.array(values, dtype=np.float64).astype(_DTYPES[name])
+        return cls(
+            ids=[e.id for e in events],
+            ts=np.array([e.ts for e in events], dtype=np.float64),
+            type=np.array([int(e.type) for e in events], dtype=np.uint8),
+            account=codes([e.account for e in events], accounts, acc_index),
+            accounts=accounts,
+            strings=strings,
+            optional=optional,
+        )
+
+    def to_events(self, app: str, rows: Iterable[int] | None = None) -> list[Event]:
+        """The events at these rows (all by default) as Event records."""
+        rows = range(len(self)) if rows is None else rows
+        strings, opt = self.strings, self.optional
+        out = []
+        for r in rows:
+            values: dict[str, Any] = {}
+            for name, col in opt.items():
+                v = col[r]
+                if name in STR_COLUMNS:
+                    if v >= 0:
+                        values[name] = strings[v]
+                elif v == v:  # not NaN
+                    values[name] = float(v)
+            out.append(
+                Event(
+                    app=app,
+                    id=self.ids[r],
+                    ts=float(self.ts[r]),
+                    type=_TYPES[self.type[r]],
+                    account=self.accounts[self.account[r]],
+                    **values,
+                )
+            )
+        return out

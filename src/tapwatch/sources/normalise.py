@@ -1,0 +1,503 @@
+"""Event normalisation, a page at a time: raw usage-API-shaped records in, validated,
+pseudonymised columns out (`EventColumns`), every rejected event counted by reason.
+
+Every source adapter goes through `EventNormaliser`, whatever shape its records come in:
+
+- `from_page` / `from_jsonl`: JSON bodies, decoded in one msgspec call for the whole page
+  (per event only when one of them does not decode, to reject just that one);
+- `from_rows`: mappings with the usage API's field names (CSV rows, adapters' dicts);
+- `from_columns`: columns with those names (an adapter that has arrays already).
+
+Then, on the columns: timestamps parsed in bulk (tapwatch.timestamps), the type name
+looked up, numeric ranges, empty ids and lat-with-lon checked as array operations, clock
+checks, and each distinct account, device and network id pseudonymised once per page.
+No per-event Python runs unless an event is rejected or a column is of mixed types.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import compress, repeat
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from tapwatch.columns import F32_COLUMNS, F64_COLUMNS, STR_COLUMNS, EventColumns
+from tapwatch.events import (
+    EVENT_TYPE_BY_NAME,
+    ID_FIELDS,
+    MAX_ID_LENGTH,
+    MAX_STRING_LENGTH,
+    NUMERIC_RANGES,
+    REQUIRED_FIELDS,
+    WIRE_FIELDS,
+    EventRejected,
+    EventType,
+    Page,
+    RejectReason,
+    WireEvent,
+    decode_events,
+    decode_wire,
+)
+from tapwatch.pseudonym import Pseudonymizer
+from tapwatch.timestamps import TS_MAX, TS_MIN, TimeError, epoch_milliseconds, epoch_seconds
+from tapwatch.timestamps import parse_one as parse_time
+
+log = logging.getLogger("tapwatch.sources")
+
+_GETTERS = {f: operator.attrgetter(f) for f in WIRE_FIELDS}
+_TYPE_CODE = {name: int(t) for name, t in EVENT_TYPE_BY_NAME.items()}
+_UNKNOWN_TYPE = 255
+_PSEUDONYMISED = {"device": "device", "network": "network"}
+_STRING_FIELDS = ("id", "type", "account", "app", *STR_COLUMNS)
+_FLOAT_COLUMNS = F64_COLUMNS + F32_COLUMNS
+
+
+class RejectLog:
+    """Logs an app's rejected events once per state change: the first rejection of a reason
+    (with one example), then nothing while it goes on, then once more when a poll that
+    fetched events saw none of it. Counts go to metrics, not to the log."""
+
+    def __init__(self, app_id: str) -> None:
+        self.app_id = app_id
+        self.active: set[str] = set()
+        self._seen: set[str] = set()
+        self._events = 0
+
+    def rejected(self, reason: str, count: int, detail: str) -> None:
+        self._seen.add(reason)
+        if reason not in self.active:
+            self.active.add(reason)
+            # details name fields and ranges, never an id: safe to log
+            log.warning(
+                "app %s: rejecting events (%s): %s (%d in this batch; counts in "
+                "tapwatch_app_events_rejected_total)",
+                self.app_id, reason, detail, count,
+            )
+
+    def fetched(self, n: int) -> None:
+        self._events += n
+
+    def poll_done(self) -> None:
+        """End of a poll: reasons that no event of it had are cleared (if it had events)."""
+        if self._events:
+            for reason in sorted(self.active - self._seen):
+                self.active.discard(reason)
+                log.info("app %s: no more rejected events (%s)", self.app_id, reason)
+        self._seen = set()
+        self._events = 0
+
+
+class EventNormaliser:
+    """Turns one app's raw records into accepted `EventColumns`, counting each rejected
+    event by reason (`take_rejected`) and logging through the app's `RejectLog`."""
+
+    def __init__(
+        self,
+        app_id: str,
+        pseudonymizer: Pseudonymizer,
+        now: float,
+        max_clock_skew: float,
+        oldest_accepted: float,
+        reject_log: RejectLog | None = None,
+    ) -> None:
+        self.app_id = app_id
+        self._p = pseudonymizer
+        self._latest = now + max_clock_skew
+        self._oldest = oldest_accepted
+        self.rejected: Counter[str] = Counter()
+        self.log = reject_log or RejectLog(app_id)
+
+    def take_rejected(self) -> Counter[str]:
+        out, self.rejected = self.rejected, Counter()
+        return out
+
+    def _reject(self, reason: RejectReason, count: int, detail: str) -> None:
+        if count:
+            self.rejected[reason.value] += count
+            self.log.rejected(reason.value, count, detail)
+
+    # ---- entry points ------------------------------------------------------------
+
+    def from_page(self, page: Page) -> EventColumns:
+        """The events of a decoded usage API page."""
+        if page.events is not None:
+            return self.from_wire(page.events)
+        assert page.raw is not None
+        return self.from_bodies(page.raw)
+
+    def from_jsonl(self, lines: list[bytes]) -> EventColumns:
+        """Events from JSONL lines (non-blank, one event each)."""
+        events = decode_events(lines)
+        if events is None:
+            return self.from_bodies(lines)
+        return self.from_wire(events)
+
+    def from_bodies(self, bodies: Sequence[bytes | msgspec.Raw]) -> EventColumns:
+        """Events from JSON bodies decoded one by one (a page where some do not decode)."""
+        good: list[WireEvent] = []
+        self.log.fetched(len(bodies))
+        for raw in bodies:
+            try:
+                good.append(decode_wire(raw))
+            except EventRejected as e:
+                self._reject(e.reason, 1, e.detail)
+        return self._accept(_wire_columns(good), len(good), typed=True, counted=True)
+
+    def from_wire(self, events: Sequence[WireEvent]) -> EventColumns:
+        """Events already decoded to WireEvent (types and lengths checked by msgspec)."""
+        return self._accept(_wire_columns(events), len(events), typed=True)
+
+    def from_rows(self, rows: Iterable[Mapping[str, Any]]) -> EventColumns:
+        """Events from mappings with the usage API's field names. Empty strings and None
+        mean absent; numbers may be given as strings (a CSV row)."""
+        rows = list(rows)
+        cols: dict[str, list[Any]] = {f: [None] * len(rows) for f in WIRE_FIELDS}
+        for i, row in enumerate(rows):
+            for k, v in row.items():
+                col = cols.get(k) if isinstance(k, str) else None
+                if col is not None and v is not None and v != "":
+                    col[i] = v
+        return self.from_columns(cols, text=True)
+
+    def from_columns(
+        self, columns: Mapping[str, Sequence[Any]], text: bool = False
+    ) -> EventColumns:
+        """Events from columns named as the usage API's fields (equal lengths; None is
+        absent; unknown names are ignored). `text`: numbers may come as strings."""
+        lengths = {len(v) for k, v in columns.items() if k in _GETTERS}
+        if len(lengths) > 1:
+            raise ValueError(f"columns of unequal lengths: {sorted(lengths)}")
+        n = lengths.pop() if lengths else 0
+        cols = {f: list(columns[f]) if f in columns else [None] * n for f in WIRE_FIELDS}
+        return self._accept(cols, n, typed=False, text=text)
+
+    # ---- the columns -------------------------------------------------------------
+
+    def _accept(
+        self,
+        cols: dict[str, list[Any]],
+        n: int,
+        *,
+        typed: bool,
+        text: bool = False,
+        counted: bool = False,
+    ) -> EventColumns:
+        if not counted:
+            self.log.fetched(n)
+        if n == 0:
+            return EventColumns.empty()
+        v = validate(
+            cols, n, self._reject, typed=typed, text=text, latest=self._latest, oldest=self._oldest
+        )
+        if v.ok.all():
+            return self._columns(v.cols, n, v.ts, v.types, v.floats)
+        keep = v.ok.tolist()
+        n = int(v.ok.sum())
+        if n == 0:
+            return EventColumns.empty()
+        return self._columns(
+            {f: list(compress(c, keep)) for f, c in v.cols.items()},
+            n,
+            v.ts[v.ok],
+            v.types[v.ok],
+            {f: c[v.ok] for f, c in v.floats.items()},
+        )
+
+    def _columns(
+        self,
+        cols: dict[str, list[Any]],
+        n: int,
+        ts: np.ndarray,
+        types: np.ndarray,
+        floats: dict[str, np.ndarray],
+    ) -> EventColumns:
+        """The accepted events as EventColumns: ids pseudonymised, strings coded."""
+        account, accounts = self._coded(cols["account"], "account", [], {})
+        strings: list[str] = []
+        index: dict[str, int] = {}
+        optional: dict[str, np.ndarray] = {}
+        for f in STR_COLUMNS:
+            col = cols[f]
+            if col.count(None) != n:
+                optional[f], _ = self._coded(col, _PSEUDONYMISED.get(f), strings, index)
+        optional.update(floats)
+        return EventColumns(
+            ids=cols["id"],
+            ts=ts,
+            type=types,
+            account=account,
+            accounts=accounts,
+            strings=strings,
+            optional=optional,
+        )
+
+    def _coded(
+        self, col: list[str | None], kind: str | None, table: list[str], index: dict[str, int]
+    ) -> tuple[np.ndarray, list[str]]:
+        """Codes of a string column into `table` (appended to; `index` kept in step), each
+        distinct value pseudonymised first if `kind` names a kind of id."""
+        distinct: dict[Any, int] = dict.fromkeys(col)  # type: ignore[arg-type]
+        distinct.pop(None, None)
+        keys = list(distinct)
+        values = self._p.many(kind, keys) if kind else keys
+        for k, v in zip(keys, values, strict=True):
+            c = index.get(v)
+            if c is None:
+                c = index[v] = len(table)
+                table.append(v)
+            distinct[k] = c
+        distinct[None] = -1
+        return np.fromiter(map(distinct.__getitem__, col), dtype=np.int32, count=len(col)), table
+
+
+#: how `validate` reports rejected events: (reason, how many, one example's detail)
+Reject = Callable[[RejectReason, int, str], None]
+_RowReject = Callable[[RejectReason, np.ndarray, Callable[[int], str]], None]
+
+
+@dataclass(slots=True)
+class Validated:
+    """Columns after validation: which events pass (`ok`), their times, type codes and
+    numeric columns; `cols` are the input columns (wrong-typed values made None)."""
+
+    ok: np.ndarray
+    ts: np.ndarray
+    types: np.ndarray
+    floats: dict[str, np.ndarray]
+    cols: dict[str, list[Any]]
+
+
+def validate(
+    cols: dict[str, list[Any]],
+    n: int,
+    on_reject: Reject,
+    *,
+    typed: bool,
+    text: bool = False,
+    latest: float = float("inf"),
+    oldest: float = float("-inf"),
+) -> Validated:
+    """Check n events given as columns, with array operations. Each rejected event is
+    reported once, for the first rule it breaks in this order: missing field, type, length
+    (with `typed`, msgspec has checked these three while decoding), empty id, numeric
+    range, time, type name, lat without lon, later than `latest`, older than `oldest`."""
+    ok = np.ones(n, dtype=bool)
+
+    def reject(reason: RejectReason, bad: np.ndarray, detail: Callable[[int], str]) -> None:
+        bad = bad & ok
+        count = int(bad.sum())
+        if count:
+            on_reject(reason, count, detail(int(np.argmax(bad))))
+            ok[bad] = False
+
+    if not typed:
+        _check_types(cols, n, reject, text)
+    floats = {f: _floats(cols[f]) for f in _FLOAT_COLUMNS if cols[f].count(None) != n}
+    for f in ("id", "account"):
+        col = cols[f]
+        if "" in col:
+            reject(
+                RejectReason.invalid_value,
+                np.array([v == "" for v in col]),
+                lambda _i, f=f: f"{f} is empty",
+            )
+    for f, arr in floats.items():
+        lo, hi, open_low = NUMERIC_RANGES[f]
+        with np.errstate(invalid="ignore"):
+            inside = ((arr > lo) if open_low else (arr >= lo)) & (arr <= hi)
+        reject(
+            RejectReason.invalid_value,
+            (~inside & ~np.isnan(arr)) | _nan_values(cols[f], arr),
+            lambda _i, f=f, lo=lo, hi=hi, o=open_low: (
+                f"{f} is outside {'(' if o else '['}{lo:g}, {hi:g}]"
+            ),
+        )
+    ts = _times(cols, n, reject)
+    types = np.fromiter(
+        map(_TYPE_CODE.get, cols["type"], repeat(_UNKNOWN_TYPE)), dtype=np.uint8, count=n
+    )
+    reject(
+        RejectReason.unknown_event_type,
+        types == _UNKNOWN_TYPE,
+        lambda i: f"type {str(cols['type'][i])[:40]!r} is unknown",
+    )
+    lat, lon = floats.get("lat"), floats.get("lon")
+    if lat is not None or lon is not None:
+        no_lat = np.isnan(lat) if lat is not None else np.ones(n, dtype=bool)
+        no_lon = np.isnan(lon) if lon is not None else np.ones(n, dtype=bool)
+        reject(
+            RejectReason.invalid_value,
+            no_lat != no_lon,
+            lambda _i: "lat and lon must come together",
+        )
+    with np.errstate(invalid="ignore"):
+        reject(
+            RejectReason.future_timestamp,
+            ts > latest,
+            lambda _i: "ts is beyond the allowed clock skew",
+        )
+        reject(
+            RejectReason.too_old, ts < oldest, lambda _i: "ts is older than the rollup retention"
+        )
+    return Validated(ok=ok, ts=ts, types=types, floats=floats, cols=cols)
+
+
+def check_event(raw: bytes | msgspec.Raw) -> tuple[WireEvent, float, EventType]:
+    """Decode and validate one event body alone, by the same rules as a page (without the
+    clock checks): (the event, its epoch seconds, its type). Raises EventRejected."""
+    w = decode_wire(raw)
+
+    def refuse(reason: RejectReason, _count: int, detail: str) -> None:
+        raise EventRejected(reason, detail)
+
+    v = validate(_wire_columns([w]), 1, refuse, typed=True)
+    return w, float(v.ts[0]), EventType(int(v.types[0]))
+
+
+def _check_types(
+    cols: dict[str, list[Any]],
+    n: int,
+    reject: _RowReject,
+    text: bool,
+) -> None:
+    """What msgspec checks while decoding JSON, for columns given as such: required
+    fields, types (numbers may be strings with `text`), string lengths."""
+    for f in REQUIRED_FIELDS:
+        col = cols[f]
+        if None in col:
+            reject(
+                RejectReason.missing_field,
+                np.array([v is None for v in col]),
+                lambda _i, f=f: f"Object missing required field `{f}`",
+            )
+    for f in _STRING_FIELDS:
+        col = cols[f]
+        if not set(map(type, col)) <= {str, type(None)}:
+            reject(
+                RejectReason.invalid_type,
+                np.array([not (v is None or isinstance(v, str)) for v in col]),
+                lambda _i, f=f: f"Expected `str | null` - at `$.{f}`",
+            )
+    for f in (*_FLOAT_COLUMNS, "ts_ms"):
+        col = cols[f]
+        if text:
+            col = cols[f] = [_number(v) for v in col]
+        bad = [not (v is None or _is_number(v)) for v in col]
+        if any(bad):
+            reject(
+                RejectReason.invalid_type,
+                np.array(bad),
+                lambda _i, f=f: f"Expected `float | null` - at `$.{f}`",
+            )
+            cols[f] = [None if b else v for v, b in zip(col, bad, strict=True)]
+    ts = cols["ts"]
+    if text:
+        ts = cols["ts"] = [_number(v) if _looks_numeric(v) else v for v in ts]
+    bad = [not (v is None or isinstance(v, str) or _is_number(v)) for v in ts]
+    if any(bad):
+        reject(
+            RejectReason.invalid_type,
+            np.array(bad),
+            lambda _i: "Expected `str | float | null` - at `$.ts`",
+        )
+    for f in _STRING_FIELDS:
+        limit = MAX_ID_LENGTH if f in ID_FIELDS else MAX_STRING_LENGTH
+        lengths = np.fromiter(
+            (len(v) if isinstance(v, str) else 0 for v in cols[f]), dtype=np.int64, count=n
+        )
+        reject(
+            RejectReason.too_long,
+            lengths > limit,
+            lambda _i, f=f, limit=limit: f"Expected `str` of length <= {limit} - at `$.{f}`",
+        )
+    # a column that failed its type check must not reach the steps below
+    for f in _STRING_FIELDS:
+        cols[f] = [v if isinstance(v, str) else None for v in cols[f]]
+
+def _times(
+    cols: dict[str, list[Any]],
+    n: int,
+    reject: _RowReject,
+) -> np.ndarray:
+    """Epoch seconds of each event: `ts_ms` where given, else `ts`."""
+    ms_col, ts_col = cols["ts_ms"], cols["ts"]
+    if ms_col.count(None) == n:
+        ts, absent = epoch_seconds(ts_col)
+    else:
+        ts, absent = epoch_milliseconds(ms_col)
+        if absent.any():
+            rows = np.flatnonzero(absent)
+            ts[rows], absent[rows] = epoch_seconds([ts_col[i] for i in rows.tolist()])
+    reject(
+        RejectReason.missing_field,
+        absent,
+        lambda _i: "Object missing required field `ts` (or `ts_ms`)",
+    )
+
+    def why(i: int) -> str:
+        if ms_col[i] is not None:
+            return f"ts_ms is outside {TS_MIN * 1000:.0f} .. {TS_MAX * 1000:.0f}"
+        try:
+            parse_time(ts_col[i])
+        except TimeError as e:
+            return str(e)
+        return "ts is not a valid time"
+
+    reject(RejectReason.invalid_timestamp, np.isnan(ts), why)
+    return ts
+
+def _wire_columns(events: Sequence[WireEvent]) -> dict[str, list[Any]]:
+    return {f: list(map(g, events)) for f, g in _GETTERS.items()}
+
+
+def _floats(col: list[Any]) -> np.ndarray:
+    """A numeric column (None absent) as float64 with NaN where absent."""
+    try:
+        return np.array(col, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):  # an int beyond float range, say
+        return np.array([_float_or_nan(v) for v in col], dtype=np.float64)
+
+
+def _float_or_nan(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError, OverflowError):
+        return float("inf")  # outside every range: rejected as invalid_value
+
+
+def _nan_values(col: list[Any], arr: np.ndarray) -> np.ndarray:
+    """Where a numeric column holds NaN as a value (a CSV 'nan'), not as absent."""
+    nan = np.isnan(arr)
+    if int(nan.sum()) == col.count(None):
+        return np.zeros(arr.shape, dtype=bool)
+    return nan & np.array([v is not None for v in col])
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _looks_numeric(v: Any) -> bool:
+    if not isinstance(v, str):
+        return False
+    try:
+        float(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(v: Any) -> Any:
+    """A number written as a string becomes that number; anything else stays."""
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
