@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 held[app.id] = [e for e in evs if e.ts > now - 1800]
                 evs = [e for e in evs if e.ts <= now - 1800]
                 if evs:
-                    store.ingest(app.id, IngestBatch(events=evs), tz, now)
+                    store.ingest(app.id, IngestBatch(events=evs), now)
                     n_events += len(evs)
         fill_s = time.perf_counter() - t0
         print(
@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         n_new = 0
         for app in apps:
             if held.get(app.id):
-                tz = app_timezone(app, config.daemon)
-                store.ingest(app.id, IngestBatch(events=held[app.id]), tz, now)
+                store.ingest(app.id, IngestBatch(events=held[app.id]), now)
                 n_new += len(held[app.id])
         print(f"ingested the held-back last 30 minutes: {n_new:,} events")
         result = one_pass("warm", now)

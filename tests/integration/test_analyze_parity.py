@@ -20,7 +20,7 @@ import msgspec
 
 from tapwatch.analyze import analyze_files, load_registry
 from tapwatch.analyze.sweep import midnight, window_dates
-from tapwatch.config import app_profile, app_timezone, load_config
+from tapwatch.config import app_profile, load_config
 from tapwatch.daemon.detect_worker import InputCache, run_detect_pass
 from tapwatch.daemon.runtime import Daemon
 from tapwatch.events import decode_page
@@ -141,12 +141,11 @@ async def test_whole_dump_matches_the_daemon_replayed_over_its_span(tmp_path: Pa
             pages[events[i]["app"]].append(events[i])
             i += 1
         for app_id, evs in pages.items():
-            a = config.app(app_id)
             norm = EventNormaliser(app_id, p, at, 600.0, at - 400 * 86400)
             for k in range(0, len(evs), 1000):
                 body = msgspec.json.encode({"events": evs[k : k + 1000], "has_more": False})
                 batch = IngestBatch(events=norm.from_page(decode_page(body)))
-                store.ingest(app_id, batch, app_timezone(a, config.daemon), at)
+                store.ingest(app_id, batch, at)
             assert not norm.take_rejected()
         result = run_detect_pass(store, apps, config, at, cache).result
         store.upsert_findings(result.findings, at)

@@ -10,8 +10,8 @@ import msgspec
 import numpy as np
 import yaml
 
-from tapwatch.config import app_timezone, load_config
-from tapwatch.daemon.detect_worker import InputCache, build_inputs
+from tapwatch.config import load_config
+from tapwatch.daemon.detect_worker import InputCache, build_inputs, fold
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.engine import run_fleet
 from tapwatch.pseudonym import Pseudonymizer
@@ -77,10 +77,9 @@ class Fleet:
             if (only and app.id not in only) or app.id == skip:
                 continue
             norm = EventNormaliser(app.id, self._p, self.now, 600.0, 0.0)
-            tz = app_timezone(app, self.config.daemon)
             for day in days:
                 evs = norm.from_rows(self.sim.events_for_day(app.id, day))
-                self.store.ingest(app.id, IngestBatch(events=evs), tz, self.now)
+                self.store.ingest(app.id, IngestBatch(events=evs), self.now)
 
 
 def test_cache_updates_match_a_fresh_read(tmp_path: Path) -> None:
@@ -89,17 +88,25 @@ def test_cache_updates_match_a_fresh_read(tmp_path: Path) -> None:
     cache = InputCache()
     ingest(range(today - 30, today - 8), skip="deadline-reports")
     ingest(range(today - 12, today - 8), only=["deadline-reports"])
-    cache.build(store, apps, config, now - 8 * 86400)  # an earlier pass
+
+    def detect_pass(at: float) -> list[DetectorInput]:
+        fold(store, config)  # as run_detect_pass does first
+        return cache.build(store, apps, config, at)
+
+    detect_pass(now - 8 * 86400)  # an earlier pass
     ingest(range(today - 8, today - 2), skip="empty-shell")
     ingest(range(today - 4, today - 2), only=["empty-shell"])
-    cache.build(store, apps, config, now - 2 * 86400)
-    cache.build(store, apps, config, now - 2 * 86400)  # nothing new in between
-    ingest(range(today - 2, today + 1))
-    cache.build(store, apps, config, now - 60)
+    detect_pass(now - 2 * 86400)
+    detect_pass(now - 2 * 86400)  # nothing new in between
+    ingest(range(today - 2, today))
+    # batches stored after the fold but before the read: in the window, not yet rolled up
+    cache.build(store, apps, config, now - 3600)
+    ingest(range(today, today + 1))
+    detect_pass(now - 60)
     # late data for days already judged: beyond the raw window, and inside it
     ingest(range(today - 30, today - 12), only=["deadline-reports"])
     ingest(range(today - 8, today - 4), only=["empty-shell"])
-    cached = cache.build(store, apps, config, now)
+    cached = detect_pass(now)
     fresh = build_inputs(store, apps, config, now)
     assert [_semantic(i) for i in cached] == [_semantic(i) for i in fresh]
     assert sum(len(i.events) for i in cached) > 1000
@@ -116,6 +123,7 @@ def test_cache_reads_again_when_the_window_reaches_further_back(tmp_path: Path) 
     reuse a window cut later: it reads everything again."""
     f = Fleet(tmp_path, history_days=20, scale=0.3, apps=APPS[:2])
     f.ingest(range(f.today - 20, f.today + 1))
+    fold(f.store, f.config)
     cache = InputCache()
     cache.build(f.store, f.apps, f.config, f.now)
     earlier = f.now - 3 * 86400

@@ -19,10 +19,13 @@ EXPECTED = {
         r"setup: apps=2 .*events_served=(?P<served>\d+)",
         rf"ceiling: round=1 events=(?P<ceiling>\d+) wall_s={NUM} cpu_s={NUM} events_per_s={NUM} "
         rf"events_per_cpu_s={NUM}",
+        rf"normalise: round=1 events=(?P<normalised>\d+) wall_s={NUM} cpu_s={NUM} "
+        rf"events_per_s={NUM} events_per_cpu_s={NUM}",
         rf"ingest: round=1 events=(?P<stored>\d+) duplicates=0 wall_s={NUM} cpu_s={NUM} "
         rf"events_per_s={NUM} events_per_cpu_s={NUM}",
-        rf"summary: rounds=1 ceiling_events_per_s={NUM} ingest_events_per_s={NUM} "
-        rf"ingest_events_per_cpu_s={NUM} fraction_of_ceiling={NUM}",
+        rf"summary: rounds=1 ceiling_events_per_s={NUM} normalise_events_per_s={NUM} "
+        rf"ingest_events_per_s={NUM} ingest_events_per_cpu_s={NUM} "
+        rf"ceiling_events_per_cpu_s={NUM} fraction_of_ceiling={NUM}",
         rf"hot: func=.+ own_s={NUM} own_pct={NUM}",
         rf"memory: rss_mib={NUM} peak_rss_mib={NUM}",
     ],
@@ -93,6 +96,7 @@ def test_ingest_bench_runs() -> None:
     assert int(f["served"]) > 0
     assert int(f["stored"]) >= int(f["served"])
     assert int(f["ceiling"]) >= int(f["served"])
+    assert int(f["normalised"]) >= int(f["served"])
 
 
 @pytest.mark.timeout(300)

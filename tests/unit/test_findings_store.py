@@ -45,7 +45,8 @@ def rings_store(tmp: Path) -> Store:
         for e in sc.events
     ]
     store = Store(tmp / "store.sqlite")
-    store.ingest(APP, IngestBatch(events=EventColumns.from_events(events)), TZ, now=BASE)
+    store.ingest(APP, IngestBatch(events=EventColumns.from_events(events)), now=BASE)
+    store.fold_rollups(lambda _app: TZ)
     inp = DetectorInput(
         app=AppProfile(id=APP),
         now=NOW,

@@ -33,9 +33,9 @@ def store(tmp_path: Path) -> Store:
 
 def test_ingest_is_idempotent_by_id(store: Store) -> None:
     batch = [ev(i, T0 + i) for i in range(10)]
-    r1 = store.ingest("x", stored(events=batch, cursor="c1"), TZ, T0)
+    r1 = store.ingest("x", stored(events=batch, cursor="c1"), T0)
     r2 = store.ingest("x", stored(events=[*batch[5:], ev(10, T0 + 10), ev(10, T0 + 10)],
-                                       cursor="c2"), TZ, T0)
+                                       cursor="c2"), T0)
     assert (r1.inserted, r1.duplicates) == (10, 0)
     assert (r2.inserted, r2.duplicates) == (1, 6)  # 5 stored before + 1 repeated in-batch
     assert len(store.events("x", 0)) == 11
@@ -44,22 +44,39 @@ def test_ingest_is_idempotent_by_id(store: Store) -> None:
 
 
 def test_ids_are_per_app(store: Store) -> None:
-    store.ingest("x", stored(events=[ev(1, T0)]), TZ, T0)
-    r = store.ingest("y", stored(events=[ev(1, T0)]), TZ, T0)
+    store.ingest("x", stored(events=[ev(1, T0)]), T0)
+    r = store.ingest("y", stored(events=[ev(1, T0)]), T0)
     assert r.inserted == 1
 
 
 def test_failed_transaction_keeps_old_cursor(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    store.ingest("x", stored(events=[ev(1, T0)], cursor="c1"), TZ, T0)
+    store.ingest("x", stored(events=[ev(1, T0)], cursor="c1"), T0)
 
     def boom(*a: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(Store, "_add_rollups", staticmethod(boom))
+    monkeypatch.setattr(EventColumns, "encode", boom)
     with pytest.raises(RuntimeError):
-        store.ingest("x", stored(events=[ev(2, T0 + 1)], cursor="c2"), TZ, T0)
+        store.ingest("x", stored(events=[ev(2, T0 + 1)], cursor="c2"), T0)
     assert store.cursor("x") == "c1"
     assert len(store.events("x", 0)) == 1  # nothing of the failed batch is stored
+    assert store.counters("x") == {("ingested", "read"): 1}
+
+
+def test_a_failed_fold_folds_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.ingest("x", stored(events=[ev(1, T0), ev(2, T0 + 60)]), T0)
+
+    def boom(*a: object) -> None:
+        raise RuntimeError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(Store, "_add_rollups", staticmethod(boom))
+        with pytest.raises(RuntimeError):
+            store.fold_rollups(lambda _app: TZ)
+    assert store.rollup_seq("x") == 0 and len(store.account_days("x", 0)) == 0
+    assert store.fold_rollups(lambda _app: TZ) == 2  # the next fold does it, once
+    assert store.rollup_seq("x") == store.last_batch("x")
+    assert list(store.account_days("x", 0).events) == [2]
 
 
 def test_rollups_merge_across_batches(store: Store) -> None:
@@ -67,8 +84,11 @@ def test_rollups_merge_across_batches(store: Store) -> None:
     a = [ev(1, local_midnight + 9 * 3600, EventType.form_submit),
          ev(2, local_midnight + 10 * 3600, EventType.checkin)]
     b = [ev(3, local_midnight + 8 * 3600, EventType.study), ev(4, local_midnight + DAY + 60)]
-    store.ingest("x", stored(events=a), TZ, T0)
-    store.ingest("x", stored(events=b), TZ, T0)
+    store.ingest("x", stored(events=a), T0)
+    store.ingest("x", stored(events=b), T0)
+    assert len(store.account_days("x", 0)) == 0  # rollups are folded later, in bulk
+    assert store.fold_rollups(lambda _app: TZ) == 4
+    assert store.fold_rollups(lambda _app: TZ) == 0  # nothing folded twice
     ad = store.account_days("x", 0)
     assert len(ad) == 2
     assert list(ad.events) == [3, 1]
@@ -82,13 +102,62 @@ def test_rollups_merge_across_batches(store: Store) -> None:
 def test_prune_follows_retention(store: Store) -> None:
     old = [ev(i, T0 - 10 * DAY + i) for i in range(5)]
     new = [ev(i + 5, T0 - DAY + i) for i in range(5)]
-    store.ingest("x", stored(events=old), TZ, T0)
-    store.ingest("x", stored(events=new), TZ, T0)
+    store.ingest("x", stored(events=old), T0)
+    store.ingest("x", stored(events=new), T0)
+    n = store.prune(T0, raw_retention=7 * DAY, rollup_retention=400 * DAY)
+    assert n["event_batches"] == 0  # not folded into the rollups yet: kept
+    store.fold_rollups(lambda _app: TZ)
     n = store.prune(T0, raw_retention=7 * DAY, rollup_retention=400 * DAY)
     assert n["event_batches"] == 1
     assert sorted(store.events("x", 0).ids) == [f"e{i}" for i in range(5, 10)]
     # ids outlive raw events: a re-sent old event is still a duplicate
-    r = store.ingest("x", stored(events=old[:1]), TZ, T0)
+    r = store.ingest("x", stored(events=old[:1]), T0)
     assert r.duplicates == 1
     n = store.prune(T0 + 402 * DAY, raw_retention=7 * DAY, rollup_retention=400 * DAY)
     assert n["event_ids"] == 10 and n["account_days"] == 2
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A store written before columnar batches: its batches (a msgpack list of events
+    each) are read, they count as rolled up already (version 1 rolled up on ingest), and
+    the per-id day index goes."""
+    import sqlite3
+
+    import msgspec
+
+    path = tmp_path / "v1.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES('schema_version', '1');
+        CREATE TABLE apps(pk INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, first_data_at REAL);
+        INSERT INTO apps(pk, id) VALUES(1, 'x');
+        CREATE TABLE event_ids(app_pk INTEGER NOT NULL, eid TEXT NOT NULL, day INTEGER NOT NULL,
+          PRIMARY KEY(app_pk, eid)) WITHOUT ROWID;
+        CREATE INDEX event_ids_day ON event_ids(day);
+        CREATE TABLE event_batches(seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          app_pk INTEGER NOT NULL, min_ts REAL NOT NULL, max_ts REAL NOT NULL,
+          n INTEGER NOT NULL, body BLOB NOT NULL);
+        """
+    )
+    old = [ev(1, T0), ev(2, T0 + 5, EventType.checkin)]
+    db.execute(
+        "INSERT INTO event_batches(app_pk, min_ts, max_ts, n, body) VALUES(1, ?, ?, 2, ?)",
+        (T0, T0 + 5, msgspec.msgpack.encode(old)),
+    )
+    db.commit()
+    db.close()
+    store = Store(path)
+    try:
+        assert store.rollup_seq("x") == store.last_batch("x") == 1
+        assert store.fold_rollups(lambda _app: TZ) == 0
+        assert store.events("x", 0).to_events("x") == old
+        indexes = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master")}
+        assert "event_ids_day" not in indexes
+        r = store.ingest("x", stored(events=[ev(3, T0 + 9)]), T0)
+        assert r.inserted == 1 and len(store.events("x", 0)) == 3
+        schema = store._db.execute("SELECT value FROM meta WHERE key='schema_version'")
+        assert schema.fetchone()[0] == "2"
+    finally:
+        store.close()

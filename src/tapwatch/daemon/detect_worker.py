@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from tapwatch.config import AppConfig, Config, app_profile
+from tapwatch.config import AppConfig, Config, app_profile, app_timezone
 from tapwatch.detectors.base import DailyUsage, DetectorInput, UsageSnapshot
 from tapwatch.detectors.engine import run_fleet
 from tapwatch.store.sqlite import Store
@@ -53,7 +53,8 @@ def watch_parent() -> None:
 
 @dataclass(slots=True)
 class _AppInputs:
-    seq: int  # the last event batch folded in
+    seq: int  # the last event batch taken into the window
+    rolled: int  # the last event batch folded into the rollups read
     tz: ZoneInfo
     since: float  # the window's start and the first rollup day it was built for
     since_day: int
@@ -68,8 +69,8 @@ class InputCache:
     """Each app's window and rollups, kept between passes and updated with the batches
     stored since: a pass costs what arrived since the last one, not the whole window.
 
-    Rollup rows can change only on days that new events fall on, so the cached rows of
-    earlier days are kept and the rest re-read."""
+    Rollup rows can change only on days that newly folded batches fall on (the store's
+    `rollup_seq`), so the cached rows of earlier days are kept and the rest re-read."""
 
     def __init__(self) -> None:
         self._apps: dict[str, _AppInputs] = {}
@@ -115,12 +116,14 @@ class InputCache:
         # first pass, another time zone, or a window reaching further back than the cached
         # one (a longer raw_window, rollup_days or rollup retention after a reload): read
         # it all
+        rolled = store.rollup_seq(app_id)
         if (
             c is None or c.tz != tz or since < c.since or since_day < c.since_day
             or history_day < c.history_day
         ):
             return _AppInputs(
                 seq=store.last_batch(app_id),
+                rolled=rolled,
                 tz=tz,
                 since=since,
                 since_day=since_day,
@@ -130,15 +133,16 @@ class InputCache:
                 history_day=history_day,
                 history=store.daily_usage(app_id, history_day),
             )
-        new, seq, earliest = store.batches_after(app_id, c.seq)
+        new, seq = store.batches_after(app_id, c.seq)
         events = c.events.since(since)
-        if not new:
-            reread = h_reread = local_day_of(now, tz) + 1  # nothing changed: keep every day
-        else:
-            assert earliest is not None
+        if new:
             events = events.extend(EventWindow.from_columns(app_id, new, since=since))
             if events.table_size > 2 * len(events) + 4096:
                 events = events.compacted()
+        earliest = store.earliest_between(app_id, c.rolled, rolled)
+        if earliest is None:
+            reread = h_reread = local_day_of(now, tz) + 1  # nothing folded since: keep every day
+        else:
             changed = min(local_day_of(earliest, tz), local_day_of(now, tz))
             reread = max(since_day, changed)
             # a backlog can bring events older than the rollups the detectors get
@@ -147,12 +151,12 @@ class InputCache:
         ad = ad.select((ad.day >= since_day) & (ad.day < reread))
         ah = ah.select((ah.day >= since_day) & (ah.day < reread))
         hist = hist.select((hist.day >= history_day) & (hist.day < h_reread))
-        if new:
+        if earliest is not None:
             ad = ad.extend(store.account_days(app_id, reread))
             ah = ah.extend(store.app_hours(app_id, reread))
             hist = hist.extend(store.daily_usage(app_id, h_reread))
         return _AppInputs(
-            seq=seq, tz=tz, since=since, since_day=since_day, events=events,
+            seq=seq, rolled=rolled, tz=tz, since=since, since_day=since_day, events=events,
             account_days=ad, app_hours=ah, history_day=history_day, history=hist,
         )
 
@@ -161,6 +165,14 @@ def history_first_day(config: Config, now: float, tz: ZoneInfo) -> int:
     """First day of the assessment's long view: as far back as rollups are kept."""
     keep = config.daemon.store.rollup_retention
     return local_day_of(now, tz) - int(keep // 86400)
+
+
+def fold(store: Store, config: Config) -> int:
+    """Fold the store's new batches into the rollups, each app in its own time zone (an
+    app no longer registered in the daemon's default one). Returns the events folded."""
+    zones = {a.config.id: app_timezone(a.config, config.daemon) for a in config.apps}
+    default = ZoneInfo(config.daemon.detect.timezone)
+    return store.fold_rollups(lambda app_id: zones.get(app_id, default))
 
 
 def build_inputs(
@@ -207,17 +219,20 @@ def run_detect_pass(
     now: float,
     cache: InputCache | None = None,
 ) -> DetectPass:
-    """Update every app's inputs from the store and run the engine (pure but for reads).
+    """Fold the batches stored since the last pass into the rollups, update every app's
+    inputs from the store and run the engine.
 
     Given a path (in the worker process), the store connection and the input cache are
-    kept in this process between passes."""
+    kept in this process between passes: the fold and the detectors run on its core, not
+    the poll loop's."""
     if isinstance(store, Path):
         s = _stores.get(store)
         if s is None:
-            s = _stores[store] = Store(store, readonly=True)
+            s = _stores[store] = Store(store)
             _caches[store] = InputCache()
         cache = _caches[store]
         store = s
+    fold(store, config)
     inputs = (cache or InputCache()).build(store, apps, config, now)
     result = run_fleet(inputs, config.daemon.detectors)
     return DetectPass(

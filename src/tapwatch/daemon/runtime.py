@@ -30,11 +30,10 @@ from tapwatch.config import (
     AppConfig,
     Config,
     ConfigError,
-    app_timezone,
     load_config,
 )
 from tapwatch.daemon.auth import Authenticator
-from tapwatch.daemon.detect_worker import InputCache, run_detect_pass, watch_parent
+from tapwatch.daemon.detect_worker import InputCache, fold, run_detect_pass, watch_parent
 from tapwatch.daemon.preflight import startup_problems, with_web_config
 from tapwatch.daemon.scheduler import AppPoller, AppState
 from tapwatch.daemon.server import start_server
@@ -161,7 +160,6 @@ class Daemon:
             session=self.session,
             pseudonymizer=self.pseudonymizer,
             collector=self.config.daemon.collector,
-            tz=app_timezone(app, self.config.daemon),
             rollup_retention=self.config.daemon.store.rollup_retention,
             state=state,
             on_cycle=self._dirty.set,
@@ -188,6 +186,7 @@ class Daemon:
         self._started.callback(self.auth.close)
         self.store = AsyncStore(d.store.path, on_health_change=self._dirty.set, clock=self.clock)
         self._started.callback(self.store.close)
+        self._started.push_async_callback(self._fold_before_closing)
         await self._restore_counters()
         connector = aiohttp.TCPConnector(limit=d.collector.max_connections, limit_per_host=8)
         self.session = aiohttp.ClientSession(
@@ -252,6 +251,14 @@ class Daemon:
             self._detect_pool.shutdown(wait=True, cancel_futures=True)
             self._detect_pool = None
         await self._started.aclose()  # the server, the HTTP client, the store, the checker
+
+    async def _fold_before_closing(self) -> None:
+        """What was ingested since the last pass goes into the rollups before we go (if
+        the store refuses, the first pass after the next start folds it)."""
+        try:
+            await self.store.write(fold, self.store.writer, self.config)
+        except Exception as e:
+            log.warning("could not fold the last batches into the rollups: %s", e)
 
     async def run_forever(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads."""

@@ -25,7 +25,6 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import aiohttp
 
@@ -61,7 +60,7 @@ def merge_batches(batches: list[IngestBatch]) -> IngestBatch:
         skipped.update(b.skipped)
     cursors = [b.cursor for b in batches if b.cursor is not None]
     return IngestBatch(
-        events=EventColumns.concat([b.events for b in batches]),
+        events=EventColumns.concat([b.events for b in batches], dedup=False),
         rejected=rejected,
         skipped=skipped,
         cursor=cursors[-1] if cursors else None,
@@ -128,7 +127,6 @@ class AppPoller:
         session: aiohttp.ClientSession,
         pseudonymizer: Pseudonymizer,
         collector: CollectorConfig,
-        tz: ZoneInfo,
         rollup_retention: float,
         state: AppState,
         on_cycle: Callable[[], None],
@@ -141,7 +139,6 @@ class AppPoller:
         self.session = session
         self.pseudonymizer = pseudonymizer
         self.collector = collector
-        self.tz = tz
         self.rollup_retention = rollup_retention
         self.state = state
         self.on_cycle = on_cycle
@@ -226,7 +223,7 @@ class AppPoller:
 
             async def commit(batch: IngestBatch) -> None:
                 nonlocal ingested, dups, rejected
-                res = await self.store.ingest(self.app.id, batch, self.tz, self.clock())
+                res = await self.store.ingest(self.app.id, batch, self.clock())
                 ingested += res.inserted
                 dups += res.duplicates
                 rejected += sum(batch.rejected.values())

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from tapwatch.daemon.store_health import PROBE_INTERVAL_S, StoreHealth
 from tapwatch.store.health import (
@@ -159,10 +158,8 @@ class AsyncStore:
             else:
                 self.health.recovered()
 
-    async def ingest(
-        self, app_id: str, batch: IngestBatch, tz: ZoneInfo, now: float
-    ) -> IngestResult:
-        return await self.write(self.writer.ingest, app_id, batch, tz, now)
+    async def ingest(self, app_id: str, batch: IngestBatch, now: float) -> IngestResult:
+        return await self.write(self.writer.ingest, app_id, batch, now)
 
     async def resume_point(self, app_id: str) -> tuple[str | None, set[str]]:
         def get() -> tuple[str | None, set[str]]:

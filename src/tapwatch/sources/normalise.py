@@ -17,7 +17,6 @@ No per-event Python runs unless an event is rejected or a column is of mixed typ
 from __future__ import annotations
 
 import logging
-import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ from tapwatch.timestamps import parse_one as parse_time
 
 log = logging.getLogger("tapwatch.sources")
 
-_GETTERS = {f: operator.attrgetter(f) for f in WIRE_FIELDS}
+_astuple = msgspec.structs.astuple
 _TYPE_CODE = {name: int(t) for name, t in EVENT_TYPE_BY_NAME.items()}
 _UNKNOWN_TYPE = 255
 _PSEUDONYMISED = {"device": "device", "network": "network"}
@@ -170,7 +169,7 @@ class EventNormaliser:
     ) -> EventColumns:
         """Events from columns named as the usage API's fields (equal lengths; None is
         absent; unknown names are ignored). `text`: numbers may come as strings."""
-        lengths = {len(v) for k, v in columns.items() if k in _GETTERS}
+        lengths = {len(v) for k, v in columns.items() if k in WIRE_FIELDS}
         if len(lengths) > 1:
             raise ValueError(f"columns of unequal lengths: {sorted(lengths)}")
         n = lengths.pop() if lengths else 0
@@ -181,7 +180,7 @@ class EventNormaliser:
 
     def _accept(
         self,
-        cols: dict[str, list[Any]],
+        cols: dict[str, Sequence[Any]],
         n: int,
         *,
         typed: bool,
@@ -211,21 +210,21 @@ class EventNormaliser:
 
     def _columns(
         self,
-        cols: dict[str, list[Any]],
+        cols: dict[str, Sequence[Any]],
         n: int,
         ts: np.ndarray,
         types: np.ndarray,
         floats: dict[str, np.ndarray],
     ) -> EventColumns:
         """The accepted events as EventColumns: ids pseudonymised, strings coded."""
-        account, accounts = self._coded(cols["account"], "account", [], {})
+        accounts: list[str] = []
+        account = self._coded(cols["account"], "account", accounts)
         strings: list[str] = []
-        index: dict[str, int] = {}
         optional: dict[str, np.ndarray] = {}
         for f in STR_COLUMNS:
             col = cols[f]
             if col.count(None) != n:
-                optional[f], _ = self._coded(col, _PSEUDONYMISED.get(f), strings, index)
+                optional[f] = self._coded(col, _PSEUDONYMISED.get(f), strings)
         optional.update(floats)
         return EventColumns(
             ids=cols["id"],
@@ -237,23 +236,18 @@ class EventNormaliser:
             optional=optional,
         )
 
-    def _coded(
-        self, col: list[str | None], kind: str | None, table: list[str], index: dict[str, int]
-    ) -> tuple[np.ndarray, list[str]]:
-        """Codes of a string column into `table` (appended to; `index` kept in step), each
-        distinct value pseudonymised first if `kind` names a kind of id."""
+    def _coded(self, col: Sequence[str | None], kind: str | None, table: list[str]) -> np.ndarray:
+        """Codes of a string column: its distinct values (pseudonymised first if `kind`
+        names a kind of id) are appended to `table`, which each column of a batch extends
+        with its own values (a string two columns share is in it twice; codes stay unique
+        within a column, which is what they are compared in). No loop in Python."""
         distinct: dict[Any, int] = dict.fromkeys(col)  # type: ignore[arg-type]
         distinct.pop(None, None)
         keys = list(distinct)
-        values = self._p.many(kind, keys) if kind else keys
-        for k, v in zip(keys, values, strict=True):
-            c = index.get(v)
-            if c is None:
-                c = index[v] = len(table)
-                table.append(v)
-            distinct[k] = c
-        distinct[None] = -1
-        return np.fromiter(map(distinct.__getitem__, col), dtype=np.int32, count=len(col)), table
+        table += self._p.many(kind, keys) if kind else keys
+        codes = dict(zip(keys, range(len(table) - len(keys), len(table)), strict=True))
+        codes[None] = -1
+        return np.fromiter(map(codes.__getitem__, col), dtype=np.int32, count=len(col))
 
 
 #: how `validate` reports rejected events: (reason, how many, one example's detail)
@@ -270,11 +264,11 @@ class Validated:
     ts: np.ndarray
     types: np.ndarray
     floats: dict[str, np.ndarray]
-    cols: dict[str, list[Any]]
+    cols: dict[str, Sequence[Any]]
 
 
 def validate(
-    cols: dict[str, list[Any]],
+    cols: dict[str, Sequence[Any]],
     n: int,
     on_reject: Reject,
     *,
@@ -361,7 +355,7 @@ def check_event(raw: bytes | msgspec.Raw) -> tuple[WireEvent, float, EventType]:
 
 
 def _check_types(
-    cols: dict[str, list[Any]],
+    cols: dict[str, Sequence[Any]],
     n: int,
     reject: _RowReject,
     text: bool,
@@ -421,7 +415,7 @@ def _check_types(
         cols[f] = [v if isinstance(v, str) else None for v in cols[f]]
 
 def _times(
-    cols: dict[str, list[Any]],
+    cols: dict[str, Sequence[Any]],
     n: int,
     reject: _RowReject,
 ) -> np.ndarray:
@@ -452,11 +446,14 @@ def _times(
     reject(RejectReason.invalid_timestamp, np.isnan(ts), why)
     return ts
 
-def _wire_columns(events: Sequence[WireEvent]) -> dict[str, list[Any]]:
-    return {f: list(map(g, events)) for f, g in _GETTERS.items()}
+def _wire_columns(events: Sequence[WireEvent]) -> dict[str, Sequence[Any]]:
+    """The events' fields as columns (tuples), transposed in C."""
+    if not events:
+        return {f: () for f in WIRE_FIELDS}
+    return dict(zip(WIRE_FIELDS, zip(*map(_astuple, events), strict=True), strict=True))
 
 
-def _floats(col: list[Any]) -> np.ndarray:
+def _floats(col: Sequence[Any]) -> np.ndarray:
     """A numeric column (None absent) as float64 with NaN where absent."""
     try:
         return np.array(col, dtype=np.float64)
@@ -471,7 +468,7 @@ def _float_or_nan(v: Any) -> float:
         return float("inf")  # outside every range: rejected as invalid_value
 
 
-def _nan_values(col: list[Any], arr: np.ndarray) -> np.ndarray:
+def _nan_values(col: Sequence[Any], arr: np.ndarray) -> np.ndarray:
     """Where a numeric column holds NaN as a value (a CSV 'nan'), not as absent."""
     nan = np.isnan(arr)
     if int(nan.sum()) == col.count(None):

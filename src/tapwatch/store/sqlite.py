@@ -2,8 +2,11 @@
 
 A batch arrives as columns (`EventColumns`, one page or a few) and is written with a
 handful of statements whatever its size: its ids in one `INSERT ... SELECT FROM json_each`,
-its events as one row (the columns, `EventColumns.encode`), its rollups summed with numpy
-and upserted per (day, account), its counters per type and reason.
+its events as one row (the columns, `EventColumns.encode`), its counters per type and
+reason. The daily rollups are derived from the stored batches later, many batches at a
+time (`fold_rollups`, run by the detector pass in its own process): ingest never pays for
+the per-(day, account) upserts, and each app's `rollup_seq` says which batches are folded
+in (a batch is pruned only once it is).
 
 Durability contract: a batch's events, their ids, rollups, counters and the cursor that
 covers them commit in ONE transaction. A `kill -9` at any moment either keeps the whole
@@ -20,7 +23,7 @@ import ctypes
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -45,20 +48,28 @@ from tapwatch.window import (
     rollup,
 )
 
-#: 2: event batches hold columns (EventColumns.encode); bodies of version 1 (a msgpack list
-#: of events) are still read
+#: 2: event batches hold columns (EventColumns.encode), rollups are folded from them later
+#: (apps.rollup_seq), event ids have no day index. A version 1 store is upgraded on open
+#: (its batches were rolled up on ingest; their bodies are still read).
 SCHEMA_VERSION = 2
+#: events folded into rollups per transaction (the write lock is held that long)
+FOLD_EVENTS = 50_000
+#: event ids examined per prune run (a slice of the table; the next run goes on from there)
+PRUNE_IDS = 1_000_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- rollup_seq: the app's event batches up to this seq are folded into the rollups
 CREATE TABLE IF NOT EXISTS apps(
-  pk INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, first_data_at REAL);
+  pk INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, first_data_at REAL,
+  rollup_seq INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS cursors(
   app_pk INTEGER PRIMARY KEY, cursor TEXT NOT NULL, updated_at REAL NOT NULL);
+-- day: the last UTC day of the id's batch. No index on it (it would double the cost of
+-- every insert): pruning walks the table a bounded slice at a time (see prune).
 CREATE TABLE IF NOT EXISTS event_ids(
   app_pk INTEGER NOT NULL, eid TEXT NOT NULL, day INTEGER NOT NULL,
   PRIMARY KEY(app_pk, eid)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS event_ids_day ON event_ids(day);
 -- Raw events are stored a batch per row (its columns, EventColumns.encode): one B-tree
 -- insert per batch instead of per event. Pruned when the whole batch is older than raw retention.
 -- seq never reuses a number, so "batches after seq N" is exact for incremental readers.
@@ -154,6 +165,7 @@ class Store:
         self._db.execute("PRAGMA temp_store=MEMORY")
         self._db.execute("PRAGMA cache_size=-65536")
         self._db.executescript(_SCHEMA)
+        self._upgrade()
         self._db.execute(
             "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
             "ON CONFLICT(key) DO UPDATE SET value=excluded.value "
@@ -163,6 +175,19 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    def _upgrade(self) -> None:
+        """Bring a version 1 store to this version (idempotent)."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(apps)")}
+        if "rollup_seq" not in columns:
+            with self._tx() as db:
+                db.execute("ALTER TABLE apps ADD COLUMN rollup_seq INTEGER NOT NULL DEFAULT 0")
+                # version 1 rolled every batch up on ingest
+                db.execute(
+                    "UPDATE apps SET rollup_seq=COALESCE((SELECT MAX(seq) FROM event_batches "
+                    "WHERE app_pk=apps.pk), 0)"
+                )
+        self._db.execute("DROP INDEX IF EXISTS event_ids_day")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -243,7 +268,7 @@ class Store:
         )
         return {r[0] for r in rows}
 
-    def ingest(self, app_id: str, batch: IngestBatch, tz: ZoneInfo, now: float) -> IngestResult:
+    def ingest(self, app_id: str, batch: IngestBatch, now: float) -> IngestResult:
         """Store a batch and advance the cursor in one transaction (idempotent by id)."""
         pk = self.app_pk(app_id)
         with self._tx() as db:
@@ -259,7 +284,6 @@ class Store:
                     "VALUES(?,?,?,?,?)",
                     (pk, float(fresh.ts.min()), float(fresh.ts.max()), len(fresh), fresh.encode()),
                 )
-                self._add_rollups(db, pk, fresh, tz)
                 db.execute(
                     "UPDATE apps SET first_data_at=COALESCE(MIN(first_data_at, ?), ?) WHERE pk=?",
                     (now, now, pk),
@@ -347,6 +371,56 @@ class Store:
             db.execute(insert, (pk, day, _ids_enc.encode(fresh.ids)))
         return fresh
 
+    # ---- rollups ------------------------------------------------------------------
+
+    def fold_rollups(
+        self, tz_of: Callable[[str], ZoneInfo], max_events: int = FOLD_EVENTS
+    ) -> int:
+        """Fold the batches stored since the last fold into the daily rollups, every app,
+        up to `max_events` per transaction (with the app's `rollup_seq`, so a crash folds
+        nothing twice). `tz_of(app id)` gives the time zone of the app's local days.
+        Returns the events folded."""
+        folded = 0
+        apps = self._db.execute(
+            "SELECT a.pk, a.id, a.rollup_seq FROM apps a WHERE EXISTS (SELECT 1 FROM "
+            "event_batches b WHERE b.app_pk=a.pk AND b.seq>a.rollup_seq)"
+        ).fetchall()
+        for pk, app_id, seq in apps:
+            tz = tz_of(app_id)
+            while True:
+                with self._tx() as db:
+                    batches, n = [], 0
+                    for s, size, body in db.execute(
+                        "SELECT seq, n, body FROM event_batches WHERE app_pk=? AND seq>? "
+                        "ORDER BY seq",
+                        (pk, seq),
+                    ):
+                        batches.append(EventColumns.decode(body))
+                        seq, n = s, n + size
+                        if n >= max_events:
+                            break
+                    if not batches:
+                        break
+                    self._add_rollups(db, pk, EventColumns.concat(batches), tz)
+                    db.execute("UPDATE apps SET rollup_seq=? WHERE pk=?", (seq, pk))
+                folded += n
+        return folded
+
+    def rollup_seq(self, app_id: str) -> int:
+        """The app's last batch folded into the rollups (0: none)."""
+        row = self._db.execute(
+            "SELECT rollup_seq FROM apps WHERE pk=?", (self.app_pk(app_id),)
+        ).fetchone()
+        return row[0] if row else 0
+
+    def earliest_between(self, app_id: str, after: int, upto: int) -> float | None:
+        """The earliest event time among the app's batches after seq `after` up to `upto`."""
+        row = self._db.execute(
+            "SELECT MIN(min_ts) FROM event_batches WHERE app_pk=? AND seq>? AND seq<=?",
+            (self.app_pk(app_id), after, upto),
+        ).fetchone()
+        return row[0]
+
     @staticmethod
     def _add_rollups(
         db: sqlite3.Connection, pk: int, events: EventColumns, tz: ZoneInfo
@@ -406,19 +480,17 @@ class Store:
             out.append(batch)
         return EventColumns.concat(out)
 
-    def batches_after(self, app_id: str, seq: int) -> tuple[list[EventColumns], int, float | None]:
-        """The app's batches stored after batch `seq`: (batches, last seq, the earliest
-        event time among them)."""
+    def batches_after(self, app_id: str, seq: int) -> tuple[list[EventColumns], int]:
+        """The app's batches stored after batch `seq`: (batches, last seq)."""
         batches: list[EventColumns] = []
-        last, lo = seq, None
-        for s, body, min_ts in self._db.execute(
-            "SELECT seq, body, min_ts FROM event_batches WHERE app_pk=? AND seq>? ORDER BY seq",
+        last = seq
+        for s, body in self._db.execute(
+            "SELECT seq, body FROM event_batches WHERE app_pk=? AND seq>? ORDER BY seq",
             (self.app_pk(app_id), seq),
         ):
             batches.append(EventColumns.decode(body))
             last = s
-            lo = min_ts if lo is None else min(lo, min_ts)
-        return batches, last, lo
+        return batches, last
 
     def last_batch(self, app_id: str) -> int:
         """The seq of the app's latest stored batch (0 if none)."""
@@ -459,18 +531,6 @@ class Store:
             (self.app_pk(app_id), since_day),
         )
         return app_hours_from({(r[0], r[1], r[2]): r[3] for r in rows})
-
-    def active_accounts(self, app_id: str, today: int) -> dict[str, int]:
-        """Distinct accounts with any event in the last 1, 7 and 30 local days."""
-        pk = self.app_pk(app_id)
-        out = {}
-        for label, days in (("1d", 1), ("7d", 7), ("30d", 30)):
-            (n,) = self._db.execute(
-                "SELECT COUNT(DISTINCT account) FROM account_days WHERE app_pk=? AND day>?",
-                (pk, today - days),
-            ).fetchone()
-            out[label] = n
-        return out
 
     def snapshot(self, app_id: str) -> UsageSnapshot | None:
         row = self._db.execute(
@@ -603,17 +663,53 @@ class Store:
     # ---- retention ---------------------------------------------------------------
 
     def prune(self, now: float, raw_retention: float, rollup_retention: float) -> dict[str, int]:
-        """Delete raw event batches entirely older than raw_retention, and ids and rollups
-        older than rollup_retention. (Evidence of confirmed findings lives on in
-        held_events.) Returns rows deleted per table."""
+        """Delete raw event batches entirely older than raw_retention (once folded into the
+        rollups), and rollups older than rollup_retention; and, among the next PRUNE_IDS
+        event ids (the walk goes on from run to run), those older than rollup_retention.
+        (Evidence of confirmed findings lives on in held_events.) Returns rows deleted per
+        table."""
         raw_cut = now - raw_retention
         day_cut = int((now - rollup_retention) // DAY)
         with self._tx() as db:
-            ev = db.execute("DELETE FROM event_batches WHERE max_ts<?", (raw_cut,)).rowcount
-            ids = db.execute("DELETE FROM event_ids WHERE day<?", (day_cut,)).rowcount
+            ev = db.execute(
+                "DELETE FROM event_batches WHERE max_ts<? AND seq<=(SELECT rollup_seq FROM apps "
+                "WHERE pk=event_batches.app_pk)",
+                (raw_cut,),
+            ).rowcount
+            ids = self._prune_ids(db, day_cut)
             ad = db.execute("DELETE FROM account_days WHERE day<?", (day_cut,)).rowcount
             ah = db.execute("DELETE FROM app_hours WHERE day<?", (day_cut,)).rowcount
         return {"event_batches": ev, "event_ids": ids, "account_days": ad, "app_hours": ah}
+
+    @staticmethod
+    def _prune_ids(db: sqlite3.Connection, day_cut: int) -> int:
+        """Delete ids older than day_cut among the next PRUNE_IDS of the table (in key
+        order, from where the last run stopped; back to the start at the end)."""
+        row = db.execute("SELECT value FROM meta WHERE key='ids_pruned_to'").fetchone()
+        at = msgspec.json.decode(row[0]) if row else [-1, ""]
+        end = db.execute(
+            "SELECT app_pk, eid FROM event_ids WHERE (app_pk, eid)>(?, ?) ORDER BY app_pk, eid "
+            "LIMIT 1 OFFSET ?",
+            (*at, PRUNE_IDS - 1),
+        ).fetchone()
+        if end is None:  # the slice reaches the end of the table
+            n = db.execute(
+                "DELETE FROM event_ids WHERE (app_pk, eid)>(?, ?) AND day<?", (*at, day_cut)
+            ).rowcount
+            nxt = [-1, ""]
+        else:
+            n = db.execute(
+                "DELETE FROM event_ids WHERE (app_pk, eid)>(?, ?) AND (app_pk, eid)<=(?, ?) "
+                "AND day<?",
+                (*at, *end, day_cut),
+            ).rowcount
+            nxt = list(end)
+        db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES('ids_pruned_to', ?)",
+            (_ids_enc.encode(nxt).decode(),),
+        )
+        return n
+
 
 #: every (app, finding) pair: findings under their own app, and cross-app findings under
 #: each of their other apps too
