@@ -12,8 +12,10 @@ Float columns hold NaN where absent.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 from typing import Any
 
 import msgspec
@@ -56,15 +58,44 @@ def code_map(values: Sequence[str], table: list[str], index: dict[str, int]) -> 
     are looked up in C; Python runs only for the strings new to the table."""
     codes = list(map(index.get, values))
     if None in codes:
-        for i, v in enumerate(values):
-            if codes[i] is None:
-                c = index.get(v)  # a value may repeat within `values`
-                if c is None:
-                    c = index[v] = len(table)
-                    table.append(v)
-                codes[i] = c
+        for i in compress(range(len(codes)), map(operator.is_, codes, repeat(None))):
+            v = values[i]
+            c = index.get(v)  # a value may repeat within `values`
+            if c is None:
+                c = index[v] = len(table)
+                table.append(v)
+            codes[i] = c
     codes.append(-1)
     return np.array(codes, dtype=np.int32)
+
+
+@dataclass(slots=True)
+class Tables:
+    """Append-only string tables that windows and rollups built one after another share
+    (analyze's sweep): a string keeps its code for good, so taking in new events costs
+    their new strings only, never a rebuild of the tables."""
+
+    accounts: list[str] = field(default_factory=list)
+    account_index: dict[str, int] = field(default_factory=dict)
+    strings: list[str] = field(default_factory=list)
+    string_index: dict[str, int] = field(default_factory=dict)
+
+    def coded(self, batch: EventColumns) -> EventColumns:
+        """The batch with its strings coded into these tables (a batch coded so already
+        is returned as it is)."""
+        if batch.accounts is self.accounts and batch.strings is self.strings:
+            return batch
+        acc_map = code_map(batch.accounts, self.accounts, self.account_index)
+        str_map = code_map(batch.strings, self.strings, self.string_index)
+        return EventColumns(
+            ids=batch.ids,
+            ts=batch.ts,
+            type=batch.type,
+            account=acc_map[batch.account],
+            accounts=self.accounts,
+            strings=self.strings,
+            optional={k: str_map[v] if k in STR_COLUMNS else v for k, v in batch.optional.items()},
+        )
 
 
 def _offset_map(offset: int, n: int) -> np.ndarray:

@@ -8,10 +8,13 @@ or test a guess.
 
 from __future__ import annotations
 
+import _hashlib
 import hmac
+import operator
 import os
 import secrets
 import sys
+from itertools import compress, repeat
 from pathlib import Path
 
 from tapwatch.private_files import read_private_file
@@ -22,6 +25,9 @@ PSEUDONYM_HEX = 16
 #: measured with sys.getsizeof). A full cache is emptied, never grown: a flood of unique
 #: ids costs HMACs, not memory.
 CACHE_BYTES = 64 * 2**20
+#: the one-shot HMAC in C that hmac.digest calls (the same value as hmac.new(...).digest(),
+#: several times cheaper); hmac.digest itself where this interpreter lacks it
+_hmac_sha256 = getattr(_hashlib, "hmac_digest", hmac.digest)
 #: what one cache entry costs besides its raw id: the pseudonym string and the dict slot
 _ENTRY_BYTES = sys.getsizeof("0" * PSEUDONYM_HEX) + 3 * 8 + 8
 
@@ -41,29 +47,25 @@ class Pseudonymizer:
         self._limit = cache_bytes
         self.cache_bytes = 0  # what the caches hold now (approximately)
 
-    def _hmac(self, kind: str, raw: str) -> str:
-        msg = kind.encode() + b"\0" + raw.encode()
-        # the one-shot C HMAC: the same value as hmac.new(...).hexdigest(), 5x cheaper
-        return hmac.digest(self._key, msg, "sha256").hex()[:PSEUDONYM_HEX]
-
     def many(self, kind: str, raws: list[str]) -> list[str]:
         """Pseudonyms of these raw ids (each computed once, then cached)."""
         cache = self._caches.setdefault(kind, {})
         out = list(map(cache.get, raws))
         if None not in out:
             return out  # type: ignore[return-value]
-        added = 0
-        for i, p in enumerate(out):
-            if p is None:
-                raw = raws[i]
-                p = out[i] = cache[raw] = self._hmac(kind, raw)
-                added += sys.getsizeof(raw) + _ENTRY_BYTES
-        self.cache_bytes += added
+        missing = list(compress(raws, map(operator.is_, out, repeat(None))))
+        prefix = kind.encode() + b"\0"
+        key = self._key
+        made = [_hmac_sha256(key, prefix + raw.encode(), "sha256").hex()[:PSEUDONYM_HEX]
+                for raw in missing]
+        fresh = dict(zip(missing, made, strict=True))
+        cache.update(fresh)
+        self.cache_bytes += sum(map(sys.getsizeof, fresh)) + _ENTRY_BYTES * len(fresh)
         if self.cache_bytes > self._limit:
             for c in self._caches.values():
                 c.clear()
             self.cache_bytes = 0
-        return out  # type: ignore[return-value]
+        return [p if p is not None else fresh[r] for p, r in zip(out, raws, strict=True)]
 
     def __call__(self, kind: str, raw: str) -> str:
         return self.many(kind, [raw])[0]

@@ -20,10 +20,14 @@ import numpy as np
 
 from tapwatch.columns import F32_COLUMNS as _F32_COLUMNS
 from tapwatch.columns import STR_COLUMNS as _STR_COLUMNS
-from tapwatch.columns import EventColumns, code_map
+from tapwatch.columns import EventColumns, Tables, code_map
 from tapwatch.events import MEANINGFUL_TYPES, Event, EventType
 
 DAY = 86400.0
+
+
+#: every array column of an EventWindow
+_COLUMNS = ("ts", "type", "account", "lat", "lon", "ids", *_STR_COLUMNS, *_F32_COLUMNS)
 
 
 @dataclass(slots=True)
@@ -61,10 +65,7 @@ class EventWindow:
 
     @property
     def nbytes(self) -> int:
-        return sum(
-            getattr(self, f).nbytes
-            for f in ("ts", "type", "account", "lat", "lon", "ids", *_STR_COLUMNS, *_F32_COLUMNS)
-        )
+        return sum(getattr(self, f).nbytes for f in _COLUMNS)
 
     def event_ids(self, rows: Iterable[int]) -> list[str]:
         return [self.ids[i].decode() for i in rows]
@@ -74,10 +75,7 @@ class EventWindow:
 
     def select(self, mask: np.ndarray) -> EventWindow:
         """A window of the rows where mask is true (or of the given row indices)."""
-        cols = {
-            f: getattr(self, f)[mask]
-            for f in ("ts", "type", "account", "lat", "lon", "ids", *_STR_COLUMNS, *_F32_COLUMNS)
-        }
+        cols = {f: getattr(self, f)[mask] for f in _COLUMNS}
         return EventWindow(app=self.app, accounts=self.accounts, strings=self.strings, **cols)
 
     def since(self, start: float) -> EventWindow:
@@ -95,6 +93,14 @@ class EventWindow:
         events ingested since, instead of rebuilding it."""
         if len(new) == 0:
             return self
+        if new.accounts is self.accounts and new.strings is self.strings:  # shared Tables
+            cols = {f: np.concatenate([getattr(self, f), getattr(new, f)]) for f in _COLUMNS}
+            if cols["ids"].dtype.itemsize < new.ids.dtype.itemsize:
+                cols["ids"] = np.concatenate([self.ids.astype(new.ids.dtype), new.ids])
+            out = EventWindow(app=self.app, accounts=self.accounts, strings=self.strings, **cols)
+            if len(self) and new.ts[0] < self.ts[-1]:
+                out = out.select(np.lexsort((out.ids, out.ts)))
+            return out
         accounts, strings = list(self.accounts), list(self.strings)
         acc_map = code_map(new.accounts, accounts, {s: i for i, s in enumerate(accounts)})
         str_map = code_map(new.strings, strings, {s: i for i, s in enumerate(strings)})
@@ -151,11 +157,15 @@ class EventWindow:
         since: float | None = None,
         until: float | None = None,
         dedup: bool = False,
+        tables: Tables | None = None,
     ) -> EventWindow:
         """A window of these batches' events with since <= ts < until (either bound may be
         None), sorted by (time, id). `dedup`: keep the first event of each id (stored
-        batches need not: the store de-duplicates on ingest)."""
-        b = EventColumns.concat(list(batches))
+        batches need not: the store de-duplicates on ingest). `tables`: code the strings
+        into these shared tables (see Tables) instead of the window's own."""
+        b = EventColumns.concat(list(batches), dedup=tables is None)
+        if tables is not None:
+            b = tables.coded(b)
         keep = None
         if since is not None or until is not None:
             lo = -np.inf if since is None else since
@@ -187,8 +197,8 @@ class EventWindow:
             lon=b.column("lon")[order],
             **f32,
             ids=ids[order],
-            accounts=list(b.accounts),
-            strings=list(b.strings),
+            accounts=b.accounts if tables is not None else list(b.accounts),
+            strings=b.strings if tables is not None else list(b.strings),
         )
 
 

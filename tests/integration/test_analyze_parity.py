@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from tapwatch.analyze import analyze_files, load_registry
+from tapwatch.analyze import DEFAULT_STEP_DAYS, analyze_files, load_registry
 from tapwatch.analyze.sweep import midnight, window_dates
 from tapwatch.config import app_profile, load_config
 from tapwatch.daemon.detect_worker import InputCache, run_detect_pass
@@ -126,10 +126,10 @@ async def test_whole_dump_matches_the_daemon_replayed_over_its_span(tmp_path: Pa
         key=lambda e: (parse_one(e["ts"]), e["id"]),
     )
     first = parse_one(events[0]["ts"])
-    days = window_dates(first, end, list(profiles.values()), 3)
+    days = window_dates(first, end, list(profiles.values()), DEFAULT_STEP_DAYS)
     instants = [midnight(d, profiles[APPS[0]]) for d in days] + [end]
     assert len({p.timezone for p in profiles.values()}) == 1  # one instant fits every app
-    assert len(instants) == report.sweep.windows > 10
+    assert len(instants) == report.sweep.windows > 5
 
     p = Pseudonymizer(load_key(tmp_path / "pseudonym.key"))
     store = Store(tmp_path / "replay.sqlite")

@@ -463,6 +463,13 @@ async def test_confirming_duplicate_reporting_holds_the_other_apps_submissions_t
             "the body is not JSON",
         ),
         (None, {"data": b"status=open"}, 415, "send the body as application/json"),
+        (
+            None,  # nested 200,000 levels: once a RecursionError and a 500
+            {"data": b'{"status":' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+             "headers": {"Content-Type": "application/json"}},
+            400,
+            "the body is nested too deeply",
+        ),
     ],
 )
 async def test_malformed_status_bodies_get_a_clear_error(

@@ -41,9 +41,10 @@ from tapwatch.pseudonym import Pseudonymizer
 
 DEFAULT_RAW_WINDOW = 7 * 86400.0
 DEFAULT_ROLLUP_DAYS = 120
-#: days between two windows' ends: with the 7-day raw window, every pattern of up to four
-#: days is seen whole by at least one window, and each event by two or three
-DEFAULT_STEP_DAYS = 3
+#: days between two windows' ends: with the 7-day raw window, windows from Monday to
+#: Monday, so each event is judged once in a raw window, every ISO week whole by the weekly
+#: detectors, and a pattern across a Monday midnight found by both windows and merged
+DEFAULT_STEP_DAYS = 7
 
 __all__ = [
     "AnalyzeError",

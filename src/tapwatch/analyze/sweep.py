@@ -1,11 +1,12 @@
 """Judging a whole dump: the daemon's windows slid across it in time order.
 
-Every `step_days` (at local midnight of each app's time zone) the detectors run as the
-daemon's pass would at that instant: the raw window (`detect.raw_window`, 7 days) of events
-before it and `detect.rollup_days` of daily rollups. The inputs are kept up to date the way
-the daemon's input cache keeps them (tapwatch.daemon.detect_worker.InputCache): the window
-is trimmed and extended with the events of the step, the rollups of the step's days are
-appended, nothing is rebuilt. Findings of every window are merged by id
+At local midnight of each Monday (each app's time zone; every `step_days` with --step) the
+detectors run as the daemon's pass would at that instant: the raw window
+(`detect.raw_window`, 7 days) of events before it and `detect.rollup_days` of daily
+rollups. The inputs are kept up to date the way the daemon's input cache keeps them
+(tapwatch.daemon.detect_worker.InputCache): the window is trimmed and extended with the
+events of the step, the rollups of the step's days are appended, nothing is rebuilt; the
+window and the rollups share append-only string tables. Findings of every window are merged by id
 (tapwatch.detectors.merge: a ring seen by overlapping windows is one finding with all its
 days). At the end of the dump one full pass, assessment included, judges each app as of
 that instant.
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tapwatch.analyze.spill import BUCKET_S, TimeSpill
-from tapwatch.columns import EventColumns
+from tapwatch.columns import EventColumns, Tables
 from tapwatch.detectors.base import AppProfile, DetectorInput, Finding, UsageSnapshot
 from tapwatch.detectors.engine import DetectorFailure, FleetResult, run_detectors, run_fleet
 from tapwatch.detectors.merge import merge_into
@@ -33,7 +34,6 @@ from tapwatch.window import (
     AccountDays,
     AppHours,
     EventWindow,
-    combine_account_days,
     combine_app_hours,
     local_day_of,
     rollup,
@@ -49,12 +49,14 @@ class SweepSettings:
 
 
 class AppInputs:
-    """One app's detector inputs as the sweep moves forward."""
+    """One app's detector inputs as the sweep moves forward. The window and the rollups
+    share append-only string tables (Tables), so a step costs what it brings in."""
 
     def __init__(self, profile: AppProfile) -> None:
         self.profile = profile
-        self.events = EventWindow.empty(profile.id)
-        self.account_days = AccountDays.from_rows([], [])
+        self.tables = Tables()
+        self.events = EventWindow.from_columns(profile.id, [], tables=self.tables)
+        self.account_days = AccountDays(accounts=self.tables.accounts, **_no_rows())
         self.app_hours = AppHours.from_rows([])
         self.pending: list[EventColumns] = []  # read from the spill, not reached yet
         self.first_day: int | None = None
@@ -67,7 +69,7 @@ class AppInputs:
         tz = self.profile.timezone
         since = end - raw_window
         since_day = local_day_of(end, tz) - rollup_days
-        new = EventColumns.concat(self.pending)
+        new = EventColumns.concat(self.pending, dedup=False)
         self.pending = []
         if len(new):
             before = new.ts < end
@@ -75,23 +77,21 @@ class AppInputs:
                 self.pending = [new.select(~before, compact=True)]
                 new = new.select(before)
         events = self.events.since(since)
+        ad, ah = self.account_days, self.app_hours
+        ad = ad.select(slice(int(np.searchsorted(ad.day, since_day)), None))  # type: ignore[arg-type]
+        ah = ah.select(slice(int(np.searchsorted(ah.day, since_day)), None))  # type: ignore[arg-type]
         if len(new):
-            new = self._drop_repeats(new, events)
+            new = self.tables.coded(self._drop_repeats(new, events))
+            part = EventWindow.from_columns(self.profile.id, [new], tables=self.tables)
             acc, hours = rollup(new, tz)
-            self.account_days = _append_days(self.account_days, acc)
-            self.app_hours = _append_hours(self.app_hours, hours)
+            acc = _by_day_and_account(acc)
+            ad = _append_days(ad, acc)
+            ah = _append_hours(ah, hours)
             first = int(acc.day.min())
             self.first_day = first if self.first_day is None else min(self.first_day, first)
-            events = events.extend(EventWindow.from_columns(self.profile.id, [new], since=since))
-            if events.table_size > 2 * len(events) + 4096:
-                events = events.compacted()
+            events = events.extend(part.since(since))
             self.events_in += len(new)
-        self.events = events
-        ad, ah = self.account_days, self.app_hours
-        if len(ad) and ad.day[0] < since_day:
-            self.account_days = ad = ad.select(ad.day >= since_day)
-        if len(ah) and ah.day[0] < since_day:
-            self.app_hours = ah = ah.select(ah.day >= since_day)
+        self.events, self.account_days, self.app_hours = events, ad, ah
         if not len(events) and not len(ad):
             return None
         return DetectorInput(
@@ -119,15 +119,31 @@ class AppInputs:
         return new.select(keep)
 
 
+def _no_rows() -> dict[str, np.ndarray]:
+    empty = AccountDays.from_rows([], [])
+    return {f: getattr(empty, f) for f in AccountDays._COLUMNS}
+
+
+def _by_day_and_account(acc: AccountDays) -> AccountDays:
+    """Rollup rows sorted by (day, account) as the store returns them, in the detector
+    dtypes (codes kept: the shared tables')."""
+    names = np.array([acc.accounts[c] for c in acc.account.tolist()])
+    _, rank = np.unique(names, return_inverse=True)
+    order = np.lexsort((rank, acc.day))
+    cols = {f: getattr(acc, f)[order].astype(AccountDays._DTYPES[f]) for f in AccountDays._COLUMNS}
+    return AccountDays(accounts=acc.accounts, **cols)
+
+
 def _append_days(old: AccountDays, new: AccountDays) -> AccountDays:
-    new = new.canonical()
-    if not len(old):
-        return new
-    if not len(new):
-        return old
-    if new.day.min() > old.day.max():
-        return old.extend(new)
-    return combine_account_days([old, new])
+    """Rollup rows of later days appended (rows of one day come from one step: local
+    midnights end every step but the last, which brings in days of its own)."""
+    if not len(old) or not len(new):
+        return new if len(new) else old
+    assert new.accounts is old.accounts and new.day.min() > old.day.max()
+    return AccountDays(
+        accounts=old.accounts,
+        **{f: np.concatenate([getattr(old, f), getattr(new, f)]) for f in AccountDays._COLUMNS},
+    )
 
 
 def _append_hours(old: AppHours, new: AppHours) -> AppHours:
@@ -146,10 +162,13 @@ def midnight(d: date, profile: AppProfile) -> float:
 def window_dates(
     first_ts: float, end: float, profiles: list[AppProfile], step_days: int
 ) -> list[date]:
-    """The dates at whose local midnight windows end before the final one at `end`: every
-    `step_days` from the UTC date of the first event, while some app's midnight is before
-    `end`."""
-    d = datetime.fromtimestamp(first_ts, UTC).date() + timedelta(days=step_days)
+    """The dates at whose local midnight windows end before the final one at `end`: the
+    first Monday after the first event (so that weekly findings see whole ISO weeks), then
+    every `step_days`, while some app's midnight is before `end`."""
+    d = datetime.fromtimestamp(first_ts, UTC).date()
+    d += timedelta(days=-d.weekday() % 7)
+    while max(midnight(d, p) for p in profiles) <= first_ts:
+        d += timedelta(days=7)
     out = []
     while min(midnight(d, p) for p in profiles) < end:
         out.append(d)

@@ -141,11 +141,14 @@ class EventNormaliser:
         """Events from JSON bodies decoded one by one (a page where some do not decode)."""
         good: list[WireEvent] = []
         self.log.fetched(len(bodies))
+        bad: dict[RejectReason, list[Any]] = {}  # reason -> [count, first detail]
         for raw in bodies:
             try:
                 good.append(decode_wire(raw))
             except EventRejected as e:
-                self._reject(e.reason, 1, e.detail)
+                bad.setdefault(e.reason, [0, e.detail])[0] += 1
+        for reason, (count, detail) in bad.items():
+            self._reject(reason, count, detail)
         return self._accept(_wire_columns(good), len(good), typed=True, counted=True)
 
     def from_wire(self, events: Sequence[WireEvent]) -> EventColumns:

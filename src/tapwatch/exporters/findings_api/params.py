@@ -67,7 +67,7 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         if not isinstance(first_seen, int | float) or not isinstance(fid, str):
             raise ValueError
         return float(first_seen), fid
-    except (ValueError, TypeError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
         raise BadRequest("cursor is not one this API gave", {"parameter": "cursor"}) from None
 
 

@@ -39,6 +39,8 @@ async def change_status(request: web.Request) -> web.StreamResponse:
         body = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the body is not JSON", None) from None
+    except RecursionError:  # a body nested thousands of levels deep
+        raise BadRequest("the body is nested too deeply", None) from None
     to, reason = _status_body(body)
     entry, held = await apply_status(view, fid, to, user, reason)
     return json_ok({"id": fid, "status": to, "audit": audit_json(entry), "held_events": held})
