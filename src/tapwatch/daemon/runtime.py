@@ -17,11 +17,13 @@ import multiprocessing
 import random
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -78,6 +80,10 @@ class DetectState:
     open_by_kind: dict[tuple[str, str], int] | None = None
     raw_events: int = 0
     version: int = 0  # bumped after every pass
+    #: detector runs that raised, by detector kind, since start
+    failures: Counter[str] = field(default_factory=Counter)
+    #: (kind, app) -> error of the detectors failing in the last pass (logged once)
+    failing: dict[tuple[str, str | None], str] = field(default_factory=dict)
 
 class Daemon:
     def __init__(
@@ -374,8 +380,7 @@ class Daemon:
                     run_detect_pass, self.store.reader, apps, config, now, self._input_cache
                 )
             result = p.result
-            for f in result.failures:
-                log.error("detector %s failed on app %s: %s", f.kind, f.app, f.error)
+            self._log_failures(result.failures)
             w = self.store.writer
             new = await self.store.write(w.upsert_findings, result.findings, now)
             seen = {f.id for f in result.findings}
@@ -393,6 +398,20 @@ class Daemon:
             self.detect.duration_s = time.perf_counter() - t0
             self.detect.version += 1
             self._dirty.set()
+
+    def _log_failures(self, failures: list[Any]) -> None:
+        """Count every detector failure; log when a detector starts failing on an app (or
+        fails otherwise) and when it works again, not on every pass."""
+        now: dict[tuple[str, str | None], str] = {}
+        for f in failures:
+            self.detect.failures[f.kind] += 1
+            now[(f.kind, f.app)] = f.error
+            if self.detect.failing.get((f.kind, f.app)) != f.error:
+                where = f"on app {f.app}" if f.app else "across the fleet"
+                log.error("detector %s failing %s: %s", f.kind, where, f.error)
+        for kind, app in self.detect.failing.keys() - now.keys():
+            log.info("detector %s works again %s", kind, f"on app {app}" if app else "")
+        self.detect.failing = now
 
     def _judgeable(self, app_id: str) -> bool:
         st = self.states.get(app_id)

@@ -204,6 +204,7 @@ class AppPoller:
         detail: str | None = None
         retry_after: float | None = None
         ctx: PollContext | None = None
+        bug: Exception | None = None
         try:
             cursor, done = await self.store.resume_point(self.app.id)
             ctx = PollContext(
@@ -260,9 +261,7 @@ class AppPoller:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a bug of ours must not kill the poll loop
-            reason, detail = INTERNAL, f"{type(e).__name__}: {e}"
-            if st.failing != INTERNAL:  # the traceback once, not every poll
-                log.exception("app %s: internal error while polling", self.app.id)
+            reason, detail, bug = INTERNAL, f"{type(e).__name__}: {e}", e
         st.scrape_duration = time.perf_counter() - t0
         st.last_attempt = started
         ok = reason is None
@@ -285,7 +284,11 @@ class AppPoller:
             st.errors[reason] += 1
             if st.failing != reason:  # a new state: failing, or failing for another reason
                 hint = " (check credentials)" if reason == ErrorReason.auth else ""
-                log.warning("app %s: polling failing (%s): %s%s", self.app.id, reason, detail, hint)
+                # a bug of ours: its traceback, with this line only (not every poll)
+                log.warning(
+                    "app %s: polling failing (%s): %s%s", self.app.id, reason, detail, hint,
+                    exc_info=bug,
+                )
             st.up = 0
             st.failing = reason
             st.consecutive_failures += 1

@@ -22,6 +22,7 @@ from typing import Any
 from tapwatch import __version__
 from tapwatch.config import AppConfig
 from tapwatch.detectors import FINDING_KINDS
+from tapwatch.detectors import kinds as detector_kinds
 from tapwatch.events import EventType, RejectReason
 from tapwatch.exporters.exposition import Exposition, sample_lines
 from tapwatch.exporters.store_health import store_health_families
@@ -386,6 +387,13 @@ class MetricsRenderer:
             "gauge",
             "Time the last detector pass finished.",
             [({}, det.finished_at)] if det.finished_at is not None else [],
+        )
+        x.family(
+            "tapwatch_detector_failures",
+            "counter",
+            "Detector runs that raised since start, by detector kind (the pass goes on; the "
+            "log says once which app and why).",
+            [({"kind": k}, det.failures.get(k, 0)) for k in detector_kinds()],
         )
         return x
 

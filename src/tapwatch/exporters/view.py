@@ -85,6 +85,10 @@ class DetectView(Protocol):
     @property
     def raw_events(self) -> int: ...
     @property
+    def failures(self) -> Mapping[str, int]:
+        """Detector runs that raised since start, by detector kind."""
+        ...
+    @property
     def version(self) -> int:
         """Bumped after every pass."""
         ...
