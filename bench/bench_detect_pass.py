@@ -1,12 +1,14 @@
 """The daemon's full detector pass over a large simulated fleet, timed against one poll
 interval (issue goal: 2,000 apps within 30 s).
 
-It fills a store the way the daemon does (store.ingest per app-day batch, the real
-rollups), holding back each app's last 30 minutes, then times exactly what
-`Daemon.detect_once` runs — the input cache's update (store → windows and rollups) and
-`engine.run_fleet` — twice: a cold pass (first after start: everything read), and a warm
-pass after the held-back 30 minutes are ingested (more than one 30 s poll interval brings).
-Prints figures; asserts nothing about time.
+It fills a store the way the daemon does (store.ingest per app-day batch, the rollups
+folded from the stored batches as the detector passes of a running daemon would have),
+holding back each app's last 30 minutes, then times exactly what the daemon's detector
+worker runs (run_detect_pass) — the fold of the batches stored since the last pass, the
+input cache's update (store → windows and rollups) and `engine.run_fleet` — twice: a cold
+pass (first after start: everything read), and a warm pass after the held-back 30 minutes
+are ingested (more than one 30 s poll interval brings). CPU seconds are given beside the
+wall-clock ones (the machine may be shared). Prints figures; asserts nothing about time.
 
     .venv/bin/python bench/bench_detect_pass.py [--apps 2000] [--days 100] [--scale 0.5]
     .venv/bin/python bench/bench_detect_pass.py --quick
@@ -24,8 +26,10 @@ from pathlib import Path
 
 import yaml
 
-from tapwatch.config import app_timezone, load_config
-from tapwatch.daemon.detect_worker import InputCache
+from common import figure
+from tapwatch.columns import EventColumns
+from tapwatch.config import load_config
+from tapwatch.daemon.detect_worker import InputCache, fold
 from tapwatch.detectors.engine import FleetResult, run_fleet
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.simulator import Simulator, SimulatorOptions
@@ -73,55 +77,60 @@ def main(argv: list[str] | None = None) -> int:
         now = sim.now()
         t0 = time.perf_counter()
         n_events = 0
-        held: dict[str, list] = {}
+        held: dict[str, EventColumns] = {}
         for app in apps:
             norm = EventNormaliser(app.id, p, now, 600.0, 0.0)
-            tz = app_timezone(app, config.daemon)
             for day in range(sim.today() - args.days, sim.today() + 1):
-                evs = [
-                    e
-                    for raw in sim.events_for_day(app.id, day)
-                    if (e := norm.from_mapping(raw)) is not None
-                ]
-                held[app.id] = [e for e in evs if e.ts > now - 1800]
-                evs = [e for e in evs if e.ts <= now - 1800]
-                if evs:
+                evs = norm.from_rows(sim.events_for_day(app.id, day))
+                late = evs.ts > now - 1800
+                held[app.id] = evs.select(late)
+                evs = evs.select(~late)
+                if len(evs):
                     store.ingest(app.id, IngestBatch(events=evs), now)
                     n_events += len(evs)
         fill_s = time.perf_counter() - t0
-        print(
-            f"filled store: {len(apps)} apps, {n_events:,} events, {args.days} days "
-            f"({fill_s:.0f}s, {n_events / fill_s:,.0f} events/s incl. generation)"
-        )
+        t0 = time.process_time()
+        folded = fold(store, config)
+        figure("setup", apps=len(apps), events=n_events, days=args.days, fill_s=fill_s,
+               backlog_fold_cpu_s=time.process_time() - t0, folded=folded)
         cache = InputCache()
 
         def one_pass(label: str, at: float) -> FleetResult:
-            t1 = time.perf_counter()
-            inputs = cache.build(store, apps, config, at)
+            t1, c1 = time.perf_counter(), time.process_time()
+            n_folded = fold(store, config)
             t2 = time.perf_counter()
-            result = run_fleet(inputs, config.daemon.detectors)
+            inputs = cache.build(store, apps, config, at)
             t3 = time.perf_counter()
-            raw = sum(len(i.events) for i in inputs)
-            rows = sum(len(i.account_days) for i in inputs)
-            print(f"{label} pass: inputs {t2 - t1:.2f}s ({raw:,} raw events, {rows:,} "
-                  f"account-days), detectors {t3 - t2:.2f}s, total {t3 - t1:.2f}s "
-                  f"= {100 * (t3 - t1) / args.interval:.0f}% of a {args.interval:.0f}s "
-                  f"poll interval")
+            result = run_fleet(inputs, config.daemon.detectors)
+            t4, c4 = time.perf_counter(), time.process_time()
+            figure(
+                label,
+                fold_s=t2 - t1,
+                folded=n_folded,
+                inputs_s=t3 - t2,
+                raw_events=sum(len(i.events) for i in inputs),
+                account_days=sum(len(i.account_days) for i in inputs),
+                detectors_s=t4 - t3,
+                total_s=t4 - t1,
+                cpu_s=c4 - c1,
+                share_of_interval=(t4 - t1) / args.interval,
+                cpu_share_of_interval=(c4 - c1) / args.interval,
+            )
             return result
 
         one_pass("cold", now - 1800)
         n_new = 0
         for app in apps:
-            if held.get(app.id):
+            if len(held.get(app.id, ())):
                 store.ingest(app.id, IngestBatch(events=held[app.id]), now)
                 n_new += len(held[app.id])
-        print(f"ingested the held-back last 30 minutes: {n_new:,} events")
+        figure("held_back", events=n_new)
         result = one_pass("warm", now)
         bands: dict[str, int] = {}
         for a in result.assessments.values():
             bands[a.band] = bands.get(a.band, 0) + 1
-        print(f"bands: {bands}; findings: {len(result.findings)}; "
-              f"detector errors: {len(result.failures)}; peak RSS {rss_mib():.0f} MiB")
+        figure("result", findings=len(result.findings), detector_errors=len(result.failures),
+               peak_rss_mib=rss_mib(), bands=";".join(f"{k}={v}" for k, v in sorted(bands.items())))
         store.close()
     return 0
 

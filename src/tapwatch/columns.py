@@ -202,6 +202,9 @@ class EventColumns:
             return cls.empty()
         if len(batches) == 1 and not dedup:
             return batches[0]
+        first = batches[0]
+        if all(b.accounts is first.accounts and b.strings is first.strings for b in batches):
+            return cls._concat_shared(batches)
         accounts: list[str] = []
         strings: list[str] = []
         acc_index: dict[str, int] = {}
@@ -238,17 +241,37 @@ class EventColumns:
             optional={k: np.concatenate(v) for k, v in opt_parts.items()},
         )
 
+    @classmethod
+    def _concat_shared(cls, batches: list[EventColumns]) -> EventColumns:
+        """Batches coded into the same tables (Tables): their arrays, one after the other."""
+        first = batches[0]
+        names = {k for b in batches for k in b.optional}
+        ids: list[str] = []
+        for b in batches:
+            ids += b.ids
+        return cls(
+            ids=ids,
+            ts=np.concatenate([b.ts for b in batches]),
+            type=np.concatenate([b.type for b in batches]),
+            account=np.concatenate([b.account for b in batches]),
+            accounts=first.accounts,
+            strings=first.strings,
+            optional={k: np.concatenate([b.column(k) for b in batches]) for k in names},
+        )
+
     # ---- storage -----------------------------------------------------------------
 
-    def encode(self) -> bytes:
-        """The batch as one store row body (columns as raw little-endian arrays)."""
+    def encode(self, tables: bool = True) -> bytes:
+        """The batch as one store row body (columns as raw little-endian arrays); without
+        its string tables if `tables` is false (a batch coded into shared Tables, which
+        the reader supplies again: `decode(body, tables)`)."""
         body = _Stored(
             ids=self.ids,
             ts=self.ts.astype("<f8").tobytes(),
             type=self.type.tobytes(),
             account=self.account.astype("<i4").tobytes(),
-            accounts=self.accounts,
-            strings=self.strings,
+            accounts=self.accounts if tables else [],
+            strings=self.strings if tables else [],
             optional={
                 k: v.astype(np.dtype(_DTYPES[k]).newbyteorder("<")).tobytes()
                 for k, v in self.optional.items()
@@ -257,9 +280,9 @@ class EventColumns:
         return _MAGIC + _stored_enc.encode(body)
 
     @classmethod
-    def decode(cls, body: bytes) -> EventColumns:
-        """A stored batch; bodies of the first store format (a msgpack list of events) are
-        read as well."""
+    def decode(cls, body: bytes, tables: Tables | None = None) -> EventColumns:
+        """A stored batch (coded into `tables` if it was encoded without its own); bodies
+        of the first store format (a msgpack list of events) are read as well."""
         if body[:4] != _MAGIC:
             return cls.from_events(_legacy_dec.decode(body))
         s = _stored_dec.decode(memoryview(body)[4:])
@@ -268,8 +291,8 @@ class EventColumns:
             ts=np.frombuffer(s.ts, dtype="<f8"),
             type=np.frombuffer(s.type, dtype=np.uint8),
             account=np.frombuffer(s.account, dtype="<i4"),
-            accounts=s.accounts,
-            strings=s.strings,
+            accounts=tables.accounts if tables is not None else s.accounts,
+            strings=tables.strings if tables is not None else s.strings,
             optional={
                 k: np.frombuffer(v, dtype=np.dtype(_DTYPES[k]).newbyteorder("<"))
                 for k, v in s.optional.items()

@@ -20,8 +20,9 @@ from tapwatch.events import EventRejected, WireEvent, decode_events, decode_json
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.sources.normalise import EventNormaliser
 
-#: bytes of JSONL decoded per call, rows of CSV per chunk
+#: bytes of JSONL decoded per call, events normalised per call, rows of CSV per chunk
 BLOCK_BYTES = 8 * 2**20
+SLICE = 2048
 CSV_ROWS = 50_000
 #: a dump has no clock: events up to this much after --now are accepted, as by the daemon
 CLOCK_SKEW = 600.0
@@ -143,9 +144,12 @@ class DumpReader:
             if norm is None:
                 self.unknown_apps[app_id] += len(group)
                 continue
-            cols = self._kept(norm, norm.from_wire(group))
-            if len(cols):
-                out.append((app_id, cols))
+            # page-sized slices: the columns of a slice stay in the CPU's caches (a
+            # slice of 35,000 events costs twice as much per event as 35 of 1,000)
+            for lo in range(0, len(group), SLICE):
+                cols = self._kept(norm, norm.from_wire(group[lo : lo + SLICE]))
+                if len(cols):
+                    out.append((app_id, cols))
         return out
 
     def _app_of(self, app: str | None) -> str:

@@ -2,8 +2,9 @@
 
 Dumps come in any order (several files, exports per unit, a database's natural order).
 Everything read is first written to a spill file on disk, cut into pieces of one UTC day
-of one app (`EventColumns.encode`, about 60-100 bytes per event); the sweep then takes the
-days in order and reads back only the pieces of the days it reaches. Memory holds one read
+of one app (`EventColumns.encode`, about 60-100 bytes per event: codes into the app's
+string tables, which stay in memory, and the event ids); the sweep then takes the days in
+order and reads back only the pieces of the days it reaches. Memory holds one read
 chunk while spilling and one window while judging, whatever the order or size of the dump;
 disk holds the dump once, in columns. Sorted input costs the same path (one piece per
 chunk and day) and never waits on a sort of the whole.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tapwatch.columns import EventColumns
+from tapwatch.columns import EventColumns, Tables
 
 BUCKET_S = 86400.0
 
@@ -28,6 +29,9 @@ class TimeSpill:
         self._file = self.path.open("w+b")
         self._end = 0
         self._index: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        #: per app, the string tables every piece of it is coded into (pieces are written
+        #: without tables; the sweep's windows and rollups share these)
+        self.tables: dict[str, Tables] = {}
         self.events = 0
         self.bytes = 0
         self.first_ts = float("inf")
@@ -41,6 +45,7 @@ class TimeSpill:
         """Spill one app's chunk, cut by UTC day."""
         if not len(cols):
             return
+        cols = self.tables.setdefault(app, Tables()).coded(cols)
         self.events += len(cols)
         self.first_ts = min(self.first_ts, float(cols.ts.min()))
         self.last_ts = max(self.last_ts, float(cols.ts.max()))
@@ -53,10 +58,10 @@ class TimeSpill:
         sorted_days = day[order]
         cuts = np.flatnonzero(np.diff(sorted_days)) + 1
         for rows in np.split(order, cuts):
-            self._write(app, int(day[rows[0]]), cols.select(rows, compact=True))
+            self._write(app, int(day[rows[0]]), cols.select(rows))
 
     def _write(self, app: str, bucket: int, cols: EventColumns) -> None:
-        body = cols.encode()
+        body = cols.encode(tables=False)
         self._file.seek(self._end)
         self._file.write(body)
         self._index.setdefault((app, bucket), []).append((self._end, len(body)))
@@ -75,5 +80,5 @@ class TimeSpill:
         out = []
         for offset, size in self._index.pop((app, day), []):
             self._file.seek(offset)
-            out.append(EventColumns.decode(self._file.read(size)))
+            out.append(EventColumns.decode(self._file.read(size), self.tables[app]))
         return out

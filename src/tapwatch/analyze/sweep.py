@@ -52,9 +52,9 @@ class AppInputs:
     """One app's detector inputs as the sweep moves forward. The window and the rollups
     share append-only string tables (Tables), so a step costs what it brings in."""
 
-    def __init__(self, profile: AppProfile) -> None:
+    def __init__(self, profile: AppProfile, tables: Tables) -> None:
         self.profile = profile
-        self.tables = Tables()
+        self.tables = tables
         self.events = EventWindow.from_columns(profile.id, [], tables=self.tables)
         self.account_days = AccountDays(accounts=self.tables.accounts, **_no_rows())
         self.app_hours = AppHours.from_rows([])
@@ -74,7 +74,7 @@ class AppInputs:
         if len(new):
             before = new.ts < end
             if not before.all():
-                self.pending = [new.select(~before, compact=True)]
+                self.pending = [new.select(~before)]
                 new = new.select(before)
         events = self.events.since(since)
         ad, ah = self.account_days, self.app_hours
@@ -197,7 +197,7 @@ def sweep(
     """Slide the windows over the spilled events up to `end`, then judge at `end`.
     `progress(windows done, windows in all, events taken in)` after each window."""
     assert 1 <= settings.step_days * DAY <= settings.raw_window
-    apps = {a: AppInputs(profiles[a]) for a in spill.apps()}
+    apps = {a: AppInputs(profiles[a], spill.tables[a]) for a in spill.apps()}
     days = spill.days()
     profiles_in = [s.profile for s in apps.values()]
     steps = window_dates(spill.first_ts, end, profiles_in, settings.step_days)
