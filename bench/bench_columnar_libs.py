@@ -33,6 +33,7 @@ import msgspec
 import numpy as np
 
 from common import figure
+from tapwatch.analyze.reader import SLICE
 from tapwatch.events import decode_jsonl, decode_page
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.simulator import Simulator, SimulatorOptions
@@ -80,7 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         return _columns_np(_wire_columns(p.events))  # type: ignore[arg-type]
 
     def ours_file() -> object:
-        return _columns_np(_wire_columns(decode_jsonl(chunk, n_lines)))  # type: ignore[arg-type]
+        # as analyze's reader: one msgspec call per block, columns a slice at a time
+        events = decode_jsonl(chunk, n_lines)
+        assert events is not None
+        return [
+            _columns_np(_wire_columns(events[lo : lo + SLICE]))  # type: ignore[arg-type]
+            for lo in range(0, len(events), SLICE)
+        ]
 
     from tapwatch.sources.normalise import EventNormaliser
 
