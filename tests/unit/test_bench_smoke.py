@@ -37,6 +37,19 @@ EXPECTED = {
         rf"loop_lag: p50_s={NUM} p99_s={NUM} max_s={NUM}",
         rf"memory: rss_mib={NUM} peak_rss_mib={NUM}",
     ],
+    "bench_analyze.py": [
+        r"setup: events=(?P<events>\d+) days=\d+ bytes=\d+",
+        rf"decode: events=\d+ wall_s={NUM} cpu_s={NUM} events_per_s={NUM}",
+        rf"analyze: events=(?P<judged>\d+) windows=\d+ wall_s={NUM} cpu_s={NUM} "
+        rf"events_per_s={NUM} peak_rss_mib={NUM} rss_bytes_per_event={NUM} rings_planted=2 "
+        r"ring_findings=(?P<rings>\d+) findings_per_ring=1/1",
+        rf"ratio: events=\d+ wall={NUM} cpu={NUM} goal=5",
+    ],
+    "bench_columnar_libs.py": [
+        rf"cpu: library=numpy\+msgspec task=page events=1000 ns_per_event={NUM}",
+        rf"cpu: library=numpy\+msgspec task=file events=\d+ ns_per_event={NUM}",
+        rf"cpu: library=numpy\+msgspec task=rollup events=\d+ ns_per_event={NUM}",
+    ],
     "bench_metrics.py": [
         r"setup_done: .*apps=40 caught_up=40",
         r"page: bytes=(?P<bytes>\d+) samples=\d+",
@@ -103,6 +116,17 @@ def test_ingest_bench_runs() -> None:
 def test_fleet_poll_bench_runs() -> None:
     f = figures("bench_fleet_poll.py", run_quick("bench_fleet_poll.py"))
     assert int(f["polls"]) > 0
+
+
+@pytest.mark.timeout(300)
+def test_analyze_bench_runs() -> None:
+    f = figures("bench_analyze.py", run_quick("bench_analyze.py"))
+    assert int(f["judged"]) == int(f["events"]) and f["rings"] == "2"
+
+
+@pytest.mark.timeout(300)
+def test_columnar_libs_bench_runs() -> None:
+    figures("bench_columnar_libs.py", run_quick("bench_columnar_libs.py", "--repeat", "1"))
 
 
 @pytest.mark.timeout(300)
