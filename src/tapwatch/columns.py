@@ -194,16 +194,18 @@ class EventColumns:
     @classmethod
     def concat(cls, batches: Sequence[EventColumns], dedup: bool = True) -> EventColumns:
         """One batch of these batches' events in order. Their tables are merged (each
-        string once), or with `dedup=False` appended one after the other (cheap, for a
-        batch on its way to the store: a string may then have two codes, which the store's
-        rollups add up and windows merge again)."""
+        string once, even in a single batch), or with `dedup=False` appended one after the
+        other (cheap, for a batch on its way to the store: a string may then have two
+        codes, which the store's rollups add up and windows merge again; batches coded
+        into the same Tables keep them)."""
         batches = [b for b in batches if len(b)]
         if not batches:
             return cls.empty()
         if len(batches) == 1 and not dedup:
             return batches[0]
         first = batches[0]
-        if all(b.accounts is first.accounts and b.strings is first.strings for b in batches):
+        shared = all(b.accounts is first.accounts and b.strings is first.strings for b in batches)
+        if shared and not dedup:
             return cls._concat_shared(batches)
         accounts: list[str] = []
         strings: list[str] = []

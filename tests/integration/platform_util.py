@@ -76,7 +76,7 @@ async def poll(
     )
     async for b in source.poll(ctx):
         st.batches += 1
-        st.events += b.events
+        st.events += b.events.to_events(app_id)  # the columns, as records to compare
         st.rejected.update(b.rejected)
         st.skipped.update(b.skipped)
         if b.snapshot is not None:

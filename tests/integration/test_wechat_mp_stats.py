@@ -196,8 +196,7 @@ def test_snapshot_with_platform_figures_survives_the_store(tmp_path):
                              reads=120, share_users=1, shares=1, favourite_users=0,
                              favourites=0),),
     )
-    from zoneinfo import ZoneInfo
 
     store = Store(tmp_path / "s.sqlite")
-    store.ingest("mp", IngestBatch(snapshot=snap), ZoneInfo("Asia/Shanghai"), 2.0)
+    store.ingest("mp", IngestBatch(snapshot=snap), 2.0)
     assert store.snapshot("mp") == snap

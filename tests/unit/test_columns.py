@@ -1,0 +1,67 @@
+"""Batches as columns: concatenation (tables merged or appended), storage round trip (and
+the first store format), compaction, and the way back to event records."""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+
+from tapwatch.columns import EventColumns, Tables
+from tapwatch.events import Event, EventType
+from tapwatch.window import EventWindow
+
+T0 = 1_780_000_000.0
+
+
+def events(prefix: str, accounts: list[str], **extra: object) -> list[Event]:
+    return [
+        Event(app="a", id=f"{prefix}{i}", ts=T0 + i, type=EventType.checkin, account=acc,
+              device=f"d-{acc}", point="p1", lat=30.0, lon=120.0, **extra)
+        for i, acc in enumerate(accounts)
+    ]
+
+
+def names(b: EventColumns | EventWindow) -> list[str]:
+    return [b.accounts[c] for c in b.account.tolist()]
+
+
+def test_pages_appended_for_the_store_are_merged_again_for_windows() -> None:
+    p1 = EventColumns.from_events(events("x", ["u1", "u2", "u1"]))
+    p2 = EventColumns.from_events(events("y", ["u2", "u3"], accuracy_m=8.0))
+    fast = EventColumns.concat([p1, p2], dedup=False)
+    assert fast.accounts == ["u1", "u2", "u2", "u3"]  # appended: u2 has two codes
+    assert names(fast) == ["u1", "u2", "u1", "u2", "u3"]
+    assert np.isnan(fast.optional["accuracy_m"][:3]).all()  # absent in the first page
+    merged = EventColumns.concat([fast])  # even one batch is merged when asked
+    assert merged.accounts == ["u1", "u2", "u3"] and names(merged) == names(fast)
+    win = EventWindow.from_columns("a", [fast])
+    assert len(set(win.account.tolist())) == 3  # one code per account, as detectors count
+
+
+def test_storage_round_trip_and_the_first_format() -> None:
+    evs = events("e", ["u1", "u2"], duration_s=12.5, photo_hash="ph")
+    b = EventColumns.from_events(evs)
+    back = EventColumns.decode(b.encode())
+    assert back.to_events("a") == evs
+    legacy = msgspec.msgpack.encode(evs)  # a batch body of store format 1
+    assert EventColumns.decode(legacy).to_events("a") == evs
+    tables = Tables()
+    coded = tables.coded(b)
+    assert EventColumns.decode(coded.encode(tables=False), tables).to_events("a") == evs
+
+
+def test_a_selection_can_drop_the_strings_it_does_not_use() -> None:
+    b = EventColumns.from_events(events("e", ["u1", "u2", "u3"]))
+    part = b.select(np.array([2]), compact=True)
+    assert part.accounts == ["u3"] and part.strings == ["d-u3", "p1"]
+    assert part.to_events("a") == b.to_events("a", [2])
+
+
+def test_shared_tables_keep_codes_for_good() -> None:
+    tables = Tables()
+    a = tables.coded(EventColumns.from_events(events("a", ["u1", "u2"])))
+    b = tables.coded(EventColumns.from_events(events("b", ["u2", "u3"])))
+    assert a.accounts is b.accounts is tables.accounts == ["u1", "u2", "u3"]
+    both = EventColumns.concat([a, b], dedup=False)
+    assert both.accounts is tables.accounts and names(both) == ["u1", "u2", "u2", "u3"]
+    assert tables.coded(both) is both

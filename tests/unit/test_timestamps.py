@@ -1,0 +1,86 @@
+"""Times parsed in bulk give exactly what one-by-one parsing gives, on canonical RFC 3339
+and on everything around it."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from tapwatch.timestamps import TS_MAX, TS_MIN, TimeError, epoch_seconds, parse_one
+
+
+def _one(v: object) -> float:
+    try:
+        return parse_one(v)
+    except TimeError:
+        return math.nan
+
+
+def _random_times(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        t = rng.uniform(TS_MIN - 86400 * 30, TS_MAX + 86400 * 30)
+        off = rng.choice([0, 8 * 3600, -5 * 3600, 5 * 3600 + 1800, 23 * 3600 + 59 * 60])
+        dt = datetime.fromtimestamp(t, timezone(timedelta(seconds=off)))
+        s = dt.strftime("%Y-%m-%dT%H:%M:%S")
+        digits = rng.choice([0, 1, 2, 3, 6, 7])
+        if digits:
+            s += "." + f"{dt.microsecond:06d}{rng.randrange(10)}"[:digits]
+        z = dt.strftime("%z")
+        s += "Z" if off == 0 and rng.random() < 0.5 else f"{z[:3]}:{z[3:]}"
+        r = rng.random()
+        if r < 0.1:  # one character changed: most become invalid, some stay valid
+            i = rng.randrange(len(s))
+            s = s[:i] + rng.choice("0123456789-:T.Zz+ x") + s[i + 1 :]
+        elif r < 0.15:
+            s = s[: rng.randrange(len(s))]
+        out.append(s)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_bulk_parsing_equals_one_by_one(seed: int) -> None:
+    values = _random_times(20_000, seed)
+    got, absent = epoch_seconds(values)
+    want = np.array([_one(v) for v in values])
+    assert not absent.any()
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.isfinite(got).sum() > 15_000  # mostly valid: the fast path was exercised
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-03-02T08:30:00+08:00", 1772411400.0),
+        ("2026-03-02T00:30:00Z", 1772411400.0),
+        ("2026-03-02T00:30:00.25Z", 1772411400.25),
+        ("2026-03-02T00:30:00.1234567Z", 1772411400.123456),  # as fromisoformat: truncated
+        ("2026-03-02 00:30:00Z", 1772411400.0),  # a space for T
+        ("2024-02-29T00:00:00Z", 1709164800.0),  # a leap day
+        ("2026-02-29T00:00:00Z", None),
+        ("2026-03-02T24:00:00Z", None),
+        ("2026-03-02T08:30:00", None),  # no offset
+        ("2026-03-02T08:30:00+24:00", None),
+        ("1999-12-31T23:59:59Z", None),  # before 2000
+        ("２026-03-02T00:30:00Z", None),  # not ASCII
+        (1772411400.5, 1772411400.5),
+        (1e300, None),
+        (-1, None),
+        (True, None),
+        (None, "absent"),
+    ],
+)
+def test_one_value_alone_and_among_others(value: object, expected: object) -> None:
+    column = [value, "2026-03-02T00:30:00Z", value]
+    got, absent = epoch_seconds(column)
+    if expected == "absent":
+        assert absent.tolist() == [True, False, True]
+    elif expected is None:
+        assert np.isnan(got[0]) and np.isnan(got[2]) and got[1] == 1772411400.0
+    else:
+        assert got.tolist() == [expected, 1772411400.0, expected]
