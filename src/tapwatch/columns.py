@@ -230,24 +230,30 @@ class EventColumns:
                 elif name in STR_COLUMNS:
                     col = str_map[col]
                 opt_parts.setdefault(name, []).append(col)
-        ids: list[str] = []
-        for b in batches:
-            ids += b.ids
-        return cls(
-            ids=ids,
-            ts=np.concatenate([b.ts for b in batches]),
-            type=np.concatenate([b.type for b in batches]),
-            account=np.concatenate(account_parts),
-            accounts=accounts,
-            strings=strings,
-            optional={k: np.concatenate(v) for k, v in opt_parts.items()},
-        )
+        return cls._joined(batches, account_parts, accounts, strings, opt_parts)
 
     @classmethod
     def _concat_shared(cls, batches: list[EventColumns]) -> EventColumns:
         """Batches coded into the same tables (Tables): their arrays, one after the other."""
         first = batches[0]
         names = {k for b in batches for k in b.optional}
+        return cls._joined(
+            batches,
+            [b.account for b in batches],
+            first.accounts,
+            first.strings,
+            {k: [b.column(k) for b in batches] for k in names},
+        )
+
+    @classmethod
+    def _joined(
+        cls,
+        batches: list[EventColumns],
+        account: list[np.ndarray],
+        accounts: list[str],
+        strings: list[str],
+        optional: dict[str, list[np.ndarray]],
+    ) -> EventColumns:
         ids: list[str] = []
         for b in batches:
             ids += b.ids
@@ -255,10 +261,10 @@ class EventColumns:
             ids=ids,
             ts=np.concatenate([b.ts for b in batches]),
             type=np.concatenate([b.type for b in batches]),
-            account=np.concatenate([b.account for b in batches]),
-            accounts=first.accounts,
-            strings=first.strings,
-            optional={k: np.concatenate([b.column(k) for b in batches]) for k in names},
+            account=np.concatenate(account),
+            accounts=accounts,
+            strings=strings,
+            optional={k: np.concatenate(v) for k, v in optional.items()},
         )
 
     # ---- storage -----------------------------------------------------------------

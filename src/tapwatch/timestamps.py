@@ -37,23 +37,24 @@ class TimeError(ValueError):
     """One time value that is not a valid event time (the message says why)."""
 
 
-def parse_one(value: object) -> float:
+def parse_one(value: object, name: str = "ts") -> float:
     """One time value (RFC 3339 string with an offset, or epoch seconds) to epoch seconds.
-    Raises TimeError with a message fit for the log (at most 40 characters of the value)."""
+    Raises TimeError with a message fit for the log, naming the value `name` (and showing
+    at most 40 characters of it)."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TimeError("ts must be a string or a number")
+        raise TimeError(f"{name} must be a string or a number")
     if isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value)
         except ValueError:
-            raise TimeError(f"ts {value[:40]!r} is not RFC 3339") from None
+            raise TimeError(f"{name} {value[:40]!r} is not RFC 3339") from None
         if dt.tzinfo is None:
-            raise TimeError(f"ts {value[:40]!r} has no UTC offset")
+            raise TimeError(f"{name} {value[:40]!r} has no UTC offset")
         ts = dt.timestamp()
     else:
         ts = float(value)
     if not (math.isfinite(ts) and TS_MIN <= ts < TS_MAX):
-        raise TimeError("ts is outside 2000-01-01 .. 2100-01-01")
+        raise TimeError(f"{name} is outside 2000-01-01 .. 2100-01-01")
     return ts
 
 

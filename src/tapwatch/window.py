@@ -278,26 +278,6 @@ class AccountDays:
         cols["account"] = recode[cols["account"]]
         return AccountDays(accounts=[accounts[i] for i in used.tolist()], **cols)
 
-    def canonical(self) -> AccountDays:
-        """The rows sorted by (day, account pseudonym), accounts coded in the order they
-        first appear in that walk and narrowed to the detector dtypes: equal rollups give
-        equal arrays, whether read from the store or built by `analyze`."""
-        if len(self) == 0:
-            return AccountDays.from_rows([], [])
-        rank = np.empty(len(self.accounts), dtype=np.int64)
-        rank[np.argsort(np.array(self.accounts))] = np.arange(len(self.accounts))
-        order = np.lexsort((rank[self.account], self.day))
-        acc = self.account[order]
-        used, first = np.unique(acc, return_index=True)
-        used = used[np.argsort(first)]  # first-seen order along the sorted rows
-        recode = np.empty(len(self.accounts), dtype=np.int32)
-        recode[used] = np.arange(used.size, dtype=np.int32)
-        cols = {f: getattr(self, f)[order] for f in self._COLUMNS}
-        cols["account"] = recode[acc]
-        for f in self._COLUMNS:
-            cols[f] = cols[f].astype(self._DTYPES[f])
-        return AccountDays(accounts=[self.accounts[i] for i in used.tolist()], **cols)
-
     @classmethod
     def from_rows(cls, rows: list[tuple], accounts: list[str]) -> AccountDays:
         """rows: (day, account_code, events, meaningful, checkin, read, like, study,
@@ -445,32 +425,6 @@ def rollup(batch: EventColumns, tz: ZoneInfo) -> tuple[AccountDays, AppHours]:
         batch.accounts,
     )
     return acc, hours
-
-
-def combine_account_days(parts: list[AccountDays]) -> AccountDays:
-    """Partial account-day rollups merged: one row per (day, account), in the canonical
-    order (see AccountDays.canonical)."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return AccountDays.from_rows([], [])
-    accounts: list[str] = []
-    index: dict[str, int] = {}
-    codes = [code_map(p.accounts, accounts, index)[p.account] for p in parts]
-
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(p, name) for p in parts])
-
-    merged = _account_day_groups(
-        cat("day"),
-        np.concatenate(codes).astype(np.int64),
-        len(accounts),
-        {k: cat(k).astype(np.float64) for k in ("events", *_COUNTED)},
-        cat("study_s").astype(np.float64),
-        cat("first_s"),
-        cat("last_s"),
-        accounts,
-    )
-    return merged.canonical()
 
 
 def combine_app_hours(parts: list[AppHours]) -> AppHours:

@@ -23,6 +23,7 @@ from tapwatch.analyze import (
 )
 from tapwatch.config import AppConfig, ConfigError, DaemonFile
 from tapwatch.pseudonym import Pseudonymizer, load_key
+from tapwatch.timestamps import TimeError, parse_one
 
 
 def add_arguments(a: argparse.ArgumentParser) -> None:
@@ -55,16 +56,17 @@ def parse_time(option: str, value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
-    except ValueError:
-        pass
+        return parse_one(float(value) if _numeric(value) else value, option)
+    except TimeError as e:
+        raise AnalyzeError(str(e)) from None
+
+
+def _numeric(value: str) -> bool:
     try:
-        dt = datetime.fromisoformat(value)
+        float(value)
     except ValueError:
-        raise AnalyzeError(f"{option} {value!r} is neither RFC 3339 nor epoch seconds") from None
-    if dt.tzinfo is None:
-        raise AnalyzeError(f"{option} {value!r} needs a UTC offset")
-    return dt.timestamp()
+        return False
+    return True
 
 
 class Progress:
