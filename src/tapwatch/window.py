@@ -202,19 +202,29 @@ class EventWindow:
         )
 
 
+#: UTC offset (seconds) of (time zone, UTC hour): every detector of every app asks for the
+#: same week of hours on every pass
+_OFFSETS: dict[tuple[ZoneInfo, int], float] = {}
+_OFFSETS_MAX = 1 << 20
+
+
+def _offset(tz: ZoneInfo, hour: int) -> float:
+    off = _OFFSETS.get((tz, hour))
+    if off is None:
+        if len(_OFFSETS) >= _OFFSETS_MAX:
+            _OFFSETS.clear()
+        at = datetime.fromtimestamp(hour * 3600, UTC).replace(tzinfo=None)
+        off = _OFFSETS[(tz, hour)] = tz.utcoffset(at) / timedelta(seconds=1)
+    return off
+
+
 def utc_offsets(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     """UTC offset in seconds for each timestamp (resolved per distinct UTC hour)."""
     if ts.size == 0:
         return np.zeros(0)
     hours = np.floor(ts / 3600.0).astype(np.int64)
     uniq, inv = np.unique(hours, return_inverse=True)
-    offs = np.array(
-        [
-            tz.utcoffset(datetime.fromtimestamp(h * 3600, UTC).replace(tzinfo=None))
-            / timedelta(seconds=1)
-            for h in uniq
-        ]
-    )
+    offs = np.array([_offset(tz, h) for h in uniq.tolist()])
     return offs[inv]
 
 

@@ -75,12 +75,51 @@ class Submission:
     week: str  # ISO week of the filing in the app's time zone, e.g. "2026-W48"
 
 
-def submissions(inp: DetectorInput) -> list[Submission]:
-    """Every form_submit of one app that names its unit and content hash."""
+def _form_rows(inp: DetectorInput) -> np.ndarray:
+    """Rows of the app's form_submits that name their unit and content hash."""
     ev = inp.events
-    rows = np.flatnonzero(
+    return np.flatnonzero(
         (ev.type == int(EventType.form_submit)) & (ev.unit >= 0) & (ev.content_hash >= 0)
     )
+
+
+def _pair_keys(inp: DetectorInput, rows: np.ndarray) -> np.ndarray:
+    """A 64-bit key of each row's (unit, content hash) strings, the same in every app:
+    Python's hash of each distinct string of the window (a collision only lets a row
+    through the pre-selection; the grouping itself is by the strings)."""
+    ev = inp.events
+    keys = np.zeros(rows.size, dtype=np.uint64)
+    for col, mult in ((ev.unit, np.uint64(0x9E3779B97F4A7C15)), (ev.content_hash, np.uint64(1))):
+        codes, inv = np.unique(col[rows], return_inverse=True)
+        h = np.fromiter(
+            (hash(ev.strings[c]) for c in codes.tolist()), dtype=np.int64, count=codes.size
+        ).view(np.uint64)
+        keys += h[inv] * mult  # wraps modulo 2**64, as a hash should
+    return keys
+
+
+def _shared_rows(inputs: list[DetectorInput]) -> list[np.ndarray]:
+    """Per app, the rows of the form submissions whose (unit, content hash) some other app
+    received too (a superset: see _pair_keys). Most filings are in one app only: they never
+    become Python objects."""
+    rows = [_form_rows(inp) for inp in inputs]
+    keys = [_pair_keys(inp, r) for inp, r in zip(inputs, rows, strict=True)]
+    if not any(k.size for k in keys):
+        return rows
+    app = np.concatenate([np.full(k.size, i, dtype=np.int64) for i, k in enumerate(keys)])
+    allk = np.concatenate(keys)
+    pairs = np.unique(np.stack([allk, app.view(np.uint64)], axis=1), axis=0)
+    uk, n_apps = np.unique(pairs[:, 0], return_counts=True)
+    shared = uk[n_apps >= 2]
+    return [r[np.isin(k, shared)] for r, k in zip(rows, keys, strict=True)]
+
+
+def submissions(inp: DetectorInput, rows: np.ndarray | None = None) -> list[Submission]:
+    """Every form_submit of one app that names its unit and content hash (or those at
+    `rows`)."""
+    ev = inp.events
+    if rows is None:
+        rows = _form_rows(inp)
     if rows.size == 0:
         return []
     local_days = np.floor(local_seconds(ev.ts[rows], inp.app.timezone) / DAY).astype(np.int64)
@@ -104,8 +143,8 @@ def submissions(inp: DetectorInput) -> list[Submission]:
 
 def _by_content(inputs: list[DetectorInput]) -> dict[tuple[str, str], list[Submission]]:
     groups: dict[tuple[str, str], list[Submission]] = defaultdict(list)
-    for inp in inputs:
-        for sub in submissions(inp):
+    for inp, rows in zip(inputs, _shared_rows(inputs), strict=True):
+        for sub in submissions(inp, rows):
             groups[(sub.unit, sub.content_hash)].append(sub)
     return groups
 
