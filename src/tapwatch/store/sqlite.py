@@ -43,8 +43,6 @@ from tapwatch.window import (
     AccountDays,
     AppHours,
     EventWindow,
-    account_days_from,
-    app_hours_from,
     rollup,
 )
 
@@ -509,12 +507,31 @@ class Store:
         )
 
     def account_days(self, app_id: str, since_day: int) -> AccountDays:
+        """The app's rollup rows from `since_day` on, in (day, account) order, accounts
+        coded in the order they first appear in it (the same arrays as account_days_from
+        makes of the same rows, made a column at a time)."""
         rows = self._db.execute(
             'SELECT day, account, n, meaningful, checkin, read, "like", study, session, '
-            "study_s, first_s, last_s FROM account_days WHERE app_pk=? AND day>=?",
+            "study_s, first_s, last_s FROM account_days WHERE app_pk=? AND day>=? "
+            "ORDER BY day, account",
             (self.app_pk(app_id), since_day),
+        ).fetchall()
+        if not rows:
+            return AccountDays.from_rows([], [])
+        cols = list(zip(*rows, strict=True))
+        codes: dict[str, int] = dict.fromkeys(cols[1])  # type: ignore[arg-type]
+        accounts = list(codes)
+        codes.update(zip(accounts, range(len(accounts)), strict=True))
+        dtypes = AccountDays._DTYPES
+        return AccountDays(
+            accounts=accounts,
+            **{
+                f: np.array(cols[i], dtype=dtypes[f])
+                for i, f in enumerate(AccountDays._COLUMNS)
+                if f != "account"
+            },
+            account=np.fromiter(map(codes.__getitem__, cols[1]), dtype=np.int32, count=len(rows)),
         )
-        return account_days_from({(r[0], r[1]): list(r[2:]) for r in rows})
 
     def daily_usage(self, app_id: str, since_day: int) -> DailyUsage:
         """App-level totals per local day from `since_day` (the assessment's long view)."""
@@ -527,10 +544,11 @@ class Store:
 
     def app_hours(self, app_id: str, since_day: int) -> AppHours:
         rows = self._db.execute(
-            "SELECT day, hour, type, n FROM app_hours WHERE app_pk=? AND day>=?",
+            "SELECT day, hour, type, n FROM app_hours WHERE app_pk=? AND day>=? "
+            "ORDER BY day, hour, type",
             (self.app_pk(app_id), since_day),
-        )
-        return app_hours_from({(r[0], r[1], r[2]): r[3] for r in rows})
+        ).fetchall()
+        return AppHours.from_rows(rows)
 
     def snapshot(self, app_id: str) -> UsageSnapshot | None:
         row = self._db.execute(
