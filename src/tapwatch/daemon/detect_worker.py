@@ -11,8 +11,10 @@ the daemon is gone, however the daemon ended.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
+import sqlite3
 import threading
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -27,6 +29,7 @@ from tapwatch.detectors.engine import run_fleet
 from tapwatch.store.sqlite import Store
 from tapwatch.window import AccountDays, AppHours, EventWindow, local_day_of
 
+log = logging.getLogger("tapwatch.detect")
 _stores: dict[Path, Store] = {}
 _caches: dict[Path, InputCache] = {}
 
@@ -167,6 +170,15 @@ def history_first_day(config: Config, now: float, tz: ZoneInfo) -> int:
     return local_day_of(now, tz) - int(keep // 86400)
 
 
+def _open(path: Path) -> Store:
+    """The worker's connection: one that may fold the rollups, or, while the store refuses
+    writes, one that only reads (the inputs then use the rollups folded so far)."""
+    try:
+        return Store(path)
+    except sqlite3.Error:
+        return Store(path, readonly=True)
+
+
 def fold(store: Store, config: Config) -> int:
     """Fold the store's new batches into the rollups, each app in its own time zone (an
     app no longer registered in the daemon's default one). Returns the events folded."""
@@ -228,11 +240,15 @@ def run_detect_pass(
     if isinstance(store, Path):
         s = _stores.get(store)
         if s is None:
-            s = _stores[store] = Store(store)
+            s = _stores[store] = _open(store)
             _caches[store] = InputCache()
         cache = _caches[store]
         store = s
-    fold(store, config)
+    if not store.readonly:
+        try:
+            fold(store, config)
+        except sqlite3.Error as e:  # the daemon's own writes report the store's state
+            log.warning("rollups not folded in this pass (the store refused): %s", e)
     inputs = (cache or InputCache()).build(store, apps, config, now)
     result = run_fleet(inputs, config.daemon.detectors)
     return DetectPass(

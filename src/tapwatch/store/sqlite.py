@@ -164,28 +164,30 @@ class Store:
         self._db.execute("PRAGMA cache_size=-65536")
         self._db.executescript(_SCHEMA)
         self._upgrade()
-        self._db.execute(
-            "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value=excluded.value "
-            "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
-            (str(SCHEMA_VERSION),),
-        )
 
     def close(self) -> None:
         self._db.close()
 
     def _upgrade(self) -> None:
-        """Bring a version 1 store to this version (idempotent)."""
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(apps)")}
-        if "rollup_seq" not in columns:
-            with self._tx() as db:
+        """Bring a store of an earlier version to this one (nothing is written to a store
+        that is up to date: a second connection may open it while the first writes)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is not None and int(row[0]) >= SCHEMA_VERSION:
+            return
+        with self._tx() as db:
+            columns = {r[1] for r in db.execute("PRAGMA table_info(apps)")}
+            if "rollup_seq" not in columns:
                 db.execute("ALTER TABLE apps ADD COLUMN rollup_seq INTEGER NOT NULL DEFAULT 0")
                 # version 1 rolled every batch up on ingest
                 db.execute(
                     "UPDATE apps SET rollup_seq=COALESCE((SELECT MAX(seq) FROM event_batches "
                     "WHERE app_pk=apps.pk), 0)"
                 )
-        self._db.execute("DROP INDEX IF EXISTS event_ids_day")
+            db.execute("DROP INDEX IF EXISTS event_ids_day")
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
