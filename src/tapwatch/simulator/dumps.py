@@ -34,15 +34,18 @@ _CHUNK = 200_000
 
 @dataclass(frozen=True, slots=True)
 class Ring:
-    """`phones` accounts checked in by one person at point `point`, `gap_s` apart, at
-    `hour` local time, on `days` consecutive days from day `day` of the dump."""
+    """`phones` accounts checked in by one person at point `point`, `gap_s` apart, on
+    `days` consecutive days from day `day` of the dump, around `hour` local time: up to
+    `drift_h` hours earlier or later from one day to the next (whenever the person gets
+    round to it; a set at the same minute every day looks like colleagues' habits)."""
 
     day: int
     point: int
     phones: int = 12
     days: int = 3
-    hour: float = 7.5
+    hour: float = 3.0
     gap_s: float = 6.0
+    drift_h: float = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,8 @@ def write_checkin_dump(
         members = accounts + k * 1000 + np.arange(r.phones)  # phones nobody else uses
         ring_ids = []
         for d in range(r.days):
-            t = START + (r.day + d) * 86400.0 + r.hour * 3600 + np.cumsum(
+            hour = r.hour + rng.uniform(-r.drift_h, r.drift_h)
+            t = START + (r.day + d) * 86400.0 + hour * 3600 + np.cumsum(
                 rng.uniform(0.8, 1.2, r.phones) * r.gap_s
             )
             extra_ts.append(t)
