@@ -10,9 +10,10 @@ as fixed-width bytes), not the ~1 KB of a Python object per event.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -203,9 +204,17 @@ class EventWindow:
 
 
 #: UTC offset (seconds) of (time zone, UTC hour): every detector of every app asks for the
-#: same week of hours on every pass
+#: same week of hours on every pass. NaN for an hour in which the offset changes (at a
+#: half or quarter hour: Lord Howe, some historical zones): its timestamps are resolved
+#: one by one.
 _OFFSETS: dict[tuple[ZoneInfo, int], float] = {}
 _OFFSETS_MAX = 1 << 20
+
+
+def _offset_at(tz: ZoneInfo, t: float) -> float:
+    # the offset in force at that instant (tz.utcoffset of a naive datetime would read it
+    # as wall time: wrong for the hour or so after a change of offset)
+    return datetime.fromtimestamp(t, tz).utcoffset() / timedelta(seconds=1)
 
 
 def _offset(tz: ZoneInfo, hour: int) -> float:
@@ -213,19 +222,37 @@ def _offset(tz: ZoneInfo, hour: int) -> float:
     if off is None:
         if len(_OFFSETS) >= _OFFSETS_MAX:
             _OFFSETS.clear()
-        at = datetime.fromtimestamp(hour * 3600, UTC).replace(tzinfo=None)
-        off = _OFFSETS[(tz, hour)] = tz.utcoffset(at) / timedelta(seconds=1)
+        off = _offset_at(tz, hour * 3600)
+        if _offset_at(tz, hour * 3600 + 3599) != off:
+            off = math.nan
+        _OFFSETS[(tz, hour)] = off
     return off
 
 
+#: Up to this many hours between the first and last timestamp, offsets are looked up for
+#: every hour of the span (no sort); beyond, per distinct hour
+_SPAN_HOURS = 62 * 24
+
+
 def utc_offsets(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
-    """UTC offset in seconds for each timestamp (resolved per distinct UTC hour)."""
+    """UTC offset in seconds for each timestamp (resolved per UTC hour, or per timestamp
+    in an hour in which the offset changes)."""
     if ts.size == 0:
         return np.zeros(0)
     hours = np.floor(ts / 3600.0).astype(np.int64)
-    uniq, inv = np.unique(hours, return_inverse=True)
-    offs = np.array([_offset(tz, h) for h in uniq.tolist()])
-    return offs[inv]
+    lo, hi = int(hours.min()), int(hours.max())
+    if hi - lo <= min(_SPAN_HOURS, 4 * ts.size):
+        offs = np.array([_offset(tz, h) for h in range(lo, hi + 1)])
+        if (offs == offs[0]).all():  # no change of offset in the span: most windows
+            return np.full(ts.size, offs[0])
+        out = offs[hours - lo]
+    else:
+        uniq, inv = np.unique(hours, return_inverse=True)
+        out = np.array([_offset(tz, h) for h in uniq.tolist()])[inv]
+    mixed = np.flatnonzero(np.isnan(out))
+    if mixed.size:
+        out[mixed] = [_offset_at(tz, t) for t in ts[mixed].tolist()]
+    return out
 
 
 def local_seconds(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from tapwatch.columns import EventColumns
@@ -161,3 +162,14 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         assert schema.fetchone()[0] == "2"
     finally:
         store.close()
+
+
+def test_a_slice_of_a_batch_is_stored_with_only_its_strings(store: Store) -> None:
+    # 12 events, one account each; a slice of two (or the one new event among known ones)
+    # must not carry the other accounts into the stored batch
+    whole = EventColumns.from_events([ev(i, T0 + i, acct=f"a{i}") for i in range(12)])
+    store.ingest("x", IngestBatch(events=whole.select(np.array([3, 7]))), T0)
+    store.ingest("x", IngestBatch(events=whole.select(np.array([3, 7, 9]))), T0)
+    batches, _ = store.batches_after("x", 0)
+    assert [list(b.ids) for b in batches] == [["e3", "e7"], ["e9"]]
+    assert [sorted(b.accounts) for b in batches] == [["a3", "a7"], ["a9"]]

@@ -276,6 +276,10 @@ class Store:
             dups = len(batch.events) - len(fresh)
             by_type: Counter[str] = Counter()
             if len(fresh):
+                if len(fresh.accounts) > len(fresh) or len(fresh.strings) > 8 * len(fresh):
+                    # a part of a bigger batch (duplicates left out, a slice): stored with
+                    # only the strings it uses, or every read of it pays for the rest
+                    fresh = fresh.compacted()
                 for t, k in enumerate(np.bincount(fresh.type).tolist()):
                     if k:
                         by_type[_TYPE_NAMES[t]] = k
