@@ -168,16 +168,24 @@ def classify(err: msgspec.ValidationError) -> RejectReason:
     return RejectReason.invalid_type
 
 
+#: Longest `next_cursor` accepted (characters): it is sent back in a URL and kept in the
+#: store with each page; a cursor of megabytes is not a position. Longer: the page fails
+#: as `schema`.
+MAX_CURSOR_LENGTH = 1024
+Cursor = Annotated[str, msgspec.Meta(max_length=MAX_CURSOR_LENGTH)]
+
 _wire_decoder = msgspec.json.Decoder(WireEvent)
+
+
 class _TypedPage(msgspec.Struct, gc=False):
     events: list[WireEvent]
-    next_cursor: str | None = None
+    next_cursor: Cursor | None = None
     has_more: bool = False
 
 
 class _RawPage(msgspec.Struct):
     events: list[msgspec.Raw]
-    next_cursor: str | None = None
+    next_cursor: Cursor | None = None
     has_more: bool = False
 
 

@@ -145,6 +145,15 @@ CASES = [
         usage=_json(b'{"registered_accounts":1,"x":' + DEEP + b"}"),
         up=0, reason="decode", detail="nested too deeply",
     ),
+    Case(  # a cursor of a megabyte, to be sent back in a URL and kept with every page
+        "long-cursor", _json(_page([_event(1)], cursor="c" * 2**20, more=True)),
+        up=0, reason="schema", detail="length <= 1024 - at `$.next_cursor`",
+    ),
+    Case(  # 1e18 accounts, a release in 1e308 seconds: every ratio downstream breaks
+        "huge-usage", _once(lambda: [_event(1)]),
+        usage=_json(b'{"registered_accounts":1000000000000000000}'),
+        up=0, reason="schema", detail="Expected `int` <= 1000000000",
+    ),
     # A -> B -> A ...: once ~30 polls a second for ever with up=1; now cut in each poll
     Case("cycle", _cycle, up=0, reason="schema", detail="cursor cycle", ingested=1,
          rejected=None),

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import aiohttp
+import msgspec
 import numpy as np
 
 from tapwatch.datum import Datum, gcj02_to_wgs84
@@ -19,6 +21,8 @@ from tapwatch.sources.normalise import EventNormaliser, RejectLog
 from tapwatch.store.sqlite import IngestBatch
 
 __all__ = [
+    "MAX_COUNT",
+    "Count",
     "ErrorReason",
     "EventNormaliser",
     "PollContext",
@@ -26,6 +30,7 @@ __all__ = [
     "SkipReason",
     "Source",
     "SourceError",
+    "count_of",
     "parse_json_cursor",
     "rows_to_wgs84",
 ]
@@ -68,6 +73,21 @@ class SourceError(Exception):
         self.reason = reason
         self.detail = detail
         self.retry_after = retry_after
+
+
+#: Largest count an upstream may state (accounts, followers, reads of a day): ten times a
+#: large province's population. A bigger or negative figure is a bug upstream, and 1e18
+#: accounts would break every ratio computed from it. Documented in docs/usage-api.md.
+MAX_COUNT = 10**9
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
+
+
+def count_of(name: str, value: float) -> int:
+    """A figure read as a float (Prometheus text) as a count in [0, MAX_COUNT]; SourceError
+    (`schema`, naming the figure) otherwise."""
+    if not (math.isfinite(value) and 0 <= value <= MAX_COUNT):
+        raise SourceError(ErrorReason.schema, f"{name} = {value!r} is outside 0 .. {MAX_COUNT:,}")
+    return int(value)
 
 
 @dataclass

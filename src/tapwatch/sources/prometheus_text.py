@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tapwatch.config import PrometheusSourceConfig
 from tapwatch.detectors.base import UsageSnapshot
-from tapwatch.sources.base import ErrorReason, PollContext, SourceError
+from tapwatch.sources.base import ErrorReason, PollContext, SourceError, count_of
 from tapwatch.sources.http import auth_headers, endpoint, get_bytes, ssl_context
 from tapwatch.store.sqlite import IngestBatch
 
@@ -32,7 +32,7 @@ def parse_exposition(text: str, mapping: dict[str, str], at: float) -> UsageSnap
     if missing:
         names = ", ".join(mapping[m] for m in missing)
         raise SourceError(ErrorReason.schema, f"metrics not exposed: {names}")
-    return UsageSnapshot(at=at, **{k: int(v) for k, v in sums.items()})
+    return UsageSnapshot(at=at, **{k: count_of(mapping[k], v) for k, v in sums.items()})
 
 
 class PrometheusSource:

@@ -12,42 +12,63 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
 from tapwatch.config import UsageApiSourceConfig
 from tapwatch.detectors.base import UsageSnapshot
 from tapwatch.events import TooDeep, decode_page
-from tapwatch.sources.base import ErrorReason, PollContext, SourceError
+from tapwatch.sources.base import Count, ErrorReason, PollContext, SourceError
 from tapwatch.sources.http import auth_headers, endpoint, get_bytes, ssl_context
 from tapwatch.store.sqlite import IngestBatch
+from tapwatch.timestamps import TimeError, parse_one
 
 #: times one poll may be sent to the same cursor (a second visit re-serves events, which
 #: de-duplication absorbs; a third is a cycle)
 MAX_CURSOR_VISITS = 2
 
 
+#: Most features a usage body may list, and the longest name: the known names are under 20
+#: characters; a body listing thousands is not describing an app.
+MAX_FEATURES = 64
+MAX_FEATURE_LENGTH = 64
+
+Feature = Annotated[str, msgspec.Meta(max_length=MAX_FEATURE_LENGTH)]
+
+
 class _UsageBody(msgspec.Struct):
-    registered_accounts: int | None = None
-    active_accounts_1d: int | None = None
-    active_accounts_7d: int | None = None
-    active_accounts_30d: int | None = None
+    registered_accounts: Count | None = None
+    active_accounts_1d: Count | None = None
+    active_accounts_7d: Count | None = None
+    active_accounts_30d: Count | None = None
     last_release_at: str | float | None = None
     last_content_update_at: str | float | None = None
-    features: list[str] = []
+    features: Annotated[list[Feature], msgspec.Meta(max_length=MAX_FEATURES)] = []
 
 
 _usage_decoder = msgspec.json.Decoder(_UsageBody)
 
 
-def _time(v: str | float | None) -> float | None:
-    if v is None or isinstance(v, int | float):
-        return v
+def _time(v: str | float | None, name: str) -> float | None:
+    """A usage time to epoch seconds, within the same plausible range as event times
+    (2000 .. 2100). A time without a UTC offset is unknown (None): a wall time in a zone
+    we cannot know."""
+    if isinstance(v, str):
+        try:
+            dt = datetime.fromisoformat(v)
+        except ValueError:
+            raise SourceError(ErrorReason.schema, f"/v1/usage: {name} {v[:40]!r} is not "
+                                                  "RFC 3339") from None
+        if dt.tzinfo is None:
+            return None
+        v = dt.timestamp()
+    if v is None:
+        return None
     try:
-        dt = datetime.fromisoformat(v)
-    except ValueError:
-        raise SourceError(ErrorReason.schema, f"time {v[:40]!r} is not RFC 3339") from None
-    return dt.timestamp() if dt.tzinfo else None
+        return parse_one(v, name)
+    except TimeError as e:
+        raise SourceError(ErrorReason.schema, f"/v1/usage: {e}") from None
 
 
 def parse_usage(body: bytes, at: float) -> UsageSnapshot:
@@ -66,8 +87,8 @@ def parse_usage(body: bytes, at: float) -> UsageSnapshot:
         active_accounts_1d=u.active_accounts_1d,
         active_accounts_7d=u.active_accounts_7d,
         active_accounts_30d=u.active_accounts_30d,
-        last_release_at=_time(u.last_release_at),
-        last_content_update_at=_time(u.last_content_update_at),
+        last_release_at=_time(u.last_release_at, "last_release_at"),
+        last_content_update_at=_time(u.last_content_update_at, "last_content_update_at"),
         features=frozenset(u.features),
     )
 

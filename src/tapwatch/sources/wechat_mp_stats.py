@@ -27,7 +27,7 @@ import msgspec
 
 from tapwatch.config import WeChatMpStatsSourceConfig
 from tapwatch.detectors.base import AccountDay, ArticleDay, UsageSnapshot
-from tapwatch.sources.base import ErrorReason, PollContext, SourceError
+from tapwatch.sources.base import Count, ErrorReason, PollContext, SourceError
 from tapwatch.sources.platform import (
     CST,
     CredentialPool,
@@ -84,42 +84,42 @@ class _List(msgspec.Struct):
 
 class _Summary(msgspec.Struct):
     ref_date: str
-    new_user: int = 0
-    cancel_user: int = 0
+    new_user: Count = 0
+    cancel_user: Count = 0
 
 
 class _Cumulate(msgspec.Struct):
     ref_date: str
-    cumulate_user: int
+    cumulate_user: Count
 
 
 class _Article(msgspec.Struct):
     ref_date: str
     msgid: str
     title: str = ""
-    int_page_read_user: int = 0
-    int_page_read_count: int = 0
-    share_user: int = 0
-    share_count: int = 0
-    add_to_fav_user: int = 0
-    add_to_fav_count: int = 0
+    int_page_read_user: Count = 0
+    int_page_read_count: Count = 0
+    share_user: Count = 0
+    share_count: Count = 0
+    add_to_fav_user: Count = 0
+    add_to_fav_count: Count = 0
 
 
 class _Read(msgspec.Struct):
     ref_date: str
     user_source: int | None = None
-    int_page_read_user: int = 0
-    int_page_read_count: int = 0
-    share_user: int = 0
-    share_count: int = 0
-    add_to_fav_user: int = 0
-    add_to_fav_count: int = 0
+    int_page_read_user: Count = 0
+    int_page_read_count: Count = 0
+    share_user: Count = 0
+    share_count: Count = 0
+    add_to_fav_user: Count = 0
+    add_to_fav_count: Count = 0
 
 
 class _Share(msgspec.Struct):
     ref_date: str
-    share_count: int = 0
-    share_user: int = 0
+    share_count: Count = 0
+    share_user: Count = 0
 
 
 class _State(msgspec.Struct):
