@@ -135,8 +135,11 @@ def test_the_command_reports_progress_unless_quiet(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--since", "yesterday"], "--since 'yesterday' is not RFC 3339"),
-        (["--until", "2026-01-01T00:00:00"], "--until '2026-01-01T00:00:00' has no UTC offset"),
+        (["--since", "yesterday"], "--since 'yesterday': expected RFC 3339 with a UTC offset "
+                                   "(2026-11-30T09:00:00+08:00) or epoch seconds"),
+        (["--until", "2026-01-01T00:00:00"], "--until '2026-01-01T00:00:00' needs a UTC offset "
+                                             "(RFC 3339 with a UTC offset "
+                                             "(2026-11-30T09:00:00+08:00) or epoch seconds)"),
         (["--now", "1e12"], "--now is outside 2000-01-01 .. 2100-01-01"),
         (["--step", "8"], "the step between windows must be at least a day and not exceed "
                           "the raw window (7 days)"),

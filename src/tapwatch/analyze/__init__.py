@@ -17,8 +17,10 @@ Memory is bounded by one window plus the rollups, not by the dump.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,7 @@ __all__ = [
     "AnalyzeError",
     "AnalyzeReport",
     "analyze_files",
+    "describe_left_out",
     "load_registry",
     "run_analyze",
 ]
@@ -84,7 +87,8 @@ class AnalyzeReport:
     sweep: SweepResult
     events: int  # accepted and judged
     records: int  # read
-    rejected: dict[str, int]  # reason -> events
+    rejected: dict[str, int]  # reason -> events (those after `now` apart)
+    after_now: int  # events after --now (with the clock skew), not judged
     unknown_apps: dict[str, int]  # app -> events
     out_of_range: int  # before --since or from --until on
     span: tuple[float, float]  # first and last event judged
@@ -142,8 +146,11 @@ def analyze_files(
 
                 for app_id, cols in reader.read(path, progress):
                     spill.add(app_id, cols)
+            rejected = Counter(reader.rejected)
+            # with --now, an event "from the future" is one after it: said as such
+            after_now = rejected.pop("future_timestamp", 0) if now is not None else 0
             if spill.events == 0:
-                raise AnalyzeError("no events of a known app in the input")
+                raise AnalyzeError(_nothing_judged(reader, rejected, after_now, now))
             end = now if now is not None else (
                 until if until is not None else float(np.nextafter(spill.last_ts, np.inf))
             )
@@ -157,13 +164,53 @@ def analyze_files(
         sweep=result,
         events=spill.events - result.duplicates,
         records=reader.records,
-        rejected=dict(reader.rejected),
+        rejected=dict(rejected),
+        after_now=after_now,
         unknown_apps=dict(reader.unknown_apps),
         out_of_range=reader.out_of_range,
         span=(spill.first_ts, spill.last_ts),
         end=end,
         spill_bytes=spill.bytes,
     )
+
+
+def describe_left_out(unknown: Counter[str], rejected: Counter[str]) -> str:
+    """One sentence: how many events were left out and why, apps named ("" if none)."""
+    parts = []
+    if unknown:
+        named = ", ".join(f"{app} ({n:,})" for app, n in unknown.most_common(10))
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        parts.append(f"{sum(unknown.values()):,} of apps not in the registry: {named}{more}")
+    if rejected:
+        why = ", ".join(f"{reason} {n:,}" for reason, n in sorted(rejected.items()))
+        parts.append(f"{sum(rejected.values()):,} rejected ({why})")
+    if not parts:
+        return ""
+    total = sum(unknown.values()) + sum(rejected.values())
+    return f"left out {total:,} events: " + "; ".join(parts) + "."
+
+
+def _nothing_judged(
+    reader: DumpReader, rejected: Counter[str], after_now: int, now: float | None
+) -> str:
+    """Why a dump gave no event to judge, in one line."""
+    why = describe_left_out(reader.unknown_apps, rejected)
+    if not reader.apps_read:
+        return "no events of a known app in the input" + (f" ({why})" if why else "")
+    if after_now and not rejected:
+        assert now is not None
+        at = datetime.fromtimestamp(now, UTC).isoformat()
+        return (
+            f"every event is after --now {at} ({after_now:,} of {reader.records:,}): --now is "
+            "earlier than the data, nothing to judge"
+        )
+    if after_now:
+        why = why.removesuffix(".") + f"; {after_now:,} after --now."
+    if reader.out_of_range:
+        why = (why.removesuffix(".") + "; " if why else "") + (
+            f"{reader.out_of_range:,} outside --since/--until."
+        )
+    return f"no event could be analysed: {why}" if why else "no events in the input"
 
 
 def _profile(app_id: str, reg: dict[str, AppConfig], daemon: DaemonFile | None) -> AppProfile:

@@ -17,8 +17,8 @@ import msgspec
 from tapwatch.analyze import (
     DEFAULT_STEP_DAYS,
     AnalyzeError,
-    AnalyzeReport,
     analyze_files,
+    describe_left_out,
     load_registry,
 )
 from tapwatch.config import AppConfig, ConfigError, DaemonFile
@@ -51,12 +51,24 @@ def add_arguments(a: argparse.ArgumentParser) -> None:
     a.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
 
 
+TIME_FORMAT = "RFC 3339 with a UTC offset (2026-11-30T09:00:00+08:00) or epoch seconds"
+
+
 def parse_time(option: str, value: str | None) -> float | None:
-    """An option's time: epoch seconds, or RFC 3339 with an offset."""
+    """An option's time: epoch seconds, or RFC 3339 with an offset; AnalyzeError naming
+    the option and the expected format otherwise."""
     if value is None:
         return None
+    ts: str | float = float(value) if _numeric(value) else value
+    if isinstance(ts, str):
+        try:
+            dt = datetime.fromisoformat(ts)
+        except ValueError:
+            raise AnalyzeError(f"{option} {value!r}: expected {TIME_FORMAT}") from None
+        if dt.tzinfo is None:
+            raise AnalyzeError(f"{option} {value!r} needs a UTC offset ({TIME_FORMAT})")
     try:
-        return parse_one(float(value) if _numeric(value) else value, option)
+        return parse_one(ts, option)
     except TimeError as e:
         raise AnalyzeError(str(e)) from None
 
@@ -138,21 +150,6 @@ def _day(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _left_out(report: AnalyzeReport) -> str:
-    parts = []
-    if report.rejected:
-        reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(report.rejected.items()))
-        parts.append(f"{sum(report.rejected.values()):,} rejected ({reasons})")
-    if report.sweep.duplicates:
-        parts.append(f"{report.sweep.duplicates:,} repeated ids")
-    if report.unknown_apps:
-        apps = ", ".join(f"{a} {n:,}" for a, n in sorted(report.unknown_apps.items()))
-        parts.append(f"{sum(report.unknown_apps.values()):,} of apps not in the registry ({apps})")
-    if report.out_of_range:
-        parts.append(f"{report.out_of_range:,} outside --since/--until")
-    return "; ".join(parts) if parts else "nothing"
-
-
 def main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
@@ -201,10 +198,23 @@ def main(args: argparse.Namespace) -> int:
         where = f"on {f.app}" if f.app else "across the fleet"
         print(f"detector {f.kind} failed {where}: {f.error}", file=sys.stderr)
     if not args.quiet:
+        also = []
+        if result.duplicates:
+            also.append(f" {result.duplicates:,} repeated ids were counted once.")
+        if report.out_of_range:
+            also.append(f" {report.out_of_range:,} events outside --since/--until were not read.")
         print(
             f"{report.records:,} records read, {report.events:,} events judged in "
-            f"{result.windows:,} windows from {_day(report.span[0])} to {_day(report.span[1])}, "
-            f"{took:.1f} s; left out: {_left_out(report)}",
+            f"{result.windows:,} windows from {_day(report.span[0])} to {_day(report.span[1])} "
+            f"in {took:.1f} s." + "".join(also),
+            file=sys.stderr,
+        )
+    left_out = describe_left_out(Counter(report.unknown_apps), Counter(report.rejected))
+    if left_out:  # even with --quiet: the findings rest on fewer events
+        print(f"warning: {left_out}", file=sys.stderr)
+    if report.after_now:
+        print(
+            f"warning: {report.after_now:,} events after --now {args.now} were not judged.",
             file=sys.stderr,
         )
     final = result.final

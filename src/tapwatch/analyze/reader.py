@@ -160,6 +160,11 @@ class DumpReader:
             raise AnalyzeError("an event has no `app` field: give --app or a registry")
         return app_id
 
+    @property
+    def apps_read(self) -> list[str]:
+        """The apps of the registry (or any, without one) that the dump had records of."""
+        return list(self._norms)
+
     def _norm(self, app_id: str) -> EventNormaliser | None:
         norm = self._norms.get(app_id)
         if norm is None:
