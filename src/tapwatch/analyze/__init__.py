@@ -43,6 +43,7 @@ from tapwatch.pseudonym import Pseudonymizer
 
 DEFAULT_RAW_WINDOW = 7 * 86400.0
 DEFAULT_ROLLUP_DAYS = 120
+DEFAULT_HISTORY_DAYS = 400  # the store's default rollup retention
 #: days between two windows' ends: with the 7-day raw window, windows from Monday to
 #: Monday, so each event is judged once in a raw window, every ISO week whole by the weekly
 #: detectors, and a pattern across a Monday midnight found by both windows and merged
@@ -128,6 +129,10 @@ def analyze_files(
         raw_window=det.raw_window if det else DEFAULT_RAW_WINDOW,
         rollup_days=det.rollup_days if det else DEFAULT_ROLLUP_DAYS,
         step_days=step_days,
+        # the assessment's long view reaches as far back as the daemon keeps rollups
+        history_days=(
+            int(daemon.store.rollup_retention // 86400) if daemon else DEFAULT_HISTORY_DAYS
+        ),
         detectors=dict(daemon.detectors) if daemon else {},
     )
     if not 1 <= step_days * 86400.0 <= settings.raw_window:

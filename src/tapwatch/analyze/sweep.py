@@ -26,7 +26,13 @@ import numpy as np
 
 from tapwatch.analyze.spill import BUCKET_S, TimeSpill
 from tapwatch.columns import EventColumns, Tables
-from tapwatch.detectors.base import AppProfile, DetectorInput, Finding, UsageSnapshot
+from tapwatch.detectors.base import (
+    AppProfile,
+    DailyUsage,
+    DetectorInput,
+    Finding,
+    UsageSnapshot,
+)
 from tapwatch.detectors.engine import DetectorFailure, FleetResult, run_detectors, run_fleet
 from tapwatch.detectors.merge import merge_into
 from tapwatch.window import (
@@ -45,6 +51,9 @@ class SweepSettings:
     raw_window: float  # seconds of raw events each window holds
     rollup_days: int
     step_days: int  # days between two windows' ends
+    #: days of app-level daily totals the assessment compares the app with (its own past):
+    #: as far back as the daemon keeps rollups
+    history_days: int
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -58,17 +67,19 @@ class AppInputs:
         self.events = EventWindow.from_columns(profile.id, [], tables=self.tables)
         self.account_days = AccountDays(accounts=self.tables.accounts, **_no_rows())
         self.app_hours = AppHours.from_rows([])
+        self.history = DailyUsage.from_rows([])  # one row a day: the whole span is cheap
         self.pending: list[EventColumns] = []  # read from the spill, not reached yet
         self.first_day: int | None = None
         self.events_in = 0
         self.duplicates = 0
 
-    def advance(self, end: float, raw_window: float, rollup_days: int) -> DetectorInput | None:
+    def advance(self, end: float, settings: SweepSettings) -> DetectorInput | None:
         """Take in the pending events before `end`; the inputs of a pass at `end`, or None
         if the app has nothing in them."""
         tz = self.profile.timezone
-        since = end - raw_window
-        since_day = local_day_of(end, tz) - rollup_days
+        since = end - settings.raw_window
+        since_day = local_day_of(end, tz) - settings.rollup_days
+        history_day = local_day_of(end, tz) - settings.history_days
         new = EventColumns.concat(self.pending, dedup=False)
         self.pending = []
         if len(new):
@@ -87,11 +98,13 @@ class AppInputs:
             acc = _by_day_and_account(acc)
             ad = _append_days(ad, acc)
             ah = _append_hours(ah, hours)
+            self.history = self.history.extend(DailyUsage.from_account_days(acc))
             first = int(acc.day.min())
             self.first_day = first if self.first_day is None else min(self.first_day, first)
             events = events.extend(part.since(since))
             self.events_in += len(new)
         self.events, self.account_days, self.app_hours = events, ad, ah
+        self.history = self.history.select(self.history.day >= history_day)
         if not len(events) and not len(ad):
             return None
         return DetectorInput(
@@ -102,6 +115,7 @@ class AppInputs:
             app_hours=ah,
             snapshot=None,
             data_since=None if self.first_day is None else self.first_day * DAY,
+            history=self.history,
         )
 
     def _drop_repeats(self, new: EventColumns, window: EventWindow) -> EventColumns:
@@ -222,7 +236,7 @@ def sweep(
         inputs = [
             inp
             for a, s in apps.items()
-            if (inp := s.advance(ends[a], settings.raw_window, settings.rollup_days))
+            if (inp := s.advance(ends[a], settings))
         ]
         findings, failed = run_detectors(inputs, settings.detectors)
         merge_into(found, findings)
@@ -234,7 +248,7 @@ def sweep(
     inputs = [
         inp
         for s in apps.values()
-        if (inp := s.advance(end, settings.raw_window, settings.rollup_days))
+        if (inp := s.advance(end, settings))
     ]
     for inp in inputs:
         if snapshots and inp.app.id in snapshots:

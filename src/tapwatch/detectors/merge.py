@@ -9,8 +9,9 @@ ids, accounts, bursts), so the finding keeps all its days instead of the last wi
 The daemon's store and `analyze` merge with this one function, so they keep the same
 findings for the same events.
 
-Assessment findings (shutdown candidate, needs review) describe the app as of one instant:
-the latest replaces the earlier.
+Assessment findings (shutdown candidate, needs review) and those judged from the
+assessments (consolidation: which apps of a group to keep) describe the fleet as of one
+instant: the latest replaces the earlier.
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ from typing import Any
 
 import msgspec
 
+from tapwatch.detectors import DETECTORS
 from tapwatch.detectors.assessment import FINDING_KIND_BY_BAND
 from tapwatch.detectors.base import SEVERITIES, Finding
 from tapwatch.detectors.stats import EVIDENCE_LIMIT
 
-#: kinds that are judgements of an app at one instant, never merged
-INSTANT_KINDS = frozenset(FINDING_KIND_BY_BAND.values())
+#: kinds that are judgements at one instant, never merged: the assessment's, and those of
+#: the detectors that run on the assessments (`detect_assessed`)
+INSTANT_KINDS = frozenset(FINDING_KIND_BY_BAND.values()) | {
+    kind for kind, mod in DETECTORS.items() if callable(getattr(mod, "detect_assessed", None))
+}
 _enc = msgspec.json.Encoder(order="sorted")
 #: what merging adds to a summary when the union has more days than the view it keeps
 _DAYS_NOTE = re.compile(r" \(seen on \d+ days in all: [^)]*\)$")
