@@ -48,7 +48,7 @@ EXPORTED_METRICS = {
     "tapwatch_app_banned_feature", "tapwatch_app_shutdown_signal",
     "tapwatch_app_duplicate_filings", "tapwatch_app_consolidation_group",
     "tapwatch_app_consolidation_annual_cost_cny", "tapwatch_app_ritual_round_accounts",
-    "tapwatch_detect_duration_seconds",
+    "tapwatch_detect_duration_seconds", "tapwatch_detector_failures_total",
     "tapwatch_detect_last_run_timestamp_seconds", "tapwatch_build_info",
     "tapwatch_config_last_reload_successful",
     "tapwatch_config_last_reload_success_timestamp_seconds", "tapwatch_apps_configured",
