@@ -37,19 +37,26 @@ class TimeError(ValueError):
     """One time value that is not a valid event time (the message says why)."""
 
 
-def parse_one(value: object, name: str = "ts") -> float:
+def parse_one(value: object, name: str = "ts", expected: str | None = None) -> float:
     """One time value (RFC 3339 string with an offset, or epoch seconds) to epoch seconds.
     Raises TimeError with a message fit for the log, naming the value `name` (and showing
-    at most 40 characters of it)."""
+    at most 40 characters of it); `expected`, if given, describes the format wanted (for a
+    person typing an option)."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise TimeError(f"{name} must be a string or a number")
     if isinstance(value, str):
+        shown = f"{name} {value[:40]!r}"
         try:
             dt = datetime.fromisoformat(value)
         except ValueError:
-            raise TimeError(f"{name} {value[:40]!r} is not RFC 3339") from None
+            raise TimeError(
+                f"{shown}: expected {expected}" if expected else f"{shown} is not RFC 3339"
+            ) from None
         if dt.tzinfo is None:
-            raise TimeError(f"{name} {value[:40]!r} has no UTC offset")
+            raise TimeError(
+                f"{shown} needs a UTC offset ({expected})" if expected
+                else f"{shown} has no UTC offset"
+            )
         ts = dt.timestamp()
     else:
         ts = float(value)

@@ -59,16 +59,8 @@ def parse_time(option: str, value: str | None) -> float | None:
     the option and the expected format otherwise."""
     if value is None:
         return None
-    ts: str | float = float(value) if _numeric(value) else value
-    if isinstance(ts, str):
-        try:
-            dt = datetime.fromisoformat(ts)
-        except ValueError:
-            raise AnalyzeError(f"{option} {value!r}: expected {TIME_FORMAT}") from None
-        if dt.tzinfo is None:
-            raise AnalyzeError(f"{option} {value!r} needs a UTC offset ({TIME_FORMAT})")
     try:
-        return parse_one(ts, option)
+        return parse_one(float(value) if _numeric(value) else value, option, TIME_FORMAT)
     except TimeError as e:
         raise AnalyzeError(str(e)) from None
 

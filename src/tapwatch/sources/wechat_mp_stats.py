@@ -93,27 +93,26 @@ class _Cumulate(msgspec.Struct):
     cumulate_user: Count
 
 
-class _Article(msgspec.Struct):
+class _Engagement(msgspec.Struct, kw_only=True):
+    """The reach figures an article's row and a day's row share."""
+
+    int_page_read_user: Count = 0
+    int_page_read_count: Count = 0
+    share_user: Count = 0
+    share_count: Count = 0
+    add_to_fav_user: Count = 0
+    add_to_fav_count: Count = 0
+
+
+class _Article(_Engagement, kw_only=True):
     ref_date: str
     msgid: str
     title: str = ""
-    int_page_read_user: Count = 0
-    int_page_read_count: Count = 0
-    share_user: Count = 0
-    share_count: Count = 0
-    add_to_fav_user: Count = 0
-    add_to_fav_count: Count = 0
 
 
-class _Read(msgspec.Struct):
+class _Read(_Engagement, kw_only=True):
     ref_date: str
     user_source: int | None = None
-    int_page_read_user: Count = 0
-    int_page_read_count: Count = 0
-    share_user: Count = 0
-    share_count: Count = 0
-    add_to_fav_user: Count = 0
-    add_to_fav_count: Count = 0
 
 
 class _Share(msgspec.Struct):
