@@ -279,6 +279,7 @@ def _collector_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
             _links(cfg, COLLECTOR_UID, app=False),
         ),
         _store_unwritable_rule(cfg),
+        _detector_failing_rule(cfg),
         _rule(
             cfg, "TapwatchShardMissing",
             'count(count_values("ordinal", tapwatch_shard_ordinal))\n'
@@ -318,6 +319,28 @@ def _store_unwritable_rule(cfg: MixinConfig) -> dict[str, Any]:
         "lost, but data and findings grow older), and /readyz answers 503. Failed writes "
         f"in the last 10m: {failures}. App-level alerts of this instance are held meanwhile.",
         _links(cfg, COLLECTOR_UID, app=False),
+    )
+
+
+def _detector_failing_rule(cfg: MixinConfig) -> dict[str, Any]:
+    """A detector that raises in pass after pass: the apps it fails on are not judged for
+    its kind, which no other alert shows (their findings neither come nor go)."""
+    return _rule(
+        cfg, "TapwatchDetectorFailing",
+        "sum by (job, instance, kind) (increase(tapwatch_detector_failures_total[15m])) > 0",
+        cfg.detector_failing_for,
+        {"severity": "warning", "component": "collector"},
+        "tapwatch's {{ $labels.kind }} detector keeps failing",
+        "The {{ $labels.kind }} detector of tapwatch at {{ $labels.instance }} has raised in "
+        f"its detector passes for {cfg.detector_failing_for} "
+        '({{ $value | printf "%.0f" }} times in the last 15m). The apps it fails on are not '
+        "judged for that kind meanwhile: their findings of it are neither raised nor "
+        "resolved, and the other detectors and apps go on. tapwatch logged the app and the "
+        "error once, when it started failing.",
+        {
+            "dashboard_url": f"{cfg.grafana_url}{dashboard_path(COLLECTOR_UID)}",
+            "findings_url": f"{cfg.tapwatch_url}/findings?kind={{{{ $labels.kind }}}}",
+        },
     )
 
 

@@ -55,6 +55,8 @@ class MixinConfig:
     #: how long the store may refuse writes before TapwatchStoreUnwritable fires (a lock
     #: held for a moment, or a probe away from recovery, stays quiet)
     store_unwritable_for: str = "2m"
+    #: a detector failing in every pass for this long alerts (TapwatchDetectorFailing)
+    detector_failing_for: str = "30m"
     fleet_jump_for: str = "10m"
     #: the fleet's candidate count now is compared with its lowest value over this window;
     #: longer than `candidate_for`, so the jump alert still fires (and inhibits the per-app
@@ -70,7 +72,8 @@ class MixinConfig:
             "candidate_for", "review_for", "gap_tolerance", "assessment_for", "finding_for",
             "banned_feature_for",
             "scrape_failing_for", "stale_for", "down_for", "reload_failed_for",
-            "shard_missing_for", "store_unwritable_for", "fleet_jump_for",
+            "shard_missing_for", "store_unwritable_for", "detector_failing_for",
+            "fleet_jump_for",
             "fleet_jump_lookback", "error_window",
         ):
             duration_seconds(getattr(self, name))
@@ -113,6 +116,7 @@ E2E = MixinConfig(
     reload_failed_for="0s",
     shard_missing_for="10s",
     store_unwritable_for="10s",
+    detector_failing_for="0s",
     fleet_jump_for="0s",
     fleet_jump_lookback="2m",
     error_window="5m",

@@ -27,7 +27,8 @@ EXPECTED_ALERTS = {
     "TapwatchDuplicateReporting", "TapwatchRitualRounds", "TapwatchConsolidation",
     "TapwatchBannedFeature", "TapwatchAppScrapeFailing",
     "TapwatchAppDataStale", "TapwatchDown", "TapwatchConfigReloadFailed", "TapwatchShardMissing",
-    "TapwatchStoreUnwritable", "TapwatchWebConfigReloadFailed", "TapwatchUsersFileReloadFailed",
+    "TapwatchStoreUnwritable", "TapwatchDetectorFailing", "TapwatchWebConfigReloadFailed",
+    "TapwatchUsersFileReloadFailed",
 }
 DETECTOR_KINDS = {
     "shutdown_candidate", "needs_review", "bulk_checkin", "deadline_concentration",
