@@ -13,8 +13,13 @@ import msgspec
 import pytest
 
 from tapwatch.analyze import AnalyzeReport, analyze_files
+from tapwatch.analyze.sweep import AppInputs, SweepSettings
+from tapwatch.columns import Tables
+from tapwatch.detectors.base import AppProfile
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.simulator.dumps import START, DumpTruth, Ring, write_checkin_dump
+from tapwatch.sources.normalise import EventNormaliser
+from tapwatch.window import DAY, local_day_of
 
 KEY = b"dump-test-key-0123456789"
 RINGS = [Ring(day=2, point=17), Ring(day=175, point=42, phones=9, days=2)]
@@ -153,3 +158,31 @@ def test_bad_options_are_named(
     p = _cli(str(dumps[1]), "--quiet", *args)
     assert p.returncode == 1
     assert p.stderr.strip() == f"tapwatch analyze: {message}"
+
+
+def test_the_final_pass_sees_the_long_view_beyond_the_rollup_days() -> None:
+    """The assessment compares an app with its own past over the rollup retention, not the
+    detectors' `rollup_days`: the sweep keeps a row a day of totals for that."""
+    profile = AppProfile(id="a")
+    settings = SweepSettings(raw_window=7 * DAY, rollup_days=10, step_days=7, history_days=60)
+    start = START - START % DAY
+    rows = [
+        {"id": f"e{d}-{k}", "ts": start + d * DAY + 3600 + k, "type": "form_submit",
+         "account": f"u{k % (d % 4 + 1)}"}
+        for d in range(90) for k in range(3)
+    ]
+    norm = EventNormaliser("a", Pseudonymizer(KEY), start + 100 * DAY, 600.0, 0.0)
+    state = AppInputs(profile, Tables())
+    state.pending = [norm.from_rows(rows)]
+    end = start + 90 * DAY
+    for at in range(7, 90, 7):  # a step a week, as the sweep takes them
+        state.advance(start + at * DAY, settings)
+    inp = state.advance(end, settings)
+    assert inp is not None and inp.history is not None
+    today = local_day_of(end, profile.timezone)
+    assert set(inp.account_days.day.tolist()) == set(range(today - 10, today))
+    assert inp.history.day.tolist() == list(range(today - 60, today))
+    # each day: accounts active (d % 4 + 1 of them), all with 3 meaningful actions in all
+    days = inp.history.day - (today - 90)
+    assert inp.history.active.tolist() == [min(3, d % 4 + 1) for d in days.tolist()]
+    assert inp.history.meaningful.tolist() == [3] * 60

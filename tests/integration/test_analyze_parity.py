@@ -163,3 +163,8 @@ async def test_whole_dump_matches_the_daemon_replayed_over_its_span(tmp_path: Pa
     kinds = {f["kind"] for f in offline.values()}
     assert {"bulk_checkin", "deadline_concentration", *CROSS_APP_KINDS} <= kinds
     assert _comparable(msgspec.to_builtins(report.sweep.final.findings)) == final
+    # neither has the apps' own snapshots: the assessments are the same, their long view
+    # (daily totals over the rollup retention) included
+    assert msgspec.to_builtins(report.sweep.final.assessments) == msgspec.to_builtins(
+        result.assessments
+    )

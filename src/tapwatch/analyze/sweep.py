@@ -11,8 +11,9 @@ window and the rollups share append-only string tables. Findings of every window
 days). At the end of the dump one full pass, assessment included, judges each app as of
 that instant.
 
-Memory: one raw window per app, its rollups (`rollup_days`), the findings, and the events
-read from the spill but not yet reached (at most a day per app): not the dump.
+Memory: one raw window per app, its rollups (`rollup_days`), a row a day of its totals over
+the rollup retention (the assessment's long view), the findings, and the events read from
+the spill but not yet reached (at most a day per app): not the dump.
 """
 
 from __future__ import annotations
