@@ -59,16 +59,29 @@ def grouped_median(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.
     out = np.full(n_groups, np.nan)
     if values.size == 0:
         return out
-    order = np.lexsort((values, groups))
-    g = groups[order]
-    v = values[order].astype(np.float64)
-    counts = np.bincount(g, minlength=n_groups)
+    v = _sorted_within_groups(groups, values.astype(np.float64), n_groups)
+    counts = np.bincount(groups, minlength=n_groups)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     has = counts > 0
     lo = starts[has] + (counts[has] - 1) // 2
     hi = starts[has] + counts[has] // 2
     out[has] = (v[lo] + v[hi]) / 2.0
     return out
+
+
+def _sorted_within_groups(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """`values` ordered by group, ascending within each group (NaN last), as
+    `values[np.lexsort((values, groups))]`: a value's rank and its group make one integer
+    key, and one sort of those keys is several times faster than lexsort."""
+    n = values.size
+    if n_groups * n >= 2**62:
+        return values[np.lexsort((values, groups))]
+    by_value = np.argsort(values)
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_value] = np.arange(n, dtype=np.int64)
+    key = groups.astype(np.int64) * n + rank
+    key.sort()
+    return values[by_value][key % n]
 
 
 def grouped_mad(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:

@@ -1,0 +1,48 @@
+"""Grouped statistics the detectors share (tapwatch.detectors.stats)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tapwatch.detectors.stats import grouped_mad, grouped_median
+
+
+def _reference_median(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """One np.median per group, NaN for an empty group: slow and obviously right."""
+    out = np.full(n_groups, np.nan)
+    for g in range(n_groups):
+        mine = values[groups == g]
+        if mine.size:
+            out[g] = np.median(mine)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_grouped_median_equals_one_median_per_group(seed: int) -> None:
+    """Random sizes of groups (some empty, some of one value, even and odd counts), values
+    with ties and negative numbers, given in no order."""
+    rng = np.random.default_rng(seed)
+    n_groups = 40
+    groups = rng.integers(0, n_groups - 5, 2_000)  # the last five groups stay empty
+    values = np.round(rng.normal(0, 50, groups.size))  # rounded: many ties
+    got = grouped_median(groups, values, n_groups)
+    want = _reference_median(groups, values, n_groups)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got[~np.isnan(want)], want[~np.isnan(want)])
+    assert np.isnan(got[-5:]).all()
+
+
+def test_grouped_median_of_integers_and_of_nothing() -> None:
+    groups = np.array([2, 0, 2, 2, 0])
+    values = np.array([9, 4, 1, 5, 6])  # integers: the median of two is their mean
+    np.testing.assert_allclose(grouped_median(groups, values, 3), [5.0, np.nan, 5.0])
+    empty = grouped_median(np.array([], dtype=np.int64), np.array([]), 2)
+    assert empty.shape == (2,) and np.isnan(empty).all()
+
+
+def test_grouped_mad_scales_the_median_absolute_deviation() -> None:
+    groups = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    values = np.array([1.0, 2.0, 3.0, 4.0, 100.0, 7.0, 7.0, 7.0])
+    # group 0: median 3, deviations 2 1 0 1 97 -> median 1; group 1: no spread
+    np.testing.assert_allclose(grouped_mad(groups, values, 2), [1.4826, 0.0])
