@@ -138,6 +138,30 @@ class Scenario:
         walk *= np.minimum(1.0, 6.0 / np.maximum(np.hypot(*walk.T), 1e-9))[:, None]
         return self.taps(times, accounts, np.asarray(at) + walk, network=network, devices=devices)
 
+    def bag_ring(
+        self,
+        start: float,
+        accounts: list[str],
+        *,
+        operators: int,
+        gap: float = 6.0,
+        network: str | None = None,
+    ) -> list[Event]:
+        """Several operators sharing one bag of phones at the same moment: each takes a
+        share and checks them in one at a time at a steady pace of their own (about `gap`
+        s apart), standing a metre or two apart, each starting within a few seconds."""
+        share = self.rng.permutation(len(accounts)) % operators
+        out = []
+        for k in range(operators):
+            mine = [a for a, o in zip(accounts, share.tolist(), strict=True) if o == k]
+            pace = gap * self.rng.uniform(0.7, 1.4)
+            gaps = pace * self.rng.uniform(0.8, 1.2, len(mine) - 1)
+            times = start + self.rng.uniform(0, 5) + np.concatenate(([0.0], np.cumsum(gaps)))
+            spot = self.rng.normal(0, 1.0, 2)
+            spots = spot + self.rng.normal(0, 0.3, (len(mine), 2))
+            out += self.taps(times, mine, spots, network=network)
+        return out
+
     def crowd(
         self,
         start: float,

@@ -18,6 +18,7 @@ from tapwatch.detectors.bulk_checkin.places import Surroundings
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
 from tapwatch.detectors.geo import distance_m
+from tapwatch.detectors.stats import local_day_and_second
 from tapwatch.events import EventType
 from tapwatch.window import DAY, EventWindow
 
@@ -79,7 +80,7 @@ def presence_signals(
     first, last = float(win.ts[ring.rows[0]]), float(win.ts[ring.rows[-1]])
     elsewhere: list[int] = []
     here_t, here_a, here_ck = [], [], []  # the accounts' other activity at the place
-    never = seen_on_own = borrowed = 0
+    never = seen_on_own = borrowed = stayed = 0
     for a in ring.accounts:
         other = ctx.of(a)
         other = other[~in_ring[other]]
@@ -99,6 +100,7 @@ def presence_signals(
             elsewhere.append(a)
         at = other[_near_ring(win, ring, other) <= radius]
         never += at.size == 0
+        stayed += _stays(win, np.concatenate((ring.rows[win.account[ring.rows] == a], at)), inp, s)
         here_t.append(win.ts[at])
         here_a.append(np.full(at.size, a))
         here_ck.append(win.type[at] == np.uint8(EventType.checkin))
@@ -108,6 +110,17 @@ def presence_signals(
     )
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
     return [
+        Signal(
+            "people_stay",
+            round(stayed / n, 3),
+            s.stay_share,
+            -s.weight_stay,
+            stayed / n >= s.stay_share,
+            f"{stayed} of {n} accounts were at the place again {s.stay_s / 3600:g} h or more "
+            "after their check-in the same day (people who stayed, checking out or using the "
+            "app there; a bag of phones is checked in and goes)",
+            None,
+        ),
         Signal(
             "borrowed_phones",
             float(borrowed),
@@ -145,6 +158,19 @@ def presence_signals(
             None,
         ),
     ]
+
+
+def _stays(win: EventWindow, rows: np.ndarray, inp: DetectorInput, s: Settings) -> bool:
+    """Whether one account's activity at the place (its check-ins in the ring and its
+    other activity there) spans stay_s or more on one local day."""
+    if rows.size < 2:
+        return False
+    day, sec = local_day_and_second(win.ts[rows], inp.app.timezone)
+    order = np.lexsort((sec, day))
+    day, sec = day[order], sec[order]
+    first = np.concatenate(([True], day[1:] != day[:-1]))
+    last = np.concatenate((day[1:] != day[:-1], [True]))
+    return bool(np.any(sec[last] - sec[first] >= s.stay_s))
 
 
 def _own_devices(win: EventWindow, rows: np.ndarray) -> np.ndarray:

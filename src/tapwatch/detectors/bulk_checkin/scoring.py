@@ -23,10 +23,10 @@ import math
 import numpy as np
 
 from tapwatch.detectors.base import DetectorInput
-from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.detectors.bulk_checkin.hardware import hardware_signals
 from tapwatch.detectors.bulk_checkin.linking import Ring
 from tapwatch.detectors.bulk_checkin.presence import Context, place_radius, presence_signals
+from tapwatch.detectors.bulk_checkin.rhythm import many_hands, one_at_a_time, tempo_signals
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
 
@@ -41,8 +41,9 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
     win = inp.events
     base = s.size_weight * _ramp(ring.size, s.min_accounts - 1, s.strong_accounts)
     in_step = _ramp(ring.size, s.group_accounts, s.strong_accounts)
-    tempo = _tempo(ring.main, in_step, s)
-    tempo.append(_one_at_a_time(win.ts, ring.main, in_step, s))
+    tempo = tempo_signals(ring.main, in_step, s)
+    tempo.append(one_at_a_time(win.ts, ring.main, in_step, s))
+    tempo.append(many_hands(win.ts, ring, s))
     repeat = _repetition(ring, s)
     # The app-wide rarity of a shared network: the place's own can only make it commoner.
     m, shared = hardware_signals(ctx, ring, np.zeros(0, dtype=np.int64), s)
@@ -69,74 +70,6 @@ def _doubt(base: float, signals: list[Signal]) -> float:
 def _ramp(n: int, zero: float, full: float) -> float:
     """0 at `zero` accounts or fewer, rising linearly to 1 at `full`."""
     return min(1.0, max(0.0, (n - zero) / (full - zero)))
-
-
-def _tempo(b: Burst, ramp: float, s: Settings) -> list[Signal]:
-    """Arrivals in step: all phones within a second or two each (no group of people is
-    that quick), or one at a time at a steady rhythm a few seconds apart (one hand going
-    from phone to phone), over the whole burst or its core (all but a passer-by or two).
-    Both count only beyond group_accounts, fully from strong_accounts (friends or a family
-    walk in together; a dozen people do not keep step). Slow, irregular rings have neither
-    and are judged without them."""
-    seen = [b] if b.core is None else [b, b.core]
-    at_once = next((x for x in seen if x.seconds_per_phone <= s.all_at_once_s), b)
-    steady = next((x for x in seen if _steady(x, s)), b)
-    return [
-        Signal(
-            "all_at_once",
-            round(at_once.seconds_per_phone, 2),
-            s.all_at_once_s,
-            s.weight_all_at_once * ramp,
-            at_once.seconds_per_phone <= s.all_at_once_s,
-            f"{at_once.n_accounts} phones checked in within {at_once.duration_s:.1f} s "
-            f"({at_once.seconds_per_phone:.2f} s per phone)",
-        ),
-        Signal(
-            "steady_rhythm",
-            round(steady.gap_cv, 3),
-            s.max_gap_cv,
-            s.weight_steady * ramp,
-            _steady(steady, s),
-            f"{steady.n_accounts} phones one at a time, {steady.median_gap:.1f} s apart "
-            f"(median), coefficient of variation {steady.gap_cv:.2f}, "
-            f"{steady.overlap_share:.0%} within a second of the one before",
-        ),
-    ]
-
-
-def _one_at_a_time(ts: np.ndarray, b: Burst, ramp: float, s: Settings) -> Signal:
-    """One phone at a time, at whatever pace: one operator finishes a phone before taking
-    the next, so gaps far shorter than the burst's usual gap are rare, pauses or not;
-    people arriving on their own (or walking in together) have them at random. Present
-    when so few short gaps would be seen by chance for independent arrivals at the burst's
-    pace (exponential gaps: a share 1 - 2^-q under q times the median)."""
-    gaps = np.diff(ts[b.rows])
-    med = float(np.median(gaps)) if gaps.size else 0.0
-    short = int(np.sum(gaps < s.short_gap_share * med))
-    p = _binomial_cdf(short, gaps.size, 1.0 - 2.0 ** (-s.short_gap_share)) if med > 0 else 1.0
-    return Signal(
-        "one_at_a_time",
-        round(p, 4),
-        s.one_at_a_time_p,
-        s.weight_one_at_a_time * ramp,
-        p <= s.one_at_a_time_p,
-        f"{short} of {gaps.size} gaps under {s.short_gap_share:.0%} of the median gap "
-        f"({med:.1f} s): one phone at a time (as few by chance for people arriving on "
-        f"their own: p={p:.2g})",
-    )
-
-
-def _binomial_cdf(k: int, n: int, p: float) -> float:
-    """P(X <= k) for X ~ Binomial(n, p)."""
-    return float(sum(math.comb(n, j) * p**j * (1.0 - p) ** (n - j) for j in range(k + 1)))
-
-
-def _steady(b: Burst, s: Settings) -> bool:
-    return (
-        b.gap_cv <= s.max_gap_cv
-        and b.overlap_share <= s.max_overlap_share
-        and 1.0 <= b.median_gap <= s.max_tap_gap_s
-    )
 
 
 def _repetition(ring: Ring, s: Settings) -> list[Signal]:

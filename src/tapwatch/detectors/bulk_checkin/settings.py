@@ -133,6 +133,25 @@ class Settings(BaseModel):
         description="Share of accounts using the app at the place at other times at which "
         "the group belongs there (counter-evidence).",
     )
+    stay_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="An account is 'still there' when its activity at the place (its "
+        "check-ins in the ring and anything else there) spans this long on one day.",
+    )
+    stay_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of accounts still there hours later at which the group is people "
+        "who stayed (counter-evidence).",
+    )
+    weight_stay: float = Field(
+        default=0.3,
+        ge=0,
+        lt=1,
+        description="Share of the score taken off when the accounts stayed at the place.",
+    )
     min_lockstep_ratio: float = Field(
         default=0.8,
         ge=0,
@@ -271,6 +290,40 @@ class Settings(BaseModel):
     )
     weight_one_at_a_time: float = Field(
         default=0.4, ge=0, lt=1, description="Weight of phones handled one at a time."
+    )
+    min_hands_pace_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Local pace (median of the neighbouring gaps, seconds) from which two "
+        "check-ins close together count as many hands: at a faster pace software or a quick "
+        "hand does that too.",
+    )
+    together_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Two check-ins at most this many seconds apart (and under "
+        "short_gap_share of the local pace) are 'together': two people tapping at almost "
+        "the same moment.",
+    )
+    one_hand_together_share: float = Field(
+        default=0.03,
+        gt=0,
+        lt=1,
+        description="Share of gaps 'together' that one operator taking one phone at a time "
+        "is allowed (an irregular hand now and then takes two phones lying side by side).",
+    )
+    many_hands_ratio: float = Field(
+        default=20.0,
+        gt=1,
+        description="How many times likelier the gaps must be for people checking in on "
+        "their own (exponential gaps at the local pace) than for one operator, for many "
+        "hands to count against a ring.",
+    )
+    weight_many_hands: float = Field(
+        default=0.3,
+        ge=0,
+        lt=1,
+        description="Share of the score taken off when many hands checked in (people present).",
     )
     weight_all_at_once: float = Field(
         default=0.5, ge=0, lt=1, description="Weight of all phones checked in at once."
