@@ -485,6 +485,27 @@ def test_ring_of_one_operator_on_three_days_has_no_many_hands() -> None:
     assert not hands["present"]
 
 
+def test_ring_worked_in_two_sittings_is_one_finding() -> None:
+    """One operator works through a bag of sixteen phones in two sittings, 20-40 s per
+    phone (with a log-in of two minutes now and then), a twelve-minute tea break between
+    them, the second at a table 4 m away; the phones on the operator's hotspot. The
+    sittings are one ring: the break is the operator's, not the phones', so it does not
+    count towards the time per phone."""
+    sc = Scenario(seed=42)
+    sc.crowd(BASE - DAY, people("bg", 80), duration=7 * DAY, radius=3000)  # the app's others
+    bag = people("sit", 16)
+    t = BASE
+    for half, table in ((bag[:8], (0.0, 0.0)), (bag[8:], (4.0, 0.0))):
+        gaps = sc.rng.uniform(20, 40, 8)
+        gaps[3] += 120.0  # a phone that needs a log-in first
+        times = t + np.cumsum(gaps)
+        sc.taps(times, half, np.asarray(table) + sc.rng.normal(0, 0.3, (8, 2)), network="hs-1")
+        t = float(times[-1]) + 12 * 60.0
+    [f] = detect(sc)
+    assert f.evidence["accounts"] == sorted(bag)
+    assert all(len(x.evidence["accounts"]) < 16 for x in detect(sc, session_gap_s=600.0))
+
+
 def test_colleagues_at_one_door_every_morning_keep_their_own_times() -> None:
     """Fifteen colleagues at one door (as tight as a ring) on the office Wi-Fi, the same
     set five mornings running: each arrives at a habitual time of their own, so the set is

@@ -65,7 +65,7 @@ class Burst:
 
 def passing(c: Candidates, s: Settings) -> np.ndarray:
     """Indices of the chains with enough accounts, at one spot, at one moment."""
-    per_phone = c.duration / np.maximum(c.n_acc - 1, 1)
+    per_phone = c.busy / np.maximum(c.n_acc - 1, 1)
     ok = (
         (c.n_acc >= s.min_accounts)
         & ~(c.spread > s.max_spread_m)
@@ -113,7 +113,7 @@ def gated_bursts(
         for b in out:
             key[np.searchsorted(rows, b.rows)] = b.key
         in_bursts = Placing.of(rows, key, placing.is_point)
-        c = candidates(win, in_bursts, s.session_gap_s, s)
+        c = candidates(win, in_bursts, s.session_gap_s, s, pause_s=max(s.chain_gaps_s))
         out.extend(_gate(win, c, placing, point_names, around, s))
     return out
 

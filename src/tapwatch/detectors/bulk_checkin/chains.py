@@ -44,6 +44,7 @@ class Candidates:
     key: np.ndarray  # place key per chain
     n_acc: np.ndarray
     duration: np.ndarray
+    busy: np.ndarray  # duration without the operator's pauses (longer than pause_s)
     median_gap: np.ndarray
     gap_cv: np.ndarray
     overlap: np.ndarray
@@ -58,26 +59,33 @@ class Candidates:
         return int(self.offs.size)
 
 
-def candidates(win: EventWindow, placing: Placing, gap_s: float, s: Settings) -> Candidates:
+def candidates(
+    win: EventWindow, placing: Placing, gap_s: float, s: Settings, pause_s: float | None = None
+) -> Candidates:
     """Chains of check-ins at one place with no pause longer than `gap_s`, and their
-    measures."""
+    measures. With `pause_s`, gaps longer than it are the operator's pauses between
+    sittings and do not count towards the time per phone (`busy`)."""
     rows, key = placing.rows, placing.key
     ts = win.ts[rows]
     n = rows.size
+    dt = np.diff(ts)
     brk = np.ones(n, dtype=bool)
-    brk[1:] = (key[1:] != key[:-1]) | (np.diff(ts) > gap_s)
+    brk[1:] = (key[1:] != key[:-1]) | (dt > gap_s)
     starts = np.flatnonzero(brk)
     lens = np.diff(np.append(starts, n))
     # The cheap gates first, so the measures below are only taken where they matter:
     # enough check-ins, and not too slow per check-in (a chain too slow per check-in is
     # too slow per phone: there are no more phones than check-ins).
-    duration = ts[starts + lens - 1] - ts[starts]
-    cheap = (lens >= s.min_accounts) & (duration <= s.max_seconds_per_phone * (lens - 1))
-    starts, lens = starts[cheap], lens[cheap]
+    busy = ts[starts + lens - 1] - ts[starts]
+    if pause_s is not None and n > 1:
+        paused = np.concatenate(([0.0], np.cumsum(np.where(~brk[1:] & (dt > pause_s), dt, 0.0))))
+        busy = busy - (paused[starts + lens - 1] - paused[starts])
+    cheap = (lens >= s.min_accounts) & (busy <= s.max_seconds_per_phone * (lens - 1))
+    starts, lens, busy = starts[cheap], lens[cheap], busy[cheap]
     n_acc = _distinct_per_group(win.account[rows], starts, lens)
-    per_phone_ok = duration[cheap] <= s.max_seconds_per_phone * np.maximum(n_acc - 1, 1)
+    per_phone_ok = busy <= s.max_seconds_per_phone * np.maximum(n_acc - 1, 1)
     ok = (n_acc >= s.min_accounts) & per_phone_ok
-    starts, lens, n_acc = starts[ok], lens[ok], n_acc[ok]
+    starts, lens, n_acc, busy = starts[ok], lens[ok], n_acc[ok], busy[ok]
     nb = starts.size
     offs = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.int64)
     idx = np.repeat(starts - offs, lens) + np.arange(int(lens.sum()))
@@ -93,6 +101,7 @@ def candidates(win: EventWindow, placing: Placing, gap_s: float, s: Settings) ->
         key=key[starts],
         n_acc=n_acc,
         duration=t[offs + lens - 1] - t[offs] if nb else np.zeros(0),
+        busy=busy,
         median_gap=gaps[0],
         gap_cv=gaps[1],
         overlap=gaps[2],

@@ -30,6 +30,10 @@ class Context:
 
     def __init__(self, win: EventWindow, rings: list[Ring], around: Surroundings) -> None:
         self.win, self.around = win, around
+        # Check-ins in any burst: phones checked in together, never a visit of one's own.
+        self.in_burst = np.zeros(len(win), dtype=bool)
+        for r in rings:
+            self.in_burst[r.rows] = True
         ck = win.type == np.uint8(EventType.checkin)
         self.network = _counts(win.network[ck])
         self.device_model = _counts(win.device_model[ck])
@@ -101,9 +105,11 @@ def presence_signals(
         at = other[_near_ring(win, ring, other) <= radius]
         never += at.size == 0
         stayed += _stays(win, np.concatenate((ring.rows[win.account[ring.rows] == a], at)), inp, s)
-        here_t.append(win.ts[at])
-        here_a.append(np.full(at.size, a))
-        here_ck.append(win.type[at] == np.uint8(EventType.checkin))
+        is_ck = win.type[at] == np.uint8(EventType.checkin)
+        alone = ~(is_ck & ctx.in_burst[at])  # another session of phones is no visit
+        here_t.append(win.ts[at[alone]])
+        here_a.append(np.full(int(alone.sum()), a))
+        here_ck.append(is_ck[alone])
     n = len(ring.accounts)
     solo = _belonging(
         np.concatenate(here_t), np.concatenate(here_a), np.concatenate(here_ck), ring, s
@@ -215,7 +221,8 @@ def _belonging(
     bursts (further than visit_gap_s) that is either something other than a check-in
     (using the app there, like staff at their desks) or a check-in with at most one other
     of the ring's accounts there within context_s. A ring's phones only ever check in,
-    together; a day of the ring that was not linked is not a visit of one's own."""
+    together; a day of the ring that was not linked, or another session of phones (check-ins
+    in any burst, left out by the caller), is not a visit of one's own."""
     spans = np.array([(b.start, b.end) for b in ring.bursts])
     away = np.all(
         (t[:, None] < spans[None, :, 0] - s.visit_gap_s)

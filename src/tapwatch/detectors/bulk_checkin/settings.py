@@ -24,10 +24,12 @@ class Settings(BaseModel):
         "from passers-by and a careful operator's pauses do not cut a ring in two.",
     )
     session_gap_s: float = Field(
-        default=600.0,
+        default=900.0,
         gt=0,
         description="Bursts at one place parted by a pause of up to this many seconds are also "
-        "judged as one (a careful operator stopping for a few minutes).",
+        "judged as one (a careful operator stopping for a call or a tea, or working through "
+        "the bag in sittings); pauses longer than the longest chaining gap do not count "
+        "towards the time per phone.",
     )
     min_widening: float = Field(
         default=0.25,
