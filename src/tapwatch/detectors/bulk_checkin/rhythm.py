@@ -93,17 +93,20 @@ def _steady(b: Burst, s: Settings) -> bool:
     )
 
 
-def many_hands(ts: np.ndarray, ring: Ring, s: Settings) -> Signal:
+def many_hands(ts: np.ndarray, account: np.ndarray, ring: Ring, s: Settings) -> Signal:
     """Many hands: at a pace far too slow for software or a quick hand (local pace, the
     median of the neighbouring gaps, at least min_hands_pace_s), two check-ins within
     together_s and under short_gap_share of that pace, about as often as independent
     people arriving at that pace do (exponential gaps), and far more often than one
     operator finishing a phone before taking the next (one_hand_together_share). Pooled
-    over every burst of the ring, as a likelihood ratio of the two; counter-evidence."""
+    over every burst of the ring, as a likelihood ratio of the two; counter-evidence. Only
+    each account's first check-in in a burst counts (a repeat may be the app retrying)."""
     together = looked = 0
     llr = 0.0
     for b in ring.bursts:
-        gaps = np.diff(ts[b.rows])
+        # Each phone's first check-in: a repeat may be the app retrying, not a hand.
+        _, first = np.unique(account[b.rows], return_index=True)
+        gaps = np.diff(np.sort(ts[b.rows[first]]))
         if gaps.size < 2 * NEIGHBOURS + 1:
             continue
         win = sliding_window_view(gaps, 2 * NEIGHBOURS + 1)

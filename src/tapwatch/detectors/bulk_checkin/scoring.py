@@ -43,7 +43,7 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
     in_step = _ramp(ring.size, s.group_accounts, s.strong_accounts)
     tempo = tempo_signals(ring.main, in_step, s)
     tempo.append(one_at_a_time(win.ts, ring.main, in_step, s))
-    tempo.append(many_hands(win.ts, ring, s))
+    tempo.append(many_hands(win.ts, win.account, ring, s))
     repeat = _repetition(ring, s)
     # The app-wide rarity of a shared network: the place's own can only make it commoner.
     m, shared = hardware_signals(ctx, ring, np.zeros(0, dtype=np.int64), s)
