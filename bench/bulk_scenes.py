@@ -35,16 +35,25 @@ TIME_FIX_S = 28_800.0  # the data's times are 8 h early (see its README)
 M_PER_DEG_LAT = 110_574.0
 SIZE_BUCKETS = ((3, 4), (5, 7), (8, 15), (16, 40))
 
-RING_FAMILIES = ("simultaneous", "fast", "serial", "careful", "mixed")
-CROWD_FAMILIES = ("meeting", "colleagues", "friends", "transit", "concert", "delegation")
-#: Defined before tuning and never looked at while tuning (see the evaluation doc).
-#: `walking` and `service_queue` were held out for the first tuning (seeds 99-101) and have
-#: been looked at since; `sittings` and `class_roll` were written on 2026-11-30 before the
-#: second round of tuning, for held-out seeds 200-202.
+#: Development families: tuned on (seeds 1-3). `walking` and `service_queue` were held out
+#: for the first round (seeds 99-101), `sittings` and `class_roll` for the second (seeds
+#: 200-202); each has been looked at since and is a development family now.
+RING_FAMILIES = ("simultaneous", "fast", "serial", "careful", "mixed", "walking", "sittings")
+CROWD_FAMILIES = (
+    "meeting",
+    "colleagues",
+    "friends",
+    "transit",
+    "concert",
+    "delegation",
+    "service_queue",
+    "class_roll",
+)
+#: Defined before tuning and never looked at while tuning (see the evaluation doc):
 #: `shared_bag` and `shift_briefing` were written on 2026-11-30 before the third round of
 #: tuning (multi-day courses), for held-out seeds 300-302.
-HELDOUT_RING_FAMILIES = ("walking", "sittings", "shared_bag")
-HELDOUT_CROWD_FAMILIES = ("service_queue", "class_roll", "shift_briefing")
+HELDOUT_RING_FAMILIES = ("shared_bag",)
+HELDOUT_CROWD_FAMILIES = ("shift_briefing",)
 #: Reported for what still fails; no goal.
 DIAGNOSTIC_FAMILIES = ("ring_in_crowd",)
 
