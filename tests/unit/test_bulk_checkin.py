@@ -521,6 +521,29 @@ def test_colleagues_at_one_door_every_morning_keep_their_own_times() -> None:
     [f] = detect(sc, weight_habit=0.0)
     assert {"shared_network", "habitual_times"} <= codes(f)
     assert f.evidence["habit_ratio"] < 0.8
+    assert f.evidence["common_shift"] < 6.0  # each varies on their own
+
+
+def test_ring_in_fixed_order_at_a_steady_hour_moves_as_one_session() -> None:
+    """A bag of twelve phones checked in in the same order at 40 s a phone on five days,
+    the session starting a minute or two earlier or later each day: every phone keeps
+    nearly the same time of day, as colleagues keeping habits do (habit ratio under 0.8).
+    But colleagues each vary on their own; these phones all shift together with the
+    session, so the set is in lockstep, not keeping habits, and the ring is found."""
+    sc = Scenario(seed=50)
+    sc.crowd(BASE - DAY, people("bg", 80), duration=7 * DAY, radius=3000)  # the app's others
+    bag = people("fx", 12)
+    for d in range(5):
+        shift = float(sc.rng.normal(0, 60))
+        gaps = 40.0 + sc.rng.uniform(-3, 3, 11)
+        times = BASE + d * DAY + shift + np.concatenate(([0.0], np.cumsum(gaps)))
+        sc.taps(times, bag, sc.rng.normal(0, 1.0, (12, 2)))
+    [f] = detect(sc)
+    assert f.evidence["habit_ratio"] < 0.8
+    assert f.evidence["common_shift"] >= 6.0
+    assert "repeated_days" in codes(f)
+    assert "habitual_times" not in codes(f)
+    assert detect(sc, min_common_shift=1e9) == []  # read as habits, it would be silent
 
 
 def test_colleagues_who_belong_at_the_place_are_silent() -> None:

@@ -198,6 +198,7 @@ def _evidence(
         "accounts_never_here": m.never_here,
         "accounts_on_borrowed_phones": m.borrowed,
         "habit_ratio": _num(ring.habit_ratio),
+        "common_shift": _num(ring.common_shift),
         "signals": [
             {"code": g.code, "value": g.value, "threshold": g.threshold, "present": g.present}
             for g in signals

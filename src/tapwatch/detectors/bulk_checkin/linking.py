@@ -38,6 +38,7 @@ class Ring:
     accounts: list[int]  # account codes, ascending
     days: list[str]  # local dates (ISO) with a burst
     habit_ratio: float  # NaN unless the same accounts came on two days or more
+    common_shift: float = math.nan  # F ratio of the accounts' day-to-day shifts moving together
 
     @property
     def main(self) -> Burst:
@@ -77,12 +78,14 @@ def ring_of(win: EventWindow, bursts: list[Burst], tz: object) -> Ring:
     starts = np.array([float(win.ts[b.rows[0]]) for b in members])
     day_nums, _ = local_day_and_second(starts, tz)  # type: ignore[arg-type]
     days = sorted({day_to_date(int(d)).isoformat() for d in day_nums.tolist()})
+    habit, shift = _habits(win, members, tz, len(days))
     return Ring(
         bursts=members,
         rows=rows,
         accounts=sorted({a for b in members for a in b.accounts}),
         days=days,
-        habit_ratio=_habit_ratio(win, members, tz) if len(days) > 1 else math.nan,
+        habit_ratio=habit,
+        common_shift=shift,
     )
 
 
@@ -126,11 +129,18 @@ def _groups(bursts: list[Burst], s: Settings) -> list[list[int]]:
     return sorted(groups.values())
 
 
-def _habit_ratio(win: EventWindow, bursts: list[Burst], tz: object) -> float:
-    """How much each account's time of day varies from day to day, over how far apart the
-    accounts are within a day (see the module docstring), as the square root of a ratio
-    of pooled variances (unbiased with only two days: about 1 for phones tapped in any
-    order, small for people keeping habits); NaN when no account came on two days."""
+def _habits(win: EventWindow, bursts: list[Burst], tz: object, n_days: int) -> tuple[float, float]:
+    """The habit ratio and the common shift of a ring seen on several days (NaN else)."""
+    if n_days < 2:
+        return math.nan, math.nan
+    acc, tod, day = _times_of_day(win, bursts, tz)
+    return _habit_ratio(acc, tod, day), _common_shift(acc, tod, day)
+
+
+def _times_of_day(
+    win: EventWindow, bursts: list[Burst], tz: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each account's first check-in in each burst: account, local second of day, day."""
     acc_parts, tod_parts, day_parts = [], [], []
     for b in bursts:
         ts = win.ts[b.rows]
@@ -140,14 +150,41 @@ def _habit_ratio(win: EventWindow, bursts: list[Burst], tz: object) -> float:
         acc_parts.append(acc[first])
         tod_parts.append(sec)
         day_parts.append(day)
-    acc = np.concatenate(acc_parts)
-    tod = np.concatenate(tod_parts)
-    day = np.concatenate(day_parts)
+    return np.concatenate(acc_parts), np.concatenate(tod_parts), np.concatenate(day_parts)
+
+
+def _habit_ratio(acc: np.ndarray, tod: np.ndarray, day: np.ndarray) -> float:
+    """How much each account's time of day varies from day to day, over how far apart the
+    accounts are within a day (see the module docstring), as the square root of a ratio
+    of pooled variances (unbiased with only two days: about 1 for phones tapped in any
+    order, small for people keeping habits); NaN when no account came on two days."""
     across = _pooled_variance(acc, tod)
     within = _pooled_variance(day, tod)
     if not (math.isfinite(across) and math.isfinite(within)):
         return math.nan
     return math.sqrt(across / within) if within > 0 else math.inf
+
+
+def _common_shift(acc: np.ndarray, tod: np.ndarray, day: np.ndarray) -> float:
+    """Whether the accounts' day-to-day shifts move together: each account's deviation
+    from its own usual time of day, and the F ratio of the spread of the days' mean
+    deviations to the spread within a day. About 1 when everyone varies on their own
+    (people keeping habits, each with their own jitter); large when the whole set moves
+    with one session (an operator who came earlier or later that day, the same order of
+    phones or not); NaN when it cannot be told."""
+    _, inv, counts = np.unique(acc, return_inverse=True, return_counts=True)
+    again = counts[inv] >= 2
+    if again.sum() < 4:
+        return math.nan
+    dev = tod - (np.bincount(inv, weights=tod) / counts)[inv]
+    dev, day = dev[again], day[again]
+    days, d_inv, d_counts = np.unique(day, return_inverse=True, return_counts=True)
+    if days.size < 2 or dev.size <= days.size:
+        return math.nan
+    day_mean = np.bincount(d_inv, weights=dev) / d_counts
+    between = float(np.sum(d_counts * day_mean**2)) / (days.size - 1)
+    within = float(np.sum((dev - day_mean[d_inv]) ** 2)) / (dev.size - days.size)
+    return between / within if within > 0 else math.inf
 
 
 def _pooled_variance(groups: np.ndarray, values: np.ndarray) -> float:

@@ -77,8 +77,11 @@ def _repetition(ring: Ring, s: Settings) -> list[Signal]:
     (counter-evidence, once there are habit_days to show it)."""
     days = len(ring.days)
     h = ring.habit_ratio
-    lockstep = days >= 2 and not (h < s.min_lockstep_ratio)
-    habits = days >= s.habit_days and h < s.min_lockstep_ratio
+    # Habits are each person's own: a set whose day-to-day shifts move together is one
+    # session moving (in lockstep), whatever the order within it.
+    moving = days >= s.habit_days and ring.common_shift >= s.min_common_shift
+    lockstep = days >= 2 and (not (h < s.min_lockstep_ratio) or moving)
+    habits = days >= s.habit_days and h < s.min_lockstep_ratio and not moving
     return [
         Signal(
             "repeated_days",
@@ -87,7 +90,8 @@ def _repetition(ring: Ring, s: Settings) -> list[Signal]:
             s.weight_repeat,
             lockstep,
             f"the same accounts together again on {days} days, arriving in lockstep "
-            f"(habit ratio {h:.2f})",
+            f"(habit ratio {h:.2f}; their times of day shift together from day to day "
+            f"{ring.common_shift:.1f}x as much as they vary on their own)",
         ),
         Signal(
             "habitual_times",

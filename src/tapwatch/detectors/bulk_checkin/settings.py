@@ -160,6 +160,13 @@ class Settings(BaseModel):
         description="Habit ratio (day-to-day spread of each account's time of day over the "
         "spread within a day) under which a repeated set keeps habitual times, not lockstep.",
     )
+    min_common_shift: float = Field(
+        default=6.0,
+        gt=1,
+        description="F ratio (spread of the days' mean shift of the accounts' times of day "
+        "over the spread within a day) at or above which the set moves together from day to "
+        "day (one session), so its steady times of day are not habits.",
+    )
     shared_share: float = Field(
         default=0.8,
         gt=0,
