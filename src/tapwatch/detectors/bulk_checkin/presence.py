@@ -16,7 +16,7 @@ from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.detectors.bulk_checkin.linking import Ring
 from tapwatch.detectors.bulk_checkin.places import Surroundings
 from tapwatch.detectors.bulk_checkin.settings import Settings
-from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
+from tapwatch.detectors.bulk_checkin.signal import RULE_CHECKIN, Measures, Signal
 from tapwatch.detectors.geo import distance_m
 from tapwatch.detectors.stats import local_day_and_second
 from tapwatch.events import EventType
@@ -116,16 +116,15 @@ def presence_signals(
     )
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
     return [
-        Signal(
+        _share(
             "people_stay",
-            round(stayed / n, 3),
+            stayed,
+            n,
             s.stay_share,
             -s.weight_stay,
-            stayed / n >= s.stay_share,
             f"{stayed} of {n} accounts were at the place again {s.stay_s / 3600:g} h or more "
             "after their check-in the same day (people who stayed, checking out or using the "
             "app there; a bag of phones is checked in and goes)",
-            None,
         ),
         Signal(
             "borrowed_phones",
@@ -136,34 +135,47 @@ def presence_signals(
             f"{borrowed} of the {seen_on_own} accounts seen on their own phones elsewhere "
             "checked in here on phones they use nowhere else (a bag of spare phones)",
         ),
-        Signal(
+        _share(
             "accounts_elsewhere",
-            round(len(elsewhere) / n, 3),
+            len(elsewhere),
+            n,
             s.elsewhere_share,
             s.weight_elsewhere,
-            len(elsewhere) / n >= s.elsewhere_share,
             f"{len(elsewhere)} of {n} accounts were active over {s.elsewhere_m:.0f} m away too "
             f"soon to reach the place at {s.max_travel_speed_mps:g} m/s",
         ),
-        Signal(
+        _share(
             "never_otherwise_here",
-            round(never / n, 3),
+            never,
+            n,
             s.never_here_share,
             s.weight_never_here,
-            never / n >= s.never_here_share,
             f"{never} of {n} accounts are never otherwise at the place",
         ),
-        Signal(
+        _share(
             "belong_here",
-            round(solo / n, 3),
+            solo,
+            n,
             s.belong_share,
             -s.weight_belong,
-            solo / n >= s.belong_share,
             f"{solo} of {n} accounts come to the place on their own at other times (people "
             "who belong there, like staff at their office)",
-            None,
         ),
     ]
+
+
+def _share(code: str, k: int, n: int, threshold: float, weight: float, text: str) -> Signal:
+    """A signal present when k of the ring's n accounts is a share at or over threshold;
+    counter-evidence (weight < 0) touches no rule."""
+    return Signal(
+        code,
+        round(k / n, 3),
+        threshold,
+        weight,
+        k / n >= threshold,
+        text,
+        RULE_CHECKIN if weight > 0 else None,
+    )
 
 
 def _stays(win: EventWindow, rows: np.ndarray, inp: DetectorInput, s: Settings) -> bool:
