@@ -489,6 +489,24 @@ def test_ring_of_one_operator_on_three_days_has_no_many_hands() -> None:
     assert not hands["present"]
 
 
+def test_ring_in_lots_at_different_tempos_on_three_days_has_no_many_hands() -> None:
+    """One operator on three days works a bag of sixteen phones in lots: five fired at
+    once by software, then five tapped carefully 10-90 s apart, then six more at once.
+    The edges of the quick lots sit next to slow gaps, but a lot is a run of short gaps,
+    not the lone pairs independent people make: many hands is absent, the ring found."""
+    sc = Scenario(seed=43)
+    bag = people("lot", 16)
+    for d in range(3):
+        t = BASE + d * DAY + d * 420.0
+        sc.group_control_ring(t, bag[:5])
+        slow = sc.careful_ring(t + 60.0, bag[5:10])
+        sc.group_control_ring(slow[-1].ts + 45.0, bag[10:])
+    [f] = detect(sc)
+    assert "repeated_days" in codes(f)
+    hands = next(g for g in f.evidence["signals"] if g["code"] == "many_hands")
+    assert not hands["present"]
+
+
 def test_ring_worked_in_two_sittings_is_one_finding() -> None:
     """One operator works through a bag of sixteen phones in two sittings, 20-40 s per
     phone (with a log-in of two minutes now and then), a twelve-minute tea break between

@@ -95,8 +95,9 @@ def _steady(b: Burst, s: Settings) -> bool:
 
 def many_hands(ts: np.ndarray, account: np.ndarray, ring: Ring, s: Settings) -> Signal:
     """Many hands: at a pace far too slow for software or a quick hand (local pace, the
-    median of the neighbouring gaps, at least min_hands_pace_s), two check-ins within
-    together_s and under short_gap_share of that pace, about as often as independent
+    median of the neighbouring gaps, and the gaps just before and after, at least
+    min_hands_pace_s), two check-ins within together_s and under short_gap_share of that
+    pace (a lone pair, not a run of them), about as often as independent
     people arriving at that pace do (exponential gaps), and far more often than one
     operator finishing a phone before taking the next (one_hand_together_share). Pooled
     over every burst of the ring, as a likelihood ratio of the two; counter-evidence. Only
@@ -112,7 +113,12 @@ def many_hands(ts: np.ndarray, account: np.ndarray, ring: Ring, s: Settings) -> 
         win = sliding_window_view(gaps, 2 * NEIGHBOURS + 1)
         pace = np.median(np.delete(win, NEIGHBOURS, axis=1), axis=1)
         gap = win[:, NEIGHBOURS]
-        slow = pace >= s.min_hands_pace_s
+        # A lone pair in a slow stream: the check-ins just before and after it are at the
+        # slow pace too. A lot of phones fired or tapped quickly inside a slow ring is a
+        # run of short gaps, not a pair; its edges are not many hands.
+        slow = (pace >= s.min_hands_pace_s) & (
+            np.minimum(win[:, NEIGHBOURS - 1], win[:, NEIGHBOURS + 1]) >= s.min_hands_pace_s
+        )
         cut = np.minimum(s.short_gap_share * pace[slow], s.together_s)
         hit = gap[slow] < cut
         p_people = 1.0 - 2.0 ** (-cut / pace[slow])  # exponential gaps with that median

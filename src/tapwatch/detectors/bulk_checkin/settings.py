@@ -301,11 +301,11 @@ class Settings(BaseModel):
         default=0.4, ge=0, lt=1, description="Weight of phones handled one at a time."
     )
     min_hands_pace_s: float = Field(
-        default=2.0,
+        default=1.0,
         gt=0,
-        description="Local pace (median of the neighbouring gaps, seconds) from which two "
-        "check-ins close together count as many hands: at a faster pace software or a quick "
-        "hand does that too.",
+        description="Local pace (median of the neighbouring gaps, seconds, and the gaps just "
+        "before and after) from which two check-ins close together count as many hands: at "
+        "a faster pace software or a quick hand does that too.",
     )
     together_s: float = Field(
         default=5.0,
