@@ -18,7 +18,7 @@ moving about the spot); it is defined by what it physically is:
 Arrivals in step (all at once, or a steady one-at-a-time rhythm) raise the score; they are
 never required. Legitimate groups are held off by the physics (spread about a room, a
 stream of arrivals, too slow per person) and by counter-evidence (the accounts belong at
-the place, or keep habitual times).
+the place, keep habitual times, check in with many hands, or stay).
 
 The steps, one module each, each readable on its own:
 
@@ -30,8 +30,9 @@ The steps, one module each, each readable on its own:
    check-ins;
 3. `linking`: the same accounts at one place on other days, and whether they come in
    lockstep or by habit;
-4. `scoring`, with `hardware` (what the phones share) and `presence` (where the accounts
-   are otherwise): signals and counter-evidence (`signal`) into a score;
+4. `scoring`, with `rhythm` (what the timing says), `hardware` (what the phones share)
+   and `presence` (where the accounts are otherwise, and whether they stay): signals and
+   counter-evidence (`signal`) into a score;
 5. `evidence`: the finding an inspector reads.
 """
 

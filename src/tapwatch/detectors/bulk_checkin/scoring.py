@@ -13,7 +13,8 @@ the score, never required), a shared network or device model beyond chance, acco
 sharing devices, repeated photos, accounts active too far away to have been there, accounts
 never otherwise at the place, and the same set again on other days in lockstep.
 Counter-evidence: the accounts belong at the place (they use the app there at other times,
-like staff at their office), or the repeated set keeps habitual times (colleagues).
+like staff at their office), the repeated set keeps habitual times (colleagues), many
+hands checked in (people on their own, `rhythm`), or the people stayed (`presence`).
 """
 
 from __future__ import annotations
