@@ -74,7 +74,7 @@ def _sorted_within_groups(groups: np.ndarray, values: np.ndarray, n_groups: int)
     `values[np.lexsort((values, groups))]`: a value's rank and its group make one integer
     key, and one sort of those keys is several times faster than lexsort."""
     n = values.size
-    if n_groups * n >= 2**62:
+    if int(n_groups) * n >= 2**62:  # the key would overflow int64
         return values[np.lexsort((values, groups))]
     by_value = np.argsort(values)
     rank = np.empty(n, dtype=np.int64)
