@@ -46,3 +46,19 @@ def test_grouped_mad_scales_the_median_absolute_deviation() -> None:
     values = np.array([1.0, 2.0, 3.0, 4.0, 100.0, 7.0, 7.0, 7.0])
     # group 0: median 3, deviations 2 1 0 1 97 -> median 1; group 1: no spread
     np.testing.assert_allclose(grouped_mad(groups, values, 2), [1.4826, 0.0])
+
+
+def test_values_sorted_within_groups_by_key_or_by_lexsort_when_the_key_would_overflow() -> None:
+    """The one-key sort and its lexsort fallback (group count x values past int64) order
+    values the same way, NaN last within its group."""
+    from tapwatch.detectors.stats import _sorted_within_groups
+
+    rng = np.random.default_rng(7)
+    groups = rng.integers(0, 30, 500)
+    values = rng.normal(0, 1, 500)
+    values[::37] = np.nan
+    want = values[np.lexsort((values, groups))]
+    by_key = _sorted_within_groups(groups, values, 30)
+    by_lexsort = _sorted_within_groups(groups, values, 2**61)  # 2**61 x 500 overflows
+    np.testing.assert_array_equal(by_key, want)
+    np.testing.assert_array_equal(by_lexsort, want)
