@@ -20,9 +20,16 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from tapwatch.detectors import ASSESSMENT, DETECTORS, duplicate_reporting, resolve_settings
+from tapwatch.detectors import (
+    ASSESSMENT,
+    DETECTORS,
+    consolidation,
+    duplicate_reporting,
+    resolve_settings,
+    ritual_rounds,
+)
 from tapwatch.detectors.assessment import (
-    FINDING_KIND_BY_BAND,
+    ASSESSMENT_KINDS,
     Assessment,
     assess_fleet,
     assessment_finding,
@@ -33,8 +40,6 @@ from tapwatch.detectors.banned_feature import FEATURES as BANNED_FEATURES
 from tapwatch.detectors.base import DetectorInput, Finding
 from tapwatch.window import local_day_of
 
-#: Findings that are about the app as a whole, never about accounts.
-ASSESSMENT_KINDS = frozenset(FINDING_KIND_BY_BAND.values())
 _RECENT_DAYS = 30  # forced_activity_ratio falls back to this many days of rollups
 
 
@@ -257,8 +262,8 @@ def run_fleet(
         counts: dict[str, int] = {}
         for f in mine:
             counts[f.kind] = counts.get(f.kind, 0) + 1
-        group = next((f for f in mine if f.kind == "consolidation"), None)
-        rounds = [f for f in mine if f.kind == "ritual_rounds"]
+        group = next((f for f in mine if f.kind == consolidation.KIND), None)
+        rounds = [f for f in mine if f.kind == ritual_rounds.KIND]
         metrics[app] = AppMetrics(
             shutdown_score=a.score,
             band=a.band,

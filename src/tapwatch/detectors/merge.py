@@ -22,13 +22,13 @@ from typing import Any
 import msgspec
 
 from tapwatch.detectors import DETECTORS
-from tapwatch.detectors.assessment import FINDING_KIND_BY_BAND
+from tapwatch.detectors.assessment import ASSESSMENT_KINDS
 from tapwatch.detectors.base import SEVERITIES, Finding
 from tapwatch.detectors.stats import EVIDENCE_LIMIT
 
 #: kinds that are judgements at one instant, never merged: the assessment's, and those of
 #: the detectors that run on the assessments (`detect_assessed`)
-INSTANT_KINDS = frozenset(FINDING_KIND_BY_BAND.values()) | {
+INSTANT_KINDS = ASSESSMENT_KINDS | {
     kind for kind, mod in DETECTORS.items() if callable(getattr(mod, "detect_assessed", None))
 }
 _enc = msgspec.json.Encoder(order="sorted")

@@ -29,6 +29,7 @@ from tapwatch.detectors.assessment.facts import (
 from tapwatch.detectors.assessment.model import Assessment, Condition, Signal
 from tapwatch.detectors.assessment.report import assess, assess_fleet, assessment_finding
 from tapwatch.detectors.assessment.settings import (
+    ASSESSMENT_KINDS,
     BANDS,
     FINDING_KIND_BY_BAND,
     KIND,
@@ -38,6 +39,7 @@ from tapwatch.detectors.assessment.settings import (
 )
 
 __all__ = [
+    "ASSESSMENT_KINDS",
     "BANDS",
     "FINDING_KIND_BY_BAND",
     "KIND",

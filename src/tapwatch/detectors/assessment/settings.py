@@ -10,6 +10,8 @@ from tapwatch.events import EventType
 KIND = "shutdown"
 #: Finding kinds the assessment emits, by band.
 FINDING_KIND_BY_BAND = {"candidate": "shutdown_candidate", "review": "needs_review"}
+#: the kinds of the assessment's own findings: about the app as a whole, never about accounts
+ASSESSMENT_KINDS = frozenset(FINDING_KIND_BY_BAND.values())
 BANDS = ("candidate", "review", "keep", "insufficient_data", "exempt")
 SIGNALS = (
     "reach",

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from aiohttp import web
 
-from tapwatch.detectors.assessment import FINDING_KIND_BY_BAND
+from tapwatch.detectors.assessment import ASSESSMENT_KINDS
 from tapwatch.events import Event, EventType
 from tapwatch.exporters.cache import RecentResults
 from tapwatch.exporters.findings_api.params import check_id, integer, no_unknown
@@ -54,7 +54,6 @@ DEFAULT_BASIS = (
     "raw events"
 )
 NO_RULE = "a measurement that supports the others (no rule of its own)"
-SHUTDOWN_KINDS = frozenset(FINDING_KIND_BY_BAND.values())
 
 
 def _as_json(evidence: dict[str, Any]) -> str:
@@ -185,7 +184,7 @@ def _audit(entries: list[AuditEntry], tz: ZoneInfo) -> str:
 def _band_fact(view: InspectorView, app: str, kind: str) -> list[tuple[str, str]]:
     """Beside a finding about how the app is used, the app's shutdown band, and why the
     two can disagree (a kept app may have critical findings)."""
-    if kind in SHUTDOWN_KINDS:
+    if kind in ASSESSMENT_KINDS:
         return []
     a = view.assessments().get(app)
     if a is None:
