@@ -1,7 +1,8 @@
 """Step 4b of bulk check-in: where the ring's accounts are when they are not in the ring.
 Active too far away to have reached the place in time (elsewhere); coming to the place on
 their own at other times (they belong there: counter-evidence); never otherwise at the
-place; checking in here on phones they use nowhere else (borrowed, spare). Only the
+place; checking in here on phones they use nowhere else (borrowed, spare); phones that
+went their own ways soon after (people leaving for their work: counter-evidence). Only the
 accounts' activity within presence_days of the ring is looked at, so the
 signals mean the same in a 7-day window and in a long dump."""
 
@@ -85,6 +86,7 @@ def presence_signals(
     elsewhere: list[int] = []
     here_t, here_a, here_ck = [], [], []  # the accounts' other activity at the place
     never = seen_on_own = borrowed = stayed = 0
+    gone: list[tuple[float, float]] = []  # where each account's phone went next
     for a in ring.accounts:
         other = ctx.of(a)
         other = other[~in_ring[other]]
@@ -102,6 +104,9 @@ def presence_signals(
         ]
         if _too_far(win, ring, a, other, s):
             elsewhere.append(a)
+        went = _left_with(win, ring, a, other[np.isin(win.device[other], used)], s)
+        if went is not None:
+            gone.append(went)
         at = other[_near_ring(win, ring, other) <= radius]
         never += at.size == 0
         stayed += _stays(win, np.concatenate((ring.rows[win.account[ring.rows] == a], at)), inp, s)
@@ -115,7 +120,22 @@ def presence_signals(
         np.concatenate(here_t), np.concatenate(here_a), np.concatenate(here_ck), ring, s
     )
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
+    apart = _farthest_apart(gone)
     return [
+        Signal(
+            "people_leave",
+            round(len(gone) / n, 3),
+            s.leave_share,
+            -s.weight_leave,
+            len(gone) >= s.min_leave
+            and len(gone) / n >= s.leave_share
+            and apart >= s.elsewhere_m,
+            f"{len(gone)} of {n} phones that checked in were next seen over "
+            f"{s.elsewhere_m:.0f} m away within {s.leave_s / 3600:g} h, at a pace one can "
+            f"travel, up to {apart / 1000:.1f} km apart from each other (people who went "
+            "their own ways; a bag of phones leaves together)",
+            None,
+        ),
         _share(
             "people_stay",
             stayed,
@@ -189,6 +209,38 @@ def _stays(win: EventWindow, rows: np.ndarray, inp: DetectorInput, s: Settings) 
     first = np.concatenate(([True], day[1:] != day[:-1]))
     last = np.concatenate((day[1:] != day[:-1], [True]))
     return bool(np.any(sec[last] - sec[first] >= s.stay_s))
+
+
+def _left_with(
+    win: EventWindow, ring: Ring, a: int, rows: np.ndarray, s: Settings
+) -> tuple[float, float] | None:
+    """Where account `a`'s phone (a device it checked in on in the ring) was next seen
+    after one of its check-ins: over elsewhere_m from the burst within leave_s, no faster
+    than one can travel; None when it was not. `rows` are the account's other located
+    activity on those devices."""
+    if not rows.size:
+        return None
+    t = win.ts[rows]
+    for b in ring.bursts:
+        if a not in b.accounts or not math.isfinite(b.lat):
+            continue
+        end = float(win.ts[b.rows[win.account[b.rows] == a]].max())
+        dt = t - end
+        d = distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon)
+        ok = (dt > 0) & (dt <= s.leave_s) & (d > s.elsewhere_m)
+        ok &= d <= s.max_travel_speed_mps * dt
+        if ok.any():
+            k = int(np.flatnonzero(ok)[np.argmin(dt[ok])])
+            return float(win.lat[rows[k]]), float(win.lon[rows[k]])
+    return None
+
+
+def _farthest_apart(fixes: list[tuple[float, float]]) -> float:
+    """The largest distance (m) between two of the fixes; 0 for fewer than two."""
+    if len(fixes) < 2:
+        return 0.0
+    lat, lon = np.array(fixes).T
+    return float(max(distance_m(lat, lon, la, lo).max() for la, lo in fixes))
 
 
 def _own_devices(win: EventWindow, rows: np.ndarray) -> np.ndarray:

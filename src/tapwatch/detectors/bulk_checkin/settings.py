@@ -154,6 +154,30 @@ class Settings(BaseModel):
         lt=1,
         description="Share of the score taken off when the accounts stayed at the place.",
     )
+    leave_s: float = Field(
+        default=7200.0,
+        gt=0,
+        description="A phone that checked in and is next seen over elsewhere_m away within "
+        "this many seconds, at a pace one can travel, left with its owner.",
+    )
+    min_leave: int = Field(
+        default=3,
+        ge=2,
+        description="Accounts whose phones left with their owners, in different directions, "
+        "at which the group is people going their own ways (counter-evidence).",
+    )
+    leave_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Share of the accounts whose phones left, at least, for people_leave.",
+    )
+    weight_leave: float = Field(
+        default=0.3,
+        ge=0,
+        lt=1,
+        description="Share of the score taken off when the phones went their own ways.",
+    )
     min_lockstep_ratio: float = Field(
         default=0.8,
         ge=0,
