@@ -456,6 +456,55 @@ def test_course_checking_out_hours_later_is_silent_because_people_stay() -> None
     assert "many_hands" not in codes(f)
 
 
+def test_crew_leaving_for_the_field_after_its_briefing_is_silent_because_people_leave() -> None:
+    """Fourteen workers checking in at their yard at the start of three shifts, called one
+    by one in any order (15-40 s apart, never two at once: no many hands); six of them use
+    the app on the same phone 3-8 km away, each in a direction of their own, 20-50 minutes
+    later: people who went their own ways. A bag of phones leaves together. Without that
+    counter-evidence the crew is reported."""
+    sc = Scenario(seed=32)
+    crew = people("crew", 14)
+    spots = sc.rng.uniform(-3, 3, (14, 2))
+    for d in range(3):
+        gaps = sc.rng.uniform(15, 40, 14)
+        times = BASE + d * DAY + np.cumsum(gaps)
+        order = sc.rng.permutation(14)  # called in any order
+        sc.taps(times, [crew[i] for i in order], spots[order])
+        for k, a in enumerate(crew[:6]):
+            angle = 2 * math.pi * (k + 0.3 * d) / 6
+            far = sc.rng.uniform(3000, 8000)
+            sc.checkin(
+                float(times[-1]) + sc.rng.uniform(1200, 3000),
+                a,
+                far * math.cos(angle),
+                far * math.sin(angle),
+                type=EventType.read,
+            )
+    assert detect(sc) == []
+    [f] = detect(sc, weight_leave=0.0)
+    assert {"repeated_days", "people_leave"} <= codes(f)
+    assert "many_hands" not in codes(f)
+    leave = next(g for g in f.evidence["signals"] if g["code"] == "people_leave")
+    assert leave["value"] == pytest.approx(6 / 14, abs=1e-3)
+
+
+def test_bag_moving_on_to_the_next_risk_point_is_no_people_leaving() -> None:
+    """The same fourteen phones checked in by one operator at a risk point on three days,
+    then all checked in again at a second risk point 2 km away 15 minutes later (a round
+    with the bag): the phones left, but together, so nobody went their own way, and the
+    ring is found."""
+    sc = Scenario(seed=33)
+    bag = people("bag", 14)
+    for d in range(3):
+        first = sc.careful_ring(BASE + d * DAY, bag, gap_range=(10.0, 30.0))
+        sc.careful_ring(first[-1].ts + 900, bag, at=(2000.0, 0.0), gap_range=(10.0, 30.0))
+    found = detect(sc)
+    leave = [next(g for g in f.evidence["signals"] if g["code"] == "people_leave") for f in found]
+    assert len(found) == 2  # one ring at each risk point
+    assert max(g["value"] for g in leave) == 1.0  # every phone seen again 2 km away
+    assert not any(g["present"] for g in leave)
+
+
 def test_ring_of_several_operators_sharing_a_bag_on_three_days_is_found() -> None:
     """Three operators share one bag of twenty phones on three days, each checking in
     their share one at a time at the same moment: several hands, so many hands counts

@@ -127,9 +127,7 @@ def presence_signals(
             round(len(gone) / n, 3),
             s.leave_share,
             -s.weight_leave,
-            len(gone) >= s.min_leave
-            and len(gone) / n >= s.leave_share
-            and apart >= s.elsewhere_m,
+            len(gone) >= s.min_leave and len(gone) / n >= s.leave_share and apart >= s.elsewhere_m,
             f"{len(gone)} of {n} phones that checked in were next seen over "
             f"{s.elsewhere_m:.0f} m away within {s.leave_s / 3600:g} h, at a pace one can "
             f"travel, up to {apart / 1000:.1f} km apart from each other (people who went "
