@@ -373,6 +373,14 @@ def careful(rng: np.random.Generator) -> Tempo:
         log_uniform(rng, 8, 45), rng.uniform(0.3, 0.9), rng.uniform(0.05, 0.2), (60, 240)
     )
     step, bound, hands = rng.uniform(0.3, 1.5), rng.uniform(3, 8), rng.uniform(0.3, 1.5)
+    return _about_the_spot(times, step, bound, hands)
+
+
+def _about_the_spot(
+    times: Callable[[np.random.Generator, int], np.ndarray], step: float, bound: float, hands: float
+) -> Tempo:
+    """Taps at `times`, the operator moving about the spot between phones (a random walk
+    of `step` m per phone kept within `bound` m), each phone `hands` m from the operator."""
 
     def day(rng: np.random.Generator, n: int) -> list[Tap]:
         t = times(rng, n)
@@ -507,13 +515,7 @@ def tour(rng: np.random.Generator) -> Tempo:
     the round; this is the tempo at each stop."""
     times = _gapped(log_uniform(rng, 2, 40), rng.uniform(0.3, 0.8), rng.uniform(0, 0.1), (30, 120))
     step, bound, hands = rng.uniform(0.1, 0.8), rng.uniform(0.5, 2.0), rng.uniform(0.3, 1.5)
-
-    def day(rng: np.random.Generator, n: int) -> list[Tap]:
-        t = times(rng, n)
-        xy = _drift(rng, n, step, bound) + _scatter(rng, n, hands)
-        return [(i, float(t[i]), *xy[i]) for i in range(n)]
-
-    return day
+    return _about_the_spot(times, step, bound, hands)
 
 
 TEMPOS: dict[str, Callable[[np.random.Generator], Tempo]] = {
