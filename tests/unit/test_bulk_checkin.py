@@ -505,6 +505,33 @@ def test_bag_moving_on_to_the_next_risk_point_is_no_people_leaving() -> None:
     assert not any(g["present"] for g in leave)
 
 
+def test_own_phones_handed_back_after_a_steady_ring_are_no_people_leaving() -> None:
+    """One operator taps twelve officials' own phones 5-8 s apart on three days; within the
+    hour the phones are back with their owners, who use the app 3-8 km away, each in a
+    direction of their own. The phones dispersed, but the timing shows one hand tapping
+    every phone, so that is the phones going back, not people who were there: the ring
+    is found, and people_leave is measured (two thirds of the phones dispersed) but not
+    counted."""
+    sc = Scenario(seed=34)
+    owners = people("official", 12)
+    for d in range(3):
+        ring = sc.ring(BASE + d * DAY + d * 600.0, owners, gap=6.5, network=None)
+        for k, a in enumerate(owners[:8]):
+            angle = 2 * math.pi * k / 8
+            far = sc.rng.uniform(3000, 8000)
+            sc.checkin(
+                ring[-1].ts + sc.rng.uniform(1800, 3600),
+                a,
+                far * math.cos(angle),
+                far * math.sin(angle),
+                type=EventType.read,
+            )
+    [f] = detect(sc)
+    assert "steady_rhythm" in codes(f)
+    leave = next(g for g in f.evidence["signals"] if g["code"] == "people_leave")
+    assert leave["value"] >= 0.5 and not leave["present"]
+
+
 def test_ring_of_several_operators_sharing_a_bag_on_three_days_is_found() -> None:
     """Three operators share one bag of twenty phones on three days, each checking in
     their share one at a time at the same moment: several hands, so many hands counts

@@ -73,11 +73,13 @@ def _counts(codes: np.ndarray) -> np.ndarray:
 
 
 def presence_signals(
-    inp: DetectorInput, ring: Ring, ctx: Context, s: Settings, m: Measures
+    inp: DetectorInput, ring: Ring, ctx: Context, s: Settings, m: Measures, one_hand: bool
 ) -> list[Signal]:
     """Where the ring's accounts are outside the ring: too far away to have been there
-    (elsewhere), at the place on their own at other times (they belong there), or never
-    otherwise at the place."""
+    (elsewhere), at the place on their own at other times (they belong there), never
+    otherwise at the place, or going their own ways right after (not counted when the
+    timing shows `one_hand` tapped every phone: the phones then went back to their
+    owners)."""
     win = ctx.win
     in_ring = np.zeros(len(win), dtype=bool)
     in_ring[ring.rows] = True
@@ -121,17 +123,24 @@ def presence_signals(
     )
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
     apart = _farthest_apart(gone)
+    left = len(gone) >= s.min_leave and len(gone) / n >= s.leave_share and apart >= s.elsewhere_m
     return [
         Signal(
             "people_leave",
             round(len(gone) / n, 3),
             s.leave_share,
             -s.weight_leave,
-            len(gone) >= s.min_leave and len(gone) / n >= s.leave_share and apart >= s.elsewhere_m,
+            left and not one_hand,
             f"{len(gone)} of {n} phones that checked in were next seen over "
             f"{s.elsewhere_m:.0f} m away within {s.leave_s / 3600:g} h, at a pace one can "
             f"travel, up to {apart / 1000:.1f} km apart from each other (people who went "
-            "their own ways; a bag of phones leaves together)",
+            "their own ways; a bag of phones leaves together)"
+            + (
+                "; not counted: the timing shows one operator tapping every phone, so "
+                "they went back to their owners"
+                if left and one_hand
+                else ""
+            ),
             None,
         ),
         _share(

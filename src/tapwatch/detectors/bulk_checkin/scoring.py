@@ -31,6 +31,8 @@ from tapwatch.detectors.bulk_checkin.rhythm import many_hands, one_at_a_time, te
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
 
+#: Timing signals that show one operator handling every phone.
+ONE_HAND = frozenset({"all_at_once", "steady_rhythm", "one_at_a_time"})
 #: A score, every signal measured (present or not) and the measures.
 Scored = tuple[float, list[Signal], Measures]
 
@@ -54,7 +56,10 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
         return None
     local = ctx.others_at_place(ring, place_radius(inp, ring.main, s), s.presence_days)
     m, shared = hardware_signals(ctx, ring, local, s)
-    signals = [*tempo, *shared, *presence_signals(inp, ring, ctx, s, m), *repeat]
+    # When the timing shows one hand tapping every phone, phones seen dispersing soon after
+    # went back to their owners: it says nothing about people having been there.
+    one_hand = any(g.present and g.code in ONE_HAND for g in tempo)
+    signals = [*tempo, *shared, *presence_signals(inp, ring, ctx, s, m, one_hand), *repeat]
     return round(1.0 - min(_doubt(base, signals), 1.0), 3), signals, m
 
 
