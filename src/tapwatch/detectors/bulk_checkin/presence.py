@@ -131,7 +131,7 @@ def presence_signals(
             s.leave_share,
             -s.weight_leave,
             left and not one_hand,
-            f"{len(gone)} of {n} phones that checked in were next seen over "
+            f"{len(gone)} of {n} phones that checked in were seen over "
             f"{s.elsewhere_m:.0f} m away within {s.leave_s / 3600:g} h, at a pace one can "
             f"travel, up to {apart / 1000:.1f} km apart from each other (people who went "
             "their own ways; a bag of phones leaves together)"
@@ -221,10 +221,10 @@ def _stays(win: EventWindow, rows: np.ndarray, inp: DetectorInput, s: Settings) 
 def _left_with(
     win: EventWindow, ring: Ring, a: int, rows: np.ndarray, s: Settings
 ) -> tuple[float, float] | None:
-    """Where account `a`'s phone (a device it checked in on in the ring) was next seen
-    after one of its check-ins: over elsewhere_m from the burst within leave_s, no faster
-    than one can travel; None when it was not. `rows` are the account's other located
-    activity on those devices."""
+    """The first place over elsewhere_m from the burst where account `a`'s phone (a device
+    it checked in on in the ring) was seen within leave_s after one of its check-ins, no
+    faster than one can travel there; None when there is none. `rows` are the account's
+    other located activity on those devices."""
     if not rows.size:
         return None
     t = win.ts[rows]

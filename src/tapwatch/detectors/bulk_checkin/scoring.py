@@ -14,7 +14,8 @@ sharing devices, repeated photos, accounts active too far away to have been ther
 never otherwise at the place, and the same set again on other days in lockstep.
 Counter-evidence: the accounts belong at the place (they use the app there at other times,
 like staff at their office), the repeated set keeps habitual times (colleagues), many
-hands checked in (people on their own, `rhythm`), or the people stayed (`presence`).
+hands checked in (people on their own, `rhythm`), the people stayed, or they went their
+own ways right after (`presence`; not when the timing shows one hand tapped every phone).
 """
 
 from __future__ import annotations
