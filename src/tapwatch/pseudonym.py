@@ -54,10 +54,7 @@ class Pseudonymizer:
         if None not in out:
             return out  # type: ignore[return-value]
         missing = list(compress(raws, map(operator.is_, out, repeat(None))))
-        prefix = kind.encode() + b"\0"
-        key = self._key
-        made = [_hmac_sha256(key, prefix + raw.encode(), "sha256").hex()[:PSEUDONYM_HEX]
-                for raw in missing]
+        made = self.uncached(kind, missing)
         fresh = dict(zip(missing, made, strict=True))
         cache.update(fresh)
         self.cache_bytes += sum(map(sys.getsizeof, fresh)) + _ENTRY_BYTES * len(fresh)
@@ -66,6 +63,14 @@ class Pseudonymizer:
                 c.clear()
             self.cache_bytes = 0
         return [p if p is not None else fresh[r] for p, r in zip(out, raws, strict=True)]
+
+    def uncached(self, kind: str, raws: list[str]) -> list[str]:
+        """Pseudonyms of these raw ids, each computed, none cached: for a caller that keeps
+        its own map from raw ids (analyze codes each id once into its string tables)."""
+        prefix = kind.encode() + b"\0"
+        key = self._key
+        return [_hmac_sha256(key, prefix + raw.encode(), "sha256").hex()[:PSEUDONYM_HEX]
+                for raw in raws]
 
     def __call__(self, kind: str, raw: str) -> str:
         return self.many(kind, [raw])[0]

@@ -139,7 +139,7 @@ def analyze_files(
         raise AnalyzeError("the step between windows must be at least a day and not exceed "
                            f"the raw window ({settings.raw_window / 86400:g} days)")
     with tempfile.TemporaryDirectory(prefix="tapwatch-analyze-", dir=spill_dir) as tmp:
-        spill = TimeSpill(Path(tmp))
+        spill = TimeSpill(Path(tmp), reader.tables)
         try:
             for path in files:
                 if not path.is_file():
@@ -151,6 +151,7 @@ def analyze_files(
 
                 for app_id, cols in reader.read(path, progress):
                     spill.add(app_id, cols)
+            reader.forget_raw_ids()
             rejected = Counter(reader.rejected)
             # with --now, an event "from the future" is one after it: said as such
             after_now = rejected.pop("future_timestamp", 0) if now is not None else 0

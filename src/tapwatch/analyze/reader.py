@@ -4,6 +4,11 @@ optional `--now`).
 
 A JSONL block of several MB is decoded in one msgspec call; only a block holding a line
 that is not exactly one well-formed event is decoded line by line, to reject just those.
+
+Strings are coded once, straight into each app's shared string tables (`Tables`, which
+the spill, the windows and the rollups use): a map from each raw id to its code replaces
+the pseudonym cache, so an id's pseudonym is computed once, when it is first seen, and a
+known id costs one dict lookup. The maps go with the reader once the dump is read.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from __future__ import annotations
 import csv
 import operator
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
-from tapwatch.columns import EventColumns
+import numpy as np
+
+from tapwatch.columns import STR_COLUMNS, EventColumns, Tables
 from tapwatch.events import EventRejected, WireEvent, decode_events, decode_jsonl, decode_wire
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.sources.normalise import EventNormaliser
@@ -27,6 +35,77 @@ CSV_ROWS = 50_000
 #: a dump has no clock: events up to this much after --now are accepted, as by the daemon
 CLOCK_SKEW = 600.0
 _APP = operator.attrgetter("app")
+#: string columns holding ids that are pseudonymised (by kind of id), as by the daemon
+_ID_KINDS = {"account": "account", "device": "device", "network": "network"}
+_NEW = -2  # the code of a value not yet in a table, while coding a column
+
+
+class TableCoder(EventNormaliser):
+    """The daemon's normaliser (the same checks and reject counts) whose accepted columns
+    are coded straight into the app's `Tables`, not into a table of their own."""
+
+    def __init__(
+        self, app_id: str, pseudonymizer: Pseudonymizer, now: float, tables: Tables
+    ) -> None:
+        super().__init__(app_id, pseudonymizer, now, CLOCK_SKEW, 0.0)
+        self.tables = tables
+        # raw value -> code in the tables, per kind of id (None: the one plain strings
+        # share; their codes are those of string_index); an absent value codes as -1
+        self._codes: dict[str | None, dict[str | None, int]] = {
+            kind: {None: -1} for kind in (*_ID_KINDS.values(), None)
+        }
+
+    def forget_raw_ids(self) -> None:
+        for known in self._codes.values():
+            known.clear()
+            known[None] = -1
+
+    def _columns(
+        self,
+        cols: dict[str, Sequence[Any]],
+        n: int,
+        ts: np.ndarray,
+        types: np.ndarray,
+        floats: dict[str, np.ndarray],
+    ) -> EventColumns:
+        t = self.tables
+        optional: dict[str, np.ndarray] = {}
+        for f in STR_COLUMNS:
+            col = cols[f]
+            if col.count(None) != n:
+                optional[f] = self._coded(col, _ID_KINDS.get(f), t.strings, t.string_index)
+        optional.update(floats)
+        return EventColumns(
+            ids=cols["id"],  # type: ignore[arg-type]  # a tuple: read-only, as a list here
+            ts=ts,
+            type=types,
+            account=self._coded(cols["account"], "account", t.accounts, t.account_index),
+            accounts=t.accounts,
+            strings=t.strings,
+            optional=optional,
+        )
+
+    def _coded(  # type: ignore[override]
+        self, col: Sequence[str | None], kind: str | None, table: list[str], index: dict[str, int]
+    ) -> np.ndarray:
+        """Codes of a column in `table`: one lookup per value in C; Python runs only for
+        the values new to the table (pseudonymised first if `kind` names a kind of id)."""
+        known = self._codes[kind]
+        codes = np.fromiter(map(known.get, col, repeat(_NEW)), dtype=np.int32, count=len(col))
+        new = codes == _NEW
+        if not new.any():
+            return codes
+        rows = np.flatnonzero(new).tolist()
+        raws = list(dict.fromkeys(compress(col, new.tolist())))
+        values = self._p.uncached(kind, raws) if kind else raws  # type: ignore[arg-type]
+        for raw, value in zip(raws, values, strict=True):
+            c = index.get(value)  # already there: from another column, or a collision
+            if c is None:
+                c = index[value] = len(table)
+                table.append(value)
+            known[raw] = c
+        codes[rows] = list(map(known.__getitem__, map(col.__getitem__, rows)))
+        return codes
 
 
 class AnalyzeError(Exception):
@@ -55,7 +134,9 @@ class DumpReader:
         self.rejected: Counter[str] = Counter()
         self.unknown_apps: Counter[str] = Counter()
         self.out_of_range = 0  # events before --since or from --until on
-        self._norms: dict[str, EventNormaliser] = {}
+        #: per app, the string tables its events are coded into
+        self.tables: dict[str, Tables] = {}
+        self._norms: dict[str, TableCoder] = {}
 
     def read(
         self, path: Path, progress: Callable[[int, int], None] | None = None
@@ -160,18 +241,24 @@ class DumpReader:
             raise AnalyzeError("an event has no `app` field: give --app or a registry")
         return app_id
 
+    def forget_raw_ids(self) -> None:
+        """Drop the maps from raw ids to codes (the dump is read: the tables stay)."""
+        for norm in self._norms.values():
+            norm.forget_raw_ids()
+
     @property
     def apps_read(self) -> list[str]:
         """The apps of the registry (or any, without one) that the dump had records of."""
         return list(self._norms)
 
-    def _norm(self, app_id: str) -> EventNormaliser | None:
+    def _norm(self, app_id: str) -> TableCoder | None:
         norm = self._norms.get(app_id)
         if norm is None:
             if self.apps is not None and app_id not in self.apps:
                 return None
             now = self.now if self.now is not None else float("inf")
-            norm = self._norms[app_id] = EventNormaliser(app_id, self.p, now, CLOCK_SKEW, 0.0)
+            tables = self.tables.setdefault(app_id, Tables())
+            norm = self._norms[app_id] = TableCoder(app_id, self.p, now, tables)
         return norm
 
     def _kept(self, norm: EventNormaliser, cols: EventColumns) -> EventColumns:

@@ -24,14 +24,14 @@ BUCKET_S = 86400.0
 class TimeSpill:
     """Pieces of (app, UTC day) columns in one append-only file, read back by day."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, tables: dict[str, Tables] | None = None) -> None:
         self.path = directory / "events.spill"
         self._file = self.path.open("w+b")
         self._end = 0
         self._index: dict[tuple[str, int], list[tuple[int, int]]] = {}
         #: per app, the string tables every piece of it is coded into (pieces are written
-        #: without tables; the sweep's windows and rollups share these)
-        self.tables: dict[str, Tables] = {}
+        #: without tables; the sweep's windows and rollups share these): the reader's
+        self.tables: dict[str, Tables] = tables if tables is not None else {}
         self.events = 0
         self.bytes = 0
         self.first_ts = float("inf")
