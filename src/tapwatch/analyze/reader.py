@@ -29,7 +29,7 @@ from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.sources.normalise import EventNormaliser
 
 #: bytes of JSONL decoded per call, events normalised per call, rows of CSV per chunk
-BLOCK_BYTES = 8 * 2**20
+BLOCK_BYTES = 2**19
 SLICE = 2048
 CSV_ROWS = 50_000
 #: a dump has no clock: events up to this much after --now are accepted, as by the daemon

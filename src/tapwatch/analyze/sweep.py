@@ -89,35 +89,42 @@ class AppInputs:
                 self.pending = [new.select(~before)]
                 new = new.select(before)
         events = self.events.since(since)
-        ad, ah = self.account_days, self.app_hours
-        ad = ad.select(slice(int(np.searchsorted(ad.day, since_day)), None))  # type: ignore[arg-type]
+        ad = _rows_since(self._take_account_days(), since_day)
+        ah = self.app_hours
         ah = ah.select(slice(int(np.searchsorted(ah.day, since_day)), None))  # type: ignore[arg-type]
         if len(new):
             new = self.tables.coded(self._drop_repeats(new, events))
             part = EventWindow.from_columns(self.profile.id, [new], tables=self.tables)
             acc, hours = rollup(new, tz)
             acc = _by_day_and_account(acc)
-            ad = _append_days(ad, acc)
+            _append_days(ad, acc)
             ah = _append_hours(ah, hours)
             self.history = self.history.extend(DailyUsage.from_account_days(acc))
             first = int(acc.day.min())
             self.first_day = first if self.first_day is None else min(self.first_day, first)
             events = events.extend(part.since(since))
             self.events_in += len(new)
-        self.events, self.account_days, self.app_hours = events, ad, ah
+        self.account_days = AccountDays(accounts=self.tables.accounts, **ad)
+        self.events, self.app_hours = events, ah
         self.history = self.history.select(self.history.day >= history_day)
-        if not len(events) and not len(ad):
+        if not len(events) and not len(self.account_days):
             return None
         return DetectorInput(
             app=self.profile,
             now=end,
             events=events,
-            account_days=ad,
+            account_days=self.account_days,
             app_hours=ah,
             snapshot=None,
             data_since=None if self.first_day is None else self.first_day * DAY,
             history=self.history,
         )
+
+    def _take_account_days(self) -> dict[str, np.ndarray]:
+        """The rollup columns, no longer held here: the rollups are the biggest part of
+        the inputs, and extending them while the old ones are held would hold them twice."""
+        ad, self.account_days = self.account_days, None  # type: ignore[assignment]
+        return {f: getattr(ad, f) for f in AccountDays._COLUMNS}
 
     def _drop_repeats(self, new: EventColumns, window: EventWindow) -> EventColumns:
         """Events whose id came earlier in the batch or in the window are dropped, as the
@@ -149,16 +156,22 @@ def _by_day_and_account(acc: AccountDays) -> AccountDays:
     return AccountDays(accounts=acc.accounts, **cols)
 
 
-def _append_days(old: AccountDays, new: AccountDays) -> AccountDays:
-    """Rollup rows of later days appended (rows of one day come from one step: local
-    midnights end every step but the last, which brings in days of its own)."""
-    if not len(old) or not len(new):
-        return new if len(new) else old
-    assert new.accounts is old.accounts and new.day.min() > old.day.max()
-    return AccountDays(
-        accounts=old.accounts,
-        **{f: np.concatenate([getattr(old, f), getattr(new, f)]) for f in AccountDays._COLUMNS},
-    )
+def _rows_since(cols: dict[str, np.ndarray], day: int) -> dict[str, np.ndarray]:
+    """Rollup columns from local day `day` on (views: rows are sorted by day)."""
+    start = int(np.searchsorted(cols["day"], day))
+    return {f: c[start:] for f, c in cols.items()}
+
+
+def _append_days(cols: dict[str, np.ndarray], new: AccountDays) -> None:
+    """Rollup rows of later days appended to `cols`, in place (rows of one day come from
+    one step: local midnights end every step but the last, which brings in days of its
+    own). Column by column, each old column let go once copied, so the rows are in memory
+    once and one column more, not twice."""
+    if not len(new):
+        return
+    assert not len(cols["day"]) or new.day.min() > cols["day"].max()
+    for f in AccountDays._COLUMNS:
+        cols[f] = np.concatenate([cols[f], getattr(new, f)])
 
 
 def _append_hours(old: AppHours, new: AppHours) -> AppHours:
@@ -231,14 +244,14 @@ def sweep(
     def events_in() -> int:
         return sum(s.events_in for s in apps.values())
 
+    inputs: list[DetectorInput] = []
     for k, d in enumerate(steps):
         ends = {a: min(midnight(d, s.profile), end) for a, s in apps.items()}
         load(max(ends.values()))
-        inputs = [
-            inp
-            for a, s in apps.items()
-            if (inp := s.advance(ends[a], settings))
-        ]
+        # the last pass's inputs go before the next ones are made (nothing else may hold
+        # one: the rollups would be in memory twice)
+        inputs.clear()
+        inputs += filter(None, (s.advance(ends[a], settings) for a, s in apps.items()))
         findings, failed = run_detectors(inputs, settings.detectors)
         merge_into(found, findings)
         for f in failed:
@@ -246,11 +259,8 @@ def sweep(
         if progress is not None:
             progress(k + 1, total, events_in())
     load(float("inf"))
-    inputs = [
-        inp
-        for s in apps.values()
-        if (inp := s.advance(end, settings))
-    ]
+    inputs.clear()
+    inputs += filter(None, (s.advance(end, settings) for s in apps.values()))
     for inp in inputs:
         if snapshots and inp.app.id in snapshots:
             inp.snapshot = snapshots[inp.app.id]
