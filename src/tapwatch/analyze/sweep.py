@@ -73,6 +73,7 @@ class AppInputs:
         self.first_day: int | None = None
         self.events_in = 0
         self.duplicates = 0
+        self._rank = np.zeros(0, dtype=np.int64)
 
     def advance(self, end: float, settings: SweepSettings) -> DetectorInput | None:
         """Take in the pending events before `end`; the inputs of a pass at `end`, or None
@@ -96,7 +97,7 @@ class AppInputs:
             new = self.tables.coded(self._drop_repeats(new, events))
             part = EventWindow.from_columns(self.profile.id, [new], tables=self.tables)
             acc, hours = rollup(new, tz)
-            acc = _by_day_and_account(acc)
+            acc = _by_day_and_account(acc, self._account_rank())
             _append_days(ad, acc)
             ah = _append_hours(ah, hours)
             self.history = self.history.extend(DailyUsage.from_account_days(acc))
@@ -120,6 +121,17 @@ class AppInputs:
             history=self.history,
         )
 
+    def _account_rank(self) -> np.ndarray:
+        """Each account code's place in the accounts' order by name. The tables are
+        complete once the dump is read, so they are sorted once, not every step."""
+        accounts = self.tables.accounts
+        if len(self._rank) != len(accounts):
+            self._rank = np.empty(len(accounts), dtype=np.int64)
+            self._rank[sorted(range(len(accounts)), key=accounts.__getitem__)] = np.arange(
+                len(accounts)
+            )
+        return self._rank
+
     def _take_account_days(self) -> dict[str, np.ndarray]:
         """The rollup columns, no longer held here: the rollups are the biggest part of
         the inputs, and extending them while the old ones are held would hold them twice."""
@@ -130,11 +142,13 @@ class AppInputs:
         """Events whose id came earlier in the batch or in the window are dropped, as the
         daemon's store drops a repeated id (analyze remembers ids for one window)."""
         ids = np.array(new.ids, dtype=bytes)
-        _, first = np.unique(ids, return_index=True)
+        before = len(window)
+        # one sort of the window's ids and the batch's: an id's first place is kept if it
+        # is in the batch
+        _, first = np.unique(np.concatenate([window.ids, ids]) if before else ids,
+                             return_index=True)
         keep = np.zeros(len(new), dtype=bool)
-        keep[first] = True
-        if len(window):
-            keep &= ~np.isin(ids, window.ids)
+        keep[first[first >= before] - before] = True
         if keep.all():
             return new
         self.duplicates += len(new) - int(keep.sum())
@@ -146,12 +160,11 @@ def _no_rows() -> dict[str, np.ndarray]:
     return {f: getattr(empty, f) for f in AccountDays._COLUMNS}
 
 
-def _by_day_and_account(acc: AccountDays) -> AccountDays:
+def _by_day_and_account(acc: AccountDays, rank: np.ndarray) -> AccountDays:
     """Rollup rows sorted by (day, account) as the store returns them, in the detector
-    dtypes (codes kept: the shared tables')."""
-    names = np.array([acc.accounts[c] for c in acc.account.tolist()])
-    _, rank = np.unique(names, return_inverse=True)
-    order = np.lexsort((rank, acc.day))
+    dtypes (codes kept: the shared tables'). `rank`: each account code's place in the
+    accounts' order by name."""
+    order = np.lexsort((rank[acc.account], acc.day))
     cols = {f: getattr(acc, f)[order].astype(AccountDays._DTYPES[f]) for f in AccountDays._COLUMNS}
     return AccountDays(accounts=acc.accounts, **cols)
 
