@@ -1,0 +1,112 @@
+"""`analyze` reads a dump into the daemon's columns: the same pseudonyms and values as the
+daemon's normaliser, coded once into each app's shared tables (a raw id keeps its code
+from chunk to chunk and file to file), rejects counted by reason, repeated ids judged once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tapwatch.analyze import analyze_files
+from tapwatch.analyze.reader import DumpReader
+from tapwatch.columns import EventColumns
+from tapwatch.events import WireEvent
+from tapwatch.pseudonym import Pseudonymizer
+from tapwatch.sources.normalise import EventNormaliser
+
+KEY = b"k" * 32
+T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z
+
+
+def event(i: int, **extra: object) -> dict[str, object]:
+    return {
+        "app": "a",
+        "id": f"e{i}",
+        "ts": T0 + 60 * i,
+        "type": "checkin",
+        "account": f"u{i % 7}",
+        "device": f"d{i % 5}",
+        "network": f"n{i % 3}",
+        # a point named as an account is raw, its own value: not the account's pseudonym
+        "point": "u1" if i % 4 == 0 else f"p{i % 2}",
+        "device_model": "Phone X",
+        **extra,
+    }
+
+
+def write(path: Path, events: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return path
+
+
+def read_all(reader: DumpReader, *paths: Path) -> list[EventColumns]:
+    return [cols for path in paths for _, cols in reader.read(path)]
+
+
+def test_columns_are_the_daemon_normalisers_coded_into_the_apps_tables(tmp_path: Path) -> None:
+    events = [event(i) for i in range(40)]
+    p = Pseudonymizer(KEY)
+    reader = DumpReader(p, None, None, None)
+    first = write(tmp_path / "1.jsonl", events[:25])
+    second = write(tmp_path / "2.jsonl", events[25:])
+    chunks = read_all(reader, first, second)
+    tables = reader.tables["a"]
+    assert all(c.accounts is tables.accounts and c.strings is tables.strings for c in chunks)
+
+    daemon = EventNormaliser("a", Pseudonymizer(KEY), float("inf"), 600.0, 0.0)
+    expected = daemon.from_wire([WireEvent(**e) for e in events]).to_events("a")
+    got = [e for c in chunks for e in c.to_events("a")]
+    assert got == expected
+    assert got[0].account == p.account("u0") != "u0" and got[0].device == p.device("d0")
+    assert got[0].point == "u1" and got[0].network == p.network("n0")
+    # each distinct value once in the tables: 7 accounts; 5 devices, 3 networks and the
+    # points and model as sent
+    assert len(tables.accounts) == 7
+    assert sorted(tables.strings) == sorted(
+        {p.device(f"d{i}") for i in range(5)} | {p.network(f"n{i}") for i in range(3)}
+        | {"u1", "p0", "p1", "Phone X"}
+    )
+
+
+def test_a_known_id_keeps_its_code_after_the_raw_ids_are_forgotten(tmp_path: Path) -> None:
+    reader = DumpReader(Pseudonymizer(KEY), None, None, None)
+    (before,) = read_all(reader, write(tmp_path / "1.jsonl", [event(i) for i in range(7)]))
+    reader.forget_raw_ids()
+    (after,) = read_all(reader, write(tmp_path / "2.jsonl", [event(i) for i in range(7, 14)]))
+    assert np.array_equal(before.account, after.account)  # u0..u6 again, in the same order
+    assert len(reader.tables["a"].accounts) == 7
+
+
+def test_rejects_are_counted_by_reason_and_the_rest_kept(tmp_path: Path) -> None:
+    events = [
+        event(0),
+        event(1, ts="yesterday"),
+        event(2, type="teleport"),
+        event(3, lat=91.0, lon=0.0),
+        event(4, account=""),
+        event(5),
+    ]
+    reader = DumpReader(Pseudonymizer(KEY), None, None, None)
+    chunks = read_all(reader, write(tmp_path / "d.jsonl", events))
+    assert [i for c in chunks for i in c.ids] == ["e0", "e5"]
+    assert reader.rejected == {
+        "invalid_timestamp": 1, "unknown_event_type": 1, "invalid_value": 2,
+    }  # fmt: skip
+
+
+def test_a_repeated_id_is_judged_once(tmp_path: Path) -> None:
+    """In the same chunk, and a day later: in the same step, and (with a window a day)
+    in the next one, whose window still holds the first; as the store drops it."""
+    events = [event(i) for i in range(0, 20_000, 7)]  # a check-in every 7 minutes, 14 days
+    repeats = [events[3], events[3], events[200], events[545]]  # 545: Sunday 12:01
+    for e in repeats[2:]:  # sent again a day later
+        events.append({**e, "ts": float(e["ts"]) + 86400})  # type: ignore[arg-type]
+    events.insert(4, repeats[0])
+    report = analyze_files(
+        [write(tmp_path / "d.jsonl", events)], Pseudonymizer(KEY), step_days=1
+    )
+    assert report.records == len(events)
+    assert report.sweep.duplicates == 3
+    assert report.events == len(events) - 3
