@@ -4,6 +4,7 @@ from chunk to chunk and file to file), rejects counted by reason, repeated ids j
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -68,6 +69,21 @@ def test_columns_are_the_daemon_normalisers_coded_into_the_apps_tables(tmp_path:
         {p.device(f"d{i}") for i in range(5)} | {p.network(f"n{i}") for i in range(3)}
         | {"u1", "p0", "p1", "Phone X"}
     )
+
+
+def test_a_csv_dump_reads_as_the_same_jsonl(tmp_path: Path) -> None:
+    events = [event(i, accuracy_m=5.0 + i) for i in range(30)]
+    with (tmp_path / "d.csv").open("w", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=list(events[0]))
+        out.writeheader()
+        out.writerows(events)
+    from_csv = read_all(DumpReader(Pseudonymizer(KEY), None, None, None), tmp_path / "d.csv")
+    from_jsonl = read_all(
+        DumpReader(Pseudonymizer(KEY), None, None, None), write(tmp_path / "d.jsonl", events)
+    )
+    as_events = [e for c in from_jsonl for e in c.to_events("a")]
+    assert [e for c in from_csv for e in c.to_events("a")] == as_events
+    assert len(as_events) == 30
 
 
 def test_a_known_id_keeps_its_code_after_the_raw_ids_are_forgotten(tmp_path: Path) -> None:
