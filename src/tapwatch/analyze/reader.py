@@ -56,6 +56,8 @@ class TableCoder(EventNormaliser):
         }
 
     def forget_raw_ids(self) -> None:
+        """Drop the maps from raw values to codes (a value seen again is found through
+        the tables' own index, after its pseudonym is computed again)."""
         for known in self._codes.values():
             known.clear()
             known[None] = -1
@@ -73,19 +75,19 @@ class TableCoder(EventNormaliser):
         for f in STR_COLUMNS:
             col = cols[f]
             if col.count(None) != n:
-                optional[f] = self._coded(col, _ID_KINDS.get(f), t.strings, t.string_index)
+                optional[f] = self._code_into(col, _ID_KINDS.get(f), t.strings, t.string_index)
         optional.update(floats)
         return EventColumns(
             ids=cols["id"],  # type: ignore[arg-type]  # a tuple: read-only, as a list here
             ts=ts,
             type=types,
-            account=self._coded(cols["account"], "account", t.accounts, t.account_index),
+            account=self._code_into(cols["account"], "account", t.accounts, t.account_index),
             accounts=t.accounts,
             strings=t.strings,
             optional=optional,
         )
 
-    def _coded(  # type: ignore[override]
+    def _code_into(
         self, col: Sequence[str | None], kind: str | None, table: list[str], index: dict[str, int]
     ) -> np.ndarray:
         """Codes of a column in `table`: one lookup per value in C; Python runs only for
