@@ -50,8 +50,9 @@ from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.events import decode_page
 from tapwatch.pseudonym import Pseudonymizer, load_key
 from tapwatch.simulator import SimulatorOptions
-from tapwatch.sources import PollContext, build_source
+from tapwatch.sources.base import PollContext
 from tapwatch.sources.http import get_bytes
+from tapwatch.sources.registry import build_source
 
 
 def _session(config: Config) -> aiohttp.ClientSession:

@@ -5,6 +5,8 @@ included, relative imports resolved."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,17 @@ def test_the_check_lets_downward_imports_through() -> None:
     src = "from tapwatch.store.findings import FindingQuery\nfrom . import svg\nimport aiohttp"
     assert violations(src, "tapwatch.exporters.metrics") == []
     assert violations("from tapwatch.daemon import auth", "tapwatch.daemon.server") == []
+
+
+def test_reading_a_dump_imports_neither_the_http_client_nor_the_adapters() -> None:
+    """`tapwatch analyze` needs the normaliser, not aiohttp and every platform adapter
+    (18 MiB of a 2M-event run's peak): the sources package imports none of them itself."""
+    code = (
+        "import sys, tapwatch.analyze.cli\n"
+        "bad = sorted(m for m in sys.modules if m == 'aiohttp' or m.startswith("
+        "('tapwatch.sources.registry', 'tapwatch.sources.wecom', 'tapwatch.daemon')))\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == ""

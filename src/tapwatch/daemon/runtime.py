@@ -47,7 +47,7 @@ from tapwatch.detectors.engine import FleetResult
 from tapwatch.exporters.metrics import MetricsRenderer
 from tapwatch.exporters.scrape import MetricsPage
 from tapwatch.pseudonym import Pseudonymizer, load_key
-from tapwatch.sources import CredentialPool, build_source
+from tapwatch.sources.registry import CredentialPool, build_source
 from tapwatch.store.health import StoreError
 
 log = logging.getLogger("tapwatch.daemon")

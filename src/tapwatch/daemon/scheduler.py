@@ -32,8 +32,7 @@ from tapwatch.columns import EventColumns
 from tapwatch.config import AppConfig, CollectorConfig
 from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.pseudonym import Pseudonymizer
-from tapwatch.sources import PollContext, Source, SourceError
-from tapwatch.sources.base import ErrorReason, RejectLog
+from tapwatch.sources.base import ErrorReason, PollContext, RejectLog, Source, SourceError
 from tapwatch.store.health import StoreError
 from tapwatch.store.sqlite import IngestBatch
 

@@ -1,58 +1,7 @@
-"""Source adapters: each turns one app's telemetry into batches of typed records."""
+"""Source adapters: each turns one app's telemetry into batches of typed records.
 
-from __future__ import annotations
-
-from collections.abc import Sequence
-
-from tapwatch.config import (
-    AnySourceConfig,
-    DingTalkAttendanceSourceConfig,
-    FileSourceConfig,
-    PointConfig,
-    PrometheusSourceConfig,
-    UsageApiSourceConfig,
-    WeChatMpStatsSourceConfig,
-    WeComCheckinSourceConfig,
-)
-from tapwatch.sources.base import ErrorReason, PollContext, Source, SourceError
-from tapwatch.sources.dingtalk_attendance import DingTalkAttendanceSource
-from tapwatch.sources.files import FileDropSource
-from tapwatch.sources.json_api import JsonApiSource
-from tapwatch.sources.platform import CredentialPool
-from tapwatch.sources.prometheus_text import PrometheusSource
-from tapwatch.sources.usage_api import UsageApiSource
-from tapwatch.sources.wechat_mp_stats import WeChatMpStatsSource
-from tapwatch.sources.wecom_checkin import WeComCheckinSource
-
-__all__ = [
-    "CredentialPool",
-    "ErrorReason",
-    "PollContext",
-    "Source",
-    "SourceError",
-    "build_source",
-]
-
-
-def build_source(
-    cfg: AnySourceConfig,
-    *,
-    points: Sequence[PointConfig] = (),
-    credentials: CredentialPool | None = None,
-) -> Source:
-    """The adapter for a source config (one per `kind`). Platform sources share tokens
-    and call-rate limiters through `credentials` (the daemon's pool; a private one if
-    None); check-in sources use the app's registry `points` to name places."""
-    if isinstance(cfg, UsageApiSourceConfig):
-        return UsageApiSource(cfg)
-    if isinstance(cfg, FileSourceConfig):
-        return FileDropSource(cfg)
-    if isinstance(cfg, PrometheusSourceConfig):
-        return PrometheusSource(cfg)
-    if isinstance(cfg, WeComCheckinSourceConfig):
-        return WeComCheckinSource(cfg, points, credentials)
-    if isinstance(cfg, DingTalkAttendanceSourceConfig):
-        return DingTalkAttendanceSource(cfg, credentials)
-    if isinstance(cfg, WeChatMpStatsSourceConfig):
-        return WeChatMpStatsSource(cfg, credentials)
-    return JsonApiSource(cfg)
+`registry.build_source` picks the adapter for a config; `base` has what every adapter
+shares (the poll context, errors, the normaliser's hand-off); `normalise` turns decoded
+records into the store's columns. The package itself imports none of them, so a reader
+of dumps pays for the normaliser only, not for the HTTP client and every adapter.
+"""
