@@ -12,23 +12,33 @@ wall-clock ones (the machine may be shared). Prints figures; asserts nothing abo
 
     .venv/bin/python bench/bench_detect_pass.py [--apps 2000] [--days 100] [--scale 0.5]
     .venv/bin/python bench/bench_detect_pass.py --quick
+
+`--fleet DIR` keeps the filled store (its backlog folded), the held-back events and the
+clock in DIR and reuses them on the next run with the same DIR: A/B runs skip the fill and
+judge the very same events at the very same instant. `--results FILE` writes both passes'
+findings, assessments and metrics as JSON, to compare two runs exactly.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import pickle
+import pstats
 import resource
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import msgspec
 import yaml
 
 from common import figure
 from tapwatch.columns import EventColumns
-from tapwatch.config import load_config
+from tapwatch.config import Config, load_config
 from tapwatch.daemon.detect_worker import InputCache, fold
 from tapwatch.detectors.engine import FleetResult, run_fleet
 from tapwatch.pseudonym import Pseudonymizer
@@ -41,6 +51,50 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def fill(sim: Simulator, tmpd: Path, days: int, scale: float) -> tuple[float, dict, dict, Config]:
+    """The registry, config and a store of `days` of every app's events but its last 30
+    minutes (held back for the warm pass), the backlog folded; the store is left closed in
+    tmpd / "filled.sqlite". Returns (now, held-back events per app, setup figures, config)."""
+
+    async def registry() -> None:
+        await sim.start()
+        sim.write_registry(tmpd / "apps.d" / "apps.yaml")
+        await sim.stop()
+
+    (tmpd / "apps.d").mkdir()
+    asyncio.run(registry())
+    (tmpd / "key").write_text("ab" * 32)
+    cfg = {"pseudonymisation": {"key_file": "key"}, "apps_dir": "apps.d"}
+    (tmpd / "tapwatch.yaml").write_text(yaml.safe_dump(cfg))
+    config = load_config(tmpd / "tapwatch.yaml")
+    apps = [a.config for a in config.apps]
+    store = Store(tmpd / "filled.sqlite")
+    p = Pseudonymizer(b"bench-key-0123456789")
+    now = sim.now()
+    t0 = time.perf_counter()
+    n_events = 0
+    held: dict[str, EventColumns] = {}
+    for app in apps:
+        norm = EventNormaliser(app.id, p, now, 600.0, 0.0)
+        for day in range(sim.today() - days, sim.today() + 1):
+            evs = norm.from_rows(sim.events_for_day(app.id, day))
+            late = evs.ts > now - 1800
+            held[app.id] = evs.select(late)
+            evs = evs.select(~late)
+            if len(evs):
+                store.ingest(app.id, IngestBatch(events=evs), now)
+                n_events += len(evs)
+    fill_s = time.perf_counter() - t0
+    t0 = time.process_time()
+    folded = fold(store, config)
+    store.close()
+    setup = {
+        "apps": len(apps), "events": n_events, "days": days, "scale": scale, "fill_s": fill_s,
+        "backlog_fold_cpu_s": time.process_time() - t0, "folded": folded,
+    }
+    return now, held, setup, config
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--apps", type=int, default=2000, help="generic load apps")
@@ -48,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=0.5, help="users per app × this")
     ap.add_argument("--interval", type=float, default=30.0, help="the poll interval to beat")
     ap.add_argument("--quick", action="store_true", help="50 apps, 40 days (smoke run)")
+    ap.add_argument("--fleet", type=Path, help="keep / reuse the filled store in this directory")
+    ap.add_argument("--results", type=Path, help="write both passes' results here (JSON)")
+    ap.add_argument("--profile", type=int, default=0, help="print the warm pass's top N")
     args = ap.parse_args(argv)
     if args.quick:
         args.apps, args.days = 50, 40
@@ -58,51 +115,48 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     with tempfile.TemporaryDirectory() as tmp:
-        tmpd = Path(tmp)
-
-        async def registry() -> None:
-            await sim.start()
-            sim.write_registry(tmpd / "apps.d" / "apps.yaml")
-            await sim.stop()
-
-        (tmpd / "apps.d").mkdir()
-        asyncio.run(registry())
-        (tmpd / "key").write_text("ab" * 32)
-        cfg = {"pseudonymisation": {"key_file": "key"}, "apps_dir": "apps.d"}
-        (tmpd / "tapwatch.yaml").write_text(yaml.safe_dump(cfg))
-        config = load_config(tmpd / "tapwatch.yaml")
-        apps = [a.config for a in config.apps]
+        tmpd = args.fleet or Path(tmp)
+        kept = tmpd / "fleet.pickle"
+        if kept.exists():
+            with kept.open("rb") as f:
+                now, held, setup = pickle.load(f)
+            made = (setup["apps"], setup["days"], setup["scale"])
+            if made != (args.apps, args.days, args.scale):
+                ap.error(f"{tmpd} holds a fleet of (apps, days, scale) = {made}")
+            config = load_config(tmpd / "tapwatch.yaml")
+            setup["reused"] = str(tmpd)
+        else:
+            tmpd.mkdir(parents=True, exist_ok=True)
+            now, held, setup, config = fill(sim, tmpd, args.days, args.scale)
+            if args.fleet:
+                with kept.open("wb") as f:
+                    pickle.dump((now, held, setup), f)
+        figure("setup", **setup)
+        # the warm pass ingests into the store: run on a copy of the filled one
+        shutil.copyfile(tmpd / "filled.sqlite", tmpd / "store.sqlite")
+        for suffix in ("-wal", "-shm"):
+            (tmpd / f"store.sqlite{suffix}").unlink(missing_ok=True)
         store = Store(tmpd / "store.sqlite")
-        p = Pseudonymizer(b"bench-key-0123456789")
-        now = sim.now()
-        t0 = time.perf_counter()
-        n_events = 0
-        held: dict[str, EventColumns] = {}
-        for app in apps:
-            norm = EventNormaliser(app.id, p, now, 600.0, 0.0)
-            for day in range(sim.today() - args.days, sim.today() + 1):
-                evs = norm.from_rows(sim.events_for_day(app.id, day))
-                late = evs.ts > now - 1800
-                held[app.id] = evs.select(late)
-                evs = evs.select(~late)
-                if len(evs):
-                    store.ingest(app.id, IngestBatch(events=evs), now)
-                    n_events += len(evs)
-        fill_s = time.perf_counter() - t0
-        t0 = time.process_time()
-        folded = fold(store, config)
-        figure("setup", apps=len(apps), events=n_events, days=args.days, fill_s=fill_s,
-               backlog_fold_cpu_s=time.process_time() - t0, folded=folded)
+        apps = [a.config for a in config.apps]
         cache = InputCache()
 
+        results: dict[str, FleetResult] = {}
+
         def one_pass(label: str, at: float) -> FleetResult:
+            prof = cProfile.Profile() if args.profile and label == "warm" else None
+            if prof:
+                prof.enable()
             t1, c1 = time.perf_counter(), time.process_time()
             n_folded = fold(store, config)
             t2 = time.perf_counter()
             inputs = cache.build(store, apps, config, at)
             t3 = time.perf_counter()
-            result = run_fleet(inputs, config.daemon.detectors)
+            result = results[label] = run_fleet(inputs, config.daemon.detectors)
             t4, c4 = time.perf_counter(), time.process_time()
+            if prof:
+                prof.disable()
+                pstats.Stats(prof).sort_stats("cumulative").print_stats(args.profile)
+                pstats.Stats(prof).sort_stats("tottime").print_stats(args.profile)
             figure(
                 label,
                 fold_s=t2 - t1,
@@ -115,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 cpu_s=c4 - c1,
                 share_of_interval=(t4 - t1) / args.interval,
                 cpu_share_of_interval=(c4 - c1) / args.interval,
+                findings=len(result.findings),
             )
             return result
 
@@ -132,6 +187,17 @@ def main(argv: list[str] | None = None) -> int:
         figure("result", findings=len(result.findings), detector_errors=len(result.failures),
                peak_rss_mib=rss_mib(), bands=";".join(f"{k}={v}" for k, v in sorted(bands.items())))
         store.close()
+        if args.results:
+            args.results.write_bytes(msgspec.json.encode(
+                {label: {
+                    "findings": r.findings,
+                    "assessments": r.assessments,
+                    "metrics": r.metrics,
+                    "duplicate_filings": r.duplicate_filings,
+                    "failures": r.failures,
+                } for label, r in results.items()},
+                order="sorted",
+            ))
     return 0
 
 
