@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
+from tapwatch.detectors.derived import per_fleet
 from tapwatch.events import EventType
 from tapwatch.window import DAY, local_seconds
 
@@ -153,7 +154,15 @@ def duplicates(
     inputs: list[DetectorInput], settings_for: Callable[[str], Settings]
 ) -> list[tuple[Submission, list[Submission]]]:
     """Each submission that is a duplicate, with the filings of the same content by the same
-    unit in other apps within the submitting app's `window_days`."""
+    unit in other apps within the submitting app's `window_days` (once per pass: the
+    finding and the per-app counts both need them)."""
+    key = tuple(settings_for(inp.app.id) for inp in inputs)
+    return per_fleet("duplicates", inputs, lambda: _duplicates(inputs, settings_for), key)
+
+
+def _duplicates(
+    inputs: list[DetectorInput], settings_for: Callable[[str], Settings]
+) -> list[tuple[Submission, list[Submission]]]:
     out = []
     for group in _by_content(inputs).values():
         if len({s.app for s in group}) < 2:

@@ -38,6 +38,7 @@ from tapwatch.detectors.assessment import (
 )
 from tapwatch.detectors.banned_feature import FEATURES as BANNED_FEATURES
 from tapwatch.detectors.base import DetectorInput, Finding
+from tapwatch.detectors.derived import one_pass
 from tapwatch.window import local_day_of
 
 _RECENT_DAYS = 30  # forced_activity_ratio falls back to this many days of rollups
@@ -177,7 +178,9 @@ def run_detectors(
     """Run every forced-usage detector (per app, then fleet-level) over the fleet, without
     the assessment: (findings in detector order, failures). `tapwatch analyze` calls this
     for each window it slides over a dump; `run_fleet` for a whole pass."""
-    return _detect(sorted(inputs, key=lambda i: i.app.id), _SettingsCache(defaults or {}, inputs))
+    inputs = sorted(inputs, key=lambda i: i.app.id)
+    with one_pass(inputs):
+        return _detect(inputs, _SettingsCache(defaults or {}, inputs))
 
 
 def _detect(
@@ -212,7 +215,11 @@ def run_fleet(
     on invalid settings (the config loader has normally caught them already).
     """
     inputs = sorted(inputs, key=lambda i: i.app.id)
-    settings = _SettingsCache(defaults or {}, inputs)
+    with one_pass(inputs):
+        return _run_fleet(inputs, _SettingsCache(defaults or {}, inputs))
+
+
+def _run_fleet(inputs: list[DetectorInput], settings: _SettingsCache) -> FleetResult:
     findings, failures = _detect(inputs, settings)
 
     flags = per_account_flags(findings)

@@ -9,11 +9,12 @@ the raw id, so they link one official across apps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from tapwatch.detectors.base import DetectorInput
+from tapwatch.detectors.derived import per_app
 from tapwatch.events import EventType
 from tapwatch.window import local_day_of
 
@@ -47,11 +48,21 @@ def active_accounts(inp: DetectorInput, ref_day: int | None = None) -> frozenset
     if not len(ad):
         return frozenset()
     ref = local_day_of(inp.now, inp.app.timezone) if ref_day is None else ref_day
-    in_win = (ad.day > ref - MONTH) & (ad.day <= ref)
-    return frozenset(ad.accounts[c] for c in np.unique(ad.account[in_win]).tolist())
+
+    def compute() -> frozenset[str]:
+        in_win = (ad.day > ref - MONTH) & (ad.day <= ref)
+        return frozenset(ad.accounts[c] for c in np.unique(ad.account[in_win]).tolist())
+
+    # the assessment and consolidation both ask, once per pass
+    return per_app("same_job.active_accounts", inp, compute, ref)
 
 
 def traits(inp: DetectorInput, accounts: frozenset[str]) -> AppTraits:
+    """The app's traits, with these accounts as its active ones."""
+    return replace(per_app("same_job.traits", inp, lambda: _traits(inp)), accounts=accounts)
+
+
+def _traits(inp: DetectorInput) -> AppTraits:
     ev = inp.events
     filed = (ev.type == int(EventType.form_submit)) & (ev.content_hash >= 0)
     forms = np.unique(ev.content_hash[filed])
@@ -60,7 +71,7 @@ def traits(inp: DetectorInput, accounts: frozenset[str]) -> AppTraits:
     return AppTraits(
         app=inp.app.id,
         features=inp.app.declared_features | listed,
-        accounts=accounts,
+        accounts=frozenset(),
         units=frozenset(ev.strings[c] for c in units.tolist()),
         forms=frozenset(ev.strings[c] for c in forms.tolist()),
     )
