@@ -232,6 +232,29 @@ def _offset(tz: ZoneInfo, hour: int) -> float:
 #: Up to this many hours between the first and last timestamp, offsets are looked up for
 #: every hour of the span (no sort); beyond, per distinct hour
 _SPAN_HOURS = 62 * 24
+#: Per time zone, the offsets of a run of consecutive UTC hours as an array (first hour,
+#: offsets): the windows of every pass fall in the same few weeks, so their offsets are a
+#: slice of it instead of a dict lookup per hour. At most _KEPT_HOURS hours (~30 years).
+_KEPT: dict[ZoneInfo, tuple[int, np.ndarray]] = {}
+_KEPT_HOURS = 1 << 18
+_KEPT_MARGIN = 24 * 7  # hours kept beyond those asked for, so the run rarely grows
+
+
+def _hour_offsets(tz: ZoneInfo, lo: int, hi: int) -> np.ndarray:
+    """Offsets of UTC hours lo..hi (as `_offset`), a read-only view where they fall in
+    the kept run of the zone; the run grows to take them in."""
+    kept = _KEPT.get(tz)
+    if kept is not None and kept[0] <= lo and hi < kept[0] + kept[1].size:
+        return kept[1][lo - kept[0] : hi - kept[0] + 1]
+    start, end = lo - _KEPT_MARGIN, hi + _KEPT_MARGIN
+    if kept is not None:
+        start, end = min(start, kept[0]), max(end, kept[0] + kept[1].size - 1)
+    if end - start + 1 > _KEPT_HOURS:  # too far from the run kept: start a new one
+        start, end = lo - _KEPT_MARGIN, hi + _KEPT_MARGIN
+    offs = np.array([_offset(tz, h) for h in range(start, end + 1)])
+    offs.flags.writeable = False
+    _KEPT[tz] = (start, offs)
+    return offs[lo - start : hi - start + 1]
 
 
 def utc_offsets(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
@@ -242,7 +265,7 @@ def utc_offsets(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     hours = np.floor(ts / 3600.0).astype(np.int64)
     lo, hi = int(hours.min()), int(hours.max())
     if hi - lo <= min(_SPAN_HOURS, 4 * ts.size):
-        offs = np.array([_offset(tz, h) for h in range(lo, hi + 1)])
+        offs = _hour_offsets(tz, lo, hi)
         if (offs == offs[0]).all():  # no change of offset in the span: most windows
             return np.full(ts.size, offs[0])
         out = offs[hours - lo]
@@ -262,7 +285,11 @@ def local_seconds(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
 
 def local_day_of(ts: float, tz: ZoneInfo) -> int:
     """Local day number (days since 1970-01-01 on the app's wall clock) of one instant."""
-    return int(np.floor(local_seconds(np.array([ts]), tz)[0] / DAY))
+    t = float(ts)
+    off = _offset(tz, math.floor(t / 3600.0))
+    if math.isnan(off):
+        off = _offset_at(tz, t)
+    return math.floor((t + off) / DAY)
 
 
 @dataclass(slots=True)
