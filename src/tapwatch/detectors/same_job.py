@@ -9,6 +9,7 @@ the raw id, so they link one official across apps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -79,22 +80,104 @@ def _traits(inp: DetectorInput) -> AppTraits:
 
 def same_job_evidence(me: AppTraits, other: AppTraits, rule: JobRule) -> dict[str, float]:
     """The measures that show `other` doing `me`'s job (only those at their threshold)."""
+    return _evidence(
+        _Common(
+            len(me.features), len(other.features), len(me.features & other.features),
+            len(me.accounts), len(other.accounts), len(me.accounts & other.accounts),
+            len(me.forms & other.forms), len(me.units), len(me.units & other.units),
+        ),
+        rule,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Common:
+    """What two apps have in common, counted (all the measures need)."""
+
+    features: int
+    other_features: int
+    both_features: int
+    accounts: int
+    other_accounts: int
+    both_accounts: int
+    both_forms: int
+    units: int
+    both_units: int
+
+
+def _evidence(c: _Common, rule: JobRule) -> dict[str, float]:
     found: dict[str, float] = {}
-    if me.features and other.features:
-        jaccard = len(me.features & other.features) / len(me.features | other.features)
+    if c.features and c.other_features:
+        jaccard = c.both_features / (c.features + c.other_features - c.both_features)
         if jaccard >= rule.feature_similarity:
             found["feature_similarity"] = round(jaccard, 3)
-    if me.accounts and other.accounts:
-        shared = len(me.accounts & other.accounts) / len(me.accounts)
+    if c.accounts and c.other_accounts:
+        shared = c.both_accounts / c.accounts
         if shared >= rule.account_overlap:
             found["shared_accounts"] = round(shared, 3)
-    if len(me.forms & other.forms) >= rule.shared_forms:
-        found["shared_forms"] = float(len(me.forms & other.forms))
-    if me.units:
-        shared = len(me.units & other.units) / len(me.units)
+    if c.both_forms >= rule.shared_forms:
+        found["shared_forms"] = float(c.both_forms)
+    if c.units:
+        shared = c.both_units / c.units
         if shared >= rule.unit_overlap:
             found["shared_units"] = round(shared, 3)
     return found
+
+
+#: incidence cells (apps × distinct members) up to which a group's common members are
+#: counted as one matrix product; a larger group is compared pair by pair
+_MATRIX_CELLS = 1 << 24
+
+
+def _in_common(sets: Sequence[frozenset[str]]) -> list[list[int]] | None:
+    """Members each two sets have in common ([i][j]), from one product of their incidence
+    matrix; None when that matrix would be too large."""
+    codes: dict[str, int] = {}
+    n_each = [len(s) for s in sets]
+    member = np.fromiter(
+        (codes.setdefault(x, len(codes)) for s in sets for x in s), dtype=np.int64,
+        count=sum(n_each),
+    )
+    if len(sets) * len(codes) > _MATRIX_CELLS:
+        return None
+    m = np.zeros((len(sets), len(codes)))
+    m[np.repeat(np.arange(len(sets)), n_each), member] = 1.0
+    return (m @ m.T).astype(np.int64).tolist()  # exact: counts far below 2**53
+
+
+def evidence_between(
+    apps: Sequence[AppTraits], rules: Sequence[JobRule]
+) -> dict[tuple[int, int], dict[str, float]]:
+    """`same_job_evidence(apps[i], apps[j], rules[i])` for every i != j where it is not
+    empty, the common features, accounts, forms and units of a whole group counted at once
+    (a group's apps compared pair by pair intersect the same large account sets again and
+    again)."""
+    common = [
+        _in_common([getattr(a, f) for a in apps])
+        for f in ("features", "accounts", "forms", "units")
+    ]
+    out: dict[tuple[int, int], dict[str, float]] = {}
+    if any(c is None for c in common):
+        for i, me in enumerate(apps):
+            for j, other in enumerate(apps):
+                if i != j and (ev := same_job_evidence(me, other, rules[i])):
+                    out[(i, j)] = ev
+        return out
+    feat, acc, forms, units = common
+    for i, rule in enumerate(rules):
+        for j in range(len(apps)):
+            if i == j:
+                continue
+            ev = _evidence(
+                _Common(
+                    feat[i][i], feat[j][j], feat[i][j], acc[i][i], acc[j][j], acc[i][j],
+                    forms[i][j], units[i][i], units[i][j],
+                ),
+                rule,
+            )
+            if ev:
+                out[(i, j)] = ev
+    return out
 
 
 def describe(evidence: dict[str, float]) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from tapwatch.detectors.assessment.facts import UsageFacts
 from tapwatch.detectors.assessment.settings import Settings
 from tapwatch.detectors.base import DetectorInput
-from tapwatch.detectors.same_job import JobRule, same_job_evidence, traits
+from tapwatch.detectors.same_job import JobRule, evidence_between, traits
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +52,14 @@ def _siblings_doing_its_job(
     settings_for: Callable[[str], Settings],
 ) -> dict[str, tuple[SameJob, ...]]:
     """Within one region and category: app -> the others doing its job, busiest first."""
-    by_app = {m.app.id: traits(m, facts[m.app.id].active_accounts) for m in members}
-    use = {a: facts[a].organic_account_days for a in by_app}
+    by_app = [traits(m, facts[m.app.id].active_accounts) for m in members]
+    use = {t.app: facts[t.app].organic_account_days for t in by_app}
+    evidence = evidence_between(by_app, [_rule(settings_for(t.app)) for t in by_app])
     out: dict[str, tuple[SameJob, ...]] = {}
-    for me in by_app.values():
-        rule = _rule(settings_for(me.app))
+    for i, me in enumerate(by_app):
         found = []
-        for other in by_app.values():
-            if other.app == me.app or not (ev := same_job_evidence(me, other, rule)):
+        for j, other in enumerate(by_app):
+            if other.app == me.app or not (ev := evidence.get((i, j))):
                 continue
             mine, theirs = use[me.app], use[other.app]
             found.append(

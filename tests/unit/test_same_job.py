@@ -1,0 +1,57 @@
+"""Same-job evidence of a whole group counted at once equals the pairwise comparison."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tapwatch.detectors import same_job
+from tapwatch.detectors.same_job import AppTraits, JobRule, evidence_between, same_job_evidence
+
+
+def group(seed: int, n: int) -> tuple[list[AppTraits], list[JobRule]]:
+    rng = random.Random(seed)
+
+    def some(prefix: str, pool: int, most: int) -> frozenset[str]:
+        return frozenset(f"{prefix}{rng.randrange(pool)}" for _ in range(rng.randrange(most)))
+
+    apps = [
+        AppTraits(
+            app=f"app{i}",
+            features=some("f", 6, 5),
+            accounts=some("acc", 80, 60),
+            units=some("u", 10, 8),
+            forms=some("form", 30, 20),
+        )
+        for i in range(n)
+    ]
+    apps.append(AppTraits("blank", frozenset(), frozenset(), frozenset(), frozenset()))
+    rules = [
+        JobRule(
+            feature_similarity=rng.choice([0.5, 0.8, 2.0]),
+            shared_forms=rng.choice([1, 3, 100]),
+            unit_overlap=rng.choice([0.3, 0.6, 2.0]),
+            account_overlap=rng.choice([0.2, 0.5, 2.0]),
+        )
+        for _ in apps
+    ]
+    return apps, rules
+
+
+@pytest.mark.parametrize("cells", [1 << 24, 10])  # one matrix product; pair by pair
+def test_a_groups_evidence_is_each_pairs(monkeypatch: pytest.MonkeyPatch, cells: int) -> None:
+    monkeypatch.setattr(same_job, "_MATRIX_CELLS", cells)
+    for seed in range(5):
+        apps, rules = group(seed, 25)
+        expected = {
+            (i, j): ev
+            for i, me in enumerate(apps)
+            for j, other in enumerate(apps)
+            if i != j and (ev := same_job_evidence(me, other, rules[i]))
+        }
+        got = evidence_between(apps, rules)
+        assert got == expected
+        # the same measures in the same order (the finding's text follows it)
+        assert [list(v) for v in got.values()] == [list(v) for v in expected.values()]
+        assert len(expected) > 50
