@@ -112,25 +112,3 @@ def test_shared_users_alone_or_one_job_alone_is_no_consolidation():
         inputs, lambda _a: consolidation.Settings(), run_fleet(inputs).assessments
     ) == []
 
-
-def test_shared_form_counts_are_those_of_every_pair(monkeypatch) -> None:
-    """The index of contents gives each pair of apps the count of contents both filed,
-    exactly as comparing every pair would, also when the pairs are counted in chunks."""
-    rng = random.Random(11)
-    pool = [f"c{i}" for i in range(60)]
-    forms = [frozenset(rng.sample(pool, rng.randrange(0, 25))) for _ in range(40)]
-    forms[3] = frozenset()  # an app that filed nothing
-    expected = {
-        (i, j): len(forms[i] & forms[j])
-        for i in range(len(forms)) for j in range(i + 1, len(forms))
-        if forms[i] & forms[j]
-    }
-    for chunk in (1 << 21, 7, 1):
-        monkeypatch.setattr(consolidation, "_PAIR_CHUNK", chunk)
-        first, second, shared = consolidation.shared_form_counts(forms)
-        got = dict(zip(zip(first.tolist(), second.tolist()), shared.tolist()))
-        assert got == expected
-        assert list(got) == sorted(got)
-    none = consolidation.shared_form_counts([frozenset({"a"}), frozenset({"b"})])
-    assert all(a.size == 0 for a in none)
-    assert all(a.size == 0 for a in consolidation.shared_form_counts([]))

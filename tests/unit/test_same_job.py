@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tapwatch.detectors import same_job
+from tapwatch.detectors import stats
 from tapwatch.detectors.same_job import AppTraits, JobRule, evidence_between, same_job_evidence
 
 
@@ -39,9 +39,9 @@ def group(seed: int, n: int) -> tuple[list[AppTraits], list[JobRule]]:
     return apps, rules
 
 
-@pytest.mark.parametrize("cells", [1 << 24, 10])  # one matrix product; pair by pair
-def test_a_groups_evidence_is_each_pairs(monkeypatch: pytest.MonkeyPatch, cells: int) -> None:
-    monkeypatch.setattr(same_job, "_MATRIX_CELLS", cells)
+@pytest.mark.parametrize("chunk", [1 << 21, 5])  # pairs counted at once, or in chunks
+def test_a_groups_evidence_is_each_pairs(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    monkeypatch.setattr(stats, "_PAIR_CHUNK", chunk)
     for seed in range(5):
         apps, rules = group(seed, 25)
         expected = {

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
+from tapwatch.detectors import stats
 from tapwatch.detectors.stats import grouped_mad, grouped_median
 
 
@@ -62,3 +65,27 @@ def test_values_sorted_within_groups_by_key_or_by_lexsort_when_the_key_would_ove
     by_lexsort = _sorted_within_groups(groups, values, 2**61)  # 2**61 x 500 overflows
     np.testing.assert_array_equal(by_key, want)
     np.testing.assert_array_equal(by_lexsort, want)
+
+
+def test_shared_member_counts_are_those_of_every_pair(monkeypatch) -> None:
+    """The index of members gives each pair of sets the count of members in both, exactly
+    as intersecting every pair would, also when the pairs are counted in chunks."""
+    rng = random.Random(11)
+    pool = [f"c{i}" for i in range(60)]
+    forms = [frozenset(rng.sample(pool, rng.randrange(0, 25))) for _ in range(40)]
+    forms[3] = frozenset()  # an empty set
+    expected = {
+        (i, j): len(forms[i] & forms[j])
+        for i in range(len(forms)) for j in range(i + 1, len(forms))
+        if forms[i] & forms[j]
+    }
+    for chunk in (1 << 21, 7, 1):
+        monkeypatch.setattr(stats, "_PAIR_CHUNK", chunk)
+        first, second, shared = stats.shared_member_counts(forms)
+        got = dict(zip(zip(first.tolist(), second.tolist(), strict=True), shared.tolist(),
+                       strict=True))
+        assert got == expected
+        assert list(got) == sorted(got)
+    none = stats.shared_member_counts([frozenset({"a"}), frozenset({"b"})])
+    assert all(a.size == 0 for a in none)
+    assert all(a.size == 0 for a in stats.shared_member_counts([]))

@@ -26,7 +26,7 @@ needs each app's organic use): `detect_assessed`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from itertools import combinations
 
 import numpy as np
@@ -42,7 +42,7 @@ from tapwatch.detectors.same_job import (
     same_job_evidence,
     traits,
 )
-from tapwatch.detectors.stats import connected_groups
+from tapwatch.detectors.stats import connected_groups, shared_member_counts
 from tapwatch.window import DAY
 
 KIND = "consolidation"
@@ -114,68 +114,13 @@ def _candidate_pairs(
         pairs.update(combinations(sorted(members), 2))
     names = sorted(tr)
     need = np.array([settings_for(a).shared_forms for a in names], dtype=np.int64)
-    first, second, shared = shared_form_counts([tr[a].forms for a in names])
+    first, second, shared = shared_member_counts([tr[a].forms for a in names])
     ok = shared >= need[first]
     pairs.update(zip(
         [names[i] for i in first[ok].tolist()], [names[j] for j in second[ok].tolist()],
         strict=True,
     ))
     return sorted(pairs)
-
-
-#: pairs of apps counted at once (bounds the memory of a content filed in very many apps)
-_PAIR_CHUNK = 1 << 21
-
-
-def shared_form_counts(
-    forms: Sequence[Collection[str]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every two apps (by their index in `forms`) with a form content in common: (first
-    app, second app, contents both filed), first < second, in key order. Counted from an
-    index of contents as arrays: each content's apps give its pairs."""
-    codes: dict[str, int] = {}
-    n_per_app = [len(f) for f in forms]
-    content = np.fromiter(
-        (codes.setdefault(c, len(codes)) for f in forms for c in f),
-        dtype=np.int64, count=sum(n_per_app),
-    )
-    app = np.repeat(np.arange(len(forms), dtype=np.int64), n_per_app)
-    order = np.lexsort((app, content))  # by content, then app: pairs come out (lower, higher)
-    app, content = app[order], content[order]
-    if app.size < 2:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    # each row pairs with the rows after it that hold the same content
-    new = np.empty(app.size, dtype=bool)
-    new[0] = True
-    np.not_equal(content[1:], content[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    ends = np.repeat(np.append(starts[1:], app.size), np.diff(np.append(starts, app.size)))
-    partners = ends - np.arange(app.size) - 1
-    n = len(forms)
-    keys, counts = [], []
-    rows = np.flatnonzero(partners)
-    done = np.cumsum(partners[rows])
-    lo = 0
-    while lo < rows.size:
-        # rows whose pairs fit in this chunk (at least one row, however many pairs it has)
-        hi = max(lo + 1, int(np.searchsorted(done, (done[lo - 1] if lo else 0) + _PAIR_CHUNK,
-                                             side="right")))
-        r = rows[lo:hi]
-        k = partners[r]
-        i = np.repeat(r, k)
-        offset = np.arange(i.size) - np.repeat(np.cumsum(k) - k, k)
-        j = i + 1 + offset
-        uk, c = np.unique(app[i] * n + app[j], return_counts=True)
-        keys.append(uk)
-        counts.append(c)
-        lo = hi
-    if not keys:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    uk, inv = np.unique(np.concatenate(keys), return_inverse=True)
-    total = np.bincount(inv, weights=np.concatenate(counts)).astype(np.int64)
-    return uk // n, uk % n, total
 
 
 def detect_assessed(

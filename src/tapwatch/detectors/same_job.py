@@ -16,6 +16,7 @@ import numpy as np
 
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.derived import per_app
+from tapwatch.detectors.stats import shared_member_counts
 from tapwatch.events import EventType
 from tapwatch.window import local_day_of
 
@@ -124,25 +125,15 @@ def _evidence(c: _Common, rule: JobRule) -> dict[str, float]:
     return found
 
 
-#: incidence cells (apps × distinct members) up to which a group's common members are
-#: counted as one matrix product; a larger group is compared pair by pair
-_MATRIX_CELLS = 1 << 24
-
-
-def _in_common(sets: Sequence[frozenset[str]]) -> list[list[int]] | None:
-    """Members each two sets have in common ([i][j]), from one product of their incidence
-    matrix; None when that matrix would be too large."""
-    codes: dict[str, int] = {}
-    n_each = [len(s) for s in sets]
-    member = np.fromiter(
-        (codes.setdefault(x, len(codes)) for s in sets for x in s), dtype=np.int64,
-        count=sum(n_each),
-    )
-    if len(sets) * len(codes) > _MATRIX_CELLS:
-        return None
-    m = np.zeros((len(sets), len(codes)))
-    m[np.repeat(np.arange(len(sets)), n_each), member] = 1.0
-    return (m @ m.T).astype(np.int64).tolist()  # exact: counts far below 2**53
+def _in_common(sets: Sequence[frozenset[str]]) -> list[list[int]]:
+    """Members each two sets have in common ([i][j]; [i][i] the set's size)."""
+    first, second, count = shared_member_counts(sets)
+    n = len(sets)
+    m = np.zeros((n, n), dtype=np.int64)
+    m[first, second] = count
+    m[second, first] = count
+    m[np.arange(n), np.arange(n)] = [len(x) for x in sets]
+    return m.tolist()
 
 
 def evidence_between(
@@ -150,20 +141,13 @@ def evidence_between(
 ) -> dict[tuple[int, int], dict[str, float]]:
     """`same_job_evidence(apps[i], apps[j], rules[i])` for every i != j where it is not
     empty, the common features, accounts, forms and units of a whole group counted at once
-    (a group's apps compared pair by pair intersect the same large account sets again and
-    again)."""
-    common = [
+    (a group's apps compared pair by pair would intersect the same large account sets again
+    and again)."""
+    feat, acc, forms, units = (
         _in_common([getattr(a, f) for a in apps])
         for f in ("features", "accounts", "forms", "units")
-    ]
+    )
     out: dict[tuple[int, int], dict[str, float]] = {}
-    if any(c is None for c in common):
-        for i, me in enumerate(apps):
-            for j, other in enumerate(apps):
-                if i != j and (ev := same_job_evidence(me, other, rules[i])):
-                    out[(i, j)] = ev
-        return out
-    feat, acc, forms, units = common
     for i, rule in enumerate(rules):
         for j in range(len(apps)):
             if i == j:

@@ -6,7 +6,7 @@ Everything here is pure numpy over arrays; nothing reads the clock or does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -202,3 +202,59 @@ def connected_groups(pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
     for x in sorted(parent):
         comps.setdefault(root(x), []).append(x)
     return sorted(comps.values())
+
+
+#: pairs of sets counted at once (bounds the memory of a member of very many sets)
+_PAIR_CHUNK = 1 << 21
+
+
+def shared_member_counts(
+    sets: Sequence[Collection[str]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every two sets (by their index in `sets`) with a member in common: (first set,
+    second set, members in both), first < second, in that order. Counted from an index of
+    members as arrays, each member's sets giving their pairs: no set is intersected with
+    another, and no matrix product (whose BLAS threads would spin on a busy machine)."""
+    codes: dict[str, int] = {}
+    n_per_set = [len(x) for x in sets]
+    member = np.fromiter(
+        (codes.setdefault(m, len(codes)) for x in sets for m in x),
+        dtype=np.int64, count=sum(n_per_set),
+    )
+    owner = np.repeat(np.arange(len(sets), dtype=np.int64), n_per_set)
+    order = np.lexsort((owner, member))  # by member, then set: pairs come out (lower, higher)
+    owner, member = owner[order], member[order]
+    if owner.size < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    # each row pairs with the rows after it that hold the same member
+    new = np.empty(owner.size, dtype=bool)
+    new[0] = True
+    np.not_equal(member[1:], member[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    ends = np.repeat(np.append(starts[1:], owner.size), np.diff(np.append(starts, owner.size)))
+    partners = ends - np.arange(owner.size) - 1
+    n = len(sets)
+    keys, counts = [], []
+    rows = np.flatnonzero(partners)
+    done = np.cumsum(partners[rows])
+    lo = 0
+    while lo < rows.size:
+        # rows whose pairs fit in this chunk (at least one row, however many pairs it has)
+        hi = max(lo + 1, int(np.searchsorted(done, (done[lo - 1] if lo else 0) + _PAIR_CHUNK,
+                                             side="right")))
+        r = rows[lo:hi]
+        k = partners[r]
+        i = np.repeat(r, k)
+        offset = np.arange(i.size) - np.repeat(np.cumsum(k) - k, k)
+        j = i + 1 + offset
+        uk, c = np.unique(owner[i] * n + owner[j], return_counts=True)
+        keys.append(uk)
+        counts.append(c)
+        lo = hi
+    if not keys:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    uk, inv = np.unique(np.concatenate(keys), return_inverse=True)
+    total = np.bincount(inv, weights=np.concatenate(counts)).astype(np.int64)
+    return uk // n, uk % n, total
