@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                 share_of_interval=(t4 - t1) / args.interval,
                 cpu_share_of_interval=(c4 - c1) / args.interval,
                 findings=len(result.findings),
+                peak_rss_mib=rss_mib(),
             )
             return result
 

@@ -69,7 +69,8 @@ def test_values_sorted_within_groups_by_key_or_by_lexsort_when_the_key_would_ove
 
 def test_shared_member_counts_are_those_of_every_pair(monkeypatch) -> None:
     """The index of members gives each pair of sets the count of members in both, exactly
-    as intersecting every pair would, also when the pairs are counted in chunks."""
+    as intersecting every pair would, also when the pairs are counted in chunks and when
+    they are too many to count in one array."""
     rng = random.Random(11)
     pool = [f"c{i}" for i in range(60)]
     forms = [frozenset(rng.sample(pool, rng.randrange(0, 25))) for _ in range(40)]
@@ -79,8 +80,9 @@ def test_shared_member_counts_are_those_of_every_pair(monkeypatch) -> None:
         for i in range(len(forms)) for j in range(i + 1, len(forms))
         if forms[i] & forms[j]
     }
-    for chunk in (1 << 21, 7, 1):
+    for chunk, dense in ((1 << 21, 1 << 20), (1 << 21, 0), (7, 1 << 20), (7, 0), (1, 0)):
         monkeypatch.setattr(stats, "_PAIR_CHUNK", chunk)
+        monkeypatch.setattr(stats, "_DENSE_PAIRS", dense)
         first, second, shared = stats.shared_member_counts(forms)
         got = dict(zip(zip(first.tolist(), second.tolist(), strict=True), shared.tolist(),
                        strict=True))

@@ -204,8 +204,11 @@ def connected_groups(pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
     return sorted(comps.values())
 
 
-#: pairs of sets counted at once (bounds the memory of a member of very many sets)
-_PAIR_CHUNK = 1 << 21
+#: pairs of sets counted at once (bounds the memory of a member of very many sets: each
+#: pair costs some 60 bytes while it is counted)
+_PAIR_CHUNK = 1 << 18
+#: up to this many possible pairs, pairs are counted in one array (no sort)
+_DENSE_PAIRS = 1 << 20
 
 
 def shared_member_counts(
@@ -235,6 +238,7 @@ def shared_member_counts(
     ends = np.repeat(np.append(starts[1:], owner.size), np.diff(np.append(starts, owner.size)))
     partners = ends - np.arange(owner.size) - 1
     n = len(sets)
+    dense = np.zeros(n * n if n * n <= _DENSE_PAIRS else 0, dtype=np.int64)
     keys, counts = [], []
     rows = np.flatnonzero(partners)
     done = np.cumsum(partners[rows])
@@ -247,11 +251,17 @@ def shared_member_counts(
         k = partners[r]
         i = np.repeat(r, k)
         offset = np.arange(i.size) - np.repeat(np.cumsum(k) - k, k)
-        j = i + 1 + offset
-        uk, c = np.unique(owner[i] * n + owner[j], return_counts=True)
-        keys.append(uk)
-        counts.append(c)
+        pair = owner[i] * n + owner[i + 1 + offset]
+        if dense.size:
+            dense += np.bincount(pair, minlength=dense.size)
+        else:
+            uk, c = np.unique(pair, return_counts=True)
+            keys.append(uk)
+            counts.append(c)
         lo = hi
+    if dense.size:
+        uk = np.flatnonzero(dense)
+        return uk // n, uk % n, dense[uk]
     if not keys:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
