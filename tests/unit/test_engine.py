@@ -290,3 +290,26 @@ def test_cross_app_findings_give_each_member_its_exported_values() -> None:
         assert m.consolidation_cost_cny == 600_000.0
         assert m.ritual_round_accounts == 0
     assert res.metrics["room-booking"].consolidation_keep is None
+
+
+def test_settings_are_validated_once_per_kind_for_apps_without_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Apps without overrides share the defaults' settings (validated once per kind and
+    pass); an app with overrides gets its own, layered on the same defaults."""
+    calls: list[tuple[str, bool]] = []
+    real = engine.resolve_settings
+
+    def counted(kind, defaults=None, overrides=None):  # type: ignore[no-untyped-def]
+        calls.append((kind, bool(overrides)))
+        return real(kind, defaults, overrides)
+
+    monkeypatch.setattr(engine, "resolve_settings", counted)
+    inputs = fleet()
+    inputs[1].app.detector_overrides = {"banned_feature": {"min_events": 7}}
+    cache = engine._SettingsCache({"banned_feature": {"min_events": 4}}, inputs)
+    got = {inp.app.id: cache.get("banned_feature", inp.app.id) for inp in inputs}
+    assert sorted(calls) == [("banned_feature", False), ("banned_feature", True)]
+    assert got[inputs[1].app.id].min_events == 7
+    others = [s for app, s in got.items() if app != inputs[1].app.id]
+    assert all(s is others[0] and s.min_events == 4 for s in others)

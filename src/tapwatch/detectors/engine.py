@@ -109,21 +109,28 @@ class _SettingsCache:
         self._defaults = defaults
         self._overrides = {inp.app.id: inp.app.detector_overrides for inp in inputs}
         self._cache: dict[tuple[str, str], BaseModel] = {}
+        self._base: dict[str, BaseModel] = {}
 
     def get(self, kind: str, app: str) -> Any:
         key = (kind, app)
         s = self._cache.get(key)
         if s is None:
-            s = self._cache[key] = resolve_settings(
-                kind,
-                self._defaults.get(kind, {}),
-                self._overrides.get(app, {}).get(kind, {}),
+            over = self._overrides.get(app, {}).get(kind, {})
+            # an app without overrides of this kind has the defaults: validated once, not
+            # once per app (frozen models: sharing one is safe)
+            s = self._cache[key] = (
+                resolve_settings(kind, self._defaults.get(kind, {}), over)
+                if over
+                else self.defaults(kind)
             )
         return s
 
     def defaults(self, kind: str) -> Any:
         """Settings from the daemon's defaults alone (no app overrides)."""
-        return resolve_settings(kind, self._defaults.get(kind, {}), {})
+        s = self._base.get(kind)
+        if s is None:
+            s = self._base[kind] = resolve_settings(kind, self._defaults.get(kind, {}), {})
+        return s
 
 
 def _one_line(e: Exception) -> str:

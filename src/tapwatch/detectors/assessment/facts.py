@@ -76,6 +76,8 @@ def reference_day(inp: DetectorInput, today: int) -> int:
 
 def excluded_mask(accounts: list[str], excluded: Set[str]) -> np.ndarray:
     """Boolean per account code: True where the account is not organic."""
+    if not excluded:  # most apps: no account flagged, no string looked up
+        return np.zeros(len(accounts), dtype=bool)
     return np.fromiter((a in excluded for a in accounts), dtype=bool, count=len(accounts))
 
 
