@@ -91,3 +91,31 @@ def test_shared_member_counts_are_those_of_every_pair(monkeypatch) -> None:
     none = stats.shared_member_counts([frozenset({"a"}), frozenset({"b"})])
     assert all(a.size == 0 for a in none)
     assert all(a.size == 0 for a in stats.shared_member_counts([]))
+
+
+def test_of_types_is_isin() -> None:
+    rng = np.random.default_rng(2)
+    types = rng.integers(0, 256, 5000).astype(np.uint8)
+    for codes in ([], [0], [3, 7, 255], list(range(0, 256, 3)), [300, -1, 4]):
+        wanted = np.array(codes, dtype=np.int64)
+        assert (stats.of_types(types, wanted) == np.isin(types, wanted)).all()
+    wide = types.astype(np.int64) * 3
+    assert (stats.of_types(wide, np.array([3, 9])) == np.isin(wide, [3, 9])).all()
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8])
+def test_unique_pairs_is_the_row_wise_unique(dtype: type) -> None:
+    rng = np.random.default_rng(4)
+    for n, lo, hi in ((0, 0, 1), (1, 0, 1), (500, 0, 5), (3000, -40, 900)):
+        if np.dtype(dtype).kind == "u":
+            lo = max(lo, 0)
+        a = rng.integers(lo, hi, n).astype(dtype)
+        b = rng.integers(lo, hi, n).astype(np.int64 if n % 2 else dtype)
+        want, want_inv = np.unique(np.stack((a, b)), axis=1, return_inverse=True)
+        got, inv = stats.unique_pairs(a, b)
+        assert got.dtype == want.dtype and (got == want).all() and got.shape == want.shape
+        assert (inv == want_inv.reshape(-1)).all()
+    huge = np.array([0, 2**40, 0], dtype=np.int64)
+    got, inv = stats.unique_pairs(huge, huge[::-1].copy())
+    want, want_inv = np.unique(np.stack((huge, huge[::-1])), axis=1, return_inverse=True)
+    assert (got == want).all() and (inv == want_inv.reshape(-1)).all()

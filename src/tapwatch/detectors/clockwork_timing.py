@@ -40,6 +40,7 @@ from tapwatch.detectors.stats import (
     iso_week,
     local_day_and_second,
     local_midnight,
+    of_types,
     severity_for,
 )
 from tapwatch.events import EventType
@@ -204,10 +205,11 @@ def _regular_accounts(inp: DetectorInput, st: Settings) -> tuple[set[str], np.nd
     """Pseudonyms with machine-regular within-day gaps, the corrected burstiness of every
     account with enough gaps, and how many such accounts there are."""
     win = inp.events
-    rows = np.flatnonzero(~np.isin(win.type, _BOOKKEEPING))
+    rows = np.flatnonzero(~of_types(win.type, _BOOKKEEPING))
     if rows.size < 2:
         return set(), np.zeros(0), 0
-    order = rows[np.lexsort((win.ts[rows], win.account[rows]))]
+    # by account, then time: the window is in time order, so a stable sort by account
+    order = rows[np.argsort(win.account[rows], kind="stable")]
     acc = win.account[order].astype(np.int64)
     ts = win.ts[order]
     day, _ = local_day_and_second(ts, inp.app.timezone)

@@ -41,6 +41,7 @@ from tapwatch.detectors.stats import (
     iso_week,
     local_day_and_second,
     local_midnight,
+    of_types,
     severity_for,
 )
 from tapwatch.events import EVENT_TYPE_BY_NAME
@@ -151,7 +152,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     """Findings for submissions piling up before daily, month-end and year-end deadlines."""
     codes = np.array([int(EVENT_TYPE_BY_NAME[t]) for t in settings.event_types], dtype=np.uint8)
     ah = inp.app_hours
-    sel = np.isin(ah.type, codes)
+    sel = of_types(ah.type, codes)
     day = ah.day[sel].astype(np.int64)
     hour = ah.hour[sel].astype(np.int64)
     count = ah.count[sel].astype(np.int64)
@@ -178,7 +179,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
 def _raw_rows(inp: DetectorInput, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw-window rows of the submission types with their local day and second."""
     win = inp.events
-    rows = np.flatnonzero(np.isin(win.type, codes))
+    rows = np.flatnonzero(of_types(win.type, codes))
     d, s = local_day_and_second(win.ts[rows], inp.app.timezone)
     return rows, d, s
 

@@ -54,6 +54,7 @@ from tapwatch.detectors.stats import (
     histogram,
     iso_week,
     severity_for,
+    unique_pairs,
 )
 from tapwatch.events import EventType
 from tapwatch.window import local_day_of
@@ -136,7 +137,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     if int(mature.sum()) < st.min_articles:
         return []
     reads = np.bincount(idx, minlength=uniq.size).astype(np.float64)
-    pairs = np.unique(np.stack((idx, win.account[rows].astype(np.int64))), axis=1)
+    pairs = unique_pairs(idx, win.account[rows].astype(np.int64))[0]
     readers = np.bincount(pairs[0], minlength=uniq.size)
     r = reads[mature]
     mean = float(r.mean())

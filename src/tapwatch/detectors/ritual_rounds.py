@@ -40,7 +40,9 @@ from tapwatch.detectors.stats import (
     exceedance_score,
     iso_week,
     local_day_and_second,
+    of_types,
     severity_for,
+    unique_pairs,
 )
 from tapwatch.events import MEANINGFUL_TYPES, RITUAL_TYPES, EventType
 from tapwatch.window import local_day_of
@@ -94,8 +96,8 @@ def _visits(inputs: list[DetectorInput], st: Settings) -> dict[str, dict[int, li
         day, _ = local_day_and_second(ev.ts, inp.app.timezone)
         n_acc = max(len(ev.accounts), 1)
         key = day.astype(np.int64) * n_acc + ev.account
-        worked = np.unique(key[np.isin(ev.type, _MEANINGFUL)])
-        rows = np.flatnonzero(np.isin(ev.type, _OPENING) & ~np.isin(key, worked))
+        worked = np.unique(key[of_types(ev.type, _MEANINGFUL)])
+        rows = np.flatnonzero(of_types(ev.type, _OPENING) & ~np.isin(key, worked))
         # one pseudonym, one code across apps (only the accounts that opened something)
         used, local = np.unique(ev.account[rows], return_inverse=True)
         code = np.array([names.setdefault(ev.accounts[c], len(names)) for c in used.tolist()],
@@ -109,7 +111,7 @@ def _visits(inputs: list[DetectorInput], st: Settings) -> dict[str, dict[int, li
         return {}
     # account-days that opened enough distinct apps to hold a round
     ad_key = acc * (int(day.max()) + 1) + day
-    distinct = np.unique(np.stack((ad_key, app)), axis=1)[0]
+    distinct = unique_pairs(ad_key, app)[0][0]
     keys, n_apps = np.unique(distinct, return_counts=True)
     cand = np.isin(ad_key, keys[n_apps >= st.min_apps])
     by_name = list(names)

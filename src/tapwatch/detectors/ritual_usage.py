@@ -56,7 +56,9 @@ from tapwatch.detectors.stats import (
     iso_week,
     local_day_and_second,
     local_midnight,
+    of_types,
     severity_for,
+    unique_pairs,
 )
 from tapwatch.events import MEANINGFUL_TYPES, RITUAL_TYPES, EventType
 from tapwatch.window import local_day_of
@@ -316,10 +318,8 @@ def _rote_appointments(inp: DetectorInput, st: Settings) -> _Rote | None:
     if rows.size < st.min_appointments:
         return None
     day, _ = local_day_and_second(win.ts[rows], inp.app.timezone)
-    _, pair = np.unique(np.stack((win.account[rows], win.target[rows])), axis=1,
-                        return_inverse=True)
-    pair = pair.reshape(-1)
-    pair_days = np.unique(np.stack((pair, day)), axis=1)[0]
+    _, pair = unique_pairs(win.account[rows], win.target[rows])
+    pair_days = unique_pairs(pair, day)[0][0]
     days_per_pair = np.bincount(pair_days, minlength=int(pair.max()) + 1)
     rote_pair = days_per_pair >= st.rote_min_days
     rote = rote_pair[pair]
@@ -372,7 +372,7 @@ def _finding(
     if empty is not None:
         names |= {inp.account_days.accounts[c] for c in empty.ritual_accounts.tolist()}
         ev_rows = np.flatnonzero(
-            np.isin(win.type, _RITUAL)
+            of_types(win.type, _RITUAL)
             & np.isin(win.account, account_codes_by_name(win.accounts, names))
         )
     if rote is not None:
@@ -442,7 +442,7 @@ def _sessions(inp: DetectorInput, st: Settings) -> dict[str, np.ndarray]:
     have = ~np.isnan(dur)
     ends, begin, dur = ends[have], begin[have], dur[have]
     # Meaningful actions of the same account inside [begin, end].
-    m_rows = np.flatnonzero(np.isin(win.type, _MEANINGFUL))
+    m_rows = np.flatnonzero(of_types(win.type, _MEANINGFUL))
     m_key, b_key, e_key = group_time_keys(
         (win.account[m_rows], win.ts[m_rows]),
         (win.account[ends], begin),

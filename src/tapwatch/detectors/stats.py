@@ -268,3 +268,40 @@ def shared_member_counts(
     uk, inv = np.unique(np.concatenate(keys), return_inverse=True)
     total = np.bincount(inv, weights=np.concatenate(counts)).astype(np.int64)
     return uk // n, uk % n, total
+
+
+#: type code sets -> 256-entry membership table (detectors ask for the same few sets)
+_TYPE_TABLES: dict[bytes, np.ndarray] = {}
+
+
+def of_types(types: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """`np.isin(types, codes)` for uint8 event type codes, by one lookup in a table of all
+    256 codes (no sort, no search)."""
+    if types.dtype != np.uint8:
+        return np.isin(types, codes)
+    wanted = np.asarray(codes, dtype=np.int64)
+    key = wanted.tobytes()
+    table = _TYPE_TABLES.get(key)
+    if table is None:
+        table = np.zeros(256, dtype=bool)
+        table[wanted[(wanted >= 0) & (wanted < 256)]] = True
+        table.flags.writeable = False
+        _TYPE_TABLES[key] = table
+    return table[types]
+
+
+def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(np.stack((a, b)), axis=1, return_inverse=True)` of integer arrays (the
+    inverse flat): the distinct (a, b) pairs in (a, b) order as a 2×k array, and each
+    row's pair. Sorted as one integer key per pair, several times faster than the
+    row-wise unique."""
+    if a.size == 0:
+        return np.stack((a, b)), np.zeros(0, dtype=np.int64)
+    a_lo, b_lo = int(a.min()), int(b.min())
+    span_a, span_b = int(a.max()) - a_lo + 1, int(b.max()) - b_lo + 1
+    if span_a * span_b >= 2**62:  # the key would overflow int64
+        pairs, inv = np.unique(np.stack((a, b)), axis=1, return_inverse=True)
+        return pairs, inv.reshape(-1)
+    key = (a.astype(np.int64) - a_lo) * span_b + (b.astype(np.int64) - b_lo)
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    return np.stack((a[first], b[first])), inv.reshape(-1)

@@ -57,6 +57,7 @@ from tapwatch.detectors.stats import (
     local_day_and_second,
     local_midnight,
     severity_for,
+    unique_pairs,
 )
 from tapwatch.events import EventType
 from tapwatch.window import EventWindow, local_day_of
@@ -189,8 +190,7 @@ def _raw_window(inp: DetectorInput, st: Settings) -> Finding | None:
     excess = np.clip(dur - st.allowed_playback_rate * own, 0.0, None) + (own - wall)
 
     # Per account-day credit against wall clock.
-    pair, pair_idx = np.unique(np.stack((day, acc)), axis=1, return_inverse=True)
-    pair_idx = pair_idx.reshape(-1)
+    pair, pair_idx = unique_pairs(day, acc)
     credited_ad = np.bincount(pair_idx, weights=dur)
     wall_ad = np.bincount(pair_idx, weights=wall)
     excess_ad = np.bincount(pair_idx, weights=excess)
@@ -327,10 +327,7 @@ def _lesson_starts(win: EventWindow, rows: np.ndarray, claimed: np.ndarray) -> n
     if opens.size == 0:
         return claimed
     both = np.concatenate((opens, rows))
-    _, pair = np.unique(
-        np.stack((win.account[both], win.target[both])), axis=1, return_inverse=True
-    )
-    pair = pair.reshape(-1)
+    _, pair = unique_pairs(win.account[both], win.target[both])
     g_open, g_study = pair[: opens.size], pair[opens.size :]
     o_key, s_key = group_time_keys((g_open, win.ts[opens]), (g_study, win.ts[rows]))
     order = np.argsort(o_key, kind="stable")

@@ -19,6 +19,7 @@ from tapwatch.detectors.assessment.history import PastUse, past_use
 from tapwatch.detectors.assessment.settings import Settings
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.same_job import active_accounts
+from tapwatch.detectors.stats import of_types
 from tapwatch.events import MEANINGFUL_TYPES, EventType
 from tapwatch.window import DAY, local_day_of
 
@@ -97,7 +98,7 @@ def organic_active_accounts(inp: DetectorInput, excluded: Set[str]) -> dict[str,
             out[key] = int(np.unique(ad.account[m]).size)
     ev = inp.events
     if len(ev):
-        keep = ~excluded_mask(ev.accounts, excluded)[ev.account] & np.isin(ev.type, _MEANINGFUL)
+        keep = ~excluded_mask(ev.accounts, excluded)[ev.account] & of_types(ev.type, _MEANINGFUL)
         for key, n in (("1d", 1), ("7d", 7)):
             m = keep & (ev.ts > inp.now - n * DAY) & (ev.ts <= inp.now)
             out[key] = int(np.unique(ev.account[m]).size)
