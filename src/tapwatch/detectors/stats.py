@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -211,6 +212,20 @@ _PAIR_CHUNK = 1 << 18
 _DENSE_PAIRS = 1 << 20
 
 
+def _member_codes(members: list[str]) -> np.ndarray:
+    """A code per member, equal for equal strings: their hashes made dense (hashed in C,
+    not a dict lookup per member in Python), or where two distinct strings share a hash,
+    codes in first-seen order."""
+    hashes = np.fromiter(map(hash, members), dtype=np.int64, count=len(members))
+    distinct, codes = np.unique(hashes, return_inverse=True)
+    if distinct.size == len(set(members)):
+        return codes.reshape(-1)
+    seen: dict[str, int] = {}
+    return np.fromiter(
+        (seen.setdefault(m, len(seen)) for m in members), dtype=np.int64, count=len(members)
+    )
+
+
 def shared_member_counts(
     sets: Sequence[Collection[str]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -218,12 +233,8 @@ def shared_member_counts(
     second set, members in both), first < second, in that order. Counted from an index of
     members as arrays, each member's sets giving their pairs: no set is intersected with
     another, and no matrix product (whose BLAS threads would spin on a busy machine)."""
-    codes: dict[str, int] = {}
     n_per_set = [len(x) for x in sets]
-    member = np.fromiter(
-        (codes.setdefault(m, len(codes)) for x in sets for m in x),
-        dtype=np.int64, count=sum(n_per_set),
-    )
+    member = _member_codes(list(chain.from_iterable(sets)))
     owner = np.repeat(np.arange(len(sets), dtype=np.int64), n_per_set)
     order = np.lexsort((owner, member))  # by member, then set: pairs come out (lower, higher)
     owner, member = owner[order], member[order]
