@@ -117,12 +117,12 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     spread = grouped_mad(acc, ad.first_s[sel].astype(np.float64), n_acc)
     eligible_first = n_days >= st.min_days
     steady = eligible_first & (spread <= st.max_first_action_spread_s)
-    steady_names = {ad.accounts[c] for c in np.flatnonzero(steady).tolist()}
+    steady_names = set(map(ad.accounts.__getitem__, np.flatnonzero(steady).tolist()))
 
     # Within-day gaps between actions in the raw window.
     b_names, b_values, n_eligible_gaps = _regular_accounts(inp, st)
     clockwork_names = steady_names | b_names
-    active_names = {ad.accounts[c] for c in active_codes.tolist()}
+    active_names = set(map(ad.accounts.__getitem__, active_codes.tolist()))
     clockwork_names &= active_names  # shares are of the look-back's active accounts
     share = len(clockwork_names) / len(active_names)
     if len(clockwork_names) < st.min_accounts or share < st.share_threshold:
@@ -229,7 +229,7 @@ def _regular_accounts(inp: DetectorInput, st: Settings) -> tuple[set[str], np.nd
     b = corrected_burstiness(mean, std, n)
     eligible = (n >= st.min_gaps) & ~np.isnan(b)
     regular = eligible & (b <= st.max_burstiness)
-    names = {win.accounts[c] for c in np.flatnonzero(regular).tolist()}
+    names = set(map(win.accounts.__getitem__, np.flatnonzero(regular).tolist()))
     return names, b[eligible], int(eligible.sum())
 
 

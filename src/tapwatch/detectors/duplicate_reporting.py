@@ -93,7 +93,8 @@ def _pair_keys(inp: DetectorInput, rows: np.ndarray) -> np.ndarray:
     for col, mult in ((ev.unit, np.uint64(0x9E3779B97F4A7C15)), (ev.content_hash, np.uint64(1))):
         codes, inv = np.unique(col[rows], return_inverse=True)
         h = np.fromiter(
-            (hash(ev.strings[c]) for c in codes.tolist()), dtype=np.int64, count=codes.size
+            map(hash, map(ev.strings.__getitem__, codes.tolist())), dtype=np.int64,
+            count=codes.size,
         ).view(np.uint64)
         keys += h[inv] * mult  # wraps modulo 2**64, as a hash should
     return keys

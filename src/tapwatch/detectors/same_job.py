@@ -53,7 +53,7 @@ def active_accounts(inp: DetectorInput, ref_day: int | None = None) -> frozenset
 
     def compute() -> frozenset[str]:
         in_win = (ad.day > ref - MONTH) & (ad.day <= ref)
-        return frozenset(ad.accounts[c] for c in np.unique(ad.account[in_win]).tolist())
+        return frozenset(map(ad.accounts.__getitem__, np.unique(ad.account[in_win]).tolist()))
 
     # the assessment and consolidation both ask, once per pass
     return per_app("same_job.active_accounts", inp, compute, ref)
@@ -74,8 +74,8 @@ def _traits(inp: DetectorInput) -> AppTraits:
         app=inp.app.id,
         features=inp.app.declared_features | listed,
         accounts=frozenset(),
-        units=frozenset(ev.strings[c] for c in units.tolist()),
-        forms=frozenset(ev.strings[c] for c in forms.tolist()),
+        units=frozenset(map(ev.strings.__getitem__, units.tolist())),
+        forms=frozenset(map(ev.strings.__getitem__, forms.tolist())),
     )
 
 

@@ -79,7 +79,7 @@ def excluded_mask(accounts: list[str], excluded: Set[str]) -> np.ndarray:
     """Boolean per account code: True where the account is not organic."""
     if not excluded:  # most apps: no account flagged, no string looked up
         return np.zeros(len(accounts), dtype=bool)
-    return np.fromiter((a in excluded for a in accounts), dtype=bool, count=len(accounts))
+    return np.fromiter(map(excluded.__contains__, accounts), dtype=bool, count=len(accounts))
 
 
 def organic_active_accounts(inp: DetectorInput, excluded: Set[str]) -> dict[str, int | None]:
