@@ -27,6 +27,11 @@ from tapwatch.events import MEANINGFUL_TYPES, Event, EventType
 DAY = 86400.0
 
 
+def _index(table: list[str]) -> dict[str, int]:
+    """string -> its code in `table` (the last, should it repeat), built in C."""
+    return dict(zip(table, range(len(table)), strict=True))
+
+
 #: every array column of an EventWindow
 _COLUMNS = ("ts", "type", "account", "lat", "lon", "ids", *_STR_COLUMNS, *_F32_COLUMNS)
 
@@ -103,8 +108,8 @@ class EventWindow:
                 out = out.select(np.lexsort((out.ids, out.ts)))
             return out
         accounts, strings = list(self.accounts), list(self.strings)
-        acc_map = code_map(new.accounts, accounts, {s: i for i, s in enumerate(accounts)})
-        str_map = code_map(new.strings, strings, {s: i for i, s in enumerate(strings)})
+        acc_map = code_map(new.accounts, accounts, _index(accounts))
+        str_map = code_map(new.strings, strings, _index(strings))
         cols: dict[str, np.ndarray] = {}
         for f in ("ts", "type", "lat", "lon", "ids", *_F32_COLUMNS):
             a, b = getattr(self, f), getattr(new, f)
@@ -333,7 +338,7 @@ class AccountDays:
         """These rows followed by `new` (rows of later days), accounts mapped into this
         table; accounts no longer used are dropped."""
         accounts = list(self.accounts)
-        acc_map = code_map(new.accounts, accounts, {s: i for i, s in enumerate(accounts)})
+        acc_map = code_map(new.accounts, accounts, _index(accounts))
         cols = {f: np.concatenate([getattr(self, f), getattr(new, f)]) for f in self._COLUMNS}
         cols["account"] = np.concatenate([self.account, acc_map[new.account]])
         used = np.unique(cols["account"])
