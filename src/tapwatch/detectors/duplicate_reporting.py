@@ -110,8 +110,13 @@ def _shared_rows(inputs: list[DetectorInput]) -> list[np.ndarray]:
         return rows
     app = np.concatenate([np.full(k.size, i, dtype=np.int64) for i, k in enumerate(keys)])
     allk = np.concatenate(keys)
-    pairs = np.unique(np.stack([allk, app.view(np.uint64)], axis=1), axis=0)
-    uk, n_apps = np.unique(pairs[:, 0], return_counts=True)
+    # distinct (key, app) pairs by one sort of both (a row-wise unique is several times
+    # slower), then the apps of each key
+    order = np.lexsort((app, allk))
+    k, a = allk[order], app[order]
+    first = np.ones(k.size, dtype=bool)
+    first[1:] = (k[1:] != k[:-1]) | (a[1:] != a[:-1])
+    uk, n_apps = np.unique(k[first], return_counts=True)
     shared = uk[n_apps >= 2]
     return [r[np.isin(k, shared)] for r, k in zip(rows, keys, strict=True)]
 

@@ -55,21 +55,19 @@ def _siblings_doing_its_job(
     by_app = [traits(m, facts[m.app.id].active_accounts) for m in members]
     use = {t.app: facts[t.app].organic_account_days for t in by_app}
     evidence = evidence_between(by_app, [_rule(settings_for(t.app)) for t in by_app])
+    found: dict[str, list[SameJob]] = {}
+    for (i, j), ev in evidence.items():  # only the pairs with evidence, by app
+        me, other = by_app[i].app, by_app[j].app
+        mine, theirs = use[me], use[other]
+        found.setdefault(me, []).append(
+            SameJob(other, ev, round(mine / theirs, 4) if mine is not None and theirs else None)
+        )
     out: dict[str, tuple[SameJob, ...]] = {}
-    for i, me in enumerate(by_app):
-        found = []
-        for j, other in enumerate(by_app):
-            if other.app == me.app or not (ev := evidence.get((i, j))):
-                continue
-            mine, theirs = use[me.app], use[other.app]
-            found.append(
-                SameJob(other.app, ev, round(mine / theirs, 4) if mine is not None and theirs
-                        else None)
-            )
-        # busiest sibling first: the one this app's users would move to
-        found.sort(key=lambda j: (j.use_ratio if j.use_ratio is not None else 2.0, j.sibling))
-        if found:
-            out[me.app] = tuple(found)
+    for me in by_app:
+        if jobs := found.get(me.app):
+            # busiest sibling first: the one this app's users would move to
+            jobs.sort(key=lambda j: (j.use_ratio if j.use_ratio is not None else 2.0, j.sibling))
+            out[me.app] = tuple(jobs)
     return out
 
 
