@@ -78,6 +78,16 @@ EXPECTED = {
         rf"page: clients=10 n=(?P<pages>\d+) errors=0 p50_ms={NUM} p90_ms={NUM} p99_ms={NUM}",
         rf"api: clients=10 n=(?P<answers>\d+) errors=0 p50_ms={NUM} p90_ms={NUM} p99_ms={NUM}",
     ],
+    "bench_detect_pass.py": [
+        r"setup: apps=50 events=(?P<events>\d+) days=40 scale=0.1 .*folded=\d+"
+        r"(?P<reused> reused=\S+)?",
+        rf"cold: fold_s={NUM} folded=0 inputs_s={NUM} raw_events=\d+ .*detectors_cpu_s={NUM} "
+        rf"total_s={NUM} cpu_s={NUM} .*findings=(?P<cold>\d+) peak_rss_mib={NUM}",
+        r"held_back: events=(?P<held>\d+)",
+        rf"warm: fold_s={NUM} folded=(?P<folded>\d+) .*findings=(?P<warm>\d+)",
+        rf"warm_detectors_again: runs=2 min_cpu_s={NUM} median_cpu_s={NUM}",
+        r"result: findings=(?P<result>\d+) detector_errors=0 ",
+    ],
 }
 
 
@@ -157,3 +167,21 @@ def test_finding_page_bench_runs() -> None:
     f = figures("bench_finding_page.py", run_quick("bench_finding_page.py"))
     assert int(f["named"]) > 0
     assert int(f["pages"]) > 0 and int(f["answers"]) > 0
+
+
+@pytest.mark.timeout(300)
+def test_detect_pass_bench_runs_and_a_kept_fleet_gives_the_same_results(tmp_path: Path) -> None:
+    """A second run on the fleet the first kept judges the same events at the same instant:
+    byte-identical results (what A/B runs of the detectors compare)."""
+    runs = []
+    for k in (1, 2):
+        out = run_quick("bench_detect_pass.py", "--scale", "0.1", "--repeat", "2",
+                        "--fleet", str(tmp_path / "fleet"),
+                        "--results", str(tmp_path / f"results{k}.json"))
+        runs.append(figures("bench_detect_pass.py", out))
+    first, second = runs
+    assert first["reused"] is None and second["reused"]
+    assert first["events"] == second["events"] and int(first["held"]) > 0
+    assert first["folded"] == first["held"] and first["warm"] == first["result"]
+    one, two = ((tmp_path / f"results{k}.json").read_bytes() for k in (1, 2))
+    assert one == two and b'"warm"' in one and b'"cold"' in one
