@@ -313,3 +313,30 @@ def test_settings_are_validated_once_per_kind_for_apps_without_overrides(
     assert got[inputs[1].app.id].min_events == 7
     others = [s for app, s in got.items() if app != inputs[1].app.id]
     assert all(s is others[0] and s.min_events == 4 for s in others)
+
+
+def test_the_cycle_collector_is_paused_for_a_pass_and_left_as_it_was() -> None:
+    import gc
+
+    seen: list[bool] = []
+    real = engine._detect
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    inputs = fleet()
+    assert gc.isenabled()
+    try:
+        engine._detect = spy  # type: ignore[assignment]
+        engine.run_fleet(inputs)
+        assert gc.isenabled() and seen == [False]
+        with pytest.raises(ValidationError):  # a pass that fails resumes it too
+            engine.run_fleet(inputs, {"shutdown": {"no_such_setting": 1}})
+        assert gc.isenabled()
+        gc.disable()  # paused by someone else: stays paused
+        engine.run_detectors(inputs)
+        assert not gc.isenabled() and seen[-1] is False
+    finally:
+        gc.enable()
+        engine._detect = real  # type: ignore[assignment]
