@@ -119,3 +119,10 @@ def test_unique_pairs_is_the_row_wise_unique(dtype: type) -> None:
     got, inv = stats.unique_pairs(huge, huge[::-1].copy())
     want, want_inv = np.unique(np.stack((huge, huge[::-1])), axis=1, return_inverse=True)
     assert (got == want).all() and (inv == want_inv.reshape(-1)).all()
+
+
+def test_count_distinct_is_unique_size() -> None:
+    rng = np.random.default_rng(6)
+    for n, size in ((1, 0), (5, 3), (300, 1000), (4000, 50)):
+        codes = rng.integers(0, n, size).astype(np.int32)
+        assert stats.count_distinct(codes, n) == np.unique(codes).size

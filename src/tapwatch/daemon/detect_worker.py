@@ -21,11 +21,10 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import numpy as np
-
 from tapwatch.config import AppConfig, Config, app_profile, app_timezone
 from tapwatch.detectors.base import DailyUsage, DetectorInput, UsageSnapshot
 from tapwatch.detectors.engine import run_fleet
+from tapwatch.detectors.stats import count_distinct
 from tapwatch.store.sqlite import Store
 from tapwatch.window import AccountDays, AppHours, EventWindow, local_day_of
 
@@ -210,7 +209,7 @@ def active_accounts(inp: DetectorInput) -> dict[str, int]:
         return {w: v for w, v in figures.items() if v is not None}
     today = local_day_of(inp.now, inp.app.timezone)
     return {
-        label: int(np.unique(ad.account[ad.day > today - days]).size)
+        label: count_distinct(ad.account[ad.day > today - days], len(ad.accounts))
         for label, days in (("1d", 1), ("7d", 7), ("30d", 30))
     }
 

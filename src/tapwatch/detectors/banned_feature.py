@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
+from tapwatch.detectors.stats import count_distinct
 from tapwatch.events import EventType
 
 KIND = "banned_feature"
@@ -112,7 +113,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         if in_use:
             evidence["events"] = {
                 "count": int(rows.size),
-                "accounts": int(np.unique(inp.events.account[rows]).size),
+                "accounts": count_distinct(inp.events.account[rows], len(inp.events.accounts)),
                 "example_event_ids": inp.events.event_ids(rows[: settings.example_events]),
             }
         if feature == "online_duration" and (scored := _scored_time(inp, settings, ranking)):

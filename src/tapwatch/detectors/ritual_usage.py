@@ -48,6 +48,7 @@ from tapwatch.detectors.stats import (
     EVIDENCE_LIMIT,
     account_codes_by_name,
     bounded_event_ids,
+    count_distinct,
     data_confidence,
     day_to_date,
     exceedance_score,
@@ -223,7 +224,7 @@ def _daily(inp: DetectorInput, st: Settings) -> _Daily | None:
     if n_judged < st.min_judged_days:
         return None
     shares = np.divide(ritual_dau, dau, out=np.zeros(dau.shape), where=dau > 0)
-    mau = int(np.unique(ad.account[sel]).size)
+    mau = count_distinct(ad.account[sel], len(ad.accounts))
     # Accounts whose days in the look-back were all ritual: the ritual population, listed
     # by pseudonym for the inspector (not ranked).
     acc = ad.account[sel]

@@ -316,3 +316,9 @@ def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     key = (a.astype(np.int64) - a_lo) * span_b + (b.astype(np.int64) - b_lo)
     _, first, inv = np.unique(key, return_index=True, return_inverse=True)
     return np.stack((a[first], b[first])), inv.reshape(-1)
+
+
+def count_distinct(codes: np.ndarray, n: int) -> int:
+    """How many distinct values `codes` holds, each in [0, n) (account codes into a table
+    of n): `np.unique(codes).size` by one count per code, no sort or hash table."""
+    return int(np.count_nonzero(np.bincount(codes, minlength=n)))

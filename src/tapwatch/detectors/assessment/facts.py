@@ -19,7 +19,7 @@ from tapwatch.detectors.assessment.history import PastUse, past_use
 from tapwatch.detectors.assessment.settings import Settings
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.same_job import active_accounts
-from tapwatch.detectors.stats import of_types
+from tapwatch.detectors.stats import count_distinct, of_types
 from tapwatch.events import MEANINGFUL_TYPES, EventType
 from tapwatch.window import DAY, local_day_of
 
@@ -95,13 +95,13 @@ def organic_active_accounts(inp: DetectorInput, excluded: Set[str]) -> dict[str,
         keep = ~excluded_mask(ad.accounts, excluded)[ad.account] & (ad.meaningful > 0)
         for key, n in (("1d", 1), ("7d", 7), ("30d", MONTH)):
             m = keep & (ad.day > today - n) & (ad.day <= today)
-            out[key] = int(np.unique(ad.account[m]).size)
+            out[key] = count_distinct(ad.account[m], len(ad.accounts))
     ev = inp.events
     if len(ev):
         keep = ~excluded_mask(ev.accounts, excluded)[ev.account] & of_types(ev.type, _MEANINGFUL)
         for key, n in (("1d", 1), ("7d", 7)):
             m = keep & (ev.ts > inp.now - n * DAY) & (ev.ts <= inp.now)
-            out[key] = int(np.unique(ev.account[m]).size)
+            out[key] = count_distinct(ev.account[m], len(ev.accounts))
     return out
 
 
@@ -165,7 +165,7 @@ def _from_rollups(
     seasonal = bool(inp.app.season_months) and len(inp.app.season_months or ()) < 12
     return UsageFacts(
         basis="rollups",
-        organic_30d=int(np.unique(ad.account[organic & in_win]).size),
+        organic_30d=count_distinct(ad.account[organic & in_win], len(ad.accounts)),
         meaningful_30d=int(ad.meaningful[organic & in_win].sum()),
         organic_account_days=int((organic & in_win).sum()),
         past=past_use(history, ref, first_day, seasonal, settings.decline_min_history_days),
