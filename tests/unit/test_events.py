@@ -3,9 +3,11 @@ page decoded in one call; the documented bounds (id lengths, numeric ranges, tim
 
 from __future__ import annotations
 
+import gc
 import json
 
 import msgspec
+import numpy as np
 import pytest
 
 from tapwatch.events import (
@@ -257,3 +259,41 @@ def test_published_event_schema_matches_the_decoder() -> None:
     for f, (lo, hi, open_low) in NUMERIC_RANGES.items():
         assert props[f]["exclusiveMinimum" if open_low else "minimum"] == lo, f
         assert props[f]["maximum"] == hi, f
+
+
+def test_a_column_absent_from_the_first_events_is_kept() -> None:
+    """Whether a column is present is decided without counting when its first event has a
+    value; a column whose first events lack it must still be taken whole (strings, floats
+    and `ts_ms`)."""
+    rows = [
+        {"id": "a", "ts": 1772411400, "type": "study", "account": "u"},
+        {"id": "b", "ts": 1772411400, "type": "study", "account": "u"},
+        {"id": "c", "ts_ms": 1772411401500, "type": "study", "account": "v", "device": "d",
+         "duration_s": 30.0},
+    ]
+    page = decode_page(msgspec.json.encode({"events": rows, "has_more": False}))
+    p = Pseudonymizer(b"k" * 32)
+    cols = EventNormaliser("app", p, 1.9e9, 600, 0).from_page(page)
+    assert cols.ts.tolist() == [1772411400.0, 1772411400.0, 1772411401.5]
+    assert cols.optional["device"].tolist() == [-1, -1, 0]
+    assert cols.strings == [p.device("d")]
+    assert cols.optional["duration_s"][2] == 30.0
+    assert np.isnan(cols.optional["duration_s"][:2]).all()
+    assert "lat" not in cols.optional and "unit" not in cols.optional
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_normalising_a_page_leaves_the_garbage_collector_as_it_was(enabled: bool) -> None:
+    """The collector is held off while a page is transposed, and left as the caller had
+    it (on, or off if the caller turned it off)."""
+    page = decode_page(b'{"events":[' + GOOD + b'],"has_more":false}')
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        norm = EventNormaliser("app", Pseudonymizer(b"k" * 32), 1.9e9, 600, 0)
+        assert list(norm.from_page(page).ids) == ["e1"]
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
