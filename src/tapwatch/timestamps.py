@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 
@@ -29,8 +29,28 @@ TS_MAX = 4_102_444_800.0
 
 _SHAPE_LEN = 19  # YYYY-MM-DDTHH:MM:SS
 _MAX_FRACTION = 6
-_SEPARATORS = ((4, ord("-")), (7, ord("-")), (10, ord("T")), (13, ord(":")), (16, ord(":")))
-_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_SEPARATOR_AT = [4, 7, 10, 13, 16]
+_SEPARATOR = np.frombuffer(b"--T::", dtype=np.uint8)
+_DIGIT_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+#: digits (rows: positions 0..18) to year, month, day, hour, minute, second (columns)
+_FIELD_WEIGHTS = np.zeros((_SHAPE_LEN, 6))
+for _col, (_at, _digits) in enumerate(((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))):
+    _FIELD_WEIGHTS[_at : _at + _digits, _col] = 10.0 ** np.arange(_digits - 1, -1, -1)
+_FRACTION_WEIGHTS = 10.0 ** np.arange(_MAX_FRACTION - 1, -1, -1)
+#: the months the fast path knows (a time in 2000 .. 2100 UTC is in them, whatever its
+#: offset): days since 1970-01-01 of each one's first day, and its length
+_FIRST_YEAR, _LAST_YEAR = 1999, 2100
+_MONTH_START = np.array(
+    [
+        (date(y, m, 1) - date(1970, 1, 1)).days
+        for y in range(_FIRST_YEAR, _LAST_YEAR + 1)
+        for m in range(1, 13)
+    ],
+    dtype=np.int64,
+)
+_MONTH_DAYS = np.diff(
+    np.append(_MONTH_START, (date(_LAST_YEAR + 1, 1, 1) - date(1970, 1, 1)).days)
+)
 
 
 class TimeError(ValueError):
@@ -68,8 +88,12 @@ def parse_one(value: object, name: str = "ts", expected: str | None = None) -> f
 def _fast_rfc3339(values: Sequence[str]) -> np.ndarray:
     """Epoch seconds of the strings in canonical RFC 3339 shape; NaN for the others.
 
-    (numpy's own ISO 8601 parser, `astype("datetime64[us]")`, is not used: numpy 2.4 crashes
-    with a segmentation fault when it meets an invalid string in a long array.)"""
+    The strings become a byte matrix, one row each; the rows of one length share one
+    layout (where the fraction and the offset sit), so each length is parsed with whole
+    column slices and one matrix product for the six date and time fields: a few dozen
+    array operations per length, whatever the number of strings. (numpy's own ISO 8601
+    parser, `astype("datetime64[us]")`, is not used: numpy 2.4 crashes with a segmentation
+    fault when it meets an invalid string in a long array.)"""
     n = len(values)
     out = np.full(n, np.nan)
     try:
@@ -82,82 +106,66 @@ def _fast_rfc3339(values: Sequence[str]) -> np.ndarray:
     width = raw.dtype.itemsize
     if n == 0 or width < _SHAPE_LEN + 1:
         return out
-    # Each character position is read as a column over the events (a strided gather):
-    # every step is a whole-column operation, and no big temporary is made.
-    flat = raw.view(np.uint8)
-    length = np.strings.str_len(raw).astype(np.int64)
-    start = np.arange(n) * width
-
-    def char(pos: int | np.ndarray) -> np.ndarray:
-        return flat[start + pos]
-
-    def number(*positions: int) -> tuple[np.ndarray, np.ndarray]:
-        """The decimal number at these positions, and whether each is all digits."""
-        digits = [char(pos) - np.uint8(48) for pos in positions]  # 0..9, else wraps > 9
-        good = digits[0] <= 9
-        value = digits[0].astype(np.int64)
-        for dg in digits[1:]:
-            good &= dg <= 9
-            value = value * 10 + dg
-        return value, good
-
-    ok = length >= _SHAPE_LEN + 1
-    for pos, ch in _SEPARATORS:
-        ok &= char(pos) == ch
-    fields = []
-    for positions in ((0, 1, 2, 3), (5, 6), (8, 9), (11, 12), (14, 15), (17, 18)):
-        value, good = number(*positions)
-        ok &= good
-        fields.append(value)
-    year, month, day, hour, minute, second = fields
-    ok &= (month >= 1) & (month <= 12) & (hour <= 23) & (minute <= 59) & (second <= 59)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    dim = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
-    ok &= (day >= 1) & (day <= dim) & (year >= 1)
-    # the offset: 'Z', or '+HH:MM' / '-HH:MM' as the last six characters
-    zulu = char(np.maximum(length - 1, 0)) == ord("Z")
-    at = np.maximum(length - 6, 0)
-    sign = char(at)
-    off_h, good_h = number_at(flat, start + at, 1, 2)
-    off_m, good_m = number_at(flat, start + at, 4, 5)
-    numeric = ((sign == ord("+")) | (sign == ord("-"))) & (char(at + 3) == ord(":"))
-    numeric &= good_h & good_m & (off_h <= 23) & (off_m <= 59)
-    ok &= zulu | numeric
-    offset = np.where(numeric, np.where(sign == ord("-"), -60, 60) * (off_h * 60 + off_m), 0)
-    # the fraction: nothing, or '.' and 1..6 digits up to the offset
-    frac_digits = length - np.where(zulu, 1, 6) - (_SHAPE_LEN + 1)
-    has_frac = frac_digits >= 1
-    ok &= (frac_digits == -1) | (
-        (char(_SHAPE_LEN) == ord(".")) & has_frac & (frac_digits <= _MAX_FRACTION)
-    )
-    micros = np.zeros(n, dtype=np.int64)
-    if has_frac.any():
-        # positions past a row's string are NUL bytes (or the next row's, never used)
-        for j in range(_MAX_FRACTION):
-            used = j < frac_digits
-            pos = np.minimum(_SHAPE_LEN + 1 + j, width - 1)
-            digit = char(pos) - np.uint8(48)
-            ok &= ~used | (digit <= 9)
-            micros += np.where(used, digit, 0).astype(np.int64) * 10 ** (_MAX_FRACTION - 1 - j)
-    # days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil)
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
-    out[ok] = (seconds[ok] * 1_000_000 + micros[ok]) / 1e6
+    chars = raw.view(np.uint8).reshape(n, width)
+    length = np.strings.str_len(raw)
+    if length[0] == width and (length == width).all():  # one layout: the usual page
+        out[:] = _parse_layout(chars)
+        return out
+    for size in np.unique(length).tolist():
+        if size > _SHAPE_LEN:
+            rows = np.flatnonzero(length == size)
+            out[rows] = _parse_layout(chars[rows, :size])
     return out
 
 
-def number_at(
-    flat: np.ndarray, base: np.ndarray, *positions: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The two-digit numbers at base + positions in a byte buffer, and whether each is
-    made of digits."""
-    digits = [flat[base + pos] - np.uint8(48) for pos in positions]
-    value = digits[0].astype(np.int64) * 10 + digits[1]
-    return value, (digits[0] <= 9) & (digits[1] <= 9)
+def _parse_layout(chars: np.ndarray) -> np.ndarray:
+    """Epoch seconds of rows of characters of one length (a uint8 matrix, one string a
+    row, longer than 19), NaN where a row is not canonical RFC 3339."""
+    size = chars.shape[1]
+    digits = chars[:, :_SHAPE_LEN] - np.uint8(48)  # 0..9 for digits, else wraps past 9
+    ok = (digits[:, _DIGIT_AT] <= 9).all(axis=1)
+    ok &= (chars[:, _SEPARATOR_AT] == _SEPARATOR).all(axis=1)
+    # the six fields in one product (exact: small integers in float64)
+    fields = (_FIELD_WEIGHTS.T @ digits.T.astype(np.float64)).astype(np.int64)
+    year, month, day, hour, minute, second = fields
+    ok &= (month >= 1) & (month <= 12) & (hour <= 23) & (minute <= 59) & (second <= 59)
+    # the first day of the month from a table (years outside it go the slow way)
+    at = (year - _FIRST_YEAR) * 12 + month - 1
+    ok &= (at >= 0) & (at < _MONTH_START.size)
+    at = np.where(ok, at, 0)
+    ok &= (day >= 1) & (day <= _MONTH_DAYS[at])
+    seconds = (_MONTH_START[at] + day - 1) * 86400 + hour * 3600 + minute * 60 + second
+    # the tail: fraction then offset, 'Z' or '+HH:MM' / '-HH:MM'
+    tail = size - _SHAPE_LEN
+    zulu = chars[:, -1] == ord("Z")
+    micros = np.where(zulu, _fraction(chars, tail - 1), -1)
+    if tail >= 6:
+        sign = chars[:, -6]
+        off = chars[:, [-5, -4, -2, -1]] - np.uint8(48)
+        numeric = ((sign == ord("+")) | (sign == ord("-"))) & (chars[:, -3] == ord(":"))
+        numeric &= (off <= 9).all(axis=1)
+        off = off.astype(np.int64)
+        off_h, off_m = off[:, 0] * 10 + off[:, 1], off[:, 2] * 10 + off[:, 3]
+        numeric &= (off_h <= 23) & (off_m <= 59)
+        seconds -= np.where(numeric, np.where(sign == ord("-"), -60, 60) * (off_h * 60 + off_m), 0)
+        micros = np.where(numeric, _fraction(chars, tail - 6), micros)
+    ok &= micros >= 0
+    return np.where(ok, (seconds * 1_000_000 + micros) / 1e6, np.nan)
+
+
+def _fraction(chars: np.ndarray, width: int) -> np.ndarray:
+    """The microseconds of the fraction that takes `width` characters after the seconds,
+    for every row; -1 where a row's fraction there is not valid (valid: nothing, or '.'
+    and 1..6 digits)."""
+    n = chars.shape[0]
+    if width == 0:
+        return np.zeros(n, dtype=np.int64)
+    if not 2 <= width <= _MAX_FRACTION + 1:
+        return np.full(n, -1, dtype=np.int64)
+    digits = chars[:, _SHAPE_LEN + 1 : _SHAPE_LEN + width] - np.uint8(48)
+    good = (chars[:, _SHAPE_LEN] == ord(".")) & (digits <= 9).all(axis=1)
+    value = digits.astype(np.float64) @ _FRACTION_WEIGHTS[: width - 1]
+    return np.where(good, value.astype(np.int64), -1)
 
 
 def epoch_seconds(values: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:

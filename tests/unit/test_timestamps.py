@@ -84,3 +84,19 @@ def test_one_value_alone_and_among_others(value: object, expected: object) -> No
         assert np.isnan(got[0]) and np.isnan(got[2]) and got[1] == 1772411400.0
     else:
         assert got.tolist() == [expected, 1772411400.0, expected]
+
+
+def test_canonical_times_are_parsed_in_bulk() -> None:
+    """Every canonical layout (no fraction or 1..6 digits, 'Z' or a numeric offset, mixed
+    in one column or alone) is answered by the bulk parser itself, not left to the
+    one-by-one fallback, and equals the one-by-one result."""
+    from tapwatch.timestamps import _fast_rfc3339
+
+    base = ["2026-03-02T00:30:00", "2000-01-02T00:00:00", "2099-12-30T23:59:59"]
+    fractions = ["", ".5", ".25", ".125", ".1234", ".12345", ".654321"]
+    offsets = ["Z", "+08:00", "-05:30", "+00:00"]
+    values = [b + f + o for b in base for f in fractions for o in offsets]
+    want = [parse_one(v) for v in values]
+    assert _fast_rfc3339(values).tolist() == want
+    for v, w in zip(values, want, strict=True):  # each layout alone: one length a column
+        assert _fast_rfc3339([v, v]).tolist() == [w, w]
