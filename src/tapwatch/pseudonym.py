@@ -50,9 +50,11 @@ class Pseudonymizer:
     def many(self, kind: str, raws: list[str]) -> list[str]:
         """Pseudonyms of these raw ids (each computed once, then cached)."""
         cache = self._caches.setdefault(kind, {})
+        try:  # all known (the usual page): nothing but the lookups
+            return list(map(cache.__getitem__, raws))
+        except KeyError:
+            pass
         out = list(map(cache.get, raws))
-        if None not in out:
-            return out  # type: ignore[return-value]
         missing = list(compress(raws, map(operator.is_, out, repeat(None))))
         made = self.uncached(kind, missing)
         fresh = dict(zip(missing, made, strict=True))
