@@ -14,9 +14,12 @@ the clock starts), so the figures are the daemon's own. Three passes over the sa
 Each pass polls the apps concurrently, as the daemon does, until every one is caught up,
 with a fresh pseudonym cache (and the ingest pass a fresh store). All run `--repeat` times;
 the summary gives the medians, as the machine may be shared, and ingest as a fraction of
-the ceiling measured in the same rounds. `--profile` adds a last pass under cProfile (event
-loop and store writer thread, their CPU time) and prints the top functions by own time.
-Figures only: nothing here asserts timing.
+the ceiling measured in the same rounds. Then `stages`: the same pages, fetched once and
+kept, go through each stage without HTTP or the event loop, timed alone in CPU µs per
+event (best of the rounds): page decode, normalising, and the store's write (batches of
+the scheduler's COMMIT_EVENTS, as it merges them). `--profile` adds a last pass under
+cProfile (event loop and store writer thread, their CPU time) and prints the top
+functions by own time. Figures only: nothing here asserts timing.
 
     .venv/bin/python bench/bench_ingest.py [--apps 4] [--days 30] [--scale 8] [--profile]
 """
@@ -45,14 +48,15 @@ from common import (
     write_daemon_config,
 )
 from tapwatch.config import AppConfig, Config, load_config
-from tapwatch.daemon.scheduler import AppPoller, AppState
+from tapwatch.daemon.scheduler import COMMIT_EVENTS, AppPoller, AppState, merge_batches
 from tapwatch.daemon.store_thread import AsyncStore
 from tapwatch.events import decode_page
 from tapwatch.pseudonym import Pseudonymizer, load_key
 from tapwatch.simulator import SimulatorOptions
-from tapwatch.sources.base import PollContext
+from tapwatch.sources.base import EventNormaliser, PollContext
 from tapwatch.sources.http import get_bytes
 from tapwatch.sources.registry import build_source
+from tapwatch.store.sqlite import IngestBatch, Store
 
 
 def _session(config: Config) -> aiohttp.ClientSession:
@@ -75,9 +79,11 @@ def _apps(config: Config, page_limit: int | None) -> list[AppConfig]:
     return apps
 
 
-async def ceiling_pass(config: Config, apps: list[AppConfig]) -> int:
+async def ceiling_pass(
+    config: Config, apps: list[AppConfig], keep: list[tuple[str, bytes]] | None = None
+) -> int:
     """Fetch every page of every app as a poll does and decode it (one call per page);
-    nothing else. Returns events."""
+    nothing else (the pages' bodies are appended to `keep` if given). Returns events."""
     c = config.daemon.collector
     total = 0
 
@@ -99,7 +105,10 @@ async def ceiling_pass(config: Config, apps: list[AppConfig]) -> int:
                 params = {"limit": str(app.source.page_limit)}
                 if cursor:
                     params["cursor"] = cursor
-                page = decode_page(await get("/v1/events", params))
+                body = await get("/v1/events", params)
+                if keep is not None:
+                    keep.append((app.id, body))
+                page = decode_page(body)
                 if page.events is None:
                     raise RuntimeError(f"{app.id}: a page held a bad event")
                 total += len(page.events)
@@ -198,6 +207,45 @@ async def ingest_pass(
     return stored, dups, size
 
 
+def stage_costs(
+    pages: list[tuple[str, bytes]], key: bytes, store_path: Path, config: Config
+) -> dict[str, float]:
+    """CPU seconds of each stage over these (app, page body) pairs, in this thread alone:
+    decode, normalise (a fresh pseudonym cache) and store (a fresh store, the pages of an
+    app merged up to COMMIT_EVENTS a batch, as the scheduler does)."""
+    clock = time.thread_time
+    now = time.time()
+    skew, retention = config.daemon.collector.max_clock_skew, config.daemon.store.rollup_retention
+    p = Pseudonymizer(key)
+    norms: dict[str, EventNormaliser] = {}
+    batches: list[tuple[str, IngestBatch]] = []
+    pending: dict[str, list[IngestBatch]] = {}
+    spent = {"decode": 0.0, "normalise": 0.0, "store": 0.0}
+    for app_id, body in pages:
+        t0 = clock()
+        page = decode_page(body)
+        t1 = clock()
+        norm = norms.setdefault(app_id, EventNormaliser(app_id, p, now, skew, now - retention))
+        events = norm.from_page(page)
+        spent["decode"] += t1 - t0
+        spent["normalise"] += clock() - t1
+        waiting = pending.setdefault(app_id, [])
+        waiting.append(IngestBatch(events=events, cursor=page.next_cursor))
+        if sum(len(b.events) for b in waiting) >= COMMIT_EVENTS:
+            batches.append((app_id, merge_batches(waiting)))
+            pending[app_id] = []
+    batches += [(a, merge_batches(w)) for a, w in pending.items() if w]
+    store = Store(store_path)
+    try:
+        t0 = clock()
+        for app_id, batch in batches:
+            store.ingest(app_id, batch, now)
+        spent["store"] = clock() - t0
+    finally:
+        store.close()
+    return spent
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--apps", type=int, default=4, help="simulated load apps polled at once")
@@ -242,10 +290,12 @@ def main(argv: list[str] | None = None) -> int:
             rates: dict[str, list[float]] = {
                 k: [] for k in ("ceiling", "normalise", "ingest", "ceiling_cpu", "ingest_cpu")
             }
+            pages: list[tuple[str, bytes]] = []  # the first ceiling pass's, for `stages`
             for rnd in range(1, args.repeat + 1):
                 n_ceiling = 0
+                keep = pages if rnd == 1 else None
                 for name, run in (
-                    ("ceiling", lambda: ceiling_pass(config, apps)),
+                    ("ceiling", lambda keep=keep: ceiling_pass(config, apps, keep)),
                     ("normalise", lambda: normalise_pass(config, apps, Pseudonymizer(key))),
                 ):
                     sim_cpu0 = sim.cpu_seconds()
@@ -306,6 +356,24 @@ def main(argv: list[str] | None = None) -> int:
                 fraction_of_ceiling_cpu=med["ingest_cpu"] / med["ceiling_cpu"],
                 goal_events_per_s=300_000,
                 goal_met=med["ingest"] >= 300_000 and med["ingest"] >= 0.5 * med["ceiling"],
+            )
+
+            stages: dict[str, list[float]] = {}
+            n_pages = sum(len(decode_page(b).events or ()) for _, b in pages)
+            for rnd in range(args.repeat):
+                store_path = tmp / f"stages-{rnd}.sqlite"
+                for k, v in stage_costs(pages, key, store_path, config).items():
+                    stages.setdefault(k, []).append(v)
+                for f in tmp.glob(store_path.name + "*"):
+                    f.unlink()
+            us = {k: 1e6 * min(v) / max(n_pages, 1) for k, v in stages.items()}
+            figure(
+                "stages",
+                events=n_pages,
+                decode_us=us["decode"],
+                normalise_us=us["normalise"],
+                store_us=us["store"],
+                total_us=sum(us.values()),
             )
 
             if args.profile:

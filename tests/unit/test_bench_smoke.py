@@ -26,6 +26,8 @@ EXPECTED = {
         rf"summary: rounds=1 ceiling_events_per_s={NUM} normalise_events_per_s={NUM} "
         rf"ingest_events_per_s={NUM} ingest_events_per_cpu_s={NUM} "
         rf"ceiling_events_per_cpu_s={NUM} fraction_of_ceiling={NUM}",
+        rf"stages: events=(?P<staged>\d+) decode_us={NUM} normalise_us={NUM} store_us={NUM} "
+        rf"total_us={NUM}",
         rf"hot: func=.+ own_s={NUM} own_pct={NUM}",
         rf"memory: rss_mib={NUM} peak_rss_mib={NUM}",
     ],
@@ -120,6 +122,7 @@ def test_ingest_bench_runs() -> None:
     assert int(f["stored"]) >= int(f["served"])
     assert int(f["ceiling"]) >= int(f["served"])
     assert int(f["normalised"]) >= int(f["served"])
+    assert int(f["staged"]) == int(f["ceiling"])  # the stages ran over the first round's pages
 
 
 @pytest.mark.timeout(300)
