@@ -14,10 +14,11 @@ the clock starts), so the figures are the daemon's own. Three passes over the sa
 Each pass polls the apps concurrently, as the daemon does, until every one is caught up,
 with a fresh pseudonym cache (and the ingest pass a fresh store). All run `--repeat` times;
 the summary gives the medians, as the machine may be shared, and ingest as a fraction of
-the ceiling measured in the same rounds. Then `stages`: the same pages, fetched once and
-kept, go through each stage without HTTP or the event loop, timed alone in CPU µs per
-event (best of the rounds): page decode, normalising, and the store's write (batches of
-the scheduler's COMMIT_EVENTS, as it merges them). `--profile` adds a last pass under
+the ceiling measured in the same rounds. Then `stages`: the same pages, fetched once more and
+kept (after the memory figure, which is of the passes), go through each stage without
+HTTP or the event loop, timed alone in CPU µs per event (best of the rounds): page decode,
+normalising, and the store's write (batches of the scheduler's COMMIT_EVENTS, as it
+merges them). `--profile` adds a last pass under
 cProfile (event loop and store writer thread, their CPU time) and prints the top
 functions by own time. Figures only: nothing here asserts timing.
 
@@ -290,12 +291,10 @@ def main(argv: list[str] | None = None) -> int:
             rates: dict[str, list[float]] = {
                 k: [] for k in ("ceiling", "normalise", "ingest", "ceiling_cpu", "ingest_cpu")
             }
-            pages: list[tuple[str, bytes]] = []  # the first ceiling pass's, for `stages`
             for rnd in range(1, args.repeat + 1):
                 n_ceiling = 0
-                keep = pages if rnd == 1 else None
                 for name, run in (
-                    ("ceiling", lambda keep=keep: ceiling_pass(config, apps, keep)),
+                    ("ceiling", lambda: ceiling_pass(config, apps)),
                     ("normalise", lambda: normalise_pass(config, apps, Pseudonymizer(key))),
                 ):
                     sim_cpu0 = sim.cpu_seconds()
@@ -358,8 +357,12 @@ def main(argv: list[str] | None = None) -> int:
                 goal_met=med["ingest"] >= 300_000 and med["ingest"] >= 0.5 * med["ceiling"],
             )
 
+            cur, peak = rss_mib()  # of the passes (the pages kept below would add to it)
+            figure("memory", rss_mib=cur, peak_rss_mib=peak)
+
+            pages: list[tuple[str, bytes]] = []
+            n_pages = asyncio.run(ceiling_pass(config, apps, pages))
             stages: dict[str, list[float]] = {}
-            n_pages = sum(len(decode_page(b).events or ()) for _, b in pages)
             for rnd in range(args.repeat):
                 store_path = tmp / f"stages-{rnd}.sqlite"
                 for k, v in stage_costs(pages, key, store_path, config).items():
@@ -388,8 +391,6 @@ def main(argv: list[str] | None = None) -> int:
                 clk.stop()
                 figure("profiled_ingest", wall_s=clk.wall, cpu_s=clk.cpu)
                 hot_spots(profilers, args.top)
-    cur, peak = rss_mib()
-    figure("memory", rss_mib=cur, peak_rss_mib=peak)
     return 0
 
 

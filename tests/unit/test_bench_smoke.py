@@ -122,7 +122,7 @@ def test_ingest_bench_runs() -> None:
     assert int(f["stored"]) >= int(f["served"])
     assert int(f["ceiling"]) >= int(f["served"])
     assert int(f["normalised"]) >= int(f["served"])
-    assert int(f["staged"]) == int(f["ceiling"])  # the stages ran over the first round's pages
+    assert int(f["staged"]) >= int(f["served"])  # the stages ran over every page
 
 
 @pytest.mark.timeout(300)
