@@ -126,3 +126,13 @@ def test_count_distinct_is_unique_size() -> None:
     for n, size in ((1, 0), (5, 3), (300, 1000), (4000, 50)):
         codes = rng.integers(0, n, size).astype(np.int32)
         assert stats.count_distinct(codes, n) == np.unique(codes).size
+
+
+def test_distinct_codes_is_unique() -> None:
+    rng = np.random.default_rng(7)
+    for n, size, dtype in ((1, 0, np.int32), (5, 3, np.int32), (300, 1000, np.int64),
+                           (4000, 50, np.int32)):
+        codes = rng.integers(0, n, size).astype(dtype)
+        got = stats.distinct_codes(codes, n)
+        want = np.unique(codes)
+        assert got.dtype == want.dtype and got.tolist() == want.tolist()

@@ -34,6 +34,7 @@ from tapwatch.detectors.stats import (
     corrected_burstiness,
     data_confidence,
     day_to_date,
+    distinct_codes,
     exceedance_score,
     grouped_mad,
     histogram,
@@ -107,7 +108,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     first = today - st.lookback_days
     sel = (ad.day >= first) & (ad.day < today) & (ad.events > 0)
     n_acc = len(ad.accounts)
-    active_codes = np.unique(ad.account[sel])
+    active_codes = distinct_codes(ad.account[sel], n_acc)
     if active_codes.size == 0:
         return []
 

@@ -51,6 +51,7 @@ from tapwatch.detectors.stats import (
     count_distinct,
     data_confidence,
     day_to_date,
+    distinct_codes,
     exceedance_score,
     group_time_keys,
     histogram,
@@ -243,7 +244,7 @@ def _daily(inp: DetectorInput, st: Settings) -> _Daily | None:
         depth=float(ad.meaningful[sel].sum() / sel.sum()),
         mau=mau,
         stickiness=float(dau[judged].mean() / mau),
-        ritual_accounts=np.unique(acc[~not_ritual[acc]]),
+        ritual_accounts=distinct_codes(acc[~not_ritual[acc]], len(ad.accounts)),
         durations=sessions["durations"],
         short_share=float(sessions["empty_short"].mean()) if n_sessions >= st.min_sessions
         else 0.0,
