@@ -117,6 +117,18 @@ def test_two_separate_rounds_are_two_findings_and_thresholds_hold():
     assert detect(logs, min_days=6) == []  # five workdays in the window
 
 
+def test_a_round_needs_min_apps_apps_with_events():
+    """Two accounts opened every morning make a round of two apps, not of three; apps
+    without events count for nothing."""
+    rng = random.Random(5)
+    logs = {app: Events(app) for app in OFFICIAL[:2]}
+    daily_round(rng, logs, OFFICIAL[:2], [f"official{i:02d}" for i in range(10)], p=1.0)
+    logs.update({app: Events(app) for app in OFFICIAL[2:]})  # registered, silent
+    assert detect(logs, min_apps=3) == []
+    [f] = detect(logs, min_apps=2)
+    assert sorted(f.apps) == OFFICIAL[:2]
+
+
 def test_the_engine_counts_the_round_for_every_app_of_the_group():
     from tapwatch.detectors.engine import run_fleet
 

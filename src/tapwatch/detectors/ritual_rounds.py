@@ -87,6 +87,10 @@ class Settings(BaseModel):
 def _visits(inputs: list[DetectorInput], st: Settings) -> dict[str, dict[int, list]]:
     """account -> local day -> [(time, app)] of the apps it opened without working in them
     that day (raw windows), for the account-days that opened min_apps apps or more."""
+    # A round spans min_apps apps: with fewer apps that have events there is none (a
+    # one-app dump's analyze would otherwise code every account of every window for it).
+    if sum(1 for inp in inputs if len(inp.events)) < st.min_apps:
+        return {}
     names: dict[str, int] = {}
     cols: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for k, inp in enumerate(inputs):
