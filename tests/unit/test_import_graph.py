@@ -5,6 +5,7 @@ included, relative imports resolved."""
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,20 @@ def test_reading_a_dump_imports_neither_the_http_client_nor_the_adapters() -> No
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == ""
+
+
+def test_numpy_matrix_products_stay_on_one_thread() -> None:
+    """tapwatch keeps OpenBLAS to one thread (its spinning threads slowed the timestamp
+    parse's small products several times and burned another core)."""
+    code = (
+        "import os, tapwatch, numpy as np\n"
+        "from tapwatch.timestamps import epoch_seconds\n"
+        "epoch_seconds(['2026-11-30T09:34:00.123+08:00'] * 5000)\n"
+        "np.ones((200, 200)) @ np.ones((200, 200))\n"
+        "print(len(os.listdir('/proc/self/task')))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS",
+                                                             "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env)
+    assert out.stdout.strip() == "1"
