@@ -1,6 +1,7 @@
 """Layers see down, never up (docs/ARCHITECTURE: exporters read a view of the daemon,
 they do not import it). Every module's imports are read from its AST, type-only imports
-included, relative imports resolved."""
+included, relative imports resolved. And what importing tapwatch brings into a process:
+no HTTP client for reading dumps, one OpenBLAS thread."""
 
 from __future__ import annotations
 
