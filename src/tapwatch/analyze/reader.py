@@ -26,7 +26,7 @@ import numpy as np
 from tapwatch.columns import STR_COLUMNS, EventColumns, Tables
 from tapwatch.events import EventRejected, WireEvent, decode_events, decode_jsonl, decode_wire
 from tapwatch.pseudonym import Pseudonymizer
-from tapwatch.sources.normalise import EventNormaliser
+from tapwatch.sources.normalise import PSEUDONYMISED_COLUMNS, EventNormaliser, column_absent
 
 #: bytes of JSONL decoded per call, events normalised per call, rows of CSV per chunk
 BLOCK_BYTES = 2**19
@@ -35,8 +35,6 @@ CSV_ROWS = 50_000
 #: a dump has no clock: events up to this much after --now are accepted, as by the daemon
 CLOCK_SKEW = 600.0
 _APP = operator.attrgetter("app")
-#: string columns holding ids that are pseudonymised (by kind of id), as by the daemon
-_ID_KINDS = {"account": "account", "device": "device", "network": "network"}
 _NEW = -2  # the code of a value not yet in a table, while coding a column
 
 
@@ -52,7 +50,7 @@ class TableCoder(EventNormaliser):
         # raw value -> code in the tables, per kind of id (None: the one plain strings
         # share; their codes are those of string_index); an absent value codes as -1
         self._codes: dict[str | None, dict[str | None, int]] = {
-            kind: {None: -1} for kind in (*_ID_KINDS.values(), None)
+            kind: {None: -1} for kind in ("account", *PSEUDONYMISED_COLUMNS.values(), None)
         }
 
     def forget_raw_ids(self) -> None:
@@ -74,8 +72,10 @@ class TableCoder(EventNormaliser):
         optional: dict[str, np.ndarray] = {}
         for f in STR_COLUMNS:
             col = cols[f]
-            if col.count(None) != n:
-                optional[f] = self._code_into(col, _ID_KINDS.get(f), t.strings, t.string_index)
+            if not column_absent(col, n):
+                optional[f] = self._code_into(
+                    col, PSEUDONYMISED_COLUMNS.get(f), t.strings, t.string_index
+                )
         optional.update(floats)
         return EventColumns(
             ids=cols["id"],  # type: ignore[arg-type]  # a tuple: read-only, as a list here

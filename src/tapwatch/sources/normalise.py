@@ -53,7 +53,8 @@ log = logging.getLogger("tapwatch.sources")
 _astuple = msgspec.structs.astuple
 _TYPE_CODE = {name: int(t) for name, t in EVENT_TYPE_BY_NAME.items()}
 _UNKNOWN_TYPE = 255
-_PSEUDONYMISED = {"device": "device", "network": "network"}
+#: string columns, other than the account, whose values are ids pseudonymised (by kind)
+PSEUDONYMISED_COLUMNS = {"device": "device", "network": "network"}
 _STRING_FIELDS = ("id", "type", "account", "app", *STR_COLUMNS)
 _FLOAT_COLUMNS = F64_COLUMNS + F32_COLUMNS
 
@@ -227,8 +228,8 @@ class EventNormaliser:
         optional: dict[str, np.ndarray] = {}
         for f in STR_COLUMNS:
             col = cols[f]
-            if not _absent(col, n):
-                optional[f] = self._coded(col, _PSEUDONYMISED.get(f), strings)
+            if not column_absent(col, n):
+                optional[f] = self._coded(col, PSEUDONYMISED_COLUMNS.get(f), strings)
         optional.update(floats)
         return EventColumns(
             ids=cols["id"],
@@ -296,7 +297,7 @@ def validate(
 
     if not typed:
         _check_types(cols, n, reject, text)
-    floats = {f: _floats(cols[f]) for f in _FLOAT_COLUMNS if not _absent(cols[f], n)}
+    floats = {f: _floats(cols[f]) for f in _FLOAT_COLUMNS if not column_absent(cols[f], n)}
     for f in ("id", "account"):
         col = cols[f]
         if "" in col:
@@ -425,7 +426,7 @@ def _times(
 ) -> np.ndarray:
     """Epoch seconds of each event: `ts_ms` where given, else `ts`."""
     ms_col, ts_col = cols["ts_ms"], cols["ts"]
-    if _absent(ms_col, n):
+    if column_absent(ms_col, n):
         ts, absent = epoch_seconds(ts_col)
     else:
         ts, absent = epoch_milliseconds(ms_col)
@@ -468,7 +469,7 @@ def _wire_columns(events: Sequence[WireEvent]) -> dict[str, Sequence[Any]]:
         gc.enable()
 
 
-def _absent(col: Sequence[Any], n: int) -> bool:
+def column_absent(col: Sequence[Any], n: int) -> bool:
     """Whether a column of n values is absent (None) in every event. A present column
     nearly always has a value in its first event, and that answers without counting
     (counting None compares every string with it, the slow way)."""
