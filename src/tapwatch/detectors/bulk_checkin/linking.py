@@ -47,7 +47,14 @@ class Ring:
 
     @property
     def size(self) -> int:
+        """The most accounts in one burst."""
         return max(b.n_accounts for b in self.bursts)
+
+    @property
+    def phones(self) -> int:
+        """The accounts over every burst of the ring: the phones in the bag, of which a
+        day's burst may miss a few (left at home, worked in a sitting too small to see)."""
+        return len(self.accounts)
 
 
 def link(win: EventWindow, bursts: list[Burst], tz: object, s: Settings) -> list[Ring]:

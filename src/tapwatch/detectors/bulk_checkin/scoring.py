@@ -43,7 +43,8 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
     when it cannot reach min_score (most chance groups: the costly look-ups of where the
     accounts are otherwise are then skipped)."""
     win = inp.events
-    base = s.size_weight * _ramp(ring.size, s.min_accounts - 1, s.strong_accounts)
+    # Size is the bag's: a set seen again with a few phones missing each day is no smaller.
+    base = s.size_weight * _ramp(ring.phones, s.min_accounts - 1, s.strong_accounts)
     in_step = _ramp(ring.size, s.group_accounts, s.strong_accounts)
     tempo = tempo_signals(ring.main, in_step, s)
     tempo.append(one_at_a_time(win.ts, ring.main, in_step, s))
