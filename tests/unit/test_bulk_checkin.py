@@ -670,3 +670,26 @@ def test_reads_far_away_hours_apart_are_not_elsewhere() -> None:
     )
     [f] = detect(sc)
     assert f.evidence["accounts_elsewhere"] == []
+
+
+def test_ring_size_is_the_bag_not_its_largest_day() -> None:
+    """A careful operator checks in a bag of eight officials' phones on three mornings, a
+    different two left at home each day (six a day); two of the officials also came to
+    the place on their own once that week. The ring is eight phones, as the same set seen
+    again shows, and is reported; a bag of six (the same six every day) is scored as six
+    and is not."""
+
+    def scene(n_bag: int, drop: list[list[int]]) -> Scenario:
+        sc = Scenario(seed=51)
+        bag = people("bag", n_bag)
+        for d, away in enumerate(drop):
+            here = [bag[i] for i in sc.rng.permutation(n_bag).tolist() if i not in away]
+            sc.careful_ring(BASE + d * DAY + d * 900.0, here, gap_range=(15.0, 40.0))
+        for k in range(2):  # a visit of their own, days later
+            sc.checkin(BASE + 4 * DAY + k * 7200.0, bag[k], 1.0, 1.0)
+        return sc
+
+    [f] = detect(scene(8, [[0, 1], [2, 3], [4, 5]]))
+    assert len(f.evidence["accounts"]) == 8
+    assert "repeated_days" in codes(f) and "never_otherwise_here" not in codes(f)
+    assert detect(scene(6, [[], [], []])) == []
