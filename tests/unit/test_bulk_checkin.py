@@ -431,7 +431,7 @@ def test_training_course_on_three_days_is_silent_because_many_hands_checked_in()
     sc = Scenario(seed=30)
     _training_course(sc, days=3)
     assert detect(sc) == []
-    [f] = detect(sc, weight_many_hands=0.0)
+    [f] = detect(sc, weight_many_hands=0.0, weight_call=0.0)  # answering a call, too
     assert {"repeated_days", "many_hands"} <= codes(f)
     hands = next(g for g in f.evidence["signals"] if g["code"] == "many_hands")
     assert hands["present"] and hands["value"] >= hands["threshold"]
@@ -649,7 +649,7 @@ def test_colleagues_who_belong_at_the_place_are_silent() -> None:
     sc.colleagues_at_door(people("staff", 15), 2, desk_reads=True)
     assert detect(sc) == []
     assert detect(sc, weight_belong=0.0) == []  # people who stay: counter-evidence too
-    [f] = detect(sc, weight_belong=0.0, weight_stay=0.0)
+    [f] = detect(sc, weight_belong=0.0, weight_stay=0.0, weight_call=0.0)
     assert {"belong_here", "people_stay"} <= codes(f)
 
 
@@ -693,3 +693,33 @@ def test_ring_size_is_the_bag_not_its_largest_day() -> None:
     assert len(f.evidence["accounts"]) == 8
     assert "repeated_days" in codes(f) and "never_otherwise_here" not in codes(f)
     assert detect(scene(6, [[], [], []])) == []
+
+
+def test_course_answering_the_instructors_call_is_silent() -> None:
+    """Twenty trainees at their desks check in on three course mornings when the
+    instructor asks, each after a delay of their own (lognormal around 40 s: most within
+    a minute, a few after two or three), nobody checking out: the check-ins bunch after
+    the call and thin out at both ends. One operator keeps one pace throughout. Even with
+    many hands not counted, the course is silent; without either it is reported."""
+    sc = Scenario(seed=52)
+    trainees = people("desk", 20)
+    seats = sc.rng.uniform(-3, 3, (20, 2))
+    for d in range(3):
+        delays = np.sort(40.0 * sc.rng.lognormal(0.0, 0.8, 20))
+        order = sc.rng.permutation(20)
+        sc.taps(BASE + d * DAY + delays, [trainees[i] for i in order], seats[order])
+    assert detect(sc, weight_many_hands=0.0) == []
+    [f] = detect(sc, weight_many_hands=0.0, weight_call=0.0)
+    assert {"answering_a_call", "repeated_days"} <= codes(f)
+
+
+def test_careful_ring_with_pauses_is_not_answering_a_call() -> None:
+    """One careful operator on three days, gaps of 10-90 s and a four-minute pause
+    halfway: no bunching in the middle, so answering a call is measured and absent."""
+    sc = Scenario(seed=53)
+    bag = people("pace", 16)
+    for d in range(3):
+        sc.careful_ring(BASE + d * DAY + d * 600.0, [bag[i] for i in sc.rng.permutation(16)])
+    [f] = detect(sc)
+    call = next(g for g in f.evidence["signals"] if g["code"] == "answering_a_call")
+    assert not call["present"] and call["value"] > 0.02

@@ -23,6 +23,8 @@ from tapwatch.detectors.bulk_checkin.signal import Signal
 #: Gaps on each side that give a gap's local pace (their median): enough that one pause or
 #: a change of lot does not set it, few enough to follow a ring worked in lots.
 NEIGHBOURS = 2
+#: Gaps a burst needs before its shape (bunched in the middle or not) is read.
+MIN_CALL_GAPS = 7
 
 
 def tempo_signals(b: Burst, ramp: float, s: Settings) -> list[Signal]:
@@ -141,3 +143,59 @@ def many_hands(ts: np.ndarray, account: np.ndarray, ring: Ring, s: Settings) -> 
         "(many hands: people present, not a bag of phones)",
         None,
     )
+
+
+def answering_a_call(ts: np.ndarray, account: np.ndarray, ring: Ring, s: Settings) -> Signal:
+    """People answering one call (an instructor, a supervisor), each after a delay of
+    their own: most check in soon, a few take longer, and some came early, so the
+    check-ins bunch in the middle and thin out at both ends. One operator taking one
+    phone after another keeps one pace throughout, whatever it is (pauses fall anywhere).
+    Measured per burst as the rank correlation of each gap with its distance from the
+    burst's middle (each phone's first check-in), in bursts at a pace of min_hands_pace_s
+    or slower, pooled over the ring's bursts (Stouffer); counter-evidence when a pace that
+    steady would give as strong a pattern by chance with p <= call_p."""
+    zs = []
+    for b in ring.bursts:
+        _, first = np.unique(account[b.rows], return_index=True)
+        gaps = np.diff(np.sort(ts[b.rows[first]]))
+        m = gaps.size
+        # Software or a quick hand bunches phones too; people answering take seconds.
+        if m < MIN_CALL_GAPS or np.median(gaps) < s.min_hands_pace_s:
+            continue
+        from_middle = np.abs(np.arange(m) - (m - 1) / 2.0)
+        zs.append(_rank_correlation(from_middle, gaps) * math.sqrt(m - 1))
+    z = sum(zs) / math.sqrt(len(zs)) if zs else 0.0
+    p = 0.5 * math.erfc(z / math.sqrt(2.0))
+    return Signal(
+        "answering_a_call",
+        round(p, 4),
+        s.call_p,
+        -s.weight_call,
+        p <= s.call_p,
+        f"the check-ins bunch in the middle of the burst and thin out at both ends (rank "
+        f"correlation of the gaps with their distance from the middle, z={z:.2f} over "
+        f"{len(zs)} bursts, p={p:.2g}): people answering one call, each after a delay of "
+        "their own, not one operator keeping one pace",
+        None,
+    )
+
+
+def _rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (ties in x share their mean rank); 0 if constant."""
+    rx, ry = _ranks(x), _ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    den = math.sqrt(float(np.sum(rx * rx) * np.sum(ry * ry)))
+    return float(np.sum(rx * ry)) / den if den > 0 else 0.0
+
+
+def _ranks(v: np.ndarray) -> np.ndarray:
+    """Ranks from 0, equal values sharing their mean rank."""
+    order = np.argsort(v, kind="stable")
+    sv = v[order]
+    start = np.concatenate(([True], sv[1:] != sv[:-1]))
+    group = np.cumsum(start) - 1
+    first = np.flatnonzero(start)
+    size = np.diff(np.append(first, sv.size))
+    out = np.empty(v.size)
+    out[order] = first[group] + (size[group] - 1) / 2.0
+    return out

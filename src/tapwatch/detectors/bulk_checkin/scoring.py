@@ -28,7 +28,12 @@ from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.bulk_checkin.hardware import hardware_signals
 from tapwatch.detectors.bulk_checkin.linking import Ring
 from tapwatch.detectors.bulk_checkin.presence import Context, place_radius, presence_signals
-from tapwatch.detectors.bulk_checkin.rhythm import many_hands, one_at_a_time, tempo_signals
+from tapwatch.detectors.bulk_checkin.rhythm import (
+    answering_a_call,
+    many_hands,
+    one_at_a_time,
+    tempo_signals,
+)
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
 
@@ -49,6 +54,7 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
     tempo = tempo_signals(ring.main, in_step, s)
     tempo.append(one_at_a_time(win.ts, ring.main, in_step, s))
     tempo.append(many_hands(win.ts, win.account, ring, s))
+    tempo.append(answering_a_call(win.ts, win.account, ring, s))
     repeat = _repetition(ring, s)
     # The app-wide rarity of a shared network: the place's own can only make it commoner.
     m, shared = hardware_signals(ctx, ring, np.zeros(0, dtype=np.int64), s)

@@ -358,6 +358,20 @@ class Settings(BaseModel):
         lt=1,
         description="Share of the score taken off when many hands checked in (people present).",
     )
+    call_p: float = Field(
+        default=0.02,
+        gt=0,
+        lt=1,
+        description="Chance, for one operator keeping one pace, of check-ins bunching in the "
+        "middle of the burst and thinning out at both ends as strongly as seen, at or under "
+        "which people answered one call (counter-evidence).",
+    )
+    weight_call: float = Field(
+        default=0.3,
+        ge=0,
+        lt=1,
+        description="Share of the score taken off when people answered one call.",
+    )
     weight_all_at_once: float = Field(
         default=0.5, ge=0, lt=1, description="Weight of all phones checked in at once."
     )
