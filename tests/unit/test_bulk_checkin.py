@@ -723,3 +723,27 @@ def test_careful_ring_with_pauses_is_not_answering_a_call() -> None:
     [f] = detect(sc)
     call = next(g for g in f.evidence["signals"] if g["code"] == "answering_a_call")
     assert not call["present"] and call["value"] > 0.02
+
+
+def test_sittings_of_two_phones_on_other_days_are_no_visits_of_their_own() -> None:
+    """A careful operator checks in a bag of ten phones on three mornings; on two more
+    mornings the bag is worked in sittings of two phones, ten minutes apart (too few at
+    once to be a burst). Those pairs are the bag again, not the accounts coming to the
+    place on their own: the ring is found. Had four of the accounts each come alone on
+    those mornings, hours apart, they would belong there and the ring would be silent."""
+
+    def scene(alone: bool) -> Scenario:
+        sc = Scenario(seed=54)
+        bag = people("sit", 10)
+        for d in range(3):
+            sc.careful_ring(BASE + d * DAY + d * 600.0, bag, gap_range=(15.0, 40.0))
+        for d in (3, 4):
+            for k in range(0, 10, 2):
+                t = BASE + d * DAY + k * (3600.0 if alone else 300.0)
+                sc.checkin(t, bag[k], 0.5, 0.5)
+                sc.checkin(t + (1800.0 if alone else 25.0), bag[k + 1], 0.5, 0.5)
+        return sc
+
+    [f] = detect(scene(alone=False))
+    assert "belong_here" not in codes(f)
+    assert detect(scene(alone=True)) == []

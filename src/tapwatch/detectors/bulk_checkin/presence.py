@@ -290,10 +290,11 @@ def _belonging(
 ) -> int:
     """Accounts that come to the place on their own: activity there away from the ring's
     bursts (further than visit_gap_s) that is either something other than a check-in
-    (using the app there, like staff at their desks) or a check-in with at most one other
-    of the ring's accounts there within context_s. A ring's phones only ever check in,
-    together; a day of the ring that was not linked, or another session of phones (check-ins
-    in any burst, left out by the caller), is not a visit of one's own."""
+    (using the app there, like staff at their desks) or a check-in with no other of the
+    ring's accounts there within session_gap_s. A ring's phones only ever check in,
+    together; a day of the ring that was not linked, another session of phones (check-ins
+    in any burst, left out by the caller), or a sitting of one or two of its phones within
+    the session gap of another is not a visit of one's own."""
     spans = np.array([(b.start, b.end) for b in ring.bursts])
     away = np.all(
         (t[:, None] < spans[None, :, 0] - s.visit_gap_s)
@@ -305,10 +306,10 @@ def _belonging(
     t, acc = t[is_checkin], acc[is_checkin]
     order = np.argsort(t)
     t, acc = t[order], acc[order]
-    lo = np.searchsorted(t, t - s.context_s, side="left")
-    hi = np.searchsorted(t, t + s.context_s, side="right")
+    lo = np.searchsorted(t, t - s.session_gap_s, side="left")
+    hi = np.searchsorted(t, t + s.session_gap_s, side="right")
     for i in range(t.size):
-        if len(set(acc[lo[i] : hi[i]].tolist()) - {int(acc[i])}) <= 1:
+        if set(acc[lo[i] : hi[i]].tolist()) == {int(acc[i])}:
             belong.add(int(acc[i]))
     return len(belong)
 
