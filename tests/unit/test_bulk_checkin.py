@@ -747,3 +747,25 @@ def test_sittings_of_two_phones_on_other_days_are_no_visits_of_their_own() -> No
     [f] = detect(scene(alone=False))
     assert "belong_here" not in codes(f)
     assert detect(scene(alone=True)) == []
+
+
+def test_retried_check_ins_do_not_hide_one_phone_at_a_time() -> None:
+    """One operator checks in thirty phones about 30 s apart; six check-ins fail and the
+    phone is tapped again a few seconds after the next one. A retry is the same phone:
+    counting each phone's first check-in, the phones were handled one at a time. People
+    arriving on their own at the same pace (exponential gaps), with the same retries, are
+    not one at a time."""
+
+    def signal(gaps: np.ndarray) -> dict:
+        sc = Scenario(seed=55)
+        bag = people("retry", 30)
+        times = BASE + np.concatenate(([0.0], np.cumsum(gaps)))
+        taps = sc.taps(times, bag, sc.rng.normal(0, 0.5, (30, 2)))
+        for k in (4, 9, 14, 19, 24, 28):  # phone k-1 tapped again just after phone k
+            sc.checkin(taps[k].ts + 3.0, taps[k - 1].account, 0.0, 0.0)
+        found = detect(sc, min_score=0.01)
+        return next(g for g in found[0].evidence["signals"] if g["code"] == "one_at_a_time")
+
+    rng = np.random.default_rng(56)
+    assert signal(30.0 * rng.uniform(0.8, 1.2, 29))["present"]
+    assert not signal(rng.exponential(30.0, 29))["present"]

@@ -60,13 +60,17 @@ def tempo_signals(b: Burst, ramp: float, s: Settings) -> list[Signal]:
     ]
 
 
-def one_at_a_time(ts: np.ndarray, b: Burst, ramp: float, s: Settings) -> Signal:
+def one_at_a_time(
+    ts: np.ndarray, account: np.ndarray, b: Burst, ramp: float, s: Settings
+) -> Signal:
     """One phone at a time, at whatever pace: one operator finishes a phone before taking
     the next, so gaps far shorter than the burst's usual gap are rare, pauses or not;
     people arriving on their own (or walking in together) have them at random. Present
     when so few short gaps would be seen by chance for independent arrivals at the burst's
-    pace (exponential gaps: a share 1 - 2^-q under q times the median)."""
-    gaps = np.diff(ts[b.rows])
+    pace (exponential gaps: a share 1 - 2^-q under q times the median). Each phone's
+    first check-in only: a failed check-in tapped again is the same phone, not the next."""
+    _, first = np.unique(account[b.rows], return_index=True)  # a retry is the same phone
+    gaps = np.diff(np.sort(ts[b.rows[first]]))
     med = float(np.median(gaps)) if gaps.size else 0.0
     short = int(np.sum(gaps < s.short_gap_share * med))
     p = _binomial_cdf(short, gaps.size, 1.0 - 2.0 ** (-s.short_gap_share)) if med > 0 else 1.0

@@ -52,7 +52,7 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
     base = s.size_weight * _ramp(ring.phones, s.min_accounts - 1, s.strong_accounts)
     in_step = _ramp(ring.size, s.group_accounts, s.strong_accounts)
     tempo = tempo_signals(ring.main, in_step, s)
-    tempo.append(one_at_a_time(win.ts, ring.main, in_step, s))
+    tempo.append(one_at_a_time(win.ts, win.account, ring.main, in_step, s))
     tempo.append(many_hands(win.ts, win.account, ring, s))
     tempo.append(answering_a_call(win.ts, win.account, ring, s))
     repeat = _repetition(ring, s)
