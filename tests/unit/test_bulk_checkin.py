@@ -612,7 +612,7 @@ def test_colleagues_at_one_door_every_morning_keep_their_own_times() -> None:
     sc.crowd(BASE - DAY, people("bg", 80), duration=7 * DAY, radius=3000)  # the app's others
     sc.colleagues_at_door(people("staff", 15), 5, desk_reads=False)
     assert detect(sc) == []
-    [f] = detect(sc, weight_habit=0.0)
+    [f] = detect(sc, weight_habit=0.0, weight_call=0.0)  # arriving on their own, too
     assert {"shared_network", "habitual_times"} <= codes(f)
     assert f.evidence["habit_ratio"] < 0.8
     assert f.evidence["common_shift"] < 6.0  # each varies on their own
@@ -769,3 +769,21 @@ def test_retried_check_ins_do_not_hide_one_phone_at_a_time() -> None:
     rng = np.random.default_rng(56)
     assert signal(30.0 * rng.uniform(0.8, 1.2, 29))["present"]
     assert not signal(rng.exponential(30.0, 29))["present"]
+
+
+def test_passers_by_at_both_ends_of_a_steady_ring_are_not_answering_a_call() -> None:
+    """One operator taps twelve phones about 6 s apart on three days; each day a passer-by
+    checks in at the spot two and a half minutes before and after, chained into the
+    burst: long gaps at both ends, as a crowd answering a call would show. The timing
+    shows one hand, so answering a call is measured but not counted: the ring is found."""
+    sc = Scenario(seed=58)
+    bag = people("steady", 12)
+    for d in range(3):
+        t0 = BASE + d * DAY + d * 500.0
+        taps = sc.ring(t0, [bag[i] for i in sc.rng.permutation(12)], gap=6.0, network=None)
+        sc.checkin(t0 - 150.0, f"passer{d}a", 2.0, -1.0)
+        sc.checkin(taps[-1].ts + 150.0, f"passer{d}b", 2.0, -1.0)
+    [f] = detect(sc)
+    assert "steady_rhythm" in codes(f)
+    call = next(g for g in f.evidence["signals"] if g["code"] == "answering_a_call")
+    assert call["value"] <= 0.02 and not call["present"]

@@ -23,7 +23,7 @@ from tapwatch.detectors.bulk_checkin.signal import Signal
 #: Gaps on each side that give a gap's local pace (their median): enough that one pause or
 #: a change of lot does not set it, few enough to follow a ring worked in lots.
 NEIGHBOURS = 2
-#: Gaps a burst needs before its shape (bunched in the middle or not) is read.
+#: Gaps a burst needs before its shape (bunched in the middle or not) is read: 8 phones.
 MIN_CALL_GAPS = 7
 
 
@@ -149,7 +149,9 @@ def many_hands(ts: np.ndarray, account: np.ndarray, ring: Ring, s: Settings) -> 
     )
 
 
-def answering_a_call(ts: np.ndarray, account: np.ndarray, ring: Ring, s: Settings) -> Signal:
+def answering_a_call(
+    ts: np.ndarray, account: np.ndarray, ring: Ring, one_hand: bool, s: Settings
+) -> Signal:
     """People answering one call (an instructor, a supervisor), each after a delay of
     their own: most check in soon, a few take longer, and some came early, so the
     check-ins bunch in the middle and thin out at both ends. One operator taking one
@@ -157,7 +159,8 @@ def answering_a_call(ts: np.ndarray, account: np.ndarray, ring: Ring, s: Setting
     Measured per burst as the rank correlation of each gap with its distance from the
     burst's middle (each phone's first check-in), in bursts at a pace of min_hands_pace_s
     or slower, pooled over the ring's bursts (Stouffer); counter-evidence when a pace that
-    steady would give as strong a pattern by chance with p <= call_p."""
+    steady would give as strong a pattern by chance with p <= call_p, unless the timing
+    shows `one_hand` (then the long gaps at the ends are passers-by chained in)."""
     zs = []
     for b in ring.bursts:
         _, first = np.unique(account[b.rows], return_index=True)
@@ -175,11 +178,17 @@ def answering_a_call(ts: np.ndarray, account: np.ndarray, ring: Ring, s: Setting
         round(p, 4),
         s.call_p,
         -s.weight_call,
-        p <= s.call_p,
+        p <= s.call_p and not one_hand,
         f"the check-ins bunch in the middle of the burst and thin out at both ends (rank "
         f"correlation of the gaps with their distance from the middle, z={z:.2f} over "
         f"{len(zs)} bursts, p={p:.2g}): people answering one call, each after a delay of "
-        "their own, not one operator keeping one pace",
+        "their own, not one operator keeping one pace"
+        + (
+            "; not counted: the timing shows one operator handling every phone, so the "
+            "long gaps at the ends are passers-by"
+            if p <= s.call_p and one_hand
+            else ""
+        ),
         None,
     )
 

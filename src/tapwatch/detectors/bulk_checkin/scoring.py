@@ -53,8 +53,12 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
     in_step = _ramp(ring.size, s.group_accounts, s.strong_accounts)
     tempo = tempo_signals(ring.main, in_step, s)
     tempo.append(one_at_a_time(win.ts, win.account, ring.main, in_step, s))
+    # When the timing shows one hand tapping every phone, phones seen dispersing soon after
+    # went back to their owners, and long gaps at the ends are passers-by chained in: they
+    # say nothing about people having been there.
+    one_hand = any(g.present and g.code in ONE_HAND for g in tempo)
     tempo.append(many_hands(win.ts, win.account, ring, s))
-    tempo.append(answering_a_call(win.ts, win.account, ring, s))
+    tempo.append(answering_a_call(win.ts, win.account, ring, one_hand, s))
     repeat = _repetition(ring, s)
     # The app-wide rarity of a shared network: the place's own can only make it commoner.
     m, shared = hardware_signals(ctx, ring, np.zeros(0, dtype=np.int64), s)
@@ -64,9 +68,6 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
         return None
     local = ctx.others_at_place(ring, place_radius(inp, ring.main, s), s.presence_days)
     m, shared = hardware_signals(ctx, ring, local, s)
-    # When the timing shows one hand tapping every phone, phones seen dispersing soon after
-    # went back to their owners: it says nothing about people having been there.
-    one_hand = any(g.present and g.code in ONE_HAND for g in tempo)
     signals = [*tempo, *shared, *presence_signals(inp, ring, ctx, s, m, one_hand), *repeat]
     return round(1.0 - min(_doubt(base, signals), 1.0), 3), signals, m
 
