@@ -209,6 +209,31 @@ class World:
             if type == EventType.checkin:
                 self.truth.instances[truth[1]].add(eid)
 
+    def read(
+        self,
+        rng: np.random.Generator,
+        person: Person,
+        ts: float,
+        at: tuple[float, float],
+        net_ts: float,
+        truth: tuple[str, str],
+    ) -> None:
+        """`person` reading the app on their own phone at `at` (a fix good to 10 m), on
+        their own network of the day of `net_ts`."""
+        acc, dev, m, u = person
+        self.add(
+            ts,
+            acc,
+            *at,
+            10.0,
+            venue=None,
+            device=dev,
+            model=m,
+            network=self.network(rng, u, net_ts),
+            type=EventType.read,
+            truth=truth,
+        )
+
     def _organic(self, ck: np.ndarray, rng: np.random.Generator) -> None:
         accs = accuracy(rng, 12.0, ck.shape[0])
         for (u, v, t), a in zip(ck.tolist(), accs.tolist(), strict=True):
@@ -967,23 +992,12 @@ def shift_briefing(w: World, rng: np.random.Generator, key: str) -> None:
         Gathering(
             w, rng, "shift_briefing", (v, la, lo), f"{key}-wifi", wifi_share, acc_median
         ).arrive(f"{key}/day{d}", here, times, disk(rng, n, radius) + spot)
-        for (acc, dev, m, u), ts in zip(here, times.tolist(), strict=True):
+        for person, ts in zip(here, times.tolist(), strict=True):
             if rng.random() < field_p:  # out to the field after the briefing
                 far = rng.uniform(1000, 10000) * np.array([1, -1])[rng.integers(2)]
                 fla, flo = w.fix(rng, la, lo, far, far / 3, 10.0)
-                w.add(
-                    max(ts, day + d * 86400 + start) + rng.uniform(900, 3600),
-                    acc,
-                    fla,
-                    flo,
-                    10.0,
-                    venue=None,
-                    device=dev,
-                    model=m,
-                    network=w.network(rng, u, ts),
-                    type=EventType.read,
-                    truth=("shift_briefing", f"{key}/day{d}"),
-                )
+                when = max(ts, day + d * 86400 + start) + rng.uniform(900, 3600)
+                w.read(rng, person, when, (fla, flo), ts, ("shift_briefing", f"{key}/day{d}"))
 
 
 def site_visit(w: World, rng: np.random.Generator, key: str) -> None:
@@ -1058,23 +1072,12 @@ def field_team(w: World, rng: np.random.Generator, key: str) -> None:
         Gathering(w, rng, "field_team", (v, la, lo), f"{key}-wifi", wifi_share, acc_median).arrive(
             inst, here, times, disk(rng, len(here), radius) + rng.uniform(-20, 20, 2)
         )
-        for (acc, dev, m, u), ts in zip(here, times.tolist(), strict=True):
+        for person, ts in zip(here, times.tolist(), strict=True):
             if rng.random() < home_p:  # reading the app at home before setting out
                 far = rng.uniform(2000, 15000) * np.array([1, -1])[rng.integers(2)]
                 fla, flo = w.fix(rng, la, lo, far / 2, far, 10.0)
-                w.add(
-                    ts - rng.uniform(1200, 3600),
-                    acc,
-                    fla,
-                    flo,
-                    10.0,
-                    venue=None,
-                    device=dev,
-                    model=m,
-                    network=w.network(rng, u, ts),
-                    type=EventType.read,
-                    truth=("field_team", inst),
-                )
+                when = ts - rng.uniform(1200, 3600)
+                w.read(rng, person, when, (fla, flo), ts, ("field_team", inst))
         at_site = [p for p in here if rng.random() < site_p]
         if at_site:
             site = w.venue_near(rng, la, lo, 3000, 20000)
