@@ -14,8 +14,10 @@ sharing devices, repeated photos, accounts active too far away to have been ther
 never otherwise at the place, and the same set again on other days in lockstep.
 Counter-evidence: the accounts belong at the place (they use the app there at other times,
 like staff at their office), the repeated set keeps habitual times (colleagues), many
-hands checked in (people on their own, `rhythm`), the people stayed, or they went their
-own ways right after (`presence`; not when the timing shows one hand tapped every phone).
+hands checked in or people answered one call (people on their own, `rhythm`), the people
+stayed, or they went their own ways right after (`presence`). Answering a call and going
+one's own way are not counted when the timing shows one hand tapped every phone. The
+base grows with the ring's size: its distinct accounts over all its days (the bag).
 """
 
 from __future__ import annotations
