@@ -67,6 +67,46 @@ def test_values_sorted_within_groups_by_key_or_by_lexsort_when_the_key_would_ove
     np.testing.assert_array_equal(by_lexsort, want)
 
 
+@pytest.mark.parametrize("n_groups", [1, 2, 30, 200_000, 2**40])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_packed_key_sort_orders_as_lexsort_or_declines(seed: int, n_groups: int) -> None:
+    """The one-sort path (group and value bits in one uint64) gives exactly what lexsort
+    gives for values of float32 origin, with ties and NaN; it declines (None) where a
+    value has its sign bit set (negatives, -0.0) or bits the group needs, and the
+    grouped statistics then take the other path to the same result."""
+    from tapwatch.detectors.stats import _sorted_by_packed_key, _sorted_within_groups
+
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, n_groups, 3_000)
+    seconds = (rng.random(groups.size) * 86_400).astype(np.float32).astype(np.float64)
+    seconds[::3] = np.round(seconds[::3] / 600) * 600  # ties
+    with_nan = seconds.copy()
+    with_nan[::17] = np.nan
+    for values in (seconds, with_nan):
+        want = values[np.lexsort((values, groups))]
+        got = _sorted_by_packed_key(groups, values, n_groups)
+        if n_groups < 2**40:  # 41 bits of group: float32 values keep only 29 zero bits
+            assert got is not None
+            np.testing.assert_array_equal(got, want)
+        else:
+            assert got is None
+    signed = seconds.copy()
+    signed[::5] *= -1
+    signed[::11] = -0.0
+    fine = rng.random(groups.size) * 86_400  # full float64 precision: low bits in use
+    for values in (signed, fine):
+        if n_groups > 2 or values is signed:  # two groups take the (free) sign bit only
+            assert _sorted_by_packed_key(groups, values, n_groups) is None
+        want = values[np.lexsort((values, groups))]
+        got = _sorted_within_groups(groups, values, n_groups)
+        np.testing.assert_array_equal(got, want)  # -0.0 == 0.0: ties in any order
+    if n_groups <= 30:  # the MAD, whose deviations go through the same sort
+        mad = grouped_mad(groups, seconds, n_groups)
+        med = _reference_median(groups, seconds, n_groups)
+        dev = np.abs(seconds - med[groups])
+        np.testing.assert_array_equal(mad, 1.4826 * _reference_median(groups, dev, n_groups))
+
+
 def test_shared_member_counts_are_those_of_every_pair(monkeypatch) -> None:
     """The index of members gives each pair of sets the count of members in both, exactly
     as intersecting every pair would, also when the pairs are counted in chunks and when

@@ -72,8 +72,13 @@ def grouped_median(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.
 
 def _sorted_within_groups(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
     """`values` ordered by group, ascending within each group (NaN last), as
-    `values[np.lexsort((values, groups))]`: a value's rank and its group make one integer
-    key, and one sort of those keys is several times faster than lexsort."""
+    `values[np.lexsort((values, groups))]`: one sort of the values with their group in
+    the high bits where they fit (`_sorted_by_packed_key`), else a value's rank and its
+    group make one integer key, and one sort of those keys is several times faster than
+    lexsort."""
+    packed = _sorted_by_packed_key(groups, values, n_groups)
+    if packed is not None:
+        return packed
     n = values.size
     if int(n_groups) * n >= 2**62:  # the key would overflow int64
         return values[np.lexsort((values, groups))]
@@ -83,6 +88,34 @@ def _sorted_within_groups(groups: np.ndarray, values: np.ndarray, n_groups: int)
     key = groups.astype(np.int64) * n + rank
     key.sort()
     return values[by_value][key % n]
+
+
+_SIGN = np.uint64(1 << 63)
+
+
+def _sorted_by_packed_key(
+    groups: np.ndarray, values: np.ndarray, n_groups: int
+) -> np.ndarray | None:
+    """`values` (float64) ordered by group, ascending within each group, by one sort of
+    uint64 keys: the group in the high bits, the value's bit pattern below it. The bits
+    of a double with no sign bit order as the double does (+inf, then NaN, last), so the
+    key orders exactly as (group, value) where no value has its sign bit set (negatives,
+    -0.0) and the lowest bits, which the group takes, are zero in every value: those of
+    float32 origin (a rollup's seconds) have 29 zero bits. None where that does not hold.
+    One sort of the values themselves, not an argsort and a sort of ranks (4x faster)."""
+    group_bits = max(int(n_groups) - 1, 1).bit_length()
+    if group_bits >= 64:
+        return None
+    shift = np.uint64(group_bits - 1)  # the sign bit, always 0, is the group's too
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
+    if np.bitwise_and(bits, _SIGN | np.uint64((1 << int(shift)) - 1)).any():
+        return None
+    key = groups.astype(np.uint64) << np.uint64(64 - group_bits)
+    key |= bits >> shift
+    key.sort()
+    key <<= shift
+    key &= ~_SIGN
+    return key.view(np.float64)
 
 
 def grouped_mad(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
