@@ -108,3 +108,30 @@ def test_deterministic():
     a = cw.detect(make_input(ev.items, NOW), cw.Settings())
     b = cw.detect(make_input(list(reversed(ev.items)), NOW), cw.Settings())
     assert a and encoded(a) == encoded(b)
+
+
+def _sharing_tables(inp):
+    """The same input with the raw window coded into the rollups' account table (one list
+    object, as analyze's shared tables), not a table of its own (the daemon's)."""
+    import dataclasses
+
+    ad, win = inp.account_days, inp.events
+    index = {name: code for code, name in enumerate(ad.accounts)}
+    recode = np.array([index[name] for name in win.accounts], dtype=np.int32)
+    shared = dataclasses.replace(win, account=recode[win.account], accounts=ad.accounts)
+    return dataclasses.replace(inp, events=shared)
+
+
+@pytest.mark.parametrize(("seed", "steady", "metronomes"), [(1, 5, 4), (5, 0, 6), (6, 4, 0)])
+def test_shared_and_own_account_tables_give_the_same_finding(seed, steady, metronomes):
+    """Accounts are matched between the rollups and the raw window by code where both use
+    one table, by pseudonym where each has its own: the same finding either way."""
+    ev = _app(random.Random(seed), people=30, steady=steady, metronomes=metronomes)
+    inp = make_input(ev.items, NOW)
+    shared = _sharing_tables(inp)
+    assert shared.events.accounts is shared.account_days.accounts
+    assert inp.events.accounts is not inp.account_days.accounts
+    own = cw.detect(inp, cw.Settings())
+    assert len(own) == 1
+    assert encoded(cw.detect(shared, cw.Settings())) == encoded(own)
+    assert own[0].evidence["accounts_total"] == steady + metronomes

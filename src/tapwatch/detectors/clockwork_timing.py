@@ -34,7 +34,6 @@ from tapwatch.detectors.stats import (
     corrected_burstiness,
     data_confidence,
     day_to_date,
-    distinct_codes,
     exceedance_score,
     grouped_mad,
     histogram,
@@ -108,25 +107,30 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     first = today - st.lookback_days
     sel = (ad.day >= first) & (ad.day < today) & (ad.events > 0)
     n_acc = len(ad.accounts)
-    active_codes = distinct_codes(ad.account[sel], n_acc)
-    if active_codes.size == 0:
-        return []
-
-    # First action of the day: robust spread per account with enough days.
+    # accounts as codes into the rollups' table (its names are distinct): sets of
+    # pseudonyms only for what a finding names
     acc = ad.account[sel].astype(np.int64)
     n_days = np.bincount(acc, minlength=n_acc)
+    active = n_days > 0
+    n_active = int(np.count_nonzero(active))
+    if n_active == 0:
+        return []
+
+    # First action of the day: robust spread per account with enough days (all active).
     spread = grouped_mad(acc, ad.first_s[sel].astype(np.float64), n_acc)
     eligible_first = n_days >= st.min_days
     steady = eligible_first & (spread <= st.max_first_action_spread_s)
-    steady_names = set(map(ad.accounts.__getitem__, np.flatnonzero(steady).tolist()))
 
     # Within-day gaps between actions in the raw window.
-    b_names, b_values, n_eligible_gaps = _regular_accounts(inp, st)
-    clockwork_names = steady_names | b_names
-    active_names = set(map(ad.accounts.__getitem__, active_codes.tolist()))
-    clockwork_names &= active_names  # shares are of the look-back's active accounts
-    share = len(clockwork_names) / len(active_names)
-    if len(clockwork_names) < st.min_accounts or share < st.share_threshold:
+    regular, b_values, n_eligible_gaps = _regular_accounts(inp, st)
+    win = inp.events
+    regular_ad = _codes_in(ad.accounts, win.accounts, regular)
+    clockwork = steady.copy()
+    clockwork[regular_ad] = True
+    clockwork &= active  # shares are of the look-back's active accounts
+    n_clockwork = int(np.count_nonzero(clockwork))
+    share = n_clockwork / n_active
+    if n_clockwork < st.min_accounts or share < st.share_threshold:
         return []
 
     score = round(exceedance_score(share, st.share_threshold, 0.5), 3)
@@ -140,7 +144,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
             rule=_RULE,
         )
     ]
-    n_steady = len(steady_names & active_names)
+    n_steady = int(np.count_nonzero(steady))
     if n_steady:
         reasons.append(
             Reason(
@@ -152,24 +156,24 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
                 threshold=float(st.min_accounts),
             )
         )
-    if b_names:
+    n_regular = int(np.count_nonzero(active[regular_ad]))
+    if regular.any():
         reasons.append(
             Reason(
                 code="regular_intervals",
                 text=f"Accounts (of {n_eligible_gaps} with {st.min_gaps}+ within-day gaps) "
                 f"with corrected burstiness at most {st.max_burstiness:g}.",
-                value=float(len(b_names & active_names)),
+                value=float(n_regular),
                 threshold=float(st.min_accounts),
             )
         )
-    clock_codes_ad = account_codes_by_name(ad.accounts, clockwork_names)
-    win = inp.events
-    clock_codes_win = account_codes_by_name(win.accounts, clockwork_names)
+    clock_codes_ad = np.flatnonzero(clockwork).astype(np.int32)
+    clock_codes_win = _codes_in(win.accounts, ad.accounts, clockwork)
     ev_rows = np.flatnonzero(np.isin(win.account, clock_codes_win))
     summary = (
-        f"{len(clockwork_names)} of {len(active_names)} active accounts ({share:.0%}, "
+        f"{n_clockwork} of {n_active} active accounts ({share:.0%}, "
         f"threshold {st.share_threshold:.0%}) keep clockwork time: {n_steady} start each day "
-        f"within {st.max_first_action_spread_s / 60:g} min, {len(b_names & active_names)} "
+        f"within {st.max_first_action_spread_s / 60:g} min, {n_regular} "
         f"act at machine-regular intervals."
     )
     return [
@@ -186,7 +190,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
             evidence={
                 "period": week,
                 "share": round(share, 4),
-                "accounts_active": len(active_names),
+                "accounts_active": n_active,
                 "first_action_spread_histogram_min": histogram(
                     spread[eligible_first] / 60.0, _SPREAD_EDGES_MIN
                 ),
@@ -196,19 +200,21 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
                 **bounded_event_ids(win, ev_rows),
             },
             confidence=data_confidence(
-                (int(eligible_first.sum()) + n_eligible_gaps, 20), (len(active_names), 20)
+                (int(eligible_first.sum()) + n_eligible_gaps, 20), (n_active, 20)
             ),
         )
     ]
 
 
-def _regular_accounts(inp: DetectorInput, st: Settings) -> tuple[set[str], np.ndarray, int]:
-    """Pseudonyms with machine-regular within-day gaps, the corrected burstiness of every
-    account with enough gaps, and how many such accounts there are."""
+def _regular_accounts(inp: DetectorInput, st: Settings) -> tuple[np.ndarray, np.ndarray, int]:
+    """Which accounts of the raw window (a mask over its account codes) have
+    machine-regular within-day gaps, the corrected burstiness of every account with enough
+    gaps, and how many such accounts there are."""
     win = inp.events
+    n_acc = len(win.accounts)
     rows = np.flatnonzero(~of_types(win.type, _BOOKKEEPING))
     if rows.size < 2:
-        return set(), np.zeros(0), 0
+        return np.zeros(n_acc, dtype=bool), np.zeros(0), 0
     # by account, then time: the window is in time order, so a stable sort by account
     order = rows[np.argsort(win.account[rows], kind="stable")]
     acc = win.account[order].astype(np.int64)
@@ -218,7 +224,6 @@ def _regular_accounts(inp: DetectorInput, st: Settings) -> tuple[set[str], np.nd
     keep = (acc[1:] == acc[:-1]) & (day[1:] == day[:-1]) & (gap <= st.max_gap_s)
     g_acc = acc[1:][keep]
     g = gap[keep]
-    n_acc = len(win.accounts)
     n = np.bincount(g_acc, minlength=n_acc)
     mean = np.divide(
         np.bincount(g_acc, weights=g, minlength=n_acc), n, where=n > 0, out=np.zeros(n_acc)
@@ -230,8 +235,17 @@ def _regular_accounts(inp: DetectorInput, st: Settings) -> tuple[set[str], np.nd
     b = corrected_burstiness(mean, std, n)
     eligible = (n >= st.min_gaps) & ~np.isnan(b)
     regular = eligible & (b <= st.max_burstiness)
-    names = set(map(win.accounts.__getitem__, np.flatnonzero(regular).tolist()))
-    return names, b[eligible], int(eligible.sum())
+    return regular, b[eligible], int(eligible.sum())
+
+
+def _codes_in(names: list[str], other: list[str], mask: np.ndarray) -> np.ndarray:
+    """Codes into `names` of the accounts `mask` marks among the codes of `other`: the
+    same codes where both are one table (analyze's shared tables), else by pseudonym
+    (the daemon's rollups and raw windows code accounts independently)."""
+    if other is names:
+        return np.flatnonzero(mask).astype(np.int32)
+    wanted = set(map(other.__getitem__, np.flatnonzero(mask).tolist()))
+    return account_codes_by_name(names, wanted) if wanted else np.zeros(0, dtype=np.int32)
 
 
 def _examples(inp: DetectorInput, sel: np.ndarray, codes: np.ndarray) -> dict[str, list[str]]:
