@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -20,6 +19,8 @@ def _setup_logging(level: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio  # here, not at the top: `analyze` and the other commands need no loop
+
     from tapwatch.config import ConfigError
     from tapwatch.daemon.runtime import Daemon
     from tapwatch.store.health import StoreError
@@ -98,6 +99,8 @@ def cmd_gen_key(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tapwatch.demo import run_demo
 
     _setup_logging(args.log_level)
