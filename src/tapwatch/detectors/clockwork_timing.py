@@ -109,7 +109,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     n_acc = len(ad.accounts)
     # accounts as codes into the rollups' table (its names are distinct): sets of
     # pseudonyms only for what a finding names
-    acc = ad.account[sel].astype(np.int64)
+    acc = ad.account[sel]
     n_days = np.bincount(acc, minlength=n_acc)
     active = n_days > 0
     n_active = int(np.count_nonzero(active))
@@ -117,7 +117,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         return []
 
     # First action of the day: robust spread per account with enough days (all active).
-    spread = grouped_mad(acc, ad.first_s[sel].astype(np.float64), n_acc)
+    spread = grouped_mad(acc, ad.first_s[sel], n_acc)  # float32: widened inside, once
     eligible_first = n_days >= st.min_days
     steady = eligible_first & (spread <= st.max_first_action_spread_s)
 

@@ -60,7 +60,7 @@ def grouped_median(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.
     out = np.full(n_groups, np.nan)
     if values.size == 0:
         return out
-    v = _sorted_within_groups(groups, values.astype(np.float64), n_groups)
+    v = _sorted_within_groups(groups, np.asarray(values, dtype=np.float64), n_groups)
     counts = np.bincount(groups, minlength=n_groups)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     has = counts > 0
@@ -110,7 +110,8 @@ def _sorted_by_packed_key(
     bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
     if np.bitwise_and(bits, _SIGN | np.uint64((1 << int(shift)) - 1)).any():
         return None
-    key = groups.astype(np.uint64) << np.uint64(64 - group_bits)
+    key = groups.astype(np.uint64)
+    key <<= np.uint64(64 - group_bits)
     key |= bits >> shift
     key.sort()
     key <<= shift
@@ -124,7 +125,9 @@ def grouped_mad(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.nda
     med = grouped_median(groups, values, n_groups)
     if values.size == 0:
         return med
-    dev = np.abs(values.astype(np.float64) - med[groups])
+    dev = med[groups]  # |value - its group's median|, in place: no copy of the values
+    np.subtract(values, dev, out=dev)
+    np.abs(dev, out=dev)
     return 1.4826 * grouped_median(groups, dev, n_groups)
 
 
