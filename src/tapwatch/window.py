@@ -105,7 +105,7 @@ class EventWindow:
                 cols["ids"] = np.concatenate([self.ids.astype(new.ids.dtype), new.ids])
             out = EventWindow(app=self.app, accounts=self.accounts, strings=self.strings, **cols)
             if len(self) and new.ts[0] < self.ts[-1]:
-                out = out.select(np.lexsort((out.ids, out.ts)))
+                out = out.select(time_id_order(out.ts, out.ids))
             return out
         accounts, strings = list(self.accounts), list(self.strings)
         acc_map = code_map(new.accounts, accounts, _index(accounts))
@@ -122,7 +122,7 @@ class EventWindow:
             cols[f] = np.concatenate([getattr(self, f), str_map[getattr(new, f)]])
         out = EventWindow(app=self.app, accounts=accounts, strings=strings, **cols)
         if len(self) and new.ts[0] < self.ts[-1]:
-            out = out.select(np.lexsort((out.ids, out.ts)))
+            out = out.select(time_id_order(out.ts, out.ids))
         return out
 
     def compacted(self) -> EventWindow:
@@ -191,7 +191,7 @@ class EventWindow:
                 ids = ids[first]
                 n = len(b)
         # Stable order: by time, then by id, so equal inputs give equal windows.
-        order = np.lexsort((ids, b.ts)) if n else np.zeros(0, dtype=np.int64)
+        order = time_id_order(b.ts, ids)
         f32 = {f: b.column(f)[order].astype(np.float32) for f in _F32_COLUMNS}
         return cls(
             app=app,
@@ -206,6 +206,27 @@ class EventWindow:
             accounts=b.accounts if tables is not None else list(b.accounts),
             strings=b.strings if tables is not None else list(b.strings),
         )
+
+
+def time_id_order(ts: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """`np.lexsort((ids, ts))`: rows by time, then by id, equal ones in input order. One
+    sort of the times (SIMD, and windows come nearly in time order) and a lexsort of only
+    the rows that share a time with another, not a sort of every id string (a window's
+    78k ids took 20 ms; ten thousand shared times take 3)."""
+    order = np.argsort(ts)
+    if ts.size < 2 or np.isnan(ts[order[-1]]):  # NaN: no run of equal times to find
+        return np.lexsort((ids, ts)) if ts.size else order
+    t = ts[order]
+    tied = np.zeros(ts.size, dtype=bool)
+    same = t[1:] == t[:-1]
+    tied[1:] = same
+    tied[:-1] |= same
+    rows = np.flatnonzero(tied)
+    if rows.size:
+        # within a run of one time, by id, then by input order (the row's own index)
+        sub = order[rows]
+        order[rows] = sub[np.lexsort((sub, ids[sub], t[rows]))]
+    return order
 
 
 #: UTC offset (seconds) of (time zone, UTC hour): every detector of every app asks for the

@@ -1,0 +1,36 @@
+"""The order of a window's rows (tapwatch.window.time_id_order): by time, then by id."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tapwatch.window import time_id_order
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_time_id_order_is_lexsort_of_ids_and_times(seed: int) -> None:
+    """The same permutation as `np.lexsort((ids, ts))`, the simple sort it replaces: many
+    shared times (ties broken by id, then input order, repeated ids too), NaN times,
+    -0.0 beside 0.0, one row and none."""
+    rng = np.random.default_rng(seed)
+    for n in (0, 1, 2, 50, 3_000):
+        distinct_times = max(1, n // (3 if seed % 2 else 1))
+        ts = rng.integers(0, distinct_times, n).astype(np.float64)
+        ids = np.array([b"ev-%d" % i for i in rng.integers(0, max(1, n // 2), n)], dtype="S10")
+        cases = [ts]
+        if n > 2:
+            with_nan = ts.copy()
+            with_nan[:: max(1, n // 7)] = np.nan
+            signed = ts.copy()
+            signed[signed == 0] = -0.0
+            signed[::5][signed[::5] == -0.0] = 0.0
+            cases += [with_nan, signed]
+        for t in cases:
+            np.testing.assert_array_equal(time_id_order(t, ids), np.lexsort((ids, t)))
+
+
+def test_time_id_order_of_distinct_times_is_their_sort() -> None:
+    ts = np.array([3.0, 1.0, 2.0])
+    ids = np.array([b"c", b"b", b"a"])
+    assert time_id_order(ts, ids).tolist() == [1, 2, 0]
