@@ -164,11 +164,14 @@ class EventWindow:
         until: float | None = None,
         dedup: bool = False,
         tables: Tables | None = None,
+        ids: np.ndarray | None = None,
     ) -> EventWindow:
         """A window of these batches' events with since <= ts < until (either bound may be
         None), sorted by (time, id). `dedup`: keep the first event of each id (stored
         batches need not: the store de-duplicates on ingest). `tables`: code the strings
-        into these shared tables (see Tables) instead of the window's own."""
+        into these shared tables (see Tables) instead of the window's own. `ids`: the
+        batches' ids as bytes, where the caller has made them already (a window's ids
+        are bytes; making them from strings is a third of building it)."""
         b = EventColumns.concat(list(batches), dedup=tables is None)
         if tables is not None:
             b = tables.coded(b)
@@ -181,8 +184,10 @@ class EventWindow:
                 keep = None
         if keep is not None:
             b = b.select(keep)
+            ids = None if ids is None else ids[keep]
         n = len(b)
-        ids = np.array(b.ids, dtype=bytes) if n else np.array([], dtype="S1")
+        if ids is None or not n:
+            ids = np.array(b.ids, dtype=bytes) if n else np.array([], dtype="S1")
         if dedup and n:
             _, first = np.unique(ids, return_index=True)
             if first.size < n:

@@ -34,3 +34,26 @@ def test_time_id_order_of_distinct_times_is_their_sort() -> None:
     ts = np.array([3.0, 1.0, 2.0])
     ids = np.array([b"c", b"b", b"a"])
     assert time_id_order(ts, ids).tolist() == [1, 2, 0]
+
+
+@pytest.mark.parametrize(("since", "until"), [(None, None), (40.0, None), (40.0, 160.0)])
+def test_window_from_columns_with_its_ids_made_already(since, until) -> None:
+    """A window built with the batch's ids given as bytes is the one built from the
+    strings, also when `since`/`until` leave some events out."""
+    from tapwatch.columns import EventColumns, Tables
+    from tapwatch.events import EventType
+    from tapwatch.window import EventWindow
+    from tests.unit.forced_usage_builders import Events
+
+    ev = Events()
+    rng = np.random.default_rng(3)
+    for t in rng.integers(0, 200, 300).tolist():
+        ev.add(float(t), EventType.checkin, f"a{t % 7}")
+    tables = Tables()
+    batch = tables.coded(EventColumns.from_events(ev.items))
+    ids = np.array(batch.ids, dtype=bytes)
+    plain = EventWindow.from_columns("app", [batch], since, until, tables=tables)
+    given = EventWindow.from_columns("app", [batch], since, until, tables=tables, ids=ids)
+    assert 0 < len(given) == len(plain)
+    for f in ("ids", "ts", "type", "account"):
+        np.testing.assert_array_equal(getattr(given, f), getattr(plain, f))
