@@ -107,6 +107,19 @@ def test_packed_key_sort_orders_as_lexsort_or_declines(seed: int, n_groups: int)
         np.testing.assert_array_equal(mad, 1.4826 * _reference_median(groups, dev, n_groups))
 
 
+@pytest.mark.parametrize("size", [0, 1, 2, 5_000])
+def test_sorted_distinct_is_np_unique_of_integers(size: int) -> None:
+    from tapwatch.detectors.stats import sorted_distinct
+
+    rng = np.random.default_rng(size)
+    for values in (rng.integers(-50, 50, size), rng.integers(0, 2**40, size),
+                   rng.integers(0, 9, (size, 2)).astype(np.int32)):
+        got = sorted_distinct(values)
+        want = np.unique(values)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
 def test_shared_member_counts_are_those_of_every_pair(monkeypatch) -> None:
     """The index of members gives each pair of sets the count of members in both, exactly
     as intersecting every pair would, also when the pairs are counted in chunks and when

@@ -215,8 +215,11 @@ def _regular_accounts(inp: DetectorInput, st: Settings) -> tuple[np.ndarray, np.
     rows = np.flatnonzero(~of_types(win.type, _BOOKKEEPING))
     if rows.size < 2:
         return np.zeros(n_acc, dtype=bool), np.zeros(0), 0
-    # by account, then time: the window is in time order, so a stable sort by account
-    order = rows[np.argsort(win.account[rows], kind="stable")]
+    # by account, then time: the window is in time order, so by account, then row (one
+    # sort of (account, row) keys: a stable argsort's order, 5x faster)
+    key = win.account[rows].astype(np.int64) * len(win) + rows
+    key.sort()
+    order = key % len(win)
     acc = win.account[order].astype(np.int64)
     ts = win.ts[order]
     day, _ = local_day_and_second(ts, inp.app.timezone)

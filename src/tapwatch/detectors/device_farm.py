@@ -38,6 +38,7 @@ from tapwatch.detectors.stats import (
     day_to_date,
     exceedance_score,
     local_day_and_second,
+    sorted_distinct,
 )
 
 KIND = "device_farm"
@@ -108,7 +109,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
 
     # Distinct accounts per (day, device): one unique over (device-day, account) keys.
     dd = dday * n_dev + dev
-    keys = np.unique(dd * n_acc + acc)
+    keys = sorted_distinct(dd * n_acc + acc)
     pairs, counts = np.unique(keys // n_acc, return_counts=True)
     baseline = chance_baseline(counts, settings)
     over = counts >= baseline["threshold"]

@@ -354,6 +354,20 @@ def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack((a[first], b[first])), inv.reshape(-1)
 
 
+def sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """`np.unique(values)` of integers (the distinct values, ascending) by one sort and a
+    comparison of neighbours (NaN, never equal to itself, would stay repeated): numpy 2's
+    `np.unique` without return arguments goes through a hash table, 30x slower on a
+    window's 78k int64 keys (9 ms against 0.3)."""
+    out = np.sort(np.ravel(values))
+    if out.size < 2:
+        return out
+    first = np.empty(out.size, dtype=bool)
+    first[0] = True
+    np.not_equal(out[1:], out[:-1], out=first[1:])
+    return out[first]
+
+
 def distinct_codes(codes: np.ndarray, n: int) -> np.ndarray:
     """The distinct values of `codes`, each in [0, n), in ascending order and of the
     codes' dtype: `np.unique(codes)` by one count per code, no sort or hash table (on a
