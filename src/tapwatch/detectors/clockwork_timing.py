@@ -109,7 +109,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     n_acc = len(ad.accounts)
     # accounts as codes into the rollups' table (its names are distinct): sets of
     # pseudonyms only for what a finding names
-    acc = ad.account[sel]
+    acc = ad.account[sel].astype(np.int64)  # bincount's own type: not copied by each
     n_days = np.bincount(acc, minlength=n_acc)
     active = n_days > 0
     n_active = int(np.count_nonzero(active))
@@ -225,19 +225,22 @@ def _regular_accounts(inp: DetectorInput, st: Settings) -> tuple[np.ndarray, np.
     day, _ = local_day_and_second(ts, inp.app.timezone)
     gap = np.diff(ts)
     keep = (acc[1:] == acc[:-1]) & (day[1:] == day[:-1]) & (gap <= st.max_gap_s)
-    g_acc = acc[1:][keep]
+    g_acc = acc[1:][keep]  # ascending: rows are by account
     g = gap[keep]
-    n = np.bincount(g_acc, minlength=n_acc)
-    mean = np.divide(
-        np.bincount(g_acc, weights=g, minlength=n_acc), n, where=n > 0, out=np.zeros(n_acc)
-    )
-    sq = np.divide(
-        np.bincount(g_acc, weights=g * g, minlength=n_acc), n, where=n > 0, out=np.zeros(n_acc)
-    )
+    # per account with a gap (numbered in code order), not per code of the whole table
+    first = np.empty(g_acc.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(g_acc[1:], g_acc[:-1], out=first[1:])
+    with_gaps = g_acc[first]
+    g_idx = np.cumsum(first) - 1
+    n = np.bincount(g_idx, minlength=with_gaps.size)
+    mean = np.bincount(g_idx, weights=g, minlength=with_gaps.size) / n
+    sq = np.bincount(g_idx, weights=g * g, minlength=with_gaps.size) / n
     std = np.sqrt(np.maximum(sq - mean * mean, 0.0))
     b = corrected_burstiness(mean, std, n)
     eligible = (n >= st.min_gaps) & ~np.isnan(b)
-    regular = eligible & (b <= st.max_burstiness)
+    regular = np.zeros(n_acc, dtype=bool)
+    regular[with_gaps[eligible & (b <= st.max_burstiness)]] = True
     return regular, b[eligible], int(eligible.sum())
 
 

@@ -57,26 +57,48 @@ def iso_week(day: int) -> str:
 
 def grouped_median(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
     """Median of `values` per integer group code in [0, n_groups); NaN for empty groups."""
+    as_float = np.asarray(values, dtype=np.float64)
+    return _grouped_median(groups, as_float, n_groups, own=as_float is not values)
+
+
+def _grouped_median(
+    groups: np.ndarray, values: np.ndarray, n_groups: int, own: bool
+) -> np.ndarray:
+    """`grouped_median` of float64 `values`; `own`: they are a copy of the caller's, whose
+    memory the sort may take over."""
     out = np.full(n_groups, np.nan)
     if values.size == 0:
         return out
-    v = _sorted_within_groups(groups, np.asarray(values, dtype=np.float64), n_groups)
+    v = _sorted_within_groups(groups, values, n_groups, own)
     counts = np.bincount(groups, minlength=n_groups)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     has = counts > 0
-    lo = starts[has] + (counts[has] - 1) // 2
-    hi = starts[has] + counts[has] // 2
-    out[has] = (v[lo] + v[hi]) / 2.0
+    ends = np.cumsum(counts)[has]
+    counts = counts[has]
+    # the middle rows of each group: in place, a few arrays of groups at a time
+    start = ends - counts
+    del ends
+    lo = counts - 1
+    lo //= 2
+    lo += start
+    hi = counts // 2
+    hi += start
+    del start, counts
+    mid = v[lo]
+    mid += v[hi]
+    mid /= 2.0
+    out[has] = mid
     return out
 
 
-def _sorted_within_groups(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+def _sorted_within_groups(
+    groups: np.ndarray, values: np.ndarray, n_groups: int, own: bool = False
+) -> np.ndarray:
     """`values` ordered by group, ascending within each group (NaN last), as
     `values[np.lexsort((values, groups))]`: one sort of the values with their group in
     the high bits where they fit (`_sorted_by_packed_key`), else a value's rank and its
     group make one integer key, and one sort of those keys is several times faster than
-    lexsort."""
-    packed = _sorted_by_packed_key(groups, values, n_groups)
+    lexsort. `own`: `values` may be overwritten."""
+    packed = _sorted_by_packed_key(groups, values, n_groups, own)
     if packed is not None:
         return packed
     n = values.size
@@ -91,10 +113,12 @@ def _sorted_within_groups(groups: np.ndarray, values: np.ndarray, n_groups: int)
 
 
 _SIGN = np.uint64(1 << 63)
+#: rows a temporary array of the packed sort covers (its memory: 512 KiB, not the whole's)
+_CHUNK = 1 << 16
 
 
 def _sorted_by_packed_key(
-    groups: np.ndarray, values: np.ndarray, n_groups: int
+    groups: np.ndarray, values: np.ndarray, n_groups: int, own: bool = False
 ) -> np.ndarray | None:
     """`values` (float64) ordered by group, ascending within each group, by one sort of
     uint64 keys: the group in the high bits, the value's bit pattern below it. The bits
@@ -102,17 +126,25 @@ def _sorted_by_packed_key(
     key orders exactly as (group, value) where no value has its sign bit set (negatives,
     -0.0) and the lowest bits, which the group takes, are zero in every value: those of
     float32 origin (a rollup's seconds) have 29 zero bits. None where that does not hold.
-    One sort of the values themselves, not an argsort and a sort of ranks (4x faster)."""
+    One sort of the values themselves, not an argsort and a sort of ranks (4x faster).
+    With `own`, the keys are made in the values' memory (checked first: untouched if
+    None); temporaries are a chunk of rows each, so the sort holds the keys and no more."""
     group_bits = max(int(n_groups) - 1, 1).bit_length()
     if group_bits >= 64:
         return None
     shift = np.uint64(group_bits - 1)  # the sign bit, always 0, is the group's too
-    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
-    if np.bitwise_and(bits, _SIGN | np.uint64((1 << int(shift)) - 1)).any():
+    as_float = np.ascontiguousarray(values, dtype=np.float64)
+    own = own or as_float is not values  # a copy made here is ours
+    bits = as_float.view(np.uint64)
+    not_value = _SIGN | np.uint64((1 << int(shift)) - 1)
+    n = bits.size
+    if any(np.bitwise_and(bits[i : i + _CHUNK], not_value).any() for i in range(0, n, _CHUNK)):
         return None
-    key = groups.astype(np.uint64)
-    key <<= np.uint64(64 - group_bits)
-    key |= bits >> shift
+    key = bits if own else np.empty(n, dtype=np.uint64)
+    np.right_shift(bits, shift, out=key)
+    to_top = np.uint64(64 - group_bits)
+    for i in range(0, n, _CHUNK):
+        key[i : i + _CHUNK] |= groups[i : i + _CHUNK].astype(np.uint64) << to_top
     key.sort()
     key <<= shift
     key &= ~_SIGN
@@ -128,7 +160,7 @@ def grouped_mad(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.nda
     dev = med[groups]  # |value - its group's median|, in place: no copy of the values
     np.subtract(values, dev, out=dev)
     np.abs(dev, out=dev)
-    return 1.4826 * grouped_median(groups, dev, n_groups)
+    return 1.4826 * _grouped_median(groups, dev, n_groups, own=True)
 
 
 def corrected_burstiness(mean: np.ndarray, std: np.ndarray, n: np.ndarray) -> np.ndarray:
