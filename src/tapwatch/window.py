@@ -457,30 +457,34 @@ def _account_day_groups(
     day: np.ndarray,
     account: np.ndarray,
     n_accounts: int,
-    counts: dict[str, np.ndarray],
+    column: np.ndarray,
     study_s: np.ndarray,
-    first_s: np.ndarray,
-    last_s: np.ndarray,
+    sod: np.ndarray,
     accounts: list[str],
 ) -> AccountDays:
-    """Rows summed by (day, account): counts and study_s added, first_s / last_s the min /
-    max. Every input is one value per row (an event, or a partial account-day)."""
+    """Events summed by (day, account): counts of all events and of each rollup column
+    (`column`: an event's _ROLLUP_COLUMN code), study_s added, first_s / last_s the min /
+    max of the seconds of day `sod`."""
     if day.size == 0:
         return AccountDays.from_rows([], [])
     d0 = int(day.min())
     order, starts, group = _groups((day.astype(np.int64) - d0) * max(n_accounts, 1) + account)
     g = starts.size
+    col = column[order]
 
-    def total(v: np.ndarray) -> np.ndarray:
-        return np.bincount(group, weights=v[order], minlength=g)
+    def count(rows: np.ndarray | None = None) -> np.ndarray:
+        # integer counts per group (a row a column at a time, no float column per kind)
+        return np.bincount(group if rows is None else group[rows], minlength=g).astype(np.int32)
 
+    sod = sod[order]
     return AccountDays(
         day=day[order][starts].astype(np.int32),
         account=account[order][starts].astype(np.int32),
-        **{k: total(v).astype(np.int32) for k, v in counts.items()},
-        study_s=total(study_s),
-        first_s=np.minimum.reduceat(first_s[order], starts),
-        last_s=np.maximum.reduceat(last_s[order], starts),
+        events=count(),
+        **{k: count(col == i) for i, k in enumerate(_COUNTED, 1)},
+        study_s=np.bincount(group, weights=study_s[order], minlength=g),
+        first_s=np.minimum.reduceat(sod, starts),
+        last_s=np.maximum.reduceat(sod, starts),
         accounts=accounts,
     )
 
@@ -506,9 +510,6 @@ def rollup(batch: EventColumns, tz: ZoneInfo) -> tuple[AccountDays, AppHours]:
         count=hn.astype(np.int64),
     )
     col = _ROLLUP_COLUMN[t]
-    counts = {"events": np.ones(n)}
-    for i, name in enumerate(_COUNTED, 1):
-        counts[name] = (col == i).astype(np.float64)
     duration = batch.optional.get("duration_s")
     study_s = (
         np.where((col == 5) & ~np.isnan(duration), duration, 0.0)
@@ -516,7 +517,7 @@ def rollup(batch: EventColumns, tz: ZoneInfo) -> tuple[AccountDays, AppHours]:
         else np.zeros(n)
     )
     acc = _account_day_groups(
-        day, batch.account.astype(np.int64), len(batch.accounts), counts, study_s, sod, sod,
+        day, batch.account.astype(np.int64), len(batch.accounts), col, study_s, sod,
         batch.accounts,
     )
     return acc, hours

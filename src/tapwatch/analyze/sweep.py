@@ -89,8 +89,10 @@ class AppInputs:
         ah = ah.select(slice(int(np.searchsorted(ah.day, since_day)), None))  # type: ignore[arg-type]
         if len(new):
             new, ids = self._drop_repeats(self.tables.coded(new), events)
-            part = EventWindow.from_columns(self.profile.id, [new], tables=self.tables, ids=ids)
             acc, hours = rollup(new, tz)
+            part = EventWindow.from_columns(self.profile.id, [new], tables=self.tables, ids=ids)
+            self.events_in += len(new)
+            del new, ids  # the step's events are in `part` now: not held twice from here
             acc = _by_day_and_account(acc, self._account_rank())
             _append_days(ad, acc)
             ah = _append_hours(ah, hours)
@@ -98,7 +100,7 @@ class AppInputs:
             first = int(acc.day.min())
             self.first_day = first if self.first_day is None else min(self.first_day, first)
             events = events.extend(part.since(since))
-            self.events_in += len(new)
+            del part
         self.account_days = AccountDays(accounts=self.tables.accounts, **ad)
         self.events, self.app_hours = events, ah
         self.history = self.history.select(self.history.day >= history_day)
