@@ -217,7 +217,8 @@ def _daily(inp: DetectorInput, st: Settings) -> _Daily | None:
     if not sel.any():
         return None
     rel = ad.day[sel].astype(np.int64) - first
-    ritual_day = (ad.meaningful[sel] == 0) & (ad.study[sel] == 0)
+    meaningful = ad.meaningful[sel]
+    ritual_day = (meaningful == 0) & (ad.study[sel] == 0)
     dau = np.bincount(rel, minlength=st.lookback_days)
     ritual_dau = np.bincount(rel[ritual_day], minlength=st.lookback_days)
     judged = dau >= st.min_daily_active
@@ -225,10 +226,10 @@ def _daily(inp: DetectorInput, st: Settings) -> _Daily | None:
     if n_judged < st.min_judged_days:
         return None
     shares = np.divide(ritual_dau, dau, out=np.zeros(dau.shape), where=dau > 0)
-    mau = count_distinct(ad.account[sel], len(ad.accounts))
+    acc = ad.account[sel]
+    mau = count_distinct(acc, len(ad.accounts))
     # Accounts whose days in the look-back were all ritual: the ritual population, listed
     # by pseudonym for the inspector (not ranked).
-    acc = ad.account[sel]
     not_ritual = np.zeros(len(ad.accounts), dtype=bool)
     not_ritual[acc[~ritual_day]] = True
     sessions = _sessions(inp, st)
@@ -241,7 +242,7 @@ def _daily(inp: DetectorInput, st: Settings) -> _Daily | None:
         shares=shares,
         n_judged=n_judged,
         ritual_share=float(np.median(shares[judged])),
-        depth=float(ad.meaningful[sel].sum() / sel.sum()),
+        depth=float(meaningful.sum() / acc.size),
         mau=mau,
         stickiness=float(dau[judged].mean() / mau),
         ritual_accounts=distinct_codes(acc[~not_ritual[acc]], len(ad.accounts)),
