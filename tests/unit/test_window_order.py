@@ -57,3 +57,23 @@ def test_window_from_columns_with_its_ids_made_already(since, until) -> None:
     assert 0 < len(given) == len(plain)
     for f in ("ids", "ts", "type", "account"):
         np.testing.assert_array_equal(getattr(given, f), getattr(plain, f))
+
+
+def test_ids_as_bytes_is_numpys_conversion() -> None:
+    """Ids of one length (joined in one call) and of several (numpy's own conversion)
+    give what `np.array(ids, dtype=bytes)` gives: the same width, bytes and order; none
+    gives an empty `S1` array; a non-ASCII id fails as numpy's conversion does."""
+    from tapwatch.window import ids_as_bytes
+
+    for ids in (["c0001", "c0002", "c0001"], ["a", "bb", "", "ccc"], ["x\x00", "yz"], [""],
+                [f"ev-{i:06d}" for i in range(5_000)]):
+        got, want = ids_as_bytes(ids), np.array(ids, dtype=bytes)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+        assert got.flags.writeable
+    empty = ids_as_bytes([])
+    assert empty.dtype == np.dtype("S1") and empty.size == 0
+    with pytest.raises(UnicodeEncodeError):
+        np.array(["é"], dtype=bytes)
+    with pytest.raises(UnicodeEncodeError):
+        ids_as_bytes(["é", "e"])

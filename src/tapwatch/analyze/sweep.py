@@ -42,6 +42,7 @@ from tapwatch.window import (
     AppHours,
     EventWindow,
     combine_app_hours,
+    ids_as_bytes,
     local_day_of,
     rollup,
 )
@@ -156,7 +157,7 @@ class AppInputs:
         """Events whose id came earlier in the batch or in the window are dropped, as the
         daemon's store drops a repeated id (analyze remembers ids for one window): the
         events kept, and their ids as bytes."""
-        ids = np.array(new.ids, dtype=bytes)
+        ids = ids_as_bytes(new.ids)
         before = len(window)
         # the window's ids and the batch's at once: an id's first place is kept if it is
         # in the batch
