@@ -109,7 +109,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     n_acc = len(ad.accounts)
     # accounts as codes into the rollups' table (its names are distinct): sets of
     # pseudonyms only for what a finding names
-    acc = ad.account[sel].astype(np.int64)  # bincount's own type: not copied by each
+    acc = ad.account[sel]
     n_days = np.bincount(acc, minlength=n_acc)
     active = n_days > 0
     n_active = int(np.count_nonzero(active))
