@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -125,15 +126,21 @@ def _evidence(c: _Common, rule: JobRule) -> dict[str, float]:
     return found
 
 
-def _in_common(sets: Sequence[frozenset[str]]) -> list[list[int]]:
-    """Members each two sets have in common ([i][j]; [i][i] the set's size)."""
+def _in_common(sets: Sequence[frozenset[str]]) -> np.ndarray:
+    """Members each two sets have in common ([i, j]; [i, i] the set's size)."""
     first, second, count = shared_member_counts(sets)
     n = len(sets)
     m = np.zeros((n, n), dtype=np.int64)
     m[first, second] = count
     m[second, first] = count
     m[np.arange(n), np.arange(n)] = [len(x) for x in sets]
-    return m.tolist()
+    return m
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole where whole > 0, else 0 (the same float64 quotient Python's int / int
+    gives, for counts below 2**53)."""
+    return np.divide(part, whole, out=np.zeros(part.shape), where=whole > 0)
 
 
 def evidence_between(
@@ -142,35 +149,68 @@ def evidence_between(
     """`same_job_evidence(apps[i], apps[j], rules[i])` for every i != j where it is not
     empty, the common features, accounts, forms and units of a whole group counted at once
     (a group's apps compared pair by pair would intersect the same large account sets again
-    and again)."""
+    and again), and every pair's measures against its thresholds as arrays: only the pairs
+    with evidence are visited in Python."""
+    n = len(apps)
     feat, acc, forms, units = (
         _in_common([getattr(a, f) for a in apps])
         for f in ("features", "accounts", "forms", "units")
     )
+    sizes = {k: np.diag(m) for k, m in (("f", feat), ("a", acc), ("u", units))}
+
+    def threshold(field: str) -> np.ndarray:
+        return np.array([getattr(r, field) for r in rules], dtype=np.float64)[:, None]
+
+    nf, na, nu = sizes["f"], sizes["a"], sizes["u"]
+    both_f = (nf[:, None] > 0) & (nf[None, :] > 0)
+    jaccard = _share(feat, nf[:, None] + nf[None, :] - feat)
+    by_features = both_f & (jaccard >= threshold("feature_similarity"))
+    both_a = (na[:, None] > 0) & (na[None, :] > 0)
+    accounts = _share(acc, np.broadcast_to(na[:, None], acc.shape))
+    by_accounts = both_a & (accounts >= threshold("account_overlap"))
+    by_forms = forms >= threshold("shared_forms")
+    unit_share = _share(units, np.broadcast_to(nu[:, None], units.shape))
+    by_units = (nu[:, None] > 0) & (unit_share >= threshold("unit_overlap"))
+    found = by_features | by_accounts | by_forms | by_units
+    found[np.arange(n), np.arange(n)] = False
+    first, second = np.nonzero(found)  # row by row: i, then j, as the pairwise loops
     out: dict[tuple[int, int], dict[str, float]] = {}
-    for i, rule in enumerate(rules):
-        for j in range(len(apps)):
-            if i == j:
-                continue
-            ev = _evidence(
-                _Common(
-                    feat[i][i], feat[j][j], feat[i][j], acc[i][i], acc[j][j], acc[i][j],
-                    forms[i][j], units[i][i], units[i][j],
-                ),
-                rule,
-            )
-            if ev:
-                out[(i, j)] = ev
+    for i, j, f, jac, a, sa, fo, n_forms, u, su in zip(
+        first.tolist(), second.tolist(),
+        by_features[first, second].tolist(), jaccard[first, second].tolist(),
+        by_accounts[first, second].tolist(), accounts[first, second].tolist(),
+        by_forms[first, second].tolist(), forms[first, second].tolist(),
+        by_units[first, second].tolist(), unit_share[first, second].tolist(),
+        strict=True,
+    ):
+        ev: dict[str, float] = {}
+        if f:
+            ev["feature_similarity"] = round(jac, 3)
+        if a:
+            ev["shared_accounts"] = round(sa, 3)
+        if fo:
+            ev["shared_forms"] = float(n_forms)
+        if u:
+            ev["shared_units"] = round(su, 3)
+        out[(i, j)] = ev
     return out
 
 
 def describe(evidence: dict[str, float]) -> str:
     """Same-job evidence in words, e.g. "75% of its accounts, 4 forms filed in both"."""
-    words = {
-        "same_category": lambda _v: "the same category",
-        "feature_similarity": lambda v: f"declared features {100 * v:.0f}% alike",
-        "shared_accounts": lambda v: f"{100 * v:.0f}% of its accounts",
-        "shared_forms": lambda v: f"{v:.0f} forms filed in both",
-        "shared_units": lambda v: f"{100 * v:.0f}% of its units",
-    }
-    return ", ".join(words[k](v) for k, v in evidence.items())
+    # a fleet's tens of thousands of sibling pairs have a few hundred distinct evidences
+    return _in_words(tuple(evidence.items()))
+
+
+_WORDS = {
+    "same_category": lambda _v: "the same category",
+    "feature_similarity": lambda v: f"declared features {100 * v:.0f}% alike",
+    "shared_accounts": lambda v: f"{100 * v:.0f}% of its accounts",
+    "shared_forms": lambda v: f"{v:.0f} forms filed in both",
+    "shared_units": lambda v: f"{100 * v:.0f}% of its units",
+}
+
+
+@lru_cache(maxsize=4096)
+def _in_words(evidence: tuple[tuple[str, float], ...]) -> str:
+    return ", ".join(_WORDS[k](v) for k, v in evidence)
