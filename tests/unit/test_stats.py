@@ -146,6 +146,29 @@ def test_shared_member_counts_are_those_of_every_pair(monkeypatch) -> None:
     assert all(a.size == 0 for a in stats.shared_member_counts([]))
 
 
+class _Colliding(str):
+    """A string whose hash every other one shares (as distinct strings may)."""
+
+    def __hash__(self) -> int:
+        return 7
+
+
+def test_shared_member_counts_when_distinct_members_share_a_hash() -> None:
+    """Members are told apart by value, not by hash: distinct strings with one hash are
+    different members, equal ones (whatever object holds them) the same."""
+    a, b, c = _Colliding("a"), _Colliding("b"), _Colliding("c")
+    sets = [{a, b}, {b, c}, {_Colliding("a"), c}, {"d", b}, {"d"}]
+    first, second, shared = stats.shared_member_counts(sets)
+    got = dict(zip(zip(first.tolist(), second.tolist(), strict=True), shared.tolist(),
+                   strict=True))
+    assert got == {
+        (i, j): len(set(sets[i]) & set(sets[j]))
+        for i in range(len(sets)) for j in range(i + 1, len(sets))
+        if set(sets[i]) & set(sets[j])
+    }
+    assert got == {(0, 1): 1, (0, 2): 1, (0, 3): 1, (1, 2): 1, (1, 3): 1, (3, 4): 1}
+
+
 def test_of_types_is_isin() -> None:
     rng = np.random.default_rng(2)
     types = rng.integers(0, 256, 5000).astype(np.uint8)

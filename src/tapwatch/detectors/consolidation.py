@@ -27,7 +27,6 @@ needs each app's organic use): `detect_assessed`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from itertools import combinations
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -102,25 +101,23 @@ def _candidate_pairs(
     tr: Mapping[str, AppTraits],
     settings_for: Callable[[str], Settings],
 ) -> list[tuple[str, str]]:
-    """Pairs whose function can overlap: the same category, or form contents filed in
-    both (found through an index of contents, not by trying every pair: a region can hold
-    thousands of apps)."""
-    pairs: set[tuple[str, str]] = set()
-    by_category: dict[str, list[str]] = {}
-    for a, inp in apps.items():
-        if inp.app.category:
-            by_category.setdefault(inp.app.category, []).append(a)
-    for members in by_category.values():
-        pairs.update(combinations(sorted(members), 2))
+    """Pairs that share enough active accounts (`min_shared_accounts`) and whose function
+    can overlap: the same category, or form contents filed in both. Both are found through
+    an index of members (accounts, contents), not by trying every pair: a region can hold
+    thousands of apps, and a category hundreds."""
     names = sorted(tr)
-    need = np.array([settings_for(a).shared_forms for a in names], dtype=np.int64)
+    settings = [settings_for(a) for a in names]
+    first, second, shared = shared_member_counts([tr[a].accounts for a in names])
+    need = np.array([s.min_shared_accounts for s in settings], dtype=np.int64)
+    ok = shared >= need[first]
+    users = set(zip(first[ok].tolist(), second[ok].tolist(), strict=True))
+    category = [apps[a].app.category for a in names]
+    pairs = {(i, j) for i, j in users if category[i] and category[i] == category[j]}
+    need = np.array([s.shared_forms for s in settings], dtype=np.int64)
     first, second, shared = shared_member_counts([tr[a].forms for a in names])
     ok = shared >= need[first]
-    pairs.update(zip(
-        [names[i] for i in first[ok].tolist()], [names[j] for j in second[ok].tolist()],
-        strict=True,
-    ))
-    return sorted(pairs)
+    pairs.update(users.intersection(zip(first[ok].tolist(), second[ok].tolist(), strict=True)))
+    return [(names[i], names[j]) for i, j in sorted(pairs)]
 
 
 def detect_assessed(

@@ -280,18 +280,24 @@ _PAIR_CHUNK = 1 << 18
 _DENSE_PAIRS = 1 << 20
 
 
-def _member_codes(members: list[str]) -> np.ndarray:
-    """A code per member, equal for equal strings: their hashes made dense (hashed in C,
-    not a dict lookup per member in Python), or where two distinct strings share a hash,
-    codes in first-seen order."""
-    hashes = np.fromiter(map(hash, members), dtype=np.int64, count=len(members))
-    distinct, codes = np.unique(hashes, return_inverse=True)
-    if distinct.size == len(set(members)):
-        return codes.reshape(-1)
-    seen: dict[str, int] = {}
-    return np.fromiter(
-        (seen.setdefault(m, len(seen)) for m in members), dtype=np.int64, count=len(members)
-    )
+def _by_member(members: list[str], owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(member keys, owners) ordered by member, then owner (given ascending): a key per
+    member equal for equal strings, its hash (computed in C, sorted as integers) or, where
+    two distinct strings share a hash, a code in first-seen order. Only members that sit
+    next to an equal hash are compared as strings, not every member put in a set."""
+    key = np.fromiter(map(hash, members), dtype=np.int64, count=len(members))
+    order = np.argsort(key, kind="stable")  # stable: owners stay ascending within a key
+    key = key[order]
+    twin = np.flatnonzero(key[1:] == key[:-1])
+    pairs = zip(order[twin].tolist(), order[twin + 1].tolist(), strict=True)
+    if any(members[a] != members[b] for a, b in pairs):
+        seen: dict[str, int] = {}
+        codes = np.fromiter(
+            (seen.setdefault(m, len(seen)) for m in members), dtype=np.int64, count=len(members)
+        )
+        order = np.argsort(codes, kind="stable")
+        key = codes[order]
+    return key, owner[order]
 
 
 def shared_member_counts(
@@ -302,10 +308,9 @@ def shared_member_counts(
     members as arrays, each member's sets giving their pairs: no set is intersected with
     another, and no matrix product (whose BLAS threads would spin on a busy machine)."""
     n_per_set = [len(x) for x in sets]
-    member = _member_codes(list(chain.from_iterable(sets)))
     owner = np.repeat(np.arange(len(sets), dtype=np.int64), n_per_set)
-    order = np.lexsort((owner, member))  # by member, then set: pairs come out (lower, higher)
-    owner, member = owner[order], member[order]
+    # by member, then set: pairs come out (lower, higher)
+    member, owner = _by_member(list(chain.from_iterable(sets)), owner)
     if owner.size < 2:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
