@@ -101,23 +101,28 @@ def _candidate_pairs(
     tr: Mapping[str, AppTraits],
     settings_for: Callable[[str], Settings],
 ) -> list[tuple[str, str]]:
-    """Pairs that share enough active accounts (`min_shared_accounts`) and whose function
-    can overlap: the same category, or form contents filed in both. Both are found through
-    an index of members (accounts, contents), not by trying every pair: a region can hold
-    thousands of apps, and a category hundreds."""
+    """Pairs that serve the same users (`_overlap`'s thresholds) and whose function can
+    overlap: the same category, or form contents filed in both. The shared users are
+    counted through an index of accounts, not by trying every pair (a region can hold
+    thousands of apps, a category hundreds); the forms only of the few pairs left."""
     names = sorted(tr)
     settings = [settings_for(a) for a in names]
     first, second, shared = shared_member_counts([tr[a].accounts for a in names])
+    size = np.array([len(tr[a].accounts) for a in names], dtype=np.int64)
     need = np.array([s.min_shared_accounts for s in settings], dtype=np.int64)
-    ok = shared >= need[first]
-    users = set(zip(first[ok].tolist(), second[ok].tolist(), strict=True))
-    category = [apps[a].app.category for a in names]
-    pairs = {(i, j) for i, j in users if category[i] and category[i] == category[j]}
-    need = np.array([s.shared_forms for s in settings], dtype=np.int64)
-    first, second, shared = shared_member_counts([tr[a].forms for a in names])
-    ok = shared >= need[first]
-    pairs.update(users.intersection(zip(first[ok].tolist(), second[ok].tolist(), strict=True)))
-    return [(names[i], names[j]) for i, j in sorted(pairs)]
+    share = np.array([s.min_user_overlap for s in settings], dtype=np.float64)
+    ok = (shared >= need[first]) & (
+        shared / np.minimum(size[first], size[second]) >= share[first]
+    )
+    pairs = []
+    for i, j in zip(first[ok].tolist(), second[ok].tolist(), strict=True):
+        a, b = names[i], names[j]
+        category = apps[a].app.category
+        if (category and category == apps[b].app.category) or (
+            len(tr[a].forms & tr[b].forms) >= settings[i].shared_forms
+        ):
+            pairs.append((a, b))
+    return pairs
 
 
 def detect_assessed(
