@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from tapwatch.config import AppConfig, Config, app_profile, app_timezone
 from tapwatch.detectors.base import DailyUsage, DetectorInput, UsageSnapshot
-from tapwatch.detectors.engine import run_fleet
+from tapwatch.detectors.engine import no_cycle_collection, run_fleet
 from tapwatch.detectors.stats import count_distinct
 from tapwatch.store.sqlite import Store
 from tapwatch.window import AccountDays, AppHours, EventWindow, local_day_of
@@ -78,6 +78,14 @@ class InputCache:
         self._apps: dict[str, _AppInputs] = {}
 
     def build(
+        self, store: Store, apps: list[AppConfig], config: Config, now: float
+    ) -> list[DetectorInput]:
+        """Every app's inputs at `now`, updated with what the store holds since the last
+        build (the cycle collector paused: a build makes tens of thousands of tables)."""
+        with no_cycle_collection():
+            return self._build(store, apps, config, now)
+
+    def _build(
         self, store: Store, apps: list[AppConfig], config: Config, now: float
     ) -> list[DetectorInput]:
         det = config.daemon.detect
@@ -183,7 +191,8 @@ def fold(store: Store, config: Config) -> int:
     app no longer registered in the daemon's default one). Returns the events folded."""
     zones = {a.config.id: app_timezone(a.config, config.daemon) for a in config.apps}
     default = ZoneInfo(config.daemon.detect.timezone)
-    return store.fold_rollups(lambda app_id: zones.get(app_id, default))
+    with no_cycle_collection():  # decoded batches and rollup rows: no cycles among them
+        return store.fold_rollups(lambda app_id: zones.get(app_id, default))
 
 
 def build_inputs(

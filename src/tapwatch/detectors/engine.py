@@ -188,7 +188,7 @@ def run_detectors(
     the assessment: (findings in detector order, failures). `tapwatch analyze` calls this
     for each window it slides over a dump; `run_fleet` for a whole pass."""
     inputs = sorted(inputs, key=lambda i: i.app.id)
-    with one_pass(inputs), _no_cycle_collection():
+    with one_pass(inputs), no_cycle_collection():
         return _detect(inputs, _SettingsCache(defaults or {}, inputs))
 
 
@@ -224,17 +224,18 @@ def run_fleet(
     on invalid settings (the config loader has normally caught them already).
     """
     inputs = sorted(inputs, key=lambda i: i.app.id)
-    with one_pass(inputs), _no_cycle_collection():
+    with one_pass(inputs), no_cycle_collection():
         return _run_fleet(inputs, _SettingsCache(defaults or {}, inputs))
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
+def no_cycle_collection() -> Iterator[None]:
     """Python's cycle collector paused for the pass: a pass makes some hundred thousand
     short-lived containers (findings, evidence, siblings), each allocation burst setting
     off collections that walk them all again, for 15 % of the pass's CPU and nothing to
     collect (reference counting frees them). Whatever cycles a pass leaves are collected
-    after it; it is resumed only if it was running."""
+    after it; it is resumed only if it was running. The detector worker pauses it for
+    reading the inputs too (window tables and rollups: the same bursts)."""
     was = gc.isenabled()
     gc.disable()
     try:
