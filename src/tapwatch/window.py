@@ -381,7 +381,7 @@ class AccountDays:
         acc_map = code_map(new.accounts, accounts, _index(accounts))
         cols = {f: np.concatenate([getattr(self, f), getattr(new, f)]) for f in self._COLUMNS}
         cols["account"] = np.concatenate([self.account, acc_map[new.account]])
-        used = np.unique(cols["account"])
+        used = np.flatnonzero(np.bincount(cols["account"], minlength=len(accounts)))
         recode = np.zeros(len(accounts), dtype=np.int32)
         recode[used] = np.arange(used.size, dtype=np.int32)
         cols["account"] = recode[cols["account"]]

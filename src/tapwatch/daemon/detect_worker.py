@@ -19,7 +19,10 @@ import threading
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from tapwatch.config import AppConfig, Config, app_profile, app_timezone
 from tapwatch.detectors.base import DailyUsage, DetectorInput, UsageSnapshot
@@ -157,10 +160,9 @@ class InputCache:
             reread = max(since_day, changed)
             # a backlog can bring events older than the rollups the detectors get
             h_reread = max(history_day, changed)
-        ad, ah, hist = c.account_days, c.app_hours, c.history
-        ad = ad.select((ad.day >= since_day) & (ad.day < reread))
-        ah = ah.select((ah.day >= since_day) & (ah.day < reread))
-        hist = hist.select((hist.day >= history_day) & (hist.day < h_reread))
+        ad = _days(c.account_days, since_day, reread)
+        ah = _days(c.app_hours, since_day, reread)
+        hist = _days(c.history, history_day, h_reread)
         if earliest is not None:
             ad = ad.extend(store.account_days(app_id, reread))
             ah = ah.extend(store.app_hours(app_id, reread))
@@ -169,6 +171,17 @@ class InputCache:
             seq=seq, rolled=rolled, tz=tz, since=since, since_day=since_day, events=events,
             account_days=ad, app_hours=ah, history_day=history_day, history=hist,
         )
+
+
+_Rows = TypeVar("_Rows", AccountDays, AppHours, DailyUsage)
+
+
+def _days(rows: _Rows, first: int, end: int) -> _Rows:
+    """The rows of days first..end-1. Rollup rows are kept in day order (read so, and
+    extended with later days only), so they are one run: a slice, whose arrays are views
+    of the cached ones, not copies (an unchanged app costs no copying at all)."""
+    lo, hi = np.searchsorted(rows.day, (first, end), side="left").tolist()
+    return rows.select(slice(lo, hi))
 
 
 def history_first_day(config: Config, now: float, tz: ZoneInfo) -> int:
