@@ -17,7 +17,7 @@ import numpy as np
 
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.derived import per_app
-from tapwatch.detectors.stats import shared_member_counts
+from tapwatch.detectors.stats import distinct_codes, shared_member_counts
 from tapwatch.events import EventType
 from tapwatch.window import local_day_of
 
@@ -54,7 +54,8 @@ def active_accounts(inp: DetectorInput, ref_day: int | None = None) -> frozenset
 
     def compute() -> frozenset[str]:
         in_win = (ad.day > ref - MONTH) & (ad.day <= ref)
-        return frozenset(map(ad.accounts.__getitem__, np.unique(ad.account[in_win]).tolist()))
+        codes = distinct_codes(ad.account[in_win], len(ad.accounts))
+        return frozenset(map(ad.accounts.__getitem__, codes.tolist()))
 
     # the assessment and consolidation both ask, once per pass
     return per_app("same_job.active_accounts", inp, compute, ref)
@@ -68,8 +69,8 @@ def traits(inp: DetectorInput, accounts: frozenset[str]) -> AppTraits:
 def _traits(inp: DetectorInput) -> AppTraits:
     ev = inp.events
     filed = (ev.type == int(EventType.form_submit)) & (ev.content_hash >= 0)
-    forms = np.unique(ev.content_hash[filed])
-    units = np.unique(ev.unit[ev.unit >= 0])
+    forms = distinct_codes(ev.content_hash[filed], len(ev.strings))
+    units = distinct_codes(ev.unit[ev.unit >= 0], len(ev.strings))
     listed = inp.snapshot.features if inp.snapshot is not None else frozenset()
     return AppTraits(
         app=inp.app.id,

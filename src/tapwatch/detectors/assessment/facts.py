@@ -19,7 +19,7 @@ from tapwatch.detectors.assessment.history import PastUse, past_use
 from tapwatch.detectors.assessment.settings import Settings
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.same_job import active_accounts
-from tapwatch.detectors.stats import count_distinct, of_types
+from tapwatch.detectors.stats import count_distinct, distinct_codes, of_types
 from tapwatch.events import MEANINGFUL_TYPES, EventType
 from tapwatch.window import DAY, local_day_of
 
@@ -208,7 +208,7 @@ def _feature_use(
     hours = inp.app_hours
     if len(hours):
         m = (hours.day > lo) & (hours.day <= ref) & (hours.count > 0)
-        seen = {EventType(int(t)).name for t in np.unique(hours.type[m]).tolist()}
+        seen = {EventType(t).name for t in distinct_codes(hours.type[m], 256).tolist()}
     else:
         ad = inp.account_days
         m = (ad.day > lo) & (ad.day <= ref)
