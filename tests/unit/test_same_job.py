@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from tapwatch.detectors import stats
-from tapwatch.detectors.same_job import AppTraits, JobRule, evidence_between, same_job_evidence
+from tapwatch.detectors.same_job import (
+    AppTraits,
+    JobRule,
+    _rounded,
+    describe,
+    evidence_between,
+    same_job_evidence,
+)
 
 
 def group(seed: int, n: int) -> tuple[list[AppTraits], list[JobRule]]:
@@ -55,3 +63,31 @@ def test_a_groups_evidence_is_each_pairs(monkeypatch: pytest.MonkeyPatch, chunk:
         # the same measures in the same order (the finding's text follows it)
         assert [list(v) for v in got.values()] == [list(v) for v in expected.values()]
         assert len(expected) > 50
+
+
+def test_rounded_is_pythons_round_of_each_value() -> None:
+    """Each distinct value rounded once gives what rounding every value gives, also where
+    numpy's own rounding would not (values halfway in decimal, not in binary)."""
+    rng = np.random.default_rng(4)
+    values = np.concatenate([
+        rng.integers(0, 50, 300) / rng.integers(1, 50, 300),
+        [0.0, 1.0, 0.0005, 0.0015, 0.1235, 2.675, 0.2345],
+    ])
+    for ndigits in (3, 4):
+        assert _rounded(values, ndigits) == [round(v, ndigits) for v in values.tolist()]
+    assert _rounded(np.zeros(0), 3) == []
+
+
+def test_describe_words_each_evidence_as_its_measures_say() -> None:
+    """Kept words per distinct evidence are those the measures give, in their order."""
+    cases = [
+        ({"feature_similarity": 0.75, "shared_units": 0.5}, "declared features 75% alike, "
+         "50% of its units"),
+        ({"same_category": 1.0, "shared_forms": 4.0}, "the same category, 4 forms filed in both"),
+        ({"shared_units": 0.5, "feature_similarity": 0.75}, "50% of its units, declared "
+         "features 75% alike"),
+        ({"shared_accounts": 0.333}, "33% of its accounts"),
+    ]
+    for _ in range(2):  # the second time from the kept words
+        for evidence, words in cases:
+            assert describe(evidence) == words

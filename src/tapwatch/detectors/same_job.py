@@ -178,23 +178,32 @@ def evidence_between(
     out: dict[tuple[int, int], dict[str, float]] = {}
     for i, j, f, jac, a, sa, fo, n_forms, u, su in zip(
         first.tolist(), second.tolist(),
-        by_features[first, second].tolist(), jaccard[first, second].tolist(),
-        by_accounts[first, second].tolist(), accounts[first, second].tolist(),
+        by_features[first, second].tolist(), _rounded(jaccard[first, second], 3),
+        by_accounts[first, second].tolist(), _rounded(accounts[first, second], 3),
         by_forms[first, second].tolist(), forms[first, second].tolist(),
-        by_units[first, second].tolist(), unit_share[first, second].tolist(),
+        by_units[first, second].tolist(), _rounded(unit_share[first, second], 3),
         strict=True,
     ):
         ev: dict[str, float] = {}
         if f:
-            ev["feature_similarity"] = round(jac, 3)
+            ev["feature_similarity"] = jac
         if a:
-            ev["shared_accounts"] = round(sa, 3)
+            ev["shared_accounts"] = sa
         if fo:
             ev["shared_forms"] = float(n_forms)
         if u:
-            ev["shared_units"] = round(su, 3)
+            ev["shared_units"] = su
         out[(i, j)] = ev
     return out
+
+
+def _rounded(values: np.ndarray, ndigits: int) -> list[float]:
+    """`[round(v, ndigits) for v in values.tolist()]` of shares (no -0.0), each distinct
+    value rounded once: Python's round is exact (decimal) and slow, numpy's fast and not
+    exact, and a category's shares take few distinct values."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    done = np.array([round(v, ndigits) for v in distinct.tolist()], dtype=np.float64)
+    return done[inverse.reshape(-1)].tolist()
 
 
 def describe(evidence: dict[str, float]) -> str:
