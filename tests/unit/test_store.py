@@ -80,6 +80,37 @@ def test_a_failed_fold_folds_nothing(store: Store, monkeypatch: pytest.MonkeyPat
     assert list(store.account_days("x", 0).events) == [2]
 
 
+def test_a_fold_in_small_transactions_folds_every_batch_once(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backlog folded a few events per transaction ends with the rollups one fold of it
+    all gives, in as many transactions as it takes and no empty one after the last."""
+    for k in range(5):
+        for s in (store, other := Store(tmp_path / "one.sqlite")):
+            s.ingest("x", stored(events=[ev(10 * k + i, T0 + 3600 * k + i) for i in range(3)]),
+                     T0)
+            if s is other:
+                s.close()
+    one = Store(tmp_path / "one.sqlite")
+    opened = 0
+    tx = Store._tx
+
+    def counted(self: Store):  # type: ignore[no-untyped-def]
+        nonlocal opened
+        opened += 1
+        return tx(self)
+
+    monkeypatch.setattr(Store, "_tx", counted)
+    assert store.fold_rollups(lambda _app: TZ, max_events=4) == 15
+    assert opened == 3  # 6 + 6 + 3 events: after a short transaction, none more
+    assert one.fold_rollups(lambda _app: TZ) == 15
+    assert store.fold_rollups(lambda _app: TZ, max_events=4) == 0
+    mine, theirs = store.account_days("x", 0), one.account_days("x", 0)
+    assert mine.events.tolist() == theirs.events.tolist() and int(mine.events.sum()) == 15
+    assert store.rollup_seq("x") == store.last_batch("x")
+    one.close()
+
+
 def test_rollups_merge_across_batches(store: Store) -> None:
     local_midnight = T0 - (T0 + 8 * 3600) % DAY  # 00:00 Asia/Shanghai
     a = [ev(1, local_midnight + 9 * 3600, EventType.form_submit),

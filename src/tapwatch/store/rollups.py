@@ -34,9 +34,11 @@ class RollupFolding(StoreBase):
         ).fetchall()
         for pk, app_id, seq in apps:
             tz = tz_of(app_id)
-            while True:
+            more = True
+            while more:
                 with self._tx() as db:
                     batches, n = [], 0
+                    more = False  # until a transaction's worth is read
                     for s, size, body in db.execute(
                         "SELECT seq, n, body FROM event_batches WHERE app_pk=? AND seq>? "
                         "ORDER BY seq",
@@ -45,6 +47,7 @@ class RollupFolding(StoreBase):
                         batches.append(EventColumns.decode(body))
                         seq, n = s, n + size
                         if n >= max_events:
+                            more = True
                             break
                     if not batches:
                         break
