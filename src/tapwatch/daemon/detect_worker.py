@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from tapwatch.columns import Tables
 from tapwatch.config import AppConfig, Config, app_profile, app_timezone
 from tapwatch.detectors.base import DailyUsage, DetectorInput, UsageSnapshot
 from tapwatch.detectors.engine import no_cycle_collection, run_fleet
@@ -64,6 +65,7 @@ class _AppInputs:
     since: float  # the window's start and the first rollup day it was built for
     since_day: int
     events: EventWindow
+    tables: Tables  # the window's string tables, new batches coded straight into them
     account_days: AccountDays
     app_hours: AppHours
     history_day: int  # the first day of `history`
@@ -134,24 +136,31 @@ class InputCache:
             c is None or c.tz != tz or since < c.since or since_day < c.since_day
             or history_day < c.history_day
         ):
+            events = store.event_window(app_id, since)
             return _AppInputs(
                 seq=store.last_batch(app_id),
                 rolled=rolled,
                 tz=tz,
                 since=since,
                 since_day=since_day,
-                events=store.event_window(app_id, since),
+                events=events,
+                tables=_tables_of(events),
                 account_days=store.account_days(app_id, since_day),
                 app_hours=store.app_hours(app_id, since_day),
                 history_day=history_day,
                 history=store.daily_usage(app_id, history_day),
             )
         new, seq = store.batches_after(app_id, c.seq)
-        events = c.events.since(since)
-        if new:
-            events = events.extend(EventWindow.from_columns(app_id, new, since=since))
+        events, tables = c.events.since(since), c.tables
+        if any(bool((b.ts >= since).any()) for b in new):
+            # coded into the window's own tables: its strings are not indexed again, and
+            # the window grows by its columns only
+            events = events.extend(
+                EventWindow.from_columns(app_id, new, since=since, tables=tables)
+            )
             if events.table_size > 2 * len(events) + 4096:
                 events = events.compacted()
+                tables = _tables_of(events)
         earliest = store.earliest_between(app_id, c.rolled, rolled)
         if earliest is None:
             reread = h_reread = local_day_of(now, tz) + 1  # nothing folded since: keep every day
@@ -169,8 +178,19 @@ class InputCache:
             hist = hist.extend(store.daily_usage(app_id, h_reread))
         return _AppInputs(
             seq=seq, rolled=rolled, tz=tz, since=since, since_day=since_day, events=events,
-            account_days=ad, app_hours=ah, history_day=history_day, history=hist,
+            tables=tables, account_days=ad, app_hours=ah, history_day=history_day,
+            history=hist,
         )
+
+
+def _tables_of(events: EventWindow) -> Tables:
+    """Tables that are the window's own lists (appending to them extends the window's)."""
+    return Tables(
+        accounts=events.accounts,
+        account_index=dict(zip(events.accounts, range(len(events.accounts)), strict=True)),
+        strings=events.strings,
+        string_index=dict(zip(events.strings, range(len(events.strings)), strict=True)),
+    )
 
 
 _Rows = TypeVar("_Rows", AccountDays, AppHours, DailyUsage)
