@@ -8,9 +8,11 @@ from pathlib import Path
 
 import msgspec
 import numpy as np
+import pytest
 import yaml
 
 from tapwatch.config import load_config
+from tapwatch.daemon import detect_worker
 from tapwatch.daemon.detect_worker import InputCache, build_inputs, fold
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.engine import run_fleet
@@ -18,6 +20,7 @@ from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.simulator import Simulator, SimulatorOptions
 from tapwatch.sources.base import EventNormaliser
 from tapwatch.store.sqlite import IngestBatch, Store
+from tapwatch.window import EventWindow
 
 APPS = ["risk-point-checkin", "deadline-reports", "empty-shell", "duplicate-forms-a",
         "duplicate-forms-b"]
@@ -82,7 +85,20 @@ class Fleet:
                 self.store.ingest(app.id, IngestBatch(events=evs), self.now)
 
 
-def test_cache_updates_match_a_fresh_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("slack", [4096, 0])  # tables cut now and then, or every pass
+def test_cache_updates_match_a_fresh_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack: int
+) -> None:
+    monkeypatch.setattr(detect_worker, "_TABLE_SLACK", slack)
+    cut = 0
+    compacted = EventWindow.compacted
+
+    def counted(w: EventWindow) -> EventWindow:
+        nonlocal cut
+        cut += 1
+        return compacted(w)
+
+    monkeypatch.setattr(EventWindow, "compacted", counted)
     f = Fleet(tmp_path, history_days=30, scale=0.5, apps=APPS)
     store, apps, config, now, today, ingest = f.store, f.apps, f.config, f.now, f.today, f.ingest
     cache = InputCache()
@@ -110,6 +126,7 @@ def test_cache_updates_match_a_fresh_read(tmp_path: Path) -> None:
     fresh = build_inputs(store, apps, config, now)
     assert [_semantic(i) for i in cached] == [_semantic(i) for i in fresh]
     assert sum(len(i.events) for i in cached) > 1000
+    assert cut > 0 or slack  # with no slack, the windows' tables were cut
     a = run_fleet(cached, None)
     b = run_fleet(fresh, None)
     assert msgspec.to_builtins(a.findings) == msgspec.to_builtins(b.findings)

@@ -33,6 +33,9 @@ from tapwatch.store.sqlite import Store
 from tapwatch.window import AccountDays, AppHours, EventWindow, local_day_of
 
 log = logging.getLogger("tapwatch.detect")
+#: strings a cached window's tables may hold beyond twice its events before they are cut to
+#: those in use (a cached window's tables keep every string they ever took in)
+_TABLE_SLACK = 4096
 _stores: dict[Path, Store] = {}
 _caches: dict[Path, InputCache] = {}
 
@@ -158,7 +161,7 @@ class InputCache:
             events = events.extend(
                 EventWindow.from_columns(app_id, new, since=since, tables=tables)
             )
-            if events.table_size > 2 * len(events) + 4096:
+            if events.table_size > 2 * len(events) + _TABLE_SLACK:
                 events = events.compacted()
                 tables = _tables_of(events)
         earliest = store.earliest_between(app_id, c.rolled, rolled)
