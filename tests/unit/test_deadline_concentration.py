@@ -3,6 +3,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -135,3 +136,14 @@ def test_settings_are_strict():
         dc.Settings(event_types=("submit",))
     with pytest.raises(ValidationError, match="after workday_start_hour"):
         dc.Settings(deadline_hour=9, workday_start_hour=9)
+
+
+def test_day_arithmetic_is_the_calendars() -> None:
+    """The distinct days and days of the month taken as arrays are those of a sort and of
+    the calendar, leap days and month ends included."""
+    rng = np.random.default_rng(5)
+    feb29 = dc.date_to_day(date(2028, 2, 29))
+    days = np.concatenate([rng.integers(feb29 - 400, feb29 + 400, 300), [feb29, feb29 + 1]])
+    assert dc._distinct_days(days).tolist() == np.unique(days).tolist()
+    assert dc._distinct_days(np.zeros(0, dtype=np.int64)).size == 0
+    assert dc._day_of_month(days).tolist() == [dc.day_to_date(d).day for d in days.tolist()]

@@ -159,10 +159,9 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     if count.sum() == 0:
         return []
     today = local_day_of(inp.now, inp.app.timezone)
-    covered = np.unique(ah.day.astype(np.int64))  # days with any data at all
-    uniq, inv = np.unique(day, return_inverse=True)
-    dom = np.array([day_to_date(d).day for d in uniq.tolist()], dtype=np.int64)
-    dom_hist = np.bincount(dom[inv] - 1, weights=count, minlength=31).astype(int).tolist()
+    covered = _distinct_days(ah.day.astype(np.int64))  # days with any data at all
+    dom = _day_of_month(day)
+    dom_hist = np.bincount(dom - 1, weights=count, minlength=31).astype(int).tolist()
     common = {"day_of_month_histogram": dom_hist}
 
     findings: list[Finding] = []
@@ -174,6 +173,22 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         if f is not None:
             findings.append(f)
     return findings
+
+
+def _distinct_days(days: np.ndarray) -> np.ndarray:
+    """`np.unique(days)` of local day numbers, by one count per day of their span (a
+    window's days are few and close: no sort)."""
+    if days.size == 0:
+        return days
+    first = int(days.min())
+    return np.flatnonzero(np.bincount(days - first)) + first
+
+
+def _day_of_month(days: np.ndarray) -> np.ndarray:
+    """Day of the month (1..31) of each local day number, as `day_to_date(d).day`, by
+    calendar arithmetic on the whole array."""
+    dates = days.astype("datetime64[D]")
+    return (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
 
 
 def _raw_rows(inp: DetectorInput, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
