@@ -91,3 +91,28 @@ def test_describe_words_each_evidence_as_its_measures_say() -> None:
     for _ in range(2):  # the second time from the kept words
         for evidence, words in cases:
             assert describe(evidence) == words
+
+
+def test_a_string_in_two_kinds_of_set_counts_in_each_kind_only() -> None:
+    """Features, accounts, forms and units are counted through one index of members: the
+    same string as a feature of one app and an account of another is in common to
+    neither."""
+    a = AppTraits("a", frozenset({"x", "y"}), frozenset({"p", "q"}), frozenset({"u"}),
+                  frozenset({"h1", "h2", "h3"}))
+    b = AppTraits("b", frozenset({"p", "q"}), frozenset({"x", "y"}), frozenset({"h1"}),
+                  frozenset({"u", "x"}))
+    c = AppTraits("c", frozenset({"x", "y"}), frozenset({"p"}), frozenset({"u"}),
+                  frozenset({"h1", "h2", "h3"}))
+    rule = JobRule(feature_similarity=0.5, shared_forms=1, unit_overlap=0.5,
+                   account_overlap=0.5)
+    apps = [a, b, c]
+    got = evidence_between(apps, [rule] * 3)
+    assert got == {
+        (i, j): ev
+        for i, me in enumerate(apps)
+        for j, other in enumerate(apps)
+        if i != j and (ev := same_job_evidence(me, other, rule))
+    }
+    assert (0, 1) not in got and (1, 0) not in got  # nothing of a kind in common
+    assert got[(0, 2)] == {"feature_similarity": 1.0, "shared_accounts": 0.5,
+                           "shared_forms": 3.0, "shared_units": 1.0}

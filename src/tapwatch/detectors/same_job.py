@@ -127,15 +127,23 @@ def _evidence(c: _Common, rule: JobRule) -> dict[str, float]:
     return found
 
 
-def _in_common(sets: Sequence[frozenset[str]]) -> np.ndarray:
-    """Members each two sets have in common ([i, j]; [i, i] the set's size)."""
-    first, second, count = shared_member_counts(sets)
-    n = len(sets)
-    m = np.zeros((n, n), dtype=np.int64)
-    m[first, second] = count
-    m[second, first] = count
-    m[np.arange(n), np.arange(n)] = [len(x) for x in sets]
-    return m
+def _in_common(*kinds: Sequence[frozenset[str]]) -> list[np.ndarray]:
+    """Per kind of set (each a set per app), the members each two apps' sets have in
+    common ([i, j]; [i, i] the set's size). Every kind's sets go through one index of
+    members: a pair of sets of two kinds that share a string is counted too, and never
+    read."""
+    n = len(kinds[0])
+    first, second, count = shared_member_counts([x for sets in kinds for x in sets])
+    out = []
+    for k, sets in enumerate(kinds):
+        mine = (first >= k * n) & (second < (k + 1) * n)  # first < second: both of kind k
+        m = np.zeros((n, n), dtype=np.int64)
+        i, j = first[mine] - k * n, second[mine] - k * n
+        m[i, j] = count[mine]
+        m[j, i] = count[mine]
+        m[np.arange(n), np.arange(n)] = [len(x) for x in sets]
+        out.append(m)
+    return out
 
 
 def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
@@ -153,9 +161,8 @@ def evidence_between(
     and again), and every pair's measures against its thresholds as arrays: only the pairs
     with evidence are visited in Python."""
     n = len(apps)
-    feat, acc, forms, units = (
-        _in_common([getattr(a, f) for a in apps])
-        for f in ("features", "accounts", "forms", "units")
+    feat, acc, forms, units = _in_common(
+        *([getattr(a, f) for a in apps] for f in ("features", "accounts", "forms", "units"))
     )
     sizes = {k: np.diag(m) for k, m in (("f", feat), ("a", acc), ("u", units))}
 
