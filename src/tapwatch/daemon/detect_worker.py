@@ -155,12 +155,14 @@ class InputCache:
             )
         new, seq = store.batches_after(app_id, c.seq)
         events, tables = c.events.since(since), c.tables
-        if any(bool((b.ts >= since).any()) for b in new):
-            # coded into the window's own tables: its strings are not indexed again, and
-            # the window grows by its columns only
-            events = events.extend(
-                EventWindow.from_columns(app_id, new, since=since, tables=tables)
-            )
+        if new:
+            # late batches wholly before the window's start add nothing, not even strings
+            if any(bool((b.ts >= since).any()) for b in new):
+                # coded into the window's own tables: its strings are not indexed again,
+                # and the window grows by its columns only
+                events = events.extend(
+                    EventWindow.from_columns(app_id, new, since=since, tables=tables)
+                )
             if events.table_size > 2 * len(events) + _TABLE_SLACK:
                 events = events.compacted()
                 tables = _tables_of(events)
