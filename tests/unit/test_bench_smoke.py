@@ -188,3 +188,16 @@ def test_detect_pass_bench_runs_and_a_kept_fleet_gives_the_same_results(tmp_path
     assert first["folded"] == first["held"] and first["warm"] == first["result"]
     one, two = ((tmp_path / f"results{k}.json").read_bytes() for k in (1, 2))
     assert one == two and b'"warm"' in one and b'"cold"' in one
+
+
+@pytest.mark.timeout(300)
+def test_detect_pass_bench_judges_the_fleet_at_the_instant_asked() -> None:
+    """`--at` makes the bench's load independent of the hour it runs: the held-back half
+    hour of a working morning holds more events than that of a late evening."""
+    held = {}
+    for at in ("2026-11-30T10:30:00+08:00", "2026-11-30T22:30:00+08:00"):
+        out = run_quick("bench_detect_pass.py", "--scale", "0.1", "--at", at)
+        m = re.search(r"^held_back: events=(\d+)$", out, re.MULTILINE)
+        assert m, out
+        held[at[11:13]] = int(m[1])
+    assert held["10"] > 2 * held["22"] > 0, held
