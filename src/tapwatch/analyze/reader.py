@@ -17,12 +17,12 @@ import csv
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tapwatch.analyze.coding import NEW, RawCodes
 from tapwatch.columns import STR_COLUMNS, EventColumns, Tables
 from tapwatch.events import EventRejected, WireEvent, decode_events, decode_jsonl, decode_wire
 from tapwatch.pseudonym import Pseudonymizer
@@ -35,7 +35,6 @@ CSV_ROWS = 50_000
 #: a dump has no clock: events up to this much after --now are accepted, as by the daemon
 CLOCK_SKEW = 600.0
 _APP = operator.attrgetter("app")
-_NEW = -2  # the code of a value not yet in a table, while coding a column
 
 
 class TableCoder(EventNormaliser):
@@ -48,9 +47,9 @@ class TableCoder(EventNormaliser):
         super().__init__(app_id, pseudonymizer, now, CLOCK_SKEW, 0.0)
         self.tables = tables
         # raw value -> code in the tables, per kind of id (None: the one plain strings
-        # share; their codes are those of string_index); an absent value codes as -1
-        self._codes: dict[str | None, dict[str | None, int]] = {
-            kind: {None: -1} for kind in ("account", *PSEUDONYMISED_COLUMNS.values(), None)
+        # share; their codes are those of string_index)
+        self._codes: dict[str | None, RawCodes] = {
+            kind: RawCodes() for kind in ("account", *PSEUDONYMISED_COLUMNS.values(), None)
         }
 
     def forget_raw_ids(self) -> None:
@@ -58,7 +57,6 @@ class TableCoder(EventNormaliser):
         the tables' own index, after its pseudonym is computed again)."""
         for known in self._codes.values():
             known.clear()
-            known[None] = -1
 
     def _columns(
         self,
@@ -90,23 +88,27 @@ class TableCoder(EventNormaliser):
     def _code_into(
         self, col: Sequence[str | None], kind: str | None, table: list[str], index: dict[str, int]
     ) -> np.ndarray:
-        """Codes of a column in `table`: one lookup per value in C; Python runs only for
-        the values new to the table (pseudonymised first if `kind` names a kind of id)."""
+        """Codes of a column in `table`, the column looked up in bulk (RawCodes); Python
+        runs only for the values new to the table (pseudonymised first if `kind` names a
+        kind of id)."""
         known = self._codes[kind]
-        codes = np.fromiter(map(known.get, col, repeat(_NEW)), dtype=np.int32, count=len(col))
-        new = codes == _NEW
+        codes = known.codes(col)
+        new = codes == NEW
         if not new.any():
             return codes
         rows = np.flatnonzero(new).tolist()
-        raws = list(dict.fromkeys(compress(col, new.tolist())))
+        raws = list(dict.fromkeys(map(col.__getitem__, rows)))
         values = self._p.uncached(kind, raws) if kind else raws  # type: ignore[arg-type]
-        for raw, value in zip(raws, values, strict=True):
+        added = []
+        for value in values:
             c = index.get(value)  # already there: from another column, or a collision
             if c is None:
                 c = index[value] = len(table)
                 table.append(value)
-            known[raw] = c
-        codes[rows] = list(map(known.__getitem__, map(col.__getitem__, rows)))
+            added.append(c)
+        known.add(raws, added)  # type: ignore[arg-type]
+        fresh = dict(zip(raws, added, strict=True))
+        codes[rows] = list(map(fresh.__getitem__, map(col.__getitem__, rows)))
         return codes
 
 

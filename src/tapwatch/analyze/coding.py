@@ -1,0 +1,183 @@
+"""Raw string values to codes, a column at a time: the reader's map from each raw id (or
+plain string) seen in the dump to its code in the app's string tables.
+
+A `dict` probe per event is cheap while the map is small, and memory-bound once it holds
+a dump's 200,000 accounts: a fresh key string, the dict's index, its entry and the stored
+key are four cache misses, ~0.3-0.5 µs a lookup. Past `BIG` values the map moves into
+a numpy open-addressing table: a column becomes one fixed-width bytes array, hashed with
+array operations, its slots and keys gathered in bulk (the misses overlap), each key
+compared in full (no hash is trusted). Values the table cannot hold exactly — with a NUL
+(fixed-width bytes drop trailing NULs) or longer than `WIDE` bytes (they would widen
+every key) — stay in a dict beside it.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from itertools import repeat
+
+import numpy as np
+
+#: the code of a value not in the map
+NEW = -2
+#: values in a map before it moves from a dict into the numpy table
+BIG = 32_768
+#: longest value (UTF-8 bytes) the numpy table holds
+WIDE = 64
+_WORD = 8
+# odd multipliers, one per 8-byte word of a key: a zero word adds nothing, so a key's
+# hash does not depend on the width of the array it is in
+_MIX = np.array(
+    [(0x9E3779B97F4A7C15 + 2 * k * 0xBF58476D1CE4E5B9) % 2**64 for k in range(WIDE // _WORD)],
+    dtype=np.uint64,
+)
+_S1 = np.uint64(0xBF58476D1CE4E5B9)
+_S2 = np.uint64(0x94D049BB133111EB)
+
+
+def _hash(keys: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each key of a fixed-width bytes array ('S', width ≤ WIDE)."""
+    width = -(-max(keys.dtype.itemsize, 1) // _WORD) * _WORD
+    if keys.dtype.itemsize != width:
+        keys = keys.astype(f"S{width}")
+    words = np.ascontiguousarray(keys).view(np.uint64).reshape(len(keys), width // _WORD)
+    with np.errstate(over="ignore"):
+        h = words[:, 0] * _MIX[0]
+        for j in range(1, width // _WORD):
+            h += words[:, j] * _MIX[j]
+        # splitmix64's finaliser: every bit of the sum reaches the low bits (the slot)
+        h ^= h >> np.uint64(30)
+        h *= _S1
+        h ^= h >> np.uint64(27)
+        h *= _S2
+        h ^= h >> np.uint64(31)
+    return h
+
+
+def _as_bytes(values: Sequence[str | None]) -> np.ndarray:
+    """UTF-8 bytes of each value as one fixed-width array (None as b"None": callers
+    mask those rows)."""
+    try:
+        return np.array(values, dtype="S")  # ASCII: one C pass
+    except UnicodeEncodeError:
+        return np.array([b"None" if v is None else v.encode() for v in values], dtype="S")
+
+
+def _odd(value: str) -> bool:
+    """Whether the numpy table cannot hold this value exactly (kept in the dict beside)."""
+    return "\0" in value or len(value.encode()) > WIDE
+
+
+class RawCodes:
+    """A map from raw string values to int codes (≥ 0), looked up a column at a time."""
+
+    def __init__(self, big: int = BIG) -> None:
+        self._big = big
+        self._small: dict[str | None, int] | None = {None: -1}  # the map while small
+        self._other: dict[str, int] = {}  # values the numpy table cannot hold
+        self._n = 0
+        self._keys = np.zeros(0, dtype="S1")  # values; capacity beyond _n
+        self._codes = np.zeros(0, dtype=np.int32)
+        self._slots = np.zeros(0, dtype=np.int32)  # index into _keys, -1 empty
+
+    def __len__(self) -> int:
+        if self._small is not None:
+            return len(self._small) - 1
+        return self._n + len(self._other)
+
+    def clear(self) -> None:
+        """Forget every value (the memory goes with it)."""
+        self.__init__(self._big)  # type: ignore[misc]
+
+    def codes(self, col: Sequence[str | None]) -> np.ndarray:
+        """int32 code of each value: -1 for None, NEW for a value not in the map."""
+        n = len(col)
+        if self._small is not None:
+            return np.fromiter(map(self._small.get, col, repeat(NEW)), dtype=np.int32, count=n)
+        try:
+            joined = "".join(col)  # type: ignore[arg-type]
+            absent = None
+        except TypeError:  # absent values
+            joined = "".join(filter(None, col))  # type: ignore[arg-type]
+            absent = np.fromiter(map(operator.is_, col, repeat(None)), dtype=bool, count=n)
+        keys = _as_bytes(col)
+        wide = keys.dtype.itemsize > WIDE
+        # a value longer than WIDE is looked up cut short, then again below in full
+        out = self._lookup(keys.astype(f"S{WIDE}") if wide else keys)
+        if wide or "\0" in joined:
+            other = self._other
+            for i, v in enumerate(col):
+                if v is not None and _odd(v):
+                    out[i] = other.get(v, NEW)
+        if absent is not None:
+            out[absent] = -1
+        return out
+
+    def add(self, values: list[str], codes: list[int]) -> None:
+        """Put in these values (distinct, none in the map yet) with their codes."""
+        if self._small is not None:
+            self._small.update(zip(values, codes, strict=True))
+            if len(self._small) > self._big:
+                small, self._small = self._small, None
+                del small[None]
+                self.add(list(small), list(small.values()))  # type: ignore[arg-type]
+            return
+        plain = [not _odd(v) for v in values]
+        if not all(plain):
+            self._other.update(
+                (v, c) for v, c, p in zip(values, codes, plain, strict=True) if not p
+            )
+            values = [v for v, p in zip(values, plain, strict=True) if p]
+            codes = [c for c, p in zip(codes, plain, strict=True) if p]
+        if not values:
+            return
+        keys = _as_bytes(values)
+        lo, hi = self._n, self._n + len(values)
+        if hi > len(self._keys) or keys.dtype.itemsize > self._keys.dtype.itemsize:
+            cap = max(hi, 2 * len(self._keys), 1024)
+            width = max(keys.dtype.itemsize, self._keys.dtype.itemsize)
+            grown = np.zeros(cap, dtype=f"S{width}")
+            grown[:lo] = self._keys[:lo]
+            self._keys = grown
+            self._codes = np.resize(self._codes, cap)
+        self._keys[lo:hi] = keys
+        self._codes[lo:hi] = codes
+        self._n = hi
+        if 2 * hi > len(self._slots):  # at most half full: short probe runs
+            size = 1 << max(4 * hi - 1, 2047).bit_length()  # a power of two, for the mask
+            self._slots = np.full(size, -1, dtype=np.int32)
+            self._place(np.arange(hi))
+        else:
+            self._place(np.arange(lo, hi))
+
+    def _place(self, rows: np.ndarray) -> None:
+        """Put keys[rows] into free slots (linear probing), all rows at once."""
+        mask = len(self._slots) - 1
+        pos = (_hash(self._keys[rows]) & np.uint64(mask)).astype(np.intp)
+        slots = self._slots
+        while rows.size:
+            free = np.flatnonzero(slots[pos] < 0)
+            # of the rows wanting one free slot, the first takes it
+            taken, first = np.unique(pos[free], return_index=True)
+            slots[taken] = rows[free[first]]
+            left = np.ones(rows.size, dtype=bool)
+            left[free[first]] = False
+            rows, pos = rows[left], (pos[left] + 1) & mask
+
+    def _lookup(self, keys: np.ndarray) -> np.ndarray:
+        out = np.full(len(keys), NEW, dtype=np.int32)
+        if not self._n:
+            return out
+        mask = len(self._slots) - 1
+        pos = (_hash(keys) & np.uint64(mask)).astype(np.intp)
+        rows = np.arange(len(keys))
+        stored, slots = self._keys, self._slots
+        while rows.size:
+            at = slots[pos]
+            used = at >= 0
+            hit = used & (stored[at] == keys[rows])  # at = -1 reads the last key: masked
+            out[rows[hit]] = self._codes[at[hit]]
+            more = used & ~hit
+            rows, pos = rows[more], (pos[more] + 1) & mask
+        return out

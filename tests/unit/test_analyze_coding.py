@@ -1,0 +1,77 @@
+"""The reader's raw-value map (`RawCodes`) gives the codes a plain dict gives, small or
+big, whatever the values: absent, empty, "None", non-ASCII, with NULs, long."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from tapwatch.analyze.coding import NEW, WIDE, RawCodes
+
+ODD_VALUES = [
+    "", "None", "a", "a\0", "\0", "a\0b", "é", "设备-1", "x" * WIDE, "x" * (WIDE + 1),
+    "é" * (WIDE // 2), "é" * (WIDE // 2 + 1), "y" * 256, "u1 ", " u1",
+]
+
+
+def by_dict(known: dict[str, int], col: list[str | None]) -> list[int]:
+    """The simple implementation RawCodes replaces."""
+    return [-1 if v is None else known.get(v, NEW) for v in col]
+
+
+def code_columns(codes: RawCodes, columns: list[list[str | None]]) -> dict[str, int]:
+    """Code each column, adding its new values as the reader does, checking every column's
+    codes against a dict's."""
+    known: dict[str, int] = {}
+    for col in columns:
+        got = codes.codes(col)
+        assert got.dtype == np.int32
+        assert got.tolist() == by_dict(known, col)
+        new = list(dict.fromkeys(v for v, c in zip(col, got.tolist(), strict=True) if c == NEW))
+        fresh = [len(known) * 3 + k for k in range(len(new))]  # codes need not be dense
+        codes.add(new, fresh)
+        known.update(zip(new, fresh, strict=True))
+        assert len(codes) == len(known)
+        assert codes.codes(col).tolist() == by_dict(known, col)
+    return known
+
+
+@pytest.mark.parametrize("big", [0, 5, 10_000])
+def test_codes_are_a_dicts_small_or_big(big: int) -> None:
+    rng = random.Random(big)
+    pool = [f"u{i:07d}" for i in range(3000)] + [f"dev-{i}" for i in range(500)] + ODD_VALUES
+    columns: list[list[str | None]] = []
+    for size in (1, 7, 300, 2048, 2048, 2048, 50):
+        col: list[str | None] = [rng.choice(pool) for _ in range(size)]
+        if size % 2 == 0:  # some columns with absent values
+            for i in rng.sample(range(size), size // 10):
+                col[i] = None
+        columns.append(col)
+    columns.append([None, None])
+    columns.append(list(ODD_VALUES))
+    known = code_columns(RawCodes(big=big), columns)
+    assert set(ODD_VALUES) <= set(known)
+
+
+def test_the_table_grows_and_widens_without_losing_a_value() -> None:
+    codes = RawCodes(big=0)
+    columns: list[list[str | None]] = [[f"{i}"] for i in range(10)]  # one byte wide
+    columns += [[f"{'w' * w}{i}" for i in range(1500)] for w in range(0, 40, 7)]
+    columns.append([v for col in columns for v in col])  # every value again, at once
+    code_columns(codes, columns)
+
+
+def test_values_that_hash_to_one_slot_are_told_apart() -> None:
+    codes = RawCodes(big=0)
+    values = [f"k{i}" for i in range(5000)]  # 5,000 values in 32,768 slots: hundreds share one
+    code_columns(codes, [values[:2500], values, values[::-1]])
+
+
+def test_clear_forgets_every_value() -> None:
+    codes = RawCodes(big=1)
+    codes.add(["a", "b", "c"], [0, 1, 2])
+    codes.clear()
+    assert len(codes) == 0
+    assert codes.codes(["a", None]).tolist() == [NEW, -1]
