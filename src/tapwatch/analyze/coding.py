@@ -22,7 +22,7 @@ import numpy as np
 #: the code of a value not in the map
 NEW = -2
 #: values in a map before it moves from a dict into the numpy table
-BIG = 32_768
+BIG = 256
 #: longest value (UTF-8 bytes) the numpy table holds
 WIDE = 64
 _WORD = 8
@@ -123,17 +123,17 @@ class RawCodes:
                 del small[None]
                 self.add(list(small), list(small.values()))  # type: ignore[arg-type]
             return
-        plain = [not _odd(v) for v in values]
-        if not all(plain):
+        keys = _as_bytes(values)
+        if keys.dtype.itemsize > WIDE or "\0" in "".join(values):
+            plain = [not _odd(v) for v in values]
             self._other.update(
                 (v, c) for v, c, p in zip(values, codes, plain, strict=True) if not p
             )
-            values = [v for v, p in zip(values, plain, strict=True) if p]
             codes = [c for c, p in zip(codes, plain, strict=True) if p]
-        if not values:
+            keys = _as_bytes([v for v, p in zip(values, plain, strict=True) if p])
+        if not codes:
             return
-        keys = _as_bytes(values)
-        lo, hi = self._n, self._n + len(values)
+        lo, hi = self._n, self._n + len(codes)
         if hi > len(self._keys) or keys.dtype.itemsize > self._keys.dtype.itemsize:
             cap = max(hi, 2 * len(self._keys), 1024)
             width = max(keys.dtype.itemsize, self._keys.dtype.itemsize)
