@@ -318,9 +318,7 @@ def validate(
             ),
         )
     ts = _times(cols, n, reject)
-    types = np.fromiter(
-        map(_TYPE_CODE.get, cols["type"], repeat(_UNKNOWN_TYPE)), dtype=np.uint8, count=n
-    )
+    types = _type_codes(cols["type"], n)
     reject(
         RejectReason.unknown_event_type,
         types == _UNKNOWN_TYPE,
@@ -476,8 +474,20 @@ def column_absent(col: Sequence[Any], n: int) -> bool:
     return n == 0 or (col[0] is None and col.count(None) == n)
 
 
+def _type_codes(col: Sequence[Any], n: int) -> np.ndarray:
+    """The type code of each event (_UNKNOWN_TYPE for a name not known). A page or
+    block is often of one type (all check-ins): one count, not a lookup per event."""
+    if n and col.count(col[0]) == n:
+        return np.full(n, _TYPE_CODE.get(col[0], _UNKNOWN_TYPE), dtype=np.uint8)
+    return np.fromiter(map(_TYPE_CODE.get, col, repeat(_UNKNOWN_TYPE)), dtype=np.uint8, count=n)
+
+
 def _floats(col: Sequence[Any]) -> np.ndarray:
     """A numeric column (None absent) as float64 with NaN where absent."""
+    try:  # no value absent: twice as fast as np.array
+        return np.fromiter(col, dtype=np.float64, count=len(col))
+    except (TypeError, ValueError, OverflowError):
+        pass
     try:
         return np.array(col, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):  # an int beyond float range, say
@@ -494,7 +504,7 @@ def _float_or_nan(v: Any) -> float:
 def _nan_values(col: Sequence[Any], arr: np.ndarray) -> np.ndarray:
     """Where a numeric column holds NaN as a value (a CSV 'nan'), not as absent."""
     nan = np.isnan(arr)
-    if int(nan.sum()) == col.count(None):
+    if not nan.any() or int(nan.sum()) == col.count(None):
         return np.zeros(arr.shape, dtype=bool)
     return nan & np.array([v is not None for v in col])
 
