@@ -145,7 +145,7 @@ class RawCodes:
         self._codes[lo:hi] = codes
         self._n = hi
         if 2 * hi > len(self._slots):  # at most half full: short probe runs
-            size = 1 << max(4 * hi - 1, 2047).bit_length()  # a power of two, for the mask
+            size = 1 << max(2 * hi, 2047).bit_length()  # a power of two, for the mask
             self._slots = np.full(size, -1, dtype=np.int32)
             self._place(np.arange(hi))
         else:
