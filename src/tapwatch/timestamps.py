@@ -85,7 +85,7 @@ def parse_one(value: object, name: str = "ts", expected: str | None = None) -> f
     return ts
 
 
-def _fast_rfc3339(values: Sequence[str]) -> np.ndarray:
+def _fast_rfc3339(values: Sequence[str], joined: str | None = None) -> np.ndarray:
     """Epoch seconds of the strings in canonical RFC 3339 shape; NaN for the others.
 
     The strings become a byte matrix, one row each; the rows of one length share one
@@ -93,9 +93,21 @@ def _fast_rfc3339(values: Sequence[str]) -> np.ndarray:
     column slices and one matrix product for the six date and time fields: a few dozen
     array operations per length, whatever the number of strings. (numpy's own ISO 8601
     parser, `astype("datetime64[us]")`, is not used: numpy 2.4 crashes with a segmentation
-    fault when it meets an invalid string in a long array.)"""
+    fault when it meets an invalid string in a long array.)
+
+    `joined`: the strings joined, if the caller has them: strings of one length, ASCII
+    and without NUL (the usual page) are then cut from it, twice as fast as numpy
+    converts them one by one."""
     n = len(values)
     out = np.full(n, np.nan)
+    if n and joined is not None and joined.isascii() and "\0" not in joined:
+        width = len(values[0])
+        if len(joined) == n * width and width > _SHAPE_LEN and (
+            np.fromiter(map(len, values), dtype=np.intp, count=n) == width
+        ).all():
+            chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, width)
+            out[:] = _parse_layout(chars)
+            return out
     try:
         raw = np.array(values, dtype="S")
     except UnicodeEncodeError:  # a non-ASCII string somewhere: parse the ASCII ones
@@ -175,12 +187,16 @@ def epoch_seconds(values: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
     not a valid event time, and a bool mask of the absent ones. Strings are RFC 3339 with
     an offset, numbers epoch seconds; both within [TS_MIN, TS_MAX)."""
     n = len(values)
-    kinds = set(map(type, values))
+    try:  # a column of strings only (the usual one): joined, for the fast path
+        joined: str | None = "".join(values)  # type: ignore[arg-type]
+    except TypeError:
+        joined = None
+    kinds = {str} if joined is not None and n else set(map(type, values))
     absent = np.zeros(n, dtype=bool)
     if kinds <= {float, int}:
         out = np.array(values, dtype=np.float64) if n else np.zeros(0)
     elif kinds == {str}:
-        out = _fast_rfc3339(values)  # type: ignore[arg-type]
+        out = _fast_rfc3339(values, joined)  # type: ignore[arg-type]
         for i in np.flatnonzero(np.isnan(out)).tolist():
             with contextlib.suppress(TimeError):  # stays NaN: not a valid time
                 out[i] = parse_one(values[i])

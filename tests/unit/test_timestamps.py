@@ -100,3 +100,25 @@ def test_canonical_times_are_parsed_in_bulk() -> None:
     assert _fast_rfc3339(values).tolist() == want
     for v, w in zip(values, want, strict=True):  # each layout alone: one length a column
         assert _fast_rfc3339([v, v]).tolist() == [w, w]
+
+
+def test_strings_of_one_length_cut_from_the_joined_column_parse_as_one_by_one() -> None:
+    """The joined-column shortcut (strings of one length, ASCII, no NUL) gives what numpy's
+    conversion of each string gives, bad strings included; columns it does not take (one
+    string longer, non-ASCII, a NUL) go the other way with the same answers."""
+    from tapwatch.timestamps import _fast_rfc3339
+
+    good = ["2026-03-02T00:30:00+08:00", "2026-02-29T00:30:00+08:00", "2026-03-02T00:30:00Z"]
+    columns = [
+        good[:2],  # one length: cut from the joined string (the second is no date)
+        [good[0]] * 3 + ["2026-03-02T00:30:00+8:00 "],  # one length, last one invalid
+        good,  # two lengths
+        [good[0], "2026-03-02T00:30:00+08:0\0"],  # a NUL: numpy drops trailing NULs
+        [good[0], "2026-03-02T00:30:00+08：00"],  # non-ASCII
+        ["2026-03-02T00:30:00"] * 2,  # no offset: too short for the fast path
+    ]
+    for col in columns:
+        want = _fast_rfc3339(col)
+        got = _fast_rfc3339(col, "".join(col))
+        assert np.array_equal(got, want, equal_nan=True), col
+    assert not np.isnan(_fast_rfc3339(good[:1] * 2, good[0] * 2)).any()
