@@ -22,6 +22,8 @@ from datetime import date, datetime
 
 import numpy as np
 
+from tapwatch.bytecolumns import cut_from_joined
+
 #: Event times outside [2000-01-01, 2100-01-01) UTC are not plausible usage events: refused
 #: (invalid_timestamp) before they can reach date arithmetic anywhere downstream.
 TS_MIN = 946_684_800.0
@@ -95,19 +97,16 @@ def _fast_rfc3339(values: Sequence[str], joined: str | None = None) -> np.ndarra
     parser, `astype("datetime64[us]")`, is not used: numpy 2.4 crashes with a segmentation
     fault when it meets an invalid string in a long array.)
 
-    `joined`: the strings joined, if the caller has them: strings of one length, ASCII
-    and without NUL (the usual page) are then cut from it, twice as fast as numpy
-    converts them one by one."""
+    `joined`: the strings joined, if the caller has them: strings of one length (the
+    usual page) are then cut from it (tapwatch.bytecolumns)."""
     n = len(values)
     out = np.full(n, np.nan)
-    if n and joined is not None and joined.isascii() and "\0" not in joined:
-        width = len(values[0])
-        if len(joined) == n * width and width > _SHAPE_LEN and (
-            np.fromiter(map(len, values), dtype=np.intp, count=n) == width
-        ).all():
-            chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, width)
-            out[:] = _parse_layout(chars)
-            return out
+    one_width = cut_from_joined(values, joined) if joined is not None else None
+    if one_width is not None:
+        width = one_width.dtype.itemsize
+        if width > _SHAPE_LEN:
+            out[:] = _parse_layout(one_width.view(np.uint8).reshape(n, width))
+        return out
     try:
         raw = np.array(values, dtype="S")
     except UnicodeEncodeError:  # a non-ASCII string somewhere: parse the ASCII ones

@@ -19,6 +19,8 @@ from itertools import repeat
 
 import numpy as np
 
+from tapwatch.bytecolumns import cut_from_joined
+
 #: the code of a value not in the map
 NEW = -2
 #: values in a map before it moves from a dict into the numpy table
@@ -101,7 +103,9 @@ class RawCodes:
         except TypeError:  # absent values
             joined = "".join(filter(None, col))  # type: ignore[arg-type]
             absent = np.fromiter(map(operator.is_, col, repeat(None)), dtype=bool, count=n)
-        keys = _as_bytes(col)
+        keys = cut_from_joined(col, joined) if absent is None else None  # type: ignore[arg-type]
+        if keys is None:
+            keys = _as_bytes(col)
         wide = keys.dtype.itemsize > WIDE
         # a value longer than WIDE is looked up cut short, then again below in full
         out = self._lookup(keys.astype(f"S{WIDE}") if wide else keys)
