@@ -78,10 +78,11 @@ class RawCodes:
         self._big = big
         self._small: dict[str | None, int] | None = {None: -1}  # the map while small
         self._other: dict[str, int] = {}  # values the numpy table cannot hold
-        self._n = 0
-        self._keys = np.zeros(0, dtype="S1")  # values; capacity beyond _n
+        self._n = 0  # values in the table
+        # the table, by slot (a power of two of them, at most half used): the value in
+        # each slot and its code (-1: a free slot), gathered side by side
+        self._keys = np.zeros(0, dtype="S1")
         self._codes = np.zeros(0, dtype=np.int32)
-        self._slots = np.zeros(0, dtype=np.int32)  # index into _keys, -1 empty
 
     def __len__(self) -> int:
         if self._small is not None:
@@ -137,34 +138,30 @@ class RawCodes:
             keys = _as_bytes([v for v, p in zip(values, plain, strict=True) if p])
         if not codes:
             return
-        lo, hi = self._n, self._n + len(codes)
-        if hi > len(self._keys) or keys.dtype.itemsize > self._keys.dtype.itemsize:
-            cap = max(hi, 2 * len(self._keys), 1024)
-            width = max(keys.dtype.itemsize, self._keys.dtype.itemsize)
-            grown = np.zeros(cap, dtype=f"S{width}")
-            grown[:lo] = self._keys[:lo]
-            self._keys = grown
-            self._codes = np.resize(self._codes, cap)
-        self._keys[lo:hi] = keys
-        self._codes[lo:hi] = codes
+        new_codes = np.asarray(codes, dtype=np.int32)
+        hi = self._n + len(new_codes)
+        if 2 * hi > len(self._codes) or keys.dtype.itemsize > self._keys.dtype.itemsize:
+            used = self._codes >= 0
+            keys = np.concatenate([self._keys[used], keys])  # the wider of the two widths
+            new_codes = np.concatenate([self._codes[used], new_codes])
+            size = max(len(self._codes), 1 << max(2 * hi, 2047).bit_length())
+            self._keys = np.zeros(size, dtype=keys.dtype)
+            self._codes = np.full(size, -1, dtype=np.int32)
+        self._place(keys, new_codes)
         self._n = hi
-        if 2 * hi > len(self._slots):  # at most half full: short probe runs
-            size = 1 << max(2 * hi, 2047).bit_length()  # a power of two, for the mask
-            self._slots = np.full(size, -1, dtype=np.int32)
-            self._place(np.arange(hi))
-        else:
-            self._place(np.arange(lo, hi))
 
-    def _place(self, rows: np.ndarray) -> None:
-        """Put keys[rows] into free slots (linear probing), all rows at once."""
-        mask = len(self._slots) - 1
-        pos = (_hash(self._keys[rows]) & np.uint64(mask)).astype(np.intp)
-        slots = self._slots
+    def _place(self, keys: np.ndarray, codes: np.ndarray) -> None:
+        """Put the values into free slots (linear probing), all at once."""
+        mask = len(self._codes) - 1
+        pos = (_hash(keys) & np.uint64(mask)).astype(np.intp)
+        rows = np.arange(len(keys))
         while rows.size:
-            free = np.flatnonzero(slots[pos] < 0)
+            free = np.flatnonzero(self._codes[pos] < 0)
             # of the rows wanting one free slot, the first takes it
             taken, first = np.unique(pos[free], return_index=True)
-            slots[taken] = rows[free[first]]
+            won = rows[free[first]]
+            self._keys[taken] = keys[won]
+            self._codes[taken] = codes[won]
             left = np.ones(rows.size, dtype=bool)
             left[free[first]] = False
             rows, pos = rows[left], (pos[left] + 1) & mask
@@ -173,15 +170,14 @@ class RawCodes:
         out = np.full(len(keys), NEW, dtype=np.int32)
         if not self._n:
             return out
-        mask = len(self._slots) - 1
+        mask = len(self._codes) - 1
         pos = (_hash(keys) & np.uint64(mask)).astype(np.intp)
         rows = np.arange(len(keys))
-        stored, slots = self._keys, self._slots
         while rows.size:
-            at = slots[pos]
-            used = at >= 0
-            hit = used & (stored[at] == keys[rows])  # at = -1 reads the last key: masked
-            out[rows[hit]] = self._codes[at[hit]]
+            code = self._codes[pos]
+            used = code >= 0
+            hit = used & (self._keys[pos] == keys[rows])
+            out[rows[hit]] = code[hit]
             more = used & ~hit
             rows, pos = rows[more], (pos[more] + 1) & mask
         return out
