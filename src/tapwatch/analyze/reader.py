@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tapwatch.analyze.coding import NEW, RawCodes
-from tapwatch.columns import STR_COLUMNS, EventColumns, Tables
+from tapwatch.columns import STR_COLUMNS, EventColumns, Tables, code_map
 from tapwatch.events import EventRejected, WireEvent, decode_events, decode_jsonl, decode_wire
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.sources.normalise import PSEUDONYMISED_COLUMNS, EventNormaliser, column_absent
@@ -97,19 +97,18 @@ class TableCoder(EventNormaliser):
         new = codes == NEW
         if not new.any():
             return codes
-        rows = np.flatnonzero(new).tolist()
-        raws = list(dict.fromkeys(map(col.__getitem__, rows)))
+        rows = np.flatnonzero(new)
+        new_raws = list(map(col.__getitem__, rows.tolist()))
+        raws = list(dict.fromkeys(new_raws))
         values = self._p.uncached(kind, raws) if kind else raws  # type: ignore[arg-type]
-        added = []
-        for value in values:
-            c = index.get(value)  # already there: from another column, or a collision
-            if c is None:
-                c = index[value] = len(table)
-                table.append(value)
-            added.append(c)
-        known.add(raws, added)  # type: ignore[arg-type]
-        fresh = dict(zip(raws, added, strict=True))
-        codes[rows] = list(map(fresh.__getitem__, map(col.__getitem__, rows)))
+        # a value may be in the table already: from another column, or a collision
+        added = code_map(values, table, index)[:-1]  # type: ignore[arg-type]
+        known.add(raws, added.tolist())  # type: ignore[arg-type]
+        if len(raws) == len(new_raws):  # each new value once in the column (the usual)
+            codes[rows] = added
+        else:
+            fresh = dict(zip(raws, added.tolist(), strict=True))
+            codes[rows] = list(map(fresh.__getitem__, new_raws))
         return codes
 
 
