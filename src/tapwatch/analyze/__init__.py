@@ -9,6 +9,7 @@ findings of overlapping windows by id, and judges every app as of the end of the
 Memory is bounded by one window plus the rollups, not by the dump.
 
 - `reader.py`: files -> validated, pseudonymised columns per app;
+- `coding.py`: the reader's map from raw ids to their codes in the app's tables;
 - `spill.py`: the bucket sort by time, on disk;
 - `sweep.py`: the windows, the detectors, the merged findings, the final assessment;
 - `cli.py`: the command line, the progress line, the report.

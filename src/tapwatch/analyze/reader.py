@@ -8,7 +8,8 @@ that is not exactly one well-formed event is decoded line by line, to reject jus
 Strings are coded once, straight into each app's shared string tables (`Tables`, which
 the spill, the windows and the rollups use): a map from each raw id to its code replaces
 the pseudonym cache, so an id's pseudonym is computed once, when it is first seen, and a
-known id costs one dict lookup. The maps go with the reader once the dump is read.
+column of known ids is looked up in bulk (`coding.RawCodes`: a numpy hash table once the
+map is big). The maps go with the reader once the dump is read.
 """
 
 from __future__ import annotations

@@ -484,7 +484,7 @@ def _type_codes(col: Sequence[Any], n: int) -> np.ndarray:
 
 def _floats(col: Sequence[Any]) -> np.ndarray:
     """A numeric column (None absent) as float64 with NaN where absent."""
-    try:  # no value absent: twice as fast as np.array
+    try:  # half np.array's time for a flat column (both read None as NaN)
         return np.fromiter(col, dtype=np.float64, count=len(col))
     except (TypeError, ValueError, OverflowError):
         pass
