@@ -60,9 +60,8 @@ def code_map(values: Sequence[str], table: list[str], index: dict[str, int]) -> 
     if None in codes:
         for i in compress(range(len(codes)), map(operator.is_, codes, repeat(None))):
             v = values[i]
-            c = index.get(v)  # a value may repeat within `values`
-            if c is None:
-                c = index[v] = len(table)
+            c = index.setdefault(v, len(table))  # one probe; `values` may repeat a value
+            if c == len(table):
                 table.append(v)
             codes[i] = c
     codes.append(-1)

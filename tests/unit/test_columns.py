@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 
-from tapwatch.columns import EventColumns, Tables
+from tapwatch.columns import EventColumns, Tables, code_map
 from tapwatch.events import Event, EventType
 from tapwatch.window import EventWindow
 
@@ -65,3 +65,13 @@ def test_shared_tables_keep_codes_for_good() -> None:
     both = EventColumns.concat([a, b], dedup=False)
     assert both.accounts is tables.accounts and names(both) == ["u1", "u2", "u2", "u3"]
     assert tables.coded(both) is both
+
+
+def test_code_map_appends_each_new_string_once_and_keeps_known_codes() -> None:
+    table = ["a", "b"]
+    index = {"a": 0, "b": 1}
+    got = code_map(["b", "c", "a", "c", "d"], table, index)
+    assert got.tolist() == [1, 2, 0, 2, 3, -1]  # the last slot maps -1 (absent) to -1
+    assert table == ["a", "b", "c", "d"]
+    assert index == {v: i for i, v in enumerate(table)}
+    assert code_map([], table, index).tolist() == [-1]
