@@ -1,5 +1,5 @@
 """String columns as fixed-width byte arrays (numpy "S"), in bulk: the timestamp parser's
-byte matrix and analyze's coding of ids both start from one.
+byte matrix, analyze's coding of ids and the windows' event ids all start from one.
 
 numpy converts a list of strings one string at a time (~45 ns each); a column whose
 strings are all of one length is cut from their join instead (~20 ns), the join being

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from tapwatch.bytecolumns import cut_from_joined
 from tapwatch.columns import F32_COLUMNS as _F32_COLUMNS
 from tapwatch.columns import STR_COLUMNS as _STR_COLUMNS
 from tapwatch.columns import EventColumns, Tables, code_map
@@ -215,16 +216,12 @@ class EventWindow:
 
 def ids_as_bytes(ids: Sequence[str]) -> np.ndarray:
     """`np.array(ids, dtype=bytes)` (ASCII ids; `S1` if there are none). Ids of one
-    length, the usual case, are joined and encoded in one call and read as fixed-width
-    bytes: 2-3x faster than numpy's conversion string by string."""
-    n = len(ids)
-    if not n:
+    length, the usual case, are cut from their join (tapwatch.bytecolumns): 2-3x faster
+    than numpy's conversion string by string."""
+    if not len(ids):
         return np.array([], dtype="S1")
-    width = max(map(len, ids))
-    joined = "".join(ids)
-    if width and len(joined) == n * width and joined.isascii():
-        return np.frombuffer(joined.encode("ascii"), dtype=f"S{width}").copy()
-    return np.array(ids, dtype=bytes)
+    one_width = cut_from_joined(ids, "".join(ids))
+    return one_width.copy() if one_width is not None else np.array(ids, dtype=bytes)
 
 
 def time_id_order(ts: np.ndarray, ids: np.ndarray) -> np.ndarray:
