@@ -112,6 +112,24 @@ def test_rejects_are_counted_by_reason_and_the_rest_kept(tmp_path: Path) -> None
     }  # fmt: skip
 
 
+def test_a_line_of_two_events_is_rejected_whatever_else_its_block_holds(tmp_path: Path) -> None:
+    """One line, one event: a line holding two is not an event, also where a blank line in
+    the same block leaves as many values as lines (the block is read as one stream)."""
+    one, two, three, four = (json.dumps(event(i)) for i in range(4))
+    layouts = {
+        "alone": f"{one}\n{two} {three}\n{four}\n",
+        "blank line": f"{one}\n\n{two} {three}\n{four}\n",
+        "white line": f"{one}\n  \n{two} {three}\n{four}\n",
+        "indented": f"  {one}\n{two} {three}\n{four}\n\t\n",
+    }
+    for name, text in layouts.items():
+        reader = DumpReader(Pseudonymizer(KEY), None, None, None)
+        (tmp_path / "d.jsonl").write_text(text)
+        chunks = read_all(reader, tmp_path / "d.jsonl")
+        assert [i for c in chunks for i in c.ids] == ["e0", "e3"], name
+        assert reader.rejected == {"not_an_object": 1}, name
+
+
 def test_a_repeated_id_is_judged_once(tmp_path: Path) -> None:
     """In the same chunk, and a day later: in the same step, and (with a window a day)
     in the next one, whose window still holds the first; as the store drops it."""

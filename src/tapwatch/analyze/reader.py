@@ -113,11 +113,26 @@ class TableCoder(EventNormaliser):
         return codes
 
 
-def _lines(block: bytes) -> int:
-    """Lines in a JSONL block (the last may lack its newline). numpy counts the newlines
-    of 512 KiB in 24 µs, bytes.count in 180."""
-    newlines = int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 10))
-    return newlines + (not block.endswith(b"\n"))
+#: JSON's white space (and the newline): a line starting with one is blank or indented
+_WHITE = np.zeros(256, dtype=bool)
+_WHITE[[9, 10, 13, 32]] = True
+
+
+def _lines(block: bytes) -> int | None:
+    """Lines in a JSONL block (the last may lack its newline); None when one of them is
+    blank or starts with white space. msgspec reads a block as a stream of values, so only
+    in a block without such lines does "as many values as lines" mean one value a line (a
+    line of two values would make up for a blank one); the others go line by line. On
+    512 KiB: 74 µs, 24 of them finding the newlines (bytes.count takes 180, and `in` for
+    each blank-line start over 1,500)."""
+    b = np.frombuffer(block, dtype=np.uint8)
+    newline = np.flatnonzero(b == 10)
+    starts = newline + 1
+    if starts.size and starts[-1] == b.size:
+        starts = starts[:-1]
+    if _WHITE[b[0]] or _WHITE[b[starts]].any():
+        return None
+    return newline.size + (not block.endswith(b"\n"))
 
 
 class AnalyzeError(Exception):
@@ -177,7 +192,8 @@ class DumpReader:
                     if not data:
                         return
                     continue
-                events = decode_jsonl(block, _lines(block))
+                n_lines = _lines(block)
+                events = None if n_lines is None else decode_jsonl(block, n_lines)
                 if events is None:  # blank or bad lines: line by line
                     lines = [ln for ln in block.split(b"\n") if ln.strip()]
                     events = decode_events(lines)
