@@ -190,7 +190,7 @@ class EventWindow:
         if ids is None or not n:
             ids = ids_as_bytes(b.ids)
         if dedup and n:
-            _, first = np.unique(ids, return_index=True)
+            first = first_of_each(ids)
             if first.size < n:
                 first.sort()
                 b = b.select(first)
@@ -222,6 +222,41 @@ def ids_as_bytes(ids: Sequence[str]) -> np.ndarray:
         return np.array([], dtype="S1")
     one_width = cut_from_joined(ids, "".join(ids))
     return one_width.copy() if one_width is not None else np.array(ids, dtype=bytes)
+
+
+_HASH_STEP = np.uint64(0x9E3779B97F4A7C15)  # odd: the 8-byte words of an id mixed
+
+
+def first_of_each(ids: np.ndarray) -> np.ndarray:
+    """The index of the first row of each distinct value of a bytes (`S`) array, in no
+    set order: `np.unique(ids, return_index=True)[1]` as a set. The ids' bytes as 64-bit
+    words, mixed into one integer per row where wider than a word, are sorted instead of
+    the strings (analyze's window and step ids, 155k: 25 -> 5 ms); rows sharing an integer
+    are checked to share the id, and if two ids ever share one, the strings are sorted."""
+    n = ids.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    width = ids.dtype.itemsize
+    words = -(-width // 8)
+    padded = np.zeros((n, words * 8), dtype=np.uint8)
+    padded[:, :width] = ids.view(np.uint8).reshape(n, width)
+    cols = padded.view(np.uint64)
+    key = cols[:, 0].copy()
+    for j in range(1, words):
+        key *= _HASH_STEP
+        key ^= cols[:, j]
+    order = np.argsort(key)
+    k = key[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(k[1:], k[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    first = np.minimum.reduceat(order, starts)
+    if words > 1:
+        firsts = np.repeat(first, np.diff(np.append(starts, n)))  # each row's group's
+        if not (ids[order] == ids[firsts]).all():  # two ids share a key
+            return np.unique(ids, return_index=True)[1]
+    return first
 
 
 def time_id_order(ts: np.ndarray, ids: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tapwatch.analyze.sweep import _HASH_STEP, first_of_each
+from tapwatch.window import _HASH_STEP, first_of_each
 
 
 def _firsts(ids: np.ndarray) -> list[int]:

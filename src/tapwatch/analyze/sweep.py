@@ -42,6 +42,7 @@ from tapwatch.window import (
     AppHours,
     EventWindow,
     combine_app_hours,
+    first_of_each,
     ids_as_bytes,
     local_day_of,
     rollup,
@@ -168,41 +169,6 @@ class AppInputs:
             return new, ids
         self.duplicates += len(new) - int(keep.sum())
         return new.select(keep), ids[keep]
-
-
-_HASH_STEP = np.uint64(0x9E3779B97F4A7C15)  # odd: the 8-byte words of an id mixed
-
-
-def first_of_each(ids: np.ndarray) -> np.ndarray:
-    """The index of the first row of each distinct value of a bytes (`S`) array, in no
-    set order: `np.unique(ids, return_index=True)[1]` as a set. The ids' bytes as 64-bit
-    words, mixed into one integer per row where wider than a word, are sorted instead of
-    the strings (a window and a step's ids, 155k: 25 -> 5 ms); rows sharing an integer
-    are checked to share the id, and if two ids ever share one, the strings are sorted."""
-    n = ids.size
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    width = ids.dtype.itemsize
-    words = -(-width // 8)
-    padded = np.zeros((n, words * 8), dtype=np.uint8)
-    padded[:, :width] = ids.view(np.uint8).reshape(n, width)
-    cols = padded.view(np.uint64)
-    key = cols[:, 0].copy()
-    for j in range(1, words):
-        key *= _HASH_STEP
-        key ^= cols[:, j]
-    order = np.argsort(key)
-    k = key[order]
-    new = np.empty(n, dtype=bool)
-    new[0] = True
-    np.not_equal(k[1:], k[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    first = np.minimum.reduceat(order, starts)
-    if words > 1:
-        firsts = np.repeat(first, np.diff(np.append(starts, n)))  # each row's group's
-        if not (ids[order] == ids[firsts]).all():  # two ids share a key
-            return np.unique(ids, return_index=True)[1]
-    return first
 
 
 def _no_rows() -> dict[str, np.ndarray]:
