@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tapwatch.detectors.bulk_checkin.bursts import Burst
+from tapwatch.detectors.bulk_checkin.sessions import day_sessions
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.geo import distance_m
 from tapwatch.detectors.stats import day_to_date, local_day_and_second
@@ -105,7 +106,9 @@ def _same_place(a: Burst, b: Burst, s: Settings) -> bool:
 
 
 def _groups(bursts: list[Burst], s: Settings) -> list[list[int]]:
-    """Union-find over the pairs of bursts that share an account."""
+    """Union-find over the pairs of bursts that share an account: linked when their sets,
+    or their days' unions (a bag worked in sessions, `sessions`), are the same set again.
+    A day's sessions linked to another day are one ring together."""
     parent = list(range(len(bursts)))
 
     def root(i: int) -> int:
@@ -114,11 +117,16 @@ def _groups(bursts: list[Burst], s: Settings) -> list[list[int]]:
             i = parent[i]
         return i
 
+    session = day_sessions(bursts, s)
+    day_set: dict[int, set[int]] = defaultdict(set)
+    for i, b in enumerate(bursts):
+        day_set[session[i]] |= b.accounts
     by_account: dict[int, list[int]] = defaultdict(list)
     for i, b in enumerate(bursts):
         for a in b.accounts:
             by_account[a].append(i)
     seen: set[tuple[int, int]] = set()
+    bagged: set[int] = set()  # session groups linked through their union
     for members in by_account.values():
         for x, i in enumerate(members):
             for j in members[x + 1 :]:
@@ -126,14 +134,26 @@ def _groups(bursts: list[Burst], s: Settings) -> list[list[int]]:
                     continue
                 seen.add((i, j))
                 a, b = bursts[i], bursts[j]
-                jac = len(a.accounts & b.accounts) / len(a.accounts | b.accounts)
-                near_in_time = abs(a.start - b.start) <= s.link_days * DAY
-                if jac >= s.link_jaccard and near_in_time and _same_place(a, b, s):
+                if abs(a.start - b.start) > s.link_days * DAY or not _same_place(a, b, s):
+                    continue
+                if _jaccard(a.accounts, b.accounts) >= s.link_jaccard:
                     parent[root(j)] = root(i)
+                elif session[i] != session[j] and (
+                    _jaccard(day_set[session[i]], day_set[session[j]]) >= s.link_jaccard
+                ):
+                    parent[root(j)] = root(i)
+                    bagged.update((session[i], session[j]))
+    for i in range(len(bursts)):
+        if session[i] in bagged:
+            parent[root(i)] = root(session[i])
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(bursts)):
         groups[root(i)].append(i)
     return sorted(groups.values())
+
+
+def _jaccard(a: frozenset[int] | set[int], b: frozenset[int] | set[int]) -> float:
+    return len(a & b) / len(a | b)
 
 
 def _habits(win: EventWindow, bursts: list[Burst], tz: object, n_days: int) -> tuple[float, float]:

@@ -259,6 +259,20 @@ class Settings(BaseModel):
         description="Bursts this many days apart or less can be linked (chains of them "
         "span longer): a daily ring is linked, a weekly meeting is not.",
     )
+    bag_session_gap_s: float = Field(
+        default=7200.0,
+        gt=0,
+        description="Bursts with disjoint accounts at one spot, each starting within this "
+        "many seconds of the previous one's end, are one day's sessions of a bag (an official "
+        "working through a drawer of phones between other work); their union is linked "
+        "across days like one burst's set.",
+    )
+    bag_spot_m: float = Field(
+        default=20.0,
+        gt=0,
+        description="Centres of a day's sessions are at most this far apart: one desk, "
+        "as far as indoor fixes of a few phones can tell.",
+    )
     link_distance_m: float = Field(
         default=100.0,
         gt=0,
