@@ -273,14 +273,16 @@ def _near_ring(win: EventWindow, ring: Ring, rows: np.ndarray) -> np.ndarray:
 
 def _too_far(win: EventWindow, ring: Ring, a: int, rows: np.ndarray, s: Settings) -> bool:
     """Whether account `a` was active somewhere it could not have come from in time to its
-    own check-in in one of the ring's bursts."""
+    own check-in in one of the ring's bursts, within elsewhere_within_s of it (further
+    apart in time, a flight explains any distance)."""
     for b in ring.bursts:
         if a not in b.accounts or not math.isfinite(b.lat):
             continue
         d = distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon)
         own = win.ts[b.rows[win.account[b.rows] == a]]
         dt = np.abs(win.ts[rows][:, None] - own[None, :]).min(axis=1)
-        if np.any((d > s.elsewhere_m) & (d > s.max_travel_speed_mps * np.maximum(dt, 1.0))):
+        too_fast = d > s.max_travel_speed_mps * np.maximum(dt, 1.0)
+        if np.any((d > s.elsewhere_m) & too_fast & (dt <= s.elsewhere_within_s)):
             return True
     return False
 

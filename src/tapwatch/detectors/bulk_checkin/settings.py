@@ -234,6 +234,13 @@ class Settings(BaseModel):
         description="Other activity of an account is 'elsewhere at the same time' when getting "
         "from it to the account's check-in in the burst needs more than this speed (m/s).",
     )
+    elsewhere_within_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Other activity of an account is only 'elsewhere at the same time' within "
+        "this many seconds of its check-in: over hours a flight takes anyone anywhere "
+        "(real users' check-ins in another city the same day are trips, not ring phones).",
+    )
     elsewhere_share: float = Field(
         default=0.2,
         gt=0,
