@@ -2,7 +2,8 @@
 Active too far away to have reached the place in time (elsewhere); coming to the place on
 their own at other times (they belong there: counter-evidence); never otherwise at the
 place; checking in here on phones they use nowhere else (borrowed, spare); phones that
-went their own ways soon after (people leaving for their work: counter-evidence). Only the
+came, or went, their own ways shortly before or after (people coming from home, leaving
+for their work: counter-evidence, `travel`). Only the
 accounts' activity within presence_days of the ring is looked at, so the
 signals mean the same in a 7-day window and in a long dump."""
 
@@ -18,6 +19,7 @@ from tapwatch.detectors.bulk_checkin.linking import Ring
 from tapwatch.detectors.bulk_checkin.places import Surroundings
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import RULE_CHECKIN, Measures, Signal
+from tapwatch.detectors.bulk_checkin.travel import seen_away, travel_signals
 from tapwatch.detectors.geo import distance_m
 from tapwatch.detectors.stats import local_day_and_second
 from tapwatch.events import EventType
@@ -77,9 +79,9 @@ def presence_signals(
 ) -> list[Signal]:
     """Where the ring's accounts are outside the ring: too far away to have been there
     (elsewhere), at the place on their own at other times (they belong there), never
-    otherwise at the place, or going their own ways right after (not counted when the
-    timing shows `one_hand` tapped every phone: the phones then went back to their
-    owners)."""
+    otherwise at the place, or coming or going their own ways right before or after (not
+    counted when the timing shows `one_hand` tapped every phone: the phones were then
+    collected from and went back to their owners)."""
     win = ctx.win
     in_ring = np.zeros(len(win), dtype=bool)
     in_ring[ring.rows] = True
@@ -88,7 +90,8 @@ def presence_signals(
     elsewhere: list[int] = []
     here_t, here_a, here_ck = [], [], []  # the accounts' other activity at the place
     never = seen_on_own = borrowed = stayed = 0
-    gone: list[tuple[float, float]] = []  # where each account's phone went next
+    came: list[tuple[float, float]] = []  # where each account's phone came from
+    gone: list[tuple[float, float]] = []  # where it went next
     for a in ring.accounts:
         other = ctx.of(a)
         other = other[~in_ring[other]]
@@ -106,9 +109,11 @@ def presence_signals(
         ]
         if _too_far(win, ring, a, other, s):
             elsewhere.append(a)
-        went = _left_with(win, ring, a, other[np.isin(win.device[other], used)], s)
-        if went is not None:
-            gone.append(went)
+        on_ring_phone = other[np.isin(win.device[other], used)]
+        for seen, after in ((came, False), (gone, True)):
+            away = seen_away(win, ring, a, on_ring_phone, s, after)
+            if away is not None:
+                seen.append(away)
         at = other[_near_ring(win, ring, other) <= radius]
         never += at.size == 0
         stayed += _stays(win, np.concatenate((ring.rows[win.account[ring.rows] == a], at)), inp, s)
@@ -122,27 +127,8 @@ def presence_signals(
         np.concatenate(here_t), np.concatenate(here_a), np.concatenate(here_ck), ring, s
     )
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
-    apart = _farthest_apart(gone)
-    left = len(gone) >= s.min_leave and len(gone) / n >= s.leave_share and apart >= s.elsewhere_m
     return [
-        Signal(
-            "people_leave",
-            round(len(gone) / n, 3),
-            s.leave_share,
-            -s.weight_leave,
-            left and not one_hand,
-            f"{len(gone)} of {n} phones that checked in were seen over "
-            f"{s.elsewhere_m:.0f} m away within {s.leave_s / 3600:g} h, at a pace one can "
-            f"travel, up to {apart / 1000:.1f} km apart from each other (people who went "
-            "their own ways; a bag of phones leaves together)"
-            + (
-                "; not counted: the timing shows one operator tapping every phone, so "
-                "they went back to their owners"
-                if left and one_hand
-                else ""
-            ),
-            None,
-        ),
+        *travel_signals(came, gone, n, one_hand, s),
         _share(
             "people_stay",
             stayed,
@@ -216,38 +202,6 @@ def _stays(win: EventWindow, rows: np.ndarray, inp: DetectorInput, s: Settings) 
     first = np.concatenate(([True], day[1:] != day[:-1]))
     last = np.concatenate((day[1:] != day[:-1], [True]))
     return bool(np.any(sec[last] - sec[first] >= s.stay_s))
-
-
-def _left_with(
-    win: EventWindow, ring: Ring, a: int, rows: np.ndarray, s: Settings
-) -> tuple[float, float] | None:
-    """The first place over elsewhere_m from the burst where account `a`'s phone (a device
-    it checked in on in the ring) was seen within leave_s after one of its check-ins, no
-    faster than one can travel there; None when there is none. `rows` are the account's
-    other located activity on those devices."""
-    if not rows.size:
-        return None
-    t = win.ts[rows]
-    for b in ring.bursts:
-        if a not in b.accounts or not math.isfinite(b.lat):
-            continue
-        end = float(win.ts[b.rows[win.account[b.rows] == a]].max())
-        dt = t - end
-        d = distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon)
-        ok = (dt > 0) & (dt <= s.leave_s) & (d > s.elsewhere_m)
-        ok &= d <= s.max_travel_speed_mps * dt
-        if ok.any():
-            k = int(np.flatnonzero(ok)[np.argmin(dt[ok])])
-            return float(win.lat[rows[k]]), float(win.lon[rows[k]])
-    return None
-
-
-def _farthest_apart(fixes: list[tuple[float, float]]) -> float:
-    """The largest distance (m) between two of the fixes; 0 for fewer than two."""
-    if len(fixes) < 2:
-        return 0.0
-    lat, lon = np.array(fixes).T
-    return float(max(distance_m(lat, lon, la, lo).max() for la, lo in fixes))
 
 
 def _own_devices(win: EventWindow, rows: np.ndarray) -> np.ndarray:

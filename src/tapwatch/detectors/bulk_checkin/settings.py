@@ -157,26 +157,29 @@ class Settings(BaseModel):
     leave_s: float = Field(
         default=7200.0,
         gt=0,
-        description="A phone that checked in and is next seen over elsewhere_m away within "
-        "this many seconds, at a pace one can travel, left with its owner.",
+        description="A phone that checked in and is seen over elsewhere_m away within this "
+        "many seconds after (or before), at a pace one can travel, left with (or came with) "
+        "its owner.",
     )
     min_leave: int = Field(
         default=3,
         ge=2,
-        description="Accounts whose phones left with their owners, in different directions, "
-        "at which the group is people going their own ways (counter-evidence).",
+        description="Accounts whose phones left (or came) with their owners, in different "
+        "directions, at which the group is people going (or coming) their own ways "
+        "(counter-evidence).",
     )
     leave_share: float = Field(
         default=0.2,
         gt=0,
         le=1,
-        description="Share of the accounts whose phones left, at least, for people_leave.",
+        description="Share of the accounts whose phones left (came), at least, for "
+        "people_leave (people_arrive).",
     )
     weight_leave: float = Field(
         default=0.3,
         ge=0,
         lt=1,
-        description="Share of the score taken off when the phones went their own ways.",
+        description="Share of the score taken off when the phones went (or came) their own ways.",
     )
     min_lockstep_ratio: float = Field(
         default=0.8,
@@ -267,7 +270,7 @@ class Settings(BaseModel):
         "span longer): a daily ring is linked, a weekly meeting is not.",
     )
     bag_session_gap_s: float = Field(
-        default=7200.0,
+        default=14400.0,
         gt=0,
         description="Bursts with disjoint accounts at one spot, each starting within this "
         "many seconds of the previous one's end, are one day's sessions of a bag (an official "

@@ -1,0 +1,102 @@
+"""Part of step 4 of bulk check-in: where the phones came from and went to.
+
+People come to a place each their own way and leave each their own way: a phone that
+checked in is seen, within a couple of hours before or after, kilometres away, at a pace
+one can travel, and the phones of a group far apart from each other (a crew going out to
+its jobs; a field team coming from their homes). A bag of phones arrives and leaves
+together (or is never seen elsewhere at all). Neither is counted when the timing shows one
+hand tapped every phone: the phones were then collected from their owners and handed back,
+which looks the same from the phones.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tapwatch.detectors.bulk_checkin.linking import Ring
+from tapwatch.detectors.bulk_checkin.settings import Settings
+from tapwatch.detectors.bulk_checkin.signal import Signal
+from tapwatch.detectors.geo import distance_m
+from tapwatch.window import EventWindow
+
+
+def seen_away(
+    win: EventWindow, ring: Ring, a: int, rows: np.ndarray, s: Settings, after: bool
+) -> tuple[float, float] | None:
+    """The nearest-in-time place over elsewhere_m from the burst where account `a`'s phone
+    (a device it checked in on in the ring) was seen within leave_s after (or, with
+    `after` False, before) one of its check-ins, no faster than one can travel; None when
+    there is none. `rows` are the account's other located activity on those devices."""
+    if not rows.size:
+        return None
+    t = win.ts[rows]
+    for b in ring.bursts:
+        if a not in b.accounts or not math.isfinite(b.lat):
+            continue
+        own = win.ts[b.rows[win.account[b.rows] == a]]
+        dt = t - float(own.max()) if after else float(own.min()) - t
+        d = distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon)
+        ok = (dt > 0) & (dt <= s.leave_s) & (d > s.elsewhere_m)
+        ok &= d <= s.max_travel_speed_mps * dt
+        if ok.any():
+            k = int(np.flatnonzero(ok)[np.argmin(dt[ok])])
+            return float(win.lat[rows[k]]), float(win.lon[rows[k]])
+    return None
+
+
+def travel_signals(
+    came: list[tuple[float, float]],
+    gone: list[tuple[float, float]],
+    n: int,
+    one_hand: bool,
+    s: Settings,
+) -> list[Signal]:
+    """Counter-evidence from where the `n` accounts' phones were seen before (`came`) and
+    after (`gone`) their check-ins: people who came, or went, each their own way."""
+    return [
+        _own_ways("people_arrive", came, n, one_hand, "before", "came", "arrives", s),
+        _own_ways("people_leave", gone, n, one_hand, "after", "went", "leaves", s),
+    ]
+
+
+def _own_ways(
+    code: str,
+    fixes: list[tuple[float, float]],
+    n: int,
+    one_hand: bool,
+    when: str,
+    verb: str,
+    bag_does: str,
+    s: Settings,
+) -> Signal:
+    apart = _farthest_apart(fixes)
+    own_ways = len(fixes) >= s.min_leave and len(fixes) / n >= s.leave_share
+    own_ways &= apart >= s.elsewhere_m
+    return Signal(
+        code,
+        round(len(fixes) / n, 3),
+        s.leave_share,
+        -s.weight_leave,
+        own_ways and not one_hand,
+        f"{len(fixes)} of {n} phones that checked in were seen over {s.elsewhere_m:.0f} m "
+        f"away within {s.leave_s / 3600:g} h {when}, at a pace one can travel, up to "
+        f"{apart / 1000:.1f} km apart from each other (people who {verb} their own ways; a "
+        f"bag of phones {bag_does} together)"
+        + (
+            "; not counted: the timing shows one operator tapping every phone, so they "
+            "were collected from and handed back to their owners"
+            if own_ways and one_hand
+            else ""
+        ),
+        None,
+    )
+
+
+def _farthest_apart(fixes: list[tuple[float, float]]) -> float:
+    """The largest distance (m) between two of the fixes; 0 for fewer than two."""
+    if len(fixes) < 2:
+        return 0.0
+    lat, lon = np.array(fixes).T
+    return float(max(distance_m(lat, lon, la, lo).max() for la, lo in fixes))
