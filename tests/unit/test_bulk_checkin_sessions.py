@@ -1,0 +1,153 @@
+"""Bulk check-in, sixth round: a bag worked in sessions over a morning (linked by the day's
+union), people who came each their own way, and 'elsewhere' bounded in time. Each scene is
+small and described in its test."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tapwatch.detectors import bulk_checkin
+from tapwatch.detectors.bulk_checkin.bursts import Burst
+from tapwatch.detectors.bulk_checkin.sessions import day_sessions
+from tapwatch.events import EventType
+from tests.unit.checkin_scenes import BASE, DAY, Scenario, people
+
+
+def detect(sc: Scenario, **overrides: object) -> list:
+    return bulk_checkin.detect(sc.input(), bulk_checkin.Settings(**overrides))
+
+
+def signal(f: object, code: str) -> dict:
+    return next(g for g in f.evidence["signals"] if g["code"] == code)  # type: ignore[attr-defined]
+
+
+def drawer(sc: Scenario, bag: list[str], days: int, sessions: int = 3) -> list[str]:
+    """An official working a bag from the desk drawer: on each day the phones, shuffled,
+    in `sessions` sessions 40-80 min apart, one at a time 15-40 s apart, laid on the desk
+    (within a metre), each phone on its own mobile data. Returns the check-in ids."""
+    ids = []
+    for d in range(days):
+        t = BASE + d * DAY + sc.rng.uniform(0, 1800)
+        for share in np.array_split(sc.rng.permutation(len(bag)), sessions):
+            times = t + np.concatenate(([0.0], np.cumsum(sc.rng.uniform(15, 40, share.size - 1))))
+            spots = sc.rng.normal(0, 0.5, (share.size, 2))
+            ids += [e.id for e in sc.taps(times, [bag[i] for i in share], spots)]
+            t = float(times[-1]) + sc.rng.uniform(2400, 4800)
+    return ids
+
+
+def test_bag_worked_in_sessions_on_three_days_is_one_ring() -> None:
+    """Twelve phones worked from a drawer in three sessions of four each morning, 40-80
+    min apart, a fresh split every day, on three days: no session's set comes again, but
+    each day's union is the same twelve phones. One ring of twelve, every check-in in it,
+    found by the same set again and its accounts never being there otherwise. Without
+    the day's union (sessions only joined within a second) the sessions are small groups
+    of four and most are not reported."""
+    sc = Scenario(seed=60)
+    ids = drawer(sc, people("drawer", 12), days=3)
+    [f] = detect(sc)
+    assert sorted(f.evidence["event_ids"]) == sorted(ids)
+    assert len(f.evidence["accounts"]) == 12
+    assert "repeated_days" in {r.code for r in f.reasons}
+    apart = detect(sc, bag_session_gap_s=1.0)
+    assert len({i for g in apart for i in g.evidence["event_ids"]}) < len(ids) // 2
+
+
+def test_a_bag_worked_in_sessions_on_one_day_only_is_not_joined() -> None:
+    """The same drawer on one day only: the sessions are disjoint sets at one desk, which
+    squads taking turns at one station also are; with nothing coming again they stay
+    small groups of four, each with no more evidence than its size: nothing reported."""
+    sc = Scenario(seed=61)
+    drawer(sc, people("drawer", 12), days=1)
+    assert detect(sc) == []
+
+
+def _burst(accounts: set[int], start: float, dx_m: float = 0.0) -> Burst:
+    return Burst(
+        rows=np.zeros(0, dtype=np.int64),
+        key=0,
+        place_key=-1,
+        point=None,
+        lat=30.0,
+        lon=120.0 + dx_m / 96_000,
+        start=start,
+        end=start + 120.0,
+        n_accounts=len(accounts),
+        median_gap=20.0,
+        gap_cv=0.5,
+        overlap_share=0.0,
+        spread_m=2.0,
+        radius_m=5.0,
+        accuracy_m=10.0,
+        context=0,
+        accounts=frozenset(accounts),
+    )
+
+
+def test_day_sessions_are_disjoint_sets_at_one_spot_within_the_session_gap() -> None:
+    """Which bursts are one day's sessions: disjoint sets at one desk within 4 h of each
+    other are (one retried phone in common allowed); the same people again (a check-out),
+    a group 100 m away, or a set five hours later are not."""
+    s = bulk_checkin.Settings()
+    bursts = [
+        _burst({1, 2, 3}, 0.0),
+        _burst({4, 5, 6}, 3600.0),  # next session, same desk
+        _burst({3, 7, 8}, 7200.0),  # one phone retried: still a session of the bag
+        _burst({1, 2, 4, 5}, 9000.0),  # the same phones again: no new session
+        _burst({20, 21, 22}, 9000.0, dx_m=100.0),  # another group across the square
+        _burst({9, 10, 11}, 7200.0 + 120.0 + 5 * 3600.0),  # after a 5 h break
+    ]
+    group = day_sessions(bursts, s)
+    assert group[0] == group[1] == group[2]
+    assert len({group[0], group[3], group[4], group[5]}) == 4
+
+
+def test_real_users_far_away_hours_before_are_not_elsewhere() -> None:
+    """Ten phones checked in one at a time (25-40 s, nothing shared) on one day; four of
+    the accounts checked in 2,000 km away eight hours before (a flight home), which
+    proves nothing: not 'elsewhere'. The same four 60 km away ten minutes before (too far
+    to have come in time) is. Over a day, the flight would count."""
+    for far_m, before_s, expected in ((2_000_000.0, 8 * 3600.0, False), (60_000.0, 600.0, True)):
+        sc = Scenario(seed=62)
+        accounts = people("ring", 10)
+        times = BASE + np.concatenate(([0.0], np.cumsum(sc.rng.uniform(25, 40, 9))))
+        sc.taps(times, accounts, sc.rng.normal(0, 0.5, (10, 2)))
+        for a in accounts[:4]:
+            sc.checkin(BASE - before_s, a, far_m, 0.0, device=f"own-{a}")
+        found = detect(sc, min_score=0.01)
+        assert signal(found[0], "accounts_elsewhere")["present"] is expected
+        unbounded = detect(sc, min_score=0.01, elsewhere_within_s=DAY)  # flights ignored
+        assert signal(unbounded[0], "accounts_elsewhere")["present"] is True
+
+
+def test_crew_coming_each_from_home_is_silent_because_people_arrive() -> None:
+    """Fourteen workers checking in at their depot gate on three mornings, in any order,
+    15-40 s apart (never two at once: no many hands); six of them read the app on the
+    same phone at home 3-8 km away, each in a direction of their own, 20-50 minutes
+    before: people who came each their own way. A bag of phones comes together (or is
+    never seen before). Without that counter-evidence the crew is reported."""
+    sc = Scenario(seed=63)
+    crew = people("crew", 14)
+    spots = sc.rng.uniform(-3, 3, (14, 2))
+    for d in range(3):
+        times = BASE + d * DAY + np.cumsum(sc.rng.uniform(15, 40, 14))
+        order = sc.rng.permutation(14)
+        sc.taps(times, [crew[i] for i in order], spots[order])
+        for k, i in enumerate(order[:6].tolist()):
+            angle = 2 * math.pi * (k + 0.3 * d) / 6
+            far = sc.rng.uniform(3000, 8000)
+            sc.checkin(
+                float(times[k]) - sc.rng.uniform(1200, 3000),
+                crew[i],
+                far * math.cos(angle),
+                far * math.sin(angle),
+                type=EventType.read,
+            )
+    assert detect(sc) == []
+    [f] = detect(sc, weight_leave=0.0)
+    assert "repeated_days" in {r.code for r in f.reasons}
+    arrive = signal(f, "people_arrive")
+    assert arrive["value"] >= 6 / 14 - 1e-3
+    assert not signal(f, "people_leave")["present"]
