@@ -19,7 +19,7 @@ Arrivals in step (all at once, or a steady one-at-a-time rhythm) raise the score
 never required. Legitimate groups are held off by the physics (spread about a room, a
 stream of arrivals, too slow per person) and by counter-evidence (the accounts belong at
 the place, keep habitual times, check in with many hands or answering one call, stay, or
-go their own ways).
+came or go their own ways).
 
 The steps, one module each, each readable on its own:
 
@@ -29,11 +29,13 @@ The steps, one module each, each readable on its own:
 2. `chains` and `bursts`: chaining at several gaps into candidate bursts with their
    measures (grouped numpy reductions), the physical gates, one burst per set of
    check-ins;
-3. `linking`: the same accounts at one place on other days, and whether they come in
-   lockstep or by habit;
-4. `scoring`, with `rhythm` (what the timing says), `hardware` (what the phones share)
-   and `presence` (where the accounts are otherwise, and whether they stay): signals and
-   counter-evidence (`signal`) into a score;
+3. `sessions` and `linking`: a day's sessions of one bag (disjoint sets at one spot over
+   a morning), the same accounts (or the same day's union) at one place on other days,
+   and whether they come in lockstep or by habit;
+4. `scoring`, with `rhythm` (what the timing says), `hardware` (what the phones share),
+   `presence` (where the accounts are otherwise, and whether they stay) and `travel`
+   (whether the phones came and went each their own way): signals and counter-evidence
+   (`signal`) into a score;
 5. `evidence`: the finding an inspector reads.
 """
 
