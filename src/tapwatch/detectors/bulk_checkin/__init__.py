@@ -19,7 +19,7 @@ Arrivals in step (all at once, or a steady one-at-a-time rhythm) raise the score
 never required. Legitimate groups are held off by the physics (spread about a room, a
 stream of arrivals, too slow per person) and by counter-evidence (the accounts belong at
 the place, keep habitual times, check in with many hands or answering one call, stay, or
-came or go their own ways).
+come or go their own ways).
 
 The steps, one module each, each readable on its own:
 
