@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from tapwatch.detectors import bulk_checkin
+from tapwatch.detectors.bulk_checkin import linking
 from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.detectors.bulk_checkin.sessions import day_sessions
 from tapwatch.events import EventType
@@ -151,3 +152,18 @@ def test_crew_coming_each_from_home_is_silent_because_people_arrive() -> None:
     arrive = signal(f, "people_arrive")
     assert arrive["value"] >= 6 / 14 - 1e-3
     assert not signal(f, "people_leave")["present"]
+
+
+def test_days_whose_unions_match_are_one_ring_even_when_each_session_comes_again() -> None:
+    """Three sets of three at one spot half an hour apart, the same three sets in the same
+    order on a second day: each set is linked to itself the next day, and the two days'
+    unions are the same nine accounts, so all six bursts are one ring (a day's sessions
+    are joined through their union, not only when no session matches on its own). A
+    third day elsewhere in the square stays apart."""
+    s = bulk_checkin.Settings()
+    sets = [{1, 2, 3}, {4, 5, 6}, {7, 8, 9}]
+    bursts = [_burst(a, d * DAY + k * 1800.0) for d in range(2) for k, a in enumerate(sets)]
+    bursts += [_burst(a, 2 * DAY + k * 1800.0, dx_m=300.0) for k, a in enumerate(sets)]
+    groups = sorted(linking._groups(bursts, s), key=len)
+    assert groups[-1] == [0, 1, 2, 3, 4, 5]
+    assert all(g[0] >= 6 for g in groups[:-1])

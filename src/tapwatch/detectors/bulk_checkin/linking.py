@@ -138,7 +138,9 @@ def _groups(bursts: list[Burst], s: Settings) -> list[list[int]]:
                     continue
                 if _jaccard(a.accounts, b.accounts) >= s.link_jaccard:
                     parent[root(j)] = root(i)
-                elif session[i] != session[j] and (
+                # Whether or not the two bursts match, their days' unions may: then the
+                # days' sessions are one bag (a squad coming again whole is one too).
+                if session[i] != session[j] and (
                     _jaccard(day_set[session[i]], day_set[session[j]]) >= s.link_jaccard
                 ):
                     parent[root(j)] = root(i)
