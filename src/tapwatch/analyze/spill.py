@@ -6,8 +6,15 @@ of one app (`EventColumns.encode`, about 60-100 bytes per event: codes into the 
 string tables, which stay in memory, and the event ids); the sweep then takes the days in
 order and reads back only the pieces of the days it reaches. Memory holds one read
 chunk while spilling and one window while judging, whatever the order or size of the dump;
-disk holds the dump once, in columns. Sorted input costs the same path (one piece per
-chunk and day) and never waits on a sort of the whole.
+disk holds the dump once, in columns. Sorted input costs the same path and never waits on
+a sort of the whole.
+
+A chunk's events of one day wait in memory, with those of the same day from the chunks
+before, until the day has `PIECE_EVENTS` waiting (then they are written as one piece) or
+`BUFFER_EVENTS` wait in all (then every day's are written, one piece each).
+A shuffled dump's 512 KiB block holds a dozen events of each of 180 days: written as
+they come, 2M events made 158k pieces, whose index (20 MiB) and decoding one by one (5 s
+of the sweep) cost more than the events; buffered, a few thousand pieces.
 """
 
 from __future__ import annotations
@@ -19,6 +26,10 @@ import numpy as np
 from tapwatch.columns import EventColumns, Tables
 
 BUCKET_S = 86400.0
+#: events of one day written as a piece as soon as they wait; events waiting in all
+#: before every waiting day is written (~6 MiB)
+PIECE_EVENTS = 8_192
+BUFFER_EVENTS = 65_536
 
 
 class TimeSpill:
@@ -34,6 +45,8 @@ class TimeSpill:
         self.tables: dict[str, Tables] = tables if tables is not None else {}
         self.events = 0
         self.bytes = 0
+        self._waiting: dict[tuple[str, int], list[EventColumns]] = {}
+        self._waiting_events = 0
         self.first_ts = float("inf")
         self.last_ts = float("-inf")
 
@@ -52,13 +65,32 @@ class TimeSpill:
         day = np.floor(cols.ts / BUCKET_S).astype(np.int64)
         lo, hi = int(day.min()), int(day.max())
         if lo == hi:
-            self._write(app, lo, cols)
-            return
-        order = np.argsort(day, kind="stable")
-        sorted_days = day[order]
-        cuts = np.flatnonzero(np.diff(sorted_days)) + 1
-        for rows in np.split(order, cuts):
-            self._write(app, int(day[rows[0]]), cols.select(rows))
+            self._wait(app, lo, cols)
+        else:
+            order = np.argsort(day, kind="stable")
+            sorted_days = day[order]
+            cuts = np.flatnonzero(np.diff(sorted_days)) + 1
+            for rows in np.split(order, cuts):
+                self._wait(app, int(day[rows[0]]), cols.select(rows))
+        if self._waiting_events >= BUFFER_EVENTS:
+            self.flush()
+
+    def _wait(self, app: str, bucket: int, cols: EventColumns) -> None:
+        parts = self._waiting.setdefault((app, bucket), [])
+        parts.append(cols)
+        self._waiting_events += len(cols)
+        waiting = sum(map(len, parts))
+        if waiting >= PIECE_EVENTS:  # a sorted dump's day: written as it fills
+            del self._waiting[app, bucket]
+            self._waiting_events -= waiting
+            self._write(app, bucket, EventColumns.concat(parts, dedup=False))
+
+    def flush(self) -> None:
+        """Write every waiting day, one piece each (in the order the days first came)."""
+        waiting, self._waiting = self._waiting, {}
+        self._waiting_events = 0
+        for (app, bucket), parts in waiting.items():
+            self._write(app, bucket, EventColumns.concat(parts, dedup=False))
 
     def _write(self, app: str, bucket: int, cols: EventColumns) -> None:
         body = cols.encode(tables=False)
@@ -69,14 +101,17 @@ class TimeSpill:
         self.bytes += len(body)
 
     def apps(self) -> list[str]:
+        self.flush()
         return sorted({app for app, _ in self._index})
 
     def days(self) -> list[int]:
         """The UTC day numbers holding events, ascending."""
+        self.flush()
         return sorted({day for _, day in self._index})
 
     def take(self, app: str, day: int) -> list[EventColumns]:
         """The app's pieces of one UTC day (each piece is read once: the index forgets it)."""
+        self.flush()
         out = []
         for offset, size in self._index.pop((app, day), []):
             self._file.seek(offset)
