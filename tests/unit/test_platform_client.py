@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 
 import pytest
 
@@ -17,51 +16,76 @@ from tapwatch.sources.platform import (
 )
 
 
+class FakeMonotonic:
+    """A monotonic clock that moves only when the limiter sleeps on it: the limiter's
+    arithmetic is checked exactly, whatever the machine's load."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)  # let the other callers run, as a real sleep would
+
+
 async def test_limiter_holds_the_rate_after_a_burst() -> None:
-    lim = RateLimiter(20.0, burst=5)
-    t0 = time.monotonic()
+    clock = FakeMonotonic()
+    lim = RateLimiter(20.0, burst=5, clock=clock, sleep=clock.sleep)
+    t0 = clock()
     stamps = []
     for _ in range(25):
         await lim.acquire()
-        stamps.append(time.monotonic() - t0)
-    # 5 at once, then 20 more at 20/s: about a second, never much faster
-    assert stamps[4] < 0.3  # loose upper bounds: the machine may be busy
-    assert 0.9 < stamps[-1] < 3.0
-    gaps = [b - a for a, b in itertools.pairwise(stamps[5:])]
-    assert min(gaps) > 0.03
+        stamps.append(clock() - t0)
+    # 5 at once, then 20 more at 20/s, one every 50 ms: a second in all
+    assert stamps[:5] == [0.0] * 5
+    assert stamps[-1] == pytest.approx(1.0, abs=1e-6)
+    gaps = [b - a for a, b in itertools.pairwise(stamps[4:])]
+    assert gaps == pytest.approx([0.05] * 20, abs=1e-6)
 
 
 async def test_apps_on_one_credential_share_one_limiter_at_the_lowest_rate() -> None:
-    pool = CredentialPool()
+    clock = FakeMonotonic()
+    pool = CredentialPool(clock=clock, sleep=clock.sleep)
     a = pool.credential(("wecom", "https://x", "corp"), 50.0)
     b = pool.credential(("wecom", "https://x", "corp"), 10.0)
     c = pool.credential(("wecom", "https://x", "other-corp"), 50.0)
     assert a is b and a is not c
     assert a.limiter.rate == 10.0
 
+    done: list[float] = []
+
     async def calls(n: int) -> None:
         for _ in range(n):
             await a.limiter.acquire()
+            done.append(clock.now)
 
-    t0 = time.monotonic()
+    t0 = clock()
     await asyncio.gather(calls(15), calls(15))  # two apps, one budget
-    assert time.monotonic() - t0 > 1.8  # (30 - 10 burst) / 10 per second
+    assert len(done) == 30
+    # a burst of 10 (the lower rate's), then the other 20 at 10/s: two seconds, not one
+    assert clock() - t0 == pytest.approx(2.0, abs=1e-6)
+    assert sum(1 for t in done if t == t0) == 10
 
 
 async def test_a_long_block_fails_fast_with_the_remaining_time() -> None:
-    lim = RateLimiter(10.0)
+    clock = FakeMonotonic()
+    lim = RateLimiter(10.0, clock=clock, sleep=clock.sleep)
     lim.block(120)
-    t0 = time.monotonic()
     with pytest.raises(SourceError) as e:
         await lim.acquire()
-    assert time.monotonic() - t0 < 0.1
+    assert clock.sleeps == []  # failed without waiting
     assert e.value.reason is ErrorReason.rate_limited
-    assert 119 < (e.value.retry_after or 0) <= 120
-    short = RateLimiter(10.0)
+    assert e.value.retry_after == pytest.approx(120.0)
+    short = RateLimiter(10.0, clock=clock, sleep=clock.sleep)
     short.block(0.3)  # a short block is waited out
-    t0 = time.monotonic()
+    t0 = clock()
     await short.acquire()
-    assert time.monotonic() - t0 >= 0.25
+    assert clock() - t0 == pytest.approx(0.3, abs=1e-6)
 
 
 def test_daily_quota_resets_at_midnight_china_time() -> None:

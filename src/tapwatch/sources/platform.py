@@ -67,11 +67,13 @@ class RateLimiter:
     stops every call until a time (a platform's rate-limit penalty)."""
 
     def __init__(self, rate: float, burst: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.rate = rate
         self.burst = burst if burst is not None else max(1.0, rate)
         self._tokens = self.burst
         self._clock = clock
+        self._sleep = sleep  # waits on `clock`'s time line (a fake one in tests)
         self._last = clock()
         self._blocked_until = 0.0
         self._lock: asyncio.Lock | None = None
@@ -105,11 +107,11 @@ class RateLimiter:
                 now = self._clock()
                 self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
                 self._last = now
-                if blocked <= 0 and self._tokens >= 1.0:
+                if blocked <= 0 and self._tokens >= 1.0 - 1e-9:  # float refills land a hair short
                     self._tokens -= 1.0
                     return
                 wait = max(blocked, (1.0 - self._tokens) / self.rate)
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
 
 
 @dataclass
@@ -133,14 +135,17 @@ class Credential:
 class CredentialPool:
     """The daemon's credentials, kept across reloads (tokens survive a reload)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._creds: dict[tuple[str, ...], Credential] = {}
         self._clock = clock
+        self._sleep = sleep
 
     def credential(self, key: tuple[str, ...], rate: float) -> Credential:
         c = self._creds.get(key)
         if c is None:
-            c = self._creds[key] = Credential(key, RateLimiter(rate, clock=self._clock))
+            c = self._creds[key] = Credential(
+                key, RateLimiter(rate, clock=self._clock, sleep=self._sleep))
         else:
             c.limiter.lower(rate)
         return c
