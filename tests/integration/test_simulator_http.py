@@ -39,7 +39,7 @@ FAULTS = {
 async def sim():
     s = Simulator(
         SimulatorOptions(
-            history_days=10, scale=0.5, token="s3cret", faults=FAULTS, slow_delay_s=1.0
+            history_days=10, scale=0.5, token="s3cret", faults=FAULTS, slow_delay_s=3.0
         )
     )
     await s.start()
@@ -151,7 +151,7 @@ async def test_transport_faults(sim, http):
             sim.base_url("fault-slow") + "/v1/usage", timeout=aiohttp.ClientTimeout(total=0.3)
         ):
             pass
-    assert time.monotonic() - t < 0.9
+    assert time.monotonic() - t < 2.5  # cut by the timeout, not answered (3 s), even when busy
     status, _, _ = await _get(http, sim.base_url("fault-http_500") + "/v1/events")
     assert status == 500
     status, _, body = await _get(http, sim.base_url("fault-garbage") + "/v1/events")
