@@ -78,12 +78,30 @@ class Tables:
     account_index: dict[str, int] = field(default_factory=dict)
     strings: list[str] = field(default_factory=list)
     string_index: dict[str, int] = field(default_factory=dict)
+    unindexed: bool = field(default=False, init=False, repr=False)  # see drop_index
+
+    def drop_index(self) -> None:
+        """Let the indexes go while the tables are only read (analyze's sweep, once the
+        dump is read: the index of 400k strings is 25 MiB); `coded` builds them again if a
+        batch with tables of its own comes after all."""
+        self.account_index = {}
+        self.string_index = {}
+        self.unindexed = True
+
+    def ensure_index(self) -> None:
+        """The indexes again, if `drop_index` let them go (a string's first code)."""
+        if self.unindexed:
+            self.account_index = _first_codes(self.accounts)
+            self.string_index = _first_codes(self.strings)
+            self.unindexed = False
 
     def coded(self, batch: EventColumns) -> EventColumns:
         """The batch with its strings coded into these tables (a batch coded so already
         is returned as it is)."""
         if batch.accounts is self.accounts and batch.strings is self.strings:
             return batch
+        if batch.accounts or batch.strings:  # else nothing to code (an empty batch)
+            self.ensure_index()
         acc_map = code_map(batch.accounts, self.accounts, self.account_index)
         str_map = code_map(batch.strings, self.strings, self.string_index)
         return EventColumns(
@@ -95,6 +113,13 @@ class Tables:
             strings=self.strings,
             optional={k: str_map[v] if k in STR_COLUMNS else v for k, v in batch.optional.items()},
         )
+
+
+def _first_codes(table: list[str]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for code, value in enumerate(table):
+        index.setdefault(value, code)
+    return index
 
 
 def _offset_map(offset: int, n: int) -> np.ndarray:

@@ -67,6 +67,23 @@ def test_shared_tables_keep_codes_for_good() -> None:
     assert tables.coded(both) is both
 
 
+def test_tables_without_their_index_code_a_later_batch_as_before() -> None:
+    """drop_index lets the index go (analyze's sweep only reads the tables); a batch
+    with tables of its own that comes after all is coded through an index built again,
+    every string keeping its first code; an empty batch needs none."""
+    tables = Tables()
+    a = tables.coded(EventColumns.from_events(events("a", ["u1", "u2"])))
+    tables.drop_index()
+    assert tables.account_index == {} and tables.string_index == {}
+    empty = tables.coded(EventColumns.empty())
+    assert empty.accounts is tables.accounts and tables.account_index == {}
+    b = tables.coded(EventColumns.from_events(events("b", ["u2", "u3"])))
+    assert names(a) + names(b) == ["u1", "u2", "u2", "u3"]
+    assert b.account.tolist() == [1, 2] and tables.accounts == ["u1", "u2", "u3"]
+    assert tables.account_index == {"u1": 0, "u2": 1, "u3": 2}
+    assert tables.string_index == {v: i for i, v in enumerate(tables.strings)}
+
+
 def test_code_map_appends_each_new_string_once_and_keeps_known_codes() -> None:
     table = ["a", "b"]
     index = {"a": 0, "b": 1}
