@@ -55,10 +55,12 @@ class TableCoder(EventNormaliser):
         }
 
     def forget_raw_ids(self) -> None:
-        """Drop the maps from raw values to codes (a value seen again is found through
-        the tables' own index, after its pseudonym is computed again)."""
+        """Drop the maps from raw values to codes, and the tables' index (a value seen
+        again is found through the index built again, after its pseudonym is computed
+        again)."""
         for known in self._codes.values():
             known.clear()
+        self.tables.drop_index()
 
     def _columns(
         self,
@@ -73,26 +75,22 @@ class TableCoder(EventNormaliser):
         for f in STR_COLUMNS:
             col = cols[f]
             if not column_absent(col, n):
-                optional[f] = self._code_into(
-                    col, PSEUDONYMISED_COLUMNS.get(f), t.strings, t.string_index
-                )
+                optional[f] = self._code_into(col, PSEUDONYMISED_COLUMNS.get(f))
         optional.update(floats)
         return EventColumns(
             ids=cols["id"],  # type: ignore[arg-type]  # a tuple: read-only, as a list here
             ts=ts,
             type=types,
-            account=self._code_into(cols["account"], "account", t.accounts, t.account_index),
+            account=self._code_into(cols["account"], "account"),
             accounts=t.accounts,
             strings=t.strings,
             optional=optional,
         )
 
-    def _code_into(
-        self, col: Sequence[str | None], kind: str | None, table: list[str], index: dict[str, int]
-    ) -> np.ndarray:
-        """Codes of a column in `table`, the column looked up in bulk (RawCodes); Python
-        runs only for the values new to the table (pseudonymised first if `kind` names a
-        kind of id)."""
+    def _code_into(self, col: Sequence[str | None], kind: str | None) -> np.ndarray:
+        """Codes of a column in the tables (accounts for kind "account", else strings),
+        the column looked up in bulk (RawCodes); Python runs only for the values new to
+        the table (pseudonymised first if `kind` names a kind of id)."""
         known = self._codes[kind]
         codes = known.codes(col)
         new = codes == NEW
@@ -102,8 +100,13 @@ class TableCoder(EventNormaliser):
         new_raws = list(map(col.__getitem__, rows.tolist()))
         raws = list(dict.fromkeys(new_raws))
         values = self._p.uncached(kind, raws) if kind else raws  # type: ignore[arg-type]
+        t = self.tables
+        t.ensure_index()
         # a value may be in the table already: from another column, or a collision
-        added = code_map(values, table, index)[:-1]  # type: ignore[arg-type]
+        if kind == "account":
+            added = code_map(values, t.accounts, t.account_index)[:-1]  # type: ignore[arg-type]
+        else:
+            added = code_map(values, t.strings, t.string_index)[:-1]  # type: ignore[arg-type]
         known.add(raws, added.tolist())  # type: ignore[arg-type]
         if len(raws) == len(new_raws):  # each new value once in the column (the usual)
             codes[rows] = added
