@@ -198,12 +198,28 @@ def _append_days(cols: dict[str, np.ndarray], new: AccountDays) -> None:
     """Rollup rows of later days appended to `cols`, in place (rows of one day come from
     one step: local midnights end every step but the last, which brings in days of its
     own). Column by column, each old column let go once copied, so the rows are in memory
-    once and one column more, not twice."""
+    once and one column more, not twice. A column that is zero in every row (the counts
+    of a kind of event the app never sends: six of the twelve for a check-in app) is held
+    as one zero seen as many times (`_zeros`), read-only, no memory."""
     if not len(new):
         return
     assert not len(cols["day"]) or new.day.min() > cols["day"].max()
     for f in AccountDays._COLUMNS:
-        cols[f] = np.concatenate([cols[f], getattr(new, f)])
+        old, add = cols[f], getattr(new, f)
+        if (not len(old) or _held_as_zeros(old)) and not add.any():
+            cols[f] = _zeros(len(old) + len(add), add.dtype)
+        else:
+            cols[f] = np.concatenate([old, add])
+
+
+def _zeros(n: int, dtype: np.dtype) -> np.ndarray:
+    """n zeros of this dtype that take no memory (a read-only view of one zero)."""
+    return np.broadcast_to(np.zeros(1, dtype=dtype), (n,))
+
+
+def _held_as_zeros(col: np.ndarray) -> bool:
+    """Whether a column was made by `_zeros` (so zero in every row)."""
+    return col.strides == (0,) and not col.flags.writeable and not col[:1].any()
 
 
 def _append_hours(old: AppHours, new: AppHours) -> AppHours:
