@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tapwatch.bytecolumns import cut_from_joined
+from tapwatch.bytecolumns import PackedStrings, cut_from_joined, sorted_order
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,41 @@ def test_a_column_of_one_length_is_cut_as_numpy_converts_it(values: list[str]) -
 )
 def test_other_columns_are_not_cut(values: list[str]) -> None:
     assert cut_from_joined(values, "".join(values)) is None
+
+
+def test_packed_strings_read_as_the_list_they_were_given() -> None:
+    """Indexing (negative too, slices), iteration, length and equality as a list's; UTF-8
+    and empty strings kept; appending while iterating allowed."""
+    values = ["u1", "", "é-ü", "a\0b", "u1", "x" * 70]
+    packed = PackedStrings(values[:2])
+    packed.append(values[2])
+    packed += values[3:5]
+    packed.extend(iter(values[5:]))
+    packed.extend([])
+    assert len(packed) == len(values) and list(packed) == values and packed == values
+    assert [packed[i] for i in range(-len(values), len(values))] == values + values
+    assert packed[1:4] == values[1:4] and packed[::-2] == values[::-2]
+    assert "é-ü" in packed and "é" not in packed
+    with pytest.raises(IndexError):
+        packed[len(values)]
+    seen = []
+    for v in packed:
+        seen.append(v)
+        packed.append("late")
+    assert seen == values and len(packed) == 2 * len(values)
+    assert PackedStrings(values) == PackedStrings(values) != PackedStrings(values[:-1])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["p0002", "u0001", "p0001", "u0001", "d9999"],  # one length (pseudonyms)
+        ["b", "a", "ab", "", "é", "e", "ab", "z"],  # lengths, UTF-8, equal strings
+        ["a\0", "a", "a\0\0", ""],  # trailing NULs: sorted as strings
+        [],
+    ],
+)
+def test_sorted_order_is_pythons_sort_of_the_codes(values: list[str]) -> None:
+    want = sorted(range(len(values)), key=values.__getitem__)
+    assert sorted_order(PackedStrings(values)).tolist() == want
+    assert sorted_order(values).tolist() == want
