@@ -1,5 +1,6 @@
 """The reader's raw-value map (`RawCodes`) gives the codes a plain dict gives, small or
-big, whatever the values: absent, empty, "None", non-ASCII, with NULs, long."""
+big, whatever the values: absent, empty, "None", non-ASCII, with NULs, long; its index of
+a table (`TableIndex`) the codes `code_map` gives."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import random
 import numpy as np
 import pytest
 
-from tapwatch.analyze.coding import NEW, WIDE, RawCodes
+from tapwatch.analyze.coding import NEW, WIDE, RawCodes, TableIndex
+from tapwatch.bytecolumns import PackedStrings
+from tapwatch.columns import code_map
 
 ODD_VALUES = [
     "", "None", "a", "a\0", "\0", "a\0b", "é", "设备-1", "x" * WIDE, "x" * (WIDE + 1),
@@ -76,3 +79,29 @@ def test_clear_forgets_every_value() -> None:
     codes.clear()
     assert len(codes) == 0
     assert codes.codes(["a", None]).tolist() == [NEW, -1]
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_table_index_codes_as_code_map_does(packed: bool) -> None:
+    """TableIndex gives each value the code `code_map` gives (new values appended once,
+    in the order first seen), whatever the values, past the switch to the numpy table;
+    values appended to the table by others (Tables.coded) and a cleared index are caught
+    up from the table itself."""
+    rng = random.Random(7)
+    pool = ODD_VALUES + [f"id{i:05d}" for i in range(3000)]
+    table: list[str] = PackedStrings() if packed else []  # type: ignore[assignment]
+    index = TableIndex(table)
+    want_table: list[str] = []
+    want_index: dict[str, int] = {}
+    for step in range(12):
+        col = [rng.choice(pool) for _ in range(rng.randint(0, 700))]
+        if step == 5:  # another writer appends to the table behind the index's back
+            others = [v for v in pool[-40:] if v not in want_index]
+            code_map(others, want_table, want_index)
+            table.extend(others)
+        if step == 8:
+            index.clear()
+        got = index.code(col)
+        assert got.dtype == np.int32
+        assert got.tolist() == code_map(col, want_table, want_index)[:-1].tolist()
+        assert list(table) == want_table

@@ -14,7 +14,7 @@ every key) — stay in a dict beside it.
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import MutableSequence, Sequence
 from itertools import repeat
 
 import numpy as np
@@ -181,3 +181,49 @@ class RawCodes:
             more = used & ~hit
             rows, pos = rows[more], (pos[more] + 1) & mask
         return out
+
+
+class TableIndex:
+    """The index of an append-only string table (one of a `Tables`' lists): each value's
+    code, looked up a column at a time through a `RawCodes` keyed by the values
+    themselves. A dict would hold every value as a Python string (and an int per code):
+    25 MiB for a dump's 400k ids, and strings that pin the allocator's pools for good;
+    this holds them as bytes in numpy arrays, given back whole by `clear`."""
+
+    def __init__(self, table: MutableSequence[str]) -> None:
+        self.table = table
+        self._codes = RawCodes()
+        self._indexed = 0  # the table's first values, those in the index
+
+    def clear(self) -> None:
+        """Let the index go (it is built again from the table if used again)."""
+        self._codes.clear()
+        self._indexed = 0
+
+    def code(self, values: Sequence[str]) -> np.ndarray:
+        """The int32 code of each value in the table, the values not in it appended (each
+        once, in the order first seen)."""
+        table = self.table
+        if len(table) > self._indexed:  # appended by others (Tables.coded), or cleared
+            tail = list(table[self._indexed :])
+            # the table holds each value once: the tail is new to the index
+            self._codes.add(tail, list(range(self._indexed, len(table))))
+            self._indexed = len(table)
+        codes = self._codes.codes(values)
+        new = codes == NEW
+        if not new.any():
+            return codes
+        rows = np.flatnonzero(new)
+        new_values = list(map(values.__getitem__, rows.tolist()))
+        fresh = list(dict.fromkeys(new_values))
+        start = len(table)
+        table.extend(fresh)
+        added = list(range(start, start + len(fresh)))
+        self._codes.add(fresh, added)
+        self._indexed = len(table)
+        if len(fresh) == len(new_values):
+            codes[rows] = added
+        else:
+            first = dict(zip(fresh, added, strict=True))
+            codes[rows] = list(map(first.__getitem__, new_values))
+        return codes

@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from tapwatch.analyze.coding import NEW, RawCodes
-from tapwatch.columns import STR_COLUMNS, EventColumns, Tables, code_map
+from tapwatch.analyze.coding import NEW, RawCodes, TableIndex
+from tapwatch.bytecolumns import PackedStrings
+from tapwatch.columns import STR_COLUMNS, EventColumns, Tables
 from tapwatch.events import EventRejected, WireEvent, decode_events, decode_jsonl, decode_wire
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.sources.normalise import PSEUDONYMISED_COLUMNS, EventNormaliser, column_absent
@@ -53,6 +54,11 @@ class TableCoder(EventNormaliser):
         self._codes: dict[str | None, RawCodes] = {
             kind: RawCodes() for kind in ("account", *PSEUDONYMISED_COLUMNS.values(), None)
         }
+        # the tables' values -> their codes (the tables' own dicts stay empty: see
+        # TableIndex; Tables builds them if it must code a batch of its own)
+        tables.drop_index()
+        self._accounts = TableIndex(tables.accounts)
+        self._strings = TableIndex(tables.strings)
 
     def forget_raw_ids(self) -> None:
         """Drop the maps from raw values to codes, and the tables' index (a value seen
@@ -60,7 +66,8 @@ class TableCoder(EventNormaliser):
         again)."""
         for known in self._codes.values():
             known.clear()
-        self.tables.drop_index()
+        self._accounts.clear()
+        self._strings.clear()
 
     def _columns(
         self,
@@ -100,13 +107,11 @@ class TableCoder(EventNormaliser):
         new_raws = list(map(col.__getitem__, rows.tolist()))
         raws = list(dict.fromkeys(new_raws))
         values = self._p.uncached(kind, raws) if kind else raws  # type: ignore[arg-type]
-        t = self.tables
-        t.ensure_index()
         # a value may be in the table already: from another column, or a collision
-        if kind == "account":
-            added = code_map(values, t.accounts, t.account_index)[:-1]  # type: ignore[arg-type]
-        else:
-            added = code_map(values, t.strings, t.string_index)[:-1]  # type: ignore[arg-type]
+        index = self._accounts if kind == "account" else self._strings
+        added = index.code(values)  # type: ignore[arg-type]
+        if not self.tables.unindexed:  # Tables indexed itself (a batch of its own) since
+            self.tables.drop_index()
         known.add(raws, added.tolist())  # type: ignore[arg-type]
         if len(raws) == len(new_raws):  # each new value once in the column (the usual)
             codes[rows] = added
@@ -114,6 +119,12 @@ class TableCoder(EventNormaliser):
             fresh = dict(zip(raws, added.tolist(), strict=True))
             codes[rows] = list(map(fresh.__getitem__, new_raws))
         return codes
+
+
+def new_tables() -> Tables:
+    """Tables for one app's strings, packed (`PackedStrings`): a dump's 400k ids as
+    bytes, not as Python strings."""
+    return Tables(accounts=PackedStrings(), strings=PackedStrings())  # type: ignore[arg-type]
 
 
 #: JSON's white space (and the newline): a line starting with one is blank or indented
@@ -288,7 +299,7 @@ class DumpReader:
             if self.apps is not None and app_id not in self.apps:
                 return None
             now = self.now if self.now is not None else float("inf")
-            tables = self.tables.setdefault(app_id, Tables())
+            tables = self.tables.setdefault(app_id, new_tables())
             norm = self._norms[app_id] = TableCoder(app_id, self.p, now, tables)
         return norm
 

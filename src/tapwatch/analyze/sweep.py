@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from tapwatch.analyze.spill import BUCKET_S, TimeSpill
+from tapwatch.bytecolumns import sorted_order
 from tapwatch.columns import EventColumns, Tables
 from tapwatch.detectors.base import (
     AppProfile,
@@ -141,9 +142,7 @@ class AppInputs:
         accounts = self.tables.accounts
         if len(self._rank) != len(accounts):
             self._rank = np.empty(len(accounts), dtype=np.int64)
-            self._rank[sorted(range(len(accounts)), key=accounts.__getitem__)] = np.arange(
-                len(accounts)
-            )
+            self._rank[sorted_order(accounts)] = np.arange(len(accounts))
         return self._rank
 
     def _take_account_days(self) -> dict[str, np.ndarray]:
