@@ -517,17 +517,25 @@ def _account_day_groups(
     order, starts, group = _groups((day.astype(np.int64) - d0) * max(n_accounts, 1) + account)
     g = starts.size
     col = column[order]
+    events = np.bincount(group, minlength=g).astype(np.int32)
+    # rows of each rollup column: a kind no row has counts nothing, a kind every row has
+    # counts as `events` (a page or a step is often of one kind: check-ins)
+    kinds = np.bincount(col, minlength=len(_COUNTED) + 1)
 
-    def count(rows: np.ndarray | None = None) -> np.ndarray:
+    def count(i: int) -> np.ndarray:
         # integer counts per group (a row a column at a time, no float column per kind)
-        return np.bincount(group if rows is None else group[rows], minlength=g).astype(np.int32)
+        if not kinds[i]:
+            return np.zeros(g, dtype=np.int32)
+        if kinds[i] == col.size:
+            return events.copy()
+        return np.bincount(group[col == i], minlength=g).astype(np.int32)
 
     sod = sod[order]
     return AccountDays(
         day=day[order][starts].astype(np.int32),
         account=account[order][starts].astype(np.int32),
-        events=count(),
-        **{k: count(col == i) for i, k in enumerate(_COUNTED, 1)},
+        events=events,
+        **{k: count(i) for i, k in enumerate(_COUNTED, 1)},
         study_s=np.bincount(group, weights=study_s[order], minlength=g),
         first_s=np.minimum.reduceat(sod, starts),
         last_s=np.maximum.reduceat(sod, starts),

@@ -6,6 +6,7 @@ import random
 from datetime import date
 
 import numpy as np
+import pytest
 
 from tapwatch.columns import EventColumns
 from tapwatch.events import MEANINGFUL_TYPES, EventType
@@ -38,10 +39,17 @@ def _by_hand(events) -> dict[tuple[int, str], dict[str, float]]:
     return out
 
 
-def test_rollup_counts_each_kind_of_event_per_account_and_day() -> None:
+@pytest.mark.parametrize(
+    "types",
+    [
+        list(EventType),
+        [EventType.checkin],  # a batch of one kind: its column counts as `events`
+        [EventType.read, EventType.like],  # the others count nothing
+    ],
+)
+def test_rollup_counts_each_kind_of_event_per_account_and_day(types: list[EventType]) -> None:
     rng = random.Random(5)
     ev = Events()
-    types = list(EventType)
     for _ in range(3_000):
         t = at(date(2026, 11, rng.randint(1, 9)), rng.uniform(0, DAY))
         kind = rng.choice(types)
@@ -58,4 +66,5 @@ def test_rollup_counts_each_kind_of_event_per_account_and_day() -> None:
                 assert abs(got - value) <= 1e-9 * max(1.0, value)
             else:
                 assert got == value, name
-        assert acc.events.dtype == np.int32
+    assert all(getattr(acc, k).dtype == np.int32 for k in ("events", "checkin", "read"))
+    assert not np.shares_memory(acc.events, acc.checkin)  # a kind's column is its own
