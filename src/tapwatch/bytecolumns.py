@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from typing import overload
 
 import numpy as np
@@ -43,15 +43,17 @@ class PackedStrings(Sequence[str]):
     by code here and there (a finding's names), not for a loop over every string per
     event."""
 
-    __slots__ = ("_buf", "_ends")
+    __slots__ = ("_buf", "_offsets")
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._buf = bytearray()
-        self._ends = array("q")  # the end offset of each string in _buf
+        # where each string starts in _buf, and where the last ends: string i is
+        # _buf[_offsets[i]:_offsets[i + 1]]
+        self._offsets = array("q", [0])
         self.extend(values)
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return len(self._offsets) - 1
 
     @overload
     def __getitem__(self, i: int) -> str: ...
@@ -60,23 +62,27 @@ class PackedStrings(Sequence[str]):
     def __getitem__(self, i: slice) -> list[str]: ...
 
     def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        ends = self._ends
-        end = ends[i]  # an IndexError as a list's
-        i = i % len(ends)  # (i is in range: a negative one counts from the end)
-        return self._buf[ends[i - 1] if i else 0 : end].decode()
+        # the hot path (an int in range) first and bare: ~0.3 µs, a list's is 15 ns
+        offsets = self._offsets
+        try:
+            if i < 0:  # type: ignore[operator]
+                i += len(offsets) - 1  # type: ignore[operator]
+                if i < 0:
+                    raise IndexError("string table index out of range")
+        except TypeError:
+            if isinstance(i, slice):
+                return [self[j] for j in range(*i.indices(len(self)))]
+            raise
+        return self._buf[offsets[i] : offsets[i + 1]].decode()  # type: ignore[index,operator]
 
     def __iter__(self) -> Iterator[str]:
         buf = bytes(self._buf)  # a copy: appending while iterating stays allowed
-        start = 0
-        for end in self._ends[:]:
+        for start, end in pairwise(self._offsets.tolist()):
             yield buf[start:end].decode()
-            start = end
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PackedStrings):
-            return self._buf == other._buf and self._ends == other._ends
+            return self._buf == other._buf and self._offsets == other._offsets
         if isinstance(other, list):
             return list(self) == other
         return NotImplemented
@@ -88,7 +94,7 @@ class PackedStrings(Sequence[str]):
 
     def append(self, value: str) -> None:
         self._buf += value.encode()
-        self._ends.append(len(self._buf))
+        self._offsets.append(len(self._buf))
 
     def extend(self, values: Iterable[str]) -> None:
         values = values if isinstance(values, list) else list(values)
@@ -102,8 +108,9 @@ class PackedStrings(Sequence[str]):
             encoded = [v.encode() for v in values]
             self._buf += b"".join(encoded)
             lengths = map(len, encoded)
-        self._ends.extend(accumulate(lengths, initial=self._ends[-1] if self._ends else 0))
-        del self._ends[-len(values) - 1]  # the initial offset accumulate starts from
+        ends = accumulate(lengths, initial=self._offsets[-1])
+        next(ends)  # the initial offset: there already
+        self._offsets.extend(ends)
 
     def __iadd__(self, values: Iterable[str]) -> PackedStrings:
         self.extend(values)
@@ -117,8 +124,8 @@ def sorted_order(table: Sequence[str]) -> np.ndarray:
     strings, unless one holds a NUL (numpy's fixed-width bytes ignore trailing NULs)."""
     n = len(table)
     if isinstance(table, PackedStrings) and n and b"\0" not in table._buf:
-        ends = np.frombuffer(table._ends, dtype=np.int64)
-        starts = np.concatenate([[0], ends[:-1]])
+        offsets = np.frombuffer(table._offsets, dtype=np.int64)
+        starts, ends = offsets[:-1], offsets[1:]
         lengths = ends - starts
         width = int(lengths.max())
         buf = bytes(table._buf)

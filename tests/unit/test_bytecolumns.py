@@ -53,8 +53,11 @@ def test_packed_strings_read_as_the_list_they_were_given() -> None:
     assert [packed[i] for i in range(-len(values), len(values))] == values + values
     assert packed[1:4] == values[1:4] and packed[::-2] == values[::-2]
     assert "é-ü" in packed and "é" not in packed
-    with pytest.raises(IndexError):
-        packed[len(values)]
+    for out_of_range in (len(values), -len(values) - 1):
+        with pytest.raises(IndexError):
+            packed[out_of_range]
+    with pytest.raises(TypeError):
+        packed["0"]  # type: ignore[call-overload]
     seen = []
     for v in packed:
         seen.append(v)
