@@ -9,7 +9,9 @@ Strings are coded once, straight into each app's shared string tables (`Tables`,
 the spill, the windows and the rollups use): a map from each raw id to its code replaces
 the pseudonym cache, so an id's pseudonym is computed once, when it is first seen, and a
 column of known ids is looked up in bulk (`coding.RawCodes`: a numpy hash table once the
-map is big). The maps go with the reader once the dump is read.
+map is big). The tables are packed (`bytecolumns.PackedStrings`: a dump's 400k ids as 9
+MiB of bytes, not 32 MiB of Python strings) and indexed by `coding.TableIndex`, not by
+dicts. The maps and the indexes go once the dump is read; the tables stay.
 """
 
 from __future__ import annotations

@@ -11,9 +11,11 @@ window and the rollups share append-only string tables. Findings of every window
 days). At the end of the dump one full pass, assessment included, judges each app as of
 that instant.
 
-Memory: one raw window per app, its rollups (`rollup_days`), a row a day of its totals over
-the rollup retention (the assessment's long view), the findings, and the events read from
-the spill but not yet reached (at most a day per app): not the dump.
+Memory: one raw window per app, its rollups (`rollup_days`; a column that is zero in every
+row held as one zero), a row a day of its totals over the rollup retention (the
+assessment's long view), the findings, and the events read from the spill but not yet
+reached (at most a day per app): not the dump. The string tables are the reader's,
+packed.
 """
 
 from __future__ import annotations
