@@ -157,13 +157,17 @@ class RawCodes:
         rows = np.arange(len(keys))
         while rows.size:
             free = np.flatnonzero(self._codes[pos] < 0)
-            # of the rows wanting one free slot, the first takes it
-            taken, first = np.unique(pos[free], return_index=True)
-            won = rows[free[first]]
-            self._keys[taken] = keys[won]
-            self._codes[taken] = codes[won]
+            # of the rows wanting one free slot, one takes it: each writes its mark (below
+            # -1) into the slot and the one whose mark stays wins (a scatter, not a sort)
+            slots = pos[free]
+            marks = (-2 - free).astype(np.int32)
+            self._codes[slots] = marks
+            won = free[self._codes[slots] == marks]
+            taken = pos[won]
+            self._keys[taken] = keys[rows[won]]
+            self._codes[taken] = codes[rows[won]]
             left = np.ones(rows.size, dtype=bool)
-            left[free[first]] = False
+            left[won] = False
             rows, pos = rows[left], (pos[left] + 1) & mask
 
     def _lookup(self, keys: np.ndarray) -> np.ndarray:
