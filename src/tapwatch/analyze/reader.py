@@ -112,7 +112,9 @@ class TableCoder(EventNormaliser):
         # a value may be in the table already: from another column, or a collision
         index = self._accounts if kind == "account" else self._strings
         added = index.code(values)  # type: ignore[arg-type]
-        if not self.tables.unindexed:  # Tables indexed itself (a batch of its own) since
+        if not self.tables.unindexed:
+            # Tables built its dicts since (to code a batch of its own): they lack the
+            # values just appended, so they go, and are built again if needed
             self.tables.drop_index()
         known.add(raws, added.tolist())  # type: ignore[arg-type]
         if len(raws) == len(new_raws):  # each new value once in the column (the usual)
