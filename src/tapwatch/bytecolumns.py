@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import accumulate, pairwise
+from itertools import pairwise
 from typing import overload
 
 import numpy as np
@@ -108,9 +108,10 @@ class PackedStrings(Sequence[str]):
             encoded = [v.encode() for v in values]
             self._buf += b"".join(encoded)
             lengths = map(len, encoded)
-        ends = accumulate(lengths, initial=self._offsets[-1])
-        next(ends)  # the initial offset: there already
-        self._offsets.extend(ends)
+        # the ends as one block of int64 (array.extend parses each int on its own)
+        ends = np.fromiter(lengths, dtype=np.int64, count=len(values)).cumsum()
+        ends += self._offsets[-1]
+        self._offsets.frombytes(ends.tobytes())
 
     def __iadd__(self, values: Iterable[str]) -> PackedStrings:
         self.extend(values)
