@@ -167,3 +167,49 @@ def test_days_whose_unions_match_are_one_ring_even_when_each_session_comes_again
     groups = sorted(linking._groups(bursts, s), key=len)
     assert groups[-1] == [0, 1, 2, 3, 4, 5]
     assert all(g[0] >= 6 for g in groups[:-1])
+
+
+def test_squad_coming_over_from_its_barracks_is_silent_because_it_came_together() -> None:
+    """Twelve members of a squad checking in at a training station on three mornings, in
+    any order, 15-40 s apart (never two at once: no many hands, and no steady rhythm);
+    five of them read the app on the same phone while waiting at their barracks 2 km away,
+    5-20 minutes before: people who waited together elsewhere, each with their own phone,
+    and came over. Spare phones in a bag are never seen before. Without that
+    counter-evidence the squad is reported, and `people_arrive` (each their own way)
+    stays absent: they all came from one place."""
+    sc = Scenario(seed=64)
+    squad = people("squad", 12)
+    spots = sc.rng.uniform(-3, 3, (12, 2))
+    for d in range(3):
+        times = BASE + d * DAY + np.cumsum(sc.rng.uniform(15, 40, 12))
+        order = sc.rng.permutation(12)
+        sc.taps(times, [squad[i] for i in order], spots[order])
+        for k, i in enumerate(order[:5].tolist()):
+            sc.checkin(
+                float(times[k]) - sc.rng.uniform(300, 1200),
+                squad[i],
+                2000.0 + sc.rng.normal(0, 15),
+                -1000.0 + sc.rng.normal(0, 15),
+                type=EventType.read,
+            )
+    assert detect(sc) == []
+    [f] = detect(sc, weight_leave=0.0)
+    assert not signal(f, "people_arrive")["present"]
+    together = signal(f, "came_together")
+    assert together["present"], "the five read the app at one place before"
+    assert together["value"] >= 5 / 12 - 1e-3
+
+
+def test_spare_phones_never_seen_before_did_not_come_together() -> None:
+    """The same timing and spot with twelve spare phones that nothing shows anywhere
+    before: no phone came from anywhere, so `came_together` is absent."""
+    sc = Scenario(seed=64)
+    bag = people("bag", 12)
+    spots = sc.rng.uniform(-3, 3, (12, 2))
+    for d in range(3):
+        times = BASE + d * DAY + np.cumsum(sc.rng.uniform(15, 40, 12))
+        order = sc.rng.permutation(12)
+        sc.taps(times, [bag[i] for i in order], spots[order])
+    [f] = detect(sc, weight_leave=0.0)
+    assert not signal(f, "came_together")["present"]
+    assert signal(f, "came_together")["value"] == 0.0

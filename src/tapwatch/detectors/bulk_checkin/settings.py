@@ -175,6 +175,12 @@ class Settings(BaseModel):
         description="Share of the accounts whose phones left (came), at least, for "
         "people_leave (people_arrive).",
     )
+    one_place_m: float = Field(
+        default=300.0,
+        gt=0,
+        description="Phones seen before their check-in, far from the place, all within this "
+        "many metres of each other came together from one place (came_together).",
+    )
     weight_leave: float = Field(
         default=0.3,
         ge=0,

@@ -57,8 +57,47 @@ def travel_signals(
     after (`gone`) their check-ins: people who came, or went, each their own way."""
     return [
         _own_ways("people_arrive", came, n, one_hand, "before", "came", "arrives", s),
+        _came_together(came, n, one_hand, s),
         _own_ways("people_leave", gone, n, one_hand, "after", "went", "leaves", s),
     ]
+
+
+def _came_together(came: list[tuple[float, float]], n: int, one_hand: bool, s: Settings) -> Signal:
+    """People who waited together elsewhere with their phones in hand and came over (a
+    unit from its barracks, a class off its bus): as many phones as `people_arrive` asks
+    for, seen kilometres away shortly before, within one_place_m of where most of them
+    were. A bag of spare phones is never seen before; one of collected phones shows one
+    hand."""
+    k = _at_one_place(came, s.one_place_m)
+    together = k >= s.min_leave and k / n >= s.leave_share
+    return Signal(
+        "came_together",
+        round(k / n, 3),
+        s.leave_share,
+        -s.weight_leave,
+        together and not one_hand,
+        f"{k} of {n} phones that checked in were in use at one place (within "
+        f"{s.one_place_m:.0f} m) over {s.elsewhere_m:.0f} m away within {s.leave_s / 3600:g} h "
+        "before (people who waited together elsewhere, each with their own phone, and "
+        "came over)"
+        + (
+            "; not counted: the timing shows one operator tapping every phone, so they "
+            "were collected from their owners"
+            if together and one_hand
+            else ""
+        ),
+        None,
+    )
+
+
+def _at_one_place(fixes: list[tuple[float, float]], radius_m: float) -> int:
+    """How many of the fixes lie within `radius_m` of their median point (where most were)."""
+    if not fixes:
+        return 0
+    lat, lon = np.array(fixes).T
+    return int(
+        (distance_m(lat, lon, float(np.median(lat)), float(np.median(lon))) <= radius_m).sum()
+    )
 
 
 def _own_ways(
