@@ -91,6 +91,7 @@ def presence_signals(
     here_t, here_a, here_ck = [], [], []  # the accounts' other activity at the place
     never = seen_on_own = borrowed = stayed = 0
     came: list[tuple[float, float]] = []  # where each account's phone came from
+    came_alone: list[tuple[float, float]] = []  # the same, used on its own (no burst)
     gone: list[tuple[float, float]] = []  # where it went next
     for a in ring.accounts:
         other = ctx.of(a)
@@ -114,6 +115,11 @@ def presence_signals(
             away = seen_away(win, ring, a, on_ring_phone, s, after)
             if away is not None:
                 seen.append(away)
+        # A phone checked in with others at another spot is the bag at its last stop, not
+        # its owner using it.
+        away = seen_away(win, ring, a, on_ring_phone[~ctx.in_burst[on_ring_phone]], s, False)
+        if away is not None:
+            came_alone.append(away)
         at = other[_near_ring(win, ring, other) <= radius]
         never += at.size == 0
         stayed += _stays(win, np.concatenate((ring.rows[win.account[ring.rows] == a], at)), inp, s)
@@ -128,7 +134,7 @@ def presence_signals(
     )
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
     return [
-        *travel_signals(came, gone, n, one_hand, s),
+        *travel_signals(came, came_alone, gone, n, one_hand, s),
         _share(
             "people_stay",
             stayed,

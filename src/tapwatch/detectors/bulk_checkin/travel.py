@@ -48,16 +48,18 @@ def seen_away(
 
 def travel_signals(
     came: list[tuple[float, float]],
+    came_alone: list[tuple[float, float]],
     gone: list[tuple[float, float]],
     n: int,
     one_hand: bool,
     s: Settings,
 ) -> list[Signal]:
-    """Counter-evidence from where the `n` accounts' phones were seen before (`came`) and
-    after (`gone`) their check-ins: people who came, or went, each their own way."""
+    """Counter-evidence from where the `n` accounts' phones were seen before (`came`; in
+    use on their own, outside any burst: `came_alone`) and after (`gone`) their
+    check-ins: people who came, or went, each their own way, or came over together."""
     return [
         _own_ways("people_arrive", came, n, one_hand, "before", "came", "arrives", s),
-        _came_together(came, n, one_hand, s),
+        _came_together(came_alone, n, one_hand, s),
         _own_ways("people_leave", gone, n, one_hand, "after", "went", "leaves", s),
     ]
 
