@@ -213,3 +213,21 @@ def test_spare_phones_never_seen_before_did_not_come_together() -> None:
     [f] = detect(sc, weight_leave=0.0)
     assert not signal(f, "came_together")["present"]
     assert signal(f, "came_together")["value"] == 0.0
+
+
+def test_a_bag_from_its_last_stop_did_not_come_together() -> None:
+    """Twelve phones checked in one at a time (15-40 s) at a risk point 2 km away, then
+    driven over and checked in again here 20 minutes later, on three days: every phone
+    was in use at one place shortly before, but checked in there with the others (the bag
+    at its last stop), not by its owner, so neither stop gets `came_together`."""
+    sc = Scenario(seed=65)
+    bag = people("bag", 12)
+    spots = sc.rng.uniform(-3, 3, (12, 2))
+    for d in range(3):
+        for stop, (dx, dy) in enumerate(((2000.0, -1000.0), (0.0, 0.0))):
+            times = BASE + d * DAY + stop * 1200.0 + np.cumsum(sc.rng.uniform(15, 40, 12))
+            order = sc.rng.permutation(12)
+            sc.taps(times, [bag[i] for i in order], spots[order] + [dx, dy])
+    found = detect(sc, weight_leave=0.0)
+    assert len(found) == 2
+    assert not any(signal(f, "came_together")["present"] for f in found)
