@@ -9,6 +9,7 @@ round it for ever. (Going back once, to re-serve events, is allowed.)
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -114,40 +115,63 @@ class UsageApiSource:
                 ssl_ctx=self._ssl,
             )
 
+        def fetch(cursor: str | None) -> asyncio.Task[bytes]:
+            params = {"limit": str(self.cfg.page_limit)}
+            if cursor:
+                params["cursor"] = cursor
+            task = asyncio.ensure_future(get("/v1/events", params))
+            # a page fetched ahead and then not wanted (the poll ended first) must not
+            # log "exception never retrieved"
+            task.add_done_callback(_retrieve)
+            return task
+
         snapshot: UsageSnapshot | None = parse_usage(await get("/v1/usage"), ctx.now())
         cursor = ctx.cursor
         followed: Counter[str | None] = Counter({cursor: 1})  # cursors asked for in this poll
         norm = ctx.normaliser()
         ctx.backlog = True  # until a page says it is the last
-        for pages in range(1, self.cfg.max_pages_per_cycle + 1):
-            params = {"limit": str(self.cfg.page_limit)}
-            if cursor:
-                params["cursor"] = cursor
-            try:
-                page = decode_page(await get("/v1/events", params))
-            except msgspec.ValidationError as e:
-                raise SourceError(ErrorReason.schema, f"/v1/events: {e}") from None
-            except (msgspec.DecodeError, TooDeep) as e:
-                raise SourceError(ErrorReason.decode, f"/v1/events: {e}") from None
-            stuck = page.next_cursor is None or page.next_cursor == cursor
-            if not stuck and page.has_more:
-                followed[page.next_cursor] += 1
-                if followed[page.next_cursor] > MAX_CURSOR_VISITS:
-                    raise SourceError(
-                        ErrorReason.schema,
-                        f"/v1/events: cursor cycle: page {pages} of this poll sends tapwatch "
-                        f"back to a cursor it followed {MAX_CURSOR_VISITS} times already, "
-                        f"with has_more true ({len(followed)} distinct cursors in this poll)",
-                    )
-            events = norm.from_page(page)
-            yield IngestBatch(
-                events=events,
-                rejected=norm.take_rejected(),
-                cursor=page.next_cursor if page.next_cursor else None,
-                snapshot=snapshot,
-            )
-            snapshot = None
-            cursor = page.next_cursor or cursor
-            if not page.has_more or stuck:
-                ctx.backlog = False
-                break
+        ahead = fetch(cursor)
+        try:
+            for pages in range(1, self.cfg.max_pages_per_cycle + 1):
+                try:
+                    page = decode_page(await ahead)
+                except msgspec.ValidationError as e:
+                    raise SourceError(ErrorReason.schema, f"/v1/events: {e}") from None
+                except (msgspec.DecodeError, TooDeep) as e:
+                    raise SourceError(ErrorReason.decode, f"/v1/events: {e}") from None
+                stuck = page.next_cursor is None or page.next_cursor == cursor
+                if not stuck and page.has_more:
+                    followed[page.next_cursor] += 1
+                    if followed[page.next_cursor] > MAX_CURSOR_VISITS:
+                        raise SourceError(
+                            ErrorReason.schema,
+                            f"/v1/events: cursor cycle: page {pages} of this poll sends "
+                            f"tapwatch back to a cursor it followed {MAX_CURSOR_VISITS} times "
+                            f"already, with has_more true ({len(followed)} distinct cursors "
+                            "in this poll)",
+                        )
+                last = not page.has_more or stuck
+                if not last and pages < self.cfg.max_pages_per_cycle:
+                    # the next page is on its way while this one is normalised and stored:
+                    # the app's answer time overlaps tapwatch's work instead of adding to it
+                    ahead = fetch(page.next_cursor)
+                events = norm.from_page(page)
+                yield IngestBatch(
+                    events=events,
+                    rejected=norm.take_rejected(),
+                    cursor=page.next_cursor if page.next_cursor else None,
+                    snapshot=snapshot,
+                )
+                snapshot = None
+                cursor = page.next_cursor or cursor
+                if last:
+                    ctx.backlog = False
+                    break
+        finally:
+            ahead.cancel()  # a fetch ahead that the poll no longer wants (no-op when done)
+
+
+def _retrieve(task: asyncio.Task[bytes]) -> None:
+    """Mark a finished fetch's outcome as seen (its awaiter, if any, still gets it)."""
+    if not task.cancelled():
+        task.exception()
