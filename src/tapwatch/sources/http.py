@@ -146,6 +146,12 @@ async def request_bytes(
                     ErrorReason.too_large,
                     f"{resp.content_length} bytes from {shown} exceed the {max_bytes}-byte limit",
                 )
+            encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+            if resp.content_length is not None and encoding == "identity":
+                # framed by its length, which is within the limit (and not compressed,
+                # where the length would be that of the compressed bytes): one read,
+                # not a loop over chunks and a copy of their sum
+                return await resp.read()
             buf = bytearray()
             async for chunk in resp.content.iter_chunked(1 << 16):
                 buf += chunk
