@@ -38,6 +38,9 @@ _DIGIT_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
 _FIELD_WEIGHTS = np.zeros((_SHAPE_LEN, 6))
 for _col, (_at, _digits) in enumerate(((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))):
     _FIELD_WEIGHTS[_at : _at + _digits, _col] = 10.0 ** np.arange(_digits - 1, -1, -1)
+#: the same, plus a seventh column: the seconds into the month, from the day of the month
+#: (counted from 1) and the time of day
+_UNIFORM_WEIGHTS = np.hstack([_FIELD_WEIGHTS, _FIELD_WEIGHTS[:, 2:] @ [[86400], [3600], [60], [1]]])
 _FRACTION_WEIGHTS = 10.0 ** np.arange(_MAX_FRACTION - 1, -1, -1)
 #: the months the fast path knows (a time in 2000 .. 2100 UTC is in them, whatever its
 #: offset): days since 1970-01-01 of each one's first day, and its length
@@ -132,6 +135,9 @@ def _fast_rfc3339(values: Sequence[str], joined: str | None = None) -> np.ndarra
 def _parse_layout(chars: np.ndarray) -> np.ndarray:
     """Epoch seconds of rows of characters of one length (a uint8 matrix, one string a
     row, longer than 19), NaN where a row is not canonical RFC 3339."""
+    uniform = _parse_uniform(chars)
+    if uniform is not None:
+        return uniform
     size = chars.shape[1]
     digits = chars[:, :_SHAPE_LEN] - np.uint8(48)  # 0..9 for digits, else wraps past 9
     ok = (digits[:, _DIGIT_AT] <= 9).all(axis=1)
@@ -162,6 +168,45 @@ def _parse_layout(chars: np.ndarray) -> np.ndarray:
         micros = np.where(numeric, _fraction(chars, tail - 6), micros)
     ok &= micros >= 0
     return np.where(ok, (seconds * 1_000_000 + micros) / 1e6, np.nan)
+
+
+def _parse_uniform(chars: np.ndarray) -> np.ndarray | None:
+    """`_parse_layout` for the usual page, in a third of its array operations: every row
+    valid, without a fraction, and with the same offset (or 'Z'). The checks are made on
+    the whole page at once (their minimum and maximum); None if any row fails one, and
+    `_parse_layout` then decides row by row. The same floats: whole seconds are exact."""
+    n, size = chars.shape
+    if n == 0:
+        return None
+    tail = bytes(chars[0, _SHAPE_LEN:])
+    if tail == b"Z":
+        offset = 0
+    elif (
+        size == _SHAPE_LEN + 6
+        and tail[0] in b"+-"
+        and tail[3:4] == b":"
+        and tail[1:3].isdigit()
+        and tail[4:6].isdigit()
+        and int(tail[1:3]) <= 23
+        and int(tail[4:6]) <= 59
+    ):
+        offset = (int(tail[1:3]) * 3600 + int(tail[4:6]) * 60) * (-1 if tail[0] == 45 else 1)
+    else:
+        return None
+    if n > 1 and not (chars[1:, _SHAPE_LEN:] == chars[0, _SHAPE_LEN:]).all():
+        return None
+    digits = chars[:, :_SHAPE_LEN] - np.uint8(48)
+    if digits[:, _DIGIT_AT].max() > 9 or not (chars[:, _SEPARATOR_AT] == _SEPARATOR).all():
+        return None
+    fields = (digits.astype(np.float64) @ _UNIFORM_WEIGHTS).astype(np.int64)
+    low, high = fields.min(axis=0).tolist(), fields.max(axis=0).tolist()
+    # month 1..12, day from 1, hour, minute and second in range (the day's end: below)
+    if low[1] < 1 or high[1] > 12 or low[2] < 1 or high[3] > 23 or high[4] > 59 or high[5] > 59:
+        return None
+    at = (fields[:, 0] - _FIRST_YEAR) * 12 + fields[:, 1] - 1
+    if low[0] < _FIRST_YEAR or high[0] > _LAST_YEAR or (fields[:, 2] > _MONTH_DAYS[at]).any():
+        return None
+    return ((_MONTH_START[at] - 1) * 86400 + fields[:, 6] - offset).astype(np.float64)
 
 
 def _fraction(chars: np.ndarray, width: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -122,3 +122,36 @@ def test_strings_of_one_length_cut_from_the_joined_column_parse_as_one_by_one() 
         got = _fast_rfc3339(col, "".join(col))
         assert np.array_equal(got, want, equal_nan=True), col
     assert not np.isnan(_fast_rfc3339(good[:1] * 2, good[0] * 2)).any()
+
+
+@pytest.mark.parametrize("offset", ["Z", "+08:00", "-05:30", "+23:59", "+00:00"])
+def test_pages_of_one_offset_parse_as_one_by_one(offset: str) -> None:
+    """The usual page (one offset, no fraction) takes a whole-page shortcut; a page with
+    one bad or different row anywhere goes the row-by-row way; both give what one-by-one
+    parsing gives, month ends, leap days and impossible dates included."""
+    from tapwatch.timestamps import _parse_uniform
+
+    rng = random.Random(offset)
+    starts = ["2024-02-28T23:59:59", "2024-02-29T00:00:00", "2026-02-28T12:00:00",
+              "2026-12-31T23:59:59", "2000-01-01T00:00:00", "2099-12-31T23:59:59"]
+    stamps = starts + [
+        datetime.fromtimestamp(rng.uniform(TS_MIN, TS_MAX), UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S"
+        )
+        for _ in range(994)
+    ]
+    page = [s + offset for s in stamps]
+    want = [_one(v) for v in page]
+    chars = np.frombuffer("".join(page).encode(), dtype=np.uint8).reshape(len(page), -1)
+    assert _parse_uniform(chars) is not None  # the shortcut answers a clean page
+    assert np.array_equal(epoch_seconds(page)[0], want, equal_nan=True)
+    for bad in ["2026-02-29T00:00:00", "2026-04-31T00:00:00", "2026-13-01T00:00:00",
+                "2026-00-10T00:00:00", "2026-01-00T00:00:00", "2026-01-01T24:00:00",
+                "2026-01-01T00:60:00", "2026-01-01T00:00:60", "2026-01-01 00:00:00",
+                "2026-01-01T0a:00:00", "2100-01-01T00:00:00"]:
+        other_offset = ("+01:00" if offset == "Z" else "Z ")[: len(offset)]
+        for other in (bad + offset, stamps[7] + other_offset):
+            col = list(page)
+            col[rng.randrange(len(col))] = other
+            want = np.array([_one(v) for v in col])
+            assert np.array_equal(epoch_seconds(col)[0], want, equal_nan=True), other
