@@ -297,3 +297,20 @@ def test_normalising_a_page_leaves_the_garbage_collector_as_it_was(enabled: bool
     finally:
         if was:
             gc.enable()
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 1000])
+def test_column_lookups_give_each_value_its_code(n: int) -> None:
+    """String codes and type codes of a column: every length (one value is looked up
+    alone), absent values coded -1, unknown type names the unknown code."""
+    from tapwatch.sources.normalise import _TYPE_CODE, _UNKNOWN_TYPE, looked_up
+
+    col = [None if i % 7 == 3 else f"v{i % 5}" for i in range(n)]
+    codes: dict[str | None, int] = {f"v{k}": 10 * k for k in range(5)}
+    codes[None] = -1
+    got = looked_up(codes, col)
+    assert got.dtype == np.int32 and got.tolist() == [codes[v] for v in col]
+    names = [("checkin", "no_such_type", None)[i % 3] for i in range(n)]
+    types = looked_up(_TYPE_CODE, names, np.uint8)
+    want = [int(EventType.checkin) if v == "checkin" else _UNKNOWN_TYPE for v in names]
+    assert types.dtype == np.uint8 and types.tolist() == want
