@@ -5,6 +5,10 @@ Each page becomes one batch of columns (decoded in one call), committed with the
 de-duplication drops it). A poll that is sent to the same cursor a third time is going
 round a cycle (A -> B -> A with `has_more` true): it fails (`schema`) instead of paging
 round it for ever. (Going back once, to re-serve events, is allowed.)
+
+The next page is asked for as soon as a page is decoded (its cursor is in the envelope),
+so the app's answer time overlaps the normalising and storing of the current one; a page
+fetched ahead is only ever committed after the pages before it, like any other.
 """
 
 from __future__ import annotations
