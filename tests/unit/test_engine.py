@@ -340,3 +340,53 @@ def test_the_cycle_collector_is_paused_for_a_pass_and_left_as_it_was() -> None:
     finally:
         gc.enable()
         engine._detect = real  # type: ignore[assignment]
+
+
+def batching_detector(calls: list[list[str]], broken: str | None = None) -> types.ModuleType:
+    """flag_a's detector with a `detect_batch` that records the apps of each call and
+    raises for a batch holding `broken` (whose `detect` raises too)."""
+    mod = flagging_detector("flag_a")
+    one = mod.detect
+
+    def detect(inp: DetectorInput, settings: FlagSettings) -> list[Finding]:
+        if inp.app.id == broken:
+            raise RuntimeError(f"cannot read {inp.app.id}")
+        return one(inp, settings)
+
+    def detect_batch(inputs: list[DetectorInput], settings: FlagSettings) -> list[Finding]:
+        calls.append([inp.app.id for inp in inputs])
+        if any(inp.app.id == broken for inp in inputs):
+            raise RuntimeError("a batch with a broken app")
+        return [f for inp in inputs for f in one(inp, settings)]
+
+    mod.detect = detect  # type: ignore[attr-defined]
+    mod.detect_batch = detect_batch  # type: ignore[attr-defined]
+    return mod
+
+
+def test_apps_with_the_same_settings_are_judged_in_one_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A detector with detect_batch gets the apps sharing settings at once (an app with
+    overrides in its own group, an app alone through detect); a batch that raises is
+    judged again app by app, so the failure is the broken app's and the others keep
+    their findings."""
+    calls: list[list[str]] = []
+    inputs = [healthy(f"h{k}") for k in range(4)]
+    inputs[2].app.detector_overrides = {"flag_a": {"accounts": ["x"]}}
+    # duplicate_reporting: the engine counts each app's duplicate filings with its settings
+    mods = {"flag_a": batching_detector(calls), "duplicate_reporting": duplicate_reporting}
+    for where in (registry, engine):
+        monkeypatch.setattr(where, "DETECTORS", mods)
+    res = engine.run_fleet(inputs, {"flag_a": {"accounts": ["w"]}})
+    assert calls == [["h0", "h1", "h3"]]  # h2, alone with its overrides, through detect
+    flagged = {f.app: f.evidence["accounts"] for f in res.findings if f.kind == "flag_a"}
+    assert flagged == {"h0": ["w"], "h1": ["w"], "h2": ["x"], "h3": ["w"]}
+
+    calls.clear()
+    mods["flag_a"] = batching_detector(calls, "h1")
+    res = engine.run_fleet(inputs, {"flag_a": {"accounts": ["w"]}})
+    assert [(f.kind, f.app) for f in res.failures] == [("flag_a", "h1")]
+    assert calls == [["h0", "h1", "h3"]]
+    flagged = {f.app for f in res.findings if f.kind == "flag_a"}
+    assert flagged == {"h0", "h2", "h3"}

@@ -175,3 +175,48 @@ def test_genuine_bookings_are_not_rote():
     ev = _appointments_app(random.Random(4), rote_staff=0)
     assert sum(e.type == EventType.appointment for e in ev.items) > 100
     assert ru.detect(make_input(ev.items, NOW), ru.Settings()) == []
+
+
+def _fleet() -> list:
+    """Apps of every shape, one in another time zone (its local days differ): ritual,
+    working, news, rote and genuine appointments, short sessions, empty."""
+    from zoneinfo import ZoneInfo
+
+    from tapwatch.detectors.base import AppProfile
+
+    shapes = [
+        _ritual_app(random.Random(1)),
+        _working_app(random.Random(2)),
+        _news_app(random.Random(3)),
+        _appointments_app(random.Random(3), rote_staff=20),
+        _appointments_app(random.Random(4), rote_staff=0),
+        _ritual_app(random.Random(6)),
+        Events(),
+    ]
+    zones = ["Asia/Shanghai"] * len(shapes)
+    zones[5] = "America/New_York"
+    return [
+        make_input(ev.items, NOW, profile=AppProfile(id=f"app-{k}", timezone=ZoneInfo(z)))
+        for k, (ev, z) in enumerate(zip(shapes, zones, strict=True))
+    ]
+
+
+@pytest.mark.parametrize(
+    "settings", [ru.Settings(), ru.Settings(min_judged_days=30, rote_min_days=2)]
+)
+def test_a_batch_of_apps_gives_each_app_its_own_findings(settings: ru.Settings) -> None:
+    """detect_batch over a fleet (its figures stacked) = detect app by app, in app order,
+    byte for byte: no app's rows, accounts or targets leak into another's."""
+    from tapwatch.detectors.derived import one_pass
+
+    inputs = _fleet()
+    alone = [f for inp in inputs for f in ru.detect(inp, settings)]
+    assert alone or settings.min_judged_days == 30
+    with one_pass(inputs):
+        together = ru.detect_batch(inputs, settings)
+    assert encoded(together) == encoded(alone)
+    assert encoded(ru.detect_batch(inputs[::-1], settings)) == encoded(
+        [f for inp in inputs[::-1] for f in ru.detect(inp, settings)]
+    )
+    if settings == ru.Settings():
+        assert {f.app for f in together} == {"app-0", "app-3", "app-5"}

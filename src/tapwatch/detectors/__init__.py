@@ -5,7 +5,11 @@ Each detector module defines `KIND`, a pydantic `Settings` model (frozen, unknow
 forbidden, defaults = config defaults) and one of `detect(inp, settings)` (per app),
 `detect_fleet(inputs, settings_for)` (across the fleet) or
 `detect_assessed(inputs, settings_for, assessments)` (across the fleet, after the shutdown
-assessment: it needs each app's organic use).
+assessment: it needs each app's organic use). A per-app detector may also define
+`detect_batch(inputs, settings)`: the findings `detect` gives for each of several apps
+judged with the same settings, in one pass of array operations over them all (the engine
+uses it where it exists, and falls back to `detect` app by app if it raises, so a failure
+is still one app's).
 """
 
 from __future__ import annotations

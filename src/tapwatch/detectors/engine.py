@@ -199,11 +199,19 @@ def _detect(
     failures: list[DetectorFailure] = []
     per_app, fleet_level = _having("detect"), _having("detect_fleet")
     for kind, mod in per_app:
-        for inp in inputs:
-            try:
-                findings.extend(mod.detect(inp, settings.get(kind, inp.app.id)))
-            except Exception as e:  # isolate one detector's bug: the run goes on
-                failures.append(DetectorFailure(kind, inp.app.id, _one_line(e)))
+        for group, st in _by_settings(kind, inputs, settings, failures):
+            batch = getattr(mod, "detect_batch", None)
+            if batch is not None and len(group) > 1:
+                try:
+                    findings.extend(batch(group, st))
+                    continue
+                except Exception:  # judged app by app below: the failure is the app's
+                    pass
+            for inp in group:
+                try:
+                    findings.extend(mod.detect(inp, st))
+                except Exception as e:  # isolate one detector's bug: the run goes on
+                    failures.append(DetectorFailure(kind, inp.app.id, _one_line(e)))
     for kind, mod in fleet_level:
         try:
             findings.extend(
@@ -212,6 +220,24 @@ def _detect(
         except Exception as e:
             failures.append(DetectorFailure(kind, None, _one_line(e)))
     return findings, failures
+
+
+def _by_settings(
+    kind: str, inputs: list[DetectorInput], settings: _SettingsCache,
+    failures: list[DetectorFailure],
+) -> list[tuple[list[DetectorInput], Any]]:
+    """The inputs grouped by the settings they are judged with (one group where no app
+    overrides this kind: apps without overrides share one settings object), each group in
+    input order. An app whose overrides do not validate is a failure, not judged."""
+    groups: dict[int, tuple[list[DetectorInput], Any]] = {}
+    for inp in inputs:
+        try:
+            st = settings.get(kind, inp.app.id)
+        except Exception as e:
+            failures.append(DetectorFailure(kind, inp.app.id, _one_line(e)))
+            continue
+        groups.setdefault(id(st), ([], st))[0].append(inp)
+    return list(groups.values())
 
 
 def run_fleet(

@@ -38,17 +38,24 @@ paired with the same account's preceding session_start.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
+from tapwatch.detectors.stacked import (
+    account_days_column,
+    account_days_stack,
+    events_column,
+    events_stack,
+    local_days,
+)
 from tapwatch.detectors.stats import (
     EVIDENCE_LIMIT,
     account_codes_by_name,
     bounded_event_ids,
-    count_distinct,
     data_confidence,
     day_to_date,
     distinct_codes,
@@ -56,14 +63,13 @@ from tapwatch.detectors.stats import (
     group_time_keys,
     histogram,
     iso_week,
-    local_day_and_second,
     local_midnight,
     of_types,
     severity_for,
     unique_pairs,
 )
 from tapwatch.events import MEANINGFUL_TYPES, RITUAL_TYPES, EventType
-from tapwatch.window import local_day_of
+from tapwatch.window import AccountDays, local_day_of
 
 KIND = "ritual_usage"
 _RULE = "2026 management measures: no mandatory periodic logins or check-ins"
@@ -141,7 +147,7 @@ class Settings(BaseModel):
 
 @dataclass(slots=True)
 class _Daily:
-    """The look-back's daily figures (rollups) and the raw window's sessions."""
+    """The look-back's daily figures (rollups)."""
 
     first: int  # first local day of the look-back
     today: int
@@ -153,9 +159,14 @@ class _Daily:
     depth: float
     mau: int
     stickiness: float
-    ritual_accounts: np.ndarray  # codes into account_days.accounts: all their days ritual
-    durations: np.ndarray  # raw window session lengths
-    short_share: float
+
+
+@dataclass(slots=True)
+class _Sessions:
+    """The raw window's sessions (only for an app whose days look like ritual)."""
+
+    durations: np.ndarray  # session lengths
+    short_share: float  # empty and short, of all (0 with fewer than min_sessions)
     n_sessions: int
 
 
@@ -173,14 +184,39 @@ class _Rote:
 def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     """A finding when daily activity is mostly empty ritual or rote appointments (see the
     module docstring)."""
+    return detect_batch([inp], settings)
+
+
+def detect_batch(inputs: Sequence[DetectorInput], settings: Settings) -> list[Finding]:
+    """`detect` of each app, the daily figures and rote appointments of all of them
+    measured at once (stacked.py); the sessions and the finding only for an app that
+    could have one."""
     st = settings
-    daily = _daily(inp, st)
-    empty = _empty_ritual(daily, st) if daily is not None else None
-    rote = _rote_appointments(inp, st)
-    if rote is not None and rote.share < st.rote_share_threshold:
-        rote = None
-    if empty is None and rote is None:
-        return []
+    dailies = _daily(inputs, st)
+    rotes = _rote_appointments(inputs, st)
+    out: list[Finding] = []
+    for inp, daily, rote in zip(inputs, dailies, rotes, strict=True):
+        ritual_days = daily is not None and _ritual_days(daily, st)
+        if not ritual_days and rote is None:
+            continue
+        # the sessions are in the evidence of any finding with daily figures
+        sessions = _sessions(inp, st) if daily is not None else None
+        empty = _empty_ritual(daily, sessions, st) if ritual_days else None
+        if empty is None and rote is None:
+            continue
+        out.append(_one(inp, st, daily, sessions, empty, rote))
+    return out
+
+
+def _one(
+    inp: DetectorInput,
+    st: Settings,
+    daily: _Daily | None,
+    sessions: _Sessions | None,
+    empty: tuple[list[Reason], list[float], str] | None,
+    rote: _Rote | None,
+) -> Finding:
+    """The finding of one app from whichever paths fired."""
     reasons: list[Reason] = []
     parts: list[float] = []
     summaries: list[str] = []
@@ -206,60 +242,79 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
             f"{st.rote_share_threshold:.0%}): bookings to keep the app active, not meetings"
         )
     ritual = daily if empty is not None else None
-    return [_finding(inp, st, daily, ritual, rote, (reasons, parts, summaries))]
+    return _finding(inp, st, daily, sessions, ritual, rote, (reasons, parts, summaries))
 
 
-def _daily(inp: DetectorInput, st: Settings) -> _Daily | None:
-    ad = inp.account_days
-    today = local_day_of(inp.now, inp.app.timezone)
-    first = today - st.lookback_days
-    sel = (ad.day >= first) & (ad.day < today) & (ad.events > 0)
-    if not sel.any():
-        return None
-    rel = ad.day[sel].astype(np.int64) - first
-    meaningful = ad.meaningful[sel]
-    ritual_day = (meaningful == 0) & (ad.study[sel] == 0)
-    dau = np.bincount(rel, minlength=st.lookback_days)
-    ritual_dau = np.bincount(rel[ritual_day], minlength=st.lookback_days)
+def _daily(inputs: Sequence[DetectorInput], st: Settings) -> list[_Daily | None]:
+    """Each app's daily figures over the look-back; None for an app with fewer than
+    `min_judged_days` judged days."""
+    stack = account_days_stack(inputs)
+    n, span = len(inputs), st.lookback_days
+    today = np.array([local_day_of(i.now, i.app.timezone) for i in inputs], dtype=np.int64)
+    day = account_days_column(inputs, "day")
+    owner = stack.owner
+    first = today - span
+    sel = (day >= first[owner]) & (day < today[owner]) & (account_days_column(inputs, "events") > 0)
+    rows = np.flatnonzero(sel)
+    owner = owner[rows]
+    meaningful = account_days_column(inputs, "meaningful")[rows]
+    ritual_day = (meaningful == 0) & (account_days_column(inputs, "study")[rows] == 0)
+    # one bin per (app, day of the look-back)
+    key = owner * span + (day[rows] - first[owner])
+    dau = np.bincount(key, minlength=n * span).reshape(n, span)
+    ritual_dau = np.bincount(key[ritual_day], minlength=n * span).reshape(n, span)
     judged = dau >= st.min_daily_active
-    n_judged = int(judged.sum())
-    if n_judged < st.min_judged_days:
-        return None
+    n_judged = judged.sum(axis=1)
     shares = np.divide(ritual_dau, dau, out=np.zeros(dau.shape), where=dau > 0)
-    acc = ad.account[sel]
-    mau = count_distinct(acc, len(ad.accounts))
-    # Accounts whose days in the look-back were all ritual: the ritual population, listed
-    # by pseudonym for the inspector (not ranked).
-    not_ritual = np.zeros(len(ad.accounts), dtype=bool)
-    not_ritual[acc[~ritual_day]] = True
-    sessions = _sessions(inp, st)
-    n_sessions = int(sessions["durations"].size)
-    return _Daily(
-        first=first,
-        today=today,
-        dau=dau,
-        ritual_dau=ritual_dau,
-        shares=shares,
-        n_judged=n_judged,
-        ritual_share=float(np.median(shares[judged])),
-        depth=float(meaningful.sum() / acc.size),
-        mau=mau,
-        stickiness=float(dau[judged].mean() / mau),
-        ritual_accounts=distinct_codes(acc[~not_ritual[acc]], len(ad.accounts)),
-        durations=sessions["durations"],
-        short_share=float(sessions["empty_short"].mean()) if n_sessions >= st.min_sessions
-        else 0.0,
-        n_sessions=n_sessions,
-    )
+    # the median of each app's judged days: those first, in order, then the others
+    ordered = np.sort(np.where(judged, shares, np.inf), axis=1)
+    mid = np.arange(n)
+    lo = np.maximum(n_judged - 1, 0) // 2
+    median = (ordered[mid, lo] + ordered[mid, n_judged // 2]) / 2.0
+    rows_per_app = stack.per_app(owner)
+    depth = stack.per_app(owner, meaningful.astype(np.float64))
+    codes = np.zeros(int(stack.account_starts[-1]) + 1, dtype=np.int64)
+    codes[1:][stack.account_starts[owner] + account_days_column(inputs, "account")[rows]] = 1
+    seen = np.cumsum(codes)
+    mau = seen[stack.account_starts[1:]] - seen[stack.account_starts[:-1]]
+    judged_dau = (dau * judged).sum(axis=1)
+    out: list[_Daily | None] = []
+    for k in range(n):
+        nj = int(n_judged[k])
+        if nj < st.min_judged_days:  # also an app without a row in the look-back
+            out.append(None)
+            continue
+        out.append(
+            _Daily(
+                first=int(first[k]),
+                today=int(today[k]),
+                dau=dau[k],
+                ritual_dau=ritual_dau[k],
+                shares=shares[k],
+                n_judged=nj,
+                ritual_share=float(median[k]),
+                depth=float(depth[k] / rows_per_app[k]),
+                mau=int(mau[k]),
+                stickiness=float(float(judged_dau[k]) / nj / int(mau[k])),
+            )
+        )
+    return out
 
 
-def _empty_ritual(d: _Daily, st: Settings) -> tuple[list[Reason], list[float], str] | None:
+def _ritual_days(d: _Daily, st: Settings) -> bool:
+    """Whether most days are ritual with no depth (the empty path's first two tests)."""
+    return d.ritual_share >= st.ritual_share_threshold and d.depth <= st.max_depth
+
+
+def _empty_ritual(
+    d: _Daily, s: _Sessions, st: Settings
+) -> tuple[list[Reason], list[float], str] | None:
     """(reasons, score parts, summary) when most days are empty ritual, else None."""
-    if d.ritual_share < st.ritual_share_threshold or d.depth > st.max_depth:
+    if not _ritual_days(d, st):
         return None
     sticky = d.stickiness >= st.stickiness_threshold
     flicked = (
-        d.n_sessions >= st.min_sessions and d.short_share >= st.short_session_share_threshold
+        s.n_sessions >= st.min_sessions and s.short_share >= st.short_session_share_threshold
     )
     if not (sticky or flicked):
         return None
@@ -302,49 +357,73 @@ def _empty_ritual(d: _Daily, st: Settings) -> tuple[list[Reason], list[float], s
             Reason(
                 code="empty_short_sessions",
                 text=f"Share of sessions under {st.short_session_s:g} s with no meaningful action.",
-                value=round(d.short_share, 4),
+                value=round(s.short_share, 4),
                 threshold=st.short_session_share_threshold,
             )
         )
-        parts.append(exceedance_score(d.short_share, st.short_session_share_threshold, 1.0))
+        parts.append(exceedance_score(s.short_share, st.short_session_share_threshold, 1.0))
         summary += (
-            f"; {d.short_share:.0%} of sessions were empty and under {st.short_session_s:g} s"
+            f"; {s.short_share:.0%} of sessions were empty and under {st.short_session_s:g} s"
         )
     return reasons, parts, summary
 
 
-def _rote_appointments(inp: DetectorInput, st: Settings) -> _Rote | None:
-    """Appointments whose (account, target) was booked on `rote_min_days` or more local days
-    of the raw window; None with too few appointments to judge."""
-    win = inp.events
-    rows = np.flatnonzero((win.type == EventType.appointment) & (win.target >= 0))
-    if rows.size < st.min_appointments:
-        return None
-    day, _ = local_day_and_second(win.ts[rows], inp.app.timezone)
-    _, pair = unique_pairs(win.account[rows], win.target[rows])
-    pair_days = unique_pairs(pair, day)[0][0]
-    days_per_pair = np.bincount(pair_days, minlength=int(pair.max()) + 1)
-    rote_pair = days_per_pair >= st.rote_min_days
-    rote = rote_pair[pair]
-    return _Rote(
-        appointments=int(rows.size),
-        rote_rows=rows[rote],
-        accounts=np.unique(win.account[rows[rote]]),
-        pairs=int(rote_pair.sum()),
-        share=float(rote.mean()),
+def _rote_appointments(inputs: Sequence[DetectorInput], st: Settings) -> list[_Rote | None]:
+    """Each app's appointments whose (account, target) was booked on `rote_min_days` or
+    more local days of the raw window, where they reach `rote_share_threshold` of at
+    least `min_appointments`; else None."""
+    stack = events_stack(inputs)
+    out: list[_Rote | None] = [None] * len(inputs)
+    rows = np.flatnonzero(
+        (events_column(inputs, "type") == EventType.appointment)
+        & (events_column(inputs, "target") >= 0)
     )
+    owner = stack.owner[rows]
+    judged = stack.per_app(owner) >= st.min_appointments
+    rows, owner = rows[judged[owner]], owner[judged[owner]]
+    if rows.size == 0:
+        return out
+    day = local_days(inputs, owner, events_column(inputs, "ts")[rows])
+    # (account, target) pairs in the stacked codings: no two apps share one
+    _, pair = unique_pairs(
+        stack.account_starts[owner] + events_column(inputs, "account")[rows],
+        stack.string_starts[owner] + events_column(inputs, "target")[rows],
+    )
+    pair_days = unique_pairs(pair, day)[0][0]
+    rote_pair = np.bincount(pair_days, minlength=int(pair.max()) + 1) >= st.rote_min_days
+    rote = rote_pair[pair]
+    appointments = stack.per_app(owner)
+    share = stack.per_app(owner, rote.astype(np.float64)) / np.maximum(appointments, 1)
+    pair_owner = np.zeros(rote_pair.size, dtype=np.int64)
+    pair_owner[pair] = owner
+    n_pairs = stack.per_app(pair_owner, rote_pair.astype(np.float64))
+    # rows are in app order: each app's a run
+    bounds = np.searchsorted(owner, np.arange(len(inputs) + 1))
+    for k in np.flatnonzero(judged & (share >= st.rote_share_threshold)).tolist():
+        mine = slice(int(bounds[k]), int(bounds[k + 1]))
+        rote_rows = rows[mine][rote[mine]] - stack.starts[k]
+        out[k] = _Rote(
+            appointments=int(appointments[k]),
+            rote_rows=rote_rows,
+            accounts=np.unique(inputs[k].events.account[rote_rows]),
+            pairs=int(n_pairs[k]),
+            share=float(share[k]),
+        )
+    return out
 
 
 def _finding(
     inp: DetectorInput,
     st: Settings,
     daily: _Daily | None,
+    sessions: _Sessions | None,
     empty: _Daily | None,
     rote: _Rote | None,
     said: tuple[list[Reason], list[float], list[str]],
 ) -> Finding:
     """The finding from whichever paths fired: `empty` (the daily figures, when the empty
-    ritual path fired) and `rote`; `said` holds their reasons, score parts and summaries."""
+    ritual path fired) and `rote`; `said` holds their reasons, score parts and summaries.
+    `sessions` are there wherever `daily` is."""
     reasons, parts, summaries = said
     win = inp.events
     tz = inp.app.timezone
@@ -354,6 +433,7 @@ def _finding(
     ev_rows = np.zeros(0, dtype=np.int64)
     evidence: dict[str, object] = {"period": iso_week(today - 1)}
     if daily is not None:
+        assert sessions is not None
         evidence |= {
             "daily_ritual_share": [
                 {
@@ -369,11 +449,12 @@ def _finding(
             "stickiness": round(daily.stickiness, 4),
             "depth": round(daily.depth, 4),
             "accounts_active": daily.mau,
-            "session_length_histogram": histogram(daily.durations, _SESSION_EDGES),
-            "empty_short_session_share": round(daily.short_share, 4),
+            "session_length_histogram": histogram(sessions.durations, _SESSION_EDGES),
+            "empty_short_session_share": round(sessions.short_share, 4),
         }
     if empty is not None:
-        names |= {inp.account_days.accounts[c] for c in empty.ritual_accounts.tolist()}
+        ad = inp.account_days
+        names |= {ad.accounts[c] for c in _ritual_accounts(ad, empty).tolist()}
         ev_rows = np.flatnonzero(
             of_types(win.type, _RITUAL)
             & np.isin(win.account, account_codes_by_name(win.accounts, names))
@@ -394,7 +475,7 @@ def _finding(
         start = local_midnight(tz, empty.first)
         end = local_midnight(tz, empty.today)
         confidence = data_confidence(
-            (empty.n_judged, 20), (empty.mau, 20), (empty.n_sessions, st.min_sessions)
+            (empty.n_judged, 20), (empty.mau, 20), (sessions.n_sessions, st.min_sessions)
         )
     else:
         assert rote is not None
@@ -423,7 +504,17 @@ def _finding(
     )
 
 
-def _sessions(inp: DetectorInput, st: Settings) -> dict[str, np.ndarray]:
+def _ritual_accounts(ad: AccountDays, d: _Daily) -> np.ndarray:
+    """Accounts (codes into `ad.accounts`) whose days in the look-back were all ritual:
+    the ritual population, listed by pseudonym for the inspector (not ranked)."""
+    sel = (ad.day >= d.first) & (ad.day < d.today) & (ad.events > 0)
+    acc = ad.account[sel]
+    not_ritual = np.zeros(len(ad.accounts), dtype=bool)
+    not_ritual[acc[(ad.meaningful[sel] != 0) | (ad.study[sel] != 0)]] = True
+    return distinct_codes(acc[~not_ritual[acc]], len(ad.accounts))
+
+
+def _sessions(inp: DetectorInput, st: Settings) -> _Sessions:
     """Durations of the raw window's sessions and whether each is empty and short."""
     win = inp.events
     ends = np.flatnonzero(win.type == EventType.session_end)
@@ -455,4 +546,10 @@ def _sessions(inp: DetectorInput, st: Settings) -> dict[str, np.ndarray]:
     inside = np.searchsorted(m_key, e_key, side="right") - np.searchsorted(
         m_key, b_key, side="left"
     )
-    return {"durations": dur, "empty_short": (dur < st.short_session_s) & (inside == 0)}
+    empty_short = (dur < st.short_session_s) & (inside == 0)
+    n = int(dur.size)
+    return _Sessions(
+        durations=dur,
+        short_share=float(empty_short.mean()) if n >= st.min_sessions else 0.0,
+        n_sessions=n,
+    )

@@ -1,0 +1,121 @@
+"""Several apps' columns stacked one after another, for detectors that judge many apps in
+one pass of array operations (`detect_batch`).
+
+An app of the fleet holds a thousand or so rows: on arrays that small a numpy call's fixed
+cost outweighs its arithmetic, and 2,000 apps times a few dozen calls each cost more than
+the same few dozen calls over every app's rows at once. The rows of app k are
+`starts[k]:starts[k + 1]` of a stacked column; its account codes (and string codes) are
+shifted by `account_starts[k]` (`string_starts[k]`), the apps' tables one after another,
+so a code of one app never equals another's. Within a pass (`derived.one_pass`) each
+stacked column is made once, whichever detectors ask for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tapwatch.detectors.base import DetectorInput
+from tapwatch.detectors.derived import per_fleet
+from tapwatch.detectors.stats import local_day_and_second
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """Where each app's rows and codes start in the stacked columns of one table (the
+    raw windows' or the account-day rollups')."""
+
+    starts: np.ndarray  # int64, n + 1: app k's rows are starts[k]:starts[k + 1]
+    owner: np.ndarray  # int64 per row: the index of its app
+    account_starts: np.ndarray  # int64, n + 1: app k's account codes shifted by this
+    string_starts: np.ndarray  # int64, n + 1 (raw windows only; zeros for rollups)
+
+    def rows(self, k: int) -> slice:
+        """App k's rows of a stacked column."""
+        return slice(int(self.starts[k]), int(self.starts[k + 1]))
+
+    def accounts(self, k: int) -> slice:
+        """App k's codes of the stacked account coding."""
+        return slice(int(self.account_starts[k]), int(self.account_starts[k + 1]))
+
+    def per_app(self, codes_owner: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Count (or sum `weights`) per app of rows owned by `codes_owner` (app indices)."""
+        n = self.starts.size - 1
+        return np.bincount(codes_owner, weights=weights, minlength=n)
+
+
+def _offsets(sizes: Sequence[int]) -> np.ndarray:
+    out = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=out[1:])
+    return out
+
+
+def _stack(sizes: list[int], accounts: list[int], strings: list[int]) -> Stack:
+    starts = _offsets(sizes)
+    owner = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    return Stack(starts, owner, _offsets(accounts), _offsets(strings))
+
+
+def events_stack(inputs: Sequence[DetectorInput]) -> Stack:
+    """The stack of the apps' raw windows (kept for the pass)."""
+    return per_fleet(
+        "stack:events",
+        inputs,
+        lambda: _stack(
+            [len(i.events) for i in inputs],
+            [len(i.events.accounts) for i in inputs],
+            [len(i.events.strings) for i in inputs],
+        ),
+        None,
+    )
+
+
+def account_days_stack(inputs: Sequence[DetectorInput]) -> Stack:
+    """The stack of the apps' account-day rollups (kept for the pass)."""
+    return per_fleet(
+        "stack:account_days",
+        inputs,
+        lambda: _stack(
+            [len(i.account_days) for i in inputs],
+            [len(i.account_days.accounts) for i in inputs],
+            [0] * len(inputs),
+        ),
+        None,
+    )
+
+
+def events_column(inputs: Sequence[DetectorInput], name: str) -> np.ndarray:
+    """One column of the apps' raw windows, stacked (kept for the pass)."""
+    return per_fleet(
+        f"stack:events.{name}",
+        inputs,
+        lambda: np.concatenate([getattr(i.events, name) for i in inputs]),
+        None,
+    )
+
+
+def account_days_column(inputs: Sequence[DetectorInput], name: str) -> np.ndarray:
+    """One column of the apps' account-day rollups, stacked (kept for the pass)."""
+    return per_fleet(
+        f"stack:account_days.{name}",
+        inputs,
+        lambda: np.concatenate([getattr(i.account_days, name) for i in inputs]),
+        None,
+    )
+
+
+def local_days(inputs: Sequence[DetectorInput], owner: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Local day number of each timestamp in its app's time zone (`owner`: the app index of
+    each), one conversion per distinct zone."""
+    zones = [i.app.timezone for i in inputs]
+    distinct = list(dict.fromkeys(zones))
+    if len(distinct) == 1:
+        return local_day_and_second(ts, distinct[0])[0]
+    zone_of_app = np.array([distinct.index(z) for z in zones], dtype=np.int64)[owner]
+    out = np.empty(ts.size, dtype=np.int64)
+    for code, tz in enumerate(distinct):
+        rows = np.flatnonzero(zone_of_app == code)
+        out[rows] = local_day_and_second(ts[rows], tz)[0]
+    return out
