@@ -135,3 +135,37 @@ def test_shared_and_own_account_tables_give_the_same_finding(seed, steady, metro
     assert len(own) == 1
     assert encoded(cw.detect(shared, cw.Settings())) == encoded(own)
     assert own[0].evidence["accounts_total"] == steady + metronomes
+
+
+@pytest.mark.parametrize("settings", [cw.Settings(), cw.Settings(min_days=5, min_accounts=1)])
+def test_a_batch_of_apps_gives_each_app_its_own_findings(settings: cw.Settings) -> None:
+    """detect_batch over a fleet (its accounts stacked) = detect app by app, in app order,
+    byte for byte: apps of every shape, one in another time zone, one with its window
+    coded into its rollups' table (analyze's), one empty."""
+    from zoneinfo import ZoneInfo
+
+    from tapwatch.detectors.base import AppProfile
+    from tapwatch.detectors.derived import one_pass
+
+    shapes = [
+        _app(random.Random(1), people=40, steady=5, metronomes=4),
+        _app(random.Random(2), people=60),
+        _app(random.Random(3), people=4, steady=3),
+        Events(),
+        _app(random.Random(5), people=30, metronomes=6),
+        _app(random.Random(6), people=30, steady=4),
+    ]
+    zones = ["Asia/Shanghai", "Asia/Shanghai", "Europe/Berlin"] + ["Asia/Shanghai"] * 3
+    inputs = [
+        make_input(ev.items, NOW, profile=AppProfile(id=f"app-{k}", timezone=ZoneInfo(z)))
+        for k, (ev, z) in enumerate(zip(shapes, zones, strict=True))
+    ]
+    inputs[5] = _sharing_tables(inputs[5])
+    alone = [f for inp in inputs for f in cw.detect(inp, settings)]
+    assert {f.app for f in alone} >= {"app-0", "app-2", "app-4", "app-5"}
+    with one_pass(inputs):
+        together = cw.detect_batch(inputs, settings)
+    assert encoded(together) == encoded(alone)
+    assert encoded(cw.detect_batch(inputs[::-1], settings)) == encoded(
+        [f for inp in inputs[::-1] for f in cw.detect(inp, settings)]
+    )

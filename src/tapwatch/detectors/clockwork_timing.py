@@ -23,10 +23,21 @@ histogram of spreads), never a ranking of people.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
+from tapwatch.detectors.stacked import (
+    Stack,
+    account_days_column,
+    account_days_stack,
+    events_column,
+    events_stack,
+    local_days,
+)
 from tapwatch.detectors.stats import (
     account_codes_by_name,
     bounded_accounts,
@@ -38,7 +49,6 @@ from tapwatch.detectors.stats import (
     grouped_mad,
     histogram,
     iso_week,
-    local_day_and_second,
     local_midnight,
     of_types,
     severity_for,
@@ -101,38 +111,107 @@ class Settings(BaseModel):
 
 def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     """A finding when a notable share of the app's active accounts keeps clockwork time."""
+    return detect_batch([inp], settings)
+
+
+@dataclass(slots=True)
+class _Measures:
+    """Both tests for every account of several apps, in the stacked codings (stacked.py):
+    the rollups' accounts for first actions, the raw windows' for gaps."""
+
+    days: Stack  # the account-day rollups' stack
+    events: Stack  # the raw windows' stack
+    today: np.ndarray  # per app
+    sel: np.ndarray  # rollup rows in the look-back with events
+    active: np.ndarray  # per rollup account
+    spread: np.ndarray  # per rollup account: robust spread of the first action (NaN: none)
+    eligible_first: np.ndarray  # per rollup account: min_days or more active days
+    steady: np.ndarray  # per rollup account
+    regular: np.ndarray  # per window account: machine-regular gaps
+    b_values: np.ndarray  # corrected burstiness of the window accounts with min_gaps
+    b_owner: np.ndarray  # the app of each of b_values
+
+
+def detect_batch(inputs: Sequence[DetectorInput], settings: Settings) -> list[Finding]:
+    """`detect` of each app, both tests measured for every app at once (stacked.py); the
+    finding only for an app that has one."""
     st = settings
-    ad = inp.account_days
-    today = local_day_of(inp.now, inp.app.timezone)
+    m = _measures(inputs, st)
+    n_active = _per_app(m.days, m.active)
+    n_regular_gaps = np.bincount(m.b_owner, minlength=len(inputs))
+    out: list[Finding] = []
+    for k in np.flatnonzero(n_active > 0).tolist():
+        inp = inputs[k]
+        own = m.days.accounts(k)
+        clockwork = m.steady[own].copy()
+        regular = m.regular[m.events.accounts(k)]
+        if regular.any():
+            clockwork[_codes_in(inp.account_days.accounts, inp.events.accounts, regular)] = True
+        clockwork &= m.active[own]  # shares are of the look-back's active accounts
+        n_clockwork = int(np.count_nonzero(clockwork))
+        share = n_clockwork / int(n_active[k])
+        if n_clockwork < st.min_accounts or share < st.share_threshold:
+            continue
+        out.append(
+            _finding(inp, st, m, k, clockwork, (share, int(n_active[k]), int(n_regular_gaps[k])))
+        )
+    return out
+
+
+def _per_app(stack: Stack, mask: np.ndarray) -> np.ndarray:
+    """How many codes `mask` marks in each app's part of the stacked account coding."""
+    seen = np.zeros(mask.size + 1, dtype=np.int64)
+    np.cumsum(mask, out=seen[1:])
+    return seen[stack.account_starts[1:]] - seen[stack.account_starts[:-1]]
+
+
+def _measures(inputs: Sequence[DetectorInput], st: Settings) -> _Measures:
+    days = account_days_stack(inputs)
+    today = np.array([local_day_of(i.now, i.app.timezone) for i in inputs], dtype=np.int64)
     first = today - st.lookback_days
-    sel = (ad.day >= first) & (ad.day < today) & (ad.events > 0)
-    n_acc = len(ad.accounts)
-    # accounts as codes into the rollups' table (its names are distinct): sets of
-    # pseudonyms only for what a finding names
-    acc = ad.account[sel]
+    day, owner = account_days_column(inputs, "day"), days.owner
+    sel = (day >= first[owner]) & (day < today[owner]) & (account_days_column(inputs, "events") > 0)
+    rows = np.flatnonzero(sel)
+    n_acc = int(days.account_starts[-1])
+    acc = days.account_starts[owner[rows]] + account_days_column(inputs, "account")[rows]
     n_days = np.bincount(acc, minlength=n_acc)
-    active = n_days > 0
-    n_active = int(np.count_nonzero(active))
-    if n_active == 0:
-        return []
-
     # First action of the day: robust spread per account with enough days (all active).
-    spread = grouped_mad(acc, ad.first_s[sel], n_acc)  # float32: widened inside, once
+    spread = grouped_mad(acc, account_days_column(inputs, "first_s")[rows], n_acc)
     eligible_first = n_days >= st.min_days
-    steady = eligible_first & (spread <= st.max_first_action_spread_s)
+    regular, b_values, b_owner = _regular_accounts(inputs, st)
+    return _Measures(
+        days=days,
+        events=events_stack(inputs),
+        today=today,
+        sel=sel,
+        active=n_days > 0,
+        spread=spread,
+        eligible_first=eligible_first,
+        steady=eligible_first & (spread <= st.max_first_action_spread_s),
+        regular=regular,
+        b_values=b_values,
+        b_owner=b_owner,
+    )
 
-    # Within-day gaps between actions in the raw window.
-    regular, b_values, n_eligible_gaps = _regular_accounts(inp, st)
-    win = inp.events
+
+def _finding(
+    inp: DetectorInput,
+    st: Settings,
+    m: _Measures,
+    k: int,
+    clockwork: np.ndarray,
+    counts: tuple[float, int, int],
+) -> Finding:
+    """App k's finding; `clockwork` marks its clockwork accounts (rollup codes), `counts`
+    are its share of them, its active accounts and its accounts with enough gaps."""
+    share, n_active, n_eligible_gaps = counts
+    ad, win = inp.account_days, inp.events
+    own = m.days.accounts(k)
+    today = int(m.today[k])
+    first = today - st.lookback_days
+    steady, eligible_first = m.steady[own], m.eligible_first[own]
+    regular = m.regular[m.events.accounts(k)]
     regular_ad = _codes_in(ad.accounts, win.accounts, regular)
-    clockwork = steady.copy()
-    clockwork[regular_ad] = True
-    clockwork &= active  # shares are of the look-back's active accounts
-    n_clockwork = int(np.count_nonzero(clockwork))
-    share = n_clockwork / n_active
-    if n_clockwork < st.min_accounts or share < st.share_threshold:
-        return []
-
     score = round(exceedance_score(share, st.share_threshold, 0.5), 3)
     week = iso_week(today - 1)
     reasons = [
@@ -156,7 +235,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
                 threshold=float(st.min_accounts),
             )
         )
-    n_regular = int(np.count_nonzero(active[regular_ad]))
+    n_regular = int(np.count_nonzero(m.active[own][regular_ad]))
     if regular.any():
         reasons.append(
             Reason(
@@ -170,59 +249,63 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     clock_codes_ad = np.flatnonzero(clockwork).astype(np.int32)
     clock_codes_win = _codes_in(win.accounts, ad.accounts, clockwork)
     ev_rows = np.flatnonzero(np.isin(win.account, clock_codes_win))
+    n_clockwork = clock_codes_ad.size
     summary = (
         f"{n_clockwork} of {n_active} active accounts ({share:.0%}, "
         f"threshold {st.share_threshold:.0%}) keep clockwork time: {n_steady} start each day "
         f"within {st.max_first_action_spread_s / 60:g} min, {n_regular} "
         f"act at machine-regular intervals."
     )
-    return [
-        Finding(
-            id=finding_id(KIND, inp.app.id, week),
-            kind=KIND,
-            app=inp.app.id,
-            severity=severity_for(score),
-            score=score,
-            window_start=local_midnight(inp.app.timezone, first),
-            window_end=local_midnight(inp.app.timezone, today),
-            summary=summary,
-            reasons=reasons,
-            evidence={
-                "period": week,
-                "share": round(share, 4),
-                "accounts_active": n_active,
-                "first_action_spread_histogram_min": histogram(
-                    spread[eligible_first] / 60.0, _SPREAD_EDGES_MIN
-                ),
-                "burstiness_histogram": histogram(b_values, _BURSTINESS_EDGES),
-                "example_first_actions": _examples(inp, sel, clock_codes_ad),
-                **bounded_accounts(ad.accounts, clock_codes_ad),
-                **bounded_event_ids(win, ev_rows),
-            },
-            confidence=data_confidence(
-                (int(eligible_first.sum()) + n_eligible_gaps, 20), (n_active, 20)
+    return Finding(
+        id=finding_id(KIND, inp.app.id, week),
+        kind=KIND,
+        app=inp.app.id,
+        severity=severity_for(score),
+        score=score,
+        window_start=local_midnight(inp.app.timezone, first),
+        window_end=local_midnight(inp.app.timezone, today),
+        summary=summary,
+        reasons=reasons,
+        evidence={
+            "period": week,
+            "share": round(share, 4),
+            "accounts_active": n_active,
+            "first_action_spread_histogram_min": histogram(
+                m.spread[own][eligible_first] / 60.0, _SPREAD_EDGES_MIN
             ),
-        )
-    ]
+            "burstiness_histogram": histogram(m.b_values[m.b_owner == k], _BURSTINESS_EDGES),
+            "example_first_actions": _examples(inp, m.sel[m.days.rows(k)], clock_codes_ad),
+            **bounded_accounts(ad.accounts, clock_codes_ad),
+            **bounded_event_ids(win, ev_rows),
+        },
+        confidence=data_confidence(
+            (int(eligible_first.sum()) + n_eligible_gaps, 20), (n_active, 20)
+        ),
+    )
 
 
-def _regular_accounts(inp: DetectorInput, st: Settings) -> tuple[np.ndarray, np.ndarray, int]:
-    """Which accounts of the raw window (a mask over its account codes) have
-    machine-regular within-day gaps, the corrected burstiness of every account with enough
-    gaps, and how many such accounts there are."""
-    win = inp.events
-    n_acc = len(win.accounts)
-    rows = np.flatnonzero(~of_types(win.type, _BOOKKEEPING))
-    if rows.size < 2:
-        return np.zeros(n_acc, dtype=bool), np.zeros(0), 0
-    # by account, then time: the window is in time order, so by account, then row (one
+def _regular_accounts(
+    inputs: Sequence[DetectorInput], st: Settings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which accounts of the raw windows (a mask over the stacked account codes) have
+    machine-regular within-day gaps, and the corrected burstiness of every account with
+    enough gaps, with the app of each."""
+    stack = events_stack(inputs)
+    n_acc, n_rows = int(stack.account_starts[-1]), int(stack.starts[-1])
+    rows = np.flatnonzero(~of_types(events_column(inputs, "type"), _BOOKKEEPING))
+    owner = stack.owner[rows]
+    account = stack.account_starts[owner] + events_column(inputs, "account")[rows]
+    # by account, then time: each window is in time order, so by account, then row (one
     # sort of (account, row) keys: a stable argsort's order, 5x faster)
-    key = win.account[rows].astype(np.int64) * len(win) + rows
-    key.sort()
-    order = key % len(win)
-    acc = win.account[order].astype(np.int64)
-    ts = win.ts[order]
-    day, _ = local_day_and_second(ts, inp.app.timezone)
+    if n_acc * n_rows < 2**62:
+        key = account * n_rows + rows
+        key.sort()
+        acc, order = np.divmod(key, n_rows)
+    else:
+        by = np.lexsort((rows, account))
+        order, acc = rows[by], account[by]
+    ts = events_column(inputs, "ts")[order]
+    day = local_days(inputs, stack.owner[order], ts)
     gap = np.diff(ts)
     keep = (acc[1:] == acc[:-1]) & (day[1:] == day[:-1]) & (gap <= st.max_gap_s)
     g_acc = acc[1:][keep]  # ascending: rows are by account
@@ -241,7 +324,8 @@ def _regular_accounts(inp: DetectorInput, st: Settings) -> tuple[np.ndarray, np.
     eligible = (n >= st.min_gaps) & ~np.isnan(b)
     regular = np.zeros(n_acc, dtype=bool)
     regular[with_gaps[eligible & (b <= st.max_burstiness)]] = True
-    return regular, b[eligible], int(eligible.sum())
+    b_owner = np.searchsorted(stack.account_starts, with_gaps[eligible], side="right") - 1
+    return regular, b[eligible], b_owner
 
 
 def _codes_in(names: list[str], other: list[str], mask: np.ndarray) -> np.ndarray:

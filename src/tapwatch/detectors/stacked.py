@@ -19,7 +19,7 @@ import numpy as np
 
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.derived import per_fleet
-from tapwatch.detectors.stats import local_day_and_second
+from tapwatch.detectors.stats import local_days as zone_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +112,10 @@ def local_days(inputs: Sequence[DetectorInput], owner: np.ndarray, ts: np.ndarra
     zones = [i.app.timezone for i in inputs]
     distinct = list(dict.fromkeys(zones))
     if len(distinct) == 1:
-        return local_day_and_second(ts, distinct[0])[0]
+        return zone_days(ts, distinct[0])
     zone_of_app = np.array([distinct.index(z) for z in zones], dtype=np.int64)[owner]
     out = np.empty(ts.size, dtype=np.int64)
     for code, tz in enumerate(distinct):
         rows = np.flatnonzero(zone_of_app == code)
-        out[rows] = local_day_and_second(ts[rows], tz)[0]
+        out[rows] = zone_days(ts[rows], tz)
     return out

@@ -30,6 +30,11 @@ def local_day_and_second(ts: np.ndarray, tz: ZoneInfo) -> tuple[np.ndarray, np.n
     return days.astype(np.int64), local - days * DAY
 
 
+def local_days(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
+    """The local day numbers of `local_day_and_second`, without the seconds."""
+    return np.floor(local_seconds(ts, tz) / DAY).astype(np.int64)
+
+
 def local_midnight(tz: ZoneInfo, day: int) -> float:
     """Epoch seconds of the local midnight that starts local day `day` (using the UTC
     offset in force at that time)."""
