@@ -178,10 +178,11 @@ def _measures(inputs: Sequence[DetectorInput], st: Settings) -> _Measures:
     # First action of the day: robust spread per account with enough days (all active).
     spread = grouped_mad(acc, account_days_column(inputs, "first_s")[rows], n_acc)
     eligible_first = n_days >= st.min_days
-    regular, b_values, b_owner = _regular_accounts(inputs, st)
+    events = events_stack(inputs)
+    regular, b_values, b_owner = _regular_accounts(inputs, events, st)
     return _Measures(
         days=days,
-        events=events_stack(inputs),
+        events=events,
         today=today,
         sel=sel,
         active=n_days > 0,
@@ -285,12 +286,11 @@ def _finding(
 
 
 def _regular_accounts(
-    inputs: Sequence[DetectorInput], st: Settings
+    inputs: Sequence[DetectorInput], stack: Stack, st: Settings
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which accounts of the raw windows (a mask over the stacked account codes) have
     machine-regular within-day gaps, and the corrected burstiness of every account with
-    enough gaps, with the app of each."""
-    stack = events_stack(inputs)
+    enough gaps, with the app of each (`stack`: the windows' stack)."""
     n_acc, n_rows = int(stack.account_starts[-1]), int(stack.starts[-1])
     rows = np.flatnonzero(~of_types(events_column(inputs, "type"), _BOOKKEEPING))
     owner = stack.owner[rows]

@@ -260,7 +260,7 @@ def _daily(inputs: Sequence[DetectorInput], st: Settings) -> list[_Daily | None]
     meaningful = account_days_column(inputs, "meaningful")[rows]
     ritual_day = (meaningful == 0) & (account_days_column(inputs, "study")[rows] == 0)
     # one bin per (app, day of the look-back)
-    key = owner * span + (day[rows] - first[owner])
+    key = owner.astype(np.int64) * span + (day[rows] - first[owner])
     dau = np.bincount(key, minlength=n * span).reshape(n, span)
     ritual_dau = np.bincount(key[ritual_day], minlength=n * span).reshape(n, span)
     judged = dau >= st.min_daily_active

@@ -6,8 +6,9 @@ cost outweighs its arithmetic, and 2,000 apps times a few dozen calls each cost 
 the same few dozen calls over every app's rows at once. The rows of app k are
 `starts[k]:starts[k + 1]` of a stacked column; its account codes (and string codes) are
 shifted by `account_starts[k]` (`string_starts[k]`), the apps' tables one after another,
-so a code of one app never equals another's. Within a pass (`derived.one_pass`) each
-stacked column is made once, whichever detectors ask for it.
+so a code of one app never equals another's. A detector stacks the columns it needs for
+the time of its call (a copy of each: concatenating a column of 2,000 apps takes a
+millisecond or two, and keeping them for the whole pass would hold some 100 MB).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from tapwatch.detectors.base import DetectorInput
-from tapwatch.detectors.derived import per_fleet
 from tapwatch.detectors.stats import local_days as zone_days
 
 
@@ -28,7 +28,7 @@ class Stack:
     raw windows' or the account-day rollups')."""
 
     starts: np.ndarray  # int64, n + 1: app k's rows are starts[k]:starts[k + 1]
-    owner: np.ndarray  # int64 per row: the index of its app
+    owner: np.ndarray  # int32 per row: the index of its app
     account_starts: np.ndarray  # int64, n + 1: app k's account codes shifted by this
     string_starts: np.ndarray  # int64, n + 1 (raw windows only; zeros for rollups)
 
@@ -54,56 +54,36 @@ def _offsets(sizes: Sequence[int]) -> np.ndarray:
 
 def _stack(sizes: list[int], accounts: list[int], strings: list[int]) -> Stack:
     starts = _offsets(sizes)
-    owner = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    owner = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
     return Stack(starts, owner, _offsets(accounts), _offsets(strings))
 
 
 def events_stack(inputs: Sequence[DetectorInput]) -> Stack:
-    """The stack of the apps' raw windows (kept for the pass)."""
-    return per_fleet(
-        "stack:events",
-        inputs,
-        lambda: _stack(
-            [len(i.events) for i in inputs],
-            [len(i.events.accounts) for i in inputs],
-            [len(i.events.strings) for i in inputs],
-        ),
-        None,
+    """The stack of the apps' raw windows."""
+    return _stack(
+        [len(i.events) for i in inputs],
+        [len(i.events.accounts) for i in inputs],
+        [len(i.events.strings) for i in inputs],
     )
 
 
 def account_days_stack(inputs: Sequence[DetectorInput]) -> Stack:
-    """The stack of the apps' account-day rollups (kept for the pass)."""
-    return per_fleet(
-        "stack:account_days",
-        inputs,
-        lambda: _stack(
-            [len(i.account_days) for i in inputs],
-            [len(i.account_days.accounts) for i in inputs],
-            [0] * len(inputs),
-        ),
-        None,
+    """The stack of the apps' account-day rollups."""
+    return _stack(
+        [len(i.account_days) for i in inputs],
+        [len(i.account_days.accounts) for i in inputs],
+        [0] * len(inputs),
     )
 
 
 def events_column(inputs: Sequence[DetectorInput], name: str) -> np.ndarray:
-    """One column of the apps' raw windows, stacked (kept for the pass)."""
-    return per_fleet(
-        f"stack:events.{name}",
-        inputs,
-        lambda: np.concatenate([getattr(i.events, name) for i in inputs]),
-        None,
-    )
+    """One column of the apps' raw windows, stacked."""
+    return np.concatenate([getattr(i.events, name) for i in inputs])
 
 
 def account_days_column(inputs: Sequence[DetectorInput], name: str) -> np.ndarray:
-    """One column of the apps' account-day rollups, stacked (kept for the pass)."""
-    return per_fleet(
-        f"stack:account_days.{name}",
-        inputs,
-        lambda: np.concatenate([getattr(i.account_days, name) for i in inputs]),
-        None,
-    )
+    """One column of the apps' account-day rollups, stacked."""
+    return np.concatenate([getattr(i.account_days, name) for i in inputs])
 
 
 def local_days(inputs: Sequence[DetectorInput], owner: np.ndarray, ts: np.ndarray) -> np.ndarray:
