@@ -161,3 +161,17 @@ def test_settings_are_fleet_wide_the_daemons_section_not_an_apps_overrides():
     inputs = fleet(logs)
     inputs[0].app.detector_overrides = {"ritual_rounds": {"min_accounts": 13}}
     assert rounds(inputs) == 1
+
+
+def test_membership_by_table_and_by_search_agree() -> None:
+    """`_in` looks keys up in a table where the key space is small and searches the
+    distinct keys where a table would be large (analyze's tables grow over a dump)."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    among = rng.integers(0, 5000, 800)
+    keys = rng.integers(0, 5000, 3000)
+    want = np.isin(keys, among)
+    assert (rr._in(keys, among, 5000) == want).all()  # a table
+    assert (rr._in(keys, among, 1 << 40) == want).all()  # a search (keys fit either way)
+    assert rr._in(keys[:0], among, 5000).size == 0

@@ -33,15 +33,16 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
+from tapwatch.detectors.stacked import events_column, events_stack, local_days
 from tapwatch.detectors.stats import (
     EVIDENCE_LIMIT,
     connected_groups,
     day_to_date,
     exceedance_score,
     iso_week,
-    local_day_and_second,
     of_types,
     severity_for,
+    sorted_distinct,
     unique_pairs,
 )
 from tapwatch.events import MEANINGFUL_TYPES, RITUAL_TYPES, EventType
@@ -91,26 +92,36 @@ def _visits(inputs: list[DetectorInput], st: Settings) -> dict[str, dict[int, li
     # one-app dump's analyze would otherwise code every account of every window for it).
     if sum(1 for inp in inputs if len(inp.events)) < st.min_apps:
         return {}
-    names: dict[str, int] = {}
-    cols: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    for k, inp in enumerate(inputs):
-        ev = inp.events
-        if not len(ev):
-            continue
-        day, _ = local_day_and_second(ev.ts, inp.app.timezone)
-        n_acc = max(len(ev.accounts), 1)
-        key = day.astype(np.int64) * n_acc + ev.account
-        worked = np.unique(key[of_types(ev.type, _MEANINGFUL)])
-        rows = np.flatnonzero(of_types(ev.type, _OPENING) & ~np.isin(key, worked))
-        # one pseudonym, one code across apps (only the accounts that opened something)
-        used, local = np.unique(ev.account[rows], return_inverse=True)
-        code = np.array([names.setdefault(ev.accounts[c], len(names)) for c in used.tolist()],
-                        dtype=np.int64)
-        cols.append((code[local.reshape(-1)], day[rows].astype(np.int64), ev.ts[rows],
-                     np.full(rows.size, k, dtype=np.int64)))
-    if not cols:
+    # every app's window at once (stacked.py): accounts in the stacked coding, so an
+    # account-day of one app is never another's
+    stack = events_stack(inputs)
+    types = events_column(inputs, "type")
+    opening = np.flatnonzero(of_types(types, _OPENING))
+    if not opening.size:
         return {}
-    acc, day, ts, app = (np.concatenate(c) for c in zip(*cols, strict=True))
+    meaningful = np.flatnonzero(of_types(types, _MEANINGFUL))
+    ts = events_column(inputs, "ts")
+    account = stack.account_starts[stack.owner] + events_column(inputs, "account")
+    day = local_days(inputs, stack.owner, ts)
+    lo = int(day.min())
+    span = int(day.max()) - lo + 1
+    key = account * span + (day - lo)  # (account, day)
+    rows = opening[~_in(key[opening], key[meaningful], int(stack.account_starts[-1]) * span)]
+    # one pseudonym, one code across apps (only the accounts that opened something), in
+    # the order of the apps, then of their codes
+    used, local = np.unique(account[rows], return_inverse=True)
+    app_of = np.searchsorted(stack.account_starts, used, side="right") - 1
+    names: dict[str, int] = {}
+    code = np.array(
+        [
+            names.setdefault(inputs[k].events.accounts[c - start], len(names))
+            for k, c, start in zip(
+                app_of.tolist(), used.tolist(), stack.account_starts[app_of].tolist(), strict=True
+            )
+        ],
+        dtype=np.int64,
+    )
+    acc, day, ts, app = code[local.reshape(-1)], day[rows], ts[rows], stack.owner[rows]
     if not acc.size:
         return {}
     # account-days that opened enough distinct apps to hold a round
@@ -124,6 +135,16 @@ def _visits(inputs: list[DetectorInput], st: Settings) -> dict[str, dict[int, li
                           app[cand].tolist(), strict=True):
         out[by_name[a]][d].append((t, inputs[k].app.id))
     return out
+
+
+def _in(keys: np.ndarray, among: np.ndarray, n: int) -> np.ndarray:
+    """`np.isin(keys, among)` of keys in [0, n): by a table of all n where it is not
+    much larger than the keys (no sort), else by a search in the distinct `among`."""
+    if n <= 4 * (keys.size + among.size) + (1 << 16):
+        table = np.zeros(n, dtype=bool)
+        table[among] = True
+        return table[keys]
+    return np.isin(keys, sorted_distinct(among))
 
 
 def _best_round(visits: list[tuple[float, str]], round_s: float) -> tuple[set[str], float]:
