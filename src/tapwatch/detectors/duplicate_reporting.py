@@ -21,13 +21,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from itertools import combinations
+from itertools import chain, combinations
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
 from tapwatch.detectors.derived import per_fleet
+from tapwatch.detectors.stacked import Stack, events_column, events_stack
 from tapwatch.events import EventType
 from tapwatch.window import DAY, local_seconds
 
@@ -84,41 +85,55 @@ def _form_rows(inp: DetectorInput) -> np.ndarray:
     )
 
 
-def _pair_keys(inp: DetectorInput, rows: np.ndarray) -> np.ndarray:
-    """A 64-bit key of each row's (unit, content hash) strings, the same in every app:
-    Python's hash of each distinct string of the window (a collision only lets a row
-    through the pre-selection; the grouping itself is by the strings)."""
-    ev = inp.events
-    keys = np.zeros(rows.size, dtype=np.uint64)
-    for col, mult in ((ev.unit, np.uint64(0x9E3779B97F4A7C15)), (ev.content_hash, np.uint64(1))):
-        codes, inv = np.unique(col[rows], return_inverse=True)
-        h = np.fromiter(
-            map(hash, map(ev.strings.__getitem__, codes.tolist())), dtype=np.int64,
-            count=codes.size,
-        ).view(np.uint64)
-        keys += h[inv] * mult  # wraps modulo 2**64, as a hash should
+def _pair_keys(
+    inputs: list[DetectorInput], stack: Stack, owner: np.ndarray, unit: np.ndarray,
+    content: np.ndarray,
+) -> np.ndarray:
+    """A 64-bit key of each row's (unit, content hash) strings (codes of the app `owner`
+    gives), the same in every app: Python's hash of each distinct string (a collision
+    only lets a row through the pre-selection; the grouping itself is by the strings)."""
+    keys = np.zeros(unit.size, dtype=np.uint64)
+    for col, mult in ((unit, np.uint64(0x9E3779B97F4A7C15)), (content, np.uint64(1))):
+        # each app's codes in the stacked coding: a string of one app is hashed once
+        codes, inv = np.unique(stack.string_starts[owner] + col, return_inverse=True)
+        app_of = np.searchsorted(stack.string_starts, codes, side="right") - 1
+        local = (codes - stack.string_starts[app_of]).tolist()
+        bounds = np.searchsorted(app_of, np.arange(len(inputs) + 1)).tolist()
+        strings = chain.from_iterable(  # each app's run of codes looked up in C
+            map(inputs[k].events.strings.__getitem__, local[bounds[k] : bounds[k + 1]])
+            for k in range(len(inputs))
+        )
+        h = np.fromiter(map(hash, strings), dtype=np.int64, count=codes.size).view(np.uint64)
+        keys += h[inv.reshape(-1)] * mult  # wraps modulo 2**64, as a hash should
     return keys
 
 
 def _shared_rows(inputs: list[DetectorInput]) -> list[np.ndarray]:
     """Per app, the rows of the form submissions whose (unit, content hash) some other app
     received too (a superset: see _pair_keys). Most filings are in one app only: they never
-    become Python objects."""
-    rows = [_form_rows(inp) for inp in inputs]
-    keys = [_pair_keys(inp, r) for inp, r in zip(inputs, rows, strict=True)]
-    if not any(k.size for k in keys):
-        return rows
-    app = np.concatenate([np.full(k.size, i, dtype=np.int64) for i, k in enumerate(keys)])
-    allk = np.concatenate(keys)
-    # distinct (key, app) pairs by one sort of both (a row-wise unique is several times
-    # slower), then the apps of each key
-    order = np.lexsort((app, allk))
-    k, a = allk[order], app[order]
-    first = np.ones(k.size, dtype=bool)
-    first[1:] = (k[1:] != k[:-1]) | (a[1:] != a[:-1])
-    uk, n_apps = np.unique(k[first], return_counts=True)
-    shared = uk[n_apps >= 2]
-    return [r[np.isin(k, shared)] for r, k in zip(rows, keys, strict=True)]
+    become Python objects. Every app's window at once (stacked.py)."""
+    stack = events_stack(inputs)
+    unit, content = events_column(inputs, "unit"), events_column(inputs, "content_hash")
+    rows = np.flatnonzero(
+        (events_column(inputs, "type") == int(EventType.form_submit)) & (unit >= 0)
+        & (content >= 0)
+    )
+    owner = stack.owner[rows]
+    if rows.size:
+        keys = _pair_keys(inputs, stack, owner, unit[rows], content[rows])
+        # distinct (key, app) pairs by one sort of both (a row-wise unique is several
+        # times slower), then the apps of each key
+        order = np.lexsort((owner, keys))
+        k, a = keys[order], owner[order]
+        first = np.ones(k.size, dtype=bool)
+        first[1:] = (k[1:] != k[:-1]) | (a[1:] != a[:-1])
+        uk, n_apps = np.unique(k[first], return_counts=True)
+        shared = np.isin(keys, uk[n_apps >= 2])
+        rows, owner = rows[shared], owner[shared]
+    # rows are in app order: each app's a run, as rows of its own window
+    bounds = np.searchsorted(owner, np.arange(len(inputs) + 1)).tolist()
+    starts = stack.starts.tolist()
+    return [rows[bounds[k] : bounds[k + 1]] - starts[k] for k in range(len(inputs))]
 
 
 def submissions(inp: DetectorInput, rows: np.ndarray | None = None) -> list[Submission]:
