@@ -139,3 +139,50 @@ def test_small_app_keeps_the_fixed_threshold() -> None:
         ev(events, LATE - 7200 + i * 100, f"acct{i}", "dev-farm")
     [f] = run(events)
     assert f.evidence["chance_baseline"]["threshold"] == 5
+
+
+@pytest.mark.parametrize(
+    "overrides", [{}, {"min_accounts": 3}, {"shared_devices_allowed": ("kiosk-hall",)}]
+)
+def test_a_batch_of_apps_gives_each_app_its_own_findings(overrides: dict) -> None:
+    """detect_batch (devices with enough accounts over the window, for every app at once)
+    = detect app by app, in app order, byte for byte: a device name or account in two
+    apps is two devices, two accounts."""
+    import msgspec
+
+    from tapwatch.detectors.derived import one_pass
+
+    farm: list[Event] = []
+    for i in range(8):
+        ev(farm, LATE - 7200 + i * 30, f"acct{i}", "dev-farm")
+    split: list[Event] = []  # 3 + 3 accounts either side of local midnight
+    for i in range(3):
+        ev(split, LATE - 600 + i, f"a{i}", "dev-x")
+        ev(split, LATE + 3600 + 60 + i, f"b{i}", "dev-x")
+    hall: list[Event] = []
+    for i in range(12):
+        ev(hall, LATE - 7200 + i * 100, f"visitor{i}", "kiosk-hall")
+    halves: list[list[Event]] = [[], []]  # dev-farm with 4 accounts in each of two apps
+    for i in range(8):
+        ev(halves[i % 2], LATE - 7200 + i * 30, f"acct{i}", "dev-farm")
+    logs = [farm, split, [], hall, *halves]
+    inputs = [
+        DetectorInput(
+            app=AppProfile(id=f"app-{k}"),
+            now=LATE + 10 * DAY,
+            events=EventWindow.from_events(f"app-{k}", events),
+            account_days=AccountDays.from_rows([], []),
+            app_hours=AppHours.from_rows([]),
+        )
+        for k, events in enumerate(logs)
+    ]
+    settings = device_farm.Settings(**overrides)
+    alone = [f for inp in inputs for f in device_farm.detect(inp, settings)]
+    with one_pass(inputs):
+        together = device_farm.detect_batch(inputs, settings)
+    assert msgspec.json.encode(together) == msgspec.json.encode(alone)
+    # the two halves of dev-farm (4 accounts each) are found only at 3
+    assert {f.app for f in together} == (
+        {"app-0", "app-1", "app-3", "app-4", "app-5"} if overrides.get("min_accounts") == 3
+        else {"app-0"} if overrides else {"app-0", "app-3"}
+    )

@@ -9,6 +9,7 @@ import pytest
 
 from tapwatch.detectors import flat_reads as fr
 from tapwatch.detectors.base import AppProfile
+from tapwatch.detectors.derived import one_pass
 from tapwatch.events import EventType
 from tests.unit.forced_usage_builders import TZ, Events, at, encoded, hm, make_input
 
@@ -179,3 +180,29 @@ def test_deterministic():
     a = fr.detect(make_input(ev.items, NOW, profile=_profile(120)), fr.Settings())
     b = fr.detect(make_input(list(reversed(ev.items)), NOW, profile=_profile(120)), fr.Settings())
     assert a and encoded(a) == encoded(b)
+
+
+@pytest.mark.parametrize(
+    "settings", [fr.Settings(), fr.Settings(min_articles=8), fr.Settings(min_mean_reads=200)]
+)
+def test_a_batch_of_apps_gives_each_app_its_own_findings(settings: fr.Settings) -> None:
+    """detect_batch (its first tests for every app at once) = detect app by app, in app
+    order, byte for byte, whichever apps it lets through."""
+    fleet = [
+        _ordered_reading(random.Random(1)),
+        _organic_reading(random.Random(2)),
+        _ordered_reading(random.Random(3), articles=8),
+        Events(),
+        _ordered_reading(random.Random(4)),
+    ]
+    inputs = [
+        make_input(ev.items, NOW, profile=AppProfile(id=f"app-{k}", timezone=TZ,
+                                                     intended_users=120))
+        for k, ev in enumerate(fleet)
+    ]
+    alone = [f for inp in inputs for f in fr.detect(inp, settings)]
+    with one_pass(inputs):
+        together = fr.detect_batch(inputs, settings)
+    assert encoded(together) == encoded(alone)
+    if settings == fr.Settings():
+        assert {f.app for f in together} == {"app-0", "app-2", "app-4"}

@@ -25,11 +25,13 @@ gives the base rate, the threshold, and what chance would give at its own peak.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
+from tapwatch.detectors.stacked import events_column, events_stack
 from tapwatch.detectors.stats import (
     EVIDENCE_LIMIT,
     bounded_accounts,
@@ -182,6 +184,29 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         )
     findings.sort(key=lambda f: (f.window_start, f.id))
     return findings
+
+
+def detect_batch(inputs: Sequence[DetectorInput], settings: Settings) -> list[Finding]:
+    """`detect` of each app with a device that `min_accounts` accounts used over the whole
+    raw window (found for every app at once): the threshold is never below
+    `min_accounts`, and a device-day's accounts are some of its device's, so no other app
+    can have a finding."""
+    stack = events_stack(inputs)
+    device = events_column(inputs, "device")
+    rows = np.flatnonzero(device >= 0)
+    owner = stack.owner[rows]
+    # (device, account) in the stacked codings: one app's are never another's
+    n_acc = max(int(stack.account_starts[-1]), 1)
+    if int(stack.string_starts[-1]) * n_acc >= 2**62:  # the key would overflow int64
+        return [f for inp in inputs for f in detect(inp, settings)]
+    pairs = sorted_distinct(
+        (stack.string_starts[owner] + device[rows]) * n_acc
+        + (stack.account_starts[owner] + events_column(inputs, "account")[rows])
+    )
+    device_of, n_accounts = np.unique(pairs // n_acc, return_counts=True)
+    busy = device_of[n_accounts >= settings.min_accounts]
+    apps = np.unique(np.searchsorted(stack.string_starts, busy, side="right") - 1)
+    return [f for k in apps.tolist() for f in detect(inputs[k], settings)]
 
 
 def chance_baseline(accounts_per_device_day: np.ndarray, settings: Settings) -> dict:
