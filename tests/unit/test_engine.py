@@ -390,3 +390,21 @@ def test_apps_with_the_same_settings_are_judged_in_one_batch(
     assert calls == [["h0", "h1", "h3"]]
     flagged = {f.app for f in res.findings if f.kind == "flag_a"}
     assert flagged == {"h0", "h2", "h3"}
+
+
+def test_batches_are_runs_of_about_the_batch_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group is cut into runs of apps in order, each closed once it holds the batch's
+    rows (an app is never cut), so a batch's stacked columns stay small."""
+    inputs = [healthy(f"h{k}", 10 + 7 * k) for k in range(7)]
+
+    def rows(part: list[DetectorInput]) -> int:
+        return sum(len(i.events) + len(i.account_days) for i in part)
+
+    limit = rows(inputs) // 3
+    monkeypatch.setattr(engine, "_BATCH_ROWS", limit)
+    parts = engine._batches(inputs)
+    assert [i for part in parts for i in part] == inputs
+    assert 2 <= len(parts) <= 4
+    assert all(rows(p) >= limit and rows(p[:-1]) < limit for p in parts[:-1])
+    monkeypatch.setattr(engine, "_BATCH_ROWS", 1)
+    assert engine._batches(inputs) == [[i] for i in inputs]
