@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import tapwatch.detectors as registry
-from tapwatch.detectors import banned_feature, duplicate_reporting, engine
+from tapwatch.detectors import banned_feature, duplicate_reporting, engine, stacked
 from tapwatch.detectors.base import DetectorInput, Finding, finding_id
 from tapwatch.events import EventType
 from tests.unit.test_assessment import (
@@ -401,10 +401,10 @@ def test_batches_are_runs_of_about_the_batch_rows(monkeypatch: pytest.MonkeyPatc
         return sum(len(i.events) + len(i.account_days) for i in part)
 
     limit = rows(inputs) // 3
-    monkeypatch.setattr(engine, "_BATCH_ROWS", limit)
-    parts = engine._batches(inputs)
+    monkeypatch.setattr(stacked, "RUN_ROWS", limit)
+    parts = stacked.runs(inputs)
     assert [i for part in parts for i in part] == inputs
     assert 2 <= len(parts) <= 4
     assert all(rows(p) >= limit and rows(p[:-1]) < limit for p in parts[:-1])
-    monkeypatch.setattr(engine, "_BATCH_ROWS", 1)
-    assert engine._batches(inputs) == [[i] for i in inputs]
+    monkeypatch.setattr(stacked, "RUN_ROWS", 1)
+    assert stacked.runs(inputs) == [[i] for i in inputs]

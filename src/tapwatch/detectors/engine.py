@@ -41,6 +41,7 @@ from tapwatch.detectors.assessment import (
 from tapwatch.detectors.banned_feature import FEATURES as BANNED_FEATURES
 from tapwatch.detectors.base import DetectorInput, Finding
 from tapwatch.detectors.derived import one_pass
+from tapwatch.detectors.stacked import runs
 from tapwatch.window import local_day_of
 
 _RECENT_DAYS = 30  # forced_activity_ratio falls back to this many days of rollups
@@ -201,7 +202,7 @@ def _detect(
     for kind, mod in per_app:
         batch = getattr(mod, "detect_batch", None)
         for group, st in _by_settings(kind, inputs, settings, failures):
-            for part in _batches(group) if batch is not None else [group]:
+            for part in runs(group) if batch is not None else [group]:
                 if batch is not None and len(part) > 1:
                     try:
                         findings.extend(batch(part, st))
@@ -221,26 +222,6 @@ def _detect(
         except Exception as e:
             failures.append(DetectorFailure(kind, None, _one_line(e)))
     return findings, failures
-
-
-#: rows (raw events and account-days) of the apps one detect_batch call takes: enough to
-#: spread a numpy call's fixed cost over many apps, few enough that the stacked columns
-#: and their temporaries stay a few megabytes (over 2,000 apps' 3.9M rows, runs of 2**18
-#: rows took 0.31 s in four batch detectors; 2**16 0.32, 2**20 0.36, all at once 0.41)
-_BATCH_ROWS = 1 << 18
-
-
-def _batches(group: list[DetectorInput]) -> list[list[DetectorInput]]:
-    """The group cut into runs of apps of about _BATCH_ROWS rows (an app is never cut)."""
-    out: list[list[DetectorInput]] = [[]]
-    rows = 0
-    for inp in group:
-        if out[-1] and rows >= _BATCH_ROWS:
-            out.append([])
-            rows = 0
-        out[-1].append(inp)
-        rows += len(inp.events) + len(inp.account_days)
-    return out
 
 
 def _by_settings(

@@ -33,7 +33,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
-from tapwatch.detectors.stacked import events_column, events_stack, local_days
+from tapwatch.detectors.stacked import events_column, events_stack, local_days, runs
 from tapwatch.detectors.stats import (
     EVIDENCE_LIMIT,
     connected_groups,
@@ -92,36 +92,13 @@ def _visits(inputs: list[DetectorInput], st: Settings) -> dict[str, dict[int, li
     # one-app dump's analyze would otherwise code every account of every window for it).
     if sum(1 for inp in inputs if len(inp.events)) < st.min_apps:
         return {}
-    # every app's window at once (stacked.py): accounts in the stacked coding, so an
-    # account-day of one app is never another's
-    stack = events_stack(inputs)
-    types = events_column(inputs, "type")
-    opening = np.flatnonzero(of_types(types, _OPENING))
-    if not opening.size:
-        return {}
-    meaningful = np.flatnonzero(of_types(types, _MEANINGFUL))
-    ts = events_column(inputs, "ts")
-    account = stack.account_starts[stack.owner] + events_column(inputs, "account")
-    day = local_days(inputs, stack.owner, ts)
-    lo = int(day.min())
-    span = int(day.max()) - lo + 1
-    key = account * span + (day - lo)  # (account, day)
-    rows = opening[~_in(key[opening], key[meaningful], int(stack.account_starts[-1]) * span)]
-    # one pseudonym, one code across apps (only the accounts that opened something), in
-    # the order of the apps, then of their codes
-    used, local = np.unique(account[rows], return_inverse=True)
-    app_of = np.searchsorted(stack.account_starts, used, side="right") - 1
+    # the apps' windows a run at a time (stacked.py); one pseudonym, one code across apps
     names: dict[str, int] = {}
-    code = np.array(
-        [
-            names.setdefault(inputs[k].events.accounts[c - start], len(names))
-            for k, c, start in zip(
-                app_of.tolist(), used.tolist(), stack.account_starts[app_of].tolist(), strict=True
-            )
-        ],
-        dtype=np.int64,
-    )
-    acc, day, ts, app = code[local.reshape(-1)], day[rows], ts[rows], stack.owner[rows]
+    parts, first = [], 0
+    for run in runs(inputs):
+        parts.append(_openings(run, first, names))
+        first += len(run)
+    acc, day, ts, app = (np.concatenate(c) for c in zip(*parts, strict=True))
     if not acc.size:
         return {}
     # account-days that opened enough distinct apps to hold a round
@@ -135,6 +112,38 @@ def _visits(inputs: list[DetectorInput], st: Settings) -> dict[str, dict[int, li
                           app[cand].tolist(), strict=True):
         out[by_name[a]][d].append((t, inputs[k].app.id))
     return out
+
+
+def _openings(
+    inputs: list[DetectorInput], first: int, names: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(account, local day, time, app) of the apps' openings on days their account did no
+    work in that app: accounts coded by pseudonym in `names` (extended in the order of
+    the apps, then of their codes), apps numbered from `first`."""
+    stack = events_stack(inputs)
+    types = events_column(inputs, "type")
+    opening = np.flatnonzero(of_types(types, _OPENING))
+    meaningful = np.flatnonzero(of_types(types, _MEANINGFUL))
+    ts = events_column(inputs, "ts")
+    # accounts in the stacked coding: an account-day of one app is never another's
+    account = stack.account_starts[stack.owner] + events_column(inputs, "account")
+    day = local_days(inputs, stack.owner, ts)
+    lo = int(day.min()) if day.size else 0
+    span = int(day.max()) - lo + 1 if day.size else 1
+    key = account * span + (day - lo)  # (account, day)
+    rows = opening[~_in(key[opening], key[meaningful], int(stack.account_starts[-1]) * span)]
+    used, local = np.unique(account[rows], return_inverse=True)
+    app_of = np.searchsorted(stack.account_starts, used, side="right") - 1
+    code = np.array(
+        [
+            names.setdefault(inputs[k].events.accounts[c - start], len(names))
+            for k, c, start in zip(
+                app_of.tolist(), used.tolist(), stack.account_starts[app_of].tolist(), strict=True
+            )
+        ],
+        dtype=np.int64,
+    )
+    return code[local.reshape(-1)], day[rows], ts[rows], stack.owner[rows].astype(np.int64) + first
 
 
 def _in(keys: np.ndarray, among: np.ndarray, n: int) -> np.ndarray:

@@ -46,6 +46,27 @@ class Stack:
         return np.bincount(codes_owner, weights=weights, minlength=n)
 
 
+#: rows (raw events and account-days) of the apps stacked at once: enough to spread a
+#: numpy call's fixed cost over many apps, few enough that the stacked columns and their
+#: temporaries stay a few megabytes, in cache (over 2,000 apps' 3.9M rows, runs of 2**18
+#: rows took 0.31 s in four batch detectors; 2**16 0.32, 2**20 0.36, all at once 0.41)
+RUN_ROWS = 1 << 18
+
+
+def runs(inputs: Sequence[DetectorInput]) -> list[list[DetectorInput]]:
+    """The inputs cut into runs of apps, in order, each closed once it holds RUN_ROWS rows
+    (an app is never cut)."""
+    out: list[list[DetectorInput]] = [[]]
+    rows = 0
+    for inp in inputs:
+        if out[-1] and rows >= RUN_ROWS:
+            out.append([])
+            rows = 0
+        out[-1].append(inp)
+        rows += len(inp.events) + len(inp.account_days)
+    return out
+
+
 def _offsets(sizes: Sequence[int]) -> np.ndarray:
     out = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(sizes, out=out[1:])
