@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from tapwatch.detectors import deadline_concentration as dc
 from tapwatch.events import EventType
-from tests.unit.forced_usage_builders import Events, at, days, encoded, hm, make_input
+from tests.unit.forced_usage_builders import TZ, Events, at, days, encoded, hm, make_input
 
 NOW_DAY = date(2026, 11, 27)  # a Friday
 NOW = at(NOW_DAY, hm(20))
@@ -147,3 +147,49 @@ def test_day_arithmetic_is_the_calendars() -> None:
     assert dc._distinct_days(days).tolist() == np.unique(days).tolist()
     assert dc._distinct_days(np.zeros(0, dtype=np.int64)).size == 0
     assert dc._day_of_month(days).tolist() == [dc.day_to_date(d).day for d in days.tolist()]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [dc.Settings(), dc.Settings(min_judged_months=1), dc.Settings(min_judged_days=30),
+     dc.Settings(year_end_baseline_days=14)],
+)
+def test_a_batch_of_apps_gives_each_app_its_own_findings(settings: dc.Settings) -> None:
+    """detect_batch (the daily tests for every app at once, the month-end and year-end
+    ones from the first day with data) = detect app by app, in app order, byte for byte:
+    apps of every signal, two judged at another instant, one without submissions."""
+    from tapwatch.detectors.base import AppProfile
+    from tapwatch.detectors.derived import one_pass
+
+    rng = random.Random(7)
+    rush, even, short, checkins = Events(), Events(), Events(), Events()
+    for d in _working_days(28):
+        _submissions(rush, d, 60, rng, rush=0.75)
+    for d in _working_days(120):
+        _submissions(even, d, 30, rng, rush=1 / 8)
+    for d in _working_days(9):
+        _submissions(short, d, 20, rng, rush=0.8)
+        checkins.add(at(d, hm(8)), EventType.checkin, ACCOUNTS[0])
+    month = Events()
+    for d in days(NOW_DAY - timedelta(days=119), 119, weekdays_only=True):
+        for i in range(12 if (d + timedelta(days=3)).month != d.month else 2):
+            month.add(at(d, hm(10) + i), EventType.form_submit, ACCOUNTS[i])
+    year_end = [Events(), Events()]
+    for d in days(date(2026, 9, 15), 110, weekdays_only=True):
+        for k, surge in enumerate((15, 4)):
+            for i in range(surge if d >= date(2026, 12, 22) else 3):
+                year_end[k].add(at(d, hm(10) + 60 * i), EventType.form_submit, ACCOUNTS[i])
+    logs = [(rush, NOW), (even, NOW), (short, NOW), (checkins, NOW), (Events(), NOW),
+            (month, NOW), *((ev, at(date(2027, 1, 5), hm(9))) for ev in year_end)]
+    inputs = [
+        make_input(ev.items, now, profile=AppProfile(id=f"app-{k}", timezone=TZ))
+        for k, (ev, now) in enumerate(logs)
+    ]
+    alone = [f for inp in inputs for f in dc.detect(inp, settings)]
+    with one_pass(inputs):
+        together = dc.detect_batch(inputs, settings)
+    assert encoded(together) == encoded(alone)
+    if settings == dc.Settings():
+        assert {(f.app, f.evidence["signal"]) for f in together} >= {
+            ("app-0", "daily_deadline"), ("app-5", "month_end"), ("app-6", "year_end")
+        }

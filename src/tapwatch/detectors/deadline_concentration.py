@@ -26,12 +26,14 @@ the event-id sample comes from the raw window and may be empty for old periods.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tapwatch.detectors.base import DetectorInput, Finding, Reason, finding_id
+from tapwatch.detectors.stacked import app_hours_column, app_hours_stack
 from tapwatch.detectors.stats import (
     bounded_event_ids,
     data_confidence,
@@ -175,6 +177,77 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     return findings
 
 
+def detect_batch(inputs: Sequence[DetectorInput], settings: Settings) -> list[Finding]:
+    """`detect` of each app that can have a finding, found for every app at once: one
+    with submissions whose daily signal passes its two tests, or with the complete months
+    a month-end finding needs, or the data before the year end a year-end finding
+    compares with (the last two from the first day with data alone)."""
+    st = settings
+    codes = np.array([int(EVENT_TYPE_BY_NAME[t]) for t in st.event_types], dtype=np.uint8)
+    stack = app_hours_stack(inputs)
+    day = app_hours_column(inputs, "day").astype(np.int64)
+    first_day = np.full(len(inputs), np.iinfo(np.int64).max)
+    np.minimum.at(first_day, stack.owner, day)  # the first day with any data
+    rows = np.flatnonzero(of_types(app_hours_column(inputs, "type"), codes))
+    owner = stack.owner[rows]
+    count = app_hours_column(inputs, "count")[rows].astype(np.int64)
+    day, hour = day[rows], app_hours_column(inputs, "hour")[rows].astype(np.int64)
+    submitted = stack.per_app(owner, count.astype(np.float64)) > 0
+    today = np.array([local_day_of(i.now, i.app.timezone) for i in inputs], dtype=np.int64)
+    # the daily signal's figures, one row per app
+    span = st.lookback_days
+    rel = day - (today - span)[owner]
+    in_range = (rel >= 0) & (rel < span)
+    key = owner[in_range].astype(np.int64) * span + rel[in_range]
+    c, h = count[in_range].astype(np.float64), hour[in_range]
+    last = (h >= st.deadline_hour - st.window_hours) & (h < st.deadline_hour)
+    n = len(inputs)
+    totals = np.bincount(key, weights=c, minlength=n * span).reshape(n, span)
+    late = np.bincount(key[last], weights=c[last], minlength=n * span).reshape(n, span)
+    judged, _, marked = _marked_days(totals, late, st)
+    n_judged = judged.sum(axis=1)
+    daily = (n_judged >= st.min_judged_days) & (
+        marked.sum(axis=1) / np.maximum(n_judged, 1) >= st.days_share_threshold
+    )
+    out: list[Finding] = []
+    for k in np.flatnonzero(submitted).tolist():
+        if daily[k] or _later_signals_possible(int(today[k]), int(first_day[k]), st):
+            out += detect(inputs[k], st)
+    return out
+
+
+def _marked_days(
+    totals: np.ndarray, late: np.ndarray, st: Settings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(judged, share before the deadline, marked) of each day of the look-back (the last
+    axis)."""
+    judged = totals >= st.min_day_submissions
+    shares = np.divide(late, totals, out=np.zeros(late.shape), where=totals > 0)
+    return judged, shares, judged & (shares >= st.day_share_threshold)
+
+
+def _later_signals_possible(today: int, first_day: int, st: Settings) -> bool:
+    """Whether the data from `first_day` on covers the complete months a month-end finding
+    needs or the days before the year end a year-end finding compares with (`_month_end`'s
+    and `_year_end`'s first tests)."""
+    t = day_to_date(today)
+    y, m, months = t.year, t.month, 0
+    while months < st.min_judged_months:
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+        if date_to_day(date(y, m, 1)) < first_day:
+            break
+        months += 1
+    if months >= st.min_judged_months:
+        return True
+    year = t.year if t.month == 12 else t.year - 1
+    end = date_to_day(date(year + 1, 1, 1))
+    start = end - st.year_end_days
+    if min(end, today + 1) - start < min(3, st.year_end_days):
+        return False
+    base_first = start - st.year_end_baseline_days
+    return start - max(base_first, first_day) >= st.year_end_baseline_days // 2
+
+
 def _distinct_days(days: np.ndarray) -> np.ndarray:
     """`np.unique(days)` of local day numbers, by one count per day of their span (a
     window's days are few and close: no sort)."""
@@ -220,12 +293,10 @@ def _daily(
     last = (h >= lo_h) & (h < st.deadline_hour)
     totals = np.bincount(rel, weights=c, minlength=st.lookback_days)
     late = np.bincount(rel[last], weights=c[last], minlength=st.lookback_days).astype(float)
-    judged = totals >= st.min_day_submissions
+    judged, shares, marked = _marked_days(totals, late, st)
     n_judged = int(judged.sum())
     if n_judged < st.min_judged_days:
         return None
-    shares = np.divide(late, totals, out=np.zeros(late.shape), where=totals > 0)
-    marked = judged & (shares >= st.day_share_threshold)
     marked_share = float(marked.sum()) / n_judged
     if marked_share < st.days_share_threshold:
         return None

@@ -97,6 +97,17 @@ def account_days_stack(inputs: Sequence[DetectorInput]) -> Stack:
     )
 
 
+def app_hours_stack(inputs: Sequence[DetectorInput]) -> Stack:
+    """The stack of the apps' hourly rollups (no accounts or strings)."""
+    none = [0] * len(inputs)
+    return _stack([len(i.app_hours) for i in inputs], none, none)
+
+
+def app_hours_column(inputs: Sequence[DetectorInput], name: str) -> np.ndarray:
+    """One column of the apps' hourly rollups, stacked."""
+    return np.concatenate([getattr(i.app_hours, name) for i in inputs])
+
+
 def events_column(inputs: Sequence[DetectorInput], name: str) -> np.ndarray:
     """One column of the apps' raw windows, stacked."""
     return np.concatenate([getattr(i.events, name) for i in inputs])
