@@ -212,3 +212,24 @@ def test_distinct_codes_is_unique() -> None:
         got = stats.distinct_codes(codes, n)
         want = np.unique(codes)
         assert got.dtype == want.dtype and got.tolist() == want.tolist()
+
+
+def test_rounded_is_pythons_round_bit_for_bit() -> None:
+    """numpy's scaled rounding where it cannot differ, Python's near ties: the same
+    doubles as `round(v, n)` for shares, exact ties and their neighbours, negatives, huge
+    values, zeros and non-finite ones."""
+    import math
+
+    from tapwatch.detectors.stats import rounded
+
+    rng = np.random.default_rng(11)
+    ties = (np.arange(-2000, 2000) + 0.5) / 1000
+    values = np.concatenate([
+        rng.random(20_000), rng.integers(0, 400, 5_000) / rng.integers(1, 400, 5_000),
+        ties, np.nextafter(ties, np.inf), np.nextafter(ties, -np.inf),
+        [0.0, -0.0, 1e300, -1e17, 2.0**52 + 1, math.inf, -math.inf, math.nan, 0.0005, 2.675],
+    ])
+    for ndigits in (3, 4):
+        got = rounded(values, ndigits)
+        want = np.array([round(v, ndigits) for v in values.tolist()])
+        assert got.tobytes() == want.tobytes()

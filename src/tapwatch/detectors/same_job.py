@@ -17,7 +17,7 @@ import numpy as np
 
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.derived import per_app
-from tapwatch.detectors.stats import distinct_codes, shared_member_counts
+from tapwatch.detectors.stats import distinct_codes, rounded, shared_member_counts
 from tapwatch.events import EventType
 from tapwatch.window import local_day_of
 
@@ -205,12 +205,8 @@ def evidence_between(
 
 
 def _rounded(values: np.ndarray, ndigits: int) -> list[float]:
-    """`[round(v, ndigits) for v in values.tolist()]` of shares (no -0.0), each distinct
-    value rounded once: Python's round is exact (decimal) and slow, numpy's fast and not
-    exact, and a category's shares take few distinct values."""
-    distinct, inverse = np.unique(values, return_inverse=True)
-    done = np.array([round(v, ndigits) for v in distinct.tolist()], dtype=np.float64)
-    return done[inverse.reshape(-1)].tolist()
+    """`[round(v, ndigits) for v in values.tolist()]` of shares (stats.rounded)."""
+    return rounded(values, ndigits).tolist()
 
 
 def describe(evidence: dict[str, float]) -> str:

@@ -189,6 +189,23 @@ def corrected_burstiness(mean: np.ndarray, std: np.ndarray, n: np.ndarray) -> np
     return out
 
 
+def rounded(values: np.ndarray, ndigits: int) -> np.ndarray:
+    """`[round(v, ndigits) for v in values]` as float64: Python's round is exact (decimal)
+    and slow, numpy's fast and exact except near a tie (its scaling by 10**ndigits errs by
+    an ulp or so), so the values within a millionth of a tie, or huge, are rounded by
+    Python."""
+    values = np.asarray(values, dtype=np.float64)
+    scale = 10.0**ndigits
+    scaled = values * scale
+    out = np.rint(scaled) / scale
+    with np.errstate(invalid="ignore"):  # inf - inf: not near a tie, rint kept it
+        frac = scaled - np.floor(scaled)
+    risky = np.flatnonzero((np.abs(frac - 0.5) < 1e-6) | (np.abs(scaled) >= 2.0**50))
+    for i in risky.tolist():
+        out[i] = round(float(values[i]), ndigits)
+    return out
+
+
 def exceedance_score(value: float, threshold: float, full: float) -> float:
     """0.5 exactly at the threshold, rising linearly to 1.0 at `full` (which may lie below
     the threshold for "lower is worse" measures). Findings only exist past a threshold, so

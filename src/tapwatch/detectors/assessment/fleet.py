@@ -8,10 +8,13 @@ import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from tapwatch.detectors.assessment.facts import UsageFacts
 from tapwatch.detectors.assessment.settings import Settings
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.same_job import JobRule, evidence_between, traits
+from tapwatch.detectors.stats import rounded
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +56,20 @@ def _siblings_doing_its_job(
 ) -> dict[str, tuple[SameJob, ...]]:
     """Within one region and category: app -> the others doing its job, busiest first."""
     by_app = [traits(m, facts[m.app.id].active_accounts) for m in members]
-    use = {t.app: facts[t.app].organic_account_days for t in by_app}
     evidence = evidence_between(by_app, [_rule(settings_for(t.app)) for t in by_app])
+    # use ratios of every pair at once (counts below 2**53: the quotient Python's int / int
+    # gives), rounded as Python's round does; None where either use is unknown or 0
+    use = [facts[t.app].organic_account_days for t in by_app]
+    known = np.array([u is not None for u in use])
+    counts = np.array([u or 0 for u in use], dtype=np.float64)
+    first = np.fromiter((i for i, _ in evidence), dtype=np.int64, count=len(evidence))
+    second = np.fromiter((j for _, j in evidence), dtype=np.int64, count=len(evidence))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = rounded(counts[first] / counts[second], 4)
+    has = (known[first] & known[second] & (counts[second] > 0)).tolist()
     found: dict[str, list[SameJob]] = {}
-    for (i, j), ev in evidence.items():  # only the pairs with evidence, by app
-        me, other = by_app[i].app, by_app[j].app
-        mine, theirs = use[me], use[other]
-        found.setdefault(me, []).append(
-            SameJob(other, ev, round(mine / theirs, 4) if mine is not None and theirs else None)
-        )
+    for (i, j), ev, r, ok in zip(evidence, evidence.values(), ratio.tolist(), has, strict=True):
+        found.setdefault(by_app[i].app, []).append(SameJob(by_app[j].app, ev, r if ok else None))
     out: dict[str, tuple[SameJob, ...]] = {}
     for me in by_app:
         if jobs := found.get(me.app):
