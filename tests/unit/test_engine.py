@@ -4,6 +4,7 @@ per-app metrics, failure isolation and determinism."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import random
 import types
 
@@ -365,7 +366,7 @@ def batching_detector(calls: list[list[str]], broken: str | None = None) -> type
 
 
 def test_apps_with_the_same_settings_are_judged_in_one_batch(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A detector with detect_batch gets the apps sharing settings at once (an app with
     overrides in its own group, an app alone through detect); a batch that raises is
@@ -385,7 +386,12 @@ def test_apps_with_the_same_settings_are_judged_in_one_batch(
 
     calls.clear()
     mods["flag_a"] = batching_detector(calls, "h1")
-    res = engine.run_fleet(inputs, {"flag_a": {"accounts": ["w"]}})
+    with caplog.at_level(logging.WARNING, logger="tapwatch.detectors.engine"):
+        res = engine.run_fleet(inputs, {"flag_a": {"accounts": ["w"]}})
+    # the slower path is said once, not hidden: a broken batch would cost every pass
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "detector flag_a: a batch of 3 apps failed"
+    ]
     assert [(f.kind, f.app) for f in res.failures] == [("flag_a", "h1")]
     assert calls == [["h0", "h1", "h3"]]
     flagged = {f.app for f in res.findings if f.kind == "flag_a"}

@@ -14,6 +14,7 @@ detector must not blank the whole fleet's results.
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from tapwatch.detectors.derived import one_pass
 from tapwatch.detectors.stacked import runs
 from tapwatch.window import local_day_of
 
+log = logging.getLogger(__name__)
 _RECENT_DAYS = 30  # forced_activity_ratio falls back to this many days of rollups
 
 
@@ -207,8 +209,11 @@ def _detect(
                     try:
                         findings.extend(batch(part, st))
                         continue
-                    except Exception:  # judged app by app below: the failure is the app's
-                        pass
+                    except Exception as e:  # judged app by app below: the failure is the app's
+                        log.warning(
+                            "detector %s: a batch of %d apps failed (%s); judging them one "
+                            "by one", kind, len(part), _one_line(e),
+                        )
                 for inp in part:
                     try:
                         findings.extend(mod.detect(inp, st))
