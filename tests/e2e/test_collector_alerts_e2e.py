@@ -58,9 +58,12 @@ def _config(tmp: Path, fleet: FakeFleet) -> Path:
         "server": {"listen": "127.0.0.1:0"},
         "store": {"path": str(tmp / "store.sqlite")},
         "pseudonymisation": {"key_file": str(tmp / "pseudonym.key")},
-        # a 10 s interval: the failing app is retried with backoff but never goes stale
-        # within the test, so only TapwatchAppScrapeFailing speaks for it
-        "collector": {"default_interval": "10s", "default_timeout": "2s", "max_backoff": "10s"},
+        # a 10 s interval: the failing app never goes stale within the test, so only
+        # TapwatchAppScrapeFailing speaks for it. Its retries come every 2 s (the backoff's
+        # cap): the description quotes increase() of the error counter, which cannot see
+        # a series' first sample, so the alert must not fire before a second failure is
+        # scraped (with retries 10 s apart that was a race against its 10 s `for:`)
+        "collector": {"default_interval": "10s", "default_timeout": "2s", "max_backoff": "2s"},
         "detect": {"interval": "5s"},
         "apps": apps,
     }
