@@ -17,25 +17,11 @@ from tapwatch.daemon.passwords import (
     Verdict,
     usual_cost,
 )
+from tests.fake_monotonic import Clock
 
 H = bcrypt.hashpw(b"right", bcrypt.gensalt(4)).decode()
 LONG_BASE = "p" * 72
 H_LONG = bcrypt.hashpw(LONG_BASE.encode(), bcrypt.gensalt(4)).decode()  # as htpasswd makes it
-
-
-class Clock:
-    """A fake monotonic clock; `sleep` advances it and records how long was asked."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, s: float) -> None:
-        self.slept.append(round(s, 6))
-        self.t += s
 
 
 def checker(clock: Clock | None = None, **policy: float) -> PasswordChecker:

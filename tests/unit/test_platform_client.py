@@ -14,27 +14,11 @@ from tapwatch.sources.platform import (
     RateLimiter,
     seconds_to_local_midnight,
 )
-
-
-class FakeMonotonic:
-    """A monotonic clock that moves only when the limiter sleeps on it: the limiter's
-    arithmetic is checked exactly, whatever the machine's load."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)  # let the other callers run, as a real sleep would
+from tests.fake_monotonic import Clock
 
 
 async def test_limiter_holds_the_rate_after_a_burst() -> None:
-    clock = FakeMonotonic()
+    clock = Clock()
     lim = RateLimiter(20.0, burst=5, clock=clock, sleep=clock.sleep)
     t0 = clock()
     stamps = []
@@ -49,7 +33,7 @@ async def test_limiter_holds_the_rate_after_a_burst() -> None:
 
 
 async def test_apps_on_one_credential_share_one_limiter_at_the_lowest_rate() -> None:
-    clock = FakeMonotonic()
+    clock = Clock()
     pool = CredentialPool(clock=clock, sleep=clock.sleep)
     a = pool.credential(("wecom", "https://x", "corp"), 50.0)
     b = pool.credential(("wecom", "https://x", "corp"), 10.0)
@@ -62,7 +46,7 @@ async def test_apps_on_one_credential_share_one_limiter_at_the_lowest_rate() -> 
     async def calls(n: int) -> None:
         for _ in range(n):
             await a.limiter.acquire()
-            done.append(clock.now)
+            done.append(clock.t)
 
     t0 = clock()
     await asyncio.gather(calls(15), calls(15))  # two apps, one budget
@@ -73,12 +57,12 @@ async def test_apps_on_one_credential_share_one_limiter_at_the_lowest_rate() -> 
 
 
 async def test_a_long_block_fails_fast_with_the_remaining_time() -> None:
-    clock = FakeMonotonic()
+    clock = Clock()
     lim = RateLimiter(10.0, clock=clock, sleep=clock.sleep)
     lim.block(120)
     with pytest.raises(SourceError) as e:
         await lim.acquire()
-    assert clock.sleeps == []  # failed without waiting
+    assert clock.slept == []  # failed without waiting
     assert e.value.reason is ErrorReason.rate_limited
     assert e.value.retry_after == pytest.approx(120.0)
     short = RateLimiter(10.0, clock=clock, sleep=clock.sleep)
