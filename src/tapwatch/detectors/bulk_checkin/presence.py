@@ -21,7 +21,7 @@ from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import RULE_CHECKIN, Measures, Signal
 from tapwatch.detectors.bulk_checkin.travel import seen_away, travel_signals
 from tapwatch.detectors.geo import distance_m
-from tapwatch.detectors.stats import local_day_and_second
+from tapwatch.detectors.stats import local_day_and_second, local_days
 from tapwatch.events import EventType
 from tapwatch.window import DAY, EventWindow
 
@@ -93,6 +93,8 @@ def presence_signals(
     came: list[tuple[float, float]] = []  # where each account's phone came from
     came_alone: list[tuple[float, float]] = []  # the same, used on its own (no burst)
     gone: list[tuple[float, float]] = []  # where it went next
+    gone_late: list[tuple[float, float]] = []  # the same, after the group's stay
+    afterwards: list[tuple[int, np.ndarray, np.ndarray]] = []  # phone rows, times here
     for a in ring.accounts:
         other = ctx.of(a)
         other = other[~in_ring[other]]
@@ -111,16 +113,16 @@ def presence_signals(
         if _too_far(win, ring, a, other, s):
             elsewhere.append(a)
         on_ring_phone = other[np.isin(win.device[other], used)]
-        for seen, after in ((came, False), (gone, True)):
-            away = seen_away(win, ring, a, on_ring_phone, s, after)
-            if away is not None:
-                seen.append(away)
+        away = seen_away(win, ring, a, on_ring_phone, s, False)
+        if away is not None:
+            came.append(away)
         # A phone checked in with others at another spot is the bag at its last stop, not
         # its owner using it.
         away = seen_away(win, ring, a, on_ring_phone[~ctx.in_burst[on_ring_phone]], s, False)
         if away is not None:
             came_alone.append(away)
         at = other[_near_ring(win, ring, other) <= radius]
+        afterwards.append((a, on_ring_phone, win.ts[at]))
         never += at.size == 0
         stayed += _stays(win, np.concatenate((ring.rows[win.account[ring.rows] == a], at)), inp, s)
         is_ck = win.type[at] == np.uint8(EventType.checkin)
@@ -128,13 +130,21 @@ def presence_signals(
         here_t.append(win.ts[at[alone]])
         here_a.append(np.full(int(alone.sum()), a))
         here_ck.append(is_ck[alone])
+    ends = _stay_ends(ring, [t for _, _, t in afterwards], inp)
+    for a, on_ring_phone, here in afterwards:
+        away = seen_away(win, ring, a, on_ring_phone, s, True, ends, here)
+        if away is not None:
+            gone.append(away)
+        away = seen_away(win, ring, a, on_ring_phone, s, True, ends, here, after_stay=True)
+        if away is not None:
+            gone_late.append(away)
     n = len(ring.accounts)
     solo = _belonging(
         np.concatenate(here_t), np.concatenate(here_a), np.concatenate(here_ck), ring, s
     )
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
     return [
-        *travel_signals(came, came_alone, gone, n, one_hand, s),
+        *travel_signals(came, came_alone, gone, gone_late, n, one_hand, s),
         _share(
             "people_stay",
             stayed,
@@ -208,6 +218,23 @@ def _stays(win: EventWindow, rows: np.ndarray, inp: DetectorInput, s: Settings) 
     first = np.concatenate(([True], day[1:] != day[:-1]))
     last = np.concatenate((day[1:] != day[:-1], [True]))
     return bool(np.any(sec[last] - sec[first] >= s.stay_s))
+
+
+def _stay_ends(ring: Ring, here: list[np.ndarray], inp: DetectorInput) -> dict[int, float]:
+    """Per burst (by index), the last time any of the ring's accounts was at the place
+    later the same local day (`here`: each account's other activity at the place), when
+    after the burst's end: the end of the group's stay."""
+    times = np.concatenate(here) if here else np.zeros(0)
+    if not times.size:
+        return {}
+    days = local_days(times, inp.app.timezone)
+    starts = local_days(np.array([b.start for b in ring.bursts]), inp.app.timezone)
+    ends: dict[int, float] = {}
+    for i, (b, day) in enumerate(zip(ring.bursts, starts.tolist(), strict=True)):
+        later = times[(days == day) & (times > b.end)]
+        if later.size:
+            ends[i] = float(later.max())
+    return ends
 
 
 def _own_devices(win: EventWindow, rows: np.ndarray) -> np.ndarray:

@@ -23,25 +23,52 @@ from tapwatch.window import EventWindow
 
 
 def seen_away(
-    win: EventWindow, ring: Ring, a: int, rows: np.ndarray, s: Settings, after: bool
+    win: EventWindow,
+    ring: Ring,
+    a: int,
+    rows: np.ndarray,
+    s: Settings,
+    after: bool,
+    stay_end: dict[int, float] | None = None,
+    here: np.ndarray | None = None,
+    after_stay: bool = False,
 ) -> tuple[float, float] | None:
     """The nearest-in-time place over elsewhere_m from the burst where account `a`'s phone
     (a device it checked in on in the ring) was seen within leave_s after (or, with
     `after` False, before) one of its check-ins, no faster than one can travel; None when
-    there is none. `rows` are the account's other located activity on those devices."""
+    there is none. `rows` are the account's other located activity on those devices.
+
+    Leaving is measured from the end of the stay: when the group was at the place again
+    later that day (`stay_end`, per burst index: the last time any of its accounts was),
+    a phone seen away after its own last time there (its check-in, or `here`: its other
+    activity at the place) and within leave_s of the group's last time there left with
+    its owner (a candidate checking out after the paper, then reading the app at home)."""
     if not rows.size:
         return None
     t = win.ts[rows]
-    for b in ring.bursts:
+    for i, b in enumerate(ring.bursts):
         if a not in b.accounts or not math.isfinite(b.lat):
             continue
         own = win.ts[b.rows[win.account[b.rows] == a]]
-        dt = t - float(own.max()) if after else float(own.min()) - t
         d = distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon)
-        ok = (dt > 0) & (dt <= s.leave_s) & (d > s.elsewhere_m)
-        ok &= d <= s.max_travel_speed_mps * dt
+        if after:
+            end = stay_end.get(i, b.end) if stay_end else b.end
+            last = float(own.max())
+            if here is not None and here.size:
+                later = here[(here > last) & (here <= end)]
+                last = float(later.max()) if later.size else last
+            if after_stay and end < b.end + s.stay_s:
+                continue
+            dt = t - last
+            ok = (dt > 0) & (t - max(end, last) <= s.leave_s)
+            if after_stay:
+                ok &= t > end
+        else:
+            dt = float(own.min()) - t
+            ok = (dt > 0) & (dt <= s.leave_s)
+        ok &= (d > s.elsewhere_m) & (d <= s.max_travel_speed_mps * dt)
         if ok.any():
-            k = int(np.flatnonzero(ok)[np.argmin(dt[ok])])
+            k = int(np.flatnonzero(ok)[np.argmin(np.abs(dt[ok]))])
             return float(win.lat[rows[k]]), float(win.lon[rows[k]])
     return None
 
@@ -50,18 +77,46 @@ def travel_signals(
     came: list[tuple[float, float]],
     came_alone: list[tuple[float, float]],
     gone: list[tuple[float, float]],
+    gone_after_stay: list[tuple[float, float]],
     n: int,
     one_hand: bool,
     s: Settings,
 ) -> list[Signal]:
     """Counter-evidence from where the `n` accounts' phones were seen before (`came`; in
-    use on their own, outside any burst: `came_alone`) and after (`gone`) their
-    check-ins: people who came, or went, each their own way, or came over together."""
+    use on their own, outside any burst: `came_alone`) and after (`gone`; only after the
+    group's stay of hours had ended: `gone_after_stay`) their check-ins: people who came,
+    or went, each their own way, or came over together.
+
+    One hand's timing means the phones were gathered into one hand: they came over from
+    one place, so coming over together is then not counted, and phones seen going their
+    own ways right after went back to their owners. It does not explain phones in use at
+    places kilometres apart before (the owners came from their homes: an invigilator
+    checking a queue's IDs one at a time is one hand's timing too), nor phones going
+    their own ways only after the group was at the place again hours later (they stayed
+    with their phones, then left)."""
     return [
-        _own_ways("people_arrive", came, n, one_hand, "before", "came", "arrives", s),
+        _own_ways("people_arrive", came, n, False, "before", "came", "arrives", s),
         _came_together(came_alone, n, one_hand, s),
-        _own_ways("people_leave", gone, n, one_hand, "after", "went", "leaves", s),
+        _leaving(gone, gone_after_stay, n, one_hand, s),
     ]
+
+
+def _leaving(
+    gone: list[tuple[float, float]],
+    after_stay: list[tuple[float, float]],
+    n: int,
+    one_hand: bool,
+    s: Settings,
+) -> Signal:
+    """people_leave: under one hand's timing only the phones seen away after the group's
+    stay count (phones handed back right after the check-in say nothing)."""
+    if not one_hand:
+        return _own_ways("people_leave", gone, n, False, "after", "went", "leaves", s)
+    late = _own_ways("people_leave", after_stay, n, False, "after", "went", "leaves", s)
+    if late.present:
+        late.text += f"; after the group was at the place again {s.stay_s / 3600:g} h or more later"
+        return late
+    return _own_ways("people_leave", gone, n, True, "after", "went", "leaves", s)
 
 
 def _came_together(came: list[tuple[float, float]], n: int, one_hand: bool, s: Settings) -> Signal:
