@@ -1,0 +1,149 @@
+"""Bulk check-in, eighth round: a queue served one at a time is people, not a bag. People
+who came each their own way count whatever the timing; leaving is measured from the end
+of the group's stay, and counts under one hand's timing once the group stayed for hours.
+Each scene is small and described in its test."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tapwatch.detectors import bulk_checkin
+from tapwatch.events import EventType
+from tests.unit.checkin_scenes import BASE, DAY, Scenario, people
+
+
+def detect(sc: Scenario, **overrides: object) -> list:
+    return bulk_checkin.detect(sc.input(), bulk_checkin.Settings(**overrides))
+
+
+def signal(f: object, code: str) -> dict:
+    return next(g for g in f.evidence["signals"] if g["code"] == code)  # type: ignore[attr-defined]
+
+
+def queue(sc: Scenario, accounts: list[str], day: int, steady: bool) -> np.ndarray:
+    """`accounts` in a fresh order at a door (within 1.5 m), one at a time: every 9-11 s
+    (an invigilator checking IDs at a steady pace: one hand's timing) or, with `steady`
+    False, 15-40 s apart at random; returns the check-in times in account order."""
+    gaps = sc.rng.uniform(9, 11, len(accounts)) if steady else sc.rng.uniform(15, 40, len(accounts))
+    times = BASE + day * DAY + np.cumsum(gaps)
+    order = sc.rng.permutation(len(accounts))
+    sc.taps(times, [accounts[i] for i in order], sc.rng.uniform(-1.5, 1.5, (len(accounts), 2)))
+    out = np.empty(len(accounts))
+    out[order] = times
+    return out
+
+
+def far_away(sc: Scenario, account: str, ts: float, k: int, of: int) -> None:
+    """`account` reading the app on its phone 3-8 km away, direction k of `of`."""
+    angle = 2 * math.pi * k / of
+    far = sc.rng.uniform(3000, 8000)
+    sc.checkin(ts, account, far * math.cos(angle), far * math.sin(angle), type=EventType.read)
+
+
+def test_queue_served_one_at_a_time_still_came_each_their_own_way() -> None:
+    """Fourteen candidates checked in at an exam hall door on three days at an
+    invigilator's steady pace (one hand's timing); six of them read the app at home
+    3-8 km away, each in a direction of their own, 30-90 minutes before their own
+    check-in. A bag is gathered into one hand from one place; phones in use at places
+    kilometres apart came with their owners, so `people_arrive` counts even though the
+    timing shows one hand (it did not before this round)."""
+    sc = Scenario(seed=81)
+    candidates = people("cand", 14)
+    for d in range(3):
+        times = queue(sc, candidates, d, steady=True)
+        for k in range(6):
+            far_away(sc, candidates[k], float(times[k]) - sc.rng.uniform(1800, 5400), k + d, 6)
+    [f] = detect(sc)
+    assert "steady_rhythm" in {r.code for r in f.reasons}
+    arrive = signal(f, "people_arrive")
+    assert arrive["present"] and arrive["value"] >= 6 / 14 - 1e-3
+    [without] = detect(sc, weight_leave=0.0)
+    assert f.score < without.score
+
+
+def test_phones_gathered_at_one_office_under_one_hand_did_not_come_together() -> None:
+    """The same door and pace with twelve phones that were all in use at one office 2 km
+    away 10-30 minutes before: one place, gathered into one hand (a bag collected from
+    the officials), so `came_together` is measured but not counted, and `people_arrive`
+    (places kilometres apart) is absent."""
+    sc = Scenario(seed=82)
+    bag = people("official", 12)
+    for d in range(3):
+        times = queue(sc, bag, d, steady=True)
+        for k in range(8):
+            sc.checkin(
+                float(times.min()) - sc.rng.uniform(600, 1800),
+                bag[k],
+                2000.0 + sc.rng.normal(0, 15),
+                -1000.0 + sc.rng.normal(0, 15),
+                type=EventType.read,
+            )
+    [f] = detect(sc)
+    together = signal(f, "came_together")
+    assert together["value"] >= 8 / 12 - 1e-3 and not together["present"]
+    assert not signal(f, "people_arrive")["present"]
+
+
+def test_course_leaving_after_its_check_out_went_their_own_ways() -> None:
+    """Fourteen trainees checked in 15-40 s apart at random (no one hand's timing) on three
+    days; three check out at the door three hours later (too few for people_stay), and
+    six read the app 3-8 km away, each in a direction of their own, 20-60 minutes after
+    the check-out, more than two hours after their check-in. Leaving is measured from the
+    end of the group's stay, so they went their own ways and the course is silent;
+    measured from each one's check-in (before this round) nobody left in time, and the
+    course was reported."""
+    sc = Scenario(seed=83)
+    course = people("trainee", 14)
+    for d in range(3):
+        times = queue(sc, course, d, steady=False)
+        out = float(times.max()) + 3 * 3600
+        for k, a in enumerate(course[-3:]):
+            sc.checkin(out + 60.0 * k, a, 0.5 * k, 0.0)
+        for k in range(6):
+            far_away(sc, course[k], out + sc.rng.uniform(1200, 3600), k + d, 6)
+    assert detect(sc) == []
+    [f] = detect(sc, weight_leave=0.0)
+    assert not signal(f, "people_stay")["present"]
+    assert signal(f, "people_leave")["value"] >= 6 / 14 - 1e-3
+
+
+def test_queue_leaving_after_a_stay_of_hours_counts_under_one_hand() -> None:
+    """The exam queue at a steady pace (one hand's timing), three candidates checking out
+    three hours later, six reading the app far away, each their own way, 20-60 minutes
+    after that: phones handed back by one operator go right after the check-in; these
+    stayed at the place for hours with the group before going their own ways, so
+    `people_leave` counts (it did not before this round)."""
+    sc = Scenario(seed=84)
+    candidates = people("cand", 14)
+    for d in range(3):
+        times = queue(sc, candidates, d, steady=True)
+        out = float(times.max()) + 3 * 3600
+        for k, a in enumerate(candidates[-3:]):
+            sc.checkin(out + 60.0 * k, a, 0.5 * k, 0.0)
+        for k in range(6):
+            far_away(sc, candidates[k], out + sc.rng.uniform(1200, 3600), k + d, 6)
+    [f] = detect(sc, weight_leave=0.0)
+    assert "steady_rhythm" in {r.code for r in f.reasons}
+    leave = signal(f, "people_leave")
+    assert leave["present"] and leave["value"] >= 6 / 14 - 1e-3
+
+
+def test_phones_handed_back_before_anyone_came_again_do_not_count_under_one_hand() -> None:
+    """One operator taps twelve phones at a steady pace on three days; eight go back to
+    their owners, who use the app 3-8 km away 30-60 minutes later, and one official
+    comes back to the place four hours later. The phones dispersed before the group was
+    there again, right after one hand checked them in: handed back, not people leaving
+    after a stay, so `people_leave` is measured but not counted."""
+    sc = Scenario(seed=85)
+    owners = people("official", 12)
+    for d in range(3):
+        times = queue(sc, owners, d, steady=True)
+        end = float(times.max())
+        for k in range(8):
+            far_away(sc, owners[k], end + sc.rng.uniform(1800, 3600), k, 8)
+        sc.checkin(end + 4 * 3600, owners[-1], 0.0, 0.0)
+    [f] = detect(sc, weight_leave=0.0)
+    leave = signal(f, "people_leave")
+    assert leave["value"] >= 8 / 12 - 1e-3 and not leave["present"]
