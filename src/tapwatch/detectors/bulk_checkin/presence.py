@@ -131,6 +131,8 @@ def presence_signals(
         here_a.append(np.full(int(alone.sum()), a))
         here_ck.append(is_ck[alone])
     ends = _stay_ends(ring, [t for _, _, t in afterwards], inp)
+    # The group was at the place again hours later the same day: someone stayed on.
+    stayed_on = any(ends.get(i, b.end) >= b.end + s.stay_s for i, b in enumerate(ring.bursts))
     for a, on_ring_phone, here in afterwards:
         away = seen_away(win, ring, a, on_ring_phone, s, True, ends, here)
         if away is not None:
@@ -144,7 +146,7 @@ def presence_signals(
     )
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
     return [
-        *travel_signals(came, came_alone, gone, gone_late, n, one_hand, s),
+        *travel_signals(came, came_alone, gone, gone_late, n, one_hand, stayed_on, s),
         _share(
             "people_stay",
             stayed,

@@ -80,43 +80,53 @@ def travel_signals(
     gone_after_stay: list[tuple[float, float]],
     n: int,
     one_hand: bool,
+    stayed_on: bool,
     s: Settings,
 ) -> list[Signal]:
     """Counter-evidence from where the `n` accounts' phones were seen before (`came`; in
     use on their own, outside any burst: `came_alone`) and after (`gone`; only after the
-    group's stay of hours had ended: `gone_after_stay`) their check-ins: people who came,
-    or went, each their own way, or came over together.
+    group was at the place again hours later: `gone_after_stay`) their check-ins: people
+    who came, or went, each their own way, or came over together.
 
-    One hand's timing means the phones were gathered into one hand: they came over from
-    one place, so coming over together is then not counted, and phones seen going their
-    own ways right after went back to their owners. It does not explain phones in use at
-    places kilometres apart before (the owners came from their homes: an invigilator
-    checking a queue's IDs one at a time is one hand's timing too), nor phones going
-    their own ways only after the group was at the place again hours later (they stayed
-    with their phones, then left)."""
+    One hand's timing means the phones were gathered into one hand and went back to
+    their owners: phones coming over from one place, or from their owners' homes, and
+    going their own ways right after, say nothing then. Unless the group was at the
+    place again hours later the same day (`stayed_on`: someone checking out, using the
+    app there): a bag is checked in and goes, so phones that came each their own way and
+    left each their own way after that stay came and went with their owners (an
+    invigilator checking a queue's IDs one at a time is one hand's timing too)."""
+    hours = s.stay_s / 3600
+    after_stay = (
+        f"; counted although the timing shows one hand: the group was at the place again "
+        f"{hours:g} h or more later (a bag is checked in and goes)"
+        if one_hand
+        else ""
+    )
     return [
-        _own_ways("people_arrive", came, n, False, "before", "came", "arrives", s),
+        _own_ways(
+            "people_arrive",
+            came,
+            n,
+            one_hand and not stayed_on,
+            "before",
+            "came",
+            "arrives",
+            s,
+            after_stay,
+        ),
         _came_together(came_alone, n, one_hand, s),
-        _leaving(gone, gone_after_stay, n, one_hand, s),
+        _own_ways(
+            "people_leave",
+            gone_after_stay if one_hand and stayed_on else gone,
+            n,
+            one_hand and not stayed_on,
+            "after the group's stay" if one_hand and stayed_on else "after",
+            "went",
+            "leaves",
+            s,
+            after_stay,
+        ),
     ]
-
-
-def _leaving(
-    gone: list[tuple[float, float]],
-    after_stay: list[tuple[float, float]],
-    n: int,
-    one_hand: bool,
-    s: Settings,
-) -> Signal:
-    """people_leave: under one hand's timing only the phones seen away after the group's
-    stay count (phones handed back right after the check-in say nothing)."""
-    if not one_hand:
-        return _own_ways("people_leave", gone, n, False, "after", "went", "leaves", s)
-    late = _own_ways("people_leave", after_stay, n, False, "after", "went", "leaves", s)
-    if late.present:
-        late.text += f"; after the group was at the place again {s.stay_s / 3600:g} h or more later"
-        return late
-    return _own_ways("people_leave", gone, n, True, "after", "went", "leaves", s)
 
 
 def _came_together(came: list[tuple[float, float]], n: int, one_hand: bool, s: Settings) -> Signal:
@@ -166,7 +176,11 @@ def _own_ways(
     verb: str,
     bag_does: str,
     s: Settings,
+    note: str = "",
 ) -> Signal:
+    """Phones seen `when` their check-ins at places kilometres apart: people who `verb`
+    each their own way (present unless `one_hand` rules it out; `note` says why it
+    counts anyway)."""
     apart = _farthest_apart(fixes)
     own_ways = len(fixes) >= s.min_leave and len(fixes) / n >= s.leave_share
     own_ways &= apart >= s.elsewhere_m
@@ -184,6 +198,8 @@ def _own_ways(
             "; not counted: the timing shows one operator tapping every phone, so they "
             "were collected from and handed back to their owners"
             if own_ways and one_hand
+            else note
+            if own_ways
             else ""
         ),
         None,
