@@ -10,6 +10,7 @@ signals mean the same in a 7-day window and in a long dump."""
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
 import numpy as np
 
@@ -130,9 +131,8 @@ def presence_signals(
         here_t.append(win.ts[at[alone]])
         here_a.append(np.full(int(alone.sum()), a))
         here_ck.append(is_ck[alone])
-    ends = _stay_ends(ring, [t for _, _, t in afterwards], inp)
-    # The group was at the place again hours later the same day: someone stayed on.
-    stayed_on = any(ends.get(i, b.end) >= b.end + s.stay_s for i, b in enumerate(ring.bursts))
+    ends = _stay_ends(ring, [t for _, _, t in afterwards], inp, s)
+    stayed_on = bool(ends)  # the group was at the place again hours later the same day
     for a, on_ring_phone, here in afterwards:
         away = seen_away(win, ring, a, on_ring_phone, s, True, ends, here)
         if away is not None:
@@ -222,21 +222,26 @@ def _stays(win: EventWindow, rows: np.ndarray, inp: DetectorInput, s: Settings) 
     return bool(np.any(sec[last] - sec[first] >= s.stay_s))
 
 
-def _stay_ends(ring: Ring, here: list[np.ndarray], inp: DetectorInput) -> dict[int, float]:
-    """Per burst (by index), the last time any of the ring's accounts was at the place
-    later the same local day (`here`: each account's other activity at the place), when
-    after the burst's end: the end of the group's stay."""
-    times = np.concatenate(here) if here else np.zeros(0)
-    if not times.size:
-        return {}
-    days = local_days(times, inp.app.timezone)
-    starts = local_days(np.array([b.start for b in ring.bursts]), inp.app.timezone)
-    ends: dict[int, float] = {}
-    for i, (b, day) in enumerate(zip(ring.bursts, starts.tolist(), strict=True)):
-        later = times[(days == day) & (times > b.end)]
-        if later.size:
-            ends[i] = float(later.max())
-    return ends
+def _stay_ends(
+    ring: Ring, here: list[np.ndarray], inp: DetectorInput, s: Settings
+) -> dict[int, float]:
+    """Per burst (by index), the end of the group's stay: when at least min_leave of the
+    ring's accounts were at the place again stay_s or more after the burst's end, the same
+    local day (`here`: each account's other activity at the place), the last time one of
+    them was. One account back at the place (a passer-by chained into the burst, who
+    works there) is not the group staying on."""
+    tz = inp.app.timezone
+    starts = local_days(np.array([b.start for b in ring.bursts]), tz)
+    later: dict[int, list[float]] = defaultdict(list)  # burst -> each returning account's last
+    for times in here:
+        if not times.size:
+            continue
+        days = local_days(times, tz)
+        for i, (b, day) in enumerate(zip(ring.bursts, starts.tolist(), strict=True)):
+            back = times[(days == day) & (times >= b.end + s.stay_s)]
+            if back.size:
+                later[i].append(float(back.max()))
+    return {i: max(t) for i, t in later.items() if len(t) >= s.min_leave}
 
 
 def _own_devices(win: EventWindow, rows: np.ndarray) -> np.ndarray:

@@ -39,7 +39,8 @@ def seen_away(
     there is none. `rows` are the account's other located activity on those devices.
 
     Leaving is measured from the end of the stay: when the group was at the place again
-    later that day (`stay_end`, per burst index: the last time any of its accounts was),
+    hours later that day (`stay_end`, per burst index: the last time one of them was;
+    `presence._stay_ends`),
     a phone seen away after its own last time there (its check-in, or `here`: its other
     activity at the place) and within leave_s of the group's last time there left with
     its owner (a candidate checking out after the paper, then reading the app at home)."""
@@ -57,7 +58,7 @@ def seen_away(
             if here is not None and here.size:
                 later = here[(here > last) & (here <= end)]
                 last = float(later.max()) if later.size else last
-            if after_stay and end < b.end + s.stay_s:
+            if after_stay and i not in (stay_end or {}):
                 continue
             dt = t - last
             ok = (dt > 0) & (t - max(end, last) <= s.leave_s)
