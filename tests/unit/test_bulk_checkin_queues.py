@@ -108,6 +108,19 @@ def test_phones_gathered_at_one_office_under_one_hand_did_not_come_together() ->
     assert not signal(f, "people_arrive")["present"]
 
 
+def check_out_and_go_home(sc: Scenario, accounts: list[str], steady: bool) -> None:
+    """`accounts` checked in at a door on three days (see `queue`); the last three check
+    out three hours after the last check-in, and the first six read the app 3-8 km away,
+    each in a direction of their own, 20-60 minutes after that."""
+    for d in range(3):
+        times = queue(sc, accounts, d, steady=steady)
+        out = float(times.max()) + 3 * 3600
+        for k, a in enumerate(accounts[-3:]):
+            sc.checkin(out + 60.0 * k, a, 0.5 * k, 0.0)
+        for k in range(6):
+            far_away(sc, accounts[k], out + sc.rng.uniform(1200, 3600), k + d, 6)
+
+
 def test_course_leaving_after_its_check_out_went_their_own_ways() -> None:
     """Fourteen trainees checked in 15-40 s apart at random (no one hand's timing) on three
     days; three check out at the door three hours later (too few for people_stay), and
@@ -118,13 +131,7 @@ def test_course_leaving_after_its_check_out_went_their_own_ways() -> None:
     course was reported."""
     sc = Scenario(seed=83)
     course = people("trainee", 14)
-    for d in range(3):
-        times = queue(sc, course, d, steady=False)
-        out = float(times.max()) + 3 * 3600
-        for k, a in enumerate(course[-3:]):
-            sc.checkin(out + 60.0 * k, a, 0.5 * k, 0.0)
-        for k in range(6):
-            far_away(sc, course[k], out + sc.rng.uniform(1200, 3600), k + d, 6)
+    check_out_and_go_home(sc, course, steady=False)
     assert detect(sc) == []
     [f] = detect(sc, weight_leave=0.0)
     assert not signal(f, "people_stay")["present"]
@@ -139,13 +146,7 @@ def test_queue_leaving_after_a_stay_of_hours_counts_under_one_hand() -> None:
     `people_leave` counts (it did not before this round)."""
     sc = Scenario(seed=84)
     candidates = people("cand", 14)
-    for d in range(3):
-        times = queue(sc, candidates, d, steady=True)
-        out = float(times.max()) + 3 * 3600
-        for k, a in enumerate(candidates[-3:]):
-            sc.checkin(out + 60.0 * k, a, 0.5 * k, 0.0)
-        for k in range(6):
-            far_away(sc, candidates[k], out + sc.rng.uniform(1200, 3600), k + d, 6)
+    check_out_and_go_home(sc, candidates, steady=True)
     [f] = detect(sc, weight_leave=0.0)
     assert "steady_rhythm" in {r.code for r in f.reasons}
     leave = signal(f, "people_leave")
