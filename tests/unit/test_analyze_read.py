@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tapwatch.analyze import analyze_files
 from tapwatch.analyze.reader import DumpReader
@@ -144,3 +145,31 @@ def test_a_repeated_id_is_judged_once(tmp_path: Path) -> None:
     assert report.records == len(events)
     assert report.sweep.duplicates == 3
     assert report.events == len(events) - 3
+
+
+def test_blocks_cut_anywhere_read_as_one_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of 256 bytes (each line crosses one, a line is longer than the buffer, a
+    block holds only white space, the last line has no newline) give the events and the
+    record count one big block gives, and the progress ends at the file's size."""
+    import tapwatch.analyze.reader as reader_module
+
+    events = [event(i) for i in range(30)]
+    events[7]["note"] = "x" * 1500  # unknown: ignored, but the line outgrows the buffer
+    lines = [json.dumps(e) for e in events]
+    text = "\n".join(lines[:12]) + "\n" + " " * 600 + "\n\n" + "\n".join(lines[12:])
+    path = tmp_path / "d.jsonl"
+    path.write_text(text)  # no newline at the end
+    whole = DumpReader(Pseudonymizer(KEY), None, None, None)
+    expected = [e for c in read_all(whole, path) for e in c.to_events("a")]
+    assert len(expected) == 30 and whole.records == 30
+
+    monkeypatch.setattr(reader_module, "BLOCK_BYTES", 256)
+    small = DumpReader(Pseudonymizer(KEY), None, None, None)
+    done: list[int] = []
+    chunks = [c for _, c in small.read(path, lambda _records, at: done.append(at))]
+    assert len(chunks) > 10
+    assert [e for c in chunks for e in c.to_events("a")] == expected
+    assert small.records == 30 and not small.rejected
+    assert done == sorted(done) and done[-1] == path.stat().st_size

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import operator
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -134,9 +135,11 @@ def new_tables() -> Tables:
 #: JSON's white space (and the newline): a line starting with one is blank or indented
 _WHITE = np.zeros(256, dtype=bool)
 _WHITE[[9, 10, 13, 32]] = True
+#: anything but white space (bytes.isspace's: a block of only these is skipped)
+_NON_WHITE = re.compile(rb"\S")
 
 
-def _lines(block: bytes) -> int | None:
+def _lines(block: bytes | memoryview) -> int | None:
     """Lines in a JSONL block (the last may lack its newline); None when one of them is
     blank or starts with white space. msgspec reads a block as a stream of values, so only
     in a block without such lines does "as many values as lines" mean one value a line (a
@@ -150,7 +153,7 @@ def _lines(block: bytes) -> int | None:
         starts = starts[:-1]
     if _WHITE[b[0]] or _WHITE[b[starts]].any():
         return None
-    return newline.size + (not block.endswith(b"\n"))
+    return newline.size + int(b[-1] != 10)
 
 
 class AnalyzeError(Exception):
@@ -198,31 +201,42 @@ class DumpReader:
     # ---- formats -----------------------------------------------------------------
 
     def _jsonl(self, path: Path) -> Iterator[tuple[int, int, list[tuple[str, EventColumns]]]]:
-        with path.open("rb") as f:
-            rest = b""
+        """The file's blocks of whole lines, read into one buffer that is kept: each block
+        is decoded where it was read (a view), and only the unfinished line after it moves
+        to the buffer's front. Cutting each block out as bytes (the unfinished line before
+        it added, the one after it cut off) made two fresh 512 KiB objects a block, each
+        a new mapping whose pages fault in: 0.22 s of CPU over a 2M-event dump, 0.02 so."""
+        buf = bytearray(2 * BLOCK_BYTES)
+        have = 0  # bytes at the buffer's start: the last block's unfinished line
+        with path.open("rb", buffering=0) as f:
             while True:
-                data = f.read(BLOCK_BYTES)
-                block = rest + data
-                if data:
-                    cut = block.rfind(b"\n") + 1
-                    block, rest = block[:cut], block[cut:]
-                if not block or block.isspace():
-                    if not data:
-                        return
-                    continue
-                n_lines = _lines(block)
-                events = None if n_lines is None else decode_jsonl(block, n_lines)
-                if events is None:  # blank or bad lines: line by line
-                    lines = [ln for ln in block.split(b"\n") if ln.strip()]
-                    events = decode_events(lines)
-                    if events is None:
-                        events = self._one_by_one(lines)
-                    n = len(lines)
-                else:
-                    n = len(events)
-                yield n, f.tell() - len(rest), self._by_app(events)
-                if not data:
+                if len(buf) - have < BLOCK_BYTES:  # a line longer than a block
+                    buf.extend(bytes(have + BLOCK_BYTES - len(buf)))
+                got = f.readinto(memoryview(buf)[have : have + BLOCK_BYTES])
+                end = have + got
+                cut = buf.rfind(b"\n", 0, end) + 1 if got else end
+                if _NON_WHITE.search(buf, 0, cut):
+                    # the view is gone when _block returns: the buffer may grow again
+                    n, by_app = self._block(memoryview(buf)[:cut])
+                    yield n, f.tell() - (end - cut), by_app
+                buf[: end - cut] = buf[cut:end]
+                have = end - cut
+                if not got:
                     return
+
+    def _block(self, block: memoryview) -> tuple[int, list[tuple[str, EventColumns]]]:
+        """A block's records (how many) and its events per app."""
+        n_lines = _lines(block)
+        events = None if n_lines is None else decode_jsonl(block, n_lines)
+        if events is None:  # blank or bad lines: line by line
+            lines = [ln for ln in bytes(block).split(b"\n") if ln.strip()]
+            events = decode_events(lines)
+            if events is None:
+                events = self._one_by_one(lines)
+            n = len(lines)
+        else:
+            n = len(events)
+        return n, self._by_app(events)
 
     def _one_by_one(self, lines: list[bytes]) -> list[WireEvent]:
         good = []
