@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tapwatch.bytecolumns import PackedStrings, cut_from_joined, sorted_order
+from tapwatch.bytecolumns import PackedStrings, cut_from_joined, sorted_order, strings_at
 
 
 @pytest.mark.parametrize(
@@ -64,6 +64,35 @@ def test_packed_strings_read_as_the_list_they_were_given() -> None:
         packed.append("late")
     assert seen == values and len(packed) == 2 * len(values)
     assert PackedStrings(values) == PackedStrings(values) != PackedStrings(values[:-1])
+
+
+@pytest.mark.parametrize(
+    "batches",
+    [
+        [["p0002", "u0001"], ["p0001", "u0001", "d9999"]],  # one length (pseudonyms)
+        [["ab", "cd"], ["e"], ["fg"]],  # one length, then not
+        [["", ""], ["ab"]],  # empty strings, then one of two bytes
+        [["a\0", "b\0"], ["\0\0"]],  # one length, with NULs numpy would drop
+        [["éa", "bc"], ["设备"]],  # one length of characters, not of bytes
+        [["é", "ab"]],  # one length of bytes, not ASCII
+        [["b", "a", "ab", "", "é", "e"], ["ab", "x" * 70]],  # UTF-8, lengths
+    ],
+)
+def test_strings_at_codes_are_the_lists(batches: list[list[str]]) -> None:
+    """A packed table read at many codes at once (repeated, in any order) gives what the
+    list of its strings gives, whatever the lengths and bytes, as it grows."""
+    packed, values = PackedStrings(), []
+    for batch in batches:
+        packed.extend(batch)
+        values += batch
+        codes = np.array([*range(len(values) - 1, -1, -1), 0, len(values) - 1])
+        want = [values[c] for c in codes.tolist()]
+        assert packed.at(codes) == want
+        assert strings_at(packed, codes) == want == strings_at(values, codes)
+        assert packed.at(codes[:0]) == []
+    for out_of_range in (len(values), -1):
+        with pytest.raises(IndexError):
+            packed.at(np.array([0, out_of_range]))
 
 
 @pytest.mark.parametrize(

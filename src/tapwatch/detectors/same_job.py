@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from tapwatch.bytecolumns import strings_at
 from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.derived import per_app
 from tapwatch.detectors.stats import distinct_codes, rounded, shared_member_counts
@@ -55,7 +56,7 @@ def active_accounts(inp: DetectorInput, ref_day: int | None = None) -> frozenset
     def compute() -> frozenset[str]:
         in_win = (ad.day > ref - MONTH) & (ad.day <= ref)
         codes = distinct_codes(ad.account[in_win], len(ad.accounts))
-        return frozenset(map(ad.accounts.__getitem__, codes.tolist()))
+        return frozenset(strings_at(ad.accounts, codes))
 
     # the assessment and consolidation both ask, once per pass
     return per_app("same_job.active_accounts", inp, compute, ref)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tapwatch.bytecolumns import strings_at
 from tapwatch.detectors.base import CheckinPoint
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.geo import assign_points, cell_scale, distance_m
@@ -125,8 +126,7 @@ def _point_keys(
         used = np.flatnonzero(np.bincount(pcode[has_code]))
         lut = np.full(int(used.max()) + 1, -1, dtype=np.int64)
         extra = len(points)
-        for c in used.tolist():
-            name = win.strings[c]
+        for c, name in zip(used.tolist(), strings_at(win.strings, used), strict=True):
             k = declared.get(name)
             if k is None:
                 k = extra
