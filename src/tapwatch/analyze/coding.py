@@ -20,6 +20,7 @@ from itertools import repeat
 import numpy as np
 
 from tapwatch.bytecolumns import cut_from_joined
+from tapwatch.sources.normalise import looked_up
 
 #: the code of a value not in the map
 NEW = -2
@@ -71,12 +72,20 @@ def _odd(value: str) -> bool:
     return "\0" in value or len(value.encode()) > WIDE
 
 
+class _SmallMap(dict[str | None, int]):
+    """A small map's dict: a value not in it is NEW (so that `looked_up` takes a column
+    in one `itemgetter` call: 35-40 ns a fresh string, against 45-50 by `dict.get`)."""
+
+    def __missing__(self, key: str | None) -> int:
+        return NEW
+
+
 class RawCodes:
     """A map from raw string values to int codes (≥ 0), looked up a column at a time."""
 
     def __init__(self, big: int = BIG) -> None:
         self._big = big
-        self._small: dict[str | None, int] | None = {None: -1}  # the map while small
+        self._small: _SmallMap | None = _SmallMap({None: -1})  # the map while small
         self._other: dict[str, int] = {}  # values the numpy table cannot hold
         self._n = 0  # values in the table
         # the table, by slot (a power of two of them, at most half used): the value in
@@ -97,7 +106,7 @@ class RawCodes:
         """int32 code of each value: -1 for None, NEW for a value not in the map."""
         n = len(col)
         if self._small is not None:
-            return np.fromiter(map(self._small.get, col, repeat(NEW)), dtype=np.int32, count=n)
+            return looked_up(self._small, col)
         try:
             joined = "".join(col)  # type: ignore[arg-type]
             absent = None

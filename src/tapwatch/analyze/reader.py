@@ -52,11 +52,10 @@ class TableCoder(EventNormaliser):
     ) -> None:
         super().__init__(app_id, pseudonymizer, now, CLOCK_SKEW, 0.0)
         self.tables = tables
-        # raw value -> code in the tables, per kind of id (None: the one plain strings
-        # share; their codes are those of string_index)
-        self._codes: dict[str | None, RawCodes] = {
-            kind: RawCodes() for kind in ("account", *PSEUDONYMISED_COLUMNS.values(), None)
-        }
+        # raw value -> code in the tables, per column: a column of few values (device
+        # models) keeps a small map, looked up by a dict, and a column of short ones
+        # (points) a table of narrow keys, whatever the other columns hold
+        self._codes: dict[str, RawCodes] = {f: RawCodes() for f in ("account", *STR_COLUMNS)}
         # the tables' values -> their codes (the tables' own dicts stay empty: see
         # TableIndex; Tables builds them if it must code a batch of its own)
         tables.drop_index()
@@ -85,23 +84,25 @@ class TableCoder(EventNormaliser):
         for f in STR_COLUMNS:
             col = cols[f]
             if not column_absent(col, n):
-                optional[f] = self._code_into(col, PSEUDONYMISED_COLUMNS.get(f))
+                optional[f] = self._code_into(col, f, PSEUDONYMISED_COLUMNS.get(f))
         optional.update(floats)
         return EventColumns(
             ids=cols["id"],  # type: ignore[arg-type]  # a tuple: read-only, as a list here
             ts=ts,
             type=types,
-            account=self._code_into(cols["account"], "account"),
+            account=self._code_into(cols["account"], "account", "account"),
             accounts=t.accounts,
             strings=t.strings,
             optional=optional,
         )
 
-    def _code_into(self, col: Sequence[str | None], kind: str | None) -> np.ndarray:
-        """Codes of a column in the tables (accounts for kind "account", else strings),
-        the column looked up in bulk (RawCodes); Python runs only for the values new to
-        the table (pseudonymised first if `kind` names a kind of id)."""
-        known = self._codes[kind]
+    def _code_into(
+        self, col: Sequence[str | None], field: str, kind: str | None
+    ) -> np.ndarray:
+        """Codes of the column `field` in the tables (accounts for kind "account", else
+        strings), the column looked up in bulk (RawCodes); Python runs only for the
+        values new to the column (pseudonymised first if `kind` names a kind of id)."""
+        known = self._codes[field]
         codes = known.codes(col)
         new = codes == NEW
         if not new.any():
