@@ -91,7 +91,8 @@ class AppInputs:
         events = self.events.since(since)
         ad = _rows_since(self._take_account_days(), since_day)
         ah = self.app_hours
-        ah = ah.select(slice(int(np.searchsorted(ah.day, since_day)), None))  # type: ignore[arg-type]
+        first_hour = int(np.searchsorted(ah.day, ah.day.dtype.type(since_day)))
+        ah = ah.select(slice(first_hour, None))  # type: ignore[arg-type]
         if len(new):
             new, ids = self._drop_repeats(self.tables.coded(new), events)
             acc, hours = rollup(new, tz)
@@ -191,7 +192,10 @@ def _by_day_and_account(acc: AccountDays, rank: np.ndarray) -> AccountDays:
 
 def _rows_since(cols: dict[str, np.ndarray], day: int) -> dict[str, np.ndarray]:
     """Rollup columns from local day `day` on (views: rows are sorted by day)."""
-    start = int(np.searchsorted(cols["day"], day))
+    days = cols["day"]
+    # the day in the column's dtype: numpy would otherwise cast all 1.3M rows to int64
+    # (0.3 ms a step against 2 µs)
+    start = int(np.searchsorted(days, days.dtype.type(day)))
     return {f: c[start:] for f, c in cols.items()}
 
 
