@@ -29,6 +29,10 @@ BIG = 256
 #: longest value (UTF-8 bytes) the numpy table holds
 WIDE = 64
 _WORD = 8
+#: keys left probing a long run of used slots, below which they go on one by one: each
+#: further round of array operations costs ~10 µs however few keys it moves, and a
+#: 200k-value table's lookups of 2,300 keys take 10-20 rounds, the last ones for a handful
+_TAIL = 16
 # odd multipliers, one per 8-byte word of a key: a zero word adds nothing, so a key's
 # hash does not depend on the width of the array it is in
 _MIX = np.array(
@@ -164,7 +168,7 @@ class RawCodes:
         mask = len(self._codes) - 1
         pos = (_hash(keys) & np.uint64(mask)).astype(np.intp)
         rows = np.arange(len(keys))
-        while rows.size:
+        while rows.size > _TAIL:
             free = np.flatnonzero(self._codes[pos] < 0)
             # of the rows wanting one free slot, one takes it: each writes its mark (below
             # -1) into the slot and the one whose mark stays wins (a scatter, not a sort)
@@ -178,6 +182,12 @@ class RawCodes:
             left = np.ones(rows.size, dtype=bool)
             left[won] = False
             rows, pos = rows[left], (pos[left] + 1) & mask
+        table = self._codes
+        for row, at in zip(rows.tolist(), pos.tolist(), strict=True):
+            while table[at] >= 0:
+                at = (at + 1) & mask
+            self._keys[at] = keys[row]
+            table[at] = codes[row]
 
     def _lookup(self, keys: np.ndarray) -> np.ndarray:
         out = np.full(len(keys), NEW, dtype=np.int32)
@@ -186,13 +196,21 @@ class RawCodes:
         mask = len(self._codes) - 1
         pos = (_hash(keys) & np.uint64(mask)).astype(np.intp)
         rows = np.arange(len(keys))
-        while rows.size:
+        while rows.size > _TAIL:
             code = self._codes[pos]
             used = code >= 0
             hit = used & (self._keys[pos] == keys[rows])
             out[rows[hit]] = code[hit]
             more = used & ~hit
             rows, pos = rows[more], (pos[more] + 1) & mask
+        table, stored = self._codes, self._keys
+        for row, at in zip(rows.tolist(), pos.tolist(), strict=True):
+            key = keys[row]
+            while (code := int(table[at])) >= 0:
+                if stored[at] == key:
+                    out[row] = code
+                    break
+                at = (at + 1) & mask
         return out
 
 
