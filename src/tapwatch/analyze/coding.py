@@ -190,12 +190,17 @@ class RawCodes:
             table[at] = codes[row]
 
     def _lookup(self, keys: np.ndarray) -> np.ndarray:
-        out = np.full(len(keys), NEW, dtype=np.int32)
         if not self._n:
-            return out
+            return np.full(len(keys), NEW, dtype=np.int32)
         mask = len(self._codes) - 1
         pos = (_hash(keys) & np.uint64(mask)).astype(np.intp)
-        rows = np.arange(len(keys))
+        # the first probe of every key (most find theirs, or a free slot, there)
+        code = self._codes[pos]
+        used = code >= 0
+        hit = used & (self._keys[pos] == keys)
+        out = np.where(hit, code, np.int32(NEW))
+        rows = np.flatnonzero(used & ~hit)
+        pos = (pos[rows] + 1) & mask
         while rows.size > _TAIL:
             code = self._codes[pos]
             used = code >= 0
