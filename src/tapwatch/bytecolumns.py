@@ -27,7 +27,9 @@ def cut_from_joined(values: Sequence[str], joined: str) -> np.ndarray | None:
     width = len(values[0])
     if not width or len(joined) != n * width:
         return None
-    if not (np.fromiter(map(len, values), dtype=np.intp, count=n) == width).all():
+    # a list of the lengths counted: 10 ns a value, np.fromiter and a comparison 18-25
+    # (a length up to 256 is a shared int object: `count` matches it by identity)
+    if list(map(len, values)).count(width) != n:
         return None
     return np.frombuffer(joined.encode("ascii"), dtype=f"S{width}")
 
