@@ -198,13 +198,13 @@ class EventWindow:
                 n = len(b)
         # Stable order: by time, then by id, so equal inputs give equal windows.
         order = time_id_order(b.ts, ids)
-        f32 = {f: b.column(f)[order].astype(np.float32) for f in _F32_COLUMNS}
+        f32 = {f: b.column(f)[order].astype(np.float32, copy=False) for f in _F32_COLUMNS}
         return cls(
             app=app,
             ts=b.ts[order],
             type=b.type[order],
-            account=b.account[order].astype(np.int32),
-            **{f: b.column(f)[order].astype(np.int32) for f in _STR_COLUMNS},
+            account=b.account[order].astype(np.int32, copy=False),
+            **{f: b.column(f)[order].astype(np.int32, copy=False) for f in _STR_COLUMNS},
             lat=b.column("lat")[order],
             lon=b.column("lon")[order],
             **f32,

@@ -186,7 +186,11 @@ def _by_day_and_account(acc: AccountDays, rank: np.ndarray) -> AccountDays:
     day = acc.day.astype(np.int64)
     order = np.argsort((day - day.min()) * len(rank) + rank[acc.account]) if len(acc) else (
         np.zeros(0, dtype=np.int64))
-    cols = {f: getattr(acc, f)[order].astype(AccountDays._DTYPES[f]) for f in AccountDays._COLUMNS}
+    # the gather makes each column anew: a column of the detector's dtype is not copied again
+    cols = {
+        f: getattr(acc, f)[order].astype(AccountDays._DTYPES[f], copy=False)
+        for f in AccountDays._COLUMNS
+    }
     return AccountDays(accounts=acc.accounts, **cols)
 
 
