@@ -173,3 +173,12 @@ def test_blocks_cut_anywhere_read_as_one_block(
     assert [e for c in chunks for e in c.to_events("a")] == expected
     assert small.records == 30 and not small.rejected
     assert done == sorted(done) and done[-1] == path.stat().st_size
+
+
+def test_ids_that_are_not_ascii_are_judged(tmp_path: Path) -> None:
+    """An app's own ids in another script (and one sent twice): the dump is judged, the
+    repeat dropped once. `analyze` stopped with a UnicodeEncodeError on them."""
+    events = [event(i, id=f"事件-{i}" if i % 3 else f"e{i}") for i in range(300)]
+    events.append(events[4])
+    report = analyze_files([write(tmp_path / "d.jsonl", events)], Pseudonymizer(KEY))
+    assert report.records == 301 and report.sweep.duplicates == 1 and report.events == 300

@@ -62,7 +62,8 @@ def test_window_from_columns_with_its_ids_made_already(since, until) -> None:
 def test_ids_as_bytes_is_numpys_conversion() -> None:
     """Ids of one length (joined in one call) and of several (numpy's own conversion)
     give what `np.array(ids, dtype=bytes)` gives: the same width, bytes and order; none
-    gives an empty `S1` array; a non-ASCII id fails as numpy's conversion does."""
+    gives an empty `S1` array; ids that are not all ASCII (which numpy's conversion
+    refuses) are UTF-8."""
     from tapwatch.window import ids_as_bytes
 
     for ids in (["c0001", "c0002", "c0001"], ["a", "bb", "", "ccc"], ["x\x00", "yz"], [""],
@@ -75,5 +76,25 @@ def test_ids_as_bytes_is_numpys_conversion() -> None:
     assert empty.dtype == np.dtype("S1") and empty.size == 0
     with pytest.raises(UnicodeEncodeError):
         np.array(["é"], dtype=bytes)
-    with pytest.raises(UnicodeEncodeError):
-        ids_as_bytes(["é", "e"])
+    assert ids_as_bytes(["é", "e"]).tolist() == ["é".encode(), b"e"]
+
+
+def test_a_window_takes_ids_that_are_not_ascii() -> None:
+    """An app's own ids may be in any script (the usage API's ids are strings): a window
+    holds them as UTF-8 bytes, orders rows of one time by them (code point order, as the
+    strings sort), keeps the first of a repeated one, and gives them back as sent. Such
+    an id stopped the window (and `tapwatch analyze`) with a UnicodeEncodeError."""
+    from tapwatch.columns import EventColumns
+    from tapwatch.events import Event, EventType
+    from tapwatch.window import EventWindow
+
+    ids = ["事件-2", "e1", "事件-10", "é", "e1", "ü-ü"]  # two lengths; "e1" twice
+    events = [
+        Event(app="a", id=i, ts=100.0 + (k % 2), type=EventType.checkin, account="u")
+        for k, i in enumerate(ids)
+    ]
+    win = EventWindow.from_columns("a", [EventColumns.from_events(events)], dedup=True)
+    first = {e.id: e.ts for e in reversed(events)}  # "e1" at 101.0, its first time
+    want = sorted((ts, i) for i, ts in first.items())
+    assert win.event_ids(range(len(win))) == [i for _, i in want]
+    assert win.ts.tolist() == [t for t, _ in want]
