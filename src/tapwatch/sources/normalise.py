@@ -261,11 +261,16 @@ class EventNormaliser:
         with its own values (a string two columns share is in it twice; codes stay unique
         within a column, which is what they are compared in). No loop in Python."""
         codes: dict[Any, int] = dict.fromkeys(col)  # type: ignore[arg-type]
-        codes.pop(None, None)
+        # None only where the column has it: a dict of str keys alone is searched by
+        # CPython's faster str-only lookup
+        absent = None in codes
+        if absent:
+            del codes[None]
         keys = list(codes)
         table += self._p.many(kind, keys) if kind else keys
         codes.update(zip(keys, range(len(table) - len(keys), len(table)), strict=True))
-        codes[None] = -1
+        if absent:
+            codes[None] = -1
         return looked_up(codes, col)
 
 
