@@ -91,8 +91,7 @@ def presence_signals(
     elsewhere: list[int] = []
     here_t, here_a, here_ck = [], [], []  # the accounts' other activity at the place
     never = seen_on_own = borrowed = stayed = 0
-    came: list[tuple[float, float]] = []  # where each account's phone came from
-    came_alone: list[tuple[float, float]] = []  # the same, used on its own (no burst)
+    came: list[tuple[float, float]] = []  # where each account's phone came from, on its own
     gone: list[tuple[float, float]] = []  # where it went next
     gone_late: list[tuple[float, float]] = []  # the same, after the group's stay
     afterwards: list[tuple[int, np.ndarray, np.ndarray]] = []  # phone rows, times here
@@ -114,14 +113,13 @@ def presence_signals(
         if _too_far(win, ring, a, other, s):
             elsewhere.append(a)
         on_ring_phone = other[np.isin(win.device[other], used)]
-        away = seen_away(win, ring, a, on_ring_phone, s, False)
+        # A phone checked in with others at another spot before is still with them (the
+        # bag at its last stop, a patrol at its last checkpoint), not its owner using it:
+        # coming is looked for before the group formed.
+        grouped = ctx.in_burst[on_ring_phone]
+        away = seen_away(win, ring, a, on_ring_phone, s, False, grouped=grouped)
         if away is not None:
             came.append(away)
-        # A phone checked in with others at another spot is the bag at its last stop, not
-        # its owner using it.
-        away = seen_away(win, ring, a, on_ring_phone[~ctx.in_burst[on_ring_phone]], s, False)
-        if away is not None:
-            came_alone.append(away)
         at = other[_near_ring(win, ring, other) <= radius]
         afterwards.append((a, on_ring_phone, win.ts[at]))
         never += at.size == 0
@@ -146,7 +144,7 @@ def presence_signals(
     )
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
     return [
-        *travel_signals(came, came_alone, gone, gone_late, n, one_hand, stayed_on, s),
+        *travel_signals(came, gone, gone_late, n, one_hand, stayed_on, s),
         _share(
             "people_stay",
             stayed,

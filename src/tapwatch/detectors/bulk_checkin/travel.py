@@ -32,6 +32,7 @@ def seen_away(
     stay_end: dict[int, float] | None = None,
     here: np.ndarray | None = None,
     after_stay: bool = False,
+    grouped: np.ndarray | None = None,
 ) -> tuple[float, float] | None:
     """The nearest-in-time place over elsewhere_m from the burst where account `a`'s phone
     (a device it checked in on in the ring) was seen within leave_s after (or, with
@@ -43,10 +44,19 @@ def seen_away(
     `presence._stay_ends`),
     a phone seen away after its own last time there (its check-in, or `here`: its other
     activity at the place) and within leave_s of the group's last time there left with
-    its owner (a candidate checking out after the paper, then reading the app at home)."""
+    its owner (a candidate checking out after the paper, then reading the app at home).
+
+    Coming: a phone checked in with a group at another spot before (`grouped`: per row,
+    in a burst) was still with that group, not with its owner on their own way (a patrol
+    at its last checkpoint, a bag at its last stop): the group's stops are followed
+    back, each within leave_s of the next, and coming is looked for before the first of
+    them, in the phone's use on its own."""
     if not rows.size:
         return None
     t = win.ts[rows]
+    if grouped is None:
+        grouped = np.zeros(rows.size, dtype=bool)
+    with_group = t[grouped]  # the phone's check-ins with a group elsewhere
     for i, b in enumerate(ring.bursts):
         if a not in b.accounts or not math.isfinite(b.lat):
             continue
@@ -65,18 +75,28 @@ def seen_away(
             if after_stay:
                 ok &= t > end
         else:
-            dt = float(own.min()) - t
+            first = _formed(with_group, float(own.min()), s.leave_s)
+            dt = first - t
             ok = (dt > 0) & (dt <= s.leave_s)
-        ok &= (d > s.elsewhere_m) & (d <= s.max_travel_speed_mps * dt)
+        ok &= ~grouped & (d > s.elsewhere_m) & (d <= s.max_travel_speed_mps * dt)
         if ok.any():
             k = int(np.flatnonzero(ok)[np.argmin(np.abs(dt[ok]))])
             return float(win.lat[rows[k]]), float(win.lon[rows[k]])
     return None
 
 
+def _formed(with_group: np.ndarray, t: float, gap_s: float) -> float:
+    """When the phone first checked in with a group, following its group's stops back
+    from `t` (`with_group`: its check-ins in bursts), each within `gap_s` of the next."""
+    while True:
+        earlier = with_group[(with_group < t) & (with_group >= t - gap_s)]
+        if not earlier.size:
+            return t
+        t = float(earlier.min())
+
+
 def travel_signals(
     came: list[tuple[float, float]],
-    came_alone: list[tuple[float, float]],
     gone: list[tuple[float, float]],
     gone_after_stay: list[tuple[float, float]],
     n: int,
@@ -84,10 +104,10 @@ def travel_signals(
     stayed_on: bool,
     s: Settings,
 ) -> list[Signal]:
-    """Counter-evidence from where the `n` accounts' phones were seen before (`came`; in
-    use on their own, outside any burst: `came_alone`) and after (`gone`; only after the
-    group was at the place again hours later: `gone_after_stay`) their check-ins: people
-    who came, or went, each their own way, or came over together.
+    """Counter-evidence from where the `n` accounts' phones were seen before (`came`: in
+    use on their own, before the group formed) and after (`gone`; only after the group
+    was at the place again hours later: `gone_after_stay`) their check-ins: people who
+    came, or went, each their own way, or came over together.
 
     One hand's timing means the phones were gathered into one hand and went back to
     their owners: phones coming over from one place, or from their owners' homes, and
@@ -95,37 +115,38 @@ def travel_signals(
     place again hours later the same day (`stayed_on`: someone checking out, using the
     app there): a bag is checked in and goes, so phones that came each their own way and
     left each their own way after that stay came and went with their owners (an
-    invigilator checking a queue's IDs one at a time is one hand's timing too)."""
+    invigilator checking a queue's IDs one at a time is one hand's timing too). Or
+    unless the phones both came each their own way before and went each their own way
+    after (from the last time they were together, wherever): one hand can gather
+    phones from their owners, or hand them back, but not both within leave_s either
+    side of the check-in (a patrol's volunteers, from home and home again)."""
     hours = s.stay_s / 3600
-    after_stay = (
+    gone = gone_after_stay if one_hand and stayed_on else gone
+    both = one_hand and not stayed_on and _apart(came, n, s) and _apart(gone, n, s)
+    note = (
         f"; counted although the timing shows one hand: the group was at the place again "
         f"{hours:g} h or more later (a bag is checked in and goes)"
-        if one_hand
+        if one_hand and stayed_on
+        else "; counted although the timing shows one hand: the phones came and went each "
+        f"their own way within {s.leave_s / 3600:g} h either side (one hand gathers phones "
+        "or hands them back, not both)"
+        if both
         else ""
     )
+    blocked = one_hand and not stayed_on and not both
     return [
-        _own_ways(
-            "people_arrive",
-            came,
-            n,
-            one_hand and not stayed_on,
-            "before",
-            "came",
-            "arrives",
-            s,
-            after_stay,
-        ),
-        _came_together(came_alone, n, one_hand, s),
+        _own_ways("people_arrive", came, n, blocked, "before", "came", "arrives", s, note),
+        _came_together(came, n, one_hand, s),
         _own_ways(
             "people_leave",
-            gone_after_stay if one_hand and stayed_on else gone,
+            gone,
             n,
-            one_hand and not stayed_on,
+            blocked,
             "after the group's stay" if one_hand and stayed_on else "after",
             "went",
             "leaves",
             s,
-            after_stay,
+            note,
         ),
     ]
 
@@ -183,8 +204,7 @@ def _own_ways(
     each their own way (present unless `one_hand` rules it out; `note` says why it
     counts anyway)."""
     apart = _farthest_apart(fixes)
-    own_ways = len(fixes) >= s.min_leave and len(fixes) / n >= s.leave_share
-    own_ways &= apart >= s.elsewhere_m
+    own_ways = _apart(fixes, n, s)
     return Signal(
         code,
         round(len(fixes) / n, 3),
@@ -205,6 +225,13 @@ def _own_ways(
         ),
         None,
     )
+
+
+def _apart(fixes: list[tuple[float, float]], n: int, s: Settings) -> bool:
+    """Whether the phones seen away (`fixes`, of `n`) are enough, and far enough apart
+    from each other, to be people going each their own way."""
+    enough = len(fixes) >= s.min_leave and len(fixes) / n >= s.leave_share
+    return enough and _farthest_apart(fixes) >= s.elsewhere_m
 
 
 def _farthest_apart(fixes: list[tuple[float, float]]) -> float:

@@ -1,0 +1,99 @@
+"""Bulk check-in, ninth round: a patrol is people, not a bag. Coming each one's own way is
+looked for before the group formed (not at its last checkpoint), and phones that both
+came and went each their own way count even when the timing shows one hand. Each scene
+is small and described in its test."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tapwatch.detectors import bulk_checkin
+from tapwatch.events import EventType
+from tests.unit.checkin_scenes import BASE, DAY, LON, Scenario, people
+
+
+def detect(sc: Scenario, **overrides: object) -> list:
+    return bulk_checkin.detect(sc.input(), bulk_checkin.Settings(**overrides))
+
+
+def signal(f: object, code: str) -> dict:
+    return next(g for g in f.evidence["signals"] if g["code"] == code)  # type: ignore[attr-defined]
+
+
+def at_home(sc: Scenario, account: str, ts: float, k: int, of: int) -> None:
+    """`account` reading the app on its phone at home, 3-8 km away, direction k of `of`."""
+    angle = 2 * math.pi * k / of
+    far = sc.rng.uniform(3000, 8000)
+    sc.checkin(ts, account, far * math.cos(angle), far * math.sin(angle), type=EventType.read)
+
+
+def checkpoint(sc: Scenario, start: float, team: list[str], at: tuple[float, float]) -> float:
+    """`team` checking in at a post at `at` (metres), one after the other 15-40 s apart at
+    random (no one hand's timing), standing within 1.5 m; returns the last check-in."""
+    times = start + np.cumsum(sc.rng.uniform(15, 40, len(team)))
+    order = sc.rng.permutation(len(team))
+    spots = np.asarray(at) + sc.rng.uniform(-1.5, 1.5, (len(team), 2))
+    sc.taps(times, [team[i] for i in order], spots)
+    return float(times.max())
+
+
+def test_patrol_came_each_their_own_way_to_its_first_checkpoint() -> None:
+    """Twelve volunteers walk a two-checkpoint route on three evenings: the first post
+    1.5 km east of the second, 15 minutes between them; six read the app at home, 3-8
+    km away in directions of their own, 20-60 minutes before the first post. At the
+    second post the phones' last use elsewhere is the first post: the volunteers
+    together, which says nothing about how they came. Looked for before the group
+    formed, they came each their own way (`people_arrive` present at the second post);
+    without that, the first post hid their homes."""
+    sc = Scenario(seed=91)
+    team = people("volunteer", 12)
+    for d in range(3):
+        start = BASE + d * DAY + 10 * 3600
+        for k in range(6):
+            at_home(sc, team[k], start - sc.rng.uniform(1200, 3600), k + d, 6)
+        first_post_done = checkpoint(sc, start, team, (1500.0, 0.0))
+        checkpoint(sc, first_post_done + 900, team, (0.0, 0.0))
+    findings = detect(sc, weight_leave=0.0)
+    [second] = [f for f in findings if abs(f.evidence["centre"]["lon"] - LON) < 1e-4]
+    arrive = signal(second, "people_arrive")
+    assert arrive["present"] and arrive["value"] >= 6 / 12 - 1e-3
+
+
+def patrol_post(sc: Scenario, team: list[str], before: int, after: int) -> None:
+    """`team` reaching a post together on three evenings and tapping within a few seconds
+    (a quick hand's pace: one hand's timing); the first `before` read the app at home
+    20-60 minutes before, the last `after` 20-60 minutes after, each at a home of their
+    own 3-8 km away."""
+    n = len(team)
+    for d in range(3):
+        start = BASE + d * DAY + 10 * 3600
+        sc.table_ring(start, team, gap=0.5)
+        for k in range(before):
+            at_home(sc, team[k], start - sc.rng.uniform(1200, 3600), k, n)
+        for k in range(n - after, n):
+            at_home(sc, team[k], start + sc.rng.uniform(1200, 3600), k, n)
+
+
+def test_phones_that_came_and_went_each_their_own_way_count_under_one_hand() -> None:
+    """Twelve volunteers tap at a post within a few seconds (one hand's timing) on three
+    evenings; six read the app at home before and six others at home after, each at a
+    home of their own kilometres apart. One hand gathers phones from their owners or
+    hands them back, not both within two hours either side: `people_arrive` and
+    `people_leave` both count."""
+    sc = Scenario(seed=92)
+    patrol_post(sc, people("volunteer", 12), before=6, after=6)
+    [f] = detect(sc, weight_leave=0.0)
+    assert "all_at_once" in {r.code for r in f.reasons}
+    assert signal(f, "people_arrive")["present"] and signal(f, "people_leave")["present"]
+
+
+def test_phones_that_only_came_from_their_homes_do_not_count_under_one_hand() -> None:
+    """The same post with phones seen at their owners' homes only before: an official
+    collecting the owners' phones round their homes shows that too, so neither counts."""
+    sc = Scenario(seed=92)
+    patrol_post(sc, people("owner", 12), before=6, after=0)
+    [f] = detect(sc, weight_leave=0.0)
+    arrive = signal(f, "people_arrive")
+    assert arrive["value"] >= 6 / 12 - 1e-3 and not arrive["present"]
