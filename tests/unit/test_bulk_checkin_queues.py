@@ -61,15 +61,25 @@ def test_queue_served_one_at_a_time_that_stayed_came_each_their_own_way() -> Non
     kilometres apart, before; three check out three hours later. A bag is checked in
     and goes; a group at the place again hours later stayed, so its phones in use at
     places kilometres apart before came with their owners: `people_arrive` counts even
-    though the timing shows one hand (it did not before this round)."""
+    though the timing shows one hand (it did not before the eighth round). Since the
+    ninth round the steady pace is then one server's (the invigilator's), not one
+    holder's, and no longer counts: the queue is no finding at all."""
     sc = Scenario(seed=81)
     arrivals_from_home(sc, people("cand", 14), check_out=3)
-    [f] = detect(sc)
-    assert "steady_rhythm" in {r.code for r in f.reasons}
+    assert detect(sc) == []
+    [f] = detect(sc, min_score=0.4)
+    assert one_hand_measured(f, "steady_rhythm")
     arrive = signal(f, "people_arrive")
     assert arrive["present"] and arrive["value"] >= 6 / 14 - 1e-3
-    [without] = detect(sc, weight_leave=0.0)
+    [without] = detect(sc, min_score=0.4, weight_leave=0.0)
     assert f.score < without.score
+
+
+def one_hand_measured(f: object, code: str) -> bool:
+    """Whether the timing signal `code` measured one hand (steady enough) but was not
+    counted, the phones having come or gone with their owners (one server's pace)."""
+    g = signal(f, code)
+    return g["value"] <= g["threshold"] and not g["present"]
 
 
 def test_own_phones_used_at_home_then_gathered_into_one_hand_did_not_come() -> None:
@@ -143,12 +153,13 @@ def test_queue_leaving_after_a_stay_of_hours_counts_under_one_hand() -> None:
     three hours later, six reading the app far away, each their own way, 20-60 minutes
     after that: phones handed back by one operator go right after the check-in; these
     stayed at the place for hours with the group before going their own ways, so
-    `people_leave` counts (it did not before this round)."""
+    `people_leave` counts (it did not before the eighth round), and the steady pace,
+    one server's, does not (since the ninth)."""
     sc = Scenario(seed=84)
     candidates = people("cand", 14)
     check_out_and_go_home(sc, candidates, steady=True)
     [f] = detect(sc, weight_leave=0.0)
-    assert "steady_rhythm" in {r.code for r in f.reasons}
+    assert one_hand_measured(f, "steady_rhythm")
     leave = signal(f, "people_leave")
     assert leave["present"] and leave["value"] >= 6 / 14 - 1e-3
 

@@ -16,7 +16,9 @@ Counter-evidence: the accounts belong at the place (they use the app there at ot
 like staff at their office), the repeated set keeps habitual times (colleagues), many
 hands checked in or people answered one call (people on their own, `rhythm`), the people
 stayed, or they went their own ways right after (`presence`). Answering a call and going
-one's own way are not counted when the timing shows one hand tapped every phone. The
+one's own way are not counted when the timing shows one hand tapped every phone; when
+the phones are shown to have come or gone with their owners all the same, the hand was one
+server's (a queue at a door), and the timing does not count. The
 base grows with the ring's size: its distinct accounts over all its days (the bag).
 """
 
@@ -41,6 +43,8 @@ from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
 
 #: Timing signals that show one operator handling every phone.
 ONE_HAND = frozenset({"all_at_once", "steady_rhythm", "one_at_a_time"})
+#: Counter-evidence that the phones were in their owners' hands, coming or going.
+WITH_OWNERS = ("people_arrive", "people_leave")
 #: A score, every signal measured (present or not) and the measures.
 Scored = tuple[float, list[Signal], Measures]
 
@@ -70,8 +74,28 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
         return None
     local = ctx.others_at_place(ring, place_radius(inp, ring.main, s), s.presence_days)
     m, shared = hardware_signals(ctx, ring, local, s)
-    signals = [*tempo, *shared, *presence_signals(inp, ring, ctx, s, m, one_hand), *repeat]
+    presence = presence_signals(inp, ring, ctx, s, m, one_hand)
+    if one_hand:
+        _one_server(tempo, presence)
+    signals = [*tempo, *shared, *presence, *repeat]
     return round(1.0 - min(_doubt(base, signals), 1.0), 3), signals, m
+
+
+def _one_server(tempo: list[Signal], presence: list[Signal]) -> None:
+    """When the phones came or went with their owners although the timing shows one hand
+    (`travel`: the group stayed on, or came and went each their own way), the hand was
+    one server's (an invigilator checking a queue's IDs), not one holder's: the timing
+    is then no evidence of a bag and does not count."""
+    with_owners = [g.code for g in presence if g.present and g.code in WITH_OWNERS]
+    if not with_owners:
+        return
+    for g in tempo:
+        if g.present and g.code in ONE_HAND:
+            g.present = False
+            g.text += (
+                f"; not counted: the phones came or went with their owners "
+                f"({', '.join(with_owners)}), so the pace is one server's, not one holder's"
+            )
 
 
 def _doubt(base: float, signals: list[Signal]) -> float:
