@@ -1,8 +1,8 @@
-"""Bulk check-in, ninth round: a patrol is people, not a bag. Coming each one's own way is
-looked for before the group formed (not at its last checkpoint), and phones that both
-came and went each their own way count even when the timing shows one hand, whose pace
-then no longer counts (one server's, not one holder's; the exam queue's case is in
-test_bulk_checkin_queues). Each scene is small and described in its test."""
+"""Bulk check-in, ninth round: coming each one's own way is looked for before the group
+formed (a patrol at its last checkpoint is still together), and under one hand's timing
+coming and going still need the group to have stayed on (the exam queue's case, where
+the pace is then one server's, is in test_bulk_checkin_queues). Each scene is small and
+described in its test."""
 
 from __future__ import annotations
 
@@ -77,18 +77,20 @@ def patrol_post(sc: Scenario, team: list[str], before: int, after: int) -> None:
             at_home(sc, team[k], start + sc.rng.uniform(1200, 3600), k, n)
 
 
-def test_phones_that_came_and_went_each_their_own_way_count_under_one_hand() -> None:
-    """Twelve volunteers tap at a post within a few seconds (one hand's timing) on three
-    evenings; six read the app at home before and six others at home after, each at a
-    home of their own kilometres apart. One hand gathers phones from their owners or
-    hands them back, not both within two hours either side: `people_arrive` and
-    `people_leave` both count, and the quick pace, then no holder's, does not."""
+def test_phones_that_came_and_went_under_one_hand_are_still_a_bag() -> None:
+    """Twelve phones tapped within a few seconds (one hand's timing) on three days; six
+    used at their owners' homes before and six others after, each kilometres apart. An
+    official who gathers colleagues' phones at the office for ten minutes and hands them
+    back shows exactly that, so neither `people_arrive` nor `people_leave` counts and
+    the quick pace (one holder's) does. (Counting them was tried in the ninth round and
+    cost the throughput bench 91 of its 200 rings.)"""
     sc = Scenario(seed=92)
-    patrol_post(sc, people("volunteer", 12), before=6, after=6)
-    [f] = detect(sc, min_score=0.3, weight_leave=0.0)
-    assert signal(f, "people_arrive")["present"] and signal(f, "people_leave")["present"]
-    all_at_once = signal(f, "all_at_once")
-    assert all_at_once["value"] <= all_at_once["threshold"] and not all_at_once["present"]
+    patrol_post(sc, people("official", 12), before=6, after=6)
+    [f] = detect(sc)
+    assert "all_at_once" in {r.code for r in f.reasons}
+    for code in ("people_arrive", "people_leave"):
+        g = signal(f, code)
+        assert g["value"] >= 6 / 12 - 1e-3 and not g["present"]
 
 
 def test_phones_that_only_came_from_their_homes_do_not_count_under_one_hand() -> None:

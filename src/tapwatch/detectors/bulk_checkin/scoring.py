@@ -83,7 +83,7 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
 
 def _one_server(tempo: list[Signal], presence: list[Signal]) -> None:
     """When the phones came or went with their owners although the timing shows one hand
-    (`travel`: the group stayed on, or came and went each their own way), the hand was
+    (`travel`: the group was at the place again hours later), the hand was
     one server's (an invigilator checking a queue's IDs), not one holder's: the timing
     is then no evidence of a bag and does not count."""
     with_owners = [g.code for g in presence if g.present and g.code in WITH_OWNERS]

@@ -115,38 +115,40 @@ def travel_signals(
     place again hours later the same day (`stayed_on`: someone checking out, using the
     app there): a bag is checked in and goes, so phones that came each their own way and
     left each their own way after that stay came and went with their owners (an
-    invigilator checking a queue's IDs one at a time is one hand's timing too). Or
-    unless the phones both came each their own way before and went each their own way
-    after (from the last time they were together, wherever): one hand can gather
-    phones from their owners, or hand them back, but not both within leave_s either
-    side of the check-in (a patrol's volunteers, from home and home again)."""
+    invigilator checking a queue's IDs one at a time is one hand's timing too). Phones
+    that came each their own way *and* went each their own way right after are not
+    enough: an official gathering colleagues' phones at the office for ten minutes and
+    handing them back shows that too."""
     hours = s.stay_s / 3600
-    gone = gone_after_stay if one_hand and stayed_on else gone
-    both = one_hand and not stayed_on and _apart(came, n, s) and _apart(gone, n, s)
-    note = (
+    after_stay = (
         f"; counted although the timing shows one hand: the group was at the place again "
         f"{hours:g} h or more later (a bag is checked in and goes)"
-        if one_hand and stayed_on
-        else "; counted although the timing shows one hand: the phones came and went each "
-        f"their own way within {s.leave_s / 3600:g} h either side (one hand gathers phones "
-        "or hands them back, not both)"
-        if both
+        if one_hand
         else ""
     )
-    blocked = one_hand and not stayed_on and not both
     return [
-        _own_ways("people_arrive", came, n, blocked, "before", "came", "arrives", s, note),
+        _own_ways(
+            "people_arrive",
+            came,
+            n,
+            one_hand and not stayed_on,
+            "before",
+            "came",
+            "arrives",
+            s,
+            after_stay,
+        ),
         _came_together(came, n, one_hand, s),
         _own_ways(
             "people_leave",
-            gone,
+            gone_after_stay if one_hand and stayed_on else gone,
             n,
-            blocked,
+            one_hand and not stayed_on,
             "after the group's stay" if one_hand and stayed_on else "after",
             "went",
             "leaves",
             s,
-            note,
+            after_stay,
         ),
     ]
 
@@ -204,7 +206,8 @@ def _own_ways(
     each their own way (present unless `one_hand` rules it out; `note` says why it
     counts anyway)."""
     apart = _farthest_apart(fixes)
-    own_ways = _apart(fixes, n, s)
+    own_ways = len(fixes) >= s.min_leave and len(fixes) / n >= s.leave_share
+    own_ways &= apart >= s.elsewhere_m
     return Signal(
         code,
         round(len(fixes) / n, 3),
@@ -225,13 +228,6 @@ def _own_ways(
         ),
         None,
     )
-
-
-def _apart(fixes: list[tuple[float, float]], n: int, s: Settings) -> bool:
-    """Whether the phones seen away (`fixes`, of `n`) are enough, and far enough apart
-    from each other, to be people going each their own way."""
-    enough = len(fixes) >= s.min_leave and len(fixes) / n >= s.leave_share
-    return enough and _farthest_apart(fixes) >= s.elsewhere_m
 
 
 def _farthest_apart(fixes: list[tuple[float, float]]) -> float:
