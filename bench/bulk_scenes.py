@@ -1386,6 +1386,23 @@ def _home(rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(500, 3000) * np.array([math.cos(a), math.sin(a)])
 
 
+def _turnout(
+    w: World,
+    rng: np.random.Generator,
+    team: list[Person],
+    homes: list[np.ndarray],
+    home: Callable[[np.random.Generator], np.ndarray],
+    tag: str,
+    near: tuple[float, float],
+) -> tuple[list[Person], list[np.ndarray]]:
+    """Who turns out on one day, and their homes: each member with probability 0.9 (the
+    first if nobody else), and 0-2 stand-ins with homes of their own (`home`)."""
+    keep = [i for i in range(len(team)) if rng.random() < 0.9] or [0]
+    extra = int(rng.integers(0, 3))
+    here = [team[i] for i in keep] + w.people(rng, extra, tag, near)
+    return here, [homes[i] for i in keep] + [home(rng) for _ in range(extra)]
+
+
 def patrol(w: World, rng: np.random.Generator, key: str) -> None:
     """Held out (eighth round). A neighbourhood volunteer patrol (4-12 volunteers or grid
     workers, most the same every evening, 0-2 stand-ins) walks one route of 3-6
@@ -1408,10 +1425,7 @@ def patrol(w: World, rng: np.random.Generator, key: str) -> None:
     homes = [_home(rng) for _ in team]
     for d in range(int(rng.integers(3, 6))):
         inst = f"{key}/day{d}"
-        keep = [i for i in range(len(team)) if rng.random() < 0.9] or [0]
-        extra = int(rng.integers(0, 3))
-        here = [team[i] for i in keep] + w.people(rng, extra, f"{key}-sub{d}", (la, lo))
-        where = [homes[i] for i in keep] + [_home(rng) for _ in range(extra)]
+        here, where = _turnout(w, rng, team, homes, _home, f"{key}-sub{d}", (la, lo))
         t = day + d * 86400 + start + rng.normal(0, 300)
         first = t
         for stop, post, leg in zip(route, posts, legs, strict=True):
@@ -1466,10 +1480,7 @@ def team_bus(w: World, rng: np.random.Generator, key: str) -> None:
     )
     for d in sessions:
         inst = f"{key}/day{d}"
-        keep = [i for i in range(len(team)) if rng.random() < 0.9] or [0]
-        extra = int(rng.integers(0, 3))
-        here = [team[i] for i in keep] + w.people(rng, extra, f"{key}-guest{d}", (la, lo))
-        where = [homes[i] for i in keep] + [_home_far(rng) for _ in range(extra)]
+        here, where = _turnout(w, rng, team, homes, _home_far, f"{key}-guest{d}", (la, lo))
         arrive = day + d * 86400 + start + rng.normal(0, 180)
         pickup = arrive - rng.uniform(600, 1500) - stop_s * np.arange(len(here))[::-1]
         times = arrive + np.sort(rng.uniform(5, 60, len(here)))
