@@ -38,9 +38,20 @@ _DIGIT_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
 _FIELD_WEIGHTS = np.zeros((_SHAPE_LEN, 6))
 for _col, (_at, _digits) in enumerate(((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))):
     _FIELD_WEIGHTS[_at : _at + _digits, _col] = 10.0 ** np.arange(_digits - 1, -1, -1)
-#: the same, plus a seventh column: the seconds into the month, from the day of the month
-#: (counted from 1) and the time of day
-_UNIFORM_WEIGHTS = np.hstack([_FIELD_WEIGHTS, _FIELD_WEIGHTS[:, 2:] @ [[86400], [3600], [60], [1]]])
+#: the same transposed (fields are rows), plus a seventh: the seconds into the month, from
+#: the day of the month (counted from 1) and the time of day. float32: every sum of
+#: products is a whole number below 9 * 990,671 < 2**24, so exact in any order
+_UNIFORM_WEIGHTS = np.ascontiguousarray(
+    np.hstack([_FIELD_WEIGHTS, _FIELD_WEIGHTS[:, 2:] @ [[86400], [3600], [60], [1]]]).T,
+    dtype=np.float32,
+)
+#: per character of YYYY-MM-DDTHH:MM:SS, the lowest byte allowed and how far above it:
+#: '0' and 9 for a digit, the separator itself and 0 (one subtraction gives the digits and,
+#: wrapping below the lowest, a value above the span wherever a character is wrong)
+_LOWEST = np.full(_SHAPE_LEN, ord("0"), dtype=np.uint8)
+_LOWEST[_SEPARATOR_AT] = _SEPARATOR
+_SPAN = np.full(_SHAPE_LEN, 9, dtype=np.uint8)
+_SPAN[_SEPARATOR_AT] = 0
 _FRACTION_WEIGHTS = 10.0 ** np.arange(_MAX_FRACTION - 1, -1, -1)
 #: the months the fast path knows (a time in 2000 .. 2100 UTC is in them, whatever its
 #: offset): days since 1970-01-01 of each one's first day, and its length
@@ -195,18 +206,21 @@ def _parse_uniform(chars: np.ndarray) -> np.ndarray | None:
         return None
     if n > 1 and not (chars[1:, _SHAPE_LEN:] == chars[0, _SHAPE_LEN:]).all():
         return None
-    digits = chars[:, :_SHAPE_LEN] - np.uint8(48)
-    if digits[:, _DIGIT_AT].max() > 9 or not (chars[:, _SEPARATOR_AT] == _SEPARATOR).all():
+    # digits where digits belong (separators: 0, and weighed 0); any wrong character
+    # comes out above its span
+    digits = chars[:, :_SHAPE_LEN] - _LOWEST
+    if not (digits <= _SPAN).all():
         return None
-    fields = (digits.astype(np.float64) @ _UNIFORM_WEIGHTS).astype(np.int64)
-    low, high = fields.min(axis=0).tolist(), fields.max(axis=0).tolist()
+    # the fields as rows (7 x n, each contiguous: their minimum and maximum are fast)
+    fields = (_UNIFORM_WEIGHTS @ digits.T.astype(np.float32)).astype(np.int64)
+    low, high = fields.min(axis=1).tolist(), fields.max(axis=1).tolist()
     # month 1..12, day from 1, hour, minute and second in range (the day's end: below)
     if low[1] < 1 or high[1] > 12 or low[2] < 1 or high[3] > 23 or high[4] > 59 or high[5] > 59:
         return None
-    at = (fields[:, 0] - _FIRST_YEAR) * 12 + fields[:, 1] - 1
-    if low[0] < _FIRST_YEAR or high[0] > _LAST_YEAR or (fields[:, 2] > _MONTH_DAYS[at]).any():
+    at = (fields[0] - _FIRST_YEAR) * 12 + fields[1] - 1
+    if low[0] < _FIRST_YEAR or high[0] > _LAST_YEAR or (fields[2] > _MONTH_DAYS[at]).any():
         return None
-    return ((_MONTH_START[at] - 1) * 86400 + fields[:, 6] - offset).astype(np.float64)
+    return ((_MONTH_START[at] - 1) * 86400 + fields[6] - offset).astype(np.float64)
 
 
 def _fraction(chars: np.ndarray, width: int) -> np.ndarray:
