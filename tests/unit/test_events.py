@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -314,3 +315,48 @@ def test_column_lookups_give_each_value_its_code(n: int) -> None:
     types = looked_up(_TYPE_CODE, names, np.uint8)
     want = [int(EventType.checkin) if v == "checkin" else _UNKNOWN_TYPE for v in names]
     assert types.dtype == np.uint8 and types.tolist() == want
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_numeric_ranges_of_a_page_are_judged_as_each_event_alone(seed: int) -> None:
+    """A page's ranges are checked on its columns (a column whose smallest and largest
+    values are in range is passed whole); each event is accepted or rejected, and for the
+    same reason, as when it is checked alone: bounds included (the open lower bound of
+    playback_rate excluded), absent values, NaN written as text, infinities."""
+    import random
+
+    from tapwatch.events import NUMERIC_RANGES
+
+    rng = random.Random(seed)
+    # few unusual values (a column mostly in range, as real ones are), or many
+    unusual = rng.choice([0.0, 0.01, 0.3])
+    # bounds, NaN and absent values alone (a column's others in range: passed whole, but
+    # for its NaN), or with values beyond the bounds too
+    beyond = seed % 2 == 0
+    rows = []
+    for i in range(400):
+        row: dict[str, Any] = {"id": f"e{i}", "ts": "1772411400", "type": "study",
+                                  "account": f"u{i % 7}"}
+        for f, (lo, hi, _) in NUMERIC_RANGES.items():
+            if rng.random() < unusual:
+                odd = [lo, hi, "nan", "", None]
+                v = rng.choice([*odd, lo - 0.5, hi + 0.5, "inf", "-inf"] if beyond else odd)
+            else:
+                v = rng.uniform(lo, hi) if f not in ("lat", "lon") or i % 3 else None
+            row[f] = v if v is None or isinstance(v, str) else repr(v)
+        if row["lat"] in ("", None) or row["lon"] in ("", None):
+            row["lat"] = row["lon"] = None  # lat without lon is another rule
+        rows.append(row)
+    norm = EventNormaliser("app", Pseudonymizer(b"k" * 32), 1.9e9, 600, 0)
+    cols = norm.from_rows(rows)
+    want_ids, want_rejected = [], {}
+    for row in rows:
+        one = EventNormaliser("app", Pseudonymizer(b"k" * 32), 1.9e9, 600, 0)
+        if len(one.from_rows([row])):
+            want_ids.append(row["id"])
+        for reason, count in one.take_rejected().items():
+            want_rejected[reason] = want_rejected.get(reason, 0) + count
+    assert cols.ids == want_ids
+    assert norm.take_rejected() == want_rejected
+    if unusual:
+        assert want_rejected  # the page had values out of range

@@ -324,6 +324,8 @@ def validate(
     ok = np.ones(n, dtype=bool)
 
     def reject(reason: RejectReason, bad: np.ndarray, detail: Callable[[int], str]) -> None:
+        if not bad.any():  # the usual answer, in one pass
+            return
         bad = bad & ok
         count = int(bad.sum())
         if count:
@@ -343,14 +345,22 @@ def validate(
             )
     for f, arr in floats.items():
         lo, hi, open_low = NUMERIC_RANGES[f]
+
+        def outside(_i: int, f: str = f, lo: float = lo, hi: float = hi, o: bool = open_low) -> str:
+            return f"{f} is outside {'(' if o else '['}{lo:g}, {hi:g}]"
+
+        # the smallest and largest value (NaN, absent, left out; NaN if all are): when
+        # both are in range, so is every value, and no comparison per value is needed
+        least, most = np.fmin.reduce(arr), np.fmax.reduce(arr)
+        if ((least > lo) if open_low else (least >= lo)) and most <= hi:
+            reject(RejectReason.invalid_value, _nan_values(cols[f], arr), outside)
+            continue
         with np.errstate(invalid="ignore"):
             inside = ((arr > lo) if open_low else (arr >= lo)) & (arr <= hi)
         reject(
             RejectReason.invalid_value,
             (~inside & ~np.isnan(arr)) | _nan_values(cols[f], arr),
-            lambda _i, f=f, lo=lo, hi=hi, o=open_low: (
-                f"{f} is outside {'(' if o else '['}{lo:g}, {hi:g}]"
-            ),
+            outside,
         )
     ts = _times(cols, n, reject)
     types = _type_codes(cols["type"], n)
