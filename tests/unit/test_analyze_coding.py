@@ -54,6 +54,8 @@ def test_codes_are_a_dicts_small_or_big(big: int) -> None:
         columns.append(col)
     columns.append([f"u{i:07d}" for i in range(0, 3000, 3)])  # one length: cut from the join
     columns.append([None, None])
+    # one length in characters, but with a NUL or not ASCII: not cut from the join
+    columns.append(["a\0", "é1", "u2", "\0\0", "设备"])
     columns.append(list(ODD_VALUES))
     known = code_columns(RawCodes(big=big), columns)
     assert set(ODD_VALUES) <= set(known)
