@@ -101,3 +101,38 @@ def test_phones_that_only_came_from_their_homes_do_not_count_under_one_hand() ->
     [f] = detect(sc, weight_leave=0.0)
     arrive = signal(f, "people_arrive")
     assert arrive["value"] >= 6 / 12 - 1e-3 and not arrive["present"]
+
+
+def volunteers_reach_a_post(sc: Scenario, team: list[str]) -> None:
+    """`team` reaching a post together on three evenings, each tapping their own phone as
+    they get there: at random moments over 12 s (about a second a phone, several within a
+    second of each other), standing within 1.5 m; half of them read the app at their
+    homes, 3-8 km away each their own way, 20-60 minutes before and the others after."""
+    n = len(team)
+    for d in range(3):
+        start = BASE + d * DAY + 10 * 3600
+        times = start + np.sort(sc.rng.uniform(0, 12.0, n))
+        spots = sc.rng.uniform(-1.5, 1.5, (n, 2))
+        sc.taps(times, list(sc.rng.permutation(team)), spots)
+        for k in range(n // 2):
+            at_home(sc, team[k], start - sc.rng.uniform(1200, 3600), k, n)
+        for k in range(n // 2, n):
+            at_home(sc, team[k], start + 12 + sc.rng.uniform(1200, 3600), k, n)
+
+
+def test_people_tapping_their_own_phones_over_seconds_are_not_all_at_once() -> None:
+    """Ten volunteers tap about a second a phone, but over twelve seconds between them:
+    neither software firing every phone (within a few seconds in all) nor a hand tapping
+    phones laid out (half a second a phone or quicker) does that, so `all_at_once` is not
+    present, and the volunteers' homes, before and after, count as people coming and going
+    each their own way. Counted as all at once (the ninth round's rule, seconds per phone
+    alone), the same evenings were one hand's and reported."""
+    team = people("volunteer", 10)
+    sc = Scenario(seed=93)
+    volunteers_reach_a_post(sc, team)
+    assert detect(sc) == []
+    sc = Scenario(seed=93)
+    volunteers_reach_a_post(sc, team)
+    [before] = detect(sc, fired_together_s=1e9)
+    at_once = signal(before, "all_at_once")
+    assert at_once["present"] and at_once["value"] <= 1.5

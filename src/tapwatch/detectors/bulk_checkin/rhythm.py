@@ -35,7 +35,7 @@ def tempo_signals(b: Burst, ramp: float, s: Settings) -> list[Signal]:
     walk in together; a dozen people do not keep step). Slow, irregular rings have neither
     and are judged without them."""
     seen = [b] if b.core is None else [b, b.core]
-    at_once = next((x for x in seen if x.seconds_per_phone <= s.all_at_once_s), b)
+    at_once = next((x for x in seen if _at_once(x, s)), b)
     steady = next((x for x in seen if _steady(x, s)), b)
     return [
         Signal(
@@ -43,7 +43,7 @@ def tempo_signals(b: Burst, ramp: float, s: Settings) -> list[Signal]:
             round(at_once.seconds_per_phone, 2),
             s.all_at_once_s,
             s.weight_all_at_once * ramp,
-            at_once.seconds_per_phone <= s.all_at_once_s,
+            _at_once(at_once, s),
             f"{at_once.n_accounts} phones checked in within {at_once.duration_s:.1f} s "
             f"({at_once.seconds_per_phone:.2f} s per phone)",
         ),
@@ -89,6 +89,17 @@ def one_at_a_time(
 def _binomial_cdf(k: int, n: int, p: float) -> float:
     """P(X <= k) for X ~ Binomial(n, p)."""
     return float(sum(math.comb(n, j) * p**j * (1.0 - p) ** (n - j) for j in range(k + 1)))
+
+
+def _at_once(b: Burst, s: Settings) -> bool:
+    """All at once: every phone within fired_together_s, first to last (software firing
+    them, a hand sweeping across phones laid out), or at quick_hand_s a phone or quicker
+    (a hand tapping phones laid out, a pace no group keeps), and at most all_at_once_s a
+    phone either way. A dozen people each tapping their own phone as they reach a post
+    can average a second a phone, but they take ten seconds or more between them."""
+    return b.seconds_per_phone <= s.all_at_once_s and (
+        b.duration_s <= s.fired_together_s or b.seconds_per_phone <= s.quick_hand_s
+    )
 
 
 def _steady(b: Burst, s: Settings) -> bool:

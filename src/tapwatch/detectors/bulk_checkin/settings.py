@@ -108,6 +108,19 @@ class Settings(BaseModel):
         description="Largest median gap of a 'steady rhythm': one hand going from phone to "
         "phone; a regular pace of minutes is no hand's rhythm.",
     )
+    fired_together_s: float = Field(
+        default=4.0,
+        gt=0,
+        description="Seconds, first to last, within which every phone must be checked in for "
+        "'all at once' (software firing them, a hand sweeping across phones laid out); a "
+        "group of people reaching a post averages a second a phone over ten or more.",
+    )
+    quick_hand_s: float = Field(
+        default=0.6,
+        gt=0,
+        description="Seconds per phone at or under which a burst is 'all at once' however "
+        "long it takes in all: a hand tapping phones laid out, a pace no group keeps.",
+    )
     max_overlap_share: float = Field(
         default=0.1,
         ge=0,
