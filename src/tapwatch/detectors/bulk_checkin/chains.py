@@ -9,7 +9,9 @@ too slow per phone) come first, so the rest is only measured where it matters.
 Spread model: a fix = true spot (per-axis sd tau around the centre) + GPS noise (per-axis
 sd sigma_i, from the reported accuracy). For every fix E[d^2 / 2 - sigma_i^2] = tau^2, so
 tau^2 is estimated by their inverse-variance weighted mean, and the spread reported is the
-80 % radius of the spots, 1.79 tau.
+80 % radius of the spots, 1.79 tau. An accuracy is a measurement only when it varies: a
+chain whose fixes all claim one and the same accuracy (a mock-location app's setting) is
+read as fixes without accuracy.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ _R80_PER_TAU = 1.79
 _SPREAD_QUANTILE = 0.8
 #: Prior spot spread (m) in the inverse-variance weights, so exact fixes do not dominate.
 _TAU_PRIOR_M = 5.0
+#: Fixes in a chain all claiming one accuracy from which it is a setting, not a measurement
+#: (a GPS estimate changes with every fix, even between two phones side by side).
+_SET_ACCURACY_MIN_FIXES = 3
 
 
 @dataclass(slots=True)
@@ -158,6 +163,7 @@ def _spread(
     d = distance_m(la[ok], lo[ok], clat[bo], clon[bo])
     r80 = _grouped_quantile(bo, d, nb, _SPREAD_QUANTILE)
     am = win.accuracy_m[r].astype(np.float64)
+    am[_set_accuracy(am, bid, nb)[bid]] = np.nan
     assumed = s.assumed_accuracy_m if s.assumed_accuracy_m else np.nan
     am = np.where(np.isfinite(am), am, assumed)
     aok = np.isfinite(am)
@@ -171,6 +177,20 @@ def _spread(
         )
     spread = _R80_PER_TAU * np.sqrt(np.maximum(tau2, 0.0))  # NaN stays NaN: unmeasured
     return clat, clon, spread, r80, acc_med
+
+
+def _set_accuracy(am: np.ndarray, bid: np.ndarray, nb: int) -> np.ndarray:
+    """Per chain: every fix reports the very same accuracy. A mock-location app claims a
+    fixed 1-10 m whatever it places; real estimates differ from fix to fix."""
+    if nb == 0:
+        return np.zeros(0, dtype=bool)
+    first = np.flatnonzero(np.concatenate(([True], bid[1:] != bid[:-1])))
+    known = np.isfinite(am)
+    lo = np.minimum.reduceat(np.where(known, am, np.inf), first)
+    hi = np.maximum.reduceat(np.where(known, am, -np.inf), first)
+    n_known = np.bincount(bid[known], minlength=nb)
+    lens = np.bincount(bid, minlength=nb)
+    return (n_known == lens) & (lens >= _SET_ACCURACY_MIN_FIXES) & (lo == hi)
 
 
 def _grouped_quantile(groups: np.ndarray, values: np.ndarray, n: int, q: float) -> np.ndarray:
