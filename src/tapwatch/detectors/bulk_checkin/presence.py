@@ -20,7 +20,7 @@ from tapwatch.detectors.bulk_checkin.linking import Ring
 from tapwatch.detectors.bulk_checkin.places import Surroundings
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import RULE_CHECKIN, Measures, Signal
-from tapwatch.detectors.bulk_checkin.travel import seen_away, travel_signals
+from tapwatch.detectors.bulk_checkin.travel import Stay, came_from, travel_signals, went_to
 from tapwatch.detectors.geo import distance_m
 from tapwatch.detectors.stats import local_day_and_second, local_days
 from tapwatch.events import EventType
@@ -117,7 +117,7 @@ def presence_signals(
         # bag at its last stop, a patrol at its last checkpoint), not its owner using it:
         # coming is looked for before the group formed.
         grouped = ctx.in_burst[on_ring_phone]
-        away = seen_away(win, ring, a, on_ring_phone, s, False, grouped=grouped)
+        away = came_from(win, ring, a, on_ring_phone, grouped, s)
         if away is not None:
             came.append(away)
         at = other[_near_ring(win, ring, other) <= radius]
@@ -132,10 +132,11 @@ def presence_signals(
     ends = _stay_ends(ring, [t for _, _, t in afterwards], inp, s)
     stayed_on = bool(ends)  # the group was at the place again hours later the same day
     for a, on_ring_phone, here in afterwards:
-        away = seen_away(win, ring, a, on_ring_phone, s, True, ends, here)
+        stay = Stay(ends, here)
+        away = went_to(win, ring, a, on_ring_phone, stay, s)
         if away is not None:
             gone.append(away)
-        away = seen_away(win, ring, a, on_ring_phone, s, True, ends, here, after_stay=True)
+        away = went_to(win, ring, a, on_ring_phone, stay, s, after_stay=True)
         if away is not None:
             gone_late.append(away)
     n = len(ring.accounts)

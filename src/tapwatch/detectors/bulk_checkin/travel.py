@@ -12,9 +12,12 @@ which looks the same from the phones.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
+from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.detectors.bulk_checkin.linking import Ring
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import Signal
@@ -22,63 +25,105 @@ from tapwatch.detectors.geo import distance_m
 from tapwatch.window import EventWindow
 
 
-def seen_away(
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """The group's stay at the place, as one account's phone saw it: `ends`, per burst
+    index, the last time the group was at the place again hours later that day
+    (`presence._stay_ends`; no entry when it was not), and `here`, the times of the
+    account's other activity at the place."""
+
+    ends: dict[int, float]
+    here: np.ndarray
+
+
+#: Which of an account's rows count for one burst, and how long before or after it each
+#: was (None: the burst does not count): (burst index, burst, the account's check-in
+#: times in it, the rows' times) -> (seconds between, counted).
+_Window = Callable[[int, Burst, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None]
+
+
+def came_from(
+    win: EventWindow, ring: Ring, a: int, rows: np.ndarray, grouped: np.ndarray, s: Settings
+) -> tuple[float, float] | None:
+    """The nearest-in-time place over elsewhere_m from the burst where account `a`'s phone
+    (a device it checked in on in the ring) was seen within leave_s before one of its
+    check-ins, no faster than one can travel; None when there is none. `rows` are the
+    account's other located activity on those devices.
+
+    A phone checked in with a group at another spot before (`grouped`: per row, in a
+    burst) was still with that group, not with its owner on their own way (a patrol at
+    its last checkpoint, a bag at its last stop): the group's stops are followed back,
+    each within leave_s of the next, and coming is looked for before the first of them,
+    in the phone's use on its own."""
+    with_group = win.ts[rows][grouped]  # the phone's check-ins with a group elsewhere
+
+    def before(_i: int, _b: Burst, own: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dt = _formed(with_group, float(own.min()), s.leave_s) - t
+        return dt, (dt > 0) & (dt <= s.leave_s)
+
+    return _nearest_away(win, ring, a, rows, grouped, s, before)
+
+
+def went_to(
     win: EventWindow,
     ring: Ring,
     a: int,
     rows: np.ndarray,
+    stay: Stay,
     s: Settings,
-    after: bool,
-    stay_end: dict[int, float] | None = None,
-    here: np.ndarray | None = None,
     after_stay: bool = False,
-    grouped: np.ndarray | None = None,
 ) -> tuple[float, float] | None:
-    """The nearest-in-time place over elsewhere_m from the burst where account `a`'s phone
-    (a device it checked in on in the ring) was seen within leave_s after (or, with
-    `after` False, before) one of its check-ins, no faster than one can travel; None when
-    there is none. `rows` are the account's other located activity on those devices.
+    """As `came_from`, within leave_s after account `a`'s check-ins, measured from the
+    end of the stay: when the group was at the place again hours later that day
+    (`stay.ends`), a phone seen away after its own last time there (its check-in, or
+    `stay.here`: its other activity at the place) and within leave_s of the group's last
+    time there left with its owner (a candidate checking out after the paper, then
+    reading the app at home). With `after_stay`, only bursts the group stayed on after
+    count, and only sightings after the stay."""
 
-    Leaving is measured from the end of the stay: when the group was at the place again
-    hours later that day (`stay_end`, per burst index: the last time one of them was;
-    `presence._stay_ends`),
-    a phone seen away after its own last time there (its check-in, or `here`: its other
-    activity at the place) and within leave_s of the group's last time there left with
-    its owner (a candidate checking out after the paper, then reading the app at home).
+    def after(
+        i: int, b: Burst, own: np.ndarray, t: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        if after_stay and i not in stay.ends:
+            return None
+        end = stay.ends.get(i, b.end)
+        last = float(own.max())
+        if stay.here.size:
+            later = stay.here[(stay.here > last) & (stay.here <= end)]
+            last = float(later.max()) if later.size else last
+        dt = t - last
+        ok = (dt > 0) & (t - max(end, last) <= s.leave_s)
+        if after_stay:
+            ok &= t > end
+        return dt, ok
 
-    Coming: a phone checked in with a group at another spot before (`grouped`: per row,
-    in a burst) was still with that group, not with its owner on their own way (a patrol
-    at its last checkpoint, a bag at its last stop): the group's stops are followed
-    back, each within leave_s of the next, and coming is looked for before the first of
-    them, in the phone's use on its own."""
+    return _nearest_away(win, ring, a, rows, np.zeros(rows.size, dtype=bool), s, after)
+
+
+def _nearest_away(
+    win: EventWindow,
+    ring: Ring,
+    a: int,
+    rows: np.ndarray,
+    grouped: np.ndarray,
+    s: Settings,
+    window: _Window,
+) -> tuple[float, float] | None:
+    """The fix of the row nearest in time to one of account `a`'s bursts, among those
+    `window` counts, not with a group (`grouped`), over elsewhere_m from the burst and no
+    faster than one can travel."""
     if not rows.size:
         return None
     t = win.ts[rows]
-    if grouped is None:
-        grouped = np.zeros(rows.size, dtype=bool)
-    with_group = t[grouped]  # the phone's check-ins with a group elsewhere
     for i, b in enumerate(ring.bursts):
         if a not in b.accounts or not math.isfinite(b.lat):
             continue
-        own = win.ts[b.rows[win.account[b.rows] == a]]
+        counted = window(i, b, win.ts[b.rows[win.account[b.rows] == a]], t)
+        if counted is None:
+            continue
+        dt, ok = counted
         d = distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon)
-        if after:
-            end = stay_end.get(i, b.end) if stay_end else b.end
-            last = float(own.max())
-            if here is not None and here.size:
-                later = here[(here > last) & (here <= end)]
-                last = float(later.max()) if later.size else last
-            if after_stay and i not in (stay_end or {}):
-                continue
-            dt = t - last
-            ok = (dt > 0) & (t - max(end, last) <= s.leave_s)
-            if after_stay:
-                ok &= t > end
-        else:
-            first = _formed(with_group, float(own.min()), s.leave_s)
-            dt = first - t
-            ok = (dt > 0) & (dt <= s.leave_s)
-        ok &= ~grouped & (d > s.elsewhere_m) & (d <= s.max_travel_speed_mps * dt)
+        ok = ok & ~grouped & (d > s.elsewhere_m) & (d <= s.max_travel_speed_mps * dt)
         if ok.any():
             k = int(np.flatnonzero(ok)[np.argmin(np.abs(dt[ok]))])
             return float(win.lat[rows[k]]), float(win.lon[rows[k]])
