@@ -184,13 +184,16 @@ def dedupe(bursts: list[Burst], s: Settings) -> list[Burst]:
 
 def _core(bursts: list[Burst], i: int, holding: dict[int, list[int]], s: Settings) -> Burst | None:
     """The largest smaller burst inside burst i with all but min_widening of its check-ins
-    (looked for among those holding its first, middle or last check-in)."""
+    (looked for among those holding its first, middle or last check-in); of equal ones,
+    the earliest, so the core depends on the burst's own check-ins, not on where other
+    bursts of the window fall in the list."""
     b = bursts[i]
     rows = set(b.rows.tolist())
     need = b.rows.size / (1.0 + s.min_widening)
     best = None
     ends = (int(b.rows[0]), int(b.rows[b.rows.size // 2]), int(b.rows[-1]))
-    for j in {j for r in ends for j in holding[r]}:
+    inside = {j for r in ends for j in holding[r]}
+    for j in sorted(inside, key=lambda j: (int(bursts[j].rows[0]), int(bursts[j].rows[-1]), j)):
         c = bursts[j]
         bigger = best is None or c.rows.size > best.rows.size
         if bigger and need <= c.rows.size < b.rows.size and rows.issuperset(c.rows.tolist()):
