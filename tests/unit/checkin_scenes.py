@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from tapwatch.detectors.base import AppProfile, CheckinPoint, DetectorInput
+from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.events import Event, EventType
 from tapwatch.window import AccountDays, AppHours, EventWindow
 
@@ -222,3 +223,37 @@ class Scenario:
             account_days=AccountDays.from_rows([], []),
             app_hours=AppHours.from_rows([]),
         )
+
+
+def burst(
+    *,
+    rows: list[int] | None = None,
+    accounts: set[int] | None = None,
+    start: float | None = None,
+    lat: float = LAT,
+    lon: float = LON,
+) -> Burst:
+    """A burst that passed the gates, for tests of what follows it (sessions, linking,
+    its core): window `rows` and `accounts`, from `start` for two minutes (without a
+    `start`, the rows' numbers stand for their times), at (lat, lon); its measures are
+    neutral."""
+    r = np.asarray(rows or [], dtype=np.int64)
+    return Burst(
+        rows=r,
+        key=0,
+        place_key=-1,
+        point=None,
+        lat=lat,
+        lon=lon,
+        start=float(r[0]) if start is None else start,
+        end=float(r[-1]) if start is None else start + 120.0,
+        n_accounts=len(accounts) if accounts is not None else int(r.size),
+        median_gap=20.0,
+        gap_cv=0.5,
+        overlap_share=0.0,
+        spread_m=2.0,
+        radius_m=5.0,
+        accuracy_m=10.0,
+        context=0,
+        accounts=frozenset(accounts or ()),
+    )

@@ -11,10 +11,21 @@ from pydantic import ValidationError
 
 from tapwatch.detectors import bulk_checkin
 from tapwatch.detectors.base import CheckinPoint, Finding
-from tapwatch.detectors.bulk_checkin.bursts import Burst, dedupe
+from tapwatch.detectors.bulk_checkin.bursts import dedupe
 from tapwatch.detectors.geo import cell_scale
 from tapwatch.events import Event, EventType
-from tests.unit.checkin_scenes import APP, BASE, DAY, LAT, LON, M_LAT, M_LON, Scenario, people
+from tests.unit.checkin_scenes import (
+    APP,
+    BASE,
+    DAY,
+    LAT,
+    LON,
+    M_LAT,
+    M_LON,
+    Scenario,
+    burst,
+    people,
+)
 
 
 def detect(sc: Scenario, points: tuple[CheckinPoint, ...] = (), **overrides: object) -> list:
@@ -822,28 +833,6 @@ def test_an_accuracy_every_fix_claims_alike_is_a_setting_not_a_measurement() -> 
     assert mock_desk_ring(seed=31, claimed=None, varied=True) == []
 
 
-def _burst(rows: list[int]) -> Burst:
-    """A burst over window rows `rows` (only its rows matter to finding its core)."""
-    return Burst(
-        rows=np.array(rows),
-        key=0,
-        place_key=-1,
-        point=None,
-        lat=LAT,
-        lon=LON,
-        start=float(rows[0]),
-        end=float(rows[-1]),
-        n_accounts=len(rows),
-        median_gap=1.0,
-        gap_cv=0.0,
-        overlap_share=0.0,
-        spread_m=0.0,
-        radius_m=0.0,
-        accuracy_m=8.0,
-        context=0,
-    )
-
-
 def test_a_bursts_core_does_not_depend_on_other_bursts_in_the_window() -> None:
     """A ring of ten check-ins (window rows 10-19) seen whole at a long chaining gap, and
     as nine at two shorter ones: without its first check-in, and without its last (a
@@ -851,12 +840,8 @@ def test_a_bursts_core_does_not_depend_on_other_bursts_in_the_window() -> None:
     an unrelated burst elsewhere in the window coming first in the list (the eleventh
     round's lost `serial` ring): the earlier of the two, both times."""
     s = bulk_checkin.Settings()
-    whole, late, early = (
-        _burst(list(range(10, 20))),
-        _burst(list(range(11, 20))),
-        _burst(list(range(10, 19))),
-    )
-    elsewhere = _burst([1, 2, 3])
+    whole, late, early = (burst(rows=list(range(a, b))) for a, b in ((10, 20), (11, 20), (10, 19)))
+    elsewhere = burst(rows=[1, 2, 3])
     for order in ([whole, late, early], [elsewhere, whole, early, late]):
         kept = [b for b in dedupe(order, s) if b.rows.size == 10]
         assert kept[0].core is not None

@@ -13,7 +13,7 @@ from tapwatch.detectors.bulk_checkin import linking
 from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.detectors.bulk_checkin.sessions import day_sessions
 from tapwatch.events import EventType
-from tests.unit.checkin_scenes import BASE, DAY, Scenario, people
+from tests.unit.checkin_scenes import BASE, DAY, Scenario, burst, people
 
 
 def detect(sc: Scenario, **overrides: object) -> list:
@@ -66,25 +66,7 @@ def test_a_bag_worked_in_sessions_on_one_day_only_is_not_joined() -> None:
 
 
 def _burst(accounts: set[int], start: float, dx_m: float = 0.0) -> Burst:
-    return Burst(
-        rows=np.zeros(0, dtype=np.int64),
-        key=0,
-        place_key=-1,
-        point=None,
-        lat=30.0,
-        lon=120.0 + dx_m / 96_000,
-        start=start,
-        end=start + 120.0,
-        n_accounts=len(accounts),
-        median_gap=20.0,
-        gap_cv=0.5,
-        overlap_share=0.0,
-        spread_m=2.0,
-        radius_m=5.0,
-        accuracy_m=10.0,
-        context=0,
-        accounts=frozenset(accounts),
-    )
+    return burst(accounts=accounts, start=start, lat=30.0, lon=120.0 + dx_m / 96_000)
 
 
 def test_day_sessions_are_disjoint_sets_at_one_spot_within_the_session_gap() -> None:
