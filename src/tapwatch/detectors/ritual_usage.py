@@ -50,7 +50,9 @@ from tapwatch.detectors.stacked import (
     account_days_stack,
     events_column,
     events_stack,
+    in_day_span,
     local_days,
+    owners_of,
 )
 from tapwatch.detectors.stats import (
     EVIDENCE_LIMIT,
@@ -252,11 +254,11 @@ def _daily(inputs: Sequence[DetectorInput], st: Settings) -> list[_Daily | None]
     n, span = len(inputs), st.lookback_days
     today = np.array([local_day_of(i.now, i.app.timezone) for i in inputs], dtype=np.int64)
     day = account_days_column(inputs, "day")
-    owner = stack.owner
     first = today - span
-    sel = (day >= first[owner]) & (day < today[owner]) & (account_days_column(inputs, "events") > 0)
+    sel = in_day_span(stack, day, first, span)
+    sel &= account_days_column(inputs, "events") > 0
     rows = np.flatnonzero(sel)
-    owner = owner[rows]
+    owner = owners_of(stack, rows)
     meaningful = account_days_column(inputs, "meaningful")[rows]
     ritual_day = (meaningful == 0) & (account_days_column(inputs, "study")[rows] == 0)
     # one bin per (app, day of the look-back)

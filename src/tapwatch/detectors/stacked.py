@@ -118,6 +118,26 @@ def account_days_column(inputs: Sequence[DetectorInput], name: str) -> np.ndarra
     return np.concatenate([getattr(i.account_days, name) for i in inputs])
 
 
+def in_day_span(stack: Stack, day: np.ndarray, first: np.ndarray, span: int) -> np.ndarray:
+    """Whether each stacked row's `day` is in [first[k], first[k] + span) of its app k.
+    Each app's first day is repeated over its rows, not gathered by `owner` (1.3M rows:
+    0.1 ms against 1.8), and one unsigned comparison of the difference tells both bounds:
+    a day before the first wraps to a huge one."""
+    if day.dtype == np.int32 and np.abs(first).max(initial=0) < 2**30:
+        rel = np.repeat(first.astype(np.int32), np.diff(stack.starts))
+        np.subtract(day, rel, out=rel)
+        return rel.view(np.uint32) < span
+    rel = day.astype(np.int64) - np.repeat(first.astype(np.int64), np.diff(stack.starts))
+    return rel.view(np.uint64) < span
+
+
+def owners_of(stack: Stack, rows: np.ndarray) -> np.ndarray:
+    """The app index (int32) of each of these stacked rows, ascending: each app's share of
+    them repeated, not gathered row by row from `owner`."""
+    counts = np.diff(np.searchsorted(rows, stack.starts))
+    return np.repeat(np.arange(counts.size, dtype=np.int32), counts)
+
+
 def local_days(inputs: Sequence[DetectorInput], owner: np.ndarray, ts: np.ndarray) -> np.ndarray:
     """Local day number of each timestamp in its app's time zone (`owner`: the app index of
     each), one conversion per distinct zone."""
