@@ -135,6 +135,28 @@ class PackedStrings(Sequence[str]):
     def __repr__(self) -> str:
         return f"PackedStrings({list(self)!r})"
 
+    def of_each_length(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """For each length in bytes the strings have: their codes (ascending) and their
+        bytes as one fixed-width "S" array (the empty string as b"" of `S1`). Strings of
+        one length are equal as "S" values exactly when their bytes are (a trailing NUL
+        is not dropped from one and kept in the other). Where every string has one length
+        the array is a view of the table's buffer: the table cannot grow while it is held."""
+        if not len(self):
+            return
+        buf = np.frombuffer(self._buf, dtype=np.uint8)
+        if self._width > 0:  # one length (pseudonyms): a plain view
+            yield np.arange(len(self)), buf.view(f"S{self._width}")
+            return
+        offsets = np.frombuffer(self._offsets, dtype=np.int64)
+        starts, lengths = offsets[:-1], np.diff(offsets)
+        for width in np.unique(lengths).tolist():
+            codes = np.flatnonzero(lengths == width)
+            if not width:
+                yield codes, np.zeros(codes.size, dtype="S1")
+                continue
+            at = starts[codes][:, None] + np.arange(width)
+            yield codes, buf[at].view(f"S{width}").reshape(codes.size)
+
     def append(self, value: str) -> None:
         self.extend([value])
 

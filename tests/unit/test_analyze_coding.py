@@ -1,6 +1,6 @@
 """The reader's raw-value map (`RawCodes`) gives the codes a plain dict gives, small or
-big, whatever the values: absent, empty, "None", non-ASCII, with NULs, long; its index of
-a table (`TableIndex`) the codes `code_map` gives."""
+big, whatever the values: absent, empty, "None", non-ASCII, with NULs, long; the repeats
+of a packed table (`first_codes`) are those a dict of first codes finds."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import random
 import numpy as np
 import pytest
 
-from tapwatch.analyze.coding import NEW, WIDE, RawCodes, TableIndex
+from tapwatch.analyze.coding import NEW, WIDE, RawCodes, first_codes
 from tapwatch.bytecolumns import PackedStrings
-from tapwatch.columns import code_map
 
 ODD_VALUES = [
     "", "None", "a", "a\0", "\0", "a\0b", "é", "设备-1", "x" * WIDE, "x" * (WIDE + 1),
@@ -83,27 +82,29 @@ def test_clear_forgets_every_value() -> None:
     assert codes.codes(["a", None]).tolist() == [NEW, -1]
 
 
-@pytest.mark.parametrize("packed", [False, True])
-def test_a_table_index_codes_as_code_map_does(packed: bool) -> None:
-    """TableIndex gives each value the code `code_map` gives (new values appended once,
-    in the order first seen), whatever the values, past the switch to the numpy table;
-    values appended to the table by others (Tables.coded) and a cleared index are caught
-    up from the table itself."""
-    rng = random.Random(7)
-    pool = ODD_VALUES + [f"id{i:05d}" for i in range(3000)]
-    table: list[str] = PackedStrings() if packed else []  # type: ignore[assignment]
-    index = TableIndex(table)
-    want_table: list[str] = []
-    want_index: dict[str, int] = {}
-    for step in range(12):
-        col = [rng.choice(pool) for _ in range(rng.randint(0, 700))]
-        if step == 5:  # another writer appends to the table behind the index's back
-            others = [v for v in pool[-40:] if v not in want_index]
-            code_map(others, want_table, want_index)
-            table.extend(others)
-        if step == 8:
-            index.clear()
-        got = index.code(col)
-        assert got.dtype == np.int32
-        assert got.tolist() == code_map(col, want_table, want_index)[:-1].tolist()
-        assert list(table) == want_table
+def first_by_dict(table: list[str]) -> list[int]:
+    """The first code of each code's string, the plain way."""
+    first: dict[str, int] = {}
+    return [first.setdefault(v, code) for code, v in enumerate(table)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_codes_are_a_dicts(seed: int) -> None:
+    """Repeats found in tables of one length (pseudonyms) and of many, with the odd values
+    (empty, NULs, non-ASCII, one trailing NUL apart); None where every string is once."""
+    rng = random.Random(seed)
+    pool = ODD_VALUES + ["a\0\0", "\0\0"] + [f"{i:016x}" for i in range(2000)]
+    if seed % 2:
+        pool = [f"{i:016x}" for i in range(3000)]  # one length: the table is one view
+    values = [rng.choice(pool) for _ in range(rng.randint(1, 2500))]
+    table = PackedStrings(values)
+    want = first_by_dict(values)
+    got = first_codes(table)
+    if want == list(range(len(values))):
+        assert got is None
+    else:
+        assert got is not None and got.dtype == np.int32
+        assert got.tolist() == want
+    distinct = PackedStrings(dict.fromkeys(values))
+    assert first_codes(distinct) is None
+    assert first_codes(PackedStrings()) is None

@@ -87,13 +87,88 @@ def test_a_csv_dump_reads_as_the_same_jsonl(tmp_path: Path) -> None:
     assert len(as_events) == 30
 
 
-def test_a_known_id_keeps_its_code_after_the_raw_ids_are_forgotten(tmp_path: Path) -> None:
+def test_a_known_id_read_again_after_the_raw_ids_are_forgotten_has_its_first_code(
+    tmp_path: Path,
+) -> None:
     reader = DumpReader(Pseudonymizer(KEY), None, None, None)
     (before,) = read_all(reader, write(tmp_path / "1.jsonl", [event(i) for i in range(7)]))
     reader.forget_raw_ids()
     (after,) = read_all(reader, write(tmp_path / "2.jsonl", [event(i) for i in range(7, 14)]))
-    assert np.array_equal(before.account, after.account)  # u0..u6 again, in the same order
-    assert len(reader.tables["a"].accounts) == 7
+    # u0..u6 again, in the same order: appended again, their first codes found at the end
+    accounts, strings = reader.first_codes()["a"]
+    assert accounts is not None and strings is not None
+    assert np.array_equal(before.account, accounts[after.account])
+    devices = reader.tables["a"].strings
+    again = strings[after.optional["device"]]
+    assert set(again.tolist()) <= set(before.optional["device"].tolist())
+    assert [devices[c] for c in again] == [devices[c] for c in after.optional["device"]]
+    assert len(reader.tables["a"].accounts) == 14
+
+
+def test_a_string_sent_in_two_columns_is_read_back_by_one_code(tmp_path: Path) -> None:
+    """A point named as a device model, a network as a point: each column's new values are
+    appended without a look-up, so the table holds such a string twice; read back from
+    the spill every code is its string's first, and the values are the daemon's."""
+    from tapwatch.analyze.spill import TimeSpill
+
+    events = [
+        event(i, device_model="p1" if i % 3 == 0 else "Phone X", network=f"n{i % 3}")
+        for i in range(60)
+    ]
+    for e in events[::5]:
+        e["point"] = "n1"  # raw: the network's raw id, not its pseudonym
+    p = Pseudonymizer(KEY)
+    reader = DumpReader(p, None, None, None)
+    spill = TimeSpill(tmp_path, reader.tables)
+    for app, cols in reader.read(write(tmp_path / "d.jsonl", events)):
+        spill.add(app, cols)
+    reader.forget_raw_ids()
+    first = reader.first_codes()
+    assert first["a"][0] is None  # every account once
+    strings = first["a"][1]
+    assert strings is not None and (strings != np.arange(strings.size)).any()
+    spill.first_codes = first
+    pieces = [c for day in spill.days() for c in spill.take("a", day)]
+    daemon = EventNormaliser("a", Pseudonymizer(KEY), float("inf"), 600.0, 0.0)
+    expected = daemon.from_wire([WireEvent(**e) for e in events]).to_events("a")
+    assert [e for c in pieces for e in c.to_events("a")] == expected
+    for c in pieces:
+        for name in ("device", "device_model", "network", "point"):
+            used = c.optional[name]
+            assert np.array_equal(strings[used], used)  # only first codes
+    spill.close()
+
+
+def test_two_ids_with_one_pseudonym_are_one_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two raw accounts (and devices) of a ring whose pseudonyms collide are judged as the
+    one account (and device) they are to the detectors: the findings and assessments of
+    the dump with the second renamed to the first."""
+    import msgspec
+
+    from tapwatch.simulator.dumps import Ring, write_checkin_dump
+
+    dump = tmp_path / "d.jsonl"
+    write_checkin_dump(dump, 6_000, points=40, accounts=400, per_day=400, rings=[Ring(3, 5)])
+    text = dump.read_text()
+    renamed = tmp_path / "renamed.jsonl"
+    renamed.write_text(text.replace('"u0000401"', '"u0000400"').replace('"d0000401"', '"d0000400"'))
+    plain = Pseudonymizer.uncached
+
+    def colliding(self: Pseudonymizer, kind: str, raws: list[str]) -> list[str]:
+        same = {"u0000401": "u0000400", "d0000401": "d0000400"}
+        return plain(self, kind, [same.get(r, r) for r in raws])
+
+    want = analyze_files([renamed], Pseudonymizer(KEY))
+    monkeypatch.setattr(Pseudonymizer, "uncached", colliding)
+    got = analyze_files([dump], Pseudonymizer(KEY))
+    rings = [f for f in got.sweep.findings if f.kind == "bulk_checkin"]
+    assert len(rings) == 1 and len(rings[0].evidence["accounts"]) == 11
+    assert msgspec.to_builtins(got.sweep.findings) == msgspec.to_builtins(want.sweep.findings)
+    assert msgspec.to_builtins(got.sweep.final.assessments) == msgspec.to_builtins(
+        want.sweep.final.assessments
+    )
 
 
 def test_rejects_are_counted_by_reason_and_the_rest_kept(tmp_path: Path) -> None:

@@ -153,6 +153,7 @@ def analyze_files(
                 for app_id, cols in reader.read(path, progress):
                     spill.add(app_id, cols)
             reader.forget_raw_ids()
+            spill.first_codes = reader.first_codes()
             rejected = Counter(reader.rejected)
             # with --now, an event "from the future" is one after it: said as such
             after_now = rejected.pop("future_timestamp", 0) if now is not None else 0

@@ -10,8 +10,11 @@ the spill, the windows and the rollups use): a map from each raw id to its code 
 the pseudonym cache, so an id's pseudonym is computed once, when it is first seen, and a
 column of known ids is looked up in bulk (`coding.RawCodes`: a numpy hash table once the
 map is big). The tables are packed (`bytecolumns.PackedStrings`: a dump's 400k ids as 9
-MiB of bytes, not 32 MiB of Python strings) and indexed by `coding.TableIndex`, not by
-dicts. The maps and the indexes go once the dump is read; the tables stay.
+MiB of bytes, not 32 MiB of Python strings) and not indexed: a value new to its column is
+appended, so a string two columns send (or two raw ids' one pseudonym) is in a table
+twice, and `DumpReader.first_codes` tells the codes to read such a string by once the
+dump is read (the spill applies them). The maps go once the dump is read; the tables
+stay.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from tapwatch.analyze.coding import NEW, RawCodes, TableIndex
+from tapwatch.analyze.coding import NEW, RawCodes, first_codes
 from tapwatch.bytecolumns import PackedStrings
 from tapwatch.columns import STR_COLUMNS, EventColumns, Tables
 from tapwatch.events import EventRejected, WireEvent, decode_events, decode_jsonl, decode_wire
@@ -56,20 +59,15 @@ class TableCoder(EventNormaliser):
         # models) keeps a small map, looked up by a dict, and a column of short ones
         # (points) a table of narrow keys, whatever the other columns hold
         self._codes: dict[str, RawCodes] = {f: RawCodes() for f in ("account", *STR_COLUMNS)}
-        # the tables' values -> their codes (the tables' own dicts stay empty: see
-        # TableIndex; Tables builds them if it must code a batch of its own)
+        # the tables are not indexed (their own dicts stay empty; Tables builds them if it
+        # must code a batch of its own)
         tables.drop_index()
-        self._accounts = TableIndex(tables.accounts)
-        self._strings = TableIndex(tables.strings)
 
     def forget_raw_ids(self) -> None:
-        """Drop the maps from raw values to codes, and the tables' index (a value seen
-        again is found through the index built again, after its pseudonym is computed
-        again)."""
+        """Drop the maps from raw values to codes (a value seen again is appended again:
+        `first_codes` maps it to its first code)."""
         for known in self._codes.values():
             known.clear()
-        self._accounts.clear()
-        self._strings.clear()
 
     def _columns(
         self,
@@ -111,9 +109,12 @@ class TableCoder(EventNormaliser):
         new_raws = list(map(col.__getitem__, rows.tolist()))
         raws = list(dict.fromkeys(new_raws))
         values = self._p.uncached(kind, raws) if kind else raws  # type: ignore[arg-type]
-        # a value may be in the table already: from another column, or a collision
-        index = self._accounts if kind == "account" else self._strings
-        added = index.code(values)  # type: ignore[arg-type]
+        # appended without a look-up: a value may be in the table already (from another
+        # column, or a collision of pseudonyms), which `first_codes` finds once at the end
+        table = self.tables.accounts if kind == "account" else self.tables.strings
+        start = len(table)
+        table.extend(values)  # type: ignore[arg-type]
+        added = np.arange(start, start + len(values), dtype=np.int32)
         if not self.tables.unindexed:
             # Tables built its dicts since (to code a batch of its own): they lack the
             # values just appended, so they go, and are built again if needed
@@ -306,6 +307,18 @@ class DumpReader:
         """Drop the maps from raw ids to codes (the dump is read: the tables stay)."""
         for norm in self._norms.values():
             norm.forget_raw_ids()
+
+    def first_codes(self) -> dict[str, tuple[np.ndarray | None, np.ndarray | None]]:
+        """Per app whose tables hold a string twice (see the module docstring), the first
+        code of each account code and of each string code (None: that table has no
+        repeat); the chunks read so far name such a string by either code."""
+        out = {}
+        for app, tables in self.tables.items():
+            accounts = first_codes(tables.accounts)  # type: ignore[arg-type]
+            strings = first_codes(tables.strings)  # type: ignore[arg-type]
+            if accounts is not None or strings is not None:
+                out[app] = (accounts, strings)
+        return out
 
     @property
     def apps_read(self) -> list[str]:

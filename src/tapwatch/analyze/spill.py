@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tapwatch.columns import EventColumns, Tables
+from tapwatch.columns import STR_COLUMNS, EventColumns, Tables
 
 BUCKET_S = 86400.0
 #: events of one day written as a piece as soon as they wait; events waiting in all
@@ -49,6 +49,9 @@ class TimeSpill:
         self._waiting_events = 0
         self.first_ts = float("inf")
         self.last_ts = float("-inf")
+        #: per app whose tables hold a string twice, the first code of each account and
+        #: string code (`DumpReader.first_codes`): pieces are read back by those
+        self.first_codes: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
 
     def close(self) -> None:
         self._file.close()
@@ -113,7 +116,23 @@ class TimeSpill:
         """The app's pieces of one UTC day (each piece is read once: the index forgets it)."""
         self.flush()
         out = []
+        first = self.first_codes.get(app)
         for offset, size in self._index.pop((app, day), []):
             self._file.seek(offset)
-            out.append(EventColumns.decode(self._file.read(size), self.tables[app]))
+            cols = EventColumns.decode(self._file.read(size), self.tables[app])
+            out.append(cols if first is None else _by_first_codes(cols, *first))
         return out
+
+
+def _by_first_codes(
+    cols: EventColumns, accounts: np.ndarray | None, strings: np.ndarray | None
+) -> EventColumns:
+    """The columns with each code replaced by the first code of its string."""
+    if accounts is not None:
+        cols.account = accounts[cols.account]
+    if strings is not None:
+        by_code = np.append(strings, np.int32(-1))  # the last slot: -1 (absent) stays
+        for name, col in cols.optional.items():
+            if name in STR_COLUMNS:
+                cols.optional[name] = by_code[col]
+    return cols
