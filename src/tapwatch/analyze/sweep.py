@@ -20,10 +20,12 @@ packed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -78,7 +80,8 @@ class AppInputs:
         self.first_day: int | None = None
         self.events_in = 0
         self.duplicates = 0
-        self._rank = np.zeros(0, dtype=np.int64)
+        self._rank = np.zeros(0, dtype=np.int32)  # each account code's place by name
+        self._by_name = np.zeros(0, dtype=np.int32)  # the codes by name
 
     def advance(self, end: float, settings: SweepSettings) -> DetectorInput | None:
         """Take in the pending events before `end`; the inputs of a pass at `end`, or None
@@ -95,11 +98,10 @@ class AppInputs:
         ah = ah.select(slice(first_hour, None))  # type: ignore[arg-type]
         if len(new):
             new, ids = self._drop_repeats(self.tables.coded(new), events)
-            acc, hours = rollup(new, tz)
+            acc, hours = self._rollup(new, tz)
             part = EventWindow.from_columns(self.profile.id, [new], tables=self.tables, ids=ids)
             self.events_in += len(new)
             del new, ids  # the step's events are in `part` now: not held twice from here
-            acc = _by_day_and_account(acc, self._account_rank())
             _append_days(ad, acc)
             ah = _append_hours(ah, hours)
             self.history = self.history.extend(DailyUsage.from_account_days(acc))
@@ -139,14 +141,25 @@ class AppInputs:
                 self.pending.append(piece)
         return out
 
-    def _account_rank(self) -> np.ndarray:
-        """Each account code's place in the accounts' order by name. The tables are
-        complete once the dump is read, so they are sorted once, not every step."""
+    def _rollup(self, new: EventColumns, tz: ZoneInfo) -> tuple[AccountDays, AppHours]:
+        """The step's rollups, account-day rows sorted by (day, account name) as the store
+        returns them, in the detector dtypes (codes kept: the shared tables'). The rows are
+        grouped by (day, rank of the account by name), so grouping sorts them already: a
+        second sort of the rows by name, and a gather of every column, saved."""
         accounts = self.tables.accounts
-        if len(self._rank) != len(accounts):
-            self._rank = np.empty(len(accounts), dtype=np.int64)
-            self._rank[sorted_order(accounts)] = np.arange(len(accounts))
-        return self._rank
+        # the tables are complete once the dump is read: sorted once, not every step
+        if len(self._by_name) != len(accounts):
+            self._by_name = sorted_order(accounts).astype(np.int32)
+            self._rank = np.empty(len(accounts), dtype=np.int32)
+            self._rank[self._by_name] = np.arange(len(accounts), dtype=np.int32)
+        ranked = dataclasses.replace(new, account=self._rank[new.account])
+        acc, hours = rollup(ranked, tz)
+        cols = {
+            f: getattr(acc, f).astype(AccountDays._DTYPES[f], copy=False)
+            for f in AccountDays._COLUMNS
+        }
+        cols["account"] = self._by_name[acc.account]
+        return AccountDays(accounts=accounts, **cols), hours
 
     def _take_account_days(self) -> dict[str, np.ndarray]:
         """The rollup columns, no longer held here: the rollups are the biggest part of
@@ -176,22 +189,6 @@ class AppInputs:
 def _no_rows() -> dict[str, np.ndarray]:
     empty = AccountDays.from_rows([], [])
     return {f: getattr(empty, f) for f in AccountDays._COLUMNS}
-
-
-def _by_day_and_account(acc: AccountDays, rank: np.ndarray) -> AccountDays:
-    """Rollup rows sorted by (day, account) as the store returns them, in the detector
-    dtypes (codes kept: the shared tables'). `rank`: each account code's place in the
-    accounts' order by name."""
-    # one integer key: (day, account) pairs are distinct, so any sort is lexsort's order
-    day = acc.day.astype(np.int64)
-    order = np.argsort((day - day.min()) * len(rank) + rank[acc.account]) if len(acc) else (
-        np.zeros(0, dtype=np.int64))
-    # the gather makes each column anew: a column of the detector's dtype is not copied again
-    cols = {
-        f: getattr(acc, f)[order].astype(AccountDays._DTYPES[f], copy=False)
-        for f in AccountDays._COLUMNS
-    }
-    return AccountDays(accounts=acc.accounts, **cols)
 
 
 def _rows_since(cols: dict[str, np.ndarray], day: int) -> dict[str, np.ndarray]:
