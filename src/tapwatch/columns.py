@@ -7,7 +7,8 @@ event is a Python object on that path; `to_events` makes them only for evidence 
 
 String columns hold int32 codes (-1 = absent) into the batch's `strings` table, `account`
 codes into `accounts` (pseudonyms); a column absent from every event of the batch is None.
-Float columns hold NaN where absent.
+Float columns hold NaN where absent. The event ids are strings, or (analyze's spilled
+batches, whose ids end as a window's bytes anyway) one fixed-width "S" array of their UTF-8.
 """
 
 from __future__ import annotations
@@ -115,6 +116,13 @@ class Tables:
         )
 
 
+def _id_strings(ids: Sequence[str] | np.ndarray) -> Sequence[str]:
+    """Event ids as strings (decoded if they are an "S" array of UTF-8)."""
+    if isinstance(ids, np.ndarray):
+        return [i.decode() for i in ids.tolist()]
+    return ids
+
+
 def _first_codes(table: list[str]) -> dict[str, int]:
     index: dict[str, int] = {}
     for code, value in enumerate(table):
@@ -151,7 +159,7 @@ _legacy_dec = msgspec.msgpack.Decoder(list[Event])
 class EventColumns:
     """Accepted events of one app as columns, in arrival order (see the module docstring)."""
 
-    ids: list[str]
+    ids: list[str]  # or an "S" array of their UTF-8 (see the module docstring)
     ts: np.ndarray  # float64 epoch seconds
     type: np.ndarray  # uint8 EventType codes
     account: np.ndarray  # int32 codes into accounts
@@ -185,7 +193,7 @@ class EventColumns:
             rows = np.flatnonzero(rows)
         ids = self.ids
         out = EventColumns(
-            ids=[ids[i] for i in rows.tolist()],
+            ids=ids[rows] if isinstance(ids, np.ndarray) else [ids[i] for i in rows.tolist()],
             ts=self.ts[rows],
             type=self.type[rows],
             account=self.account[rows],
@@ -279,8 +287,11 @@ class EventColumns:
         optional: dict[str, list[np.ndarray]],
     ) -> EventColumns:
         ids: list[str] = []
-        for b in batches:
-            ids += b.ids
+        if all(isinstance(b.ids, np.ndarray) for b in batches):
+            ids = np.concatenate([b.ids for b in batches])  # type: ignore[assignment]
+        else:
+            for b in batches:
+                ids += _id_strings(b.ids)
         return cls(
             ids=ids,
             ts=np.concatenate([b.ts for b in batches]),
@@ -298,7 +309,7 @@ class EventColumns:
         its string tables if `tables` is false (a batch coded into shared Tables, which
         the reader supplies again: `decode(body, tables)`)."""
         body = _Stored(
-            ids=self.ids,
+            ids=_id_strings(self.ids),
             ts=self.ts.astype("<f8").tobytes(),
             type=self.type.tobytes(),
             account=self.account.astype("<i4").tobytes(),
@@ -378,7 +389,7 @@ class EventColumns:
     def to_events(self, app: str, rows: Iterable[int] | None = None) -> list[Event]:
         """The events at these rows (all by default) as Event records."""
         rows = range(len(self)) if rows is None else rows
-        strings, opt = self.strings, self.optional
+        strings, opt, ids = self.strings, self.optional, _id_strings(self.ids)
         out = []
         for r in rows:
             values: dict[str, Any] = {}
@@ -392,7 +403,7 @@ class EventColumns:
             out.append(
                 Event(
                     app=app,
-                    id=self.ids[r],
+                    id=ids[r],
                     ts=float(self.ts[r]),
                     type=_TYPES[self.type[r]],
                     account=self.accounts[self.account[r]],

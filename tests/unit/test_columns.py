@@ -3,6 +3,8 @@ the first store format), compaction, and the way back to event records."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import msgspec
 import numpy as np
 
@@ -92,3 +94,20 @@ def test_code_map_appends_each_new_string_once_and_keeps_known_codes() -> None:
     assert table == ["a", "b", "c", "d"]
     assert index == {v: i for i, v in enumerate(table)}
     assert code_map([], table, index).tolist() == [-1]
+
+
+def test_ids_as_one_utf8_array_select_concat_and_store_as_strings() -> None:
+    """A batch whose ids are one "S" array of UTF-8 (analyze's spilled pieces): selected
+    and concatenated as an array, read back as the same events, stored as strings."""
+    evs = events("事件-", ["u1", "u2", "u3"]) + events("e", ["u4"])
+    plain = EventColumns.from_events(evs)
+    as_bytes = dataclasses.replace(plain, ids=np.array([e.id.encode() for e in evs]))
+    assert as_bytes.to_events("a") == evs
+    part = as_bytes.select(np.array([3, 0]))
+    assert part.ids.tolist() == [b"e0", "事件-0".encode()]
+    both = EventColumns.concat([part, as_bytes], dedup=False)
+    assert isinstance(both.ids, np.ndarray) and len(both) == 6
+    assert both.to_events("a") == [evs[3], evs[0], *evs]
+    mixed = EventColumns.concat([plain, part], dedup=False)
+    assert mixed.ids == [e.id for e in evs] + ["e0", "事件-0"]
+    assert EventColumns.decode(as_bytes.encode()).to_events("a") == evs

@@ -3,7 +3,9 @@
 Dumps come in any order (several files, exports per unit, a database's natural order).
 Everything read is first written to a spill file on disk, cut into pieces of one UTC day
 of one app (`EventColumns.encode`, about 60-100 bytes per event: codes into the app's
-string tables, which stay in memory, and the event ids); the sweep then takes the days in
+string tables, which stay in memory, and the event ids, as one block of fixed-width
+UTF-8: the windows' form of them, made once, and no string per event to encode, decode
+and free); the sweep then takes the days in
 order and reads back only the pieces of the days it reaches. Memory holds one read
 chunk while spilling and one window while judging, whatever the order or size of the dump;
 disk holds the dump once, in columns. Sorted input costs the same path and never waits on
@@ -19,13 +21,18 @@ of the sweep) cost more than the events; buffered, a few thousand pieces.
 
 from __future__ import annotations
 
+import dataclasses
+import struct
 from pathlib import Path
 
 import numpy as np
 
 from tapwatch.columns import STR_COLUMNS, EventColumns, Tables
+from tapwatch.window import ids_as_bytes
 
 BUCKET_S = 86400.0
+#: a piece's head: the width of its ids and how many there are
+_IDS = struct.Struct("<II")
 #: events of one day written as a piece as soon as they wait; events waiting in all
 #: before every waiting day is written (~6 MiB)
 PIECE_EVENTS = 8_192
@@ -62,6 +69,7 @@ class TimeSpill:
         if not len(cols):
             return
         cols = self.tables.setdefault(app, Tables()).coded(cols)
+        cols = dataclasses.replace(cols, ids=ids_as_bytes(cols.ids))
         self.events += len(cols)
         self.first_ts = min(self.first_ts, float(cols.ts.min()))
         self.last_ts = max(self.last_ts, float(cols.ts.max()))
@@ -96,7 +104,13 @@ class TimeSpill:
             self._write(app, bucket, EventColumns.concat(parts, dedup=False))
 
     def _write(self, app: str, bucket: int, cols: EventColumns) -> None:
-        body = cols.encode(tables=False)
+        ids = cols.ids
+        assert isinstance(ids, np.ndarray)
+        body = b"".join((
+            _IDS.pack(ids.dtype.itemsize, len(ids)),
+            ids.tobytes(),
+            dataclasses.replace(cols, ids=[]).encode(tables=False),
+        ))
         self._file.seek(self._end)
         self._file.write(body)
         self._index.setdefault((app, bucket), []).append((self._end, len(body)))
@@ -119,7 +133,11 @@ class TimeSpill:
         first = self.first_codes.get(app)
         for offset, size in self._index.pop((app, day), []):
             self._file.seek(offset)
-            cols = EventColumns.decode(self._file.read(size), self.tables[app])
+            piece = self._file.read(size)
+            width, n = _IDS.unpack_from(piece)
+            end = _IDS.size + width * n
+            cols = EventColumns.decode(piece[end:], self.tables[app])
+            cols.ids = np.frombuffer(piece, dtype=f"S{width}", count=n, offset=_IDS.size)
             out.append(cols if first is None else _by_first_codes(cols, *first))
         return out
 
