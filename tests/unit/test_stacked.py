@@ -41,6 +41,12 @@ def test_in_day_span_far_days_and_empty_apps() -> None:
     # days beyond what the 32-bit difference holds take 64 bits
     first = np.array([0, 2**40, 0, -(2**40)], dtype=np.int64)
     assert not stacked.in_day_span(stack, day, first, 2**20).any()
+    # one app (its first day taken as a scalar), both widths
+    one = _stack([5])
+    for d in (day, day.astype(np.int64)):
+        got = stacked.in_day_span(one, d, np.array([-5]), 6)
+        assert got.tolist() == [True, True, False, False, False]
+        assert not stacked.in_day_span(one, d, np.array([2**40]), 6).any()
 
 
 @pytest.mark.parametrize("seed", range(5))
