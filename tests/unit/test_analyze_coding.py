@@ -24,16 +24,22 @@ def by_dict(known: dict[str, int], col: list[str | None]) -> list[int]:
 
 
 def code_columns(codes: RawCodes, columns: list[list[str | None]]) -> dict[str, int]:
-    """Code each column, adding its new values as the reader does, checking every column's
-    codes against a dict's."""
+    """Code each column, adding its new values as the reader does (`add_new` where each
+    comes once in the column, from the look-up's keys and free slots; else `add`),
+    checking every column's codes against a dict's."""
     known: dict[str, int] = {}
     for col in columns:
         got = codes.codes(col)
         assert got.dtype == np.int32
         assert got.tolist() == by_dict(known, col)
-        new = list(dict.fromkeys(v for v, c in zip(col, got.tolist(), strict=True) if c == NEW))
+        rows = np.flatnonzero(got == NEW)
+        new_values = [col[i] for i in rows.tolist()]
+        new = list(dict.fromkeys(new_values))
         fresh = [len(known) * 3 + k for k in range(len(new))]  # codes need not be dense
-        codes.add(new, fresh)
+        if len(new) == len(new_values):
+            codes.add_new(rows, new, np.array(fresh, dtype=np.int32))  # type: ignore[arg-type]
+        else:
+            codes.add(new, fresh)  # type: ignore[arg-type]
         known.update(zip(new, fresh, strict=True))
         assert len(codes) == len(known)
         assert codes.codes(col).tolist() == by_dict(known, col)
@@ -72,6 +78,24 @@ def test_values_that_hash_to_one_slot_are_told_apart() -> None:
     codes = RawCodes(big=0)
     values = [f"k{i}" for i in range(5000)]  # 5,000 values in 32,768 slots: hundreds share one
     code_columns(codes, [values[:2500], values, values[::-1]])
+
+
+def test_new_values_placed_from_their_look_up_are_found() -> None:
+    """Columns of fresh ids (each once) and known ones, into a table dense enough that
+    many probe past their home slot: placed from where their look-up stopped, every value
+    is found again, and the one before it too."""
+    codes = RawCodes(big=0)
+    rng = random.Random(3)
+    ids = [f"id{i:06d}" for i in range(40_000)]
+    columns: list[list[str | None]] = []
+    for lo in range(0, 40_000, 2_300):
+        known_ids = rng.sample(ids[:lo], min(lo, 1_000))
+        col: list[str | None] = [*ids[lo : lo + 2_300], *known_ids]
+        rng.shuffle(col)
+        columns.append(col)
+    columns.append(list(ids))
+    known = code_columns(codes, columns)
+    assert len(known) == 40_000
 
 
 def test_clear_forgets_every_value() -> None:

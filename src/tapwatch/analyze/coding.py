@@ -97,6 +97,8 @@ class RawCodes:
         # each slot and its code (-1: a free slot), gathered side by side
         self._keys = np.zeros(0, dtype="S1")
         self._codes = np.zeros(0, dtype=np.int32)
+        # the last column looked up: its keys, and where each new one's probing ended
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         if self._small is not None:
@@ -108,8 +110,11 @@ class RawCodes:
         self.__init__(self._big)  # type: ignore[misc]
 
     def codes(self, col: Sequence[str | None]) -> np.ndarray:
-        """int32 code of each value: -1 for None, NEW for a value not in the map."""
+        """int32 code of each value: -1 for None, NEW for a value not in the map. The
+        column's keys, and the free slot where each new one's look-up ended, are kept
+        for `add_new` (only where every value is a plain key of the numpy table)."""
         n = len(col)
+        self._last = None
         if self._small is not None:
             return looked_up(self._small, col)
         try:
@@ -122,8 +127,12 @@ class RawCodes:
         if keys is None:
             keys = _as_bytes(col)
         wide = keys.dtype.itemsize > WIDE
+        plain = not wide and absent is None and "\0" not in joined
+        stops = np.empty(n, dtype=np.intp) if plain and self._n else None
         # a value longer than WIDE is looked up cut short, then again below in full
-        out = self._lookup(keys.astype(f"S{WIDE}") if wide else keys)
+        out = self._lookup(keys.astype(f"S{WIDE}") if wide else keys, stops)
+        if stops is not None:
+            self._last = (keys, stops)
         if wide or "\0" in joined:
             other = self._other
             for i, v in enumerate(col):
@@ -169,10 +178,29 @@ class RawCodes:
         self._place(keys, new_codes)
         self._n = hi
 
-    def _place(self, keys: np.ndarray, codes: np.ndarray) -> None:
-        """Put the values into free slots (linear probing), all at once."""
+    def add_new(self, rows: np.ndarray, values: list[str], codes: np.ndarray) -> None:
+        """`add` of the values at `rows` of the column last looked up by `codes` (each
+        NEW there and distinct): their keys are the look-up's, and each is placed from
+        the free slot its look-up ended at, not hashed, cut and probed again (a new id's
+        insert cost as much as its look-up)."""
+        last, self._last = self._last, None
+        hi = self._n + len(rows)
+        if last is None or 2 * hi > len(self._codes):  # the table grows: all placed anew
+            self.add(values, codes.tolist())
+            return
+        keys, stops = last
+        if keys.dtype.itemsize > self._keys.dtype.itemsize:
+            self.add(values, codes.tolist())
+            return
+        self._place(keys[rows], codes, stops[rows])
+        self._n = hi
+
+    def _place(self, keys: np.ndarray, codes: np.ndarray, pos: np.ndarray | None = None) -> None:
+        """Put the values into free slots (linear probing), all at once; `pos`: where
+        each one's probing starts (its home slot, or a slot on its way from there)."""
         mask = len(self._codes) - 1
-        pos = (_hash(keys) & np.uint64(mask)).astype(np.intp)
+        if pos is None:
+            pos = (_hash(keys) & np.uint64(mask)).astype(np.intp)
         rows = np.arange(len(keys))
         while rows.size > _TAIL:
             free = np.flatnonzero(self._codes[pos] < 0)
@@ -195,11 +223,15 @@ class RawCodes:
             self._keys[at] = keys[row]
             table[at] = codes[row]
 
-    def _lookup(self, keys: np.ndarray) -> np.ndarray:
+    def _lookup(self, keys: np.ndarray, stops: np.ndarray | None = None) -> np.ndarray:
+        """The codes of the keys (NEW: not in the table); `stops`, if given, receives the
+        free slot at which each NEW key's probing ended."""
         if not self._n:
             return np.full(len(keys), NEW, dtype=np.int32)
         mask = len(self._codes) - 1
         pos = (_hash(keys) & np.uint64(mask)).astype(np.intp)
+        if stops is not None:
+            stops[:] = pos  # right for the keys whose home slot is free
         # the first probe of every key (most find theirs, or a free slot, there)
         code = self._codes[pos]
         used = code >= 0
@@ -212,6 +244,8 @@ class RawCodes:
             used = code >= 0
             hit = used & (self._keys[pos] == keys[rows])
             out[rows[hit]] = code[hit]
+            if stops is not None:
+                stops[rows[~used]] = pos[~used]
             more = used & ~hit
             rows, pos = rows[more], (pos[more] + 1) & mask
         table, stored = self._codes, self._keys
@@ -222,6 +256,9 @@ class RawCodes:
                     out[row] = code
                     break
                 at = (at + 1) & mask
+            else:
+                if stops is not None:
+                    stops[row] = at
         return out
 
 

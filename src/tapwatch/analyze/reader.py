@@ -119,10 +119,11 @@ class TableCoder(EventNormaliser):
             # Tables built its dicts since (to code a batch of its own): they lack the
             # values just appended, so they go, and are built again if needed
             self.tables.drop_index()
-        known.add(raws, added.tolist())  # type: ignore[arg-type]
         if len(raws) == len(new_raws):  # each new value once in the column (the usual)
+            known.add_new(rows, raws, added)  # type: ignore[arg-type]
             codes[rows] = added
         else:
+            known.add(raws, added.tolist())  # type: ignore[arg-type]
             fresh = dict(zip(raws, added.tolist(), strict=True))
             codes[rows] = list(map(fresh.__getitem__, new_raws))
         return codes
