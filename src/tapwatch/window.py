@@ -499,8 +499,14 @@ _COUNTED = ("meaningful", "checkin", "read", "like", "study", "session")
 
 def _groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Group equal keys: (order sorting the keys stably, start of each group in that order,
-    group number of each sorted row)."""
-    order = np.argsort(key, kind="stable")
+    group number of each sorted row). Non-negative keys that leave room get each row's
+    index below them: the keys are then distinct, so numpy's SIMD sort (not stable) gives
+    the stable order, 4-5x faster (a step of 78k events: 3.7 -> 0.7 ms)."""
+    n = key.size
+    if n and int(key.min()) >= 0 and (int(key.max()) + 1) * n <= 2**63 - 1:
+        order = np.argsort(key.astype(np.int64) * n + np.arange(n))
+    else:
+        order = np.argsort(key, kind="stable")
     ks = key[order]
     new = np.empty(ks.size, dtype=bool)
     new[:1] = True

@@ -68,3 +68,28 @@ def test_rollup_counts_each_kind_of_event_per_account_and_day(types: list[EventT
                 assert got == value, name
     assert all(getattr(acc, k).dtype == np.int32 for k in ("events", "checkin", "read"))
     assert not np.shares_memory(acc.events, acc.checkin)  # a kind's column is its own
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_groups_are_in_a_stable_sorts_order(seed: int) -> None:
+    """The rollup's grouping orders rows as a stable sort of their keys does (equal keys
+    in row order: the float sums of a group add up in that order), whether the keys get
+    each row's index below them (non-negative, room to spare) or not (negative or huge)."""
+    from tapwatch.window import _groups
+
+    rng = np.random.default_rng(seed)
+    for keys in (
+        rng.integers(0, 50, 3_000),  # many repeats
+        rng.integers(0, 2**40, 3_000),
+        rng.integers(-20, 20, 500),
+        np.array([2**62, 0, 2**62, 5], dtype=np.int64),  # no room below them
+        np.array([7], dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+    ):
+        order, starts, group = _groups(keys)
+        want = np.argsort(keys, kind="stable")
+        np.testing.assert_array_equal(order, want)
+        ks = keys[want]
+        first = np.r_[True, ks[1:] != ks[:-1]][: ks.size]  # each group's first row
+        np.testing.assert_array_equal(starts, np.flatnonzero(first))
+        np.testing.assert_array_equal(group, np.cumsum(first) - 1)
