@@ -182,9 +182,14 @@ def _measures(inputs: Sequence[DetectorInput], st: Settings) -> _Measures:
     # First action of the day: robust spread per account with enough days (all active),
     # measured over those accounts' rows only: a group's median is its own, and most
     # accounts have fewer days (a dump's 200k accounts: 1,501 of 605k look-back rows)
+    # (numbered among those accounts: the grouping's arrays are a few thousand, not 200k)
     keep = eligible_first[acc]
-    spread = grouped_mad(
-        acc[keep], account_days_column(inputs, "first_s")[rows[keep]], n_acc
+    eligible = np.flatnonzero(eligible_first)
+    spread = np.full(n_acc, np.nan)
+    spread[eligible] = grouped_mad(
+        np.searchsorted(eligible, acc[keep]),
+        account_days_column(inputs, "first_s")[rows[keep]],
+        eligible.size,
     )
     events = events_stack(inputs)
     regular, b_values, b_owner = _regular_accounts(inputs, events, st)
