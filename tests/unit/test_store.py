@@ -10,7 +10,7 @@ import pytest
 
 from tapwatch.columns import EventColumns
 from tapwatch.events import Event, EventType
-from tapwatch.store.sqlite import IngestBatch, Store
+from tapwatch.store.sqlite import SCHEMA_VERSION, IngestBatch, Store
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = 86400.0
@@ -190,7 +190,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         r = store.ingest("x", stored(events=[ev(3, T0 + 9)]), T0)
         assert r.inserted == 1 and len(store.events("x", 0)) == 3
         schema = store._db.execute("SELECT value FROM meta WHERE key='schema_version'")
-        assert schema.fetchone()[0] == "2"
+        assert schema.fetchone()[0] == str(SCHEMA_VERSION)
     finally:
         store.close()
 

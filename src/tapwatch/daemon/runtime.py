@@ -48,6 +48,7 @@ from tapwatch.exporters.metrics import MetricsRenderer
 from tapwatch.exporters.scrape import MetricsPage
 from tapwatch.pseudonym import Pseudonymizer, load_key
 from tapwatch.sources.registry import CredentialPool, build_source
+from tapwatch.store.dedup_tiers import DedupSize
 from tapwatch.store.health import StoreError
 
 log = logging.getLogger("tapwatch.daemon")
@@ -190,7 +191,10 @@ class Daemon:
             d.server.users_file, d.server.web_config_file, on_change=self._dirty.set
         )
         self._started.callback(self.auth.close)
-        self.store = AsyncStore(d.store.path, on_health_change=self._dirty.set, clock=self.clock)
+        self.store = AsyncStore(
+            d.store.path, on_health_change=self._dirty.set, clock=self.clock,
+            dedup_memory=d.store.dedup_memory,
+        )
         self._started.callback(self.store.close)
         self._started.push_async_callback(self._fold_before_closing)
         await self._restore_counters()
@@ -436,6 +440,10 @@ class Daemon:
     def store_size_bytes(self) -> int:
         """Bytes on disk of the store (database and write-ahead log)."""
         return self.store.writer.size_bytes()
+
+    def dedup_size(self) -> DedupSize:
+        """De-duplication's memory, tiers and disk lookups (the writer's)."""
+        return self.store.writer.dedup_size()
 
     async def render_metrics(self) -> float:
         """Re-render /metrics now; returns how long it took."""

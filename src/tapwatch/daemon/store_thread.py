@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tapwatch.daemon.store_health import PROBE_INTERVAL_S, StoreHealth
+from tapwatch.store.dedup_tiers import DEFAULT_MEMORY
 from tapwatch.store.health import (
     StoreError,
     StoreFault,
@@ -59,8 +60,10 @@ class AsyncStore:
         on_health_change: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
         query_readers: int = QUERY_READERS,
+        dedup_memory: int = DEFAULT_MEMORY,
     ) -> None:
-        """Open the store; raises StoreError (store/health.py) if it cannot be used."""
+        """Open the store (de-duplication within `dedup_memory` bytes); raises StoreError
+        (store/health.py) if it cannot be used."""
         self.path = path
         self.clock = clock
         self.health = StoreHealth(path, on_change=on_health_change, clock=clock)
@@ -71,7 +74,9 @@ class AsyncStore:
         opened: list[tuple[ThreadPoolExecutor, Store]] = []
         try:
             for pool in (self._wpool, self._rpool):
-                opened.append((pool, pool.submit(_guarded, path, Store, (path,)).result()))
+                opened.append(
+                    (pool, pool.submit(_guarded, path, Store, (path, False, dedup_memory)).result())
+                )
         except Exception as e:
             self._close(opened)
             err = classify(e, path)

@@ -28,6 +28,7 @@ from tapwatch.exporters.exposition import Exposition, sample_lines
 from tapwatch.exporters.store_health import store_health_families
 from tapwatch.exporters.view import AppStateView, CollectorView, DetectView, LoginView
 from tapwatch.sources.base import ErrorReason, SkipReason
+from tapwatch.store.dedup_tiers import DedupSize
 
 ERROR_REASONS = [r.value for r in ErrorReason] + ["internal"]
 EVENT_TYPES = [t.name for t in EventType]
@@ -437,6 +438,7 @@ class MetricsRenderer:
             "Bytes on disk of the embedded store (database and write-ahead log).",
             [({}, d.store_size_bytes())],
         )
+        _dedup_families(x, d.dedup_size())
         store_health_families(x, d.store_health)
         x.family(
             "tapwatch_events_stored",
@@ -452,6 +454,62 @@ class MetricsRenderer:
             [({}, d.loop_lag)],
         )
         _auth_families(x, d.logins())
+
+
+def _dedup_families(x: Exposition, s: DedupSize) -> None:
+    """De-duplication's tiers: memory against its limit, ids per tier, runs on disk, and
+    the lookups that went to disk (a filter too full for its ids shows there first)."""
+    x.family(
+        "tapwatch_dedup_memory_bytes",
+        "gauge",
+        "Memory held by de-duplication's indexes, by part: recent (the ids in memory) or "
+        "filter (the filters of the ids in runs on disk).",
+        [({"part": "recent"}, s.memory_tier_bytes), ({"part": "filter"}, s.filter_bytes)],
+    )
+    x.family(
+        "tapwatch_dedup_memory_limit_bytes",
+        "gauge",
+        "store.dedup_memory: the bound of tapwatch_dedup_memory_bytes (half for each part).",
+        [({}, s.limit_bytes)],
+    )
+    x.family(
+        "tapwatch_dedup_ids",
+        "gauge",
+        "Stored event ids indexed for de-duplication, by tier: memory or disk (apps "
+        "ingested since start).",
+        [({"tier": "memory"}, s.memory_ids), ({"tier": "disk"}, s.disk_ids)],
+    )
+    x.family(
+        "tapwatch_dedup_disk_runs",
+        "gauge",
+        "Sorted runs of id keys on disk (apps ingested since start).",
+        [({}, s.disk_runs)],
+    )
+    x.family(
+        "tapwatch_dedup_disk_lookups",
+        "counter",
+        "Event ids looked up in the runs on disk since start (they passed the filter: "
+        "repeats of older ids, and false positives of a filter short of memory).",
+        [({}, s.disk_lookups)],
+    )
+    x.family(
+        "tapwatch_dedup_disk_block_reads",
+        "counter",
+        "Blocks of runs read from the store by those lookups since start.",
+        [({}, s.disk_block_reads)],
+    )
+    x.family(
+        "tapwatch_dedup_seals",
+        "counter",
+        "Times recent ids were moved from memory into a run on disk since start.",
+        [({}, s.seals)],
+    )
+    x.family(
+        "tapwatch_dedup_seal_failures",
+        "counter",
+        "Moves of recent ids to disk that failed (the store refused the write) since start.",
+        [({}, s.seal_failures)],
+    )
 
 
 def _auth_families(x: Exposition, auth: LoginView) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tapwatch.detectors.engine import FleetResult
     from tapwatch.events import Event
     from tapwatch.exporters.store_health import StoreHealthView
+    from tapwatch.store.dedup_tiers import DedupSize
     from tapwatch.store.findings import (
         AuditEntry,
         DayActivity,
@@ -172,6 +173,10 @@ class CollectorView(Protocol):
         ...
 
     def store_size_bytes(self) -> int: ...
+    def dedup_size(self) -> DedupSize:
+        """De-duplication's memory, tiers and disk lookups."""
+        ...
+
     @property
     def store_health(self) -> StoreHealthView:
         """Whether the store takes writes, and why not."""

@@ -11,17 +11,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from tapwatch.store.schema import SCHEMA, SCHEMA_VERSION
+from tapwatch.store.dedup_tiers import DEFAULT_MEMORY, DedupTiers
+from tapwatch.store.dedup_upgrade import move_id_rows
+from tapwatch.store.schema import EVENT_IDS_VIEW, SCHEMA, SCHEMA_VERSION
 
 
 class StoreBase:
     """One SQLite connection and its lock; not thread-safe by itself (see `Store`)."""
 
-    def __init__(self, path: Path | str, readonly: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, readonly: bool = False, dedup_memory: int = DEFAULT_MEMORY
+    ) -> None:
+        """Open the store at `path`; `dedup_memory` bounds the memory of de-duplication
+        (store.dedup_memory: see `tapwatch.store.dedup_tiers`)."""
         self.path = Path(path)
         self.readonly = readonly
         self._app_pk: dict[str, int] = {}
         self._lock = threading.RLock()
+        self._dedup = DedupTiers(dedup_memory)
         if readonly:  # a reader in another process: never writes, not even the schema
             self._db = sqlite3.connect(
                 f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
@@ -57,7 +64,16 @@ class StoreBase:
                     "UPDATE apps SET rollup_seq=COALESCE((SELECT MAX(seq) FROM event_batches "
                     "WHERE app_pk=apps.pk), 0)"
                 )
+            if "ids_sealed_seq" not in columns:
+                db.execute(
+                    "ALTER TABLE apps ADD COLUMN ids_sealed_seq INTEGER NOT NULL DEFAULT 0"
+                )
             db.execute("DROP INDEX IF EXISTS event_ids_day")
+            if db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='event_ids'"
+            ).fetchone():
+                move_id_rows(db, self._dedup.limit // 2)
+            db.execute(EVENT_IDS_VIEW)
             db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)",
                 (str(SCHEMA_VERSION),),

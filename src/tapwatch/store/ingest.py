@@ -1,10 +1,9 @@
-"""Ingest: a batch of columns, its ids (exact de-duplication), counters, snapshot and
-cursor written in one transaction (see `tapwatch.store.sqlite` for the durability
-contract)."""
+"""Ingest: a batch of columns, its ids (exact de-duplication against tiered indexes,
+`tapwatch.store.dedup_tiers`), counters, snapshot and cursor written in one transaction
+(see `tapwatch.store.sqlite` for the durability contract)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from tapwatch.columns import EventColumns
 from tapwatch.detectors.base import UsageSnapshot
 from tapwatch.events import EventType
 from tapwatch.store.connection import StoreBase
+from tapwatch.store.dedup_tiers import DedupSize
 from tapwatch.window import DAY
 
 _snap_enc = msgspec.msgpack.Encoder()
@@ -62,8 +62,12 @@ class IngestWrites(StoreBase):
     def ingest(self, app_id: str, batch: IngestBatch, now: float) -> IngestResult:
         """Store a batch and advance the cursor in one transaction (idempotent by id)."""
         pk = self.app_pk(app_id)
+        with self._lock:  # tiers to load are read outside the write transaction (WAL:
+            self._dedup.ensure(self._db, pk, app_id)  # the detector pass's folds go on)
+        seq = 0
         with self._tx() as db:
-            fresh = self._store_ids(db, pk, batch.events)
+            self._dedup.ensure(db, pk, app_id)  # loaded again only if ids came meanwhile
+            fresh, keys, slots, order = self._dedup.fresh(db, pk, batch.events)
             dups = len(batch.events) - len(fresh)
             by_type: Counter[str] = Counter()
             if len(fresh):
@@ -74,10 +78,16 @@ class IngestWrites(StoreBase):
                 for t, k in enumerate(np.bincount(fresh.type).tolist()):
                     if k:
                         by_type[_TYPE_NAMES[t]] = k
-                db.execute(
+                max_ts = float(fresh.ts.max())
+                seq = db.execute(
                     "INSERT INTO event_batches(app_pk, min_ts, max_ts, n, body) "
                     "VALUES(?,?,?,?,?)",
-                    (pk, float(fresh.ts.min()), float(fresh.ts.max()), len(fresh), fresh.encode()),
+                    (pk, float(fresh.ts.min()), max_ts, len(fresh), fresh.encode()),
+                ).lastrowid
+                # the ids too, kept after the batch's raw events (with its last day)
+                db.execute(
+                    "INSERT INTO event_id_batches(seq, app_pk, day, n, ids) VALUES(?,?,?,?,?)",
+                    (seq, pk, int(max_ts // DAY), len(fresh), _ids_enc.encode(fresh.ids).decode()),
                 )
                 db.execute(
                     "UPDATE apps SET first_data_at=COALESCE(MIN(first_data_at, ?), ?) WHERE pk=?",
@@ -119,52 +129,15 @@ class IngestWrites(StoreBase):
                     "VALUES(?,?,?,?)",
                     (pk, batch.file_done[0], batch.file_done[1], now),
                 )
+        if len(fresh):  # committed: now the memory tier may say so (kill -9: loaded again)
+            with self._lock:
+                self._dedup.stored(pk, keys, seq, slots, order)
+                self._dedup.keep_within_limit(self._tx)
         return IngestResult(inserted=len(fresh), duplicates=dups, by_type=by_type)
 
-    @staticmethod
-    def _store_ids(db: sqlite3.Connection, pk: int, events: EventColumns) -> EventColumns:
-        """Record the ids of the batch's new events; returns those events (neither stored
-        before nor repeated earlier in the batch).
-
-        The ids go in with one statement (a JSON array expanded by SQLite). Most batches
-        hold only new ids, so they are inserted straight away; if any turns out to be known
-        or repeated, that insert is undone and the batch sorted out by a lookup. Each id is
-        kept with the batch's last UTC day, for pruning after the rollup retention."""
-        n = len(events)
-        if n == 0:
-            return events
-        day = int(events.ts.max() // DAY)
-        insert = (
-            "INSERT OR IGNORE INTO event_ids(app_pk, eid, day) SELECT ?, value, ? "
-            "FROM json_each(?)"
-        )
-        ids = _ids_enc.encode(events.ids)
-        db.execute("SAVEPOINT batch_ids")
-        before = db.total_changes
-        db.execute(insert, (pk, day, ids))
-        all_new = db.total_changes - before == n
-        if not all_new:
-            db.execute("ROLLBACK TO batch_ids")
-        db.execute("RELEASE batch_ids")
-        if all_new:
-            return events
-        seen = {
-            r[0]
-            for r in db.execute(
-                "SELECT e.eid FROM json_each(?) j JOIN event_ids e "
-                "ON e.app_pk=? AND e.eid=j.value",
-                (ids, pk),
-            )
-        }
-        keep = []
-        for i, eid in enumerate(events.ids):
-            if eid not in seen:
-                seen.add(eid)
-                keep.append(i)
-        fresh = events.select(np.array(keep, dtype=np.int64))
-        if len(fresh):
-            db.execute(insert, (pk, day, _ids_enc.encode(fresh.ids)))
-        return fresh
+    def dedup_size(self) -> DedupSize:
+        """What de-duplication holds in memory and on disk, and its disk lookups."""
+        return self._dedup.size
 
 
 def _snapshot_dict(s: UsageSnapshot) -> dict[str, Any]:

@@ -1,23 +1,45 @@
 """The store's tables (SQLite DDL) and their version."""
 
 #: 2: event batches hold columns (EventColumns.encode), rollups are folded from them later
-#: (apps.rollup_seq), event ids have no day index. A version 1 store is upgraded on open
-#: (its batches were rolled up on ingest; their bodies are still read).
-SCHEMA_VERSION = 2
+#: (apps.rollup_seq), event ids have no day index. 3: event ids a row per batch
+#: (event_id_batches), searched through tiered indexes (memory, then sorted runs of keys
+#: on disk: id_runs, id_run_blocks, id_filters; apps.ids_sealed_seq). A version 1 or 2
+#: store is upgraded on open (its batches rolled up on ingest for version 1; its id rows
+#: moved into batch rows and runs for both).
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- rollup_seq: the app's event batches up to this seq are folded into the rollups
+-- ids_sealed_seq: the app's id batches up to this seq are in its runs on disk (id_runs),
+-- the later ones in memory (see store/dedup_tiers.py)
 CREATE TABLE IF NOT EXISTS apps(
   pk INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, first_data_at REAL,
-  rollup_seq INTEGER NOT NULL DEFAULT 0);
+  rollup_seq INTEGER NOT NULL DEFAULT 0, ids_sealed_seq INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS cursors(
   app_pk INTEGER PRIMARY KEY, cursor TEXT NOT NULL, updated_at REAL NOT NULL);
--- day: the last UTC day of the id's batch. No index on it (it would double the cost of
--- every insert): pruning walks the table a bounded slice at a time (see prune).
-CREATE TABLE IF NOT EXISTS event_ids(
-  app_pk INTEGER NOT NULL, eid TEXT NOT NULL, day INTEGER NOT NULL,
-  PRIMARY KEY(app_pk, eid)) WITHOUT ROWID;
+-- The ids of the events of a batch, the truth of de-duplication: a JSON array, as TEXT
+-- (SQLite 3.45+ may read a BLOB as its binary JSONB), n of them, kept until rollup
+-- retention, long after the batch's raw events. seq is the batch's seq in event_batches
+-- (ids moved from a version 2 store have negative seqs: no batch's). day: the last UTC
+-- day of the batch's events. One B-tree row per batch, not per event.
+CREATE TABLE IF NOT EXISTS event_id_batches(
+  seq INTEGER PRIMARY KEY, app_pk INTEGER NOT NULL, day INTEGER NOT NULL, n INTEGER NOT NULL,
+  ids TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS event_id_batches_app ON event_id_batches(app_pk);
+CREATE INDEX IF NOT EXISTS event_id_batches_day ON event_id_batches(day);
+-- The disk tier of de-duplication (store/dedup_runs.py): an app's sorted runs of 64-bit
+-- id keys, each over its id batches lo..hi, in blocks of ~1,024 keys (keys int64, seqs as
+-- offsets from lo), and the app's filter of the keys in its runs.
+CREATE TABLE IF NOT EXISTS id_runs(
+  run INTEGER PRIMARY KEY, app_pk INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+  n INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS id_runs_app ON id_runs(app_pk);
+CREATE TABLE IF NOT EXISTS id_run_blocks(
+  run INTEGER NOT NULL, first_key INTEGER NOT NULL, keys BLOB NOT NULL, seqs BLOB NOT NULL,
+  PRIMARY KEY(run, first_key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS id_filters(
+  app_pk INTEGER PRIMARY KEY, filled INTEGER NOT NULL, words BLOB NOT NULL);
 -- Raw events are stored a batch per row (its columns, EventColumns.encode): one B-tree
 -- insert per batch instead of per event. Pruned when the whole batch is older than raw retention.
 -- seq never reuses a number, so "batches after seq N" is exact for incremental readers.
@@ -60,4 +82,11 @@ CREATE INDEX IF NOT EXISTS finding_apps_id ON finding_apps(finding_id);
 CREATE TABLE IF NOT EXISTS finding_audit(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, finding_id TEXT NOT NULL, at REAL NOT NULL,
   actor TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL, reason TEXT);
+"""
+
+#: one row per stored id, for queries by hand and for tests (a scan of every batch's ids);
+#: created once a version 2 store's id table is gone (see StoreBase._upgrade)
+EVENT_IDS_VIEW = """
+CREATE VIEW IF NOT EXISTS event_ids(app_pk, eid, day) AS
+  SELECT b.app_pk, j.value, b.day FROM event_id_batches b, json_each(b.ids) j;
 """

@@ -1,0 +1,279 @@
+"""The memory tier of de-duplication: one app's recently stored event ids as 64-bit keys,
+and the filter both tiers use (`tapwatch.store.dedup_runs` is the disk tier,
+`tapwatch.store.dedup_tiers` puts them together).
+
+An id's key is a stable 64-bit hash of its UTF-8 bytes (`id_keys`: the same in every
+process, so the disk tier can keep keys across restarts). A key says "maybe seen"; the
+ids themselves decide (`tapwatch.store.ingest` reads the named batches' ids): a hash
+collision costs a read, never an event.
+
+The memory tier (`IdIndex`) holds each key with the seq of the batch row that holds the
+id (`event_id_batches`), in two parts, both arrays:
+- a blocked Bloom filter (`Bloom`: one 64-bit word per key, five bits in it, 16 bits a
+  key at capacity): the test every event pays, one gather and a compare; 0.1-0.3 % of new
+  keys pass it wrongly (and cost a search of the runs, never a read of the store);
+- the keys and their batch seqs in sorted runs, searched only for the keys that pass the
+  filter. A run is a batch's keys; runs are merged FAN_IN at a time into the next size up
+  (a log-structured merge), so a key is copied about log8(n / batch) times in its life.
+  Seqs are kept as 32-bit offsets from the first one the index saw (64-bit from the day
+  the seqs it holds span more than 2**32).
+
+About 15-17 bytes a key in all (8 the key, 4 its seq, 2-3 the filter).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: runs of one size merged at once into a run of the next size
+FAN_IN = 8
+#: Bloom filter words per key at full capacity (64 bits a word: 16 bits a key)
+WORDS_PER_KEY = 0.25
+#: the memory tier's smallest filter, in keys (a fleet of small apps keeps small filters)
+_MIN_CAPACITY = 1 << 12
+#: a full filter is made anew for this many times the keys it holds
+_GROWTH = 1.5
+_U32_MAX = 2**32 - 1
+#: keys whose filter bits are set at once when a filter is filled anew
+FILL_SLICE = 1 << 18
+_SIGN = np.uint64(1 << 63)
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+#: keys' filter words and the bits each sets in its word
+Slots = tuple[np.ndarray, np.ndarray]
+
+
+def id_keys(ids: list[str]) -> np.ndarray:
+    """The stable 64-bit keys of `ids` (int64): their UTF-8 bytes, zero-padded to the
+    longest and read as 64-bit words, folded by multiply-xor and mixed (SplitMix64's
+    finaliser). Ids differing only by trailing NUL bytes share a key (the ids decide)."""
+    if not ids:
+        return np.empty(0, dtype=np.int64)
+    try:
+        fixed = np.array(ids, dtype="S")  # ASCII: numpy encodes in C
+    except UnicodeEncodeError:
+        fixed = np.array([i.encode() for i in ids], dtype="S")
+    width = fixed.dtype.itemsize
+    matrix = fixed.view(np.uint8).reshape(len(ids), width)
+    if width % 8:
+        matrix = np.pad(matrix, ((0, 0), (0, 8 - width % 8)))
+    words = np.ascontiguousarray(matrix).view("<u8")
+    h = np.full(len(ids), 0x243F6A8885A308D3, dtype=np.uint64)
+    for j in range(words.shape[1]):
+        h ^= words[:, j]
+        h *= _MULT
+        h ^= h >> np.uint64(29)
+    h ^= h >> np.uint64(30)
+    h *= _MIX1
+    h ^= h >> np.uint64(27)
+    h *= _MIX2
+    h ^= h >> np.uint64(31)
+    return h.view(np.int64)
+
+
+class Bloom:
+    """A blocked Bloom filter of 64-bit keys: a key's word from its top bits (scaled to
+    the number of words, so sorted keys' words come in order), five bits in the word
+    from its low 30. A power of two of words, so it can be halved (`folded`)."""
+
+    __slots__ = ("words",)
+
+    def __init__(self, words: np.ndarray) -> None:
+        self.words = words
+
+    @classmethod
+    def empty(cls, capacity: int) -> Bloom:
+        """A filter for `capacity` keys at 16 bits a key (a power of two of words)."""
+        return cls(np.zeros(cls.nbytes_for(capacity) // 8, dtype=np.uint64))
+
+    @staticmethod
+    def nbytes_for(capacity: int) -> int:
+        """The bytes of a filter for `capacity` keys."""
+        return 8 << max(int(capacity * WORDS_PER_KEY) - 1, 1).bit_length()
+
+    @property
+    def capacity(self) -> int:
+        """Keys it holds at 16 bits a key (more fit, with more false "maybe"s)."""
+        return int(len(self.words) / WORDS_PER_KEY)
+
+    @property
+    def nbytes(self) -> int:
+        return self.words.nbytes
+
+    def slots(self, keys: np.ndarray) -> Slots:
+        """Each key's word and the five bits it sets there."""
+        u = keys.view(np.uint64)
+        top = (u ^ _SIGN) >> np.uint64(32)  # signed order: sorted keys, ordered words
+        words = ((top * np.uint64(len(self.words))) >> np.uint64(32)).astype(np.intp)
+        one = np.uint64(1)
+        bits = np.zeros(len(u), dtype=np.uint64)
+        for i in range(5):
+            bits |= one << ((u >> np.uint64(6 * i)) & np.uint64(63))
+        return words, bits
+
+    def test(self, slots: Slots) -> np.ndarray:
+        """True where the key may be in (every key put in is)."""
+        words, bits = slots
+        return (self.words[words] & bits) == bits
+
+    def fill(self, slots: Slots) -> None:
+        """Set the bits of keys' slots. Slots of sorted keys come with their words in
+        order: each word is then written once with the OR of its keys' bits."""
+        words, bits = slots
+        if len(words) > 1 and not (words[1:] >= words[:-1]).all():
+            order = np.argsort(words, kind="stable")
+            words, bits = words[order], bits[order]
+        starts = np.flatnonzero(np.diff(words, prepend=-1))
+        if len(starts):
+            self.words[words[starts]] |= np.bitwise_or.reduceat(bits, starts)
+
+    def fill_keys(self, keys: np.ndarray) -> None:
+        """Set the bits of `keys`, a slice at a time (the slots' temporaries stay small)."""
+        for at in range(0, len(keys), FILL_SLICE):
+            self.fill(self.slots(keys[at : at + FILL_SLICE]))
+
+    def folded(self) -> Bloom:
+        """Half the words, each the OR of two (a key's word w becomes w // 2): every key
+        in stays in, with more false "maybe"s."""
+        return Bloom(np.bitwise_or.reduce(self.words.reshape(-1, 2), axis=1))
+
+
+class IdIndex:
+    """One app's recent ids as keys and batch seqs (see the module's docstring)."""
+
+    __slots__ = ("_base", "_bloom", "_keys", "_n", "_seqs")
+
+    def __init__(self, keys: np.ndarray | None = None, seqs: np.ndarray | None = None) -> None:
+        """An index of `keys` held in the batches `seqs` (one seq per key), or empty."""
+        self._keys: list[np.ndarray] = []
+        self._seqs: list[np.ndarray] = []  # offsets from _base
+        self._base: int | None = None
+        self._n = 0
+        if keys is not None and seqs is not None and len(keys):
+            order = np.argsort(keys, kind="stable")
+            self._seqs.append(self._offsets(seqs)[order])  # 32-bit before the copy
+            self._keys.append(keys[order])
+            self._n = len(keys)
+        self._size_filter(int(_GROWTH * self._n))
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (keys, seqs and the filter)."""
+        runs = zip(self._keys, self._seqs, strict=True)
+        return self._bloom.nbytes + sum(k.nbytes + s.nbytes for k, s in runs)
+
+    def probe(self, keys: np.ndarray) -> tuple[np.ndarray, Slots]:
+        """A mask, True where the key may be stored (every stored key is), and the keys'
+        filter slots (for `add`, if they are stored next)."""
+        slots = self._bloom.slots(keys)
+        return self._bloom.test(slots), slots
+
+    def batches_of(self, keys: np.ndarray) -> np.ndarray:
+        """The seqs of the batches holding a stored key equal to one of `keys` (unique)."""
+        runs = zip(self._keys, self._seqs, strict=True)
+        found = [seqs_of_keys(run, seqs, keys) for run, seqs in runs]
+        return np.unique(np.concatenate([np.empty(0, np.int64), *found])) + (self._base or 0)
+
+    def add(
+        self, keys: np.ndarray, seq: int, slots: Slots, order: np.ndarray | None = None
+    ) -> None:
+        """Take in the keys of the ids stored in batch `seq` (after its commit), with
+        their slots from `probe` (and their sorting order, if known)."""
+        if not len(keys):
+            return
+        if order is None:
+            order = np.argsort(keys)
+        offsets = self._offsets(np.full(len(keys), seq, dtype=np.int64))  # may widen: first
+        self._keys.append(keys[order])
+        self._seqs.append(offsets)
+        self._n += len(keys)
+        if self._n > self._bloom.capacity:
+            self._size_filter(int(_GROWTH * self._n))
+        else:
+            self._bloom.fill((slots[0][order], slots[1][order]))
+        self._merge()
+
+    def keys_upto(self, seq: int) -> tuple[np.ndarray, np.ndarray]:
+        """The keys of the batches up to `seq`, sorted, and their seqs (for the disk tier)."""
+        keys = np.concatenate([np.empty(0, np.int64), *self._keys])
+        seqs = np.concatenate([np.empty(0, np.int64), *self._seqs]).astype(np.int64)
+        seqs += self._base or 0
+        take = seqs <= seq
+        keys, seqs = keys[take], seqs[take]
+        order = np.argsort(keys, kind="stable")
+        return keys[order], seqs[order]
+
+    def seqs(self) -> np.ndarray:
+        """Every key's batch seq (unsorted)."""
+        offsets = np.concatenate([np.empty(0, np.int64), *self._seqs]).astype(np.int64)
+        return offsets + (self._base or 0)
+
+    def forget(self, seqs: np.ndarray) -> None:
+        """Let go of the keys of the batches `seqs` (pruned, or moved to disk), and refill
+        the filter from the keys left (else their bits would stay, as false "maybe"s)."""
+        if self._base is None:
+            return
+        offsets = seqs - self._base
+        for i, (run, run_seqs) in enumerate(zip(self._keys, self._seqs, strict=True)):
+            keep = ~np.isin(run_seqs, offsets)
+            if not keep.all():
+                self._keys[i], self._seqs[i] = run[keep], run_seqs[keep]
+        self._keys = [k for k in self._keys if len(k)]
+        self._seqs = [s for s in self._seqs if len(s)]
+        self._n = sum(map(len, self._keys))
+        self._size_filter(int(_GROWTH * self._n))
+
+    def _merge(self) -> None:
+        """Merge the last FAN_IN runs while they are of one size class (within FAN_IN×
+        of the newest), so the runs' sizes grow geometrically from the newest back."""
+        while len(self._keys) >= FAN_IN and (
+            len(self._keys[-FAN_IN]) <= FAN_IN * len(self._keys[-1])
+        ):
+            keys = np.concatenate(self._keys[-FAN_IN:])
+            order = np.argsort(keys, kind="stable")  # a merge of sorted runs (timsort)
+            seqs = np.concatenate(self._seqs[-FAN_IN:])[order]
+            del self._keys[-FAN_IN:], self._seqs[-FAN_IN:]
+            self._keys.append(keys[order])
+            self._seqs.append(seqs)
+
+    def _offsets(self, seqs: np.ndarray) -> np.ndarray:
+        """`seqs` as offsets from the index's base, 32-bit while every offset held fits
+        (the runs held are widened to 64 bits the first time one does not)."""
+        if self._base is None:
+            self._base = int(seqs.min())
+        off = seqs - self._base
+        wide = any(s.dtype == np.int64 for s in self._seqs)
+        if not wide and (int(off.min()) < 0 or int(off.max()) > _U32_MAX):
+            self._seqs = [s.astype(np.int64) for s in self._seqs]
+            wide = True
+        return off if wide else off.astype(np.uint32)
+
+    def _size_filter(self, capacity: int) -> None:
+        """A filter for `capacity` keys (at least _MIN_CAPACITY), filled with every key
+        held."""
+        self._bloom = Bloom.empty(max(capacity, _MIN_CAPACITY))
+        for run in self._keys:
+            self._bloom.fill_keys(run)
+
+
+def seqs_of_keys(run: np.ndarray, seqs: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The seqs (int64, as stored) of the entries of a sorted run whose key is one of
+    `keys`, every entry of a key stored more than once included."""
+    if not len(run) or not len(keys):
+        return np.empty(0, np.int64)
+    q = np.unique(keys)
+    lo = np.searchsorted(run, q)
+    hi = np.searchsorted(run, q, "right")
+    n = hi - lo
+    if not n.any():
+        return np.empty(0, np.int64)
+    hit = n > 0
+    lo, n = lo[hit], n[hit]
+    # every position from lo to hi of each key that is there
+    at = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
+    return seqs[at].astype(np.int64)

@@ -1,0 +1,350 @@
+"""Tiered de-duplication: each app's recent ids in memory (`tapwatch.store.dedup`), its
+older ids in sorted runs on disk behind a filter (`tapwatch.store.dedup_runs`), within one
+memory limit for the whole store (`store.dedup_memory`).
+
+The ids themselves are the truth: `event_id_batches`, a row per stored batch (its ids,
+kept until rollup retention). An app's batches up to `apps.ids_sealed_seq` are in its
+runs (keys and filter written in the transaction that advanced that seq); the batches
+after it are in its memory tier, which a restart loads from their rows (at most what the
+limit let the memory tier hold, never the whole horizon). So every stored id is found,
+by the memory tier or by the filter and a run, and a crash at any point leaves the two
+agreeing with the rows.
+
+The limit: half of it for the memory tiers (when they pass it, the app whose tier is the
+biggest has its older three quarters sealed into a run), half for the disk tiers'
+filters (each grows to 16 bits a key while there is room, then fills up: more false
+"maybe"s, more block reads, counted in `disk_lookups`). Compaction and pruning stream
+their runs a block at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from tapwatch.columns import EventColumns
+from tapwatch.store import dedup_runs as runs_
+from tapwatch.store.dedup import Bloom, IdIndex, Slots, id_keys
+from tapwatch.store.dedup_runs import MIN_FILTER_KEYS, DiskTier
+
+log = logging.getLogger("tapwatch.store")
+
+#: the default memory limit of de-duplication (store.dedup_memory)
+DEFAULT_MEMORY = 64 * 2**20
+#: share of an app's memory tier (by ids, its oldest batches) sealed when the limit is hit
+_SEAL_SHARE = 0.75
+#: a run is rewritten without its pruned keys once this share of it is dead; the filter
+#: is refilled when this share of the keys it holds are gone
+_DEAD_SHARE = 0.25
+
+_ids_enc = msgspec.json.Encoder()
+_ids_dec = msgspec.json.Decoder(list[str])
+
+Transaction = Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+
+@dataclass(slots=True)
+class DedupSize:
+    """What de-duplication holds and did, for metrics (counters since start)."""
+
+    limit_bytes: int
+    memory_tier_bytes: int = 0
+    filter_bytes: int = 0
+    memory_ids: int = 0
+    disk_ids: int = 0
+    disk_runs: int = 0
+    disk_lookups: int = 0  # keys that passed a disk tier's filter (looked up in its runs)
+    disk_block_reads: int = 0
+    seals: int = 0
+    seal_failures: int = 0
+
+
+class DedupTiers:
+    """Every app's two tiers in this process, loaded per app on its first ingest."""
+
+    def __init__(self, memory_limit: int = DEFAULT_MEMORY) -> None:
+        self.limit = memory_limit
+        self._recent: dict[int, IdIndex] = {}
+        self._disk: dict[int, DiskTier] = {}
+        self._sealed: dict[int, int] = {}
+        #: the newest id batch and the runs' epoch this process knows of (another
+        #: connection's writes change them: every tier is loaded again)
+        self._seen: tuple[int, int] = (0, 0)
+        self.size = DedupSize(memory_limit)
+        #: each loaded app's part of `size`: memory tier bytes and ids, filter bytes, disk
+        #: ids, runs
+        self._parts: dict[int, tuple[int, int, int, int, int]] = {}
+
+    # -- loading ---------------------------------------------------------------------
+
+    def ensure(self, db: sqlite3.Connection, pk: int, app_id: str) -> None:
+        """Load the app's tiers if they are not (all of them again if another connection
+        stored ids or moved them since this one last did)."""
+        if self._state(db) != self._seen:
+            self._recent.clear()
+            self._disk.clear()
+            self._sealed.clear()
+            self._recount(*list(self._parts))
+            self._seen = self._state(db)
+        if pk in self._recent:
+            return
+        started = time.process_time()
+        sealed = db.execute("SELECT ids_sealed_seq FROM apps WHERE pk=?", (pk,)).fetchone()
+        sealed = sealed[0] if sealed else 0
+        keys, seqs, counts = [], [], []
+        for seq, body in db.execute(
+            "SELECT seq, ids FROM event_id_batches WHERE app_pk=? AND seq>?", (pk, sealed)
+        ):
+            keys.append(id_keys(_ids_dec.decode(body)))
+            seqs.append(seq)
+            counts.append(len(keys[-1]))
+        index = IdIndex()
+        if keys:
+            joined = np.concatenate(keys)
+            keys.clear()
+            index = IdIndex(joined, np.repeat(np.array(seqs, np.int64), counts))
+        disk = runs_.load(db, pk)
+        room = self.limit // 2 - self.size.filter_bytes
+        while disk.bloom is not None and disk.nbytes > max(room, 8 * MIN_FILTER_KEYS // 4):
+            disk.bloom = disk.bloom.folded()  # a smaller limit than the filter was made for
+        self._recent[pk], self._disk[pk], self._sealed[pk] = index, disk, sealed
+        self._recount(pk)
+        spent = time.process_time() - started
+        if spent > 0.5:
+            log.info(
+                "app %s: de-duplication tiers loaded in %.1f s of CPU (%d ids in memory, %d "
+                "in %d runs on disk)", app_id, spent, len(index), disk.n, len(disk.runs),
+            )
+
+    def _state(self, db: sqlite3.Connection) -> tuple[int, int]:
+        row = db.execute(
+            "SELECT (SELECT MAX(seq) FROM event_id_batches), "
+            "(SELECT value FROM meta WHERE key='dedup_epoch')"
+        ).fetchone()
+        return (row[0] or 0, int(row[1] or 0))
+
+    # -- ingest ----------------------------------------------------------------------
+
+    def fresh(
+        self, db: sqlite3.Connection, pk: int, events: EventColumns
+    ) -> tuple[EventColumns, np.ndarray, Slots, np.ndarray | None]:
+        """The batch's new events (neither stored before nor repeated earlier in the
+        batch), their keys, memory-tier filter slots and the keys' sorting order (None if
+        some were left out).
+
+        The filters answer "not stored" for almost every new id; the ids they cannot rule
+        out, and ids whose keys repeat within the batch, are decided by the ids
+        themselves: those of the stored batches the tiers name, read from the store (a
+        batch pruned meanwhile names none)."""
+        recent, disk = self._recent[pk], self._disk[pk]
+        keys = id_keys(events.ids)
+        in_memory, slots = recent.probe(keys)
+        on_disk = disk.maybe(keys)
+        maybe = in_memory | on_disk
+        order = np.argsort(keys)
+        ordered = keys[order]
+        repeats = ordered[1:] == ordered[:-1]
+        if not (maybe.any() or repeats.any()):
+            return events, keys, slots, order
+        candidate = maybe.copy()
+        candidate[order[1:][repeats]] = True
+        candidate[order[:-1][repeats]] = True
+        batches = recent.batches_of(keys[in_memory])
+        if on_disk.any():
+            found, reads = disk.batches_of(db, keys[on_disk])
+            self.size.disk_lookups += int(on_disk.sum())
+            self.size.disk_block_reads += reads
+            batches = np.union1d(batches, found)
+        ids = events.ids
+        rows = np.flatnonzero(candidate).tolist()
+        seen: set[str] = set()
+        if len(batches):
+            wanted = {ids[i] for i in rows}
+            for (body,) in db.execute(
+                "SELECT ids FROM event_id_batches WHERE seq IN (SELECT value FROM json_each(?))",
+                (_ids_enc.encode(batches.tolist()).decode(),),
+            ):
+                seen.update(wanted.intersection(_ids_dec.decode(body)))
+        keep = np.ones(len(events), dtype=bool)
+        for i in rows:
+            if ids[i] in seen:
+                keep[i] = False
+            else:
+                seen.add(ids[i])
+        if keep.all():
+            return events, keys, slots, order
+        fresh = events.select(np.flatnonzero(keep))
+        return fresh, keys[keep], (slots[0][keep], slots[1][keep]), None
+
+    def stored(
+        self, pk: int, keys: np.ndarray, seq: int, slots: Slots, order: np.ndarray | None
+    ) -> None:
+        """Batch `seq`'s ids are committed: the memory tier may say so now."""
+        self._recent[pk].add(keys, seq, slots, order)
+        self._seen = (seq, self._seen[1])
+        self._recount(pk)
+
+    # -- the limit -------------------------------------------------------------------
+
+    def keep_within_limit(self, tx: Transaction) -> None:
+        """Seal memory tiers into runs while they hold more than half the limit (the
+        biggest first); a failed seal is logged and tried again after the next ingest."""
+        while self.size.memory_tier_bytes > self.limit // 2 and self._recent:
+            pk = max(self._recent, key=lambda p: self._recent[p].nbytes)
+            if not len(self._recent[pk]):
+                return
+            try:
+                self._seal(tx, pk)
+            except sqlite3.Error as e:
+                self.size.seal_failures += 1
+                log.warning("de-duplication: moving ids to disk failed (%s); tried again later", e)
+                return
+
+    def _seal(self, tx: Transaction, pk: int) -> None:
+        """Move the older SEAL_SHARE of the app's memory tier (whole batches) into a run,
+        in one transaction; the memory tier lets them go after its commit."""
+        recent, disk = self._recent[pk], self._disk[pk]
+        seqs = np.sort(recent.seqs())
+        cut = int(seqs[min(int(len(seqs) * _SEAL_SHARE), len(seqs) - 1)])
+        keys, key_seqs = recent.keys_upto(cut)
+        with tx() as db:
+            run = runs_.write_run(db, pk, self._sealed[pk] + 1, cut, iter([(keys, key_seqs)]))
+            runs = runs_.compacted(db, pk, [*disk.runs, run] if run else disk.runs)
+            tier = self._with_keys(db, pk, disk, runs, keys)
+            runs_.save_filter(db, pk, tier)
+            db.execute("UPDATE apps SET ids_sealed_seq=? WHERE pk=?", (cut, pk))
+            epoch = self._bump(db)
+        self._disk[pk], self._sealed[pk] = tier, cut
+        self._seen = (self._seen[0], epoch)
+        recent.forget(np.unique(key_seqs))
+        self.size.seals += 1
+        self._recount(pk)
+
+    def _with_keys(
+        self, db: sqlite3.Connection, pk: int, disk: DiskTier, runs: list[runs_.Run],
+        keys: np.ndarray,
+    ) -> DiskTier:
+        """The app's disk tier with `keys` added to its filter: grown (refilled from the
+        runs) while there is room in the filters' half of the limit, else filled fuller."""
+        filled = disk.filled + len(keys)
+        bloom = disk.bloom
+        if bloom is None or filled > bloom.capacity:
+            room = self.limit // 2 - (self.size.filter_bytes - disk.nbytes)
+            capacity = max(2 * filled, MIN_FILTER_KEYS)
+            while Bloom.nbytes_for(capacity) > room and capacity > MIN_FILTER_KEYS:
+                capacity //= 2
+            if bloom is None or Bloom.nbytes_for(capacity) > bloom.nbytes:
+                bloom = runs_.filled_bloom(db, runs, capacity)
+                return DiskTier(runs, bloom, sum(r.n for r in runs))
+        # no room to grow: the bits go into the filter in place (a transaction that fails
+        # after this leaves bits of keys not stored: false "maybe"s, never a miss)
+        bloom.fill_keys(keys)
+        return DiskTier(runs, bloom, filled)
+
+    @staticmethod
+    def _bump(db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT value FROM meta WHERE key='dedup_epoch'").fetchone()
+        epoch = int(row[0]) + 1 if row else 1
+        db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES('dedup_epoch', ?)", (str(epoch),)
+        )
+        return epoch
+
+    # -- pruning ---------------------------------------------------------------------
+
+    def prune(self, tx: Transaction, day_cut: int) -> int:
+        """Delete the id rows of batches whose last day is before `day_cut`, rewrite the
+        runs a quarter dead (drop the dead ones) and refill filters a quarter stale, in
+        one transaction; returns the ids deleted."""
+        with tx() as db:
+            old = db.execute(
+                "SELECT app_pk, seq, n FROM event_id_batches WHERE day<?", (day_cut,)
+            ).fetchall()
+            if not old:
+                return 0
+            db.execute("DELETE FROM event_id_batches WHERE day<?", (day_cut,))
+            by_app: dict[int, list[int]] = {}
+            for pk, seq, _n in old:
+                by_app.setdefault(pk, []).append(seq)
+            tiers: dict[int, DiskTier] = {}
+            for pk, seqs in by_app.items():
+                sealed = db.execute("SELECT ids_sealed_seq FROM apps WHERE pk=?", (pk,)).fetchone()
+                if sealed and min(seqs) <= sealed[0]:
+                    tier = self._disk.get(pk) or runs_.load(db, pk)
+                    tiers[pk] = self._without_dead(db, pk, tier)
+            epoch = self._bump(db)
+            newest = db.execute("SELECT MAX(seq) FROM event_id_batches").fetchone()[0] or 0
+        self._seen = (newest, epoch)
+        for pk, seqs in by_app.items():
+            if pk in self._recent:
+                self._recent[pk].forget(np.array(seqs, dtype=np.int64))
+            if pk in tiers and pk in self._disk:
+                self._disk[pk] = tiers[pk]
+        self._recount(*by_app)
+        return sum(n for _pk, _seq, n in old)
+
+    def _without_dead(self, db: sqlite3.Connection, pk: int, tier: DiskTier) -> DiskTier:
+        """The app's runs after its batches' rows were pruned: a run with no live batch
+        dropped, one a quarter dead rewritten with its live keys only; the filter refilled
+        if a quarter of what it holds is gone."""
+        runs = []
+        for r in tier.runs:
+            live = np.array(
+                [
+                    s for (s,) in db.execute(
+                        "SELECT seq FROM event_id_batches WHERE app_pk=? AND seq BETWEEN ? AND ? "
+                        "ORDER BY seq",
+                        (pk, r.lo, r.hi),
+                    )
+                ],
+                dtype=np.int64,
+            )
+            live_ids = db.execute(
+                "SELECT COALESCE(SUM(n), 0) FROM event_id_batches WHERE app_pk=? AND seq "
+                "BETWEEN ? AND ?",
+                (pk, r.lo, r.hi),
+            ).fetchone()[0]
+            if not len(live):
+                runs_.drop_run(db, r)
+            elif live_ids < (1 - _DEAD_SHARE) * r.n:
+                one = runs_.merged(db, pk, [r], live)
+                if one is not None:
+                    runs.append(one)
+            else:
+                runs.append(r)
+        n = sum(r.n for r in runs)
+        if not runs:
+            tier = DiskTier()
+        elif n < (1 - _DEAD_SHARE) * tier.filled:
+            capacity = tier.bloom.capacity if tier.bloom is not None else 2 * n
+            tier = DiskTier(runs, runs_.filled_bloom(db, runs, min(capacity, 2 * n)), n)
+        else:
+            tier = DiskTier(runs, tier.bloom, tier.filled)
+        runs_.save_filter(db, pk, tier)
+        return tier
+
+    # -- sizes -----------------------------------------------------------------------
+
+    def _recount(self, *pks: int) -> None:
+        """Bring the sizes up to date for the apps `pks` (each app's part is kept, so an
+        ingest costs one app's count, not the fleet's)."""
+        s = self.size
+        for pk in pks:
+            before = self._parts.pop(pk, (0, 0, 0, 0, 0))
+            now = (0, 0, 0, 0, 0)
+            if pk in self._recent:
+                recent, disk = self._recent[pk], self._disk[pk]
+                now = (recent.nbytes, len(recent), disk.nbytes, disk.n, len(disk.runs))
+                self._parts[pk] = now
+            s.memory_tier_bytes += now[0] - before[0]
+            s.memory_ids += now[1] - before[1]
+            s.filter_bytes += now[2] - before[2]
+            s.disk_ids += now[3] - before[3]
+            s.disk_runs += now[4] - before[4]
