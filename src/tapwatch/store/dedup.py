@@ -46,9 +46,10 @@ Slots = tuple[np.ndarray, np.ndarray]
 
 
 def id_keys(ids: list[str]) -> np.ndarray:
-    """The stable 64-bit keys of `ids` (int64): their UTF-8 bytes, zero-padded to the
-    longest and read as 64-bit words, folded by multiply-xor and mixed (SplitMix64's
-    finaliser). Ids differing only by trailing NUL bytes share a key (the ids decide)."""
+    """The stable 64-bit keys of `ids` (int64): each id's UTF-8 bytes read as 64-bit
+    words (the last zero-padded), folded by multiply-xor and mixed (SplitMix64's
+    finaliser); an id's key does not depend on the ids beside it. Ids differing only by
+    trailing NUL bytes share a key (the ids decide)."""
     if not ids:
         return np.empty(0, dtype=np.int64)
     try:
@@ -60,11 +61,15 @@ def id_keys(ids: list[str]) -> np.ndarray:
     if width % 8:
         matrix = np.pad(matrix, ((0, 0), (0, 8 - width % 8)))
     words = np.ascontiguousarray(matrix).view("<u8")
+    # an id's words end at its last nonzero one (the first, for ""), whatever the longest
+    # id beside it
+    n_words = words.shape[1]
+    last = np.where(words != 0, np.arange(n_words), 0).max(axis=1) if n_words > 1 else None
     h = np.full(len(ids), 0x243F6A8885A308D3, dtype=np.uint64)
-    for j in range(words.shape[1]):
-        h ^= words[:, j]
-        h *= _MULT
-        h ^= h >> np.uint64(29)
+    for j in range(n_words):
+        step = (h ^ words[:, j]) * _MULT
+        step ^= step >> np.uint64(29)
+        h = step if last is None or j <= last.min() else np.where(last >= j, step, h)
     h ^= h >> np.uint64(30)
     h *= _MIX1
     h ^= h >> np.uint64(27)

@@ -1,0 +1,219 @@
+"""Tiered de-duplication: ids moved from memory to runs on disk stay exact, the memory
+bound holds, a restart loads only the memory tier, runs merge and prune a block at a
+time, keys are the same in every process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from tapwatch.columns import EventColumns
+from tapwatch.events import Event, EventType
+from tapwatch.store import dedup_runs, dedup_tiers
+from tapwatch.store.dedup import id_keys
+from tapwatch.store.dedup_runs import Run
+from tapwatch.store.sqlite import IngestBatch, Store
+
+DAY = 86400.0
+T0 = 1_780_000_000.0
+LIMIT = 2**20  # the smallest the config allows: a few thousand ids in memory
+
+
+def batch(ids: list[str], ts: float = T0) -> IngestBatch:
+    events = [Event(app="x", id=i, ts=ts, type=EventType.read, account="a1") for i in ids]
+    return IngestBatch(events=EventColumns.from_events(events))
+
+
+def ingested(store: Store, ids: list[str], ts: float = T0, app: str = "x") -> tuple[int, int]:
+    r = store.ingest(app, batch(ids, ts), T0)
+    return r.inserted, r.duplicates
+
+
+def page(k: int, n: int = 2000) -> list[str]:
+    return [f"p{k}-{i}" for i in range(n)]
+
+
+def test_keys_are_the_same_in_another_process() -> None:
+    ids = ["a", "evt-2026-11-30-000001", "é-ünïcode", "x" * 40, ""]
+    code = (
+        "from tapwatch.store.dedup import id_keys; "
+        f"print(id_keys({ids!r}).tolist())"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={"PYTHONHASHSEED": "12345"},
+    )
+    assert other.stdout.strip() == str(id_keys(ids).tolist())
+    assert len(set(id_keys(ids).tolist())) == len(ids)
+    # an id's key is its own, whatever the ids beside it (longer or not)
+    assert [id_keys([i]).tolist()[0] for i in ids] == id_keys(ids).tolist()
+    assert id_keys(["p1-5"]).tolist() == id_keys(["p1-5", "p1-1999" * 5]).tolist()[:1]
+
+
+def test_ids_moved_to_disk_stay_duplicates_and_the_bound_holds(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite", dedup_memory=LIMIT)
+    try:
+        for k in range(40):
+            assert ingested(store, page(k)) == (2000, 0)
+            size = store.dedup_size()
+            assert size.memory_tier_bytes + size.filter_bytes <= LIMIT
+        size = store.dedup_size()
+        assert size.seals > 0 and size.disk_runs >= 1
+        assert size.memory_ids + size.disk_ids == 80_000
+        # the oldest pages are on disk only; repeats of them are found there, exactly
+        sealed = store._db.execute("SELECT ids_sealed_seq FROM apps").fetchone()[0]
+        assert sealed >= 2
+        again = page(0)[::7] + page(20)[::11] + page(39)[::13] + ["new1", "new2"]
+        assert ingested(store, again) == (2, len(again) - 2)
+        assert store.dedup_size().disk_lookups >= len(page(0)[::7])
+        assert sorted(store.events("x", 0).ids[-2:]) == ["new1", "new2"]
+    finally:
+        store.close()
+
+
+def test_a_restart_loads_only_the_memory_tier(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    first = Store(path, dedup_memory=LIMIT)
+    for k in range(40):
+        ingested(first, page(k))
+    in_memory = first.dedup_size().memory_ids
+    first.close()
+    again = Store(path, dedup_memory=LIMIT)
+    try:
+        assert ingested(again, ["p3-5", "p39-1999", "fresh"]) == (1, 2)
+        size = again.dedup_size()
+        assert size.memory_ids == in_memory + 1 < 80_000  # not the whole horizon
+        assert size.disk_ids == 80_000 - in_memory
+    finally:
+        again.close()
+
+
+def test_colliding_keys_across_tiers_never_drop_an_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every id gets one of two keys: the runs hold long stretches of equal keys, across
+    # blocks, and only the ids themselves tell events apart
+    monkeypatch.setattr(dedup_runs, "BLOCK_KEYS", 16)
+    monkeypatch.setattr(
+        dedup_tiers, "id_keys", lambda ids: np.array([len(i) % 2 for i in ids], np.int64)
+    )
+    store = Store(tmp_path / "s.sqlite", dedup_memory=LIMIT)
+    try:
+        for k in range(30):
+            assert ingested(store, page(k)) == (2000, 0)
+        assert store.dedup_size().disk_ids > 0
+        assert ingested(store, ["p1-3", "p29-1999", "zz", "zzz", "zz"]) == (2, 3)
+        blocks = store._db.execute("SELECT keys FROM id_run_blocks").fetchall()
+        firsts = [np.frombuffer(b, np.int64) for (b,) in blocks]
+        assert all(len(set(k.tolist())) >= 1 for k in firsts)
+    finally:
+        store.close()
+
+
+def test_streaming_merge_keeps_every_entry_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dedup_runs, "BLOCK_KEYS", 8)
+    store = Store(tmp_path / "s.sqlite")
+    db = store._db
+    rng = np.random.default_rng(5)
+    runs, everything = [], []
+    for i in range(5):
+        keys = np.sort(rng.integers(-50, 50, 60)).astype(np.int64)
+        seqs = np.full(60, i + 1, np.int64)
+        runs.append(dedup_runs.write_run(db, 1, i + 1, i + 1, iter([(keys, seqs)])))
+        everything += list(zip(keys.tolist(), seqs.tolist(), strict=True))
+    merged = dedup_runs.merged(db, 1, runs, live=np.array([1, 2, 4, 5]))
+    assert merged is not None and (merged.lo, merged.hi) == (1, 5)
+    blocks = list(dedup_runs.blocks_of(db, merged))
+    keys = np.concatenate([k for k, _ in blocks])
+    seqs = np.concatenate([s for _, s in blocks])
+    assert sorted(zip(keys.tolist(), seqs.tolist(), strict=True)) == sorted(
+        (k, s) for k, s in everything if s != 3
+    )
+    assert (np.diff(keys) >= 0).all()
+    # no key straddles two blocks, so one block answers for a key
+    for (a, _), (b, _) in zip(blocks, blocks[1:], strict=False):
+        assert a[-1] < b[0]
+    assert db.execute("SELECT COUNT(*) FROM id_runs").fetchone()[0] == 1
+    store.close()
+
+
+def test_pruning_drops_dead_runs_and_forgets_their_ids(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite", dedup_memory=LIMIT)
+    try:
+        for k in range(20):  # the first 20 pages 500 days old, the next ones recent
+            ingested(store, page(k), ts=T0 - 500 * DAY)
+        for k in range(20, 40):
+            ingested(store, page(k), ts=T0 - DAY)
+        store.fold_rollups(lambda _app: ZoneInfo("UTC"))
+        before = store.dedup_size()
+        assert before.disk_runs >= 1
+        n = store.prune(T0, raw_retention=7 * DAY, rollup_retention=400 * DAY)
+        assert n["event_ids"] == 40_000
+        after = store.dedup_size()
+        assert after.memory_ids + after.disk_ids == 40_000  # the runs lost the dead keys
+        runs = store._db.execute("SELECT lo, hi, n FROM id_runs").fetchall()
+        assert sum(r[2] for r in runs) == after.disk_ids
+        # what is left is still found; what was pruned is past the horizon
+        assert ingested(store, ["p25-1", "p39-7", "p3-3"], ts=T0 - DAY) == (1, 2)
+    finally:
+        store.close()
+
+
+def test_a_failed_seal_keeps_the_ids_in_memory_and_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(tmp_path / "s.sqlite", dedup_memory=LIMIT)
+
+    def full(*a: object, **k: object) -> Run:
+        raise __import__("sqlite3").OperationalError("database or disk is full")
+
+    try:
+        with monkeypatch.context() as m, caplog.at_level("WARNING", logger="tapwatch.store"):
+            m.setattr(dedup_runs, "write_run", full)
+            for k in range(30):
+                assert ingested(store, page(k)) == (2000, 0)
+        assert store.dedup_size().seal_failures > 0 and "moving ids to disk failed" in caplog.text
+        assert store.dedup_size().disk_ids == 0
+        assert ingested(store, page(0)[:3] + ["n"]) == (1, 3)
+        ingested(store, ["m"])  # seals now
+        assert store.dedup_size().disk_ids > 0
+        assert ingested(store, page(0)[:3] + page(29)[-3:]) == (0, 6)
+    finally:
+        store.close()
+
+
+def test_a_smaller_limit_folds_the_filters_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    first = Store(path, dedup_memory=8 * LIMIT)
+    for k in range(150):
+        ingested(first, page(k))
+    assert first.dedup_size().filter_bytes > LIMIT // 2
+    first.close()
+    again = Store(path, dedup_memory=LIMIT)
+    try:
+        assert ingested(again, ["p0-0", "p149-5", "new"]) == (1, 2)
+        assert again.dedup_size().filter_bytes <= LIMIT // 2
+    finally:
+        again.close()
+
+
+def test_disk_runs_cover_contiguous_spans(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite", dedup_memory=LIMIT)
+    try:
+        for k in range(120):
+            ingested(store, page(k, 1000))
+        spans = store._db.execute("SELECT lo, hi FROM id_runs ORDER BY lo").fetchall()
+        assert spans[0][0] == 1
+        assert all(a[1] + 1 == b[0] for a, b in zip(spans, spans[1:], strict=False))
+        sealed = store._db.execute("SELECT ids_sealed_seq FROM apps").fetchone()[0]
+        assert spans[-1][1] == sealed
+        assert len(spans) < 12  # merged as they came
+    finally:
+        store.close()
