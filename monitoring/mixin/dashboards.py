@@ -603,6 +603,39 @@ def collector_health(cfg: MixinConfig) -> Dashboard:
             [Target("tapwatch_events_stored", "{{instance}}")], width=8,
         ),
         Panel(
+            "De-duplication memory",
+            "Memory of the de-duplication indexes by part (recent ids; filters of the ids "
+            "in runs on disk) against store.dedup_memory.",
+            "bytes",
+            [
+                Target("tapwatch_dedup_memory_bytes", "{{instance}} {{part}}"),
+                Target("tapwatch_dedup_memory_limit_bytes", "{{instance}} limit"),
+            ],
+            width=8,
+        ),
+        Panel(
+            "De-duplication lookups on disk",
+            "Event ids looked up in the runs on disk per second (repeats of older ids, and "
+            "a filter's false positives: a rise with no repeats means store.dedup_memory is "
+            "short for the ids kept), and the blocks read for them.",
+            "ops",
+            [
+                Target(
+                    "rate(tapwatch_dedup_disk_lookups_total[$__rate_interval])",
+                    "{{instance}} ids",
+                ),
+                Target(
+                    "rate(tapwatch_dedup_disk_block_reads_total[$__rate_interval])",
+                    "{{instance}} blocks",
+                ),
+            ],
+            width=8,
+        ),
+        Panel(
+            "De-duplication ids by tier", "Stored ids indexed in memory and on disk.", "short",
+            [Target("tapwatch_dedup_ids", "{{instance}} {{tier}}")], width=8,
+        ),
+        Panel(
             "Event loop lag",
             "How late the daemon's event loop ran a 0.5 s timer, last measured.", "s",
             [Target("tapwatch_event_loop_lag_seconds", "{{instance}}")], width=8,

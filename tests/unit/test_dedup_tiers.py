@@ -217,3 +217,14 @@ def test_disk_runs_cover_contiguous_spans(tmp_path: Path) -> None:
         assert len(spans) < 12  # merged as they came
     finally:
         store.close()
+
+
+def test_the_memory_limit_is_a_size_of_at_least_a_mebibyte() -> None:
+    from pydantic import ValidationError
+
+    from tapwatch.config import StoreConfig
+
+    assert StoreConfig().dedup_memory == 64 * 2**20
+    assert StoreConfig(dedup_memory="256MiB").dedup_memory == 256 * 2**20
+    with pytest.raises(ValidationError, match="greater than or equal to 1048576"):
+        StoreConfig(dedup_memory="100KiB")
