@@ -18,11 +18,14 @@ the ceiling measured in the same rounds. Then `stages`: the same pages, fetched 
 kept (after the memory figure, which is of the passes), go through each stage without
 HTTP or the event loop, timed alone in CPU µs per event (best of the rounds): page decode,
 normalising, and the store's write (batches of the scheduler's COMMIT_EVENTS, as it
-merges them). `--profile` adds a last pass under
+merges them), then `dedup`: what the de-duplication tiers then hold (memory bytes per id
+in memory, ids on disk, runs, lookups that went to disk; `--dedup-memory` sets the limit,
+store.dedup_memory, so a small one shows the disk tier at work). `--profile` adds a last pass under
 cProfile (event loop and store writer thread, their CPU time) and prints the top
 functions by own time. Figures only: nothing here asserts timing.
 
     .venv/bin/python bench/bench_ingest.py [--apps 4] [--days 30] [--scale 8] [--profile]
+        [--dedup-memory 64MiB]
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from tapwatch.simulator import SimulatorOptions
 from tapwatch.sources.base import EventNormaliser, PollContext
 from tapwatch.sources.http import get_bytes
 from tapwatch.sources.registry import build_source
+from tapwatch.store.dedup_tiers import DedupSize
 from tapwatch.store.sqlite import IngestBatch, Store
 
 
@@ -163,7 +167,7 @@ async def ingest_pass(
     """Poll every app with the daemon's AppPoller into a fresh store until caught up.
     Returns (events stored, duplicates, store bytes)."""
     d = config.daemon
-    store = AsyncStore(store_path)
+    store = AsyncStore(store_path, dedup_memory=d.store.dedup_memory)
     states = {a.id: AppState(interval=30.0) for a in apps}
     try:
         async with _session(config) as session:
@@ -210,10 +214,11 @@ async def ingest_pass(
 
 def stage_costs(
     pages: list[tuple[str, bytes]], key: bytes, store_path: Path, config: Config
-) -> dict[str, float]:
+) -> tuple[dict[str, float], DedupSize]:
     """CPU seconds of each stage over these (app, page body) pairs, in this thread alone:
     decode, normalise (a fresh pseudonym cache) and store (a fresh store, the pages of an
-    app merged up to COMMIT_EVENTS a batch, as the scheduler does)."""
+    app merged up to COMMIT_EVENTS a batch, as the scheduler does); and what the store's
+    de-duplication then holds."""
     clock = time.thread_time
     now = time.time()
     skew, retention = config.daemon.collector.max_clock_skew, config.daemon.store.rollup_retention
@@ -236,15 +241,16 @@ def stage_costs(
             batches.append((app_id, merge_batches(waiting)))
             pending[app_id] = []
     batches += [(a, merge_batches(w)) for a, w in pending.items() if w]
-    store = Store(store_path)
+    store = Store(store_path, dedup_memory=config.daemon.store.dedup_memory)
     try:
         t0 = clock()
         for app_id, batch in batches:
             store.ingest(app_id, batch, now)
         spent["store"] = clock() - t0
+        size = store.dedup_size()
     finally:
         store.close()
-    return spent
+    return spent, size
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=15, help="hot spots to print with --profile")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to separate cores")
     ap.add_argument("--quick", action="store_true", help="tiny sizes: proves the script works")
+    ap.add_argument(
+        "--dedup-memory", default="64MiB", help="store.dedup_memory (e.g. 2MiB: the disk tier)"
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.apps, args.days, args.scale, args.top, args.repeat = 2, 2, 1.0, 5, 1
@@ -274,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tapwatch-bench-") as tmp_s:
         tmp = Path(tmp_s)
         with SimulatorProcess(opts, tmp / "apps.d" / "fleet.yaml", cpu=sim_core, warm=True) as sim:
-            config = load_config(write_daemon_config(tmp, tmp / "apps.d"))
+            config = load_config(
+                write_daemon_config(tmp, tmp / "apps.d", store={"dedup_memory": args.dedup_memory})
+            )
             apps = _apps(config, args.page_limit)
             key = load_key(config.daemon.pseudonymisation.key_file)
             figure(
@@ -365,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
             stages: dict[str, list[float]] = {}
             for rnd in range(args.repeat):
                 store_path = tmp / f"stages-{rnd}.sqlite"
-                for k, v in stage_costs(pages, key, store_path, config).items():
+                spent, dedup = stage_costs(pages, key, store_path, config)
+                for k, v in spent.items():
                     stages.setdefault(k, []).append(v)
                 for f in tmp.glob(store_path.name + "*"):
                     f.unlink()
@@ -377,6 +389,18 @@ def main(argv: list[str] | None = None) -> int:
                 normalise_us=us["normalise"],
                 store_us=us["store"],
                 total_us=sum(us.values()),
+            )
+            figure(
+                "dedup",
+                limit_mib=dedup.limit_bytes / 2**20,
+                memory_ids=dedup.memory_ids,
+                memory_bytes_per_id=dedup.memory_tier_bytes / max(dedup.memory_ids, 1),
+                disk_ids=dedup.disk_ids,
+                filter_bytes_per_id=dedup.filter_bytes / max(dedup.disk_ids, 1),
+                disk_runs=dedup.disk_runs,
+                seals=dedup.seals,
+                disk_lookups=dedup.disk_lookups,
+                disk_block_reads=dedup.disk_block_reads,
             )
 
             if args.profile:

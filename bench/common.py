@@ -248,13 +248,14 @@ def write_daemon_config(
     *,
     collector: dict[str, Any] | None = None,
     detect: dict[str, Any] | None = None,
+    store: dict[str, Any] | None = None,
 ) -> Path:
     """A daemon config in tmp: store and fresh key in tmp, the registry from apps_dir."""
     key = tmp / "pseudonym.key"
     generate_key_file(key)
     cfg: dict[str, Any] = {
         "server": {"listen": "127.0.0.1:0"},
-        "store": {"path": str(tmp / "store.sqlite")},
+        "store": {"path": str(tmp / "store.sqlite"), **(store or {})},
         "pseudonymisation": {"key_file": str(key)},
         "collector": {"max_response_bytes": "16MiB", **(collector or {})},
         "detect": {"interval": 60, **(detect or {})},

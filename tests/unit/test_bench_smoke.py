@@ -30,6 +30,9 @@ EXPECTED = {
         rf"ceiling_events_per_cpu_s={NUM} fraction_of_ceiling={NUM}",
         rf"stages: events=(?P<staged>\d+) decode_us={NUM} normalise_us={NUM} store_us={NUM} "
         rf"total_us={NUM}",
+        rf"dedup: limit_mib={NUM} memory_ids=\d+ memory_bytes_per_id={NUM} disk_ids=\d+ "
+        rf"filter_bytes_per_id={NUM} disk_runs=\d+ seals=\d+ disk_lookups=\d+ "
+        rf"disk_block_reads=\d+",
         rf"hot: func=.+ own_s={NUM} own_pct={NUM}",
         rf"memory: rss_mib={NUM} peak_rss_mib={NUM}",
     ],

@@ -4,6 +4,7 @@ time, keys are the same in every process."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -138,7 +139,7 @@ def test_streaming_merge_keeps_every_entry_in_order(
     )
     assert (np.diff(keys) >= 0).all()
     # no key straddles two blocks, so one block answers for a key
-    for (a, _), (b, _) in zip(blocks, blocks[1:], strict=False):
+    for (a, _), (b, _) in itertools.pairwise(blocks):
         assert a[-1] < b[0]
     assert db.execute("SELECT COUNT(*) FROM id_runs").fetchone()[0] == 1
     store.close()
@@ -181,7 +182,7 @@ def test_a_failed_seal_keeps_the_ids_in_memory_and_exact(
                 assert ingested(store, page(k)) == (2000, 0)
         assert store.dedup_size().seal_failures > 0 and "moving ids to disk failed" in caplog.text
         assert store.dedup_size().disk_ids == 0
-        assert ingested(store, page(0)[:3] + ["n"]) == (1, 3)
+        assert ingested(store, [*page(0)[:3], "n"]) == (1, 3)
         ingested(store, ["m"])  # seals now
         assert store.dedup_size().disk_ids > 0
         assert ingested(store, page(0)[:3] + page(29)[-3:]) == (0, 6)
@@ -211,7 +212,7 @@ def test_disk_runs_cover_contiguous_spans(tmp_path: Path) -> None:
             ingested(store, page(k, 1000))
         spans = store._db.execute("SELECT lo, hi FROM id_runs ORDER BY lo").fetchall()
         assert spans[0][0] == 1
-        assert all(a[1] + 1 == b[0] for a, b in zip(spans, spans[1:], strict=False))
+        assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(spans))
         sealed = store._db.execute("SELECT ids_sealed_seq FROM apps").fetchone()[0]
         assert spans[-1][1] == sealed
         assert len(spans) < 12  # merged as they came
