@@ -56,6 +56,23 @@ def test_keys_are_the_same_in_another_process() -> None:
     assert id_keys(["p1-5"]).tolist() == id_keys(["p1-5", "p1-1999" * 5]).tolist()[:1]
 
 
+def test_an_id_has_one_key_whatever_the_page_around_it() -> None:
+    # pages of one length (read from one buffer), of mixed lengths, with non-ASCII and
+    # with NUL bytes (each id encoded on its own): always the key the id has alone
+    pool = [
+        "", "a", "ab" * 4, "x" * 8, "y" * 9, "é", "中文id-1", "a\0b", "z" * 40,
+        *(f"20758-{i:05d}" for i in range(50)), *(f"e{i}" for i in range(50)),
+    ]
+    alone = {i: id_keys([i]).tolist()[0] for i in pool}
+    assert len(set(alone.values())) == len(pool)
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        ids = [str(i) for i in rng.choice(pool, size=int(rng.integers(1, 40)))]
+        assert id_keys(ids).tolist() == [alone[i] for i in ids]
+    same_length = [f"20758-{i:05d}" for i in range(50)]
+    assert id_keys(same_length).tolist() == [alone[i] for i in same_length]
+
+
 def test_ids_moved_to_disk_stay_duplicates_and_the_bound_holds(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.sqlite", dedup_memory=LIMIT)
     try:

@@ -46,36 +46,62 @@ Slots = tuple[np.ndarray, np.ndarray]
 
 
 def id_keys(ids: list[str]) -> np.ndarray:
-    """The stable 64-bit keys of `ids` (int64): each id's UTF-8 bytes read as 64-bit
-    words (the last zero-padded), folded by multiply-xor and mixed (SplitMix64's
-    finaliser); an id's key does not depend on the ids beside it. Ids differing only by
-    trailing NUL bytes share a key (the ids decide)."""
-    if not ids:
+    """The stable 64-bit keys of `ids` (int64): each id's UTF-8 bytes read as 64-bit words
+    (zero-padded; zero words at the end do not count, but the first always does), folded
+    by multiply-xor and mixed (SplitMix64's finaliser). An id's key does not depend on the
+    ids beside it. Ids differing only by NUL bytes at the end share a key (the ids
+    decide)."""
+    n = len(ids)
+    if not n:
         return np.empty(0, dtype=np.int64)
-    try:
-        fixed = np.array(ids, dtype="S")  # ASCII: numpy encodes in C
-    except UnicodeEncodeError:
-        fixed = np.array([i.encode() for i in ids], dtype="S")
-    width = fixed.dtype.itemsize
-    matrix = fixed.view(np.uint8).reshape(len(ids), width)
-    if width % 8:
-        matrix = np.pad(matrix, ((0, 0), (0, 8 - width % 8)))
-    words = np.ascontiguousarray(matrix).view("<u8")
-    # an id's words end at its last nonzero one (the first, for ""), whatever the longest
-    # id beside it
-    n_words = words.shape[1]
-    last = np.where(words != 0, np.arange(n_words), 0).max(axis=1) if n_words > 1 else None
-    h = np.full(len(ids), 0x243F6A8885A308D3, dtype=np.uint64)
-    for j in range(n_words):
+    words = _id_words(ids)
+    h = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
+    last = None
+    if words.shape[1] > 1 and not words[:, -1].all():  # ids of several lengths
+        last = np.where(words != 0, np.arange(words.shape[1]), 0).max(axis=1)
+    for j in range(words.shape[1]):
         step = (h ^ words[:, j]) * _MULT
         step ^= step >> np.uint64(29)
-        h = step if last is None or j <= last.min() else np.where(last >= j, step, h)
+        h = step if last is None else np.where(last >= j, step, h)
     h ^= h >> np.uint64(30)
     h *= _MIX1
     h ^= h >> np.uint64(27)
     h *= _MIX2
     h ^= h >> np.uint64(31)
     return h.view(np.int64)
+
+
+def _id_words(ids: list[str]) -> np.ndarray:
+    """The ids' UTF-8 bytes as rows of 64-bit words, zero-padded to the longest (and
+    without the all-zero word columns at the end, the first kept). One join and one
+    encode for the page; ids of one length are then rows of that buffer as they are."""
+    n = len(ids)
+    buf = np.frombuffer(("\0".join(ids) + "\0").encode(), dtype=np.uint8)
+    ends = np.flatnonzero(buf == 0)
+    if len(ends) != n:  # an id holds NUL bytes: each id on its own
+        fixed = np.array([i.encode() for i in ids], dtype="S")
+        matrix = fixed.view(np.uint8).reshape(n, fixed.dtype.itemsize)
+    else:
+        stride = int(ends[0]) + 1
+        if len(buf) == n * stride and (n == 1 or (np.diff(ends) == stride).all()):
+            matrix = buf.reshape(n, stride)  # one length (the NUL after each is padding)
+        else:
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            lengths = ends - starts
+            cols = np.arange(int(lengths.max()) + 1)
+            at = starts[:, None] + cols
+            matrix = np.where(cols < lengths[:, None], buf[np.minimum(at, len(buf) - 1)], 0)
+            matrix = matrix.astype(np.uint8)
+    width = matrix.shape[1]
+    if width % 8:
+        padded = np.zeros((n, width + 8 - width % 8), dtype=np.uint8)
+        padded[:, :width] = matrix
+        matrix = padded
+    words = np.ascontiguousarray(matrix).view("<u8")
+    used = words.shape[1]
+    while used > 1 and not words[:, used - 1].any():
+        used -= 1
+    return words[:, :used]
 
 
 class Bloom:
