@@ -234,7 +234,9 @@ def test_a_version_2_store_has_its_id_rows_moved(
         assert version.fetchone()[0] == str(SCHEMA_VERSION)
         assert ingested(store, ["kept", "v0", "v9", "fresh"]) == (1, 3)
         assert store.dedup_size().memory_ids == 1 and store.dedup_size().disk_ids == 11
-        assert store.dedup_size().disk_lookups == 3
+        # "kept" and "v0" share their moved row (the ids of a day in key order): one
+        # lookup finds both, "v9" needs its own
+        assert store.dedup_size().disk_lookups == 2
     finally:
         store.close()
 

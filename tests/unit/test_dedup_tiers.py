@@ -87,8 +87,11 @@ def test_ids_moved_to_disk_stay_duplicates_and_the_bound_holds(tmp_path: Path) -
         sealed = store._db.execute("SELECT ids_sealed_seq FROM apps").fetchone()[0]
         assert sealed >= 2
         again = page(0)[::7] + page(20)[::11] + page(39)[::13] + ["new1", "new2"]
+        before = store.dedup_size().disk_lookups
         assert ingested(store, again) == (2, len(again) - 2)
-        assert store.dedup_size().disk_lookups >= len(page(0)[::7])
+        # a lookup finds an id's batch, whose other ids then need none: 286 ids of page 0
+        # cost one (and false "maybe"s of the two new ids one each at most)
+        assert 1 <= store.dedup_size().disk_lookups - before <= 4
         assert sorted(store.events("x", 0).ids[-2:]) == ["new1", "new2"]
     finally:
         store.close()

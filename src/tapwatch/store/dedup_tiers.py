@@ -156,22 +156,34 @@ class DedupTiers:
         candidate = maybe.copy()
         candidate[order[1:][repeats]] = True
         candidate[order[:-1][repeats]] = True
-        batches = recent.batches_of(keys[in_memory])
-        if on_disk.any():
-            found, reads = disk.batches_of(db, keys[on_disk])
-            self.size.disk_lookups += int(on_disk.sum())
-            self.size.disk_block_reads += reads
-            batches = np.union1d(batches, found)
         ids = events.ids
         rows = np.flatnonzero(candidate).tolist()
-        seen: set[str] = set()
-        if len(batches):
-            wanted = {ids[i] for i in rows}
+        wanted = {ids[i] for i in rows}
+        seen: set[str] = set()  # the wanted ids found stored
+        read: set[int] = set()
+
+        def read_batches(seqs: np.ndarray) -> None:
+            """Read the named batches' ids (those not read yet); note the wanted ones."""
+            new = [s for s in seqs.tolist() if s not in read]
+            if not new:
+                return
+            read.update(new)
             for (body,) in db.execute(
                 "SELECT ids FROM event_id_batches WHERE seq IN (SELECT value FROM json_each(?))",
-                (_ids_enc.encode(batches.tolist()).decode(),),
+                (_ids_enc.encode(new).decode(),),
             ):
                 seen.update(wanted.intersection(_ids_dec.decode(body)))
+
+        read_batches(recent.batches_of(keys[in_memory]))
+        # on disk, a key at a time in page order, skipping ids a batch read already holds:
+        # a page sent again (its ids in one or two stored batches) costs a lookup or two
+        for i in np.flatnonzero(on_disk).tolist():
+            if ids[i] in seen:
+                continue
+            found, reads = disk.batches_of(db, keys[i : i + 1])
+            self.size.disk_lookups += 1
+            self.size.disk_block_reads += reads
+            read_batches(found)
         keep = np.ones(len(events), dtype=bool)
         for i in rows:
             if ids[i] in seen:
