@@ -206,8 +206,9 @@ class IdIndex:
 
     def batches_of(self, keys: np.ndarray) -> np.ndarray:
         """The seqs of the batches holding a stored key equal to one of `keys` (unique)."""
+        q = np.unique(keys)
         runs = zip(self._keys, self._seqs, strict=True)
-        found = [seqs_of_keys(run, seqs, keys) for run, seqs in runs]
+        found = [seqs_of_keys(run, seqs, q) for run, seqs in runs]
         return np.unique(np.concatenate([np.empty(0, np.int64), *found])) + (self._base or 0)
 
     def add(
@@ -292,12 +293,11 @@ class IdIndex:
             self._bloom.fill_keys(run)
 
 
-def seqs_of_keys(run: np.ndarray, seqs: np.ndarray, keys: np.ndarray) -> np.ndarray:
+def seqs_of_keys(run: np.ndarray, seqs: np.ndarray, q: np.ndarray) -> np.ndarray:
     """The seqs (int64, as stored) of the entries of a sorted run whose key is one of
-    `keys`, every entry of a key stored more than once included."""
-    if not len(run) or not len(keys):
+    `q` (sorted, unique), every entry of a key stored more than once included."""
+    if not len(run) or not len(q):
         return np.empty(0, np.int64)
-    q = np.unique(keys)
     lo = np.searchsorted(run, q)
     hi = np.searchsorted(run, q, "right")
     n = hi - lo

@@ -82,7 +82,7 @@ class DiskTier:
                     reads += 1
                     blocks[row[0]] = _block(row[1], row[2], r.lo)
             for run_keys, run_seqs in blocks.values():
-                found.append(seqs_of_keys(run_keys, run_seqs, keys))
+                found.append(seqs_of_keys(run_keys, run_seqs, np.array(q, dtype=np.int64)))
         return np.unique(np.concatenate(found)), reads
 
 

@@ -174,7 +174,8 @@ class DedupTiers:
             ):
                 seen.update(wanted.intersection(_ids_dec.decode(body)))
 
-        read_batches(recent.batches_of(keys[in_memory]))
+        if in_memory.any():
+            read_batches(recent.batches_of(keys[in_memory]))
         # on disk, a key at a time in page order, skipping ids a batch read already holds:
         # a page sent again (its ids in one or two stored batches) costs a lookup or two
         for i in np.flatnonzero(on_disk).tolist():
