@@ -23,6 +23,8 @@ About 15-17 bytes a key in all (8 the key, 4 its seq, 2-3 the filter).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 #: runs of one size merged at once into a run of the next size
@@ -43,6 +45,8 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 #: keys' filter words and the bits each sets in its word
 Slots = tuple[np.ndarray, np.ndarray]
+#: sorted keys and their batch seqs (int64), a piece of a run
+Piece = tuple[np.ndarray, np.ndarray]
 
 
 def id_keys(ids: list[str]) -> np.ndarray:
@@ -230,15 +234,36 @@ class IdIndex:
             self._bloom.fill((slots[0][order], slots[1][order]))
         self._merge()
 
-    def keys_upto(self, seq: int) -> tuple[np.ndarray, np.ndarray]:
-        """The keys of the batches up to `seq`, sorted, and their seqs (for the disk tier)."""
-        keys = np.concatenate([np.empty(0, np.int64), *self._keys])
-        seqs = np.concatenate([np.empty(0, np.int64), *self._seqs]).astype(np.int64)
-        seqs += self._base or 0
-        take = seqs <= seq
-        keys, seqs = keys[take], seqs[take]
-        order = np.argsort(keys, kind="stable")
-        return keys[order], seqs[order]
+    def oldest_runs(self, share: float) -> list[tuple[int, int, Iterator[Piece]]]:
+        """The oldest runs holding at least `share` of the keys (one at least), each as its
+        newest batch seq, its keys and its (keys, seqs) in sorted pieces, for the disk
+        tier. The runs hold consecutive batches, oldest first: the batches up to a seq."""
+        taken: list[tuple[int, int, Iterator[Piece]]] = []
+        n = 0
+        for i, run in enumerate(self._keys):
+            if taken and n >= share * self._n:
+                break
+            newest = int(self._seqs[i].max()) + (self._base or 0)
+            taken.append((newest, len(run), self._pieces(i)))
+            n += len(run)
+        return taken
+
+    def drop_oldest(self, runs: int) -> None:
+        """Let go of the oldest `runs` runs (now on disk), the filter refilled."""
+        del self._keys[:runs], self._seqs[:runs]
+        self._n = sum(map(len, self._keys))
+        self._size_filter(int(_GROWTH * self._n))
+
+    def _pieces(self, i: int) -> Iterator[Piece]:
+        """Run i's keys and absolute seqs in slices of about FILL_SLICE, each ending
+        where the key changes (no key's entries split)."""
+        keys, seqs, at = self._keys[i], self._seqs[i], 0
+        while at < len(keys):
+            end = min(at + FILL_SLICE, len(keys))
+            if end < len(keys):
+                end = int(np.searchsorted(keys, keys[end - 1], "right"))
+            yield keys[at:end], seqs[at:end].astype(np.int64) + (self._base or 0)
+            at = end
 
     def seqs(self) -> np.ndarray:
         """Every key's batch seq (unsorted)."""

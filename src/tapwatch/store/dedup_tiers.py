@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -31,7 +31,7 @@ import numpy as np
 
 from tapwatch.columns import EventColumns
 from tapwatch.store import dedup_runs as runs_
-from tapwatch.store.dedup import Bloom, IdIndex, Slots, id_keys
+from tapwatch.store.dedup import Bloom, IdIndex, Piece, Slots, id_keys
 from tapwatch.store.dedup_runs import MIN_FILTER_KEYS, DiskTier
 
 log = logging.getLogger("tapwatch.store")
@@ -221,45 +221,52 @@ class DedupTiers:
                 return
 
     def _seal(self, tx: Transaction, pk: int) -> None:
-        """Move the older SEAL_SHARE of the app's memory tier (whole batches) into a run,
-        in one transaction; the memory tier lets them go after its commit."""
+        """Move the memory tier's oldest runs (at least SEAL_SHARE of its ids: batches up
+        to a seq) to disk as runs of their own, in one transaction (merged there a block
+        at a time), their keys into the filter; the memory tier lets them go after the
+        commit."""
         recent, disk = self._recent[pk], self._disk[pk]
-        seqs = np.sort(recent.seqs())
-        cut = int(seqs[min(int(len(seqs) * _SEAL_SHARE), len(seqs) - 1)])
-        keys, key_seqs = recent.keys_upto(cut)
+        sealing = recent.oldest_runs(_SEAL_SHARE)
+        filled = disk.filled + sum(n for _hi, n, _pieces in sealing)
+        capacity = self._filter_capacity(disk, filled)
+        runs, lo = list(disk.runs), self._sealed[pk] + 1
         with tx() as db:
-            run = runs_.write_run(db, pk, self._sealed[pk] + 1, cut, iter([(keys, key_seqs)]))
-            runs = runs_.compacted(db, pk, [*disk.runs, run] if run else disk.runs)
-            tier = self._with_keys(db, pk, disk, runs, keys)
+            for hi, _n, pieces in sealing:
+                if capacity is None:  # no new filter: the keys' bits go into this one
+                    pieces = _filling(disk.bloom, pieces)
+                run = runs_.write_run(db, pk, lo, hi, pieces)
+                if run is not None:
+                    runs.append(run)
+                lo = hi + 1
+            runs = runs_.compacted(db, pk, runs)
+            if capacity is None:
+                tier = DiskTier(runs, disk.bloom, filled)
+            else:
+                bloom = runs_.filled_bloom(db, runs, capacity)
+                tier = DiskTier(runs, bloom, sum(r.n for r in runs))
             runs_.save_filter(db, pk, tier)
-            db.execute("UPDATE apps SET ids_sealed_seq=? WHERE pk=?", (cut, pk))
+            db.execute("UPDATE apps SET ids_sealed_seq=? WHERE pk=?", (lo - 1, pk))
             epoch = self._bump(db)
-        self._disk[pk], self._sealed[pk] = tier, cut
+        self._disk[pk], self._sealed[pk] = tier, lo - 1
         self._seen = (self._seen[0], epoch)
-        recent.forget(np.unique(key_seqs))
+        recent.drop_oldest(len(sealing))
         self.size.seals += 1
         self._recount(pk)
 
-    def _with_keys(
-        self, db: sqlite3.Connection, pk: int, disk: DiskTier, runs: list[runs_.Run],
-        keys: np.ndarray,
-    ) -> DiskTier:
-        """The app's disk tier with `keys` added to its filter: grown (refilled from the
-        runs) while there is room in the filters' half of the limit, else filled fuller."""
-        filled = disk.filled + len(keys)
+    def _filter_capacity(self, disk: DiskTier, filled: int) -> int | None:
+        """The capacity of a new filter for the app's disk tier once it holds `filled`
+        keys, or None to keep its filter (it has room for them, or there is no room in the
+        filters' half of the limit for a bigger one: it fills up)."""
         bloom = disk.bloom
-        if bloom is None or filled > bloom.capacity:
-            room = self.limit // 2 - (self.size.filter_bytes - disk.nbytes)
-            capacity = max(2 * filled, MIN_FILTER_KEYS)
-            while Bloom.nbytes_for(capacity) > room and capacity > MIN_FILTER_KEYS:
-                capacity //= 2
-            if bloom is None or Bloom.nbytes_for(capacity) > bloom.nbytes:
-                bloom = runs_.filled_bloom(db, runs, capacity)
-                return DiskTier(runs, bloom, sum(r.n for r in runs))
-        # no room to grow: the bits go into the filter in place (a transaction that fails
-        # after this leaves bits of keys not stored: false "maybe"s, never a miss)
-        bloom.fill_keys(keys)
-        return DiskTier(runs, bloom, filled)
+        if bloom is not None and filled <= bloom.capacity:
+            return None
+        room = self.limit // 2 - (self.size.filter_bytes - disk.nbytes)
+        capacity = max(2 * filled, MIN_FILTER_KEYS)
+        while Bloom.nbytes_for(capacity) > room and capacity > MIN_FILTER_KEYS:
+            capacity //= 2
+        if bloom is not None and Bloom.nbytes_for(capacity) <= bloom.nbytes:
+            return None
+        return capacity
 
     @staticmethod
     def _bump(db: sqlite3.Connection) -> int:
@@ -361,3 +368,12 @@ class DedupTiers:
             s.filter_bytes += now[2] - before[2]
             s.disk_ids += now[3] - before[3]
             s.disk_runs += now[4] - before[4]
+
+
+def _filling(bloom: Bloom | None, pieces: Iterator[Piece]) -> Iterator[Piece]:
+    """`pieces` as they are, their keys' bits set in `bloom` on the way (in place: a
+    transaction that fails after leaves bits of keys not stored, false "maybe"s only)."""
+    for keys, seqs in pieces:
+        if bloom is not None:
+            bloom.fill(bloom.slots(keys))
+        yield keys, seqs
