@@ -265,11 +265,6 @@ class IdIndex:
             yield keys[at:end], seqs[at:end].astype(np.int64) + (self._base or 0)
             at = end
 
-    def seqs(self) -> np.ndarray:
-        """Every key's batch seq (unsorted)."""
-        offsets = np.concatenate([np.empty(0, np.int64), *self._seqs]).astype(np.int64)
-        return offsets + (self._base or 0)
-
     def forget(self, seqs: np.ndarray) -> None:
         """Let go of the keys of the batches `seqs` (pruned, or moved to disk), and refill
         the filter from the keys left (else their bits would stay, as false "maybe"s)."""

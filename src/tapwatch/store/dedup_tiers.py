@@ -158,12 +158,31 @@ class DedupTiers:
         candidate[order[:-1][repeats]] = True
         ids = events.ids
         rows = np.flatnonzero(candidate).tolist()
+        seen = self._stored_among(db, recent, disk, ids, keys, rows, in_memory, on_disk)
+        keep = np.ones(len(events), dtype=bool)
+        for i in rows:
+            if ids[i] in seen:
+                keep[i] = False
+            else:
+                seen.add(ids[i])
+        if keep.all():
+            return events, keys, slots, order
+        fresh = events.select(np.flatnonzero(keep))
+        return fresh, keys[keep], (slots[0][keep], slots[1][keep]), None
+
+    def _stored_among(
+        self, db: sqlite3.Connection, recent: IdIndex, disk: DiskTier, ids: list[str],
+        keys: np.ndarray, rows: list[int], in_memory: np.ndarray, on_disk: np.ndarray,
+    ) -> set[str]:
+        """Which ids of `rows` are stored: the batches the memory tier names are read,
+        then the disk tier is asked a key at a time in page order, skipping ids a batch
+        read already holds (a page sent again, its ids in one or two stored batches,
+        costs a lookup or two)."""
         wanted = {ids[i] for i in rows}
-        seen: set[str] = set()  # the wanted ids found stored
+        seen: set[str] = set()
         read: set[int] = set()
 
         def read_batches(seqs: np.ndarray) -> None:
-            """Read the named batches' ids (those not read yet); note the wanted ones."""
             new = [s for s in seqs.tolist() if s not in read]
             if not new:
                 return
@@ -176,8 +195,6 @@ class DedupTiers:
 
         if in_memory.any():
             read_batches(recent.batches_of(keys[in_memory]))
-        # on disk, a key at a time in page order, skipping ids a batch read already holds:
-        # a page sent again (its ids in one or two stored batches) costs a lookup or two
         for i in np.flatnonzero(on_disk).tolist():
             if ids[i] in seen:
                 continue
@@ -185,16 +202,7 @@ class DedupTiers:
             self.size.disk_lookups += 1
             self.size.disk_block_reads += reads
             read_batches(found)
-        keep = np.ones(len(events), dtype=bool)
-        for i in rows:
-            if ids[i] in seen:
-                keep[i] = False
-            else:
-                seen.add(ids[i])
-        if keep.all():
-            return events, keys, slots, order
-        fresh = events.select(np.flatnonzero(keep))
-        return fresh, keys[keep], (slots[0][keep], slots[1][keep]), None
+        return seen
 
     def stored(
         self, pk: int, keys: np.ndarray, seq: int, slots: Slots, order: np.ndarray | None
