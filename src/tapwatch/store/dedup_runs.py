@@ -67,22 +67,29 @@ class DiskTier:
 
     def batches_of(self, db: sqlite3.Connection, keys: np.ndarray) -> tuple[np.ndarray, int]:
         """The seqs of the batches holding a key equal to one of `keys`, and the blocks
-        read to find them."""
+        read to find them (a block's keys first; its seqs only where one matches)."""
         found, reads = [np.empty(0, np.int64)], 0
-        q = np.unique(keys).tolist()
+        q = np.unique(keys)
         for r in self.runs:
-            blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-            for key in q:
+            firsts: set[int] = set()
+            for key in q.tolist():
                 row = db.execute(
-                    "SELECT first_key, keys, seqs FROM id_run_blocks WHERE run=? AND "
-                    "first_key<=? ORDER BY first_key DESC LIMIT 1",
+                    "SELECT first_key, keys FROM id_run_blocks WHERE run=? AND first_key<=? "
+                    "ORDER BY first_key DESC LIMIT 1",
                     (r.run, key),
                 ).fetchone()
-                if row is not None and row[0] not in blocks:
-                    reads += 1
-                    blocks[row[0]] = _block(row[1], row[2], r.lo)
-            for run_keys, run_seqs in blocks.values():
-                found.append(seqs_of_keys(run_keys, run_seqs, np.array(q, dtype=np.int64)))
+                if row is None or row[0] in firsts:
+                    continue
+                firsts.add(row[0])
+                reads += 1
+                block_keys = np.frombuffer(row[1], dtype=np.int64)
+                at = np.searchsorted(block_keys, q)
+                if not (block_keys[np.minimum(at, len(block_keys) - 1)] == q).any():
+                    continue  # a false "maybe" of the filter: no seqs to read
+                (seqs,) = db.execute(
+                    "SELECT seqs FROM id_run_blocks WHERE run=? AND first_key=?", (r.run, row[0])
+                ).fetchone()
+                found.append(seqs_of_keys(*_block(row[1], seqs, r.lo), q))
         return np.unique(np.concatenate(found)), reads
 
 

@@ -60,7 +60,8 @@ class DedupSize:
     memory_ids: int = 0
     disk_ids: int = 0
     disk_runs: int = 0
-    disk_lookups: int = 0  # keys that passed a disk tier's filter (looked up in its runs)
+    #: ids looked up in the runs (passed the filter, and no batch read so far holds them)
+    disk_lookups: int = 0
     disk_block_reads: int = 0
     seals: int = 0
     seal_failures: int = 0
@@ -112,7 +113,7 @@ class DedupTiers:
             index = IdIndex(joined, np.repeat(np.array(seqs, np.int64), counts))
         disk = runs_.load(db, pk)
         room = self.limit // 2 - self.size.filter_bytes
-        while disk.bloom is not None and disk.nbytes > max(room, 8 * MIN_FILTER_KEYS // 4):
+        while disk.bloom is not None and disk.nbytes > max(room, Bloom.nbytes_for(MIN_FILTER_KEYS)):
             disk.bloom = disk.bloom.folded()  # a smaller limit than the filter was made for
         self._recent[pk], self._disk[pk], self._sealed[pk] = index, disk, sealed
         self._recount(pk)
