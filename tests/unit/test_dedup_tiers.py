@@ -249,3 +249,55 @@ def test_the_memory_limit_is_a_size_of_at_least_a_mebibyte() -> None:
     assert StoreConfig(dedup_memory="256MiB").dedup_memory == 256 * 2**20
     with pytest.raises(ValidationError, match="greater than or equal to 1048576"):
         StoreConfig(dedup_memory="100KiB")
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+from tapwatch.columns import EventColumns
+from tapwatch.store import dedup_runs
+from tapwatch.events import Event, EventType
+from tapwatch.store.sqlite import IngestBatch, Store
+if sys.argv[2] == "in_seal":  # die inside a seal's transaction, its run written
+    def die(*args):
+        os.kill(os.getpid(), signal.SIGKILL)
+    dedup_runs.compacted = die
+store = Store(sys.argv[1], dedup_memory=2**20)
+for k in range(10_000):
+    ids = [f"p{k}-{i}" for i in range(2000)]
+    events = [Event(app="x", id=i, ts=1_780_000_000.0, type=EventType.read, account="a")
+              for i in ids]
+    store.ingest("x", IngestBatch(events=EventColumns.from_events(events)), 1_780_000_000.0)
+    print(k, store.dedup_size().seals, flush=True)
+"""
+
+
+def test_kill_9_while_ids_move_to_disk_loses_nothing_and_counts_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    # a writer that seals every few pages is killed at three points; each time the store
+    # must know every stored id (as a duplicate) and hold each once. Each writer starts
+    # again from page 0: the pages stored before the kill come back as duplicates
+    path = tmp_path / "s.sqlite"
+    for kill_after in (23, 41, 64, -1):
+        how = "in_seal" if kill_after < 0 else "from_outside"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _KILLED_WRITER, str(path), how],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if int(line.split()[0]) >= kill_after >= 0:
+                break
+        proc.kill()  # SIGKILL: in the middle of whatever the next page was doing
+        assert proc.wait() == -9
+        store = Store(path, dedup_memory=2**20)
+        try:
+            stored = store.events("x", 0).ids
+            assert len(stored) == len(set(stored))
+            view = store._db.execute("SELECT COUNT(*) FROM event_ids").fetchone()[0]
+            assert view == len(stored)
+            again = stored[::97]
+            assert ingested(store, [*again, f"fresh{kill_after}"]) == (1, len(again))
+            assert store.dedup_size().disk_ids > 0
+        finally:
+            store.close()
