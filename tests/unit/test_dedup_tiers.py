@@ -301,3 +301,19 @@ def test_kill_9_while_ids_move_to_disk_loses_nothing_and_counts_nothing_twice(
             assert store.dedup_size().disk_ids > 0
         finally:
             store.close()
+
+
+def test_a_limit_too_small_for_the_fleet_is_said_once_and_seals_nothing_tiny(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(tmp_path / "s.sqlite", dedup_memory=LIMIT)
+    try:
+        with caplog.at_level("WARNING", logger="tapwatch.store"):
+            for a in range(600):  # 600 apps of 300 ids: ~1.4 MiB of small memory tiers
+                assert ingested(store, page(a, 300), app=f"app{a}") == (300, 0)
+        size = store.dedup_size()
+        assert size.seals == 0 and size.memory_ids == 180_000
+        assert caplog.text.count("store.dedup_memory (1 MiB) is too small for") == 1
+        assert ingested(store, page(7, 300)[:5], app="app7") == (0, 5)
+    finally:
+        store.close()

@@ -31,8 +31,9 @@ import numpy as np
 FAN_IN = 8
 #: Bloom filter words per key at full capacity (64 bits a word: 16 bits a key)
 WORDS_PER_KEY = 0.25
-#: the memory tier's smallest filter, in keys (a fleet of small apps keeps small filters)
-_MIN_CAPACITY = 1 << 12
+#: the memory tier's smallest filter, in keys (512 bytes: a fleet of thousands of small apps
+#: keeps its filters well within the limit)
+_MIN_CAPACITY = 1 << 8
 #: a full filter is made anew for this many times the keys it holds
 _GROWTH = 1.5
 _U32_MAX = 2**32 - 1

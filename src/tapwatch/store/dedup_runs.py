@@ -30,7 +30,7 @@ from tapwatch.store.dedup import FAN_IN, Bloom, seqs_of_keys
 #: keys in a run's block (12 KiB a block: 8 bytes a key, 4 its seq)
 BLOCK_KEYS = 1024
 #: the disk tier's smallest filter, in keys
-MIN_FILTER_KEYS = 1 << 12
+MIN_FILTER_KEYS = 1 << 10
 
 
 @dataclass(slots=True, frozen=True)

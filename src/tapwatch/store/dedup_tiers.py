@@ -40,6 +40,9 @@ log = logging.getLogger("tapwatch.store")
 DEFAULT_MEMORY = 64 * 2**20
 #: share of an app's memory tier (by ids, its oldest batches) sealed when the limit is hit
 _SEAL_SHARE = 0.75
+#: a memory tier smaller than this is not sealed (its run would be tiny): the limit is
+#: then too small for the fleet, which is logged
+_SEAL_MIN_IDS = 4096
 #: a run is rewritten without its pruned keys once this share of it is dead; the filter
 #: is refilled when this share of the keys it holds are gone
 _DEAD_SHARE = 0.25
@@ -82,6 +85,7 @@ class DedupTiers:
         #: each loaded app's part of `size`: memory tier bytes and ids, filter bytes, disk
         #: ids, runs
         self._parts: dict[int, tuple[int, int, int, int, int]] = {}
+        self._warned_small = False
 
     # -- loading ---------------------------------------------------------------------
 
@@ -220,7 +224,13 @@ class DedupTiers:
         biggest first); a failed seal is logged and tried again after the next ingest."""
         while self.size.memory_tier_bytes > self.limit // 2 and self._recent:
             pk = max(self._recent, key=lambda p: self._recent[p].nbytes)
-            if not len(self._recent[pk]):
+            if len(self._recent[pk]) < _SEAL_MIN_IDS:
+                if not self._warned_small:  # the fleet's smallest tiers fill it: say so once
+                    self._warned_small = True
+                    log.warning(
+                        "de-duplication: store.dedup_memory (%d MiB) is too small for %d "
+                        "apps' recent ids; raise it", self.limit >> 20, len(self._recent),
+                    )
                 return
             try:
                 self._seal(tx, pk)
