@@ -20,7 +20,13 @@ from tapwatch.detectors.bulk_checkin.linking import Ring
 from tapwatch.detectors.bulk_checkin.places import Surroundings
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import RULE_CHECKIN, Measures, Signal
-from tapwatch.detectors.bulk_checkin.travel import Stay, came_from, travel_signals, went_to
+from tapwatch.detectors.bulk_checkin.travel import (
+    Stay,
+    came_from,
+    day_apart,
+    travel_signals,
+    went_to,
+)
 from tapwatch.detectors.geo import distance_m
 from tapwatch.detectors.stats import local_day_and_second, local_days
 from tapwatch.events import EventType
@@ -92,6 +98,7 @@ def presence_signals(
     here_t, here_a, here_ck = [], [], []  # the accounts' other activity at the place
     never = seen_on_own = borrowed = stayed = 0
     came: list[tuple[float, float]] = []  # where each account's phone came from, on its own
+    by_day: list[tuple[float, float, float]] = []  # where and when it was hours before
     gone: list[tuple[float, float]] = []  # where it went next
     gone_late: list[tuple[float, float]] = []  # the same, after the group's stay
     afterwards: list[tuple[int, np.ndarray, np.ndarray]] = []  # phone rows, times here
@@ -117,9 +124,12 @@ def presence_signals(
         # bag at its last stop, a patrol at its last checkpoint), not its owner using it:
         # coming is looked for before the group formed.
         grouped = ctx.in_burst[on_ring_phone]
-        away = came_from(win, ring, a, on_ring_phone, grouped, s)
-        if away is not None:
-            came.append(away)
+        row = came_from(win, ring, a, on_ring_phone, grouped, s)
+        if row is not None:
+            came.append((float(win.lat[row]), float(win.lon[row])))
+        row = came_from(win, ring, a, on_ring_phone, grouped, s, s.leave_s, s.day_apart_s)
+        if row is not None:  # at work or school, hours before
+            by_day.append((float(win.lat[row]), float(win.lon[row]), float(win.ts[row])))
         at = other[_near_ring(win, ring, other) <= radius]
         afterwards.append((a, on_ring_phone, win.ts[at]))
         never += at.size == 0
@@ -133,12 +143,12 @@ def presence_signals(
     stayed_on = bool(ends)  # the group was at the place again hours later the same day
     for a, on_ring_phone, here in afterwards:
         stay = Stay(ends, here)
-        away = went_to(win, ring, a, on_ring_phone, stay, s)
-        if away is not None:
-            gone.append(away)
-        away = went_to(win, ring, a, on_ring_phone, stay, s, after_stay=True)
-        if away is not None:
-            gone_late.append(away)
+        row = went_to(win, ring, a, on_ring_phone, stay, s)
+        if row is not None:
+            gone.append((float(win.lat[row]), float(win.lon[row])))
+        row = went_to(win, ring, a, on_ring_phone, stay, s, after_stay=True)
+        if row is not None:
+            gone_late.append((float(win.lat[row]), float(win.lon[row])))
     n = len(ring.accounts)
     solo = _belonging(
         np.concatenate(here_t), np.concatenate(here_a), np.concatenate(here_ck), ring, s
@@ -146,6 +156,7 @@ def presence_signals(
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
     return [
         *travel_signals(came, gone, gone_late, n, one_hand, stayed_on, s),
+        day_apart(by_day, n, one_hand, s),
         _share(
             "people_stay",
             stayed,

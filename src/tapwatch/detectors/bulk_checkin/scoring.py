@@ -77,6 +77,7 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
     presence = presence_signals(inp, ring, ctx, s, m, one_hand)
     if one_hand:
         _one_server(tempo, presence)
+    _place_network(shared, presence)
     signals = [*tempo, *shared, *presence, *repeat]
     return round(1.0 - min(_doubt(base, signals), 1.0), 3), signals, m
 
@@ -95,6 +96,23 @@ def _one_server(tempo: list[Signal], presence: list[Signal]) -> None:
             g.text += (
                 f"; not counted: the phones came or went with their owners "
                 f"({', '.join(with_owners)}), so the pace is one server's, not one holder's"
+            )
+
+
+def _place_network(shared: list[Signal], presence: list[Signal]) -> None:
+    """A shared network says the phones were kept together (a bag on one hotspot, spare
+    phones on an office's Wi-Fi). Phones that spent the day apart, each with its owner
+    kilometres from the others (`day_apart`: a family home from work and school), were
+    not kept together: the network they share is the place's, which anyone there joins,
+    and is then no evidence of a bag."""
+    if not any(g.present and g.code == "day_apart" for g in presence):
+        return
+    for g in shared:
+        if g.present and g.code == "shared_network":
+            g.present = False
+            g.text += (
+                "; not counted: the phones spent the day apart, each with its owner "
+                "(day_apart), so the network is the place's, not a bag's"
             )
 
 

@@ -174,6 +174,36 @@ class Settings(BaseModel):
         "many seconds after (or before), at a pace one can travel, left with (or came with) "
         "its owner.",
     )
+    day_apart_s: float = Field(
+        default=43200.0,
+        gt=0,
+        description="Phones seen over elsewhere_m away, kilometres apart from each other, "
+        "between leave_s and this many seconds before their check-in (a day at work or "
+        "school) were not kept together: a network they share is the place's (day_apart).",
+    )
+    day_apart_share: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="Share of the accounts, at least, whose phones were seen apart hours "
+        "before, for day_apart (a family's days are all their own; a ring of collected "
+        "phones has a few owners seen about their day).",
+    )
+    round_hop_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Phones seen apart hours before lie along one collector's round when, "
+        "taken in the order they were seen, the mean hop to the next is under this share "
+        "of the median distance between any two (day_apart then does not count).",
+    )
+    weight_day_apart: float = Field(
+        default=0.3,
+        ge=0,
+        lt=1,
+        description="Share of the score put back when the phones spent the day apart "
+        "(day_apart), as counter-evidence of its own.",
+    )
     min_leave: int = Field(
         default=3,
         ge=2,

@@ -43,12 +43,20 @@ _Window = Callable[[int, Burst, np.ndarray, np.ndarray], tuple[np.ndarray, np.nd
 
 
 def came_from(
-    win: EventWindow, ring: Ring, a: int, rows: np.ndarray, grouped: np.ndarray, s: Settings
-) -> tuple[float, float] | None:
-    """The nearest-in-time place over elsewhere_m from the burst where account `a`'s phone
-    (a device it checked in on in the ring) was seen within leave_s before one of its
-    check-ins, no faster than one can travel; None when there is none. `rows` are the
-    account's other located activity on those devices.
+    win: EventWindow,
+    ring: Ring,
+    a: int,
+    rows: np.ndarray,
+    grouped: np.ndarray,
+    s: Settings,
+    since_s: float = 0.0,
+    until_s: float | None = None,
+) -> int | None:
+    """The row, nearest in time, of account `a`'s phone (a device it checked in on in the
+    ring) seen over elsewhere_m from the burst more than `since_s` and at most `until_s`
+    (leave_s unless given) before one of its check-ins, no faster than one can travel;
+    None when there is none. `rows` are the account's other located activity on those
+    devices.
 
     A phone checked in with a group at another spot before (`grouped`: per row, in a
     burst) was still with that group, not with its owner on their own way (a patrol at
@@ -56,10 +64,11 @@ def came_from(
     each within leave_s of the next, and coming is looked for before the first of them,
     in the phone's use on its own."""
     with_group = win.ts[rows][grouped]  # the phone's check-ins with a group elsewhere
+    until_s = s.leave_s if until_s is None else until_s
 
     def before(_i: int, _b: Burst, own: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dt = _formed(with_group, float(own.min()), s.leave_s) - t
-        return dt, (dt > 0) & (dt <= s.leave_s)
+        return dt, (dt > since_s) & (dt <= until_s)
 
     return _nearest_away(win, ring, a, rows, grouped, s, before)
 
@@ -72,7 +81,7 @@ def went_to(
     stay: Stay,
     s: Settings,
     after_stay: bool = False,
-) -> tuple[float, float] | None:
+) -> int | None:
     """As `came_from`, within leave_s after account `a`'s check-ins, measured from the
     end of the stay: when the group was at the place again hours later that day
     (`stay.ends`), a phone seen away after its own last time there (its check-in, or
@@ -108,7 +117,7 @@ def _nearest_away(
     grouped: np.ndarray,
     s: Settings,
     window: _Window,
-) -> tuple[float, float] | None:
+) -> int | None:
     """The fix of the row nearest in time to one of account `a`'s bursts, among those
     `window` counts, not with a group (`grouped`), over elsewhere_m from the burst and no
     faster than one can travel."""
@@ -126,7 +135,7 @@ def _nearest_away(
         ok = ok & ~grouped & (d > s.elsewhere_m) & (d <= s.max_travel_speed_mps * dt)
         if ok.any():
             k = int(np.flatnonzero(ok)[np.argmin(np.abs(dt[ok]))])
-            return float(win.lat[rows[k]]), float(win.lon[rows[k]])
+            return int(rows[k])
     return None
 
 
@@ -196,6 +205,58 @@ def travel_signals(
             after_stay,
         ),
     ]
+
+
+def day_apart(
+    seen_at: list[tuple[float, float, float]], n: int, one_hand: bool, s: Settings
+) -> Signal:
+    """Phones seen hours before their check-in (`seen_at`: lat, lon, time; between leave_s
+    and day_apart_s: a day at work or school), each at a place of its own kilometres from
+    the others: they spent the day apart, with their owners, and were not kept together
+    (a family home in the evening). A collector's round shows the phones apart before
+    too, but one after another along a road: taken in the order they were seen, each is
+    near the one before (`_on_one_round`), and they were gathered, so that does not
+    count. Counter-evidence (people with days of their own), and it says a network the
+    phones share is the place's, not a bag's (`scoring`). Not counted when the timing
+    shows one hand tapped every phone: the phones were then collected from their owners
+    for the check-in."""
+    fixes = [(la, lo) for la, lo, _ in seen_at]
+    apart = _farthest_apart(fixes)
+    seen = len(fixes) >= s.min_leave and len(fixes) / n >= s.day_apart_share
+    seen &= apart >= s.elsewhere_m
+    round_ = seen and _on_one_round(seen_at, s.round_hop_share)
+    return Signal(
+        "day_apart",
+        round(len(fixes) / n, 3),
+        s.day_apart_share,
+        -s.weight_day_apart,
+        seen and not one_hand and not round_,
+        f"{len(fixes)} of {n} phones that checked in were seen over {s.elsewhere_m:.0f} m "
+        f"away {s.leave_s / 3600:g}-{s.day_apart_s / 3600:g} h before, up to "
+        f"{apart / 1000:.1f} km apart from each other (a day apart, each with its owner; a "
+        "bag's phones are kept together)"
+        + (
+            "; not counted: the timing shows one operator tapping every phone, so they "
+            "were collected from their owners"
+            if seen and one_hand
+            else "; not counted: seen one after another along one round, each near the one "
+            "before (a collector's round)"
+            if round_
+            else ""
+        ),
+        None,
+    )
+
+
+def _on_one_round(seen_at: list[tuple[float, float, float]], hop_share: float) -> bool:
+    """Whether places seen at different times lie along one round: taken in time order,
+    the mean hop from each to the next is under `hop_share` of the median distance
+    between any two (a collector going from door to door); people each at a place of
+    their own are as far from the next seen as from any other."""
+    lat, lon, _ = np.array(sorted(seen_at, key=lambda x: x[2])).T
+    hops = distance_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    pair = [distance_m(lat[i + 1 :], lon[i + 1 :], lat[i], lon[i]) for i in range(lat.size - 1)]
+    return float(hops.mean()) < hop_share * float(np.median(np.concatenate(pair)))
 
 
 def _came_together(came: list[tuple[float, float]], n: int, one_hand: bool, s: Settings) -> Signal:
