@@ -1108,6 +1108,37 @@ def meeting(w: World, rng: np.random.Generator, key: str) -> None:
         )
 
 
+def at_desk(
+    w: World,
+    rng: np.random.Generator,
+    person: Person,
+    office: tuple[float, float],
+    xy: np.ndarray,
+    after: tuple[float, float, float],
+    network: str,
+    truth: tuple[str, str],
+) -> None:
+    """`person` reading the app at their desk (`xy` metres from `office`, a fix good to
+    15 m), on the office's Wi-Fi, `after` = (t, lo, hi): between lo and hi seconds after
+    t."""
+    acc, dev, m, _u = person
+    fla, flo = w.fix(rng, *office, float(xy[0]), float(xy[1]), 15.0)
+    ts = after[0] + rng.uniform(after[1], after[2])
+    w.add(
+        ts,
+        acc,
+        fla,
+        flo,
+        15.0,
+        venue=None,
+        device=dev,
+        model=m,
+        network=network,
+        type=EventType.read,
+        truth=truth,
+    )
+
+
 def colleagues(w: World, rng: np.random.Generator, key: str) -> None:
     """5-25 colleagues clocking in at the same door (half the offices: a 1-4 m spot) or
     across a lobby (8-30 m) every workday morning, each at a habitual time of their own
@@ -1130,20 +1161,15 @@ def colleagues(w: World, rng: np.random.Generator, key: str) -> None:
         )
         for i, t in zip(here, times.tolist(), strict=True):
             if rng.random() < later_p:  # at their desk later on
-                acc, dev, m, _u = people[i]
-                fla, flo = w.fix(rng, la, lo, desk[i][0], desk[i][1], 15.0)
-                w.add(
-                    t + rng.uniform(3600, 8 * 3600),
-                    acc,
-                    fla,
-                    flo,
-                    15.0,
-                    venue=None,
-                    device=dev,
-                    model=m,
-                    network=f"{key}-wifi",
-                    type=EventType.read,
-                    truth=("colleagues", f"{key}/day{d}"),
+                at_desk(
+                    w,
+                    rng,
+                    people[i],
+                    (la, lo),
+                    desk[i],
+                    (t, 3600, 8 * 3600),
+                    f"{key}-wifi",
+                    ("colleagues", f"{key}/day{d}"),
                 )
 
 
@@ -1787,20 +1813,15 @@ def carpool(w: World, rng: np.random.Generator, key: str) -> None:
                 w.read(rng, people[i], ts, at, ts, ("carpool", inst))
         for i in range(n):  # at their desks later on
             if rng.random() < desk_p:
-                acc, dev, m, _u = people[i]
-                fla, flo = w.fix(rng, la, lo, float(desk[i][0]), float(desk[i][1]), 15.0)
-                w.add(
-                    float(times[i]) + rng.uniform(1800, 8 * 3600),
-                    acc,
-                    fla,
-                    flo,
-                    15.0,
-                    venue=None,
-                    device=dev,
-                    model=m,
-                    network=f"{key}-office-wifi",
-                    type=EventType.read,
-                    truth=("carpool", inst),
+                at_desk(
+                    w,
+                    rng,
+                    people[i],
+                    (la, lo),
+                    desk[i],
+                    (float(times[i]), 1800, 8 * 3600),
+                    f"{key}-office-wifi",
+                    ("carpool", inst),
                 )
 
 
