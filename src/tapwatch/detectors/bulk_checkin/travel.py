@@ -211,8 +211,9 @@ def day_apart(
     seen_at: list[tuple[float, float, float]], n: int, one_hand: bool, s: Settings
 ) -> Signal:
     """Phones seen hours before their check-in (`seen_at`: lat, lon, time; between leave_s
-    and day_apart_s: a day at work or school), each at a place of its own kilometres from
-    the others: they spent the day apart, with their owners, and were not kept together
+    and day_apart_s: a day at work or school), at places apart (the farthest two over
+    elsewhere_m, and not along one round): they spent the day apart, with their owners,
+    and were not kept together
     (a family home in the evening). A collector's round shows the phones apart before
     too, but one after another along a road: taken in the order they were seen, each is
     near the one before (`_on_one_round`), and they were gathered, so that does not
