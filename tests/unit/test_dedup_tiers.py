@@ -129,9 +129,15 @@ def test_colliding_keys_across_tiers_never_drop_an_event(
             assert ingested(store, page(k)) == (2000, 0)
         assert store.dedup_size().disk_ids > 0
         assert ingested(store, ["p1-3", "p29-1999", "zz", "zzz", "zz"]) == (2, 3)
-        blocks = store._db.execute("SELECT keys FROM id_run_blocks").fetchall()
-        firsts = [np.frombuffer(b, np.int64) for (b,) in blocks]
-        assert all(len(set(k.tolist())) >= 1 for k in firsts)
+        # a key's stretch is never cut between two blocks of a run, and every key
+        # sealed is in one of them
+        runs: dict[int, list[np.ndarray]] = {}
+        for run, b in store._db.execute(
+            "SELECT run, keys FROM id_run_blocks ORDER BY run, first_key"
+        ):
+            runs.setdefault(run, []).append(np.frombuffer(b, np.int64))
+        assert all(a[-1] < b[0] for ks in runs.values() for a, b in itertools.pairwise(ks))
+        assert sum(k.size for ks in runs.values() for k in ks) == store.dedup_size().disk_ids
     finally:
         store.close()
 
