@@ -94,12 +94,14 @@ def _binomial_cdf(k: int, n: int, p: float) -> float:
 def _at_once(b: Burst, s: Settings) -> bool:
     """All at once: every phone within fired_together_s, first to last (software firing
     them, a hand sweeping across phones laid out), or at quick_hand_s a phone or quicker
-    (a hand tapping phones laid out, a pace no group keeps), and at most all_at_once_s a
-    phone either way. A dozen people each tapping their own phone as they reach a post
-    can average a second a phone, but they take ten seconds or more between them."""
-    return b.seconds_per_phone <= s.all_at_once_s and (
-        b.duration_s <= s.fired_together_s or b.seconds_per_phone <= s.quick_hand_s
-    )
+    within quick_hand_max_s (a hand tapping a table's worth of phones laid out, a pace no
+    small group keeps), and at most all_at_once_s a phone either way. A dozen people each
+    tapping their own phone as they reach a post can average a second a phone, but they
+    take ten seconds or more between them; a hall of a hundred answering one call
+    averages under a second a phone, but over its own spread of delays (a minute or
+    more), since a crowd's pace grows with its number and a hand's does not."""
+    quick = b.seconds_per_phone <= s.quick_hand_s and b.duration_s <= s.quick_hand_max_s
+    return b.seconds_per_phone <= s.all_at_once_s and (b.duration_s <= s.fired_together_s or quick)
 
 
 def _steady(b: Burst, s: Settings) -> bool:

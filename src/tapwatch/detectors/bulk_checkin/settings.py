@@ -118,8 +118,16 @@ class Settings(BaseModel):
     quick_hand_s: float = Field(
         default=0.6,
         gt=0,
-        description="Seconds per phone at or under which a burst is 'all at once' however "
-        "long it takes in all: a hand tapping phones laid out, a pace no group keeps.",
+        description="Seconds per phone at or under which a burst is 'all at once' (up to "
+        "quick_hand_max_s in all): a hand tapping phones laid out, a pace no small group keeps.",
+    )
+    quick_hand_max_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest a quick hand's sweep lasts, first to last: a table's worth of "
+        "phones (50 at quick_hand_s) laid out within one hand's reach. A crowd answering one "
+        "call checks in over its own spread of delays (half a minute to minutes) whatever its "
+        "number, so a hall of a hundred averages a quick hand's pace, but over longer.",
     )
     max_overlap_share: float = Field(
         default=0.1,
