@@ -156,7 +156,7 @@ def presence_signals(
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
     return [
         *travel_signals(came, gone, gone_late, n, one_hand, stayed_on, s),
-        day_apart(by_day, n, one_hand, s),
+        day_apart(by_day, n, s),
         _share(
             "people_stay",
             stayed,

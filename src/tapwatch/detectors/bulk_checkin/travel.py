@@ -207,20 +207,22 @@ def travel_signals(
     ]
 
 
-def day_apart(
-    seen_at: list[tuple[float, float, float]], n: int, one_hand: bool, s: Settings
-) -> Signal:
+def day_apart(seen_at: list[tuple[float, float, float]], n: int, s: Settings) -> Signal:
     """Phones seen hours before their check-in (`seen_at`: lat, lon, time; between leave_s
     and day_apart_s: a day at work or school), at places apart (the farthest two over
     elsewhere_m, and not along one round): they spent the day apart, with their owners,
-    and were not kept together
-    (a family home in the evening). A collector's round shows the phones apart before
-    too, but one after another along a road: taken in the order they were seen, each is
-    near the one before (`_on_one_round`), and they were gathered, so that does not
-    count. Counter-evidence (people with days of their own), and it says a network the
-    phones share is the place's, not a bag's (`scoring`). Not counted when the timing
-    shows one hand tapped every phone: the phones were then collected from their owners
-    for the check-in."""
+    and were not kept together (a family home in the evening). A collector's round shows
+    the phones apart before too, but one after another along a road: taken in the order
+    they were seen, each is near the one before (`_on_one_round`), and they were
+    gathered, so that does not count. Counter-evidence (people with days of their own),
+    and it says a network the phones share is the place's, not a bag's (`scoring`).
+
+    Counted whatever the timing: one hand's timing says who tapped the phones at the
+    check-in (a grandchild checking in the family's phones at the dinner table), not
+    where the phones spent the day. To gather phones that were with their owners hours
+    before at places kilometres apart, someone must fetch them, which is the round; and
+    phones gathered from owners who were all at one place (colleagues at the office) were
+    not apart."""
     fixes = [(la, lo) for la, lo, _ in seen_at]
     apart = _farthest_apart(fixes)
     seen = len(fixes) >= s.min_leave and len(fixes) / n >= s.day_apart_share
@@ -231,16 +233,13 @@ def day_apart(
         round(len(fixes) / n, 3),
         s.day_apart_share,
         -s.weight_day_apart,
-        seen and not one_hand and not round_,
+        seen and not round_,
         f"{len(fixes)} of {n} phones that checked in were seen over {s.elsewhere_m:.0f} m "
         f"away {s.leave_s / 3600:g}-{s.day_apart_s / 3600:g} h before, up to "
         f"{apart / 1000:.1f} km apart from each other (a day apart, each with its owner; a "
         "bag's phones are kept together)"
         + (
-            "; not counted: the timing shows one operator tapping every phone, so they "
-            "were collected from their owners"
-            if seen and one_hand
-            else "; not counted: seen one after another along one round, each near the one "
+            "; not counted: seen one after another along one round, each near the one "
             "before (a collector's round)"
             if round_
             else ""
