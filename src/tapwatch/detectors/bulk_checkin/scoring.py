@@ -17,9 +17,9 @@ like staff at their office), the repeated set keeps habitual times (colleagues),
 hands checked in or people answered one call (people on their own, `rhythm`), the people
 stayed, or they went their own ways right after (`presence`). Answering a call and going
 one's own way are not counted when the timing shows one hand tapped every phone; when
-the phones are shown to have come or gone with their owners all the same, the hand was one
-server's (a queue at a door), and the timing does not count. The
-base grows with the ring's size: its distinct accounts over all its days (the bag).
+the phones are shown to have come, gone or stayed on with their owners all the same, the
+hand was one server's (a queue at a door), and the timing does not count. The base grows
+with the ring's size: its distinct accounts over all its days (the bag).
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
 
 #: Timing signals that show one operator handling every phone.
 ONE_HAND = frozenset({"all_at_once", "steady_rhythm", "one_at_a_time"})
-#: Counter-evidence that the phones were in their owners' hands, coming or going.
-WITH_OWNERS = ("people_arrive", "people_leave")
+#: Counter-evidence that the phones were in their owners' hands: coming, going, or staying
+#: on at the place (half the accounts there again an hour or more later the same day).
+WITH_OWNERS = ("people_arrive", "people_leave", "people_stay")
 #: A score, every signal measured (present or not) and the measures.
 Scored = tuple[float, list[Signal], Measures]
 
@@ -83,10 +84,11 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
 
 
 def _one_server(tempo: list[Signal], presence: list[Signal]) -> None:
-    """When the phones came or went with their owners although the timing shows one hand
-    (`travel`: the group was at the place again hours later), the hand was
-    one server's (an invigilator checking a queue's IDs), not one holder's: the timing
-    is then no evidence of a bag and does not count."""
+    """When the phones came, went or stayed on with their owners although the timing
+    shows one hand (`travel`: the group was at the place again hours later; `presence`:
+    half the accounts were, checking out or using the app there), the hand was one
+    server's (an invigilator checking a queue's IDs), not one holder's: a bag is checked
+    in and goes. The timing is then no evidence of a bag and does not count."""
     with_owners = [g.code for g in presence if g.present and g.code in WITH_OWNERS]
     if not with_owners:
         return
@@ -94,7 +96,7 @@ def _one_server(tempo: list[Signal], presence: list[Signal]) -> None:
         if g.present and g.code in ONE_HAND:
             g.present = False
             g.text += (
-                f"; not counted: the phones came or went with their owners "
+                f"; not counted: the phones came, went or stayed with their owners "
                 f"({', '.join(with_owners)}), so the pace is one server's, not one holder's"
             )
 
