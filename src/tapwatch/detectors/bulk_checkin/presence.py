@@ -21,9 +21,11 @@ from tapwatch.detectors.bulk_checkin.places import Surroundings
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import RULE_CHECKIN, Measures, Signal
 from tapwatch.detectors.bulk_checkin.travel import (
+    Sightings,
     Stay,
     came_from,
     day_apart,
+    sightings,
     travel_signals,
     went_to,
 )
@@ -101,7 +103,7 @@ def presence_signals(
     by_day: list[tuple[float, float, float]] = []  # where and when it was hours before
     gone: list[tuple[float, float]] = []  # where it went next
     gone_late: list[tuple[float, float]] = []  # the same, after the group's stay
-    afterwards: list[tuple[int, np.ndarray, np.ndarray]] = []  # phone rows, times here
+    afterwards: list[tuple[Sightings, np.ndarray]] = []  # the phone away, its times here
     for a in ring.accounts:
         other = ctx.of(a)
         other = other[~in_ring[other]]
@@ -123,15 +125,15 @@ def presence_signals(
         # A phone checked in with others at another spot before is still with them (the
         # bag at its last stop, a patrol at its last checkpoint), not its owner using it:
         # coming is looked for before the group formed.
-        grouped = ctx.in_burst[on_ring_phone]
-        row = came_from(win, ring, a, on_ring_phone, grouped, s)
+        seen = sightings(win, ring, a, on_ring_phone, ctx.in_burst[on_ring_phone])
+        row = came_from(seen, s)
         if row is not None:
             came.append((float(win.lat[row]), float(win.lon[row])))
-        row = came_from(win, ring, a, on_ring_phone, grouped, s, s.leave_s, s.day_apart_s)
+        row = came_from(seen, s, s.leave_s, s.day_apart_s)
         if row is not None:  # at work or school, hours before
             by_day.append((float(win.lat[row]), float(win.lon[row]), float(win.ts[row])))
         at = other[_near_ring(win, ring, other) <= radius]
-        afterwards.append((a, on_ring_phone, win.ts[at]))
+        afterwards.append((seen, win.ts[at]))
         never += at.size == 0
         stayed += _stays(win, np.concatenate((ring.rows[win.account[ring.rows] == a], at)), inp, s)
         is_ck = win.type[at] == np.uint8(EventType.checkin)
@@ -139,14 +141,14 @@ def presence_signals(
         here_t.append(win.ts[at[alone]])
         here_a.append(np.full(int(alone.sum()), a))
         here_ck.append(is_ck[alone])
-    ends = _stay_ends(ring, [t for _, _, t in afterwards], inp, s)
+    ends = _stay_ends(ring, [t for _, t in afterwards], inp, s)
     stayed_on = bool(ends)  # the group was at the place again hours later the same day
-    for a, on_ring_phone, here in afterwards:
+    for seen, here in afterwards:
         stay = Stay(ends, here)
-        row = went_to(win, ring, a, on_ring_phone, stay, s)
+        row = went_to(seen, stay, s)
         if row is not None:
             gone.append((float(win.lat[row]), float(win.lon[row])))
-        row = went_to(win, ring, a, on_ring_phone, stay, s, after_stay=True)
+        row = went_to(seen, stay, s, after_stay=True)
         if row is not None:
             gone_late.append((float(win.lat[row]), float(win.lon[row])))
     n = len(ring.accounts)

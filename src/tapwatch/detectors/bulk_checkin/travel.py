@@ -36,6 +36,39 @@ class Stay:
     here: np.ndarray
 
 
+@dataclass(frozen=True, slots=True)
+class Sightings:
+    """Account `a`'s phone seen away from the ring, measured once for every look before
+    and after it: `rows`, its other located activity on the devices it checked in on in
+    the ring, with their times `t` and, per row, whether it was a check-in with a group
+    (`grouped`: in a burst); and, per burst of the ring the account is in (with a
+    located centre): the burst's index, the burst, the account's check-in times in it and
+    each row's distance (m) from its centre."""
+
+    rows: np.ndarray
+    t: np.ndarray
+    grouped: np.ndarray
+    bursts: list[tuple[int, Burst, np.ndarray, np.ndarray]]
+
+
+def sightings(
+    win: EventWindow, ring: Ring, a: int, rows: np.ndarray, grouped: np.ndarray
+) -> Sightings:
+    """Account `a`'s `rows` (its other located activity on its ring phones; `grouped`:
+    per row, in a burst) with their distances from each of its bursts, measured once."""
+    bursts = [
+        (
+            i,
+            b,
+            win.ts[b.rows[win.account[b.rows] == a]],
+            distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon),
+        )
+        for i, b in enumerate(ring.bursts)
+        if a in b.accounts and math.isfinite(b.lat)
+    ]
+    return Sightings(rows, win.ts[rows], grouped, bursts)
+
+
 #: Which of an account's rows count for one burst, and how long before or after it each
 #: was (None: the burst does not count): (burst index, burst, the account's check-in
 #: times in it, the rows' times) -> (seconds between, counted).
@@ -43,46 +76,30 @@ _Window = Callable[[int, Burst, np.ndarray, np.ndarray], tuple[np.ndarray, np.nd
 
 
 def came_from(
-    win: EventWindow,
-    ring: Ring,
-    a: int,
-    rows: np.ndarray,
-    grouped: np.ndarray,
-    s: Settings,
-    since_s: float = 0.0,
-    until_s: float | None = None,
+    seen: Sightings, s: Settings, since_s: float = 0.0, until_s: float | None = None
 ) -> int | None:
-    """The row, nearest in time, of account `a`'s phone (a device it checked in on in the
+    """The row, nearest in time, of the account's phone (a device it checked in on in the
     ring) seen over elsewhere_m from the burst more than `since_s` and at most `until_s`
     (leave_s unless given) before one of its check-ins, no faster than one can travel;
-    None when there is none. `rows` are the account's other located activity on those
-    devices.
+    None when there is none.
 
-    A phone checked in with a group at another spot before (`grouped`: per row, in a
-    burst) was still with that group, not with its owner on their own way (a patrol at
-    its last checkpoint, a bag at its last stop): the group's stops are followed back,
-    each within leave_s of the next, and coming is looked for before the first of them,
-    in the phone's use on its own."""
-    with_group = win.ts[rows][grouped]  # the phone's check-ins with a group elsewhere
+    A phone checked in with a group at another spot before (`seen.grouped`) was still
+    with that group, not with its owner on their own way (a patrol at its last
+    checkpoint, a bag at its last stop): the group's stops are followed back, each within
+    leave_s of the next, and coming is looked for before the first of them, in the
+    phone's use on its own."""
+    with_group = seen.t[seen.grouped]  # the phone's check-ins with a group elsewhere
     until_s = s.leave_s if until_s is None else until_s
 
     def before(_i: int, _b: Burst, own: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dt = _formed(with_group, float(own.min()), s.leave_s) - t
         return dt, (dt > since_s) & (dt <= until_s)
 
-    return _nearest_away(win, ring, a, rows, grouped, s, before)
+    return _nearest_away(seen, s, before, seen.grouped)
 
 
-def went_to(
-    win: EventWindow,
-    ring: Ring,
-    a: int,
-    rows: np.ndarray,
-    stay: Stay,
-    s: Settings,
-    after_stay: bool = False,
-) -> int | None:
-    """As `came_from`, within leave_s after account `a`'s check-ins, measured from the
+def went_to(seen: Sightings, stay: Stay, s: Settings, after_stay: bool = False) -> int | None:
+    """As `came_from`, within leave_s after the account's check-ins, measured from the
     end of the stay: when the group was at the place again hours later that day
     (`stay.ends`), a phone seen away after its own last time there (its check-in, or
     `stay.here`: its other activity at the place) and within leave_s of the group's last
@@ -106,36 +123,24 @@ def went_to(
             ok &= t > end
         return dt, ok
 
-    return _nearest_away(win, ring, a, rows, np.zeros(rows.size, dtype=bool), s, after)
+    return _nearest_away(seen, s, after, np.zeros(seen.rows.size, dtype=bool))
 
 
-def _nearest_away(
-    win: EventWindow,
-    ring: Ring,
-    a: int,
-    rows: np.ndarray,
-    grouped: np.ndarray,
-    s: Settings,
-    window: _Window,
-) -> int | None:
-    """The fix of the row nearest in time to one of account `a`'s bursts, among those
+def _nearest_away(seen: Sightings, s: Settings, window: _Window, grouped: np.ndarray) -> int | None:
+    """The fix of the row nearest in time to one of the account's bursts, among those
     `window` counts, not with a group (`grouped`), over elsewhere_m from the burst and no
     faster than one can travel."""
-    if not rows.size:
+    if not seen.rows.size:
         return None
-    t = win.ts[rows]
-    for i, b in enumerate(ring.bursts):
-        if a not in b.accounts or not math.isfinite(b.lat):
-            continue
-        counted = window(i, b, win.ts[b.rows[win.account[b.rows] == a]], t)
+    for i, b, own, d in seen.bursts:
+        counted = window(i, b, own, seen.t)
         if counted is None:
             continue
         dt, ok = counted
-        d = distance_m(win.lat[rows], win.lon[rows], b.lat, b.lon)
         ok = ok & ~grouped & (d > s.elsewhere_m) & (d <= s.max_travel_speed_mps * dt)
         if ok.any():
             k = int(np.flatnonzero(ok)[np.argmin(np.abs(dt[ok]))])
-            return int(rows[k])
+            return int(seen.rows[k])
     return None
 
 
