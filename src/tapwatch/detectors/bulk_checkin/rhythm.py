@@ -25,6 +25,9 @@ from tapwatch.detectors.bulk_checkin.signal import Signal
 NEIGHBOURS = 2
 #: Gaps a burst needs before its shape (bunched in the middle or not) is read: 8 phones.
 MIN_CALL_GAPS = 7
+#: Chance, for people arriving on their own, of as many pairs as seen, at or under which
+#: the pairs are lots (two phones at a time), not many hands.
+PAIRED_P = 1e-6
 
 
 def tempo_signals(b: Burst, ramp: float, s: Settings) -> list[Signal]:
@@ -86,6 +89,23 @@ def one_at_a_time(
     )
 
 
+def _binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed in logs (n may be hundreds of gaps)."""
+    if k <= 0:
+        return 1.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    lp, lq = math.log(p), math.log1p(-p)
+    terms = [
+        math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1) + j * lp + (n - j) * lq
+        for j in range(k, n + 1)
+    ]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+
+
 def _binomial_cdf(k: int, n: int, p: float) -> float:
     """P(X <= k) for X ~ Binomial(n, p)."""
     return float(sum(math.comb(n, j) * p**j * (1.0 - p) ** (n - j) for j in range(k + 1)))
@@ -120,9 +140,13 @@ def many_hands(ts: np.ndarray, account: np.ndarray, ring: Ring, s: Settings) -> 
     people arriving at that pace do (exponential gaps), and far more often than one
     operator finishing a phone before taking the next (one_hand_together_share). Pooled
     over every burst of the ring, as a likelihood ratio of the two; counter-evidence. Only
-    each account's first check-in in a burst counts (a repeat may be the app retrying)."""
+    each account's first check-in in a burst counts (a repeat may be the app retrying).
+
+    Far more pairs than people arriving on their own make (as many with probability
+    PAIRED_P or less) are neither: phones taken in lots, two at a time, one in each of
+    one operator's hands (every other gap a pair). They are then not counted."""
     together = looked = 0
-    llr = 0.0
+    llr = expected = 0.0
     for b in ring.bursts:
         # Each phone's first check-in: a repeat may be the app retrying, not a hand.
         _, first = np.unique(account[b.rows], return_index=True)
@@ -147,17 +171,26 @@ def many_hands(ts: np.ndarray, account: np.ndarray, ring: Ring, s: Settings) -> 
         )
         together += int(hit.sum())
         looked += int(slow.sum())
+        expected += float(p_people.sum())
     ratio = math.exp(min(llr, 50.0))
+    pairs_p = _binomial_sf(together, looked, expected / looked) if looked else 1.0
+    in_lots = pairs_p <= PAIRED_P
     return Signal(
         "many_hands",
         round(ratio, 2),
         s.many_hands_ratio,
         -s.weight_many_hands,
-        ratio >= s.many_hands_ratio,
+        ratio >= s.many_hands_ratio and not in_lots,
         f"{together} of {looked} gaps at a pace of {s.min_hands_pace_s:g} s or slower were "
         f"two check-ins within {s.together_s:g} s of each other: {ratio:.3g} times as likely "
         "for people checking in on their own as for one operator taking one phone at a time "
-        "(many hands: people present, not a bag of phones)",
+        "(many hands: people present, not a bag of phones)"
+        + (
+            f"; not counted: far more pairs than people arriving on their own make "
+            f"(p={pairs_p:.2g}): phones taken in lots, two at a time"
+            if in_lots and ratio >= s.many_hands_ratio
+            else ""
+        ),
         None,
     )
 
