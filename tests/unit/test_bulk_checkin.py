@@ -661,7 +661,9 @@ def test_colleagues_who_belong_at_the_place_are_silent() -> None:
     sc.colleagues_at_door(people("staff", 15), 2, desk_reads=True)
     assert detect(sc) == []
     assert detect(sc, weight_belong=0.0) == []  # people who stay: counter-evidence too
-    [f] = detect(sc, weight_belong=0.0, weight_stay=0.0, weight_call=0.0)
+    # Measured, whatever they weigh (the office Wi-Fi they share is the place's since they
+    # stayed on: not counted, so the finding is seen below the report threshold).
+    [f] = detect(sc, weight_belong=0.0, weight_stay=0.0, weight_call=0.0, min_score=0.05)
     assert {"belong_here", "people_stay"} <= codes(f)
 
 

@@ -46,6 +46,9 @@ ONE_HAND = frozenset({"all_at_once", "steady_rhythm", "one_at_a_time"})
 #: Counter-evidence that the phones were in their owners' hands: coming, going, or staying
 #: on at the place (half the accounts there again an hour or more later the same day).
 WITH_OWNERS = ("people_arrive", "people_leave", "people_stay")
+#: Counter-evidence that the phones were with their owners at the place or apart all day,
+#: so a network they share is the place's.
+PLACE_NETWORK = ("day_apart", "people_stay")
 #: A score, every signal measured (present or not) and the measures.
 Scored = tuple[float, list[Signal], Measures]
 
@@ -105,16 +108,20 @@ def _place_network(shared: list[Signal], presence: list[Signal]) -> None:
     """A shared network says the phones were kept together (a bag on one hotspot, spare
     phones on an office's Wi-Fi). Phones that spent the day apart, each with its owner
     kilometres from the others (`day_apart`: a family home from work and school), were
-    not kept together: the network they share is the place's, which anyone there joins,
-    and is then no evidence of a bag."""
-    if not any(g.present and g.code == "day_apart" for g in presence):
+    not kept together; phones whose accounts stayed on at the place for hours
+    (`people_stay`: a course checking out after its day) were with people who spent
+    those hours there. Either way the network they share is the place's, which anyone
+    there joins, and is then no evidence of a bag."""
+    why = [g.code for g in presence if g.present and g.code in PLACE_NETWORK]
+    if not why:
         return
     for g in shared:
         if g.present and g.code == "shared_network":
             g.present = False
             g.text += (
-                "; not counted: the phones spent the day apart, each with its owner "
-                "(day_apart), so the network is the place's, not a bag's"
+                "; not counted: the phones were with their owners, apart all day or "
+                f"staying on here ({', '.join(why)}), so the network is the place's, not a "
+                "bag's"
             )
 
 
