@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from tapwatch.detectors import bulk_checkin
 from tapwatch.detectors.base import AppProfile, CheckinPoint, DetectorInput
 from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.events import Event, EventType
@@ -21,6 +22,16 @@ LAT, LON = 30.27, 120.15  # Hangzhou
 M_LAT = 1.0 / 110_574.0
 M_LON = 1.0 / (111_320.0 * math.cos(math.radians(LAT)))
 MODELS = ["HUAWEI Mate 60", "iPhone 15", "Xiaomi 14", "OPPO Reno11", "vivo X100", "HONOR 90"]
+
+
+def detect(sc: Scenario, **overrides: object) -> list:
+    """Bulk check-in findings for the scene, with `overrides` of the default settings."""
+    return bulk_checkin.detect(sc.input(), bulk_checkin.Settings(**overrides))
+
+
+def signal(f: object, code: str) -> dict:
+    """The measured signal `code` of a finding (present or not), from its evidence."""
+    return next(g for g in f.evidence["signals"] if g["code"] == code)  # type: ignore[attr-defined]
 
 
 def people(prefix: str, n: int) -> list[str]:
@@ -67,6 +78,16 @@ class Scenario:
         )
         self.events.append(e)
         return e
+
+    def days_at_work(self, family: list[str], evening: float, d: int) -> None:
+        """Each of `family` reading the app on their own phone at work or school 3-8 km
+        out, each in a direction of their own (turning a little from day `d` to the
+        next), 4-8 h before `evening`."""
+        for k, a in enumerate(family):
+            angle = 2 * math.pi * (k + 0.3 * d) / len(family)
+            far = self.rng.uniform(3000, 8000)
+            ts = evening - self.rng.uniform(4, 8) * 3600
+            self.checkin(ts, a, far * math.cos(angle), far * math.sin(angle), type=EventType.read)
 
     def taps(
         self,

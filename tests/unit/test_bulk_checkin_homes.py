@@ -12,18 +12,20 @@ import numpy as np
 
 from tapwatch.detectors import bulk_checkin
 from tapwatch.detectors.bulk_checkin.travel import _on_one_round
-from tapwatch.events import EventType
-from tests.unit.checkin_scenes import BASE, DAY, LAT, LON, M_LAT, M_LON, Scenario, people
+from tests.unit.checkin_scenes import (
+    BASE,
+    DAY,
+    LAT,
+    LON,
+    M_LAT,
+    M_LON,
+    Scenario,
+    detect,
+    people,
+    signal,
+)
 
 EVENING = 11 * 3600.0  # 20:00 Asia/Shanghai (BASE is 09:00)
-
-
-def detect(sc: Scenario, **overrides: object) -> list:
-    return bulk_checkin.detect(sc.input(), bulk_checkin.Settings(**overrides))
-
-
-def signal(f: object, code: str) -> dict:
-    return next(g for g in f.evidence["signals"] if g["code"] == code)  # type: ignore[attr-defined]
 
 
 def family_evenings(sc: Scenario, family: list[str], *, by_day: bool) -> None:
@@ -41,11 +43,7 @@ def family_evenings(sc: Scenario, family: list[str], *, by_day: bool) -> None:
         sc.taps(times, [family[i] for i in order], spots, network="wifi-home")
         if not by_day:
             continue
-        for k, a in enumerate(family):
-            angle = 2 * math.pi * (k + 0.3 * d) / len(family)
-            far = sc.rng.uniform(3000, 8000)
-            ts = start - sc.rng.uniform(4, 8) * 3600
-            sc.checkin(ts, a, far * math.cos(angle), far * math.sin(angle), type=EventType.read)
+        sc.days_at_work(family, start, d)
 
 
 def test_a_family_home_from_their_own_days_shares_the_homes_network_not_a_bags() -> None:

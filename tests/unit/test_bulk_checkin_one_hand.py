@@ -14,18 +14,9 @@ import math
 import numpy as np
 
 from tapwatch.detectors import bulk_checkin
-from tapwatch.events import EventType
-from tests.unit.checkin_scenes import BASE, DAY, Scenario, people
+from tests.unit.checkin_scenes import BASE, DAY, Scenario, detect, people, signal
 
 EVENING = 11 * 3600.0  # 20:00 Asia/Shanghai (BASE is 09:00)
-
-
-def detect(sc: Scenario, **overrides: object) -> list:
-    return bulk_checkin.detect(sc.input(), bulk_checkin.Settings(**overrides))
-
-
-def signal(f: object, code: str) -> dict:
-    return next(g for g in f.evidence["signals"] if g["code"] == code)  # type: ignore[attr-defined]
 
 
 def banquet(sc: Scenario, guests: list[str], *, span_s: float) -> None:
@@ -67,6 +58,22 @@ def test_a_table_of_phones_swept_by_a_quick_hand_is_still_all_at_once() -> None:
     assert signal(f, "all_at_once")["present"]
 
 
+def one_member_taps(sc: Scenario, family: list[str], *, by_day: bool) -> None:
+    """`family` on four evenings at 20:00 on the home Wi-Fi, one member taking each one's
+    phone at the dinner table (within half a metre) and checking it in, 5 s apart, in a
+    different order each evening; with `by_day`, each member read the app at their own
+    work or school, 3-8 km out in a direction of their own, 4-8 h before."""
+    for d in range(4):
+        start = BASE + d * DAY + EVENING
+        order = sc.rng.permutation(len(family))
+        times = start + 5.0 * np.arange(len(family)) + sc.rng.uniform(-0.3, 0.3, len(family))
+        spots = sc.rng.uniform(-0.5, 0.5, (len(family), 2))
+        sc.taps(times, [family[i] for i in order], spots, network="wifi-home")
+        if not by_day:
+            continue
+        sc.days_at_work(family, start, d)
+
+
 def test_a_family_whose_phones_one_member_taps_spent_the_day_apart() -> None:
     """Six members of a family, on four evenings at 20:00 on the home Wi-Fi: the
     grandchild takes each one's phone at the dinner table and checks it in, one after
@@ -78,18 +85,7 @@ def test_a_family_whose_phones_one_member_taps_spent_the_day_apart() -> None:
     bag's): no finding. With the thirteenth round's code `day_apart` did not count under
     one hand's timing and the family was reported."""
     sc = Scenario(seed=143)
-    family = people("fam", 6)
-    for d in range(4):
-        start = BASE + d * DAY + EVENING
-        order = sc.rng.permutation(len(family))
-        times = start + 5.0 * np.arange(len(family)) + sc.rng.uniform(-0.3, 0.3, len(family))
-        spots = sc.rng.uniform(-0.5, 0.5, (len(family), 2))
-        sc.taps(times, [family[i] for i in order], spots, network="wifi-home")
-        for k, a in enumerate(family):
-            angle = 2 * math.pi * (k + 0.3 * d) / len(family)
-            far = sc.rng.uniform(3000, 8000)
-            ts = start - sc.rng.uniform(4, 8) * 3600
-            sc.checkin(ts, a, far * math.cos(angle), far * math.sin(angle), type=EventType.read)
+    one_member_taps(sc, people("fam", 6), by_day=True)
     [f] = detect(sc, min_score=0.01)
     assert signal(f, "steady_rhythm")["present"]  # one hand's timing
     assert signal(f, "day_apart")["present"]
@@ -102,13 +98,7 @@ def test_the_same_phones_kept_together_and_tapped_by_one_hand_are_reported() -> 
     day: nothing says they were with their owners, the shared network counts, and the
     set is reported."""
     sc = Scenario(seed=143)
-    family = people("fam", 6)
-    for d in range(4):
-        start = BASE + d * DAY + EVENING
-        order = sc.rng.permutation(len(family))
-        times = start + 5.0 * np.arange(len(family)) + sc.rng.uniform(-0.3, 0.3, len(family))
-        spots = sc.rng.uniform(-0.5, 0.5, (len(family), 2))
-        sc.taps(times, [family[i] for i in order], spots, network="wifi-home")
+    one_member_taps(sc, people("fam", 6), by_day=False)
     [f] = detect(sc)
     assert signal(f, "steady_rhythm")["present"]
     assert signal(f, "shared_network")["present"]

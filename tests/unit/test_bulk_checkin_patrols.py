@@ -10,17 +10,8 @@ import math
 
 import numpy as np
 
-from tapwatch.detectors import bulk_checkin
 from tapwatch.events import EventType
-from tests.unit.checkin_scenes import BASE, DAY, LON, Scenario, people
-
-
-def detect(sc: Scenario, **overrides: object) -> list:
-    return bulk_checkin.detect(sc.input(), bulk_checkin.Settings(**overrides))
-
-
-def signal(f: object, code: str) -> dict:
-    return next(g for g in f.evidence["signals"] if g["code"] == code)  # type: ignore[attr-defined]
+from tests.unit.checkin_scenes import BASE, DAY, LON, Scenario, detect, people, signal
 
 
 def at_home(sc: Scenario, account: str, ts: float, k: int, of: int) -> None:

@@ -9,17 +9,8 @@ import math
 
 import numpy as np
 
-from tapwatch.detectors import bulk_checkin
 from tapwatch.events import EventType
-from tests.unit.checkin_scenes import BASE, DAY, Scenario, people
-
-
-def detect(sc: Scenario, **overrides: object) -> list:
-    return bulk_checkin.detect(sc.input(), bulk_checkin.Settings(**overrides))
-
-
-def signal(f: object, code: str) -> dict:
-    return next(g for g in f.evidence["signals"] if g["code"] == code)  # type: ignore[attr-defined]
+from tests.unit.checkin_scenes import BASE, DAY, Scenario, detect, people, signal
 
 
 def queue(sc: Scenario, accounts: list[str], day: int, steady: bool) -> np.ndarray:

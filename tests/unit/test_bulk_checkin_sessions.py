@@ -13,15 +13,7 @@ from tapwatch.detectors.bulk_checkin import linking
 from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.detectors.bulk_checkin.sessions import day_sessions
 from tapwatch.events import EventType
-from tests.unit.checkin_scenes import BASE, DAY, Scenario, burst, people
-
-
-def detect(sc: Scenario, **overrides: object) -> list:
-    return bulk_checkin.detect(sc.input(), bulk_checkin.Settings(**overrides))
-
-
-def signal(f: object, code: str) -> dict:
-    return next(g for g in f.evidence["signals"] if g["code"] == code)  # type: ignore[attr-defined]
+from tests.unit.checkin_scenes import BASE, DAY, Scenario, burst, detect, people, signal
 
 
 def drawer(sc: Scenario, bag: list[str], days: int, sessions: int = 3) -> list[str]:
