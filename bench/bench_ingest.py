@@ -17,31 +17,42 @@ the summary gives the medians, as the machine may be shared, and ingest as a fra
 the ceiling measured in the same rounds. Then `stages`: the same pages, fetched once more and
 kept (after the memory figure, which is of the passes), go through each stage without
 HTTP or the event loop, timed alone in CPU µs per event (best of the rounds): page decode,
-normalising, and the store's write (batches of the scheduler's COMMIT_EVENTS, as it
-merges them), then `dedup`: what the de-duplication tiers then hold (memory bytes per id
-in memory, ids on disk, runs, lookups that went to disk; `--dedup-memory` sets the limit,
-store.dedup_memory, so a small one shows the disk tier at work). `--profile` adds a last pass under
+normalising, freeing the page's decoded objects, merging an app's pages into the
+scheduler's COMMIT_EVENTS a batch, and the store's write of those batches; then `dedup`:
+what the de-duplication tiers then hold (memory bytes per id in memory, ids on disk,
+runs, lookups that went to disk; `--dedup-memory` sets the limit, store.dedup_memory, so
+a small one shows the disk tier at work). `--breakdown` adds
+`--repeat` more ingest passes that say where a whole pass's CPU goes, per thread (user and
+system time of the event loop and of the store writer) and, within them, the time spent
+in the same stages inside the pass: what the stages measured alone leave out is the rest
+(HTTP, the event loop, the poll loop, hand-offs). `--profile` adds a last pass under
 cProfile (event loop and store writer thread, their CPU time) and prints the top
 functions by own time. Figures only: nothing here asserts timing.
 
     .venv/bin/python bench/bench_ingest.py [--apps 4] [--days 30] [--scale 8] [--profile]
-        [--dedup-memory 64MiB]
+        [--breakdown] [--dedup-memory 64MiB]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import random
+import resource
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
+import tapwatch.daemon.scheduler as scheduler
+import tapwatch.sources.usage_api as usage_api
 from common import (
     Clock,
     SimulatorProcess,
@@ -163,9 +174,11 @@ async def normalise_pass(config: Config, apps: list[AppConfig], p: Pseudonymizer
 async def ingest_pass(
     config: Config, apps: list[AppConfig], p: Pseudonymizer, store_path: Path,
     profilers: tuple[cProfile.Profile, cProfile.Profile] | None = None,
+    on_writer: Callable[[], None] | None = None,
 ) -> tuple[int, int, int]:
-    """Poll every app with the daemon's AppPoller into a fresh store until caught up.
-    Returns (events stored, duplicates, store bytes)."""
+    """Poll every app with the daemon's AppPoller into a fresh store until caught up
+    (`on_writer`, if given, is called on the store writer's thread before the polls and
+    after them). Returns (events stored, duplicates, store bytes)."""
     d = config.daemon
     store = AsyncStore(store_path, dedup_memory=d.store.dedup_memory)
     states = {a.id: AppState(interval=30.0) for a in apps}
@@ -195,6 +208,8 @@ async def ingest_pass(
                     if not backlog:
                         return
 
+            if on_writer is not None:
+                await store.write(on_writer)
             if profilers is not None:
                 profilers[0].enable()
                 await store.write(profilers[1].enable)  # the store writer's own thread
@@ -204,6 +219,8 @@ async def ingest_pass(
                 if profilers is not None:
                     await store.write(profilers[1].disable)
                     profilers[0].disable()
+                if on_writer is not None:
+                    await store.write(on_writer)
         size = await store.write(store.writer.size_bytes)
     finally:
         store.close()
@@ -216,9 +233,10 @@ def stage_costs(
     pages: list[tuple[str, bytes]], key: bytes, store_path: Path, config: Config
 ) -> tuple[dict[str, float], DedupSize]:
     """CPU seconds of each stage over these (app, page body) pairs, in this thread alone:
-    decode, normalise (a fresh pseudonym cache) and store (a fresh store, the pages of an
-    app merged up to COMMIT_EVENTS a batch, as the scheduler does); and what the store's
-    de-duplication then holds."""
+    decode, normalise (a fresh pseudonym cache), free (the page's decoded objects let go,
+    as a poll does before the next page), merge (the pages of an app up to COMMIT_EVENTS
+    a batch, as the scheduler does) and store (a fresh store, those batches); and what the
+    store's de-duplication then holds."""
     clock = time.thread_time
     now = time.time()
     skew, retention = config.daemon.collector.max_clock_skew, config.daemon.store.rollup_retention
@@ -226,21 +244,30 @@ def stage_costs(
     norms: dict[str, EventNormaliser] = {}
     batches: list[tuple[str, IngestBatch]] = []
     pending: dict[str, list[IngestBatch]] = {}
-    spent = {"decode": 0.0, "normalise": 0.0, "store": 0.0}
+    spent = dict.fromkeys(("decode", "normalise", "free", "merge", "store"), 0.0)
     for app_id, body in pages:
         t0 = clock()
         page = decode_page(body)
         t1 = clock()
         norm = norms.setdefault(app_id, EventNormaliser(app_id, p, now, skew, now - retention))
         events = norm.from_page(page)
+        cursor = page.next_cursor
+        t2 = clock()
+        del page
+        t3 = clock()
         spent["decode"] += t1 - t0
-        spent["normalise"] += clock() - t1
+        spent["normalise"] += t2 - t1
+        spent["free"] += t3 - t2
         waiting = pending.setdefault(app_id, [])
-        waiting.append(IngestBatch(events=events, cursor=page.next_cursor))
+        waiting.append(IngestBatch(events=events, cursor=cursor))
         if sum(len(b.events) for b in waiting) >= COMMIT_EVENTS:
+            t0 = clock()
             batches.append((app_id, merge_batches(waiting)))
+            spent["merge"] += clock() - t0
             pending[app_id] = []
+    t0 = clock()
     batches += [(a, merge_batches(w)) for a, w in pending.items() if w]
+    spent["merge"] += clock() - t0
     store = Store(store_path, dedup_memory=config.daemon.store.dedup_memory)
     try:
         t0 = clock()
@@ -253,6 +280,84 @@ def stage_costs(
     return spent, size
 
 
+def _thread_cpu() -> tuple[float, float]:
+    """(user, system) CPU seconds of the calling thread (Linux)."""
+    r = resource.getrusage(resource.RUSAGE_THREAD)
+    return r.ru_utime, r.ru_stime
+
+
+@contextlib.contextmanager
+def _timed_inside(spent: dict[str, float]) -> Iterator[None]:
+    """While open, the CPU time of the calling thread spent in each stage of a pass is
+    added to `spent`: the page decode a poll calls, `EventNormaliser.from_page`, the
+    scheduler's `merge_batches` and `Store.ingest` (the module attributes the daemon's
+    code looks up at each call are wrapped, and restored after)."""
+    targets: list[tuple[Any, str, str]] = [
+        (usage_api, "decode_page", "decode"),
+        (EventNormaliser, "from_page", "normalise"),
+        (scheduler, "merge_batches", "merge"),
+        (Store, "ingest", "store"),
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
+
+    def timed(fn: Callable[..., Any], stage: str) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[stage] = spent.get(stage, 0.0) + time.thread_time() - t0
+
+        return run
+
+    for (owner, name, stage), (_, _, fn) in zip(targets, saved, strict=True):
+        setattr(owner, name, timed(fn, stage))
+    try:
+        yield
+    finally:
+        for owner, name, fn in saved:
+            setattr(owner, name, fn)
+
+
+def breakdown_pass(
+    config: Config, apps: list[AppConfig], key: bytes, store_path: Path
+) -> dict[str, float]:
+    """One ingest pass, and where its CPU went, in µs per stored event: each thread's user
+    and system time (the event loop is this thread; the store writer's is read on its
+    thread), the stages' time inside the pass, and what is left on each thread."""
+    spent: dict[str, float] = {}
+    writer: list[tuple[float, float]] = []
+    loop0, cpu0 = _thread_cpu(), time.process_time()
+    with _timed_inside(spent):
+        stored, _, _ = asyncio.run(
+            ingest_pass(
+                config, apps, Pseudonymizer(key), store_path,
+                on_writer=lambda: writer.append(_thread_cpu()),
+            )
+        )
+    loop1, cpu = _thread_cpu(), time.process_time() - cpu0
+    per = 1e6 / max(stored, 1)
+    loop_user, loop_sys = loop1[0] - loop0[0], loop1[1] - loop0[1]
+    (wu0, ws0), (wu1, ws1) = writer
+    loop = loop_user + loop_sys
+    inside = spent.get("decode", 0) + spent.get("normalise", 0) + spent.get("merge", 0)
+    return {
+        "events": stored,
+        "cpu_us": cpu * per,
+        "loop_user_us": loop_user * per,
+        "loop_sys_us": loop_sys * per,
+        "loop_decode_us": spent.get("decode", 0) * per,
+        "loop_normalise_us": spent.get("normalise", 0) * per,
+        "loop_merge_us": spent.get("merge", 0) * per,
+        "loop_rest_us": (loop - inside) * per,
+        "writer_user_us": (wu1 - wu0) * per,
+        "writer_sys_us": (ws1 - ws0) * per,
+        "writer_store_us": spent.get("store", 0) * per,
+        "writer_rest_us": ((wu1 - wu0) + (ws1 - ws0) - spent.get("store", 0)) * per,
+        "other_us": (cpu - loop - (wu1 - wu0) - (ws1 - ws0)) * per,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--apps", type=int, default=4, help="simulated load apps polled at once")
@@ -261,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--page-limit", type=int, help="events per page (default: the config's)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds of both passes (medians)")
     ap.add_argument("--profile", action="store_true", help="add a cProfile'd ingest pass")
+    ap.add_argument(
+        "--breakdown", action="store_true", help="add ingest passes timed by thread and stage"
+    )
     ap.add_argument("--top", type=int, default=15, help="hot spots to print with --profile")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to separate cores")
     ap.add_argument("--quick", action="store_true", help="tiny sizes: proves the script works")
@@ -387,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
                 events=n_pages,
                 decode_us=us["decode"],
                 normalise_us=us["normalise"],
+                free_us=us["free"],
+                merge_us=us["merge"],
                 store_us=us["store"],
                 total_us=sum(us.values()),
             )
@@ -402,6 +512,13 @@ def main(argv: list[str] | None = None) -> int:
                 disk_lookups=dedup.disk_lookups,
                 disk_block_reads=dedup.disk_block_reads,
             )
+
+            if args.breakdown:
+                for rnd in range(1, args.repeat + 1):
+                    store_path = tmp / f"breakdown-{rnd}.sqlite"
+                    figure("breakdown", round=rnd, **breakdown_pass(config, apps, key, store_path))
+                    for f in tmp.glob(store_path.name + "*"):
+                        f.unlink()
 
             if args.profile:
                 # per-thread CPU time: waits and time lost to other processes do not count

@@ -28,11 +28,15 @@ EXPECTED = {
         rf"summary: rounds=1 ceiling_events_per_s={NUM} normalise_events_per_s={NUM} "
         rf"ingest_events_per_s={NUM} ingest_events_per_cpu_s={NUM} "
         rf"ceiling_events_per_cpu_s={NUM} fraction_of_ceiling={NUM}",
-        rf"stages: events=(?P<staged>\d+) decode_us={NUM} normalise_us={NUM} store_us={NUM} "
-        rf"total_us={NUM}",
+        rf"stages: events=(?P<staged>\d+) decode_us={NUM} normalise_us={NUM} free_us={NUM} "
+        rf"merge_us={NUM} store_us={NUM} total_us={NUM}",
         rf"dedup: limit_mib={NUM} memory_ids=\d+ memory_bytes_per_id={NUM} disk_ids=\d+ "
         rf"filter_bytes_per_id={NUM} disk_runs=\d+ seals=\d+ disk_lookups=\d+ "
         rf"disk_block_reads=\d+",
+        rf"breakdown: round=1 events=(?P<broken_down>\d+) cpu_us={NUM} loop_user_us={NUM} "
+        rf"loop_sys_us={NUM} loop_decode_us={NUM} loop_normalise_us={NUM} loop_merge_us={NUM} "
+        rf"loop_rest_us={NUM} writer_user_us={NUM} writer_sys_us={NUM} writer_store_us={NUM} "
+        rf"writer_rest_us={NUM} other_us={NUM}",
         rf"hot: func=.+ own_s={NUM} own_pct={NUM}",
         rf"memory: rss_mib={NUM} peak_rss_mib={NUM}",
     ],
@@ -121,13 +125,14 @@ def figures(script: str, out: str) -> dict[str, str]:
 
 @pytest.mark.timeout(300)
 def test_ingest_bench_runs() -> None:
-    f = figures("bench_ingest.py", run_quick("bench_ingest.py", "--profile"))
+    f = figures("bench_ingest.py", run_quick("bench_ingest.py", "--profile", "--breakdown"))
     # every served event went through both passes (today's may add a few while it runs)
     assert int(f["served"]) > 0
     assert int(f["stored"]) >= int(f["served"])
     assert int(f["ceiling"]) >= int(f["served"])
     assert int(f["normalised"]) >= int(f["served"])
     assert int(f["staged"]) >= int(f["served"])  # the stages ran over every page
+    assert int(f["broken_down"]) >= int(f["served"])  # and so did the timed pass
 
 
 @pytest.mark.timeout(300)
