@@ -160,14 +160,20 @@ class UsageApiSource:
                     # the app's answer time overlaps tapwatch's work instead of adding to it
                     ahead = fetch(page.next_cursor)
                 events = norm.from_page(page)
+                next_cursor = page.next_cursor
+                # the page's decoded objects (a struct and a string per field) go now, not
+                # when the next page's decode replaces them: the next decode reuses their
+                # memory while it is still in the cache, and the pages of the apps polled
+                # at once are not all held while the batches wait for the store
+                del page
                 yield IngestBatch(
                     events=events,
                     rejected=norm.take_rejected(),
-                    cursor=page.next_cursor if page.next_cursor else None,
+                    cursor=next_cursor if next_cursor else None,
                     snapshot=snapshot,
                 )
                 snapshot = None
-                cursor = page.next_cursor or cursor
+                cursor = next_cursor or cursor
                 if last:
                     ctx.backlog = False
                     break
