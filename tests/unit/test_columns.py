@@ -52,6 +52,26 @@ def test_storage_round_trip_and_the_first_format() -> None:
     assert EventColumns.decode(coded.encode(tables=False), tables).to_events("a") == evs
 
 
+def test_a_body_is_the_columns_little_endian_bytes_whatever_the_arrays_layout() -> None:
+    """The encoder is handed views of the arrays: a strided, big-endian or wider column
+    must still be stored as its contiguous little-endian bytes, as `tobytes` gave."""
+    b = EventColumns.from_events(events("e", ["u1", "u2", "u1"], duration_s=2.5))
+    odd = dataclasses.replace(
+        b,
+        ts=np.repeat(b.ts, 2)[::2].astype(">f8"),  # strided and big-endian
+        account=b.account.astype(np.int64),  # wider than stored
+        optional={k: v.astype(v.dtype.newbyteorder(">")) for k, v in b.optional.items()},
+    )
+    body = odd.encode()
+    assert bytes(body) == bytes(b.encode())
+    assert body[:4] == b"TWC2"
+    fields = msgspec.msgpack.decode(bytes(body[4:]))
+    assert fields[1] == b.ts.astype("<f8").tobytes()
+    assert fields[3] == b.account.astype("<i4").tobytes()
+    assert fields[6]["duration_s"] == b.optional["duration_s"].astype("<f8").tobytes()
+    assert EventColumns.decode(body).to_events("a") == b.to_events("a")
+
+
 def test_a_selection_can_drop_the_strings_it_does_not_use() -> None:
     b = EventColumns.from_events(events("e", ["u1", "u2", "u3"]))
     part = b.select(np.array([2]), compact=True)
