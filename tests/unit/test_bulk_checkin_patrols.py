@@ -10,8 +10,11 @@ import math
 
 import numpy as np
 
+from tapwatch.detectors import bulk_checkin
 from tapwatch.events import EventType
 from tests.unit.checkin_scenes import BASE, DAY, LON, Scenario, detect, people, signal
+
+EVENING = 11 * 3600.0  # 20:00 Asia/Shanghai (BASE is 09:00)
 
 
 def at_home(sc: Scenario, account: str, ts: float, k: int, of: int) -> None:
@@ -127,3 +130,58 @@ def test_people_tapping_their_own_phones_over_seconds_are_not_all_at_once() -> N
     [before] = detect(sc, fired_together_s=1e9)
     at_once = signal(before, "all_at_once")
     assert at_once["present"] and at_once["value"] <= 1.5
+
+
+def walk_and_go_home(sc: Scenario, team: list[str], *, go_home: bool) -> list[str]:
+    """Fifteenth round. `team` walks one route of six checkpoints 400 m apart along a
+    street (2 km end to end) on three evenings, ten minutes between checkpoints; at each,
+    everyone checks in on their own phone, on their own data, within a minute of getting
+    there, at moments of their own (as people answering "check in here"). With
+    `go_home`, each then walks home, 1.5-3 km from the last checkpoint in a direction of
+    their own, and reads the app there 20-60 minutes after it. The ids of the second
+    checkpoint's check-ins."""
+    second: list[str] = []
+    for d in range(3):
+        start = BASE + d * DAY + EVENING
+        for k in range(6):
+            times = np.sort(start + k * 600 + sc.rng.uniform(0, 60, len(team)))
+            spots = np.array([400.0 * k, 0.0]) + sc.rng.normal(0, 1.5, (len(team), 2))
+            taps = sc.taps(times, team, spots)
+            if k == 1:
+                second += [e.id for e in taps]
+        if go_home:
+            angles = sc.rng.permutation(len(team)) * 2 * np.pi / len(team)
+            for a, angle in zip(team, angles, strict=True):
+                far = sc.rng.uniform(1500, 3000)
+                sc.checkin(
+                    start + 3000 + sc.rng.uniform(1200, 3600),
+                    a,
+                    2000 + far * np.cos(angle),
+                    far * np.sin(angle),
+                    type=EventType.read,
+                )
+    return second
+
+
+def test_a_patrol_goes_home_from_its_last_checkpoint_not_its_first() -> None:
+    """Nine volunteers walk a 2 km route of six checkpoints; after the last, each goes
+    home in a direction of their own and reads the app there. Seen from the second
+    checkpoint, the phones' next sightings over a kilometre away are the group's own
+    check-ins at its far checkpoints, all at one spot: the group was still together.
+    Going is measured from where the group broke up, the last checkpoint, and the homes
+    say they went their own ways: `people_leave` at the second checkpoint, which takes
+    it under the report threshold (with the fourteenth round's code the far checkpoints
+    hid the homes: absent, and the walk was reported at 0.67)."""
+    sc = Scenario(seed=152)
+    second = set(walk_and_go_home(sc, people("vol", 9), go_home=True))
+    [f] = [f for f in detect(sc, min_score=0.05) if second <= set(f.evidence["event_ids"])]
+    assert signal(f, "people_leave")["present"]
+    assert f.score < bulk_checkin.Settings().min_score
+
+
+def test_a_patrol_never_seen_after_its_walk_did_not_go_its_own_ways() -> None:
+    """The same walk with nobody seen after it: nothing says where the phones went."""
+    sc = Scenario(seed=152)
+    second = set(walk_and_go_home(sc, people("vol", 9), go_home=False))
+    [f] = [f for f in detect(sc, min_score=0.05) if second <= set(f.evidence["event_ids"])]
+    assert not signal(f, "people_leave")["present"]

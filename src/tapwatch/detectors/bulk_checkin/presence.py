@@ -44,8 +44,11 @@ class Context:
         self.win, self.around = win, around
         # Check-ins in any burst: phones checked in together, never a visit of one's own.
         self.in_burst = np.zeros(len(win), dtype=bool)
+        self.rings_of: dict[int, list[Ring]] = defaultdict(list)
         for r in rings:
             self.in_burst[r.rows] = True
+            for a in r.accounts:
+                self.rings_of[int(a)].append(r)
         ck = win.type == np.uint8(EventType.checkin)
         self.network = _counts(win.network[ck])
         self.device_model = _counts(win.device_model[ck])
@@ -59,6 +62,19 @@ class Context:
             for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
             if hi > lo
         }
+
+    def with_us(self, ring: Ring) -> np.ndarray:
+        """Rows of the rings that hold half of `ring`'s accounts or more (sorted): the
+        same group checked in together, here or at another spot."""
+        shared: dict[int, int] = defaultdict(int)
+        by_id: dict[int, Ring] = {}
+        for a in ring.accounts:
+            for r in self.rings_of.get(int(a), ()):
+                shared[id(r)] += 1
+                by_id[id(r)] = r
+        half = 0.5 * len(ring.accounts)
+        rows = [by_id[k].rows for k, n in shared.items() if n >= half]
+        return np.unique(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64)
 
     def of(self, account: int) -> np.ndarray:
         return self.by_account.get(account, np.zeros(0, dtype=np.int64))
@@ -104,6 +120,7 @@ def presence_signals(
     gone: list[tuple[float, float]] = []  # where it went next
     gone_late: list[tuple[float, float]] = []  # the same, after the group's stay
     afterwards: list[tuple[Sightings, np.ndarray]] = []  # the phone away, its times here
+    ours = ctx.with_us(ring)  # this group's check-ins, here or at its other stops
     for a in ring.accounts:
         other = ctx.of(a)
         other = other[~in_ring[other]]
@@ -125,7 +142,14 @@ def presence_signals(
         # A phone checked in with others at another spot before is still with them (the
         # bag at its last stop, a patrol at its last checkpoint), not its owner using it:
         # coming is looked for before the group formed.
-        seen = sightings(win, ring, a, on_ring_phone, ctx.in_burst[on_ring_phone])
+        seen = sightings(
+            win,
+            ring,
+            a,
+            on_ring_phone,
+            ctx.in_burst[on_ring_phone],
+            np.isin(on_ring_phone, ours),
+        )
         row = came_from(seen, s)
         if row is not None:
             came.append((float(win.lat[row]), float(win.lon[row])))

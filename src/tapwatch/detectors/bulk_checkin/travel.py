@@ -43,19 +43,27 @@ class Sightings:
     the ring, with their times `t` and, per row, whether it was a check-in with a group
     (`grouped`: in a burst); and, per burst of the ring the account is in (with a
     located centre): the burst's index, the burst, the account's check-in times in it and
-    each row's distance (m) from its centre."""
+    each row's distance (m) from its centre; `with_us`, per row, whether it was a
+    check-in with this very group (a burst holding half the ring's accounts or more)."""
 
     rows: np.ndarray
     t: np.ndarray
     grouped: np.ndarray
     bursts: list[tuple[int, Burst, np.ndarray, np.ndarray]]
+    with_us: np.ndarray
 
 
 def sightings(
-    win: EventWindow, ring: Ring, a: int, rows: np.ndarray, grouped: np.ndarray
+    win: EventWindow,
+    ring: Ring,
+    a: int,
+    rows: np.ndarray,
+    grouped: np.ndarray,
+    with_us: np.ndarray,
 ) -> Sightings:
     """Account `a`'s `rows` (its other located activity on its ring phones; `grouped`:
-    per row, in a burst) with their distances from each of its bursts, measured once."""
+    per row, in a burst; `with_us`: in a burst with half the ring's accounts or more)
+    with their distances from each of its bursts, measured once."""
     bursts = [
         (
             i,
@@ -66,7 +74,7 @@ def sightings(
         for i, b in enumerate(ring.bursts)
         if a in b.accounts and math.isfinite(b.lat)
     ]
-    return Sightings(rows, win.ts[rows], grouped, bursts)
+    return Sightings(rows, win.ts[rows], grouped, bursts, with_us)
 
 
 #: Which of an account's rows count for one burst, and how long before or after it each
@@ -105,7 +113,16 @@ def went_to(seen: Sightings, stay: Stay, s: Settings, after_stay: bool = False) 
     `stay.here`: its other activity at the place) and within leave_s of the group's last
     time there left with its owner (a candidate checking out after the paper, then
     reading the app at home). With `after_stay`, only bursts the group stayed on after
-    count, and only sightings after the stay."""
+    count, and only sightings after the stay.
+
+    As coming is looked for before the group formed, going is looked for after it broke
+    up: a phone checked in with this same group at another spot after (`seen.with_us`:
+    half the ring's accounts or more together again, a patrol at its next checkpoint, a
+    bag at its next stop) was still with it, not with its owner on their own way. The
+    group's stops are followed on, each within leave_s of the last, and going is
+    measured from the last of them. A check-in with a few others (a crew of two or three
+    out of a team at a job) is a way of one's own."""
+    with_group = seen.t[seen.with_us]
 
     def after(
         i: int, b: Burst, own: np.ndarray, t: np.ndarray
@@ -117,13 +134,14 @@ def went_to(seen: Sightings, stay: Stay, s: Settings, after_stay: bool = False) 
         if stay.here.size:
             later = stay.here[(stay.here > last) & (stay.here <= end)]
             last = float(later.max()) if later.size else last
+        last = _broke_up(with_group, last, s.leave_s)
         dt = t - last
         ok = (dt > 0) & (t - max(end, last) <= s.leave_s)
         if after_stay:
             ok &= t > end
         return dt, ok
 
-    return _nearest_away(seen, s, after, np.zeros(seen.rows.size, dtype=bool))
+    return _nearest_away(seen, s, after, seen.with_us)
 
 
 def _nearest_away(seen: Sightings, s: Settings, window: _Window, grouped: np.ndarray) -> int | None:
@@ -152,6 +170,16 @@ def _formed(with_group: np.ndarray, t: float, gap_s: float) -> float:
         if not earlier.size:
             return t
         t = float(earlier.min())
+
+
+def _broke_up(with_group: np.ndarray, t: float, gap_s: float) -> float:
+    """When the phone last checked in with a group, following its group's stops on from
+    `t` (`with_group`: its check-ins in bursts), each within `gap_s` of the last."""
+    while True:
+        later = with_group[(with_group > t) & (with_group <= t + gap_s)]
+        if not later.size:
+            return t
+        t = float(later.max())
 
 
 def travel_signals(
