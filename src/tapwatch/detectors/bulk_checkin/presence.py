@@ -136,7 +136,10 @@ def presence_signals(
             & (t >= first - s.presence_days * DAY)
             & (t <= last + s.presence_days * DAY)
         ]
-        if _too_far(win, ring, a, other, s):
+        # An account on another phone far away at the same time: its owner's own phone
+        # while the bag's was checked in. One phone seen at two places too far apart is
+        # that phone's position gone wrong (a bad fix, a venue picked from afar), not two.
+        if _too_far(win, ring, a, other[~np.isin(win.device[other], used)], s):
             elsewhere.append(a)
         on_ring_phone = other[np.isin(win.device[other], used)]
         # A phone checked in with others at another spot before is still with them (the
@@ -302,9 +305,10 @@ def _near_ring(win: EventWindow, ring: Ring, rows: np.ndarray) -> np.ndarray:
 
 
 def _too_far(win: EventWindow, ring: Ring, a: int, rows: np.ndarray, s: Settings) -> bool:
-    """Whether account `a` was active somewhere it could not have come from in time to its
-    own check-in in one of the ring's bursts, within elsewhere_within_s of it (further
-    apart in time, a flight explains any distance)."""
+    """Whether account `a` was active (`rows`: on phones other than its ring phones)
+    somewhere it could not have come from in time to its own check-in in one of the
+    ring's bursts, within elsewhere_within_s of it (further apart in time, a flight
+    explains any distance)."""
     for b in ring.bursts:
         if a not in b.accounts or not math.isfinite(b.lat):
             continue
