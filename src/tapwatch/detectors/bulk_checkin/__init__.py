@@ -69,7 +69,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     if not bursts:
         return []
     rings = link(win, dedupe(bursts, settings), inp.app.timezone, settings)
-    ctx = Context(win, rings, around)
+    ctx = Context(win, rings, around, settings)
     reported: dict[tuple, list[tuple[Ring, Scored]]] = defaultdict(list)
     for ring in rings:
         scored = score(inp, ring, ctx, settings)

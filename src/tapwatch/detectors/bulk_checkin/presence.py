@@ -18,6 +18,7 @@ from tapwatch.detectors.base import DetectorInput
 from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.detectors.bulk_checkin.linking import Ring
 from tapwatch.detectors.bulk_checkin.places import Surroundings
+from tapwatch.detectors.bulk_checkin.rhythm import by_one_hand
 from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import RULE_CHECKIN, Measures, Signal
 from tapwatch.detectors.bulk_checkin.travel import (
@@ -40,15 +41,23 @@ class Context:
     device model is, who else comes to the rings' places, and every event of the rings'
     accounts."""
 
-    def __init__(self, win: EventWindow, rings: list[Ring], around: Surroundings) -> None:
+    def __init__(
+        self, win: EventWindow, rings: list[Ring], around: Surroundings, s: Settings
+    ) -> None:
         self.win, self.around = win, around
         # Check-ins in any burst: phones checked in together, never a visit of one's own.
         self.in_burst = np.zeros(len(win), dtype=bool)
         self.rings_of: dict[int, list[Ring]] = defaultdict(list)
+        # ... and those of bursts timed by one hand: a bag checked in (or out) again, not
+        # its owners' own doing.
+        self.by_hand = np.zeros(len(win), dtype=bool)
         for r in rings:
             self.in_burst[r.rows] = True
             for a in r.accounts:
                 self.rings_of[int(a)].append(r)
+            for b in r.bursts:
+                if by_one_hand(b, s):
+                    self.by_hand[b.rows] = True
         ck = win.type == np.uint8(EventType.checkin)
         self.network = _counts(win.network[ck])
         self.device_model = _counts(win.device_model[ck])
@@ -162,7 +171,8 @@ def presence_signals(
         at = other[_near_ring(win, ring, other) <= radius]
         afterwards.append((seen, win.ts[at]))
         never += at.size == 0
-        stayed += _stays(win, np.concatenate((ring.rows[win.account[ring.rows] == a], at)), inp, s)
+        rows = np.concatenate((ring.rows[win.account[ring.rows] == a], at))
+        stayed += _stays(win, rows, ~ctx.by_hand[rows], inp, s)
         is_ck = win.type[at] == np.uint8(EventType.checkin)
         alone = ~(is_ck & ctx.in_burst[at])  # another session of phones is no visit
         here_t.append(win.ts[at[alone]])
@@ -193,8 +203,9 @@ def presence_signals(
             s.stay_share,
             -s.weight_stay,
             f"{stayed} of {n} accounts were at the place again {s.stay_s / 3600:g} h or more "
-            "after their check-in the same day (people who stayed, checking out or using the "
-            "app there; a bag of phones is checked in and goes)",
+            "after their check-in the same day, on their own (people who stayed, checking out or "
+            "using the app there; a bag of phones is checked in and goes, and checked out "
+            "by one hand again is no stay)",
         ),
         Signal(
             "borrowed_phones",
@@ -248,17 +259,21 @@ def _share(code: str, k: int, n: int, threshold: float, weight: float, text: str
     )
 
 
-def _stays(win: EventWindow, rows: np.ndarray, inp: DetectorInput, s: Settings) -> bool:
+def _stays(
+    win: EventWindow, rows: np.ndarray, own: np.ndarray, inp: DetectorInput, s: Settings
+) -> bool:
     """Whether one account's activity at the place (its check-ins in the ring and its
-    other activity there) spans stay_s or more on one local day."""
-    if rows.size < 2:
+    other activity there) spans stay_s or more on one local day, with the account's `own`
+    doing at one end at least: a bag checked in by one hand in the morning and out by one
+    hand in the evening spans the day too, but nobody stayed with it."""
+    if not own.any():
         return False
     day, sec = local_day_and_second(win.ts[rows], inp.app.timezone)
-    order = np.lexsort((sec, day))
-    day, sec = day[order], sec[order]
-    first = np.concatenate(([True], day[1:] != day[:-1]))
-    last = np.concatenate((day[1:] != day[:-1], [True]))
-    return bool(np.any(sec[last] - sec[first] >= s.stay_s))
+    for d in np.unique(day[own]).tolist():
+        on, mine = sec[day == d], sec[(day == d) & own]
+        if max(mine.max() - on.min(), on.max() - mine.min()) >= s.stay_s:
+            return True
+    return False
 
 
 def _stay_ends(

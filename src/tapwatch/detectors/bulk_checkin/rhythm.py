@@ -124,6 +124,12 @@ def _at_once(b: Burst, s: Settings) -> bool:
     return b.seconds_per_phone <= s.all_at_once_s and (b.duration_s <= s.fired_together_s or quick)
 
 
+def by_one_hand(b: Burst, s: Settings) -> bool:
+    """Whether the burst's timing, over it or its core, is one hand's: all at once or a
+    steady rhythm (the tests `tempo_signals` weighs, without the ramp by size)."""
+    return any(_at_once(x, s) or _steady(x, s) for x in ([b] if b.core is None else [b, b.core]))
+
+
 def _steady(b: Burst, s: Settings) -> bool:
     return (
         b.gap_cv <= s.max_gap_cv
