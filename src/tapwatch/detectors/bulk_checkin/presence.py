@@ -266,14 +266,24 @@ def _stays(
     other activity there) spans stay_s or more on one local day, with the account's `own`
     doing at one end at least: a bag checked in by one hand in the morning and out by one
     hand in the evening spans the day too, but nobody stayed with it."""
-    if not own.any():
+    ts = win.ts[rows]
+    if not own.any() or ts.max() - ts.min() < s.stay_s:
         return False
-    day, sec = local_day_and_second(win.ts[rows], inp.app.timezone)
-    for d in np.unique(day[own]).tolist():
-        on, mine = sec[day == d], sec[(day == d) & own]
-        if max(mine.max() - on.min(), on.max() - mine.min()) >= s.stay_s:
-            return True
-    return False
+    day, sec = local_day_and_second(ts, inp.app.timezone)
+    day = (day - day.min()).astype(np.intp)
+    sec = sec.astype(np.float64)
+    days = int(day.max()) + 1
+    first, last = _day_bounds(day, sec, days)
+    own_first, own_last = _day_bounds(day[own], sec[own], days)
+    return bool(np.any(np.maximum(own_last - first, last - own_first) >= s.stay_s))
+
+
+def _day_bounds(day: np.ndarray, sec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each of n days' first and last second (inf and -inf on a day without any)."""
+    first, last = np.full(n, np.inf), np.full(n, -np.inf)
+    np.minimum.at(first, day, sec)
+    np.maximum.at(last, day, sec)
+    return first, last
 
 
 def _stay_ends(
