@@ -128,7 +128,9 @@ def presence_signals(
     by_day: list[tuple[float, float, float]] = []  # where and when it was hours before
     gone: list[tuple[float, float]] = []  # where it went next
     gone_late: list[tuple[float, float]] = []  # the same, after the group's stay
-    afterwards: list[tuple[Sightings, np.ndarray]] = []  # the phone away, its times here
+    # Where and when each account's phone was seen away, before or else after (pooled).
+    away: dict[int, tuple[float, float, float]] = {}
+    afterwards: list[tuple[int, Sightings, np.ndarray]] = []  # the phone away, its times here
     ours = ctx.with_us(ring)  # this group's check-ins, here or at its other stops
     for a in ring.accounts:
         other = ctx.of(a)
@@ -165,11 +167,12 @@ def presence_signals(
         row = came_from(seen, s)
         if row is not None:
             came.append((float(win.lat[row]), float(win.lon[row])))
+            away[a] = (float(win.lat[row]), float(win.lon[row]), float(win.ts[row]))
         row = came_from(seen, s, s.leave_s, s.day_apart_s)
         if row is not None:  # at work or school, hours before
             by_day.append((float(win.lat[row]), float(win.lon[row]), float(win.ts[row])))
         at = other[_near_ring(win, ring, other) <= radius]
-        afterwards.append((seen, win.ts[at]))
+        afterwards.append((a, seen, win.ts[at]))
         never += at.size == 0
         rows = np.concatenate((ring.rows[win.account[ring.rows] == a], at))
         stayed += _stays(win, rows, ~ctx.by_hand[rows], inp, s)
@@ -178,23 +181,38 @@ def presence_signals(
         here_t.append(win.ts[at[alone]])
         here_a.append(np.full(int(alone.sum()), a))
         here_ck.append(is_ck[alone])
-    ends = _stay_ends(ring, [t for _, t in afterwards], inp, s)
+    ends = _stay_ends(ring, [t for _, _, t in afterwards], inp, s)
     stayed_on = bool(ends)  # the group was at the place again hours later the same day
-    for seen, here in afterwards:
+    late = one_hand and stayed_on  # going then counts only after the group's stay
+    for a, seen, here in afterwards:
         stay = Stay(ends, here)
         row = went_to(seen, stay, s)
         if row is not None:
             gone.append((float(win.lat[row]), float(win.lon[row])))
+        if row is not None and not late:
+            away.setdefault(a, (float(win.lat[row]), float(win.lon[row]), float(win.ts[row])))
         row = went_to(seen, stay, s, after_stay=True)
         if row is not None:
             gone_late.append((float(win.lat[row]), float(win.lon[row])))
+        if row is not None and late:
+            away.setdefault(a, (float(win.lat[row]), float(win.lon[row]), float(win.ts[row])))
     n = len(ring.accounts)
     solo = _belonging(
         np.concatenate(here_t), np.concatenate(here_a), np.concatenate(here_ck), ring, s
     )
     m.elsewhere, m.never_here, m.borrowed = elsewhere, never, borrowed
     return [
-        *travel_signals(came, gone, gone_late, n, one_hand, stayed_on, s),
+        *travel_signals(
+            came,
+            gone,
+            gone_late,
+            list(away.values()),
+            (ring.main.lat, ring.main.lon),
+            n,
+            one_hand,
+            stayed_on,
+            s,
+        ),
         day_apart(by_day, n, s),
         _share(
             "people_stay",

@@ -45,7 +45,7 @@ from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
 ONE_HAND = frozenset({"all_at_once", "steady_rhythm", "one_at_a_time"})
 #: Counter-evidence that the phones were in their owners' hands: coming, going, or staying
 #: on at the place (half the accounts there again an hour or more later the same day).
-WITH_OWNERS = ("people_arrive", "people_leave", "people_stay")
+WITH_OWNERS = ("people_arrive", "people_leave", "people_come_and_go", "people_stay")
 #: Counter-evidence that the phones were with their owners at the place or apart all day,
 #: so a network they share is the place's.
 PLACE_NETWORK = ("day_apart", "people_stay")

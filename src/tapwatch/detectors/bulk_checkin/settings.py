@@ -232,6 +232,14 @@ class Settings(BaseModel):
         description="Phones seen before their check-in, far from the place, all within this "
         "many metres of each other came together from one place (came_together).",
     )
+    one_way_share: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Phones seen before or after lie all one way from the place (a round out "
+        "and back, not people from homes all round) when the mean of the unit vectors from "
+        "the place to them is this long or longer (people_come_and_go then does not count).",
+    )
     weight_leave: float = Field(
         default=0.3,
         ge=0,

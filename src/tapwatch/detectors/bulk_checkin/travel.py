@@ -186,6 +186,8 @@ def travel_signals(
     came: list[tuple[float, float]],
     gone: list[tuple[float, float]],
     gone_after_stay: list[tuple[float, float]],
+    away: list[tuple[float, float, float]],
+    place: tuple[float, float],
     n: int,
     one_hand: bool,
     stayed_on: bool,
@@ -205,7 +207,11 @@ def travel_signals(
     invigilator checking a queue's IDs one at a time is one hand's timing too). Phones
     that came each their own way *and* went each their own way right after are not
     enough: an official gathering colleagues' phones at the office for ten minutes and
-    handing them back shows that too."""
+    handing them back shows that too.
+
+    Phones seen before or after (`away`: one sighting per account, before when there is
+    one, with its time) are pooled when neither side alone shows enough
+    (`people_come_and_go`): people each come from or go to a place of their own."""
     hours = s.stay_s / 3600
     after_stay = (
         f"; counted although the timing shows one hand: the group was at the place again "
@@ -213,7 +219,7 @@ def travel_signals(
         if one_hand
         else ""
     )
-    return [
+    sides = [
         _own_ways(
             "people_arrive",
             came,
@@ -238,6 +244,86 @@ def travel_signals(
             after_stay,
         ),
     ]
+    counted = any(g.present for g in sides)
+    return [*sides, _come_and_go(away, place, n, one_hand and not stayed_on, counted, s)]
+
+
+def _come_and_go(
+    away: list[tuple[float, float, float]],
+    place: tuple[float, float],
+    n: int,
+    one_hand: bool,
+    counted: bool,
+    s: Settings,
+) -> Signal:
+    """People each come from, or go to, a place of their own: phones seen before or after
+    their check-ins (`away`: lat, lon, time; one per account) at places kilometres apart,
+    pooled over both sides (a patrol's volunteers, a few seen at home before and a few
+    after). A bag's phones come and go together (or are never seen); collected phones lie
+    along the collector's round, each near the one seen before (`_on_one_round`), which
+    does not count, nor do phones at a place with another (a bag at the stop before or
+    after), nor places that all lie one way from here (a round out one way and back: the
+    directions from the place to them, as unit vectors, average over one_way_share in
+    length; people's homes lie all round). Present only when neither people_arrive nor
+    people_leave is (`counted`): the same sightings are not counted twice; not when the
+    timing shows one hand (the phones were collected from and handed back to their
+    owners)."""
+    away = _own_places(away, s.one_place_m)
+    fixes = [(la, lo) for la, lo, _ in away]
+    apart = _farthest_apart(fixes)
+    enough = len(away) >= s.min_leave and len(away) / n >= s.leave_share
+    enough &= apart >= s.elsewhere_m
+    round_ = enough and _on_one_round(away, s.round_hop_share)
+    one_way = enough and _one_way(fixes, place) >= s.one_way_share
+    why = (
+        "; not counted: seen one after another along one round, each near the one before "
+        "(a collector's round)"
+        if round_
+        else "; not counted: all one way from the place (a round out and back)"
+        if one_way
+        else "; not counted: the timing shows one operator tapping every phone"
+        if one_hand
+        else "; not counted: people_arrive or people_leave counts these already"
+        if counted
+        else ""
+    )
+    return Signal(
+        "people_come_and_go",
+        round(len(away) / n, 3),
+        s.leave_share,
+        -s.weight_leave,
+        enough and not (round_ or one_way or one_hand or counted),
+        f"{len(away)} of {n} phones that checked in were seen over {s.elsewhere_m:.0f} m away, "
+        f"each over {s.one_place_m:.0f} m from the others, within {s.leave_s / 3600:g} h "
+        "before or after, up to {apart / 1000:.1f} km apart "
+        "from each other (people each coming from or going to a place of their own; a bag "
+        "of phones comes and goes together)" + (why if enough else ""),
+        None,
+    )
+
+
+def _own_places(
+    away: list[tuple[float, float, float]], radius_m: float
+) -> list[tuple[float, float, float]]:
+    """The sightings with no other within `radius_m`: each at a place of its own."""
+    if len(away) < 2:
+        return away
+    lat, lon, _ = np.array(away).T
+    return [
+        x
+        for i, x in enumerate(away)
+        if np.delete(distance_m(lat, lon, lat[i], lon[i]), i).min() > radius_m
+    ]
+
+
+def _one_way(fixes: list[tuple[float, float]], place: tuple[float, float]) -> float:
+    """The length of the mean unit vector from `place` to the fixes: 1 when all lie in one
+    direction, near 0 when they lie all round."""
+    lat, lon = np.array(fixes).T
+    east = (lon - place[1]) * math.cos(math.radians(place[0]))
+    north = lat - place[0]
+    norm = np.hypot(east, north)
+    return float(np.hypot((east / norm).mean(), (north / norm).mean()))
 
 
 def day_apart(seen_at: list[tuple[float, float, float]], n: int, s: Settings) -> Signal:
