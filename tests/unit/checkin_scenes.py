@@ -278,3 +278,18 @@ def burst(
         context=0,
         accounts=frozenset(accounts or ()),
     )
+
+
+def walk_route(sc: Scenario, team: list[str], start: float, within_s: float) -> list[str]:
+    """`team` walking one route of six checkpoints 400 m apart along a street from
+    `start`, ten minutes between checkpoints; at each, everyone checks in on their own
+    phone, on their own data, within `within_s` of getting there, at moments of their own
+    (as people answering "check in here"). The ids of the second checkpoint's check-ins."""
+    second: list[str] = []
+    for k in range(6):
+        times = np.sort(start + k * 600 + sc.rng.uniform(0, within_s, len(team)))
+        spots = np.array([400.0 * k, 0.0]) + sc.rng.normal(0, 1.5, (len(team), 2))
+        taps = sc.taps(times, team, spots)
+        if k == 1:
+            second += [e.id for e in taps]
+    return second

@@ -5,11 +5,9 @@ they are enough (`people_come_and_go`). Each scene is small and described in its
 
 from __future__ import annotations
 
-import numpy as np
-
 from tapwatch.detectors import bulk_checkin
 from tapwatch.events import EventType
-from tests.unit.checkin_scenes import BASE, DAY, Scenario, detect, people, signal
+from tests.unit.checkin_scenes import BASE, DAY, Scenario, detect, people, signal, walk_route
 
 EVENING = 11 * 3600.0  # 20:00 Asia/Shanghai (BASE is 09:00)
 
@@ -24,12 +22,7 @@ def walk(sc: Scenario, team: list[str], homes: dict[str, tuple[float, float, boo
     second: set[str] = set()
     for d in range(3):
         start = BASE + d * DAY + EVENING
-        for k in range(6):
-            times = np.sort(start + k * 600 + sc.rng.uniform(0, 30, len(team)))
-            spots = np.array([400.0 * k, 0.0]) + sc.rng.normal(0, 1.5, (len(team), 2))
-            taps = sc.taps(times, team, spots)
-            if k == 1:
-                second |= {e.id for e in taps}
+        second |= set(walk_route(sc, team, start, 30.0))
         for a, (east, north, before) in homes.items():
             ts = start - sc.rng.uniform(1200, 3600) if before else start + 3060
             ts += 0 if before else sc.rng.uniform(1200, 3600)

@@ -12,7 +12,16 @@ import numpy as np
 
 from tapwatch.detectors import bulk_checkin
 from tapwatch.events import EventType
-from tests.unit.checkin_scenes import BASE, DAY, LON, Scenario, detect, people, signal
+from tests.unit.checkin_scenes import (
+    BASE,
+    DAY,
+    LON,
+    Scenario,
+    detect,
+    people,
+    signal,
+    walk_route,
+)
 
 EVENING = 11 * 3600.0  # 20:00 Asia/Shanghai (BASE is 09:00)
 
@@ -143,12 +152,7 @@ def walk_and_go_home(sc: Scenario, team: list[str], *, go_home: bool) -> list[st
     second: list[str] = []
     for d in range(3):
         start = BASE + d * DAY + EVENING
-        for k in range(6):
-            times = np.sort(start + k * 600 + sc.rng.uniform(0, 60, len(team)))
-            spots = np.array([400.0 * k, 0.0]) + sc.rng.normal(0, 1.5, (len(team), 2))
-            taps = sc.taps(times, team, spots)
-            if k == 1:
-                second += [e.id for e in taps]
+        second += walk_route(sc, team, start, 60.0)
         if go_home:
             angles = sc.rng.permutation(len(team)) * 2 * np.pi / len(team)
             for a, angle in zip(team, angles, strict=True):
