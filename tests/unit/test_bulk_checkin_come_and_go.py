@@ -5,6 +5,8 @@ they are enough (`people_come_and_go`). Each scene is small and described in its
 
 from __future__ import annotations
 
+import re
+
 from tapwatch.detectors import bulk_checkin
 from tapwatch.events import EventType
 from tests.unit.checkin_scenes import BASE, DAY, Scenario, detect, people, signal, walk_route
@@ -59,6 +61,8 @@ def test_a_patrol_seen_at_homes_all_round_before_and_after_came_and_went_its_own
     assert not signal(f, "people_leave")["present"]
     pooled = signal(f, "people_come_and_go")
     assert pooled["present"] and pooled["value"] >= 4 / 9 - 1e-3
+    [why] = [r.text for r in f.reasons if r.code == "people_come_and_go"]
+    assert re.search(r"up to \d+\.\d km apart", why)  # the distance, as the inspector reads it
     assert f.score < bulk_checkin.Settings().min_score
 
 

@@ -295,7 +295,7 @@ def _come_and_go(
         enough and not (round_ or one_way or one_hand or counted),
         f"{len(away)} of {n} phones that checked in were seen over {s.elsewhere_m:.0f} m away, "
         f"each over {s.one_place_m:.0f} m from the others, within {s.leave_s / 3600:g} h "
-        "before or after, up to {apart / 1000:.1f} km apart "
+        f"before or after, up to {apart / 1000:.1f} km apart "
         "from each other (people each coming from or going to a place of their own; a bag "
         "of phones comes and goes together)" + (why if enough else ""),
         None,
