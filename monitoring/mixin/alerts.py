@@ -279,6 +279,7 @@ def _collector_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
             _links(cfg, COLLECTOR_UID, app=False),
         ),
         _store_unwritable_rule(cfg),
+        _dedup_memory_rule(cfg),
         _detector_failing_rule(cfg),
         _rule(
             cfg, "TapwatchShardMissing",
@@ -318,6 +319,54 @@ def _store_unwritable_rule(cfg: MixinConfig) -> dict[str, Any]:
         "again from its last stored position once the store takes writes (nothing is "
         "lost, but data and findings grow older), and /readyz answers 503. Failed writes "
         f"in the last 10m: {failures}. App-level alerts of this instance are held meanwhile.",
+        _links(cfg, COLLECTOR_UID, app=False),
+    )
+
+
+def _dedup_memory_rule(cfg: MixinConfig) -> dict[str, Any]:
+    """De-duplication's lookups on disk against the events it checked: the filters of the
+    ids on disk are short of memory (`store.dedup_memory`) once they let this many new ids
+    through. Each lookup reads a block of every run of the app; the threshold and its
+    reasons are in the runbook."""
+    window = cfg.dedup_lookup_window
+    by = "sum by (job, instance) "
+    checked = (
+        f"{by}(rate(tapwatch_app_events_ingested_total[{window}]))\n"
+        f'  + {by}(rate(tapwatch_app_events_rejected_total{{reason="duplicate"}}[{window}]))'
+    )
+    expr = (
+        f"{by}(rate(tapwatch_dedup_disk_lookups_total[{window}]))\n"
+        f"  / (\n  {checked}\n  )\n"
+        f"  > {cfg.dedup_lookup_ratio:g}\n"
+        # a handful of events an hour makes a ratio of noise, and costs nothing
+        f"and {by}(increase(tapwatch_app_events_ingested_total[{window}])) "
+        f"> {cfg.dedup_min_events}"
+    )
+    limit = lookup(
+        "tapwatch_dedup_memory_limit_bytes{instance=%q}", "humanize1024", label="instance"
+    )
+    filters = lookup(
+        "tapwatch_dedup_memory_bytes{part='filter', instance=%q}", "humanize1024",
+        label="instance",
+    )
+    bits = lookup(
+        "8 * sum(tapwatch_dedup_memory_bytes{part='filter', instance=%q})"
+        " / sum(tapwatch_dedup_ids{tier='disk', instance=%q})",
+        'printf "%.1f"', label="instance",
+    )
+    return _rule(
+        cfg, "TapwatchDedupMemoryTooSmall", expr, cfg.dedup_lookup_for,
+        {"severity": "warning", "component": "collector"},
+        "tapwatch's de-duplication goes to disk too often: raise store.dedup_memory",
+        "tapwatch at {{ $labels.instance }} looked up "
+        '{{ $value | humanizePercentage }} of the events it checked for duplicates in its '
+        f"runs of ids on disk over the last {window} (more than "
+        f"{cfg.dedup_lookup_ratio:.0%} for {cfg.dedup_lookup_for}): the filters in front of "
+        f"those runs are too small for the ids they hold ({filters} of filters, {bits} bits "
+        f"an id on disk; 32 when there is room, 16 at their capacity), so most of these "
+        "lookups are false \"maybe\"s, each a block read per run. Ingest slows down "
+        "(each percent of events looked up adds roughly half to all of its CPU again); "
+        f"nothing is lost or stored twice. store.dedup_memory is {limit}.",
         _links(cfg, COLLECTOR_UID, app=False),
     )
 

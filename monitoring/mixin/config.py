@@ -57,6 +57,14 @@ class MixinConfig:
     store_unwritable_for: str = "2m"
     #: a detector failing in every pass for this long alerts (TapwatchDetectorFailing)
     detector_failing_for: str = "30m"
+    #: TapwatchDedupMemoryTooSmall: the share of checked events looked up on disk
+    #: over the window (1 %: filters at about 1.3× their capacity, where the lookups add
+    #: about half to ingest's CPU; the runbook gives the figures), for this long, once
+    #: the window holds more than this many ingested events
+    dedup_lookup_ratio: float = 0.01
+    dedup_lookup_window: str = "1h"
+    dedup_lookup_for: str = "30m"
+    dedup_min_events: int = 10000
     fleet_jump_for: str = "10m"
     #: the fleet's candidate count now is compared with its lowest value over this window;
     #: longer than `candidate_for`, so the jump alert still fires (and inhibits the per-app
@@ -73,7 +81,7 @@ class MixinConfig:
             "banned_feature_for",
             "scrape_failing_for", "stale_for", "down_for", "reload_failed_for",
             "shard_missing_for", "store_unwritable_for", "detector_failing_for",
-            "fleet_jump_for",
+            "dedup_lookup_window", "dedup_lookup_for", "fleet_jump_for",
             "fleet_jump_lookback", "error_window",
         ):
             duration_seconds(getattr(self, name))
@@ -117,6 +125,8 @@ E2E = MixinConfig(
     shard_missing_for="10s",
     store_unwritable_for="10s",
     detector_failing_for="0s",
+    dedup_lookup_window="1m",
+    dedup_lookup_for="0s",
     fleet_jump_for="0s",
     fleet_jump_lookback="2m",
     error_window="5m",
