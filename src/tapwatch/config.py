@@ -717,7 +717,8 @@ class StoreConfig(_Strict):
     raw_retention: Duration = 7 * 86400.0
     rollup_retention: Duration = 400 * 86400.0
     prune_interval: Duration = 3600.0
-    #: memory for de-duplication's indexes, whatever the horizon and fleet (read at start)
+    #: memory for de-duplication's indexes, whatever the horizon and fleet (a reload applies
+    #: it: the daemon resizes the store's tiers)
     dedup_memory: Annotated[Size, Field(ge=2**20)] = Field(
         64 * 2**20,
         description="memory bound of the de-duplication indexes (recent ids in memory, "

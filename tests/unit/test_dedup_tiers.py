@@ -323,3 +323,55 @@ def test_a_limit_too_small_for_the_fleet_is_said_once_and_seals_nothing_tiny(
         assert ingested(store, page(7, 300)[:5], app="app7") == (0, 5)
     finally:
         store.close()
+
+
+def test_a_smaller_limit_on_reload_is_reached_at_once_and_loses_no_id(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    store = Store(path, dedup_memory=8 * LIMIT)
+    try:
+        for k in range(150):  # two apps, some of their ids on disk already
+            ingested(store, page(k), app="x" if k % 3 else "y")
+        size = store.dedup_size()
+        assert size.filter_bytes > LIMIT // 2 and size.memory_tier_bytes > LIMIT // 2
+        seals = size.seals
+        size = store.resize_dedup(LIMIT)
+        assert size.limit_bytes == LIMIT
+        assert size.memory_tier_bytes <= LIMIT // 2 and size.filter_bytes <= LIMIT // 2
+        assert size.seals > seals and size.memory_ids + size.disk_ids == 300_000
+        # every stored id is still known, in memory or on disk, and new ones go in
+        for k in (0, 1, 74, 148, 149):
+            app = "x" if k % 3 else "y"
+            assert ingested(store, [*page(k)[::97], f"new{k}"], app=app) == (1, 21)
+        assert store.dedup_size().memory_tier_bytes <= LIMIT // 2
+    finally:
+        store.close()
+    again = Store(path, dedup_memory=LIMIT)  # and a restart with the new limit agrees
+    try:
+        assert ingested(again, ["p2-3", "p4-3", "new1", "later"], app="x") == (1, 3)
+        assert ingested(again, ["p0-3", "p147-3", "new0", "later"], app="y") == (1, 3)
+    finally:
+        again.close()
+
+
+def test_a_bigger_limit_on_reload_lets_more_ids_stay_in_memory(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite", dedup_memory=LIMIT)
+    try:
+        for k in range(40):
+            ingested(store, page(k))
+        before = store.dedup_size()
+        assert before.seals > 0
+        seals, filter_bytes = before.seals, before.filter_bytes
+        size = store.resize_dedup(4 * LIMIT)
+        assert size.limit_bytes == 4 * LIMIT and size.seals == seals  # nothing moved
+        most = 0
+        for k in range(40, 160):
+            assert ingested(store, page(k)) == (2000, 0)
+            size = store.dedup_size()
+            most = max(most, size.memory_tier_bytes)
+            assert size.memory_tier_bytes + size.filter_bytes <= 4 * LIMIT
+        assert most > 3 * LIMIT // 2  # past the old bound, within the new
+        # a seal built the disk tier a filter the old limit had no room for
+        assert size.seals > seals and size.filter_bytes > filter_bytes
+        assert ingested(store, [*page(0)[:3], *page(150)[:3], "fresh"]) == (1, 6)
+    finally:
+        store.close()

@@ -5,6 +5,8 @@ of this shard, the detect loop, the metrics renderer and the HTTP server.
 Reload (SIGHUP or POST /-/reload): validate the new config off the loop; on success swap
 it atomically, start pollers of new apps, stop those of removed apps (their series go),
 restart pollers whose registry entry changed; on failure keep the last good config.
+store.dedup_memory applies on reload (the store's writer thread takes the new bound); the
+rest of `store`, `pseudonymisation` and `server` only on restart (logged, key by key).
 """
 
 from __future__ import annotations
@@ -298,14 +300,16 @@ class Daemon:
                 self._dirty.set()
                 return False, e.errors
             old = self.config
-            for key in ("store", "pseudonymisation", "server"):
-                if getattr(old.daemon, key) != getattr(new.daemon, key):
-                    log.warning("reload: %s settings change only on restart", key)
+            for key in _restart_only_changes(old, new):
+                log.warning("reload: %s changes only on restart; the running value is kept", key)
+            store = old.daemon.store.model_copy(
+                update={"dedup_memory": await self._resize_dedup(old, new)}
+            )
             new = Config(
                 path=new.path,
                 daemon=new.daemon.model_copy(
                     update={
-                        "store": old.daemon.store,
+                        "store": store,
                         "pseudonymisation": old.daemon.pseudonymisation,
                         "server": old.daemon.server,
                     }
@@ -336,6 +340,27 @@ class Daemon:
             )
             self._dirty.set()
             return True, []
+
+    async def _resize_dedup(self, old: Config, new: Config) -> int:
+        """store.dedup_memory in effect after a reload: the new one, applied on the store's
+        writer thread (a smaller one reached at once), or the old one if the store cannot
+        be written now (said in the log; the next reload tries again)."""
+        was, wanted = old.daemon.store.dedup_memory, new.daemon.store.dedup_memory
+        if wanted == was:
+            return was
+        try:
+            size = await self.store.write(self.store.writer.resize_dedup, wanted)
+        except StoreError as e:
+            log.warning(
+                "reload: store.dedup_memory stays %s: the store cannot be written (%s); "
+                "reload again once it can", _mib(was), e,
+            )
+            return was
+        log.info(
+            "reload: store.dedup_memory %s -> %s (de-duplication holds %s)",
+            _mib(was), _mib(wanted), _mib(size.memory_tier_bytes + size.filter_bytes),
+        )
+        return wanted
 
     # ---- detection ---------------------------------------------------------------
 
@@ -484,6 +509,26 @@ class Daemon:
                 continue  # the store's health has said so; the next round prunes
             if any(n.values()):
                 log.info("pruned %s", n)
+
+
+#: config sections read at start only, but for the keys a reload applies
+_RESTART_ONLY = ("store", "pseudonymisation", "server")
+_RELOADED = {"store": {"dedup_memory"}}
+
+
+def _restart_only_changes(old: Config, new: Config) -> list[str]:
+    """The changed keys (`section.key`) a reload cannot apply."""
+    changed = []
+    for section in _RESTART_ONLY:
+        was, now = getattr(old.daemon, section), getattr(new.daemon, section)
+        for key in type(was).model_fields:
+            if key not in _RELOADED.get(section, ()) and getattr(was, key) != getattr(now, key):
+                changed.append(f"{section}.{key}")
+    return changed
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
 
 
 def _version() -> str:

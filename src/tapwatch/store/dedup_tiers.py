@@ -239,6 +239,28 @@ class DedupTiers:
                 log.warning("de-duplication: moving ids to disk failed (%s); tried again later", e)
                 return
 
+    def resize(self, tx: Transaction, limit: int) -> None:
+        """Take a new memory limit (store.dedup_memory changed by a reload).
+
+        Growing only raises the bound: the memory tiers hold more before a seal, and each
+        app's filter is built bigger at its next seal. Shrinking seals memory tiers down
+        to their half now, as an ingest would (a failed seal is tried again after the next
+        ingest), then folds the biggest filters until the filters fit theirs (every key
+        stays in: more false "maybe"s, never a miss; a restart folds the stored filter the
+        same way, and the app's next seal saves it at its size). Folding comes last: a
+        seal gives an app without runs a filter of its own."""
+        self.limit = self.size.limit_bytes = limit
+        self._warned_small = False  # too small for the fleet's recent ids: said again
+        self.keep_within_limit(tx)
+        floor = Bloom.nbytes_for(MIN_FILTER_KEYS)
+        while self.size.filter_bytes > limit // 2:
+            pk = max(self._disk, key=lambda p: self._disk[p].nbytes, default=None)
+            bloom = self._disk[pk].bloom if pk is not None else None
+            if bloom is None or bloom.nbytes <= floor:
+                break  # the filters' floor: the fleet's many small apps fill the half
+            self._disk[pk].bloom = bloom.folded()
+            self._recount(pk)
+
     def _seal(self, tx: Transaction, pk: int) -> None:
         """Move the memory tier's oldest runs (at least SEAL_SHARE of its ids: batches up
         to a seq) to disk as runs of their own, in one transaction (merged there a block

@@ -139,6 +139,13 @@ class IngestWrites(StoreBase):
         """What de-duplication holds in memory and on disk, and its disk lookups."""
         return self._dedup.size
 
+    def resize_dedup(self, limit: int) -> DedupSize:
+        """Bound de-duplication's memory by `limit` bytes from now on (a reload changed
+        store.dedup_memory): a smaller one is reached at once, ids moved to disk."""
+        with self._lock:
+            self._dedup.resize(self._tx, limit)
+        return self._dedup.size
+
 
 def _snapshot_dict(s: UsageSnapshot) -> dict[str, Any]:
     return {
