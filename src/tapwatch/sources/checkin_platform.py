@@ -128,8 +128,12 @@ class CheckinPlatformSource(ABC):
             for i, group in enumerate(groups):
                 records = await self.fetch(ctx, group, w0, w1) if group else []
                 rows, skipped = self.to_rows(records, ctx)
+                # the call's decoded records, then its rows, go as soon as they are used:
+                # not held while the next call's answer is decoded
+                del records
                 rows_to_wgs84(rows, self.datum)
                 events = norm.from_rows(rows)
+                del rows
                 last = i == len(groups) - 1
                 yield IngestBatch(
                     events=events,

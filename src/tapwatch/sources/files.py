@@ -66,6 +66,16 @@ def iter_records(path: Path, skip: int = 0, chunk: int = CHUNK) -> Iterator[list
             yield buf
 
 
+def _read_into(chunks: Iterator[list[Any]], read: list[list[Any]]) -> None:
+    """The next chunk, if any, put in `read` rather than returned: the pool's worker
+    holds a call's result until it is back in its loop, which may be after the poll has
+    normalised the chunk and asked another worker for the next one (seen in a test: two
+    chunks alive at once)."""
+    chunk = next(chunks, None)
+    if chunk is not None:
+        read.append(chunk)
+
+
 def normalise_records(norm: EventNormaliser, records: list[Any]) -> EventColumns:
     """Events from a chunk of records (raw JSONL lines or CSV dicts), as columns."""
     if records and isinstance(records[0], dict):
@@ -108,14 +118,19 @@ class FileDropSource:
             chunks = iter_records(path, skip, self.chunk)
             consumed = skip
             while True:
+                read: list[list[Any]] = []
                 try:
-                    records = await asyncio.to_thread(next, chunks, None)
+                    await asyncio.to_thread(_read_into, chunks, read)
                 except (OSError, UnicodeDecodeError, csv.Error) as e:
                     raise SourceError(ErrorReason.decode, f"{path.name}: {e}") from None
-                if records is None:
+                if not read:
                     break
+                records = read.pop()
                 consumed += len(records)
                 events = normalise_records(norm, records)
+                # the chunk's records (a bytes or a dict per line) go now, not when the
+                # next chunk read replaces them: a chunk is held once, not twice
+                del records
                 yield IngestBatch(
                     events=events,
                     rejected=norm.take_rejected(),

@@ -155,9 +155,12 @@ class JsonApiSource:
             pages = self._single(ctx)
         async for items, new_state in pages:
             rows = self.to_rows(items, ctx)
+            del items  # the page's decoded records go once they are rows (see _cursors)
             rows_to_wgs84(rows, self.cfg.datum)
+            events = norm.from_rows(rows)
+            del rows
             yield IngestBatch(
-                events=norm.from_rows(rows),
+                events=events,
                 rejected=norm.take_rejected(),
                 cursor=None if new_state is None else json.dumps(new_state),
             )
@@ -179,6 +182,7 @@ class JsonApiSource:
             more = bool(self._has_more.search(doc)) if self._has_more else nxt is not None
             # the cursor after the last page marks where new records will appear
             yield self._records(doc), ({"cursor": nxt} if nxt else None)
+            del doc  # normalised by now: not held while the next page is fetched and decoded
             if not more or nxt is None or nxt == cursor:
                 ctx.backlog = False
                 return
@@ -199,8 +203,10 @@ class JsonApiSource:
                 await self._page(ctx, {"offset": offset, "limit": p.limit}, extra)
             )
             offset += len(items)
+            full = len(items) == p.limit
             yield items, {"offset": offset}
-            if len(items) < p.limit:
+            del items  # normalised by now: not held while the next page is fetched and decoded
+            if not full:
                 ctx.backlog = False
                 return
 
@@ -226,6 +232,7 @@ class JsonApiSource:
                 extra[p.to_param] = str(until)
             doc = await self._page(ctx, {"since": since, "until": until}, extra)
             yield self._records(doc), {"through": end}
+            del doc  # normalised by now: not held while the next window is fetched and decoded
             start = end
             done += 1
 
