@@ -375,3 +375,45 @@ def test_a_bigger_limit_on_reload_lets_more_ids_stay_in_memory(tmp_path: Path) -
         assert ingested(store, [*page(0)[:3], *page(150)[:3], "fresh"]) == (1, 6)
     finally:
         store.close()
+
+
+def test_an_app_that_grows_later_gets_its_share_of_the_filters(tmp_path: Path) -> None:
+    # app a fills the filters' half first (its filter built at 32 bits a key); b's ids
+    # move to disk afterwards: a's filter gives way, b's is not left at the floor's size
+    # (it was 2 KiB for 270,000 ids: every new id of b looked up on disk)
+    path = tmp_path / "s.sqlite"
+    limit = 4 * LIMIT
+    store = Store(path, dedup_memory=limit)
+    try:
+        for k in range(300):
+            ingested(store, page(k), app="a")
+        assert store.dedup_size().filter_bytes == limit // 2  # all of it, a's
+        for k in range(150):
+            ingested(store, [f"b{x}" for x in page(k)], app="b")
+        size = store.dedup_size()
+        assert size.filter_bytes <= limit // 2 and size.disk_ids > 800_000
+        bits = {
+            app: 8 * store._dedup._disk[store.app_pk(app)].nbytes
+            / store._dedup._disk[store.app_pk(app)].n
+            for app in ("a", "b")
+        }
+        assert min(bits.values()) > 12  # each near or above 16 (at capacity: 0.4 %)
+        for app in ("a", "b"):
+            prefix = "" if app == "a" else "b"
+            before = store.dedup_size().disk_lookups
+            fresh = [f"{prefix}{x}" for k in range(1000, 1010) for x in page(k)]
+            assert ingested(store, fresh, app=app) == (20_000, 0)
+            assert store.dedup_size().disk_lookups - before < 200  # under 1 %
+            old = [f"{prefix}{x}" for x in page(0)[::50] + page(77)[::50]]
+            assert ingested(store, old, app=app) == (0, len(old))
+    finally:
+        store.close()
+    # the filters were stored as folded: a restart shares the half the same way
+    again = Store(path, dedup_memory=limit)
+    try:
+        for app in ("a", "b"):
+            assert ingested(again, ["late"], app=app) == (1, 0)
+            tier = again._dedup._disk[again.app_pk(app)]
+            assert 8 * tier.nbytes / tier.n == pytest.approx(bits[app], rel=0.01)
+    finally:
+        again.close()

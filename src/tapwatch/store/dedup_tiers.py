@@ -13,8 +13,9 @@ agreeing with the rows.
 The limit: half of it for the memory tiers (when they pass it, the app whose tier is the
 biggest has its older three quarters sealed into a run), half for the disk tiers'
 filters (each grows to 16 bits a key while there is room, then fills up: more false
-"maybe"s, more block reads, counted in `disk_lookups`). Compaction and pruning stream
-their runs a block at a time.
+"maybe"s, more block reads, counted in `disk_lookups`; where the half is short, the
+filter with the most bits a key is folded first, so the apps' filters share it).
+Compaction and pruning stream their runs a block at a time.
 """
 
 from __future__ import annotations
@@ -116,9 +117,15 @@ class DedupTiers:
             keys.clear()
             index = IdIndex(joined, np.repeat(np.array(seqs, np.int64), counts))
         disk = runs_.load(db, pk)
-        room = self.limit // 2 - self.size.filter_bytes
-        while disk.bloom is not None and disk.nbytes > max(room, Bloom.nbytes_for(MIN_FILTER_KEYS)):
-            disk.bloom = disk.bloom.folded()  # a smaller limit than the filter was made for
+        floor = Bloom.nbytes_for(MIN_FILTER_KEYS)
+        # a smaller limit than the filters were made for: the richer of this filter and
+        # the others loaded gives way, so no app's filter is left with a few bits a key
+        while disk.bloom is not None and disk.nbytes > max(self._filter_room(), floor):
+            other = self._richest(but=pk)
+            if other is not None and _bits(self._disk[other]) > _bits(disk):
+                self._fold(other)
+            else:
+                disk.bloom = disk.bloom.folded()
         self._recent[pk], self._disk[pk], self._sealed[pk] = index, disk, sealed
         self._recount(pk)
         spent = time.process_time() - started
@@ -247,19 +254,16 @@ class DedupTiers:
         to their half now, as an ingest would (a failed seal is tried again after the next
         ingest), then folds the biggest filters until the filters fit theirs (every key
         stays in: more false "maybe"s, never a miss; a restart folds the stored filter the
-        same way, and the app's next seal saves it at its size). Folding comes last: a
-        seal gives an app without runs a filter of its own."""
+        same way, and the app's next seal saves it at its size), the most bits a key
+        first. Folding comes last: a seal gives an app without runs a filter of its own."""
         self.limit = self.size.limit_bytes = limit
         self._warned_small = False  # too small for the fleet's recent ids: said again
         self.keep_within_limit(tx)
-        floor = Bloom.nbytes_for(MIN_FILTER_KEYS)
-        while self.size.filter_bytes > limit // 2:
-            pk = max(self._disk, key=lambda p: self._disk[p].nbytes, default=None)
-            bloom = self._disk[pk].bloom if pk is not None else None
-            if bloom is None or bloom.nbytes <= floor:
+        while self._filter_room() < 0:
+            pk = self._richest()
+            if pk is None:
                 break  # the filters' floor: the fleet's many small apps fill the half
-            self._disk[pk].bloom = bloom.folded()
-            self._recount(pk)
+            self._fold(pk)
 
     def _seal(self, tx: Transaction, pk: int) -> None:
         """Move the memory tier's oldest runs (at least SEAL_SHARE of its ids: batches up
@@ -269,9 +273,11 @@ class DedupTiers:
         recent, disk = self._recent[pk], self._disk[pk]
         sealing = recent.oldest_runs(_SEAL_SHARE)
         filled = disk.filled + sum(n for _hi, n, _pieces in sealing)
-        capacity = self._filter_capacity(disk, filled)
+        capacity, folded = self._filter_capacity(pk, disk, filled)
         runs, lo = list(disk.runs), self._sealed[pk] + 1
         with tx() as db:
+            for other in folded:  # stored as folded: a restart shares the room the same way
+                runs_.save_filter(db, other, self._disk[other])
             for hi, _n, pieces in sealing:
                 if capacity is None:  # no new filter: the keys' bits go into this one
                     pieces = _filling(disk.bloom, pieces)
@@ -294,20 +300,58 @@ class DedupTiers:
         self.size.seals += 1
         self._recount(pk)
 
-    def _filter_capacity(self, disk: DiskTier, filled: int) -> int | None:
-        """The capacity of a new filter for the app's disk tier once it holds `filled`
+    def _filter_capacity(
+        self, pk: int, disk: DiskTier, filled: int
+    ) -> tuple[int | None, list[int]]:
+        """The capacity of a new filter for app `pk`'s disk tier once it holds `filled`
         keys, or None to keep its filter (it has room for them, or there is no room in the
-        filters' half of the limit for a bigger one: it fills up)."""
+        filters' half of the limit for a bigger one: it fills up); and the other apps
+        whose filters were folded to make room (in memory: to be saved).
+
+        Where the half is short, the filter with the most bits a key gives way, this one
+        or another app's (folded: every key stays in), so the filters end near one
+        number of bits a key: an app that grew first does not keep 32 bits a key while
+        one that came later is left a filter of the floor's size (measured: every new id
+        of such an app was looked up on disk)."""
         bloom = disk.bloom
         if bloom is not None and filled <= bloom.capacity:
-            return None
-        room = self.limit // 2 - (self.size.filter_bytes - disk.nbytes)
+            return None, []
         capacity = max(2 * filled, MIN_FILTER_KEYS)
-        while Bloom.nbytes_for(capacity) > room and capacity > MIN_FILTER_KEYS:
-            capacity //= 2
+        folded: list[int] = []
+        while capacity > MIN_FILTER_KEYS:
+            size = Bloom.nbytes_for(capacity)
+            if size <= self._filter_room() + disk.nbytes:
+                break
+            other = self._richest(but=pk)
+            if other is not None and _bits(self._disk[other]) > 8 * size / filled:
+                self._fold(other)
+                folded.append(other)
+            else:
+                capacity //= 2
         if bloom is not None and Bloom.nbytes_for(capacity) <= bloom.nbytes:
-            return None
-        return capacity
+            return None, folded
+        return capacity, folded
+
+    def _filter_room(self) -> int:
+        """Bytes left in the filters' half of the limit."""
+        return self.limit // 2 - self.size.filter_bytes
+
+    def _richest(self, but: int | None = None) -> int | None:
+        """The app (but `but`) whose filter has the most bits a key, of those that can be
+        folded (above the floor's size), or None."""
+        floor = Bloom.nbytes_for(MIN_FILTER_KEYS)
+        foldable = [
+            p for p, d in self._disk.items()
+            if p != but and d.bloom is not None and d.nbytes > floor
+        ]
+        return max(foldable, key=lambda p: _bits(self._disk[p]), default=None)
+
+    def _fold(self, pk: int) -> None:
+        """Halve app `pk`'s filter (every key stays in it)."""
+        disk = self._disk[pk]
+        assert disk.bloom is not None
+        disk.bloom = disk.bloom.folded()
+        self._recount(pk)
 
     @staticmethod
     def _bump(db: sqlite3.Connection) -> int:
@@ -409,6 +453,11 @@ class DedupTiers:
             s.filter_bytes += now[2] - before[2]
             s.disk_ids += now[3] - before[3]
             s.disk_runs += now[4] - before[4]
+
+
+def _bits(disk: DiskTier) -> float:
+    """Bits of the disk tier's filter a key it holds."""
+    return 8 * disk.nbytes / max(disk.filled, 1)
 
 
 def _filling(bloom: Bloom | None, pieces: Iterator[Piece]) -> Iterator[Piece]:
