@@ -417,3 +417,23 @@ def test_an_app_that_grows_later_gets_its_share_of_the_filters(tmp_path: Path) -
             assert 8 * tier.nbytes / tier.n == pytest.approx(bits[app], rel=0.01)
     finally:
         again.close()
+
+
+def test_a_filter_is_stored_and_read_a_slice_at_a_time_as_it_was(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite", dedup_memory=LIMIT)
+    try:
+        db = store._db
+        pk = store.app_pk("x")
+        # 2.5 slices of random words, and runs for the filter to be loaded with
+        words = np.random.default_rng(5).integers(
+            0, 2**63, (5 * dedup_runs.FILTER_SLICE // 2) // 8, dtype=np.uint64
+        )
+        runs = [Run(run=1, lo=1, hi=1, n=3)]
+        db.execute("INSERT INTO id_runs(run, app_pk, lo, hi, n) VALUES(1, ?, 1, 1, 3)", (pk,))
+        dedup_runs.save_filter(db, pk, dedup_runs.DiskTier(runs, dedup_runs.Bloom(words), 3))
+        tier = dedup_runs.load(db, pk)
+        assert tier.filled == 3 and tier.bloom is not None
+        assert np.array_equal(tier.bloom.words, words)
+        tier.bloom.fill(tier.bloom.slots(np.array([7], dtype=np.int64)))  # writable
+    finally:
+        store.close()

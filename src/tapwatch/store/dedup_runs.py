@@ -31,6 +31,8 @@ from tapwatch.store.dedup import FAN_IN, Bloom, seqs_of_keys
 BLOCK_KEYS = 1024
 #: the disk tier's smallest filter, in keys
 MIN_FILTER_KEYS = 1 << 10
+#: bytes of a filter read or written at once (its blob in the store)
+FILTER_SLICE = 1 << 20
 
 
 @dataclass(slots=True, frozen=True)
@@ -101,10 +103,17 @@ def load(db: sqlite3.Connection, pk: int) -> DiskTier:
             "SELECT run, lo, hi, n FROM id_runs WHERE app_pk=? ORDER BY lo", (pk,)
         )
     ]
-    row = db.execute("SELECT filled, words FROM id_filters WHERE app_pk=?", (pk,)).fetchone()
+    row = db.execute(
+        "SELECT filled, length(words) FROM id_filters WHERE app_pk=?", (pk,)
+    ).fetchone()
     if not runs or row is None:
         return DiskTier(runs)
-    return DiskTier(runs, Bloom(np.frombuffer(row[1], dtype=np.uint64).copy()), row[0])
+    words = np.empty(row[1] // 8, dtype=np.uint64)
+    buf = memoryview(words).cast("B")
+    with db.blobopen("id_filters", "words", pk, readonly=True) as blob:
+        for at in range(0, len(buf), FILTER_SLICE):  # no copy of the whole filter
+            buf[at : at + FILTER_SLICE] = blob.read(FILTER_SLICE)
+    return DiskTier(runs, Bloom(words), row[0])
 
 
 def write_run(
@@ -175,13 +184,20 @@ def filled_bloom(db: sqlite3.Connection, runs: list[Run], capacity: int) -> Bloo
 
 
 def save_filter(db: sqlite3.Connection, pk: int, tier: DiskTier) -> None:
+    """Store the app's filter (or its absence) as the tier holds it."""
     if tier.bloom is None:
         db.execute("DELETE FROM id_filters WHERE app_pk=?", (pk,))
         return
+    words = memoryview(tier.bloom.words).cast("B")
     db.execute(
-        "INSERT OR REPLACE INTO id_filters(app_pk, filled, words) VALUES(?,?,?)",
-        (pk, tier.filled, tier.bloom.words.tobytes()),
+        "INSERT OR REPLACE INTO id_filters(app_pk, filled, words) VALUES(?,?,zeroblob(?))",
+        (pk, tier.filled, len(words)),
     )
+    # written a slice at a time: as one value, a filter was copied whole twice (to bytes,
+    # and by SQLite's bind), a seal's brief peak (32 MiB each for the default's biggest)
+    with db.blobopen("id_filters", "words", pk) as blob:
+        for at in range(0, len(words), FILTER_SLICE):
+            blob.write(words[at : at + FILTER_SLICE])
 
 
 def compacted(db: sqlite3.Connection, pk: int, runs: list[Run]) -> list[Run]:
