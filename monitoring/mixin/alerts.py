@@ -7,7 +7,7 @@ from typing import Any
 
 from .config import MixinConfig
 from .dashboards import APP_UID, COLLECTOR_UID, FLEET_UID, dashboard_path
-from .promql import global_lookup, lookup, with_app_info
+from .promql import dedup_lookup_share, global_lookup, lookup, with_app_info
 from .recording import APPS_BY_BAND
 
 APP_LINK = "{{ $labels.app | urlquery }}"
@@ -329,17 +329,10 @@ def _dedup_memory_rule(cfg: MixinConfig) -> dict[str, Any]:
     through. Each lookup reads a block of every run of the app; the threshold and its
     reasons are in the runbook."""
     window = cfg.dedup_lookup_window
-    by = "sum by (job, instance) "
-    checked = (
-        f"{by}(rate(tapwatch_app_events_ingested_total[{window}]))\n"
-        f'  + {by}(rate(tapwatch_app_events_rejected_total{{reason="duplicate"}}[{window}]))'
-    )
     expr = (
-        f"{by}(rate(tapwatch_dedup_disk_lookups_total[{window}]))\n"
-        f"  / (\n  {checked}\n  )\n"
-        f"  > {cfg.dedup_lookup_ratio:g}\n"
+        f"{dedup_lookup_share(window)}\n  > {cfg.dedup_lookup_ratio:g}\n"
         # a handful of events an hour makes a ratio of noise, and costs nothing
-        f"and {by}(increase(tapwatch_app_events_ingested_total[{window}])) "
+        f"and sum by (job, instance) (increase(tapwatch_app_events_ingested_total[{window}])) "
         f"> {cfg.dedup_min_events}"
     )
     limit = lookup(

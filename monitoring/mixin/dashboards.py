@@ -6,7 +6,7 @@ from typing import Any
 
 from .config import MixinConfig
 from .grafana import Dashboard, Panel, Target
-from .promql import APP_INFO
+from .promql import APP_INFO, dedup_lookup_share
 from .recording import (
     APPS_BY_BAND,
     COST_BY_BAND,
@@ -629,6 +629,16 @@ def collector_health(cfg: MixinConfig) -> Dashboard:
                     "{{instance}} blocks",
                 ),
             ],
+            width=8,
+        ),
+        Panel(
+            "De-duplication lookups per checked event",
+            "Share of the events checked for duplicates (ingested, and rejected as "
+            "duplicates) looked up in the runs on disk. Filters with room let about 0.05 % "
+            "through, at their capacity 0.4 %; TapwatchDedupMemoryTooSmall fires above 1 % "
+            "over an hour (raise store.dedup_memory: see the runbook).",
+            "percentunit",
+            [Target(dedup_lookup_share("$__rate_interval"), "{{instance}}")],
             width=8,
         ),
         Panel(

@@ -42,6 +42,19 @@ def global_lookup(expr: str, fmt: str = "humanize", default: str = "unknown") ->
     )
 
 
+def dedup_lookup_share(window: str) -> str:
+    """Per instance, the share of the events checked for duplicates over `window`
+    (ingested, and rejected as duplicates) that were looked up in the runs on disk."""
+    by = "sum by (job, instance) "
+    return (
+        f"{by}(rate(tapwatch_dedup_disk_lookups_total[{window}]))\n"
+        f"  / (\n"
+        f"  {by}(rate(tapwatch_app_events_ingested_total[{window}]))\n"
+        f'  + {by}(rate(tapwatch_app_events_rejected_total{{reason="duplicate"}}[{window}]))\n'
+        "  )"
+    )
+
+
 def _go_quote(expr: str) -> str:
     """Escape a PromQL expression for a double-quoted Go template string."""
     return expr.replace("\\", "\\\\").replace('"', '\\"')
