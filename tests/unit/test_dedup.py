@@ -13,7 +13,7 @@ import pytest
 
 from tapwatch.columns import EventColumns
 from tapwatch.events import Event, EventType
-from tapwatch.store import dedup_tiers
+from tapwatch.store import dedup, dedup_tiers
 from tapwatch.store.dedup import IdIndex
 from tapwatch.store.sqlite import SCHEMA_VERSION, IngestBatch, Store
 
@@ -58,6 +58,24 @@ def test_the_index_finds_every_stored_key_across_merges_and_growth() -> None:
     fresh = rng.integers(-(2**63), 2**63 - 1, 100_000, dtype=np.int64)
     assert index.probe(fresh)[0].mean() < 0.01  # the filter rules out almost all new keys
     assert index.batches_of(fresh[:100]).size == 0
+
+
+@pytest.mark.parametrize("slice_keys", [1, 7, 1 << 16])
+def test_runs_merge_a_key_range_at_a_time_as_one_sort_would(
+    monkeypatch: pytest.MonkeyPatch, slice_keys: int
+) -> None:
+    # ranges cut at every few keys of the biggest run, cuts falling inside runs of one
+    # key: the result is the stable sort of the runs one after another
+    monkeypatch.setattr(dedup, "FILL_SLICE", slice_keys)
+    rng = np.random.default_rng(11)
+    sizes = [300, 40, 0, 1, 120, 300, 5, 77]
+    runs = [np.sort(rng.integers(-50, 50, n)).astype(np.int64) for n in sizes]
+    seqs = [np.full(n, i, dtype=np.uint32) for i, n in enumerate(sizes)]
+    keys, got = dedup.merged_runs(runs, seqs)
+    order = np.argsort(np.concatenate(runs), kind="stable")
+    assert keys.tolist() == np.concatenate(runs)[order].tolist()
+    assert got.tolist() == np.concatenate(seqs)[order].tolist()
+    assert got.dtype == np.uint32
 
 
 def test_equal_keys_in_several_batches_name_them_all() -> None:
