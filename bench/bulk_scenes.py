@@ -47,8 +47,8 @@ SIZE_BUCKETS = ((3, 4), (5, 7), (8, 15), (16, 40))
 #: `two_operators` and `household` for the eleventh (seeds 1100-1102), `locker_bank` and
 #: `wedding_tables` for the twelfth (seeds 1200-1202), `car_park` and `carpool` for the
 #: thirteenth (seeds 1300-1302), `helpers` and `dorm_roll` for the fourteenth (seeds
-#: 1400-1402); each has been looked at since and is a development family
-#: now.
+#: 1400-1402), `phone_rack` and `square_dance` for the fifteenth (seeds 1500-1502); each
+#: has been looked at since and is a development family now.
 RING_FAMILIES = (
     "simultaneous",
     "fast",
@@ -69,6 +69,7 @@ RING_FAMILIES = (
     "locker_bank",
     "car_park",
     "helpers",
+    "phone_rack",
 )
 CROWD_FAMILIES = (
     "meeting",
@@ -91,13 +92,14 @@ CROWD_FAMILIES = (
     "wedding_tables",
     "carpool",
     "dorm_roll",
+    "square_dance",
 )
 #: Defined before tuning and never looked at while tuning (see the evaluation doc):
-#: `phone_rack` and `square_dance` were written on 2026-11-30 before the fifteenth round of
-#: tuning, for held-out seeds 1500-1502 (`helpers` and `dorm_roll`, held out in the
-#: fourteenth round, are development families now).
-HELDOUT_RING_FAMILIES = ("phone_rack",)
-HELDOUT_CROWD_FAMILIES = ("square_dance",)
+#: `charging_cart` and `ward_shift` were written on 2026-12-01 before the seventeenth round
+#: of tuning, for held-out seeds 1700-1702 (`phone_rack` and `square_dance`, held out in
+#: the fifteenth round, are development families now).
+HELDOUT_RING_FAMILIES = ("charging_cart",)
+HELDOUT_CROWD_FAMILIES = ("ward_shift",)
 #: Reported for what still fails; no goal.
 DIAGNOSTIC_FAMILIES = ("ring_in_crowd",)
 
@@ -838,6 +840,35 @@ def phone_rack(rng: np.random.Generator) -> Tempo:
     return day
 
 
+def charging_cart(rng: np.random.Generator) -> Tempo:
+    """Held out (seventeenth round). The bag lives in a charging cart (a trolley of
+    slots, rows of 6 phones 10 cm apart, rows 15 cm apart, every phone in its slot every
+    day) in the storeroom at one end of the township building's corridor; the official
+    checks the phones in one at a time while wheeling the cart along the corridor to the
+    duty room at the other end (15-45 m, straight, the same corridor every day; on 30 %
+    of days the other way, taking it back), a few steps between phones: gaps around
+    4-20 s (sigma 0.3-0.7), 0-15 % of them a stop of 20-90 s (a door, a colleague).
+    `plant_ring` keeps each phone in its slot (the order of the slots), with indoor
+    fixes. One hand, one phone at a time, the spot moving steadily along a line."""
+    times = _gapped(log_uniform(rng, 4, 20), rng.uniform(0.3, 0.7), rng.uniform(0, 0.15), (20, 90))
+    length, a = rng.uniform(15, 45), rng.uniform(0, 2 * math.pi)
+    along = np.array([math.cos(a), math.sin(a)])
+    across = np.array([-along[1], along[0]])
+
+    def day(rng: np.random.Generator, n: int) -> list[Tap]:
+        t = times(rng, n)
+        walked = length * np.arange(n) / max(n - 1, 1) + rng.normal(0, 0.5, n)
+        if rng.random() < 0.3:  # the cart taken back, from the duty room to the storeroom
+            walked = length - walked
+        slot = np.arange(n)
+        xy = np.outer(walked + (slot // 6) * 0.15, along) + np.outer(
+            (slot % 6) * 0.10 - 0.25, across
+        )
+        return [(i, float(t[i]), *xy[i]) for i in range(n)]
+
+    return day
+
+
 TEMPOS: dict[str, Callable[[np.random.Generator], Tempo]] = {
     "simultaneous": simultaneous,
     "fast": fast,
@@ -859,6 +890,7 @@ TEMPOS: dict[str, Callable[[np.random.Generator], Tempo]] = {
     "car_park": car_park,
     "helpers": helpers,
     "phone_rack": phone_rack,
+    "charging_cart": charging_cart,
 }
 
 
@@ -942,14 +974,14 @@ def plant_ring(
         mocked_acc = float(rng.choice([1.0, 3.0, 5.0, 10.0]))
     day_sd = rng.uniform(0, 1800)
     present_p = rng.uniform(0.85, 1.0)
-    fixed_order = rng.random() < 0.3 or family in ("locker_bank", "phone_rack")
+    fixed_order = rng.random() < 0.3 or family in ("locker_bank", "phone_rack", "charging_cart")
     spot = rng.uniform(-20, 20, 2)
     stops: list[tuple[int | None, float, float, np.ndarray]] = [(v, la, lo, spot)]
     if family == "tour":  # a round of 2-3 risk points with the same bag
         for _ in range(int(rng.integers(1, 3))):
             stops.append((*w.venue_near(rng, la, lo, 300, 4000), rng.uniform(-20, 20, 2)))
     # Indoors (at a table in an office) fixes are worse.
-    indoor = family in ("sittings", "drawer", "locker_bank", "phone_rack")
+    indoor = family in ("sittings", "drawer", "locker_bank", "phone_rack", "charging_cart")
     acc_median = rng.uniform(8, 25) if indoor else rng.uniform(6, 18)
     if family == "car_park":  # fixes from inside a car
         acc_median = rng.uniform(10, 30)
@@ -2085,6 +2117,74 @@ def square_dance(w: World, rng: np.random.Generator, key: str) -> None:
                 )
 
 
+def ward_shift(w: World, rng: np.random.Generator, key: str) -> None:
+    """Held out (seventeenth round). A hospital ward's shift change: the ward's nursing
+    staff (12-25 nurses) work by a roster, so each day's shift is 5-10 of them (a fresh
+    draw from the staff every day, and 0-1 agency nurse), at the ward's handover hour
+    (07:00 or 19:00, the same every day, +- 0-5 min) on 3-7 consecutive days. The
+    hospital's staff app asks each for a check-in at the nurses' station: 40-80 % as
+    they arrive over the 5-25 min before (each at a moment of their own), the rest when
+    the charge nurse starts the handover (each 5-60 s after it, lognormal, sigma 0.4-1.0),
+    standing about the station (1.5-4 m); 50-95 % on the hospital's Wi-Fi, indoor fixes
+    (accuracy around 10-25 m). During the 12 h shift 30-80 % of them (per ward) read the
+    app on the ward 1-11 h after handover, 5-40 m from the station; 0-40 % read it at
+    home (2-15 km away) 30-90 min before the shift. A different share of one staff every
+    day, tight at one moment, staying for hours: a group-day is one handover."""
+    v, la, lo, day = w.scene(rng)
+    staff = w.people(rng, int(rng.integers(12, 26)), key, (la, lo))
+    shift = int(rng.integers(5, 11))
+    handover_s = (7.0 if rng.random() < 0.5 else 19.0) * 3600
+    drift_s, arrive_p = rng.uniform(0, 300), rng.uniform(0.4, 0.8)
+    call_s, sigma = rng.uniform(5, 60), rng.uniform(0.4, 1.0)
+    station, radius = rng.uniform(-20, 20, 2), rng.uniform(1.5, 4)
+    on_ward_p, home_p = rng.uniform(0.3, 0.8), rng.uniform(0, 0.4)
+    ward = Gathering(
+        w,
+        rng,
+        "ward_shift",
+        (v, la, lo),
+        f"{key}-hospital",
+        rng.uniform(0.5, 0.95),
+        rng.uniform(10, 25),
+    )
+    for d in range(int(rng.integers(3, 8))):
+        inst = f"{key}/day{d}"
+        pick = rng.choice(len(staff), size=min(shift, len(staff)), replace=False)
+        here = [staff[int(i)] for i in pick]
+        here += w.people(rng, int(rng.integers(0, 2)), f"{key}-agency{d}", (la, lo))
+        n = len(here)
+        handover = day + d * 86400 + handover_s + rng.normal(0, drift_s)
+        t = call_s * rng.lognormal(0.0, sigma, n)
+        early = rng.random(n) < arrive_p
+        t[early] = -rng.uniform(300, 1500, int(early.sum()))
+        times = handover + t
+        ward.arrive(inst, here, times, disk(rng, n, radius) + station)
+        for person in here:
+            if rng.random() < on_ward_p:  # on the ward during the shift
+                a = rng.uniform(0, 2 * math.pi)
+                spot = station + rng.uniform(5, 40) * np.array([math.cos(a), math.sin(a)])
+                at = w.fix(rng, la, lo, float(spot[0]), float(spot[1]), 15.0)
+                w.read(
+                    rng,
+                    person,
+                    handover + rng.uniform(3600, 39600),
+                    at,
+                    handover,
+                    ("ward_shift", inst),
+                )
+            if rng.random() < home_p:  # at home before the shift
+                far = rng.uniform(2000, 15000) * np.array([1, -1])[rng.integers(2)]
+                at = w.fix(rng, la, lo, float(far), float(far) / 2, 10.0)
+                w.read(
+                    rng,
+                    person,
+                    handover - rng.uniform(1800, 5400),
+                    at,
+                    handover,
+                    ("ward_shift", inst),
+                )
+
+
 def ring_in_crowd(w: World, rng: np.random.Generator, key: str, size: int) -> None:
     """Diagnostic. A serial or fast ring at a transit hub in the middle of its rush hour."""
     v, la, lo, day = w.scene(rng)
@@ -2126,6 +2226,7 @@ CROWDS: dict[str, Callable[[World, np.random.Generator, str], None]] = {
     "carpool": carpool,
     "dorm_roll": dorm_roll,
     "square_dance": square_dance,
+    "ward_shift": ward_shift,
 }
 #: Instances planted per seed.
 CROWD_COUNT = {
@@ -2150,6 +2251,7 @@ CROWD_COUNT = {
     "carpool": 50,
     "dorm_roll": 10,
     "square_dance": 40,
+    "ward_shift": 40,
 }
 RINGS_PER_BUCKET = 10  # per ring family and size bucket, per seed
 
