@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from tapwatch.detectors import bulk_checkin
 from tapwatch.events import EventType
 from tests.unit.checkin_scenes import BASE, DAY, Scenario, detect, people, signal, walk_route
@@ -85,3 +87,70 @@ def test_phones_seen_along_one_road_one_way_from_the_place_do_not_count() -> Non
     # All one way is what rules them out: taken as all round, they would count.
     assert signal(second_checkpoint(sc, second, one_way_share=1.0), "people_come_and_go")["present"]
     assert second_checkpoint(sc, second).score >= bulk_checkin.Settings().min_score
+
+
+def dance(sc: Scenario, troupe: list[str], homes: dict[str, tuple[float, float, bool]]) -> set[str]:
+    """`troupe` dances in a square on four evenings: as the music starts each checks in on
+    their own phone from their place in the formation (rows 2 m apart), after a delay of
+    their own (lognormal around a minute). `homes`: dancers seen at home (east, north
+    metres; True: 20-50 min before the music, False: 70-100 min after), reading the app
+    there. The ids of the first evening's check-ins."""
+    first: set[str] = set()
+    marks = np.array([(k % 4, k // 4) for k in range(len(troupe))]) * 2.0
+    for d in range(4):
+        music = BASE + d * DAY + EVENING
+        times = music + 60.0 * sc.rng.lognormal(0.0, 0.5, len(troupe))
+        taps = sc.taps(times, troupe, marks + sc.rng.normal(0, 0.2, marks.shape))
+        if d == 0:
+            first = {e.id for e in taps}
+        for a, (east, north, before) in homes.items():
+            ts = (
+                music - sc.rng.uniform(1200, 3000) if before else music + sc.rng.uniform(4200, 6000)
+            )
+            sc.checkin(ts, a, east, north, type=EventType.read)
+    return first
+
+
+def first_evening(homes_at: list[tuple[float, float]], **overrides: object) -> object:
+    """The finding holding the first evening of twelve dancers of whom four are seen at
+    home at `homes_at` (east, north metres), the first two before the music, the other
+    two after; whatever its score."""
+    troupe = people("dancer", 12)
+    homes = {troupe[k]: (*at, k < 2) for k, at in enumerate(homes_at)}
+    sc = Scenario(seed=171)
+    first = dance(sc, troupe, homes)
+    [f] = [
+        f for f in detect(sc, min_score=0.05, **overrides) if first <= set(f.evidence["event_ids"])
+    ]
+    return f
+
+
+ROUND_THE_CORNER = [(0.0, 800.0), (0.0, -700.0), (900.0, 0.0), (-600.0, 0.0)]
+NEXT_DOOR = [(0.0, 200.0), (0.0, -150.0), (250.0, 0.0), (-200.0, 0.0)]
+
+
+def test_dancers_seen_at_homes_round_the_square_came_and_went_their_own_ways() -> None:
+    """Twelve neighbours dance on four evenings; four are seen at home on the estates
+    around the square, 600-900 m away (north, south, east, west), two before the music
+    and two after: homes round the corner, under the kilometre `people_arrive` and
+    `people_leave` ask of a phone seen away, but each at a place of its own, over 300 m
+    from the square and from the others, the farthest two over 1 km apart. Pooled,
+    people coming and going each their own way (`people_come_and_go`), counted against
+    the dance (with the sixteenth round's code a sighting had to be over 1 km from the
+    square, as with `one_place_m` at 1 km here, and none counted)."""
+    f = first_evening(ROUND_THE_CORNER)
+    pooled = signal(f, "people_come_and_go")
+    assert pooled["present"] and pooled["value"] >= 4 / 12 - 1e-3
+    before = first_evening(ROUND_THE_CORNER, one_place_m=1000.0)
+    assert not signal(before, "people_come_and_go")["present"]
+    assert f.score < before.score  # type: ignore[attr-defined]
+
+
+def test_phones_seen_next_door_to_the_square_are_no_place_of_their_own() -> None:
+    """The same dance with the four dancers seen 150-250 m from the square (the shops on
+    its sides), each side of it: within 300 m of the square, as a bag's phones in the
+    office by the square would be. They do not count, and the dance scores as if nobody
+    had been seen."""
+    f = first_evening(NEXT_DOOR)
+    assert not signal(f, "people_come_and_go")["present"]
+    assert f.score == first_evening([]).score  # type: ignore[attr-defined]

@@ -167,6 +167,10 @@ def presence_signals(
         row = came_from(seen, s)
         if row is not None:
             came.append((float(win.lat[row]), float(win.lon[row])))
+        # Pooled, a place of one's own need only be out of sight of the place: a home
+        # round the corner is one as much as a home across town.
+        row = came_from(seen, s, away_m=s.one_place_m)
+        if row is not None:
             away[a] = (float(win.lat[row]), float(win.lon[row]), float(win.ts[row]))
         row = came_from(seen, s, s.leave_s, s.day_apart_s)
         if row is not None:  # at work or school, hours before
@@ -189,12 +193,11 @@ def presence_signals(
         row = went_to(seen, stay, s)
         if row is not None:
             gone.append((float(win.lat[row]), float(win.lon[row])))
-        if row is not None and not late:
-            away.setdefault(a, (float(win.lat[row]), float(win.lon[row]), float(win.ts[row])))
         row = went_to(seen, stay, s, after_stay=True)
         if row is not None:
             gone_late.append((float(win.lat[row]), float(win.lon[row])))
-        if row is not None and late:
+        row = went_to(seen, stay, s, after_stay=late, away_m=s.one_place_m)
+        if row is not None:
             away.setdefault(a, (float(win.lat[row]), float(win.lon[row]), float(win.ts[row])))
     n = len(ring.accounts)
     solo = _belonging(

@@ -84,12 +84,16 @@ _Window = Callable[[int, Burst, np.ndarray, np.ndarray], tuple[np.ndarray, np.nd
 
 
 def came_from(
-    seen: Sightings, s: Settings, since_s: float = 0.0, until_s: float | None = None
+    seen: Sightings,
+    s: Settings,
+    since_s: float = 0.0,
+    until_s: float | None = None,
+    away_m: float | None = None,
 ) -> int | None:
     """The row, nearest in time, of the account's phone (a device it checked in on in the
-    ring) seen over elsewhere_m from the burst more than `since_s` and at most `until_s`
-    (leave_s unless given) before one of its check-ins, no faster than one can travel;
-    None when there is none.
+    ring) seen over `away_m` (elsewhere_m unless given) from the burst more than `since_s`
+    and at most `until_s` (leave_s unless given) before one of its check-ins, no faster
+    than one can travel; None when there is none.
 
     A phone checked in with a group at another spot before (`seen.grouped`) was still
     with that group, not with its owner on their own way (a patrol at its last
@@ -103,10 +107,16 @@ def came_from(
         dt = _formed(with_group, float(own.min()), s.leave_s) - t
         return dt, (dt > since_s) & (dt <= until_s)
 
-    return _nearest_away(seen, s, before, seen.grouped)
+    return _nearest_away(seen, s, before, seen.grouped, away_m)
 
 
-def went_to(seen: Sightings, stay: Stay, s: Settings, after_stay: bool = False) -> int | None:
+def went_to(
+    seen: Sightings,
+    stay: Stay,
+    s: Settings,
+    after_stay: bool = False,
+    away_m: float | None = None,
+) -> int | None:
     """As `came_from`, within leave_s after the account's check-ins, measured from the
     end of the stay: when the group was at the place again hours later that day
     (`stay.ends`), a phone seen away after its own last time there (its check-in, or
@@ -141,21 +151,24 @@ def went_to(seen: Sightings, stay: Stay, s: Settings, after_stay: bool = False) 
             ok &= t > end
         return dt, ok
 
-    return _nearest_away(seen, s, after, seen.with_us)
+    return _nearest_away(seen, s, after, seen.with_us, away_m)
 
 
-def _nearest_away(seen: Sightings, s: Settings, window: _Window, grouped: np.ndarray) -> int | None:
+def _nearest_away(
+    seen: Sightings, s: Settings, window: _Window, grouped: np.ndarray, away_m: float | None
+) -> int | None:
     """The fix of the row nearest in time to one of the account's bursts, among those
-    `window` counts, not with a group (`grouped`), over elsewhere_m from the burst and no
-    faster than one can travel."""
+    `window` counts, not with a group (`grouped`), over `away_m` (elsewhere_m unless
+    given) from the burst and no faster than one can travel."""
     if not seen.rows.size:
         return None
+    away_m = s.elsewhere_m if away_m is None else away_m
     for i, b, own, d in seen.bursts:
         counted = window(i, b, own, seen.t)
         if counted is None:
             continue
         dt, ok = counted
-        ok = ok & ~grouped & (d > s.elsewhere_m) & (d <= s.max_travel_speed_mps * dt)
+        ok = ok & ~grouped & (d > away_m) & (d <= s.max_travel_speed_mps * dt)
         if ok.any():
             k = int(np.flatnonzero(ok)[np.argmin(np.abs(dt[ok]))])
             return int(seen.rows[k])
@@ -257,17 +270,18 @@ def _come_and_go(
     s: Settings,
 ) -> Signal:
     """People each come from, or go to, a place of their own: phones seen before or after
-    their check-ins (`away`: lat, lon, time; one per account) at places kilometres apart,
-    pooled over both sides (a patrol's volunteers, a few seen at home before and a few
-    after). A bag's phones come and go together (or are never seen); collected phones lie
-    along the collector's round, each near the one seen before (`_on_one_round`), which
-    does not count, nor do phones at a place with another (a bag at the stop before or
-    after), nor places that all lie one way from here (a round out one way and back: the
-    directions from the place to them, as unit vectors, average over one_way_share in
-    length; people's homes lie all round). Present only when neither people_arrive nor
-    people_leave is (`counted`): the same sightings are not counted twice; not when the
-    timing shows one hand (the phones were collected from and handed back to their
-    owners)."""
+    their check-ins (`away`: lat, lon, time; one per account) over one_place_m from the
+    place and from each other (a home round the corner is a place of one's own as much
+    as one across town), the farthest two kilometres apart, pooled over both sides (a
+    patrol's volunteers, a few seen at home before and a few after). A bag's phones come
+    and go together (or are never seen); collected phones lie along the collector's
+    round, each near the one seen before (`_on_one_round`), which does not count, nor do
+    phones at a place with another (a bag at the stop before or after), nor places that
+    all lie one way from here (a round out one way and back: the directions from the
+    place to them, as unit vectors, average over one_way_share in length; people's homes
+    lie all round). Present only when neither people_arrive nor people_leave is
+    (`counted`): the same sightings are not counted twice; not when the timing shows one
+    hand (the phones were collected from and handed back to their owners)."""
     away = _own_places(away, s.one_place_m)
     fixes = [(la, lo) for la, lo, _ in away]
     apart = _farthest_apart(fixes)
@@ -293,8 +307,8 @@ def _come_and_go(
         s.leave_share,
         -s.weight_leave,
         enough and not (round_ or one_way or one_hand or counted),
-        f"{len(away)} of {n} phones that checked in were seen over {s.elsewhere_m:.0f} m away, "
-        f"each over {s.one_place_m:.0f} m from the others, within {s.leave_s / 3600:g} h "
+        f"{len(away)} of {n} phones that checked in were seen over {s.one_place_m:.0f} m from "
+        f"the place and from each other, within {s.leave_s / 3600:g} h "
         f"before or after, up to {apart / 1000:.1f} km apart "
         "from each other (people each coming from or going to a place of their own; a bag "
         "of phones comes and goes together)" + (why if enough else ""),
