@@ -111,12 +111,14 @@ def dance(sc: Scenario, troupe: list[str], homes: dict[str, tuple[float, float, 
     return first
 
 
-def first_evening(homes_at: list[tuple[float, float]], **overrides: object) -> object:
-    """The finding holding the first evening of twelve dancers of whom four are seen at
-    home at `homes_at` (east, north metres), the first two before the music, the other
-    two after; whatever its score."""
+def first_evening(
+    homes_at: list[tuple[float, float]], before: int = 2, **overrides: object
+) -> object:
+    """The finding holding the first evening of twelve dancers of whom some are seen at
+    home at `homes_at` (east, north metres), the first `before` of them before the music,
+    the others after; whatever its score."""
     troupe = people("dancer", 12)
-    homes = {troupe[k]: (*at, k < 2) for k, at in enumerate(homes_at)}
+    homes = {troupe[k]: (*at, k < before) for k, at in enumerate(homes_at)}
     sc = Scenario(seed=171)
     first = dance(sc, troupe, homes)
     [f] = [
@@ -154,3 +156,17 @@ def test_phones_seen_next_door_to_the_square_are_no_place_of_their_own() -> None
     f = first_evening(NEXT_DOOR)
     assert not signal(f, "people_come_and_go")["present"]
     assert f.score == first_evening([]).score  # type: ignore[attr-defined]
+
+
+def test_dancers_seen_at_homes_round_the_square_before_the_music_came_their_own_ways() -> None:
+    """Three of the dancers seen at home 600-900 m away (north, south, east), all before
+    the music: enough on that side alone for `people_arrive` (three, a fifth of the
+    troupe, the farthest two over 1 km apart), which now asks a phone to be over 300 m
+    from the place (`one_place_m`), not over 1 km (`elsewhere_m`, as before this round),
+    to have been at a place of its own."""
+    f = first_evening(ROUND_THE_CORNER[:3], before=3)
+    assert signal(f, "people_arrive")["present"]
+    assert not signal(f, "people_come_and_go")["present"]  # not counted twice
+    assert not signal(first_evening(ROUND_THE_CORNER[:3], 3, one_place_m=1000.0), "people_arrive")[
+        "present"
+    ]

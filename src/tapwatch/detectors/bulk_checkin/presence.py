@@ -164,13 +164,11 @@ def presence_signals(
             ctx.in_burst[on_ring_phone],
             np.isin(on_ring_phone, ours),
         )
-        row = came_from(seen, s)
-        if row is not None:
-            came.append((float(win.lat[row]), float(win.lon[row])))
-        # Pooled, a place of one's own need only be out of sight of the place: a home
-        # round the corner is one as much as a home across town.
+        # A place of one's own need only be away from the place: a home round the
+        # corner is one as much as a home across town.
         row = came_from(seen, s, away_m=s.one_place_m)
         if row is not None:
+            came.append((float(win.lat[row]), float(win.lon[row])))
             away[a] = (float(win.lat[row]), float(win.lon[row]), float(win.ts[row]))
         row = came_from(seen, s, s.leave_s, s.day_apart_s)
         if row is not None:  # at work or school, hours before
@@ -190,14 +188,15 @@ def presence_signals(
     late = one_hand and stayed_on  # going then counts only after the group's stay
     for a, seen, here in afterwards:
         stay = Stay(ends, here)
-        row = went_to(seen, stay, s)
+        row = went_to(seen, stay, s, away_m=s.one_place_m)
         if row is not None:
             gone.append((float(win.lat[row]), float(win.lon[row])))
-        row = went_to(seen, stay, s, after_stay=True)
+        if row is not None and not late:
+            away.setdefault(a, (float(win.lat[row]), float(win.lon[row]), float(win.ts[row])))
+        row = went_to(seen, stay, s, after_stay=True, away_m=s.one_place_m)
         if row is not None:
             gone_late.append((float(win.lat[row]), float(win.lon[row])))
-        row = went_to(seen, stay, s, after_stay=late, away_m=s.one_place_m)
-        if row is not None:
+        if row is not None and late:
             away.setdefault(a, (float(win.lat[row]), float(win.lon[row]), float(win.ts[row])))
     n = len(ring.accounts)
     solo = _belonging(

@@ -229,8 +229,11 @@ class Settings(BaseModel):
     one_place_m: float = Field(
         default=300.0,
         gt=0,
-        description="Phones seen before their check-in, far from the place, all within this "
-        "many metres of each other came together from one place (came_together).",
+        description="A phone seen this many metres or more from the place within leave_s "
+        "before or after its check-in was at a place of its own (people_arrive, people_leave, "
+        "people_come_and_go, came_together: a home round the corner is one as much as one "
+        "across town); phones seen within this many metres of each other were at one place "
+        "(came_together).",
     )
     one_way_share: float = Field(
         default=0.8,

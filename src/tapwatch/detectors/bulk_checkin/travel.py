@@ -1,8 +1,9 @@
 """Part of step 4 of bulk check-in: where the phones came from and went to.
 
 People come to a place each their own way and leave each their own way: a phone that
-checked in is seen, within a couple of hours before or after, kilometres away, at a pace
-one can travel, and the phones of a group far apart from each other (a crew going out to
+checked in is seen, within a couple of hours before or after, away from the place (over
+one_place_m: a home round the corner is a place of one's own), at a pace one can travel,
+and the phones of a group kilometres apart from each other (a crew going out to
 its jobs; a field team coming from their homes). A bag of phones arrives and leaves
 together (or is never seen elsewhere at all). Neither is counted when the timing shows one
 hand tapped every phone: the phones were then collected from their owners and handed back,
@@ -395,9 +396,9 @@ def _on_one_round(seen_at: list[tuple[float, float, float]], hop_share: float) -
 def _came_together(came: list[tuple[float, float]], n: int, one_hand: bool, s: Settings) -> Signal:
     """People who waited together elsewhere with their phones in hand and came over (a
     unit from its barracks, a class off its bus): as many phones as `people_arrive` asks
-    for, seen kilometres away shortly before, within one_place_m of where most of them
-    were. A bag of spare phones is never seen before; one of collected phones shows one
-    hand."""
+    for, seen away from the place (over one_place_m) shortly before, within one_place_m of
+    where most of them were. A bag of spare phones is never seen before; one of collected
+    phones shows one hand."""
     k = _at_one_place(came, s.one_place_m)
     together = k >= s.min_leave and k / n >= s.leave_share
     return Signal(
@@ -407,7 +408,8 @@ def _came_together(came: list[tuple[float, float]], n: int, one_hand: bool, s: S
         -s.weight_leave,
         together and not one_hand,
         f"{k} of {n} phones that checked in were in use at one place (within "
-        f"{s.one_place_m:.0f} m) over {s.elsewhere_m:.0f} m away within {s.leave_s / 3600:g} h "
+        f"{s.one_place_m:.0f} m) over {s.one_place_m:.0f} m from the place within "
+        f"{s.leave_s / 3600:g} h "
         "before (people who waited together elsewhere, each with their own phone, and "
         "came over)"
         + (
@@ -453,8 +455,8 @@ def _own_ways(
         s.leave_share,
         -s.weight_leave,
         own_ways and not one_hand,
-        f"{len(fixes)} of {n} phones that checked in were seen over {s.elsewhere_m:.0f} m "
-        f"away within {s.leave_s / 3600:g} h {when}, at a pace one can travel, up to "
+        f"{len(fixes)} of {n} phones that checked in were seen over {s.one_place_m:.0f} m "
+        f"from the place within {s.leave_s / 3600:g} h {when}, at a pace one can travel, up to "
         f"{apart / 1000:.1f} km apart from each other (people who {verb} their own ways; a "
         f"bag of phones {bag_does} together)"
         + (
