@@ -12,6 +12,7 @@ import numpy as np
 
 from tapwatch.detectors import bulk_checkin
 from tapwatch.detectors.bulk_checkin.travel import _on_one_round
+from tapwatch.events import EventType
 from tests.unit.checkin_scenes import (
     BASE,
     DAY,
@@ -90,3 +91,36 @@ def test_phones_seen_one_after_another_along_a_road_are_a_collectors_round() -> 
         t = rng.uniform(0, 8 * 3600)
         days.append((LAT + M_LAT * far * math.sin(angle), LON + M_LON * far * math.cos(angle), t))
     assert not _on_one_round(days, 0.5)
+
+
+def test_a_rooms_students_about_the_campus_by_day_spent_it_apart() -> None:
+    """Seventeenth round. Six students of one dormitory room check in from their desks at
+    the counsellor's message on the room's Wi-Fi on four nights, each at a moment of
+    their own within the minute; by day each read the app in a campus building of their
+    own, 400-900 m from the dormitory (each in a direction of their own), 4-8 h before.
+    Round the corner, but each at a place of its own over 300 m (`one_place_m`) from the
+    room, the farthest two over 1 km apart: they spent the day apart with their owners
+    (`day_apart`), so the room's Wi-Fi is the place's, and the room is not reported.
+    Before this round a phone had to be seen over 1 km from the place (as with
+    `one_place_m` at 1 km here): none was, `day_apart` did not count, the Wi-Fi did, and
+    the room was reported."""
+    room = people("student", 6)
+    sc = Scenario(seed=131)
+    for d in range(4):
+        night = BASE + d * DAY + EVENING
+        times = np.sort(night + sc.rng.permutation(sc.rng.uniform(0, 60, len(room)).round(1)))
+        order = sc.rng.permutation(len(room))
+        spots = sc.rng.uniform(-1.0, 1.0, (len(room), 2))
+        sc.taps(times, [room[i] for i in order], spots, network="wifi-room")
+        for k, a in enumerate(room):
+            angle = 2 * math.pi * (k + 0.3 * d) / len(room)
+            far = sc.rng.uniform(400, 900)
+            ts = night - sc.rng.uniform(4, 8) * 3600
+            sc.checkin(ts, a, far * math.cos(angle), far * math.sin(angle), type=EventType.read)
+    assert detect(sc) == []
+    [f] = detect(sc, min_score=0.05)
+    assert signal(f, "day_apart")["present"]
+    assert not signal(f, "shared_network")["present"]
+    [before] = detect(sc, one_place_m=1000.0)
+    assert not signal(before, "day_apart")["present"]
+    assert signal(before, "shared_network")["present"]

@@ -170,7 +170,7 @@ def presence_signals(
         if row is not None:
             came.append((float(win.lat[row]), float(win.lon[row])))
             away[a] = (float(win.lat[row]), float(win.lon[row]), float(win.ts[row]))
-        row = came_from(seen, s, s.leave_s, s.day_apart_s)
+        row = came_from(seen, s, s.leave_s, s.day_apart_s, away_m=s.one_place_m)
         if row is not None:  # at work or school, hours before
             by_day.append((float(win.lat[row]), float(win.lon[row]), float(win.ts[row])))
         at = other[_near_ring(win, ring, other) <= radius]

@@ -230,7 +230,8 @@ class Settings(BaseModel):
         default=300.0,
         gt=0,
         description="A phone seen this many metres or more from the place within leave_s "
-        "before or after its check-in was at a place of its own (people_arrive, people_leave, "
+        "before or after its check-in (day_apart: hours before) was at a place of its own "
+        "(people_arrive, people_leave, day_apart, "
         "people_come_and_go, came_together: a home round the corner is one as much as one "
         "across town); phones seen within this many metres of each other were at one place "
         "(came_together).",

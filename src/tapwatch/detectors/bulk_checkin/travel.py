@@ -343,7 +343,8 @@ def _one_way(fixes: list[tuple[float, float]], place: tuple[float, float]) -> fl
 
 def day_apart(seen_at: list[tuple[float, float, float]], n: int, s: Settings) -> Signal:
     """Phones seen hours before their check-in (`seen_at`: lat, lon, time; between leave_s
-    and day_apart_s: a day at work or school), at places apart (the farthest two over
+    and day_apart_s: a day at work or school; over one_place_m from the place: a campus
+    building round the corner is a place of one's own), at places apart (the farthest two over
     elsewhere_m, and not along one round): they spent the day apart, with their owners,
     and were not kept together (a family home in the evening). A collector's round shows
     the phones apart before too, but one after another along a road: taken in the order
@@ -368,7 +369,7 @@ def day_apart(seen_at: list[tuple[float, float, float]], n: int, s: Settings) ->
         s.day_apart_share,
         -s.weight_day_apart,
         seen and not round_,
-        f"{len(fixes)} of {n} phones that checked in were seen over {s.elsewhere_m:.0f} m "
+        f"{len(fixes)} of {n} phones that checked in were seen over {s.one_place_m:.0f} m "
         f"away {s.leave_s / 3600:g}-{s.day_apart_s / 3600:g} h before, up to "
         f"{apart / 1000:.1f} km apart from each other (a day apart, each with its owner; a "
         "bag's phones are kept together)"
