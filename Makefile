@@ -5,7 +5,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test clock-sweep lint unit integration e2e bench clean
 
-$(STAMP): pyproject.toml
+# setup.py builds the C extension (tapwatch.sources._fastpage): a change to it or its source
+# reinstalls, which rebuilds it in place
+$(STAMP): pyproject.toml setup.py src/tapwatch/sources/_fastpage.c
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -33,4 +35,4 @@ bench: $(STAMP)
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build *.egg-info src/*.egg-info src/tapwatch/sources/*.so

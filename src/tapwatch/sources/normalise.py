@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -51,6 +52,23 @@ from tapwatch.timestamps import TS_MAX, TS_MIN, TimeError, epoch_milliseconds, e
 from tapwatch.timestamps import parse_one as parse_time
 
 log = logging.getLogger("tapwatch.sources")
+
+
+def _load_native() -> Any:
+    """The C extension `_fastpage` (string coding), or None: not built, not importable,
+    or turned off with TAPWATCH_NATIVE=0. The Python path is the reference it must match."""
+    if os.environ.get("TAPWATCH_NATIVE", "1").strip() == "0":
+        return None
+    try:
+        from tapwatch.sources import _fastpage
+    except ImportError as e:
+        log.info("tapwatch.sources._fastpage not available (%s): string coding in Python", e)
+        return None
+    return _fastpage
+
+
+#: the C extension when in use (tests set it to None to run the reference path)
+native: Any = _load_native()
 
 _astuple = msgspec.structs.astuple
 _UNKNOWN_TYPE = 255
@@ -260,6 +278,15 @@ class EventNormaliser:
         names a kind of id) are appended to `table`, which each column of a batch extends
         with its own values (a string two columns share is in it twice; codes stay unique
         within a column, which is what they are compared in). No loop in Python."""
+        if native is not None:
+            out = np.empty(len(col), dtype=np.int32)
+            try:
+                keys = native.codes(col, len(table), out)
+            except TypeError:  # a value other than str or None: the reference path
+                pass
+            else:
+                table += self._p.many(kind, keys) if kind else keys
+                return out
         codes: dict[Any, int] = dict.fromkeys(col)  # type: ignore[arg-type]
         # None only where the column has it: a dict of str keys alone is searched by
         # CPython's faster str-only lookup

@@ -1,0 +1,176 @@
+/*
+ * tapwatch.sources._fastpage: the normaliser's per-value loop in C.
+ *
+ * `codes(column, base, out)` gives each value of a string column a dense code: the
+ * distinct strings, in the order of their first appearance, get base, base + 1, ...;
+ * None gets -1. The codes are written into `out` (a writable buffer of n int32) and the
+ * distinct strings are returned as a list, exactly what `EventNormaliser._coded` computes
+ * with `dict.fromkeys` and `itemgetter` in Python (tapwatch.sources.normalise), the
+ * reference this module must match value for value.
+ *
+ * Only exact `str` and None are taken: anything else (a str subclass, whose equality
+ * could be its own, or any other object) raises TypeError and the caller takes the Python
+ * path. Strings are hashed with CPython's own keyed hash (PyObject_Hash, cached in the
+ * string): a page crafted to collide cannot make the table quadratic any more than it can
+ * a dict. Equal strings are found by hash, length, kind and bytes: CPython keeps every
+ * string in its one canonical (smallest) kind, so equal strings have equal bytes.
+ *
+ * No Python code runs inside (hashing an exact str calls none), the GIL is held
+ * throughout, and every index is checked against the column's and the buffer's length.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    Py_hash_t hash;
+    PyObject *key; /* borrowed from the column, NULL if the slot is free */
+    int32_t code;
+} Slot;
+
+static int
+same_string(PyObject *a, PyObject *b)
+{
+    Py_ssize_t len = PyUnicode_GET_LENGTH(a);
+    int kind = PyUnicode_KIND(a);
+    if (len != PyUnicode_GET_LENGTH(b) || kind != (int)PyUnicode_KIND(b)) {
+        return 0;
+    }
+    return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)len * (size_t)kind) == 0;
+}
+
+PyDoc_STRVAR(codes_doc,
+"codes(column, base, out) -> list[str]\n\n"
+"Dense codes of a column of str and None: each distinct string, in the order of its\n"
+"first appearance, gets base + its rank, None gets -1; the codes are written to `out`\n"
+"(a writable buffer of len(column) int32). Returns the distinct strings in that order.\n"
+"TypeError for a value that is neither an exact str nor None.");
+
+static PyObject *
+codes(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "codes() takes exactly 3 arguments");
+        return NULL;
+    }
+    Py_ssize_t base = PyLong_AsSsize_t(args[1]);
+    if (base == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (base < 0 || base > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "base outside 0 .. 2**31 - 1");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[0], "column must be a sequence");
+    if (seq == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[2], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    PyObject *keys = NULL;
+    Slot *table = NULL;
+    if (view.len != n * (Py_ssize_t)sizeof(int32_t) || view.itemsize != sizeof(int32_t)) {
+        PyErr_SetString(PyExc_ValueError, "out must hold exactly len(column) int32");
+        goto done;
+    }
+    if (n > INT32_MAX - base) {
+        PyErr_SetString(PyExc_ValueError, "column too long for int32 codes");
+        goto done;
+    }
+    keys = PyList_New(0);
+    if (keys == NULL) {
+        goto done;
+    }
+    /* a power of two at least twice the column: at most half full, short probes */
+    size_t capacity = 8;
+    while (capacity < (size_t)n * 2) {
+        capacity <<= 1;
+    }
+    size_t mask = capacity - 1;
+    table = PyMem_Calloc(capacity, sizeof(Slot));
+    if (table == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    int32_t *out = (int32_t *)view.buf;
+    PyObject *last = NULL; /* a run of the same object (a page's one app) skips the table */
+    int32_t last_code = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i];
+        if (v == Py_None) {
+            out[i] = -1;
+            continue;
+        }
+        if (v == last) {
+            out[i] = last_code;
+            continue;
+        }
+        if (!PyUnicode_CheckExact(v)) {
+            PyErr_SetString(PyExc_TypeError, "codes() takes only str and None");
+            goto fail;
+        }
+        if (PyUnicode_READY(v) < 0) {
+            goto fail;
+        }
+        Py_hash_t h = PyObject_Hash(v);
+        if (h == -1) {
+            goto fail;
+        }
+        size_t at = (size_t)h & mask;
+        int32_t code;
+        for (;;) {
+            Slot *s = &table[at];
+            if (s->key == NULL) {
+                code = (int32_t)(base + PyList_GET_SIZE(keys));
+                if (PyList_Append(keys, v) < 0) {
+                    goto fail;
+                }
+                s->hash = h;
+                s->key = v;
+                s->code = code;
+                break;
+            }
+            if (s->hash == h && (s->key == v || same_string(s->key, v))) {
+                code = s->code;
+                break;
+            }
+            at = (at + 1) & mask;
+        }
+        out[i] = code;
+        last = v;
+        last_code = code;
+    }
+    goto done;
+fail:
+    Py_CLEAR(keys);
+done:
+    PyMem_Free(table);
+    PyBuffer_Release(&view);
+    Py_DECREF(seq);
+    return keys;
+}
+
+static PyMethodDef methods[] = {
+    {"codes", (PyCFunction)(void (*)(void))codes, METH_FASTCALL, codes_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "tapwatch.sources._fastpage",
+    .m_doc = "The normaliser's per-value loop in C (tapwatch.sources.normalise).",
+    .m_size = 0,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__fastpage(void)
+{
+    return PyModuleDef_Init(&module);
+}
