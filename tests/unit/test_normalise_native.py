@@ -328,3 +328,49 @@ def _rss_kib() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() // 1024
 
+
+
+def test_transpose_is_astuple_zipped() -> None:
+    """The C transposition gives what the reference's zip of `astuple`s gives: the same
+    objects, field by field; and refuses what it cannot read (the reference path then)."""
+    from tapwatch.events import WIRE_FIELDS, WireEvent
+
+    assert WireEvent.__struct_fields__ == WIRE_FIELDS  # the slots are read in this order
+    page = decode_page(page_of([
+        json.dumps(BASE | {"id": f"e{i}", "lat": i / 3, "lon": 1, "unit": None}).encode()
+        for i in range(7)
+    ]))
+    assert page.events is not None
+    got = NATIVE.transpose(page.events, WireEvent, normalise._SLOTS)
+    want = tuple(zip(*map(msgspec.structs.astuple, page.events), strict=True))
+    assert len(got) == len(WIRE_FIELDS)
+    for g, w in zip(got, want, strict=True):
+        assert type(g) is tuple and len(g) == 7
+        assert all(a is b for a, b in zip(g, w, strict=True))
+    assert NATIVE.transpose([], WireEvent, normalise._SLOTS) == ((),) * len(WIRE_FIELDS)
+
+    class Other(msgspec.Struct):
+        id: str
+
+    with pytest.raises(TypeError):  # an event of another type
+        NATIVE.transpose([*page.events, Other(id="x")], WireEvent, normalise._SLOTS)
+    with pytest.raises(TypeError):  # a descriptor of another type
+        NATIVE.transpose(page.events, WireEvent, (Other.__dict__["id"],))
+    with pytest.raises(TypeError):  # not a descriptor
+        NATIVE.transpose(page.events, WireEvent, ("id",))
+    with pytest.raises(TypeError):
+        NATIVE.transpose(tuple(page.events), WireEvent, normalise._SLOTS)
+
+
+def test_a_page_with_foreign_events_takes_the_reference_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`from_wire` handed WireEvents built by hand alongside decoded ones (and a tuple of
+    them): the same columns either way."""
+    from tapwatch.events import WireEvent
+
+    page = decode_page(page_of([json.dumps(BASE | {"id": f"e{i}"}).encode() for i in range(3)]))
+    assert page.events is not None
+    made = WireEvent(id="m", ts=NOW - 5, type="read", account="u9", device="d")
+    both("from_wire", [*page.events, made], monkeypatch)
+    both("from_wire", (*page.events, made), monkeypatch)

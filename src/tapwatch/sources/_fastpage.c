@@ -15,11 +15,18 @@
  * a dict. Equal strings are found by hash, length, kind and bytes: CPython keeps every
  * string in its one canonical (smallest) kind, so equal strings have equal bytes.
  *
+ * `transpose(events, type, fields)` gives the fields of a list of msgspec Structs as
+ * columns (one tuple per field), what `zip(*map(msgspec.structs.astuple, events))` gives,
+ * reading each field's slot through its member descriptor instead of building a tuple
+ * per event. Every event must be exactly `type`, every field one of its object slots set
+ * (msgspec's decoder sets them all); anything else raises TypeError (the Python path).
+ *
  * No Python code runs inside (hashing an exact str calls none), the GIL is held
  * throughout, and every index is checked against the column's and the buffer's length.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -67,7 +74,6 @@ codes(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
     Py_buffer view;
     if (PyObject_GetBuffer(args[2], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
         Py_DECREF(seq);
@@ -98,6 +104,12 @@ codes(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         PyErr_NoMemory();
         goto fail;
     }
+    /* read only now: allocating above may have run the cyclic collector (finalizers) */
+    if (PySequence_Fast_GET_SIZE(seq) != n) {
+        PyErr_SetString(PyExc_RuntimeError, "column changed size");
+        goto fail;
+    }
+    PyObject **items = PySequence_Fast_ITEMS(seq);
     int32_t *out = (int32_t *)view.buf;
     PyObject *last = NULL; /* a run of the same object (a page's one app) skips the table */
     int32_t last_code = -1;
@@ -156,8 +168,95 @@ done:
     return keys;
 }
 
+PyDoc_STRVAR(transpose_doc,
+"transpose(events, type, fields) -> tuple[tuple, ...]\n\n"
+"The fields of a list of `type` instances as columns: for each member descriptor of\n"
+"`fields` (of `type`), a tuple of that field's value in each event. TypeError for an\n"
+"event of another type, a descriptor of another type or not an object slot, or an\n"
+"unset slot.");
+
+static PyObject *
+transpose(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "transpose() takes exactly 3 arguments");
+        return NULL;
+    }
+    PyObject *events = args[0];
+    PyObject *type = args[1];
+    PyObject *fields = args[2];
+    if (!PyList_CheckExact(events) || !PyType_Check(type) || !PyTuple_CheckExact(fields)) {
+        PyErr_SetString(PyExc_TypeError, "transpose(list, type, tuple of member descriptors)");
+        return NULL;
+    }
+    PyTypeObject *tp = (PyTypeObject *)type;
+    Py_ssize_t k = PyTuple_GET_SIZE(fields);
+    Py_ssize_t *offsets = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(k ? k : 1));
+    if (offsets == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t f = 0; f < k; f++) {
+        PyObject *d = PyTuple_GET_ITEM(fields, f);
+        if (!Py_IS_TYPE(d, &PyMemberDescr_Type)
+            || ((PyMemberDescrObject *)d)->d_common.d_type != tp) {
+            PyErr_SetString(PyExc_TypeError, "fields must be member descriptors of type");
+            PyMem_Free(offsets);
+            return NULL;
+        }
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if ((m->type != T_OBJECT_EX && m->type != T_OBJECT) || m->offset < 0
+            || m->offset > tp->tp_basicsize - (Py_ssize_t)sizeof(PyObject *)) {
+            PyErr_SetString(PyExc_TypeError, "a field is not an object slot");
+            PyMem_Free(offsets);
+            return NULL;
+        }
+        offsets[f] = m->offset;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(events);
+    PyObject *columns = PyTuple_New(k);
+    if (columns == NULL) {
+        PyMem_Free(offsets);
+        return NULL;
+    }
+    for (Py_ssize_t f = 0; f < k; f++) {
+        PyObject *col = PyTuple_New(n);
+        if (col == NULL) {
+            goto fail;
+        }
+        PyTuple_SET_ITEM(columns, f, col);
+    }
+    /* allocating the tuples may have run the cyclic collector (finalizers: any code) */
+    if (PyList_GET_SIZE(events) != n) {
+        PyErr_SetString(PyExc_RuntimeError, "events changed size");
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *ev = PyList_GET_ITEM(events, i);
+        if (!Py_IS_TYPE(ev, tp)) {
+            PyErr_SetString(PyExc_TypeError, "an event of another type");
+            goto fail;
+        }
+        for (Py_ssize_t f = 0; f < k; f++) {
+            PyObject *v = *(PyObject **)((char *)ev + offsets[f]);
+            if (v == NULL) {
+                PyErr_SetString(PyExc_TypeError, "an event with a field not set");
+                goto fail;
+            }
+            Py_INCREF(v);
+            PyTuple_SET_ITEM(PyTuple_GET_ITEM(columns, f), i, v);
+        }
+    }
+    PyMem_Free(offsets);
+    return columns;
+fail:
+    PyMem_Free(offsets);
+    Py_DECREF(columns); /* tuples not filled hold NULLs, which tuple dealloc skips */
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"codes", (PyCFunction)(void (*)(void))codes, METH_FASTCALL, codes_doc},
+    {"transpose", (PyCFunction)(void (*)(void))transpose, METH_FASTCALL, transpose_doc},
     {NULL, NULL, 0, NULL},
 };
 

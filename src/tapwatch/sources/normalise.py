@@ -89,6 +89,8 @@ PSEUDONYMISED_COLUMNS = {"device": "device", "network": "network"}
 _PACKED = {np.int32: "i", np.uint8: "B"}
 _STRING_FIELDS = ("id", "type", "account", "app", *STR_COLUMNS)
 _FLOAT_COLUMNS = F64_COLUMNS + F32_COLUMNS
+#: WireEvent's fields' member descriptors, in WIRE_FIELDS order (the C transposition's)
+_SLOTS = tuple(WireEvent.__dict__[f] for f in WIRE_FIELDS)
 
 
 class RejectLog:
@@ -522,7 +524,8 @@ def _times(
     return ts
 
 def _wire_columns(events: Sequence[WireEvent]) -> dict[str, Sequence[Any]]:
-    """The events' fields as columns (tuples), transposed in C.
+    """The events' fields as columns (tuples), transposed in C (by `_fastpage.transpose`
+    where it is in use, else as follows).
 
     The transposition makes a tuple per event, freed again as soon as it is done; left
     on, the cyclic garbage collector would count them and run about twice a page (and
@@ -530,6 +533,11 @@ def _wire_columns(events: Sequence[WireEvent]) -> dict[str, Sequence[Any]]:
     that one C call (no Python code, so no other thread, runs inside it)."""
     if not events:
         return {f: () for f in WIRE_FIELDS}
+    if native is not None and type(events) is list:
+        try:  # each field read from its slot: no tuple per event, nothing for the GC
+            return dict(zip(WIRE_FIELDS, native.transpose(events, WireEvent, _SLOTS), strict=True))
+        except TypeError:  # not all WireEvents with every field set: the reference path
+            pass
     if not gc.isenabled():
         return dict(zip(WIRE_FIELDS, zip(*map(_astuple, events), strict=True), strict=True))
     gc.disable()
