@@ -10,6 +10,7 @@ import os
 import random
 import resource
 import tracemalloc
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -374,3 +375,66 @@ def test_a_page_with_foreign_events_takes_the_reference_path(
     made = WireEvent(id="m", ts=NOW - 5, type="read", account="u9", device="d")
     both("from_wire", [*page.events, made], monkeypatch)
     both("from_wire", (*page.events, made), monkeypatch)
+
+
+def _rfc3339_like() -> st.SearchStrategy[str]:
+    """Strings near the canonical shape: every field drawn from valid and invalid values,
+    separators and offsets sometimes wrong, fractions of 0 to 8 digits."""
+    def two(valid: int) -> st.SearchStrategy[str]:  # mostly 0 .. valid, sometimes up to 99
+        return st.one_of(
+            st.integers(min_value=0, max_value=valid), st.integers(min_value=0, max_value=99)
+        ).map(lambda v: f"{v:02d}")
+
+    year = st.sampled_from(["1998", "1999", "2000", "2024", "2026", "2100", "2101", "0001"])
+    frac = st.sampled_from(["", "."]) | st.from_regex(r"\.[0-9]{1,8}", fullmatch=True)
+    zone = st.sampled_from(["Z", "z", "", "+00:00", "-00:00", "+08:00", "-23:59", "+24:00",
+                            "+0800", "+08:60", "+8:00"]) | st.builds(
+        lambda s, h, m: f"{s}{h}:{m}", st.sampled_from("+-"), two(23), two(59))
+    sep = st.sampled_from(["T", "T", "T", "t", " "])
+    canonical = st.builds(
+        lambda y, mo, d, t, h, mi, s, f, z: f"{y}-{mo}-{d}{t}{h}:{mi}:{s}{f}{z}",
+        year, two(12), two(31), sep, two(23), two(59), two(59), frac, zone,
+    )
+    valid = st.builds(  # a valid time of the plausible years, any fraction and offset
+        lambda t, f, z: t.strftime("%Y-%m-%dT%H:%M:%S") + f + z,
+        st.datetimes(min_value=datetime(1999, 1, 1), max_value=datetime(2100, 12, 31)),
+        frac, zone,
+    )
+    return valid | canonical | st.text(alphabet="0123456789-:T.Z+é ", max_size=34)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_rfc3339_like(), min_size=1, max_size=8))
+def test_rfc3339_in_c_is_the_reference(values: list[str]) -> None:
+    """Where the C parser gives a time it is the reference's (tapwatch.timestamps, which
+    parses with datetime.fromisoformat where it does not know the shape), bit for bit;
+    where it gives NaN the normaliser asks the reference."""
+    from tapwatch.timestamps import TS_MAX, TS_MIN, epoch_seconds
+
+    got = np.empty(len(values))
+    NATIVE.rfc3339(values, got, TS_MIN, TS_MAX)
+    want, _ = epoch_seconds(values)
+    for g, w, v in zip(got.tolist(), want.tolist(), values, strict=True):
+        if not np.isnan(g):
+            assert g == w, v
+        elif v.endswith("Z") and len(v) == 20 and not np.isnan(w):
+            pytest.fail(f"the C parser left a plain canonical time to Python: {v!r}")
+
+
+def test_rfc3339_takes_what_it_knows_and_leaves_the_rest() -> None:
+    from tapwatch.timestamps import TS_MAX, TS_MIN
+
+    values: list[Any] = [
+        "2026-03-02T08:30:00+08:00", "2024-02-29T23:59:59.999999Z", "2026-03-02T00:30:00.5-00:00",
+        "2023-02-29T00:00:00Z", "2026-03-02 08:30:00Z", "2026-03-02T08:30:00", None, 1.7e9,
+        "２０２６-03-02T08:30:00Z", "2100-01-01T00:00:00Z", "2099-12-31T23:59:59.9Z",
+        "2026-03-02T08:30:00.1234567Z",
+    ]
+    out = np.empty(len(values))
+    assert NATIVE.rfc3339(values, out, TS_MIN, TS_MAX) is None
+    assert out[:3].tolist() == [1772411400.0, 1709251199.999999, 1772411400.5]
+    assert np.isnan(out[3:10]).all() and out[10] == 4102444799.9 and np.isnan(out[11])
+    with pytest.raises(ValueError):
+        NATIVE.rfc3339(values, np.empty(3), TS_MIN, TS_MAX)
+    with pytest.raises(TypeError):
+        NATIVE.rfc3339(values, out, "low", TS_MAX)

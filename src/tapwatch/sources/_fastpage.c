@@ -21,12 +21,20 @@
  * per event. Every event must be exactly `type`, every field one of its object slots set
  * (msgspec's decoder sets them all); anything else raises TypeError (the Python path).
  *
+ * `rfc3339(column, out, lowest, highest)` writes the epoch seconds of each string of the
+ * canonical shape YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM), a valid date and time in
+ * [lowest, highest), into `out`; NaN for every other value, which the caller parses the
+ * reference way (tapwatch.timestamps). The value is the whole microseconds since the
+ * epoch divided by 10**6, as `datetime.timestamp()` computes it (a correctly rounded
+ * division of an integer below 2**53: the same float).
+ *
  * No Python code runs inside (hashing an exact str calls none), the GIL is held
  * throughout, and every index is checked against the column's and the buffer's length.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -254,7 +262,148 @@ fail:
     return NULL;
 }
 
+static int
+digits(const unsigned char *s, int count, int *value)
+{
+    int v = 0;
+    for (int i = 0; i < count; i++) {
+        unsigned d = (unsigned)s[i] - '0';
+        if (d > 9) {
+            return 0;
+        }
+        v = v * 10 + (int)d;
+    }
+    *value = v;
+    return 1;
+}
+
+/* days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil) */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static double
+one_rfc3339(PyObject *v, double lowest, double highest)
+{
+    if (!PyUnicode_CheckExact(v) || !PyUnicode_IS_COMPACT_ASCII(v)) {
+        return NAN;
+    }
+    Py_ssize_t len = PyUnicode_GET_LENGTH(v);
+    const unsigned char *s = (const unsigned char *)PyUnicode_DATA(v);
+    if (len < 20 || len > 32) {
+        return NAN;
+    }
+    int year, month, day, hour, minute, second;
+    if (!digits(s, 4, &year) || s[4] != '-' || !digits(s + 5, 2, &month) || s[7] != '-'
+        || !digits(s + 8, 2, &day) || s[10] != 'T' || !digits(s + 11, 2, &hour)
+        || s[13] != ':' || !digits(s + 14, 2, &minute) || s[16] != ':'
+        || !digits(s + 17, 2, &second)) {
+        return NAN;
+    }
+    static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    /* years beyond the plausible ones are left to the reference (and refused there) */
+    if (year < 1999 || year > 2100 || month < 1 || month > 12 || hour > 23 || minute > 59
+        || second > 59) {
+        return NAN;
+    }
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day < 1 || day > month_days[month - 1] + (month == 2 && leap)) {
+        return NAN;
+    }
+    Py_ssize_t at = 19;
+    int64_t micros = 0;
+    if (s[at] == '.') {
+        int width = 0;
+        at++;
+        while (at < len && width < 7 && (unsigned)s[at] - '0' <= 9) {
+            micros = micros * 10 + (s[at] - '0');
+            at++;
+            width++;
+        }
+        if (width == 0 || width > 6) {
+            return NAN;
+        }
+        for (; width < 6; width++) {
+            micros *= 10;
+        }
+    }
+    int64_t offset = 0;
+    if (at + 1 == len && s[at] == 'Z') {
+        offset = 0;
+    }
+    else if (at + 6 == len && (s[at] == '+' || s[at] == '-') && s[at + 3] == ':') {
+        int oh, om;
+        if (!digits(s + at + 1, 2, &oh) || !digits(s + at + 4, 2, &om) || oh > 23 || om > 59) {
+            return NAN;
+        }
+        offset = (int64_t)(oh * 3600 + om * 60) * (s[at] == '-' ? -1 : 1);
+    }
+    else {
+        return NAN;
+    }
+    int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60
+                      + second - offset;
+    double t = (double)(seconds * 1000000 + micros) / 1e6;
+    return (t >= lowest && t < highest) ? t : NAN;
+}
+
+PyDoc_STRVAR(rfc3339_doc,
+"rfc3339(column, out, lowest, highest) -> None\n\n"
+"Epoch seconds of the canonical RFC 3339 strings of a column, written to `out` (a\n"
+"writable buffer of len(column) float64); NaN for any other value and for a time\n"
+"outside [lowest, highest).");
+
+static PyObject *
+rfc3339(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "rfc3339() takes exactly 4 arguments");
+        return NULL;
+    }
+    double lowest = PyFloat_AsDouble(args[2]);
+    if (lowest == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    double highest = PyFloat_AsDouble(args[3]);
+    if (highest == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[0], "column must be a sequence");
+    if (seq == NULL) {
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[1], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *result = NULL;
+    if (view.len != n * (Py_ssize_t)sizeof(double) || view.itemsize != sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "out must hold exactly len(column) float64");
+    }
+    else {
+        PyObject **items = PySequence_Fast_ITEMS(seq);
+        double *out = (double *)view.buf;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            out[i] = one_rfc3339(items[i], lowest, highest);
+        }
+        result = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&view);
+    Py_DECREF(seq);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"rfc3339", (PyCFunction)(void (*)(void))rfc3339, METH_FASTCALL, rfc3339_doc},
     {"codes", (PyCFunction)(void (*)(void))codes, METH_FASTCALL, codes_doc},
     {"transpose", (PyCFunction)(void (*)(void))transpose, METH_FASTCALL, transpose_doc},
     {NULL, NULL, 0, NULL},

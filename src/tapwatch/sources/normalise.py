@@ -498,7 +498,14 @@ def _times(
 ) -> np.ndarray:
     """Epoch seconds of each event: `ts_ms` where given, else `ts`."""
     ms_col, ts_col = cols["ts_ms"], cols["ts"]
-    if column_absent(ms_col, n):
+    if column_absent(ms_col, n) and native is not None:
+        # canonical RFC 3339 strings in C; every other value the reference way
+        ts, absent = np.empty(n), np.zeros(n, dtype=bool)
+        native.rfc3339(ts_col, ts, TS_MIN, TS_MAX)
+        rows = np.flatnonzero(np.isnan(ts))
+        if len(rows):
+            ts[rows], absent[rows] = epoch_seconds([ts_col[i] for i in rows.tolist()])
+    elif column_absent(ms_col, n):
         ts, absent = epoch_seconds(ts_col)
     else:
         ts, absent = epoch_milliseconds(ms_col)
