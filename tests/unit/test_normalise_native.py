@@ -321,7 +321,13 @@ def test_many_pages_leak_nothing() -> None:
         tracemalloc.stop()
     # a leaked reference per event would hold 10 MB (tracemalloc) or 50 MB (RSS)
     assert grown < 500_000, grown
-    assert rss_grown_kib < 10_000, rss_grown_kib
+    if not _under_asan():  # ASan holds freed memory back (its quarantine): RSS grows there
+        assert rss_grown_kib < 10_000, rss_grown_kib
+
+
+def _under_asan() -> bool:
+    with open("/proc/self/maps") as f:
+        return "libasan" in f.read()
 
 
 def _rss_kib() -> int:
@@ -417,7 +423,7 @@ def test_rfc3339_in_c_is_the_reference(values: list[str]) -> None:
     for g, w, v in zip(got.tolist(), want.tolist(), values, strict=True):
         if not np.isnan(g):
             assert g == w, v
-        elif v.endswith("Z") and len(v) == 20 and not np.isnan(w):
+        elif v.endswith("Z") and len(v) == 20 and v[10] == "T" and not np.isnan(w):
             pytest.fail(f"the C parser left a plain canonical time to Python: {v!r}")
 
 
