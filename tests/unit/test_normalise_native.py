@@ -444,3 +444,34 @@ def test_rfc3339_takes_what_it_knows_and_leaves_the_rest() -> None:
         NATIVE.rfc3339(values, np.empty(3), TS_MIN, TS_MAX)
     with pytest.raises(TypeError):
         NATIVE.rfc3339(values, out, "low", TS_MAX)
+
+
+def test_all_none_answers_only_what_it_knows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None by identity; False at a str or number; not known (None) at any other object,
+    which may compare equal to None: the caller then counts the Python way."""
+
+    class EqualsEverything:
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = object.__hash__
+
+    assert NATIVE.all_none(()) is True
+    assert NATIVE.all_none((None, None)) is True
+    assert NATIVE.all_none([None, "x"]) is False
+    assert NATIVE.all_none([None, 1.5]) is False
+    assert NATIVE.all_none([None, 10**30]) is False
+    assert NATIVE.all_none([None, EqualsEverything()]) is None
+    with pytest.raises(TypeError):
+        NATIVE.all_none(5)
+    odd = [None, EqualsEverything(), None]
+    assert normalise.column_absent(odd, 3) == (odd.count(None) == 3)
+    # from an adapter: a device column of such objects, and type names of mixed kinds
+    cols: dict[str, list[Any]] = {
+        "id": ["a", "b", "c"],
+        "ts": [NOW - 60] * 3,
+        "type": ["read", 5, None],
+        "account": ["u", "u", "v"],
+        "device": odd,
+    }
+    both("from_columns", cols, monkeypatch)

@@ -28,6 +28,10 @@
  * epoch divided by 10**6, as `datetime.timestamp()` computes it (a correctly rounded
  * division of an integer below 2**53: the same float).
  *
+ * `all_none(column)` says whether every value is None: True, False where a value is an
+ * exact str, float or int (never equal to None), None (not known) where it meets any other
+ * object, which the caller then compares the Python way (`count(None)`).
+ *
  * No Python code runs inside (hashing an exact str calls none), the GIL is held
  * throughout, and every index is checked against the column's and the buffer's length.
  */
@@ -402,7 +406,37 @@ rfc3339(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+PyDoc_STRVAR(all_none_doc,
+"all_none(column) -> bool | None\n\n"
+"True if every value is None; False if one is an exact str, float or int; else None\n"
+"(an object that might compare equal to None: ask Python).");
+
+static PyObject *
+all_none(PyObject *Py_UNUSED(module), PyObject *column)
+{
+    PyObject *seq = PySequence_Fast(column, "column must be a sequence");
+    if (seq == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *answer = Py_True;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i];
+        if (v == Py_None) {
+            continue;
+        }
+        answer = (PyUnicode_CheckExact(v) || PyFloat_CheckExact(v) || PyLong_CheckExact(v))
+                     ? Py_False
+                     : Py_None;
+        break;
+    }
+    Py_DECREF(seq);
+    return Py_NewRef(answer);
+}
+
 static PyMethodDef methods[] = {
+    {"all_none", all_none, METH_O, all_none_doc},
     {"rfc3339", (PyCFunction)(void (*)(void))rfc3339, METH_FASTCALL, rfc3339_doc},
     {"codes", (PyCFunction)(void (*)(void))codes, METH_FASTCALL, codes_doc},
     {"transpose", (PyCFunction)(void (*)(void))transpose, METH_FASTCALL, transpose_doc},

@@ -557,13 +557,32 @@ def _wire_columns(events: Sequence[WireEvent]) -> dict[str, Sequence[Any]]:
 def column_absent(col: Sequence[Any], n: int) -> bool:
     """Whether a column of n values is absent (None) in every event. A present column
     nearly always has a value in its first event, and that answers without counting
-    (counting None compares every string with it, the slow way)."""
-    return n == 0 or (col[0] is None and col.count(None) == n)
+    (counting None compares every string with it, the slow way; the C extension looks
+    for None by identity, and counts only where a value is not a str or a number)."""
+    if n == 0:
+        return True
+    if col[0] is not None:
+        return False
+    if native is not None:
+        answer = native.all_none(col)
+        if answer is not None:
+            return answer
+    return col.count(None) == n
 
 
 def _type_codes(col: Sequence[Any], n: int) -> np.ndarray:
     """The type code of each event (_UNKNOWN_TYPE for a name not known). A page or
-    block is often of one type (all check-ins): one count, not a lookup per event."""
+    block is often of one type (all check-ins): one count, not a lookup per event. With
+    the C extension, the column is coded (its few distinct names) and the names looked up."""
+    if native is not None and n:
+        codes = np.empty(n, dtype=np.int32)
+        try:
+            names = native.codes(col, 0, codes)
+        except TypeError:  # a value other than str or None: the reference path
+            pass
+        else:  # None (code -1) takes the last entry: unknown, as _TYPE_CODE[None] is
+            lookup = [_TYPE_CODE[name] for name in names] + [_UNKNOWN_TYPE]
+            return np.array(lookup, dtype=np.uint8)[codes]
     if n and col.count(col[0]) == n:
         return np.full(n, _TYPE_CODE[col[0]], dtype=np.uint8)
     return looked_up(_TYPE_CODE, col, np.uint8)
