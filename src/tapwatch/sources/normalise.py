@@ -12,6 +12,12 @@ Then, on the columns: timestamps parsed in bulk (tapwatch.timestamps), the type 
 looked up, numeric ranges, empty ids and lat-with-lon checked as array operations, clock
 checks, and each distinct account, device and network id pseudonymised once per page.
 No per-event Python runs unless an event is rejected or a column is of mixed types.
+
+The per-value loops (the transposition, string coding, canonical RFC 3339 times, absent
+columns) run in the C extension `_fastpage` where it is built; the Python code beside each
+call is the reference, used when the module does not import or TAPWATCH_NATIVE=0, and for
+any value the C code does not take (it then raises TypeError or leaves NaN). Both give the
+same columns, codes and rejects (tests/unit/test_normalise_native.py).
 """
 
 from __future__ import annotations
