@@ -27,7 +27,8 @@ system time of the event loop and of the store writer) and, within them, the tim
 in the same stages inside the pass: what the stages measured alone leave out is the rest
 (HTTP, the event loop, the poll loop, hand-offs). `--profile` adds a last pass under
 cProfile (event loop and store writer thread, their CPU time) and prints the top
-functions by own time. Figures only: nothing here asserts timing.
+functions by own time. `setup` says whether the normaliser's C extension runs
+(TAPWATCH_NATIVE=0 measures the Python path). Figures only: nothing here asserts timing.
 
     .venv/bin/python bench/bench_ingest.py [--apps 4] [--days 30] [--scale 8] [--profile]
         [--breakdown] [--dedup-memory 64MiB]
@@ -52,6 +53,7 @@ from typing import Any
 import aiohttp
 
 import tapwatch.daemon.scheduler as scheduler
+import tapwatch.sources.normalise as normalise
 import tapwatch.sources.usage_api as usage_api
 from common import (
     Clock,
@@ -405,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
                 page_limit=apps[0].source.page_limit,
                 daemon_core=ours,
                 simulator_core=sim_core,
+                # the normaliser's C extension in use (TAPWATCH_NATIVE=0: the Python path)
+                native=normalise.native is not None,
             )
 
             rates: dict[str, list[float]] = {
