@@ -59,6 +59,43 @@ same_string(PyObject *a, PyObject *b)
     return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)len * (size_t)kind) == 0;
 }
 
+/* 0 if a METH_FASTCALL function got `want` arguments, else -1 with a TypeError set */
+static int
+arity(const char *name, Py_ssize_t nargs, Py_ssize_t want)
+{
+    if (nargs == want) {
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "%s() takes exactly %zd arguments (%zd given)", name, want,
+                 nargs);
+    return -1;
+}
+
+/* The column as a fast sequence (`*seq`) and `out` as a writable contiguous buffer
+ * (`view`) of exactly one item of `itemsize` bytes per value: 0, or -1 with an exception
+ * set and nothing held. */
+static int
+column_and_out(PyObject *column, PyObject *out, Py_ssize_t itemsize, const char *what,
+               PyObject **seq, Py_buffer *view)
+{
+    *seq = PySequence_Fast(column, "column must be a sequence");
+    if (*seq == NULL) {
+        return -1;
+    }
+    if (PyObject_GetBuffer(out, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        Py_DECREF(*seq);
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(*seq);
+    if (view->itemsize != itemsize || view->len != n * itemsize) {
+        PyErr_Format(PyExc_ValueError, "out must hold exactly len(column) %s", what);
+        PyBuffer_Release(view);
+        Py_DECREF(*seq);
+        return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(codes_doc,
 "codes(column, base, out) -> list[str]\n\n"
 "Dense codes of a column of str and None: each distinct string, in the order of its\n"
@@ -69,8 +106,7 @@ PyDoc_STRVAR(codes_doc,
 static PyObject *
 codes(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "codes() takes exactly 3 arguments");
+    if (arity("codes", nargs, 3) < 0) {
         return NULL;
     }
     Py_ssize_t base = PyLong_AsSsize_t(args[1]);
@@ -81,22 +117,14 @@ codes(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "base outside 0 .. 2**31 - 1");
         return NULL;
     }
-    PyObject *seq = PySequence_Fast(args[0], "column must be a sequence");
-    if (seq == NULL) {
+    PyObject *seq;
+    Py_buffer view;
+    if (column_and_out(args[0], args[2], sizeof(int32_t), "int32", &seq, &view) < 0) {
         return NULL;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[2], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
-        Py_DECREF(seq);
-        return NULL;
-    }
     PyObject *keys = NULL;
     Slot *table = NULL;
-    if (view.len != n * (Py_ssize_t)sizeof(int32_t) || view.itemsize != sizeof(int32_t)) {
-        PyErr_SetString(PyExc_ValueError, "out must hold exactly len(column) int32");
-        goto done;
-    }
     if (n > INT32_MAX - base) {
         PyErr_SetString(PyExc_ValueError, "column too long for int32 codes");
         goto done;
@@ -190,8 +218,7 @@ PyDoc_STRVAR(transpose_doc,
 static PyObject *
 transpose(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "transpose() takes exactly 3 arguments");
+    if (arity("transpose", nargs, 3) < 0) {
         return NULL;
     }
     PyObject *events = args[0];
@@ -367,8 +394,7 @@ PyDoc_STRVAR(rfc3339_doc,
 static PyObject *
 rfc3339(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "rfc3339() takes exactly 4 arguments");
+    if (arity("rfc3339", nargs, 4) < 0) {
         return NULL;
     }
     double lowest = PyFloat_AsDouble(args[2]);
@@ -379,31 +405,20 @@ rfc3339(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     if (highest == -1.0 && PyErr_Occurred()) {
         return NULL;
     }
-    PyObject *seq = PySequence_Fast(args[0], "column must be a sequence");
-    if (seq == NULL) {
-        return NULL;
-    }
+    PyObject *seq;
     Py_buffer view;
-    if (PyObject_GetBuffer(args[1], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
-        Py_DECREF(seq);
+    if (column_and_out(args[0], args[1], sizeof(double), "float64", &seq, &view) < 0) {
         return NULL;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject *result = NULL;
-    if (view.len != n * (Py_ssize_t)sizeof(double) || view.itemsize != sizeof(double)) {
-        PyErr_SetString(PyExc_ValueError, "out must hold exactly len(column) float64");
-    }
-    else {
-        PyObject **items = PySequence_Fast_ITEMS(seq);
-        double *out = (double *)view.buf;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            out[i] = one_rfc3339(items[i], lowest, highest);
-        }
-        result = Py_NewRef(Py_None);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    double *out = (double *)view.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        out[i] = one_rfc3339(items[i], lowest, highest);
     }
     PyBuffer_Release(&view);
     Py_DECREF(seq);
-    return result;
+    Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(all_none_doc,

@@ -95,8 +95,9 @@ PSEUDONYMISED_COLUMNS = {"device": "device", "network": "network"}
 _PACKED = {np.int32: "i", np.uint8: "B"}
 _STRING_FIELDS = ("id", "type", "account", "app", *STR_COLUMNS)
 _FLOAT_COLUMNS = F64_COLUMNS + F32_COLUMNS
-#: WireEvent's fields' member descriptors, in WIRE_FIELDS order (the C transposition's)
-_SLOTS = tuple(WireEvent.__dict__[f] for f in WIRE_FIELDS)
+#: WireEvent's fields' member descriptors, in WIRE_FIELDS order (the C transposition's;
+#: should a msgspec release keep fields otherwise, C refuses what is here: the zip path)
+_SLOTS = tuple(WireEvent.__dict__.get(f) for f in WIRE_FIELDS)
 
 
 class RejectLog:
