@@ -61,14 +61,15 @@ log = logging.getLogger("tapwatch.sources")
 
 
 def _load_native() -> Any:
-    """The C extension `_fastpage` (string coding), or None: not built, not importable,
-    or turned off with TAPWATCH_NATIVE=0. The Python path is the reference it must match."""
+    """The C extension `_fastpage` (the per-value loops), or None: not built, not
+    importable, or turned off with TAPWATCH_NATIVE=0. The Python path is the reference it
+    must match."""
     if os.environ.get("TAPWATCH_NATIVE", "1").strip() == "0":
         return None
     try:
         from tapwatch.sources import _fastpage
     except ImportError as e:
-        log.info("tapwatch.sources._fastpage not available (%s): string coding in Python", e)
+        log.info("tapwatch.sources._fastpage not available (%s): normalising in Python", e)
         return None
     return _fastpage
 
