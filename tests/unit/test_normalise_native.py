@@ -475,3 +475,23 @@ def test_all_none_answers_only_what_it_knows(monkeypatch: pytest.MonkeyPatch) ->
         "device": odd,
     }
     both("from_columns", cols, monkeypatch)
+
+
+def test_the_extension_is_turned_off_or_missing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """TAPWATCH_NATIVE=0 turns it off; a module that does not import is logged once and
+    the normaliser runs in Python."""
+    import sys
+
+    assert normalise._load_native() is NATIVE
+    monkeypatch.setenv("TAPWATCH_NATIVE", "0")
+    assert normalise._load_native() is None
+    monkeypatch.setenv("TAPWATCH_NATIVE", "1")
+    import tapwatch.sources
+
+    monkeypatch.delattr(tapwatch.sources, "_fastpage")
+    monkeypatch.setitem(sys.modules, "tapwatch.sources._fastpage", None)  # import fails
+    with caplog.at_level("INFO", logger="tapwatch.sources"):
+        assert normalise._load_native() is None
+    assert "_fastpage not available" in caplog.text
