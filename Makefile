@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 
 # setup.py builds the C extension (tapwatch.sources._fastpage): a change to it or its source
 # reinstalls, which rebuilds it in place
-$(STAMP): pyproject.toml setup.py src/tapwatch/sources/_fastpage.c
+$(STAMP): pyproject.toml setup.py src/tapwatch/sources/_fastpage.c scripts/setup-build-deps
+	scripts/setup-build-deps python3
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
