@@ -29,9 +29,10 @@ The steps, one module each, each readable on its own:
 2. `chains` and `bursts`: chaining at several gaps into candidate bursts with their
    measures (grouped numpy reductions), the physical gates, one burst per set of
    check-ins;
-3. `sessions` and `linking`: a day's sessions of one bag (disjoint sets at one spot over
-   a morning), the same accounts (or the same day's union) at one place on other days,
-   and whether they come in lockstep or by habit;
+3. `sessions`, `shares` and `linking`: a day's sessions of one bag (disjoint sets at one
+   spot over a morning), a share of the bag a day (other sets at one spot, one hand each
+   day), the same accounts (or the same day's union) at one place on other days, and
+   whether they come in lockstep or by habit;
 4. `scoring`, with `rhythm` (what the timing says), `hardware` (what the phones share),
    `presence` (where the accounts are otherwise, and whether they stay) and `travel`
    (whether the phones came and went each their own way): signals and counter-evidence
@@ -51,6 +52,7 @@ from tapwatch.detectors.bulk_checkin.places import Surroundings, placings
 from tapwatch.detectors.bulk_checkin.presence import Context
 from tapwatch.detectors.bulk_checkin.scoring import Scored, score
 from tapwatch.detectors.bulk_checkin.settings import Settings
+from tapwatch.detectors.bulk_checkin.shares import share_pairs
 from tapwatch.detectors.bulk_checkin.signal import Measures, Signal
 
 __all__ = ["KIND", "Settings", "detect"]
@@ -68,7 +70,9 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
         bursts.extend(gated_bursts(win, placing, point_names, around, settings))
     if not bursts:
         return []
-    rings = link(win, dedupe(bursts, settings), inp.app.timezone, settings)
+    bursts = dedupe(bursts, settings)
+    shares = share_pairs(win, bursts, settings)
+    rings = link(win, bursts, inp.app.timezone, settings, shares)
     ctx = Context(win, rings, around, settings)
     reported: dict[tuple, list[tuple[Ring, Scored]]] = defaultdict(list)
     for ring in rings:

@@ -58,9 +58,17 @@ class Ring:
         return len(self.accounts)
 
 
-def link(win: EventWindow, bursts: list[Burst], tz: object, s: Settings) -> list[Ring]:
-    """Rings: groups of bursts at one place with similar account sets."""
-    return [ring_of(win, [bursts[i] for i in group], tz) for group in _groups(bursts, s)]
+def link(
+    win: EventWindow,
+    bursts: list[Burst],
+    tz: object,
+    s: Settings,
+    shares: list[tuple[int, int]] | None = None,
+) -> list[Ring]:
+    """Rings: groups of bursts at one place with similar account sets, or `shares` of one
+    bag on other days (pairs of indices into `bursts`, `shares.share_pairs`)."""
+    groups = _groups(bursts, s, shares)
+    return [ring_of(win, [bursts[i] for i in group], tz) for group in groups]
 
 
 def identity(ring: Ring) -> tuple[str, tuple[int, ...]]:
@@ -105,10 +113,13 @@ def _same_place(a: Burst, b: Burst, s: Settings) -> bool:
     return float(distance_m(np.array(a.lat), np.array(a.lon), b.lat, b.lon)) <= s.link_distance_m
 
 
-def _groups(bursts: list[Burst], s: Settings) -> list[list[int]]:
+def _groups(
+    bursts: list[Burst], s: Settings, shares: list[tuple[int, int]] | None = None
+) -> list[list[int]]:
     """Union-find over the pairs of bursts that share an account: linked when their sets,
     or their days' unions (a bag worked in sessions, `sessions`), are the same set again.
-    A day's sessions linked to another day are one ring together."""
+    A day's sessions linked to another day are one ring together, and so are `shares`
+    (shares of one bag on other days, `shares`)."""
     parent = list(range(len(bursts)))
 
     def root(i: int) -> int:
@@ -145,6 +156,8 @@ def _groups(bursts: list[Burst], s: Settings) -> list[list[int]]:
                 ):
                     parent[root(j)] = root(i)
                     bagged.update((session[i], session[j]))
+    for i, j in shares or ():
+        parent[root(j)] = root(i)
     for i in range(len(bursts)):
         if session[i] in bagged:
             parent[root(i)] = root(session[i])

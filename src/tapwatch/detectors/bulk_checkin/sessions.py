@@ -42,7 +42,7 @@ def day_sessions(bursts: list[Burst], s: Settings) -> list[int]:
         joined = None
         for g in _open_near(open_at, b, b.start - s.bag_session_gap_s):
             rep, accounts, _end = g
-            if not _same_spot(bursts[rep], b, s):
+            if not same_spot(bursts[rep], b, s):
                 continue
             if len(accounts & b.accounts) <= _SHARED_AT_MOST:
                 joined = g
@@ -77,7 +77,7 @@ def _open_near(open_at: dict[tuple, list[list]], b: Burst, since: float) -> list
     return out
 
 
-def _same_spot(a: Burst, b: Burst, s: Settings) -> bool:
+def same_spot(a: Burst, b: Burst, s: Settings) -> bool:
     """At one desk: the same declared point if any, and centres within bag_spot_m."""
     if a.place_key != b.place_key:
         return False

@@ -352,6 +352,14 @@ class Settings(BaseModel):
         description="Centres of a day's sessions are at most this far apart: one desk, "
         "as far as indoor fixes of a few phones can tell.",
     )
+    share_max_phones: int = Field(
+        default=40,
+        gt=0,
+        description="Two bursts on other days at one spot, each checked in by one hand, are "
+        "shares of one bag (`shares`) only if together they hold at most this many "
+        "accounts: what one official carries in a bag. A counter's queue, served one at a "
+        "time all day, is hundreds.",
+    )
     link_distance_m: float = Field(
         default=100.0,
         gt=0,
