@@ -157,7 +157,11 @@ def _groups(
                     parent[root(j)] = root(i)
                     bagged.update((session[i], session[j]))
     for i, j in shares or ():
-        parent[root(j)] = root(i)
+        # A share is phones not worked on the other's day: a set already worked there
+        # that day (another session) is that set again, linked or not by itself.
+        a, b = bursts[i].accounts, bursts[j].accounts
+        if _within(a, day_set[session[j]]) < s.link_jaccard > _within(b, day_set[session[i]]):
+            parent[root(j)] = root(i)
     for i in range(len(bursts)):
         if session[i] in bagged:
             parent[root(i)] = root(session[i])
@@ -169,6 +173,11 @@ def _groups(
 
 def _jaccard(a: frozenset[int] | set[int], b: frozenset[int] | set[int]) -> float:
     return len(a & b) / len(a | b)
+
+
+def _within(a: frozenset[int], b: set[int]) -> float:
+    """The share of a's accounts that are in b."""
+    return len(a & b) / len(a)
 
 
 def _habits(win: EventWindow, bursts: list[Burst], tz: object, n_days: int) -> tuple[float, float]:
