@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from tapwatch.detectors.base import DetectorInput, Finding
+from tapwatch.detectors.bulk_checkin.again import days_again
 from tapwatch.detectors.bulk_checkin.bursts import Burst, dedupe, gated_bursts
 from tapwatch.detectors.bulk_checkin.evidence import KIND, finding
 from tapwatch.detectors.bulk_checkin.linking import Ring, identity, link, ring_of
@@ -73,6 +74,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     bursts = dedupe(bursts, settings)
     shares = share_pairs(win, bursts, settings)
     rings = link(win, bursts, inp.app.timezone, settings, shares)
+    rings = _with_days_again(inp, places, point_names, around, rings, settings)
     ctx = Context(win, rings, around, settings)
     reported: dict[tuple, list[tuple[Ring, Scored]]] = defaultdict(list)
     for ring in rings:
@@ -85,6 +87,29 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     ]
     findings.sort(key=lambda f: (f.window_start, f.id))
     return findings
+
+
+def _with_days_again(
+    inp: DetectorInput,
+    places: list,
+    point_names: dict[int, str],
+    around: Surroundings,
+    rings: list[Ring],
+    s: Settings,
+) -> list[Ring]:
+    """The rings, each with its set's other days that pass the gates only with the spot
+    widened to again_spread_m (`again`)."""
+    if s.again_spread_m <= s.max_spread_m or not rings:
+        return rings
+    wide = s.model_copy(update={"max_spread_m": s.again_spread_m})
+    loose = [b for p in places for b in gated_bursts(inp.events, p, point_names, around, wide)]
+    for b in loose:
+        b.loose = True
+    extra = days_again(rings, dedupe(loose, s), s)
+    return [
+        ring_of(inp.events, [*ring.bursts, *add], inp.app.timezone) if add else ring
+        for ring, add in zip(rings, extra, strict=True)
+    ]
 
 
 def _one_per_identity(

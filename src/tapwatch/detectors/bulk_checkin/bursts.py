@@ -53,6 +53,7 @@ class Burst:
     context: int  # other check-ins at the place within context_s
     accounts: frozenset[int] = field(default_factory=frozenset)
     core: Burst | None = None  # nearly all of it, seen at a shorter chaining gap
+    loose: bool = False  # passed the gates only with the spot widened (`again`)
 
     @property
     def duration_s(self) -> float:

@@ -43,8 +43,9 @@ class Ring:
 
     @property
     def main(self) -> Burst:
-        """The largest burst: the one the summary describes."""
-        return max(self.bursts, key=lambda b: b.rows.size)
+        """The largest burst that passed the spot gate itself (`again`: a day added with
+        the spot widened is never the one described)."""
+        return max(self.bursts, key=lambda b: (not b.loose, b.rows.size))
 
     @property
     def size(self) -> int:
@@ -105,7 +106,7 @@ def ring_of(win: EventWindow, bursts: list[Burst], tz: object) -> Ring:
     )
 
 
-def _same_place(a: Burst, b: Burst, s: Settings) -> bool:
+def same_place(a: Burst, b: Burst, s: Settings) -> bool:
     if a.place_key >= 0 or b.place_key >= 0:
         return a.place_key == b.place_key
     if not (math.isfinite(a.lat) and math.isfinite(b.lat)):
@@ -145,7 +146,7 @@ def _groups(
                     continue
                 seen.add((i, j))
                 a, b = bursts[i], bursts[j]
-                if abs(a.start - b.start) > s.link_days * DAY or not _same_place(a, b, s):
+                if abs(a.start - b.start) > s.link_days * DAY or not same_place(a, b, s):
                     continue
                 if _jaccard(a.accounts, b.accounts) >= s.link_jaccard:
                     parent[root(j)] = root(i)

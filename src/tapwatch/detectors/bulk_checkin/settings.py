@@ -352,6 +352,13 @@ class Settings(BaseModel):
         description="Centres of a day's sessions are at most this far apart: one desk, "
         "as far as indoor fixes of a few phones can tell.",
     )
+    again_spread_m: float = Field(
+        default=24.0,
+        ge=0,
+        description="A found ring's set again at its place on another day joins it when "
+        "it passes the gates with the spot widened to this radius (`again`): indoor fixes "
+        "push a day of a bag past max_spread_m; 0 or under max_spread_m: off.",
+    )
     share_max_phones: int = Field(
         default=40,
         gt=0,
