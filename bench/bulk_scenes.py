@@ -2109,6 +2109,15 @@ def _next_door(rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(100, 800) * np.array([math.cos(a), math.sin(a)])
 
 
+def in_time_order(
+    times: np.ndarray, xy: np.ndarray, people: list[Person], homes: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, list[Person], list[np.ndarray]]:
+    """Check-ins (times, spots, people, their homes) sorted by time."""
+    order = np.argsort(times)
+    ranked = [int(i) for i in order]
+    return times[order], xy[order], [people[i] for i in ranked], [homes[i] for i in ranked]
+
+
 def square_dance(w: World, rng: np.random.Generator, key: str) -> None:
     """Held out (fifteenth round). A neighbourhood square-dance group (10-30 residents of
     the estates around a square, most the same every evening, 0-2 newcomers) dances on
@@ -2141,10 +2150,7 @@ def square_dance(w: World, rng: np.random.Generator, key: str) -> None:
         marks = np.column_stack((place % per_row, place // per_row)) * spacing
         xy = square + marks - marks.mean(axis=0) + rng.normal(0, 0.2, (n, 2))
         times = music + np.minimum(delay_s * rng.lognormal(0.0, 0.8, n), 300.0)
-        order = np.argsort(times)
-        times, xy = times[order], xy[order]
-        dancers = [here[int(i)] for i in order]
-        homes_today = [where[int(i)] for i in order]
+        times, xy, dancers, homes_today = in_time_order(times, xy, here, where)
         together(rng, times, xy, hand_p, 0.4)
         dance.arrive(inst, dancers, times, xy)
         for person, home in zip(dancers, homes_today, strict=True):
@@ -2283,10 +2289,7 @@ def poll_workers(w: World, rng: np.random.Generator, key: str) -> None:
         times[roll] = opening + np.cumsum(roll_s * rng.lognormal(0.0, sigma, roll.size))
         xy = disk(rng, n, hall / 2) + table
         xy[roll] = disk(rng, roll.size, rng.uniform(1, 3)) + table
-        order = np.argsort(times)
-        times, xy = times[order], xy[order]
-        people = [here[int(i)] for i in order]
-        where = [where[int(i)] for i in order]
+        times, xy, people, where = in_time_order(times, xy, here, where)
         together(rng, times, xy, pair_p, 0.5)
         station.arrive(inst, people, times, xy)
         first = float(times.min())
