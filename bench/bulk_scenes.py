@@ -2175,6 +2175,22 @@ def square_dance(w: World, rng: np.random.Generator, key: str) -> None:
                 )
 
 
+def read_on_site(
+    w: World,
+    rng: np.random.Generator,
+    person: Person,
+    place: tuple[float, float],
+    spot: np.ndarray,
+    after: tuple[float, float, float],
+    truth: tuple[str, str],
+) -> None:
+    """`person` reading the app at `spot` (metres from `place`, a fix good to 15 m),
+    `after` = (t, lo, hi): between lo and hi seconds after t, on their own network of
+    t's day."""
+    at = w.fix(rng, *place, float(spot[0]), float(spot[1]), 15.0)
+    w.read(rng, person, after[0] + rng.uniform(after[1], after[2]), at, after[0], truth)
+
+
 def ward_shift(w: World, rng: np.random.Generator, key: str) -> None:
     """Held out (seventeenth round). A hospital ward's shift change: the ward's nursing
     staff (12-25 nurses) work by a roster, so each day's shift is 5-10 of them (a fresh
@@ -2221,14 +2237,8 @@ def ward_shift(w: World, rng: np.random.Generator, key: str) -> None:
             if rng.random() < on_ward_p:  # on the ward during the shift
                 a = rng.uniform(0, 2 * math.pi)
                 spot = station + rng.uniform(5, 40) * np.array([math.cos(a), math.sin(a)])
-                at = w.fix(rng, la, lo, float(spot[0]), float(spot[1]), 15.0)
-                w.read(
-                    rng,
-                    person,
-                    handover + rng.uniform(3600, 39600),
-                    at,
-                    handover,
-                    ("ward_shift", inst),
+                read_on_site(
+                    w, rng, person, (la, lo), spot, (handover, 3600, 39600), ("ward_shift", inst)
                 )
             if rng.random() < home_p:  # at home before the shift
                 far = rng.uniform(2000, 15000) * np.array([1, -1])[rng.integers(2)]
@@ -2306,14 +2316,8 @@ def poll_workers(w: World, rng: np.random.Generator, key: str) -> None:
                 )
             if rng.random() < day_p:
                 spot = table + disk(rng, 1, hall / 2)[0]
-                at = w.fix(rng, la, lo, float(spot[0]), float(spot[1]), 15.0)
-                w.read(
-                    rng,
-                    person,
-                    opening + rng.uniform(3600, 46800),
-                    at,
-                    opening,
-                    ("poll_workers", inst),
+                read_on_site(
+                    w, rng, person, (la, lo), spot, (opening, 3600, 46800), ("poll_workers", inst)
                 )
             if rng.random() < after_p:
                 closing = opening + 14 * 3600
