@@ -63,3 +63,15 @@ def test_a_counters_queue_served_one_at_a_time_is_more_than_one_bag() -> None:
     found = detect(sc, min_score=0.01)
     assert len(found) == 3 and all(_days(f) == 1 for f in found)
     assert any(_days(f) == 3 for f in detect(sc, min_score=0.01, share_max_phones=100))
+
+
+def test_shares_of_a_few_phones_are_not_one_bag() -> None:
+    """Five phones at a steady pace one day and five others the next at one spot: a
+    handful keeps step as friends do (timing counts only beyond group_accounts), so the
+    two are not joined as shares; with group_accounts lowered they are."""
+    sc = Scenario(seed=186)
+    _one_hand(sc, 0, people("a", 5))
+    _one_hand(sc, 1, people("b", 5))
+    found = detect(sc, min_score=0.01)
+    assert len(found) == 2 and all(_days(f) == 1 for f in found)
+    assert any(_days(f) == 2 for f in detect(sc, min_score=0.01, group_accounts=3))

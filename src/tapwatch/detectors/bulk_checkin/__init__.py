@@ -74,42 +74,45 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
     bursts = dedupe(bursts, settings)
     shares = share_pairs(win, bursts, settings)
     rings = link(win, bursts, inp.app.timezone, settings, shares)
-    rings = _with_days_again(inp, places, point_names, around, rings, settings)
     ctx = Context(win, rings, around, settings)
     reported: dict[tuple, list[tuple[Ring, Scored]]] = defaultdict(list)
     for ring in rings:
         scored = score(inp, ring, ctx, settings)
         if scored is not None and scored[0] >= settings.min_score:
             reported[identity(ring)].append((ring, scored))
+    chosen = [_one_per_identity(inp, same, ctx, settings) for same in reported.values()]
+    extra = _days_again(inp, places, point_names, around, [c[0] for c in chosen], settings)
     findings = [
-        finding(inp, *_one_per_identity(inp, same, ctx, settings), settings)
-        for same in reported.values()
+        finding(
+            inp,
+            ring_of(win, [*c[0].bursts, *add], inp.app.timezone) if add else c[0],
+            *c[1:],
+            settings,
+        )
+        for c, add in zip(chosen, extra, strict=True)
     ]
     findings.sort(key=lambda f: (f.window_start, f.id))
     return findings
 
 
-def _with_days_again(
+def _days_again(
     inp: DetectorInput,
     places: list,
     point_names: dict[int, str],
     around: Surroundings,
     rings: list[Ring],
     s: Settings,
-) -> list[Ring]:
-    """The rings, each with its set's other days that pass the gates only with the spot
-    widened to again_spread_m (`again`)."""
+) -> list[list[Burst]]:
+    """Per reported ring, its set's other days that pass the gates only with the spot
+    widened to again_spread_m (`again`). They join the finding, never its score: a day
+    too spread to pass on its own is no evidence, only more of a ring found without it."""
     if s.again_spread_m <= s.max_spread_m or not rings:
-        return rings
+        return [[] for _ in rings]
     wide = s.model_copy(update={"max_spread_m": s.again_spread_m})
     loose = [b for p in places for b in gated_bursts(inp.events, p, point_names, around, wide)]
     for b in loose:
         b.loose = True
-    extra = days_again(rings, dedupe(loose, s), s)
-    return [
-        ring_of(inp.events, [*ring.bursts, *add], inp.app.timezone) if add else ring
-        for ring, add in zip(rings, extra, strict=True)
-    ]
+    return days_again(rings, dedupe(loose, s), s)
 
 
 def _one_per_identity(

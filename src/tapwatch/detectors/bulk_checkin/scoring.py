@@ -148,7 +148,9 @@ def _repetition(ring: Ring, s: Settings) -> list[Signal]:
     # Habits are each person's own: a set whose day-to-day shifts move together is one
     # session moving (in lockstep), whatever the order within it.
     moving = days >= s.habit_days and ring.common_shift >= s.min_common_shift
-    lockstep = days >= 2 and (not (h < s.min_lockstep_ratio) or moving)
+    # Shares of one bag (`shares`) on days with no account in common are not the same
+    # set again: the habit ratio is NaN until some account comes on two days.
+    lockstep = days >= 2 and math.isfinite(h) and (not (h < s.min_lockstep_ratio) or moving)
     habits = days >= s.habit_days and h < s.min_lockstep_ratio and not moving
     return [
         Signal(

@@ -56,7 +56,11 @@ def share_pairs(win: EventWindow, bursts: list[Burst], s: Settings) -> list[tupl
 
 
 def _one_hand(win: EventWindow, b: Burst, s: Settings) -> bool:
-    """The burst's timing is one hand's: all at once, steady, or one phone at a time."""
+    """The burst's timing is one hand's: all at once, steady, or one phone at a time,
+    over more phones than group_accounts (friends or a family keep step too, as timing
+    counts in scoring only beyond them)."""
+    if b.n_accounts <= s.group_accounts:
+        return False
     return by_one_hand(b, s) or one_at_a_time(win.ts, win.account, b, 1.0, s).present
 
 
