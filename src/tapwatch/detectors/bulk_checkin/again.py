@@ -3,10 +3,12 @@
 The spot gate (``max_spread_m``) is what tells a bag from people about a room, and indoor
 fixes of 15-30 m (an office, a storeroom, a cart wheeled down a corridor) can push one
 day of a bag just past it while its other days pass. That day's check-ins are still the
-same phones at the same place: once a ring is found, a burst of *its* accounts (the same
-set again, ``link_jaccard``) at its place on another day within ``link_days`` joins it if
-it passes the gates with the spot widened to ``again_spread_m``. A set never tight on any
-day gains nothing: the looser gate only adds days to rings already found.
+same phones at the same place: once a ring is reported, a burst of *its* accounts (the
+same set again, ``link_jaccard``) at its place on another day within ``link_days`` joins
+its finding if it passes the gates with the spot widened to ``again_spread_m``. It never
+enters the score (a day too spread to pass on its own is no evidence, and a meeting
+tight on one day by chance would otherwise be "the same set again"), and a set never
+tight on any day gains nothing: the looser gate only adds days to rings already found.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ work a share of the bag each day: a third one day, another third the next, or a 
 random half. No day's set comes again, so linking by shared accounts never joins them;
 what comes again is the spot and the hand: the same desk or table (centres within
 ``bag_spot_m``), on another day within ``link_days``, each day's phones checked in by one
-hand (all at once, a steady rhythm, or one phone at a time). People do not do this: a
+hand (all at once, a steady rhythm, or one phone at a time, over more than
+``group_accounts`` phones: a handful keeps step as friends do). People do not do this: a
 group whose members change from day to day arrives each at a moment of their own, with
 pairs walking in together, so their timing is not one hand's; a queue served one at a
 time is (an invigilator checking IDs), and its people are then told apart by where they
