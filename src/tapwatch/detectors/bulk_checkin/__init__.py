@@ -49,7 +49,7 @@ from tapwatch.detectors.bulk_checkin.again import days_again
 from tapwatch.detectors.bulk_checkin.bursts import Burst, dedupe, gated_bursts
 from tapwatch.detectors.bulk_checkin.evidence import KIND, finding
 from tapwatch.detectors.bulk_checkin.linking import Ring, identity, link, ring_of
-from tapwatch.detectors.bulk_checkin.places import Surroundings, placings
+from tapwatch.detectors.bulk_checkin.places import Placing, Surroundings, placings
 from tapwatch.detectors.bulk_checkin.presence import Context
 from tapwatch.detectors.bulk_checkin.scoring import Scored, score
 from tapwatch.detectors.bulk_checkin.settings import Settings
@@ -97,7 +97,7 @@ def detect(inp: DetectorInput, settings: Settings) -> list[Finding]:
 
 def _days_again(
     inp: DetectorInput,
-    places: list,
+    places: list[Placing],
     point_names: dict[int, str],
     around: Surroundings,
     rings: list[Ring],

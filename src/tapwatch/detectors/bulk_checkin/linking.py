@@ -161,7 +161,9 @@ def _groups(
         # A share is phones not worked on the other's day: a set already worked there
         # that day (another session) is that set again, linked or not by itself.
         a, b = bursts[i].accounts, bursts[j].accounts
-        if _within(a, day_set[session[j]]) < s.link_jaccard > _within(b, day_set[session[i]]):
+        a_new = _within(a, day_set[session[j]]) < s.link_jaccard  # a not worked on b's day
+        b_new = _within(b, day_set[session[i]]) < s.link_jaccard  # nor b on a's
+        if a_new and b_new:
             parent[root(j)] = root(i)
     for i in range(len(bursts)):
         if session[i] in bagged:
