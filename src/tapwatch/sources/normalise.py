@@ -288,15 +288,11 @@ class EventNormaliser:
         names a kind of id) are appended to `table`, which each column of a batch extends
         with its own values (a string two columns share is in it twice; codes stay unique
         within a column, which is what they are compared in). No loop in Python."""
-        if native is not None:
-            out = np.empty(len(col), dtype=np.int32)
-            try:
-                keys = native.codes(col, len(table), out)
-            except TypeError:  # a value other than str or None: the reference path
-                pass
-            else:
-                table += self._p.many(kind, keys) if kind else keys
-                return out
+        coded = _native_codes(col, len(table))
+        if coded is not None:
+            keys, out = coded
+            table += self._p.many(kind, keys) if kind else keys
+            return out
         codes: dict[Any, int] = dict.fromkeys(col)  # type: ignore[arg-type]
         # None only where the column has it: a dict of str keys alone is searched by
         # CPython's faster str-only lookup
@@ -506,20 +502,20 @@ def _times(
 ) -> np.ndarray:
     """Epoch seconds of each event: `ts_ms` where given, else `ts`."""
     ms_col, ts_col = cols["ts_ms"], cols["ts"]
-    if column_absent(ms_col, n) and native is not None:
+    if not column_absent(ms_col, n):
+        ts, absent = epoch_milliseconds(ms_col)
+        if absent.any():
+            rows = np.flatnonzero(absent)
+            ts[rows], absent[rows] = epoch_seconds([ts_col[i] for i in rows.tolist()])
+    elif native is not None:
         # canonical RFC 3339 strings in C; every other value the reference way
         ts, absent = np.empty(n), np.zeros(n, dtype=bool)
         native.rfc3339(ts_col, ts, TS_MIN, TS_MAX)
         rows = np.flatnonzero(np.isnan(ts))
         if len(rows):
             ts[rows], absent[rows] = epoch_seconds([ts_col[i] for i in rows.tolist()])
-    elif column_absent(ms_col, n):
-        ts, absent = epoch_seconds(ts_col)
     else:
-        ts, absent = epoch_milliseconds(ms_col)
-        if absent.any():
-            rows = np.flatnonzero(absent)
-            ts[rows], absent[rows] = epoch_seconds([ts_col[i] for i in rows.tolist()])
+        ts, absent = epoch_seconds(ts_col)
     reject(
         RejectReason.missing_field,
         absent,
@@ -562,6 +558,20 @@ def _wire_columns(events: Sequence[WireEvent]) -> dict[str, Sequence[Any]]:
         gc.enable()
 
 
+def _native_codes(col: Sequence[Any], base: int) -> tuple[list[str], np.ndarray] | None:
+    """The C extension's dense codes of a column of str and None (`_fastpage.codes`: the
+    distinct strings in first-seen order, and each value's code from `base`, -1 for
+    None), or None where the extension is not in use or a value is neither (the
+    reference path then)."""
+    if native is None:
+        return None
+    out = np.empty(len(col), dtype=np.int32)
+    try:
+        return native.codes(col, base, out), out
+    except TypeError:
+        return None
+
+
 def column_absent(col: Sequence[Any], n: int) -> bool:
     """Whether a column of n values is absent (None) in every event. A present column
     nearly always has a value in its first event, and that answers without counting
@@ -582,15 +592,11 @@ def _type_codes(col: Sequence[Any], n: int) -> np.ndarray:
     """The type code of each event (_UNKNOWN_TYPE for a name not known). A page or
     block is often of one type (all check-ins): one count, not a lookup per event. With
     the C extension, the column is coded (its few distinct names) and the names looked up."""
-    if native is not None and n:
-        codes = np.empty(n, dtype=np.int32)
-        try:
-            names = native.codes(col, 0, codes)
-        except TypeError:  # a value other than str or None: the reference path
-            pass
-        else:  # None (code -1) takes the last entry: unknown, as _TYPE_CODE[None] is
-            lookup = [_TYPE_CODE[name] for name in names] + [_UNKNOWN_TYPE]
-            return np.array(lookup, dtype=np.uint8)[codes]
+    coded = _native_codes(col, 0) if n else None
+    if coded is not None:  # None (code -1) takes the last entry: unknown, as _TYPE_CODE[None] is
+        names, codes = coded
+        lookup = [_TYPE_CODE[name] for name in names] + [_UNKNOWN_TYPE]
+        return np.array(lookup, dtype=np.uint8)[codes]
     if n and col.count(col[0]) == n:
         return np.full(n, _TYPE_CODE[col[0]], dtype=np.uint8)
     return looked_up(_TYPE_CODE, col, np.uint8)
