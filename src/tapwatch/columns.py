@@ -45,6 +45,9 @@ _DTYPES: dict[str, Any] = {
     **dict.fromkeys(F64_COLUMNS + F32_COLUMNS, np.float64),
 }
 _TYPES = list(EventType)
+#: each optional column's type in a stored batch (little-endian)
+_STORED = {k: np.dtype(v).newbyteorder("<") for k, v in _DTYPES.items()}
+_I4 = np.dtype("<i4")
 
 
 def absent_column(name: str, n: int) -> np.ndarray:
@@ -143,7 +146,8 @@ def _offset_map(offset: int, n: int) -> np.ndarray:
 
 
 class _Stored(msgspec.Struct, array_like=True):
-    """One stored batch (the body of an `event_batches` row), after the format magic."""
+    """One stored batch of the second format (TWC2: every column at its full width), read
+    still: a store's older batches stay as they were written."""
 
     ids: list[str]
     ts: bytes
@@ -154,9 +158,82 @@ class _Stored(msgspec.Struct, array_like=True):
     optional: dict[str, bytes]
 
 
-_MAGIC = b"TWC2"
+class _Col(msgspec.Struct, array_like=True):
+    """A stored code or float column (TWC3): its values as `dtype` (codes in the
+    narrowest of int8, int16 and int32 that holds them), every row's or, with `at`, only
+    those of the rows `at` names (uint16 positions in a batch of at most 65,536 events,
+    else uint32); the other rows are absent (-1, or NaN of the canonical bits)."""
+
+    dtype: str
+    data: bytes
+    at: bytes | None = None
+
+
+class _Stored3(msgspec.Struct, array_like=True):
+    """One stored batch (the body of an `event_batches` row), after the format magic:
+    ids, times and types as they are, the code and float columns as `_Col`s."""
+
+    ids: list[str]
+    ts: bytes
+    type: bytes
+    account: _Col
+    accounts: list[str]
+    strings: list[str]
+    optional: dict[str, _Col]
+
+
+_MAGIC_V2 = b"TWC2"
+_MAGIC = b"TWC3"
 _stored_enc = msgspec.msgpack.Encoder()
 _stored_dec = msgspec.msgpack.Decoder(_Stored)
+_stored3_dec = msgspec.msgpack.Decoder(_Stored3)
+#: what a stored column's values may be (anything else is a damaged body)
+_COL_DTYPES = frozenset(("|i1", "<i2", "<i4", "<f8"))
+_I1, _I2 = np.iinfo(np.int8), np.iinfo(np.int16)
+_NAN_BITS = np.float64("nan").view(np.uint64)
+
+
+def _packed(column: np.ndarray, dtype: np.dtype, n: int) -> _Col:
+    """`column` (n values, stored as `dtype`, int32 or float64) as a `_Col`: codes
+    narrowed to the width their range needs, and only the present values with their rows
+    when that is fewer bytes (a column absent from most events)."""
+    if dtype.kind == "f":
+        values = np.ascontiguousarray(column, dtype=dtype)
+        present = values.view(np.uint64) != _NAN_BITS
+        narrow = dtype
+    else:
+        values = np.ascontiguousarray(column, dtype=dtype)
+        lo, hi = (int(values.min()), int(values.max())) if n else (0, 0)
+        if _I1.min <= lo and hi <= _I1.max:
+            narrow = np.dtype("i1")
+        elif _I2.min <= lo and hi <= _I2.max:
+            narrow = np.dtype("<i2")
+        else:
+            narrow = dtype
+        present = values != -1
+    k = int(np.count_nonzero(present))
+    at_size = 2 if n <= 1 << 16 else 4
+    if k * (narrow.itemsize + at_size) < n * narrow.itemsize:
+        rows = np.flatnonzero(present).astype(f"<u{at_size}")
+        return _Col(narrow.str, memoryview(values[present].astype(narrow)), memoryview(rows))  # type: ignore[arg-type]
+    data = values if narrow == dtype else values.astype(narrow)
+    return _Col(narrow.str, memoryview(data))  # type: ignore[arg-type]
+
+
+def _unpacked(col: _Col, dtype: np.dtype, n: int) -> np.ndarray:
+    """A `_Col` back as n values of `dtype`."""
+    if col.dtype not in _COL_DTYPES or (col.dtype == "<f8") != (dtype.kind == "f"):
+        raise ValueError(f"a stored column of type {col.dtype!r}")
+    values = np.frombuffer(col.data, dtype=col.dtype)
+    if col.at is None:
+        if len(values) != n:
+            raise ValueError("a stored column of the wrong length")
+        return values if values.dtype == dtype else values.astype(dtype)
+    out = np.full(n, np.nan if dtype.kind == "f" else -1, dtype=dtype)
+    out[np.frombuffer(col.at, dtype="<u2" if n <= 1 << 16 else "<u4")] = values
+    return out
+
+
 _legacy_dec = msgspec.msgpack.Decoder(list[Event])
 
 
@@ -223,9 +300,7 @@ class EventColumns:
             account=account.astype(np.int32),
             accounts=[self.accounts[i] for i in used_acc.tolist()],
             strings=[self.strings[i] for i in used_str.tolist()],
-            optional={
-                k: recode[v] if k in STR_COLUMNS else v for k, v in self.optional.items()
-            },
+            optional={k: recode[v] if k in STR_COLUMNS else v for k, v in self.optional.items()},
         )
 
     @classmethod
@@ -310,24 +385,25 @@ class EventColumns:
     # ---- storage -----------------------------------------------------------------
 
     def encode(self, tables: bool = True) -> bytearray:
-        """The batch as one store row body (columns as raw little-endian arrays); without
-        its string tables if `tables` is false (a batch coded into shared Tables, which
-        the reader supplies again: `decode(body, tables)`).
+        """The batch as one store row body (columns as raw little-endian arrays; the code
+        columns as narrow as their codes allow, a column absent from most events as its
+        values and their rows: `_Col`); without its string tables if `tables` is false (a
+        batch coded into shared Tables, which the reader supplies again:
+        `decode(body, tables)`).
 
         The arrays go to the encoder as views of their memory, and the body is written
         after the format magic in the buffer returned: no copy of a column, nor of the
         whole body (a batch of 5,000 events is ~0.5 MB; 0.14 -> 0.06 µs an event)."""
         # the encoder writes any buffer as msgpack bin, which the decoder reads as bytes
-        body = _Stored(
-            ids=_id_strings(self.ids),
+        n = len(self.ts)
+        body = _Stored3(
+            ids=_id_strings(self.ids),  # type: ignore[arg-type]
             ts=_raw(self.ts, "<f8"),  # type: ignore[arg-type]
             type=_raw(self.type, np.uint8),  # type: ignore[arg-type]
-            account=_raw(self.account, "<i4"),  # type: ignore[arg-type]
+            account=_packed(self.account, _I4, n),
             accounts=self.accounts if tables else [],
             strings=self.strings if tables else [],
-            optional={  # type: ignore[arg-type]
-                k: _raw(v, np.dtype(_DTYPES[k]).newbyteorder("<")) for k, v in self.optional.items()
-            },
+            optional={k: _packed(v, _STORED[k], n) for k, v in self.optional.items()},
         )
         out = bytearray(_MAGIC)
         _stored_enc.encode_into(body, out, len(_MAGIC))
@@ -336,8 +412,25 @@ class EventColumns:
     @classmethod
     def decode(cls, body: bytes, tables: Tables | None = None) -> EventColumns:
         """A stored batch (coded into `tables` if it was encoded without its own); bodies
-        of the first store format (a msgpack list of events) are read as well."""
-        if body[:4] != _MAGIC:
+        of the earlier formats (TWC2: every column at full width; the first: a msgpack
+        list of events) are read as well, as a store keeps the batches it wrote then."""
+        magic = bytes(body[:4])
+        if magic == _MAGIC:
+            s3 = _stored3_dec.decode(memoryview(body)[4:])
+            ts = np.frombuffer(s3.ts, dtype="<f8")
+            n = len(ts)
+            return cls(
+                ids=s3.ids,
+                ts=ts,
+                type=np.frombuffer(s3.type, dtype=np.uint8),
+                account=_unpacked(s3.account, _I4, n),
+                accounts=tables.accounts if tables is not None else s3.accounts,
+                strings=tables.strings if tables is not None else s3.strings,
+                optional={
+                    k: _unpacked(v, _STORED[k], n) for k, v in s3.optional.items() if k in _STORED
+                },
+            )
+        if magic != _MAGIC_V2:
             return cls.from_events(_legacy_dec.decode(body))
         s = _stored_dec.decode(memoryview(body)[4:])
         return cls(
@@ -348,9 +441,7 @@ class EventColumns:
             accounts=tables.accounts if tables is not None else s.accounts,
             strings=tables.strings if tables is not None else s.strings,
             optional={
-                k: np.frombuffer(v, dtype=np.dtype(_DTYPES[k]).newbyteorder("<"))
-                for k, v in s.optional.items()
-                if k in _DTYPES
+                k: np.frombuffer(v, dtype=_STORED[k]) for k, v in s.optional.items() if k in _STORED
             },
         )
 

@@ -204,3 +204,69 @@ def test_a_slice_of_a_batch_is_stored_with_only_its_strings(store: Store) -> Non
     batches, _ = store.batches_after("x", 0)
     assert [list(b.ids) for b in batches] == [["e3", "e7"], ["e9"]]
     assert [sorted(b.accounts) for b in batches] == [["a3", "a7"], ["a9"]]
+
+
+def _body_v2(b: EventColumns) -> bytes:
+    """A batch body as the store wrote it before narrow and sparse columns (TWC2)."""
+    import msgspec
+
+    body = [
+        list(b.ids),
+        b.ts.astype("<f8").tobytes(),
+        b.type.astype(np.uint8).tobytes(),
+        b.account.astype("<i4").tobytes(),
+        b.accounts,
+        b.strings,
+        {
+            k: v.astype("<i4" if v.dtype.kind == "i" else "<f8").tobytes()
+            for k, v in b.optional.items()
+        },
+    ]
+    return b"TWC2" + msgspec.msgpack.encode(body)
+
+
+def test_a_store_of_full_width_bodies_reads_back_the_same_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches written in the second body format (every column at full width) stay as
+    they are: after a restart on this version they read back as stored, beside new
+    batches in the narrow format, and their ids still drop what is sent again."""
+
+    def batch(lo: int, hi: int) -> list[Event]:
+        return [
+            Event(
+                app="x",
+                id=f"e{i}",
+                ts=T0 + i,
+                type=EventType.checkin,
+                account=f"a{i % 7}",
+                device=f"d{i % 300}",
+                target="t" if i % 9 == 0 else None,
+                duration_s=float(i) if i % 31 == 0 else None,
+            )
+            for i in range(lo, hi)
+        ]
+
+    path = tmp_path / "v2.sqlite"
+    old = [batch(0, 400), batch(400, 900)]
+    with monkeypatch.context() as m:
+        m.setattr(EventColumns, "encode", _body_v2)
+        s = Store(path)
+        for b in old:
+            s.ingest("x", stored(b), T0)
+        s.close()
+    s = Store(path)
+    try:
+        bodies = [r[0][:4] for r in s._db.execute("SELECT body FROM event_batches ORDER BY seq")]
+        assert bodies == [b"TWC2", b"TWC2"]
+        r = s.ingest("x", stored([*old[1][-50:], *batch(900, 1200)]), T0)
+        assert (r.inserted, r.duplicates) == (300, 50)
+        batches, _ = s.batches_after("x", 0)
+        assert [b.to_events("x") for b in batches] == [*old, batch(900, 1200)]
+        new_body = s._db.execute("SELECT body FROM event_batches ORDER BY seq DESC").fetchone()[0]
+        assert new_body[:4] == b"TWC3"
+        assert len(new_body) < len(_body_v2(batches[2]))
+        assert sorted(s.events("x", 0).to_events("x"), key=lambda e: e.ts) == batch(0, 1200)
+        assert s.fold_rollups(lambda _app: TZ) == 1200
+    finally:
+        s.close()
