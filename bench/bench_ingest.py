@@ -21,7 +21,9 @@ normalising, freeing the page's decoded objects, merging an app's pages into the
 scheduler's COMMIT_EVENTS a batch, and the store's write of those batches; then `dedup`:
 what the de-duplication tiers then hold (memory bytes per id in memory, ids on disk,
 runs, lookups that went to disk; `--dedup-memory` sets the limit, store.dedup_memory, so
-a small one shows the disk tier at work). `--breakdown` adds
+a small one shows the disk tier at work); `store_bytes`: the bytes the store's write of
+those batches handed to write calls (WAL frames, checkpoints), and the pages each table
+then holds, an event. `--breakdown` adds
 `--repeat` more ingest passes that say where a whole pass's CPU goes, per thread (user and
 system time of the event loop and of the store writer) and, within them, the time spent
 in the same stages inside the pass: what the stages measured alone leave out is the rest
@@ -42,6 +44,7 @@ import contextlib
 import cProfile
 import random
 import resource
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -112,7 +115,10 @@ async def ceiling_pass(
 
         async def get(path: str, params: dict[str, str] | None = None) -> bytes:
             return await get_bytes(
-                session, base + path, timeout=timeout, max_bytes=c.max_response_bytes,
+                session,
+                base + path,
+                timeout=timeout,
+                max_bytes=c.max_response_bytes,
                 params=params,
             )
 
@@ -174,7 +180,10 @@ async def normalise_pass(config: Config, apps: list[AppConfig], p: Pseudonymizer
 
 
 async def ingest_pass(
-    config: Config, apps: list[AppConfig], p: Pseudonymizer, store_path: Path,
+    config: Config,
+    apps: list[AppConfig],
+    p: Pseudonymizer,
+    store_path: Path,
     profilers: tuple[cProfile.Profile, cProfile.Profile] | None = None,
     on_writer: Callable[[], None] | None = None,
 ) -> tuple[int, int, int]:
@@ -272,14 +281,44 @@ def stage_costs(
     spent["merge"] += clock() - t0
     store = Store(store_path, dedup_memory=config.daemon.store.dedup_memory)
     try:
+        w0 = _written()
         t0 = clock()
         for app_id, batch in batches:
             store.ingest(app_id, batch, now)
         spent["store"] = clock() - t0
+        spent["written_bytes"] = _written() - w0
+        spent.update(_table_bytes(store))
         size = store.dedup_size()
     finally:
         store.close()
     return spent, size
+
+
+def _written() -> float:
+    """Bytes this process has handed to write calls so far (Linux; NaN elsewhere): the
+    store's WAL frames and its checkpoints' copies into the database file."""
+    try:
+        with open("/proc/self/io") as f:
+            return float(next(line.split()[1] for line in f if line.startswith("wchar")))
+    except (OSError, StopIteration):
+        return float("nan")
+
+
+def _table_bytes(store: Store) -> dict[str, float]:
+    """Bytes of the store's pages by table (SQLite's dbstat, its indexes included): the
+    raw batches, the id batches, and the rest; empty where dbstat is not built in."""
+    try:
+        rows = store._db.execute(
+            "SELECT s.name, m.tbl_name, SUM(s.pgsize) FROM dbstat s "
+            "LEFT JOIN sqlite_master m ON m.name=s.name GROUP BY s.name"
+        ).fetchall()
+    except sqlite3.Error:
+        return {}
+    out = {"event_batches_bytes": 0.0, "event_id_batches_bytes": 0.0, "other_table_bytes": 0.0}
+    for name, table, size in rows:
+        key = f"{table or name}_bytes"
+        out[key if key in out else "other_table_bytes"] += size
+    return out
 
 
 def _thread_cpu() -> tuple[float, float]:
@@ -333,7 +372,10 @@ def breakdown_pass(
     with _timed_inside(spent):
         stored, _, _ = asyncio.run(
             ingest_pass(
-                config, apps, Pseudonymizer(key), store_path,
+                config,
+                apps,
+                Pseudonymizer(key),
+                store_path,
                 on_writer=lambda: writer.append(_thread_cpu()),
             )
         )
@@ -493,7 +535,10 @@ def main(argv: list[str] | None = None) -> int:
                     stages.setdefault(k, []).append(v)
                 for f in tmp.glob(store_path.name + "*"):
                     f.unlink()
-            us = {k: 1e6 * min(v) / max(n_pages, 1) for k, v in stages.items()}
+            per_event = {k: v[-1] / max(n_pages, 1) for k, v in stages.items() if "bytes" in k}
+            us = {
+                k: 1e6 * min(v) / max(n_pages, 1) for k, v in stages.items() if k not in per_event
+            }
             figure(
                 "stages",
                 events=n_pages,
@@ -504,6 +549,9 @@ def main(argv: list[str] | None = None) -> int:
                 store_us=us["store"],
                 total_us=sum(us.values()),
             )
+            # what the store wrote an event: through write calls (WAL and checkpoints),
+            # and the pages each table then holds
+            figure("store_bytes", **{k.removesuffix("_bytes"): v for k, v in per_event.items()})
             figure(
                 "dedup",
                 limit_mib=dedup.limit_bytes / 2**20,

@@ -30,6 +30,8 @@ EXPECTED = {
         rf"ceiling_events_per_cpu_s={NUM} fraction_of_ceiling={NUM}",
         rf"stages: events=(?P<staged>\d+) decode_us={NUM} normalise_us={NUM} free_us={NUM} "
         rf"merge_us={NUM} store_us={NUM} total_us={NUM}",
+        rf"store_bytes: written=(?P<written>{NUM}) event_batches=(?P<batch_bytes>{NUM}) "
+        rf"event_id_batches={NUM} other_table={NUM}",
         rf"dedup: limit_mib={NUM} memory_ids=\d+ memory_bytes_per_id={NUM} disk_ids=\d+ "
         rf"filter_bytes_per_id={NUM} disk_runs=\d+ seals=\d+ disk_lookups=\d+ "
         rf"disk_block_reads=\d+",
@@ -133,6 +135,8 @@ def test_ingest_bench_runs() -> None:
     assert int(f["normalised"]) >= int(f["served"])
     assert int(f["staged"]) >= int(f["served"])  # the stages ran over every page
     assert int(f["broken_down"]) >= int(f["served"])  # and so did the timed pass
+    # the store wrote each batch's pages at least once (WAL), and the batches hold bytes
+    assert float(f["written"]) > float(f["batch_bytes"]) > 0
 
 
 @pytest.mark.timeout(300)
