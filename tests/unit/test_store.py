@@ -270,3 +270,38 @@ def test_a_store_of_full_width_bodies_reads_back_the_same_events(
         assert s.fold_rollups(lambda _app: TZ) == 1200
     finally:
         s.close()
+
+
+def test_a_new_store_has_16_kib_pages_and_an_existing_one_keeps_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new store is made with PAGE_SIZE pages, and checkpoints its log at about
+    CHECKPOINT_BYTES; a store made with 4 KiB pages keeps them (SQLite never changes a
+    WAL store's page size), checkpoints at the same bytes, and reads back what it held."""
+    from tapwatch.store import connection
+
+    def pragma(s: Store, name: str) -> int:
+        return s._db.execute(f"PRAGMA {name}").fetchone()[0]
+
+    new = Store(tmp_path / "new.sqlite")
+    try:
+        assert pragma(new, "page_size") == connection.PAGE_SIZE == 16384
+        assert pragma(new, "wal_autocheckpoint") == connection.CHECKPOINT_BYTES // 16384
+    finally:
+        new.close()
+    path = tmp_path / "old.sqlite"
+    old = [ev(i, T0 + i, acct=f"a{i % 5}") for i in range(300)]
+    with monkeypatch.context() as m:
+        m.setattr(connection, "PAGE_SIZE", 4096)
+        s = Store(path)
+        s.ingest("x", stored(old, cursor="c1"), T0)
+        s.close()
+    s = Store(path)
+    try:
+        assert pragma(s, "page_size") == 4096
+        assert pragma(s, "wal_autocheckpoint") == connection.CHECKPOINT_BYTES // 4096
+        assert s.events("x", 0).to_events("x") == old and s.cursor("x") == "c1"
+        r = s.ingest("x", stored([*old[-10:], ev(300, T0 + 300)]), T0)
+        assert (r.inserted, r.duplicates) == (1, 10)
+    finally:
+        s.close()
