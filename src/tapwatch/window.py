@@ -214,6 +214,101 @@ class EventWindow:
         )
 
 
+class WindowRoom:
+    """Spare rows after a cached window's columns: each column is a view of the first rows
+    of a larger array of the same dtype, so the events of the next pass are written after
+    them instead of every column being copied with them (`append_in_room`).
+
+    Rows before `end` are never written again: windows handed out earlier, which are views
+    of the same arrays, keep their values. Only the cache that made a room appends to it."""
+
+    __slots__ = ("cols", "end")
+
+    def __init__(self, cols: dict[str, np.ndarray], end: int) -> None:
+        self.cols = cols  # column name -> the whole array (capacity rows)
+        self.end = end  # rows written
+
+    @property
+    def capacity(self) -> int:
+        return int(self.cols["ts"].shape[0])
+
+    def holds(self, w: EventWindow) -> bool:
+        """Whether `w`'s columns are this room's rows end - len(w) .. end."""
+        start = self.end - len(w)
+        if start < 0:
+            return False
+        for f in _COLUMNS:
+            a, buf = getattr(w, f), self.cols[f]
+            if a.dtype != buf.dtype or not a.flags.c_contiguous:
+                return False
+            at = buf.__array_interface__["data"][0] + start * buf.itemsize
+            if len(w) and a.__array_interface__["data"][0] != at:
+                return False
+        return True
+
+    def window(self, like: EventWindow, start: int) -> EventWindow:
+        cols = {f: self.cols[f][start : self.end] for f in _COLUMNS}
+        return EventWindow(app=like.app, accounts=like.accounts, strings=like.strings, **cols)
+
+
+def _room_rows(n: int) -> int:
+    """Spare rows given to a window of n events: an eighth more (so a window is copied
+    once per eighth of its length appended, not every pass), and a few for a small one."""
+    return n // 8 + 64
+
+
+def with_room(w: EventWindow) -> tuple[EventWindow, WindowRoom]:
+    """The same window (same values, same tables) whose columns have spare rows after
+    them, and the room they are in."""
+    n = len(w)
+    cap = n + _room_rows(n)
+    cols = {}
+    for f in _COLUMNS:
+        a = getattr(w, f)
+        buf = np.empty(cap, dtype=a.dtype)
+        buf[:n] = a
+        cols[f] = buf
+    room = WindowRoom(cols, n)
+    return room.window(w, 0), room
+
+
+def append_in_room(
+    w: EventWindow, new: EventWindow, room: WindowRoom | None
+) -> tuple[EventWindow, WindowRoom | None]:
+    """`w.extend(new)` (the same values, dtypes and tables), written into `room`'s spare
+    rows when `w` ends its written rows, `new` shares its tables, follows it in time and
+    fits; else into a new room (the one copy `extend` makes too). Events that reach back
+    before `w`'s end are re-sorted by `extend` (no room: the next append makes one).
+    Returns (window, its room or None)."""
+    n, k = len(w), len(new)
+    if k == 0:
+        return w, room
+    shared = new.accounts is w.accounts and new.strings is w.strings
+    if not shared or (n and new.ts[0] < w.ts[-1]):
+        return w.extend(new), None
+    if (
+        room is not None
+        and room.end + k <= room.capacity
+        and new.ids.dtype.itemsize <= room.cols["ids"].dtype.itemsize
+        and all(getattr(new, f).dtype == room.cols[f].dtype for f in _COLUMNS if f != "ids")
+        and room.holds(w)
+    ):
+        start, end = room.end - n, room.end
+        for f in _COLUMNS:
+            room.cols[f][end : end + k] = getattr(new, f)
+        room.end = end + k
+        return room.window(w, start), room
+    dtypes = {f: np.result_type(getattr(w, f), getattr(new, f)) for f in _COLUMNS}
+    cap = n + k + _room_rows(n + k)
+    cols = {}
+    for f in _COLUMNS:
+        buf = cols[f] = np.empty(cap, dtype=dtypes[f])
+        buf[:n] = getattr(w, f)
+        buf[n : n + k] = getattr(new, f)
+    room = WindowRoom(cols, n + k)
+    return room.window(w, 0), room
+
+
 def ids_as_bytes(ids: Sequence[str] | np.ndarray) -> np.ndarray:
     """The ids as one fixed-width bytes array, UTF-8 (`S1` if there are none; `event_ids`
     decodes them; such an array is returned as it is). Ids of one length, the usual
@@ -403,8 +498,18 @@ class AccountDays:
         return int(self.day.shape[0])
 
     _COLUMNS = (
-        "day", "account", "events", "meaningful", "checkin", "read", "like", "study",
-        "session", "study_s", "first_s", "last_s",
+        "day",
+        "account",
+        "events",
+        "meaningful",
+        "checkin",
+        "read",
+        "like",
+        "study",
+        "session",
+        "study_s",
+        "first_s",
+        "last_s",
     )
     _DTYPES: ClassVar[dict[str, type]] = {
         **dict.fromkeys(_COLUMNS[:9], np.int32),
@@ -470,8 +575,10 @@ class AppHours:
     def extend(self, new: AppHours) -> AppHours:
         """These rows followed by `new` (rows of later days)."""
         return AppHours(
-            *(np.concatenate([getattr(self, f), getattr(new, f)])
-              for f in ("day", "hour", "type", "count"))
+            *(
+                np.concatenate([getattr(self, f), getattr(new, f)])
+                for f in ("day", "hour", "type", "count")
+            )
         )
 
     @classmethod
@@ -586,7 +693,12 @@ def rollup(batch: EventColumns, tz: ZoneInfo) -> tuple[AccountDays, AppHours]:
         else np.zeros(n)
     )
     acc = _account_day_groups(
-        day, batch.account.astype(np.int64), len(batch.accounts), col, study_s, sod,
+        day,
+        batch.account.astype(np.int64),
+        len(batch.accounts),
+        col,
+        study_s,
+        sod,
         batch.accounts,
     )
     return acc, hours
@@ -629,8 +741,11 @@ def rollup_rows(
         {
             (d, h, t): c
             for d, h, t, c in zip(
-                hours.day.tolist(), hours.hour.tolist(), hours.type.tolist(),
-                hours.count.tolist(), strict=True,
+                hours.day.tolist(),
+                hours.hour.tolist(),
+                hours.type.tolist(),
+                hours.count.tolist(),
+                strict=True,
             )
         },
     )

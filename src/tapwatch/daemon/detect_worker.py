@@ -30,7 +30,16 @@ from tapwatch.detectors.base import DailyUsage, DetectorInput, UsageSnapshot
 from tapwatch.detectors.engine import no_cycle_collection, run_fleet
 from tapwatch.detectors.stats import count_distinct
 from tapwatch.store.sqlite import Store
-from tapwatch.window import AccountDays, AppHours, EventWindow, local_day_of
+from tapwatch.window import (
+    DAY,
+    AccountDays,
+    AppHours,
+    EventWindow,
+    WindowRoom,
+    append_in_room,
+    local_day_of,
+    with_room,
+)
 
 log = logging.getLogger("tapwatch.detect")
 #: strings a cached window's tables may hold beyond twice its events before they are cut to
@@ -68,6 +77,7 @@ class _AppInputs:
     since: float  # the window's start and the first rollup day it was built for
     since_day: int
     events: EventWindow
+    room: WindowRoom | None  # the spare rows after the window's columns
     tables: Tables  # the window's string tables, new batches coded straight into them
     account_days: AccountDays
     app_hours: AppHours
@@ -105,10 +115,10 @@ class InputCache:
             since_day = local_day_of(now, tz) - det.rollup_days
             history_day = history_first_day(config, now, tz)
             with store.consistent_read():
-                c = self._update(store, app.id, tz, since, since_day, history_day, now)
+                first = store.first_event_ts(app.id)
+                c = self._update(store, app.id, tz, since, since_day, history_day, now, first)
                 snapshot = store.snapshot(app.id)
                 seen = store.data_since(app.id)
-                first = store.first_event_ts(app.id)
             self._apps[app.id] = c
             out.append(
                 DetectorInput(
@@ -127,19 +137,30 @@ class InputCache:
         return out
 
     def _update(
-        self, store: Store, app_id: str, tz: ZoneInfo, since: float, since_day: int,
-        history_day: int, now: float,
+        self,
+        store: Store,
+        app_id: str,
+        tz: ZoneInfo,
+        since: float,
+        since_day: int,
+        history_day: int,
+        now: float,
+        first: float | None,
     ) -> _AppInputs:
+        """`first`: the start of the store's first rollup day (None: no rollups left)."""
         c = self._apps.get(app_id)
         # first pass, another time zone, or a window reaching further back than the cached
         # one (a longer raw_window, rollup_days or rollup retention after a reload): read
         # it all
         rolled = store.rollup_seq(app_id)
         if (
-            c is None or c.tz != tz or since < c.since or since_day < c.since_day
+            c is None
+            or c.tz != tz
+            or since < c.since
+            or since_day < c.since_day
             or history_day < c.history_day
         ):
-            events = store.event_window(app_id, since)
+            events, room = with_room(store.event_window(app_id, since))
             return _AppInputs(
                 seq=store.last_batch(app_id),
                 rolled=rolled,
@@ -147,6 +168,7 @@ class InputCache:
                 since=since,
                 since_day=since_day,
                 events=events,
+                room=room,
                 tables=_tables_of(events),
                 account_days=store.account_days(app_id, since_day),
                 app_hours=store.app_hours(app_id, since_day),
@@ -154,17 +176,20 @@ class InputCache:
                 history=store.daily_usage(app_id, history_day),
             )
         new, seq = store.batches_after(app_id, c.seq)
-        events, tables = c.events.since(since), c.tables
+        events, tables, room = c.events.since(since), c.tables, c.room
         if new:
             # late batches wholly before the window's start add nothing, not even strings
             if any(bool((b.ts >= since).any()) for b in new):
                 # coded into the window's own tables: its strings are not indexed again,
-                # and the window grows by its columns only
-                events = events.extend(
-                    EventWindow.from_columns(app_id, new, since=since, tables=tables)
+                # and the window grows by its columns only, written after them in its
+                # room (not copied with them) when the new events follow it in time
+                events, room = append_in_room(
+                    events,
+                    EventWindow.from_columns(app_id, new, since=since, tables=tables),
+                    room,
                 )
             if events.table_size > 2 * len(events) + _TABLE_SLACK:
-                events = events.compacted()
+                events, room = events.compacted(), None
                 tables = _tables_of(events)
         earliest = store.earliest_between(app_id, c.rolled, rolled)
         if earliest is None:
@@ -174,16 +199,28 @@ class InputCache:
             reread = max(since_day, changed)
             # a backlog can bring events older than the rollups the detectors get
             h_reread = max(history_day, changed)
-        ad = _days(c.account_days, since_day, reread)
-        ah = _days(c.app_hours, since_day, reread)
-        hist = _days(c.history, history_day, h_reread)
+        # rollup days the store's retention has pruned since are dropped from the cache
+        # too (rollups are pruned by day, account and hourly rows alike)
+        kept = local_day_of(now, tz) + 1 if first is None else int(first // DAY)
+        ad = _days(c.account_days, max(since_day, kept), reread)
+        ah = _days(c.app_hours, max(since_day, kept), reread)
+        hist = _days(c.history, max(history_day, kept), h_reread)
         if earliest is not None:
             ad = ad.extend(store.account_days(app_id, reread))
             ah = ah.extend(store.app_hours(app_id, reread))
             hist = hist.extend(store.daily_usage(app_id, h_reread))
         return _AppInputs(
-            seq=seq, rolled=rolled, tz=tz, since=since, since_day=since_day, events=events,
-            tables=tables, account_days=ad, app_hours=ah, history_day=history_day,
+            seq=seq,
+            rolled=rolled,
+            tz=tz,
+            since=since,
+            since_day=since_day,
+            events=events,
+            room=room,
+            tables=tables,
+            account_days=ad,
+            app_hours=ah,
+            history_day=history_day,
             history=hist,
         )
 
