@@ -233,18 +233,18 @@ class WindowRoom:
         return int(self.cols["ts"].shape[0])
 
     def holds(self, w: EventWindow) -> bool:
-        """Whether `w`'s columns are this room's rows end - len(w) .. end."""
+        """Whether `w`'s columns are this room's rows end - len(w) .. end (views of its
+        arrays cut alike, as `window` and `EventWindow.since` cut them: only the first
+        column's place is compared)."""
         start = self.end - len(w)
         if start < 0:
             return False
         for f in _COLUMNS:
-            a, buf = getattr(w, f), self.cols[f]
-            if a.dtype != buf.dtype or not a.flags.c_contiguous:
+            if getattr(w, f).base is not self.cols[f]:
                 return False
-            at = buf.__array_interface__["data"][0] + start * buf.itemsize
-            if len(w) and a.__array_interface__["data"][0] != at:
-                return False
-        return True
+        ts, buf = w.ts, self.cols["ts"]
+        at = buf.__array_interface__["data"][0] + start * buf.itemsize
+        return ts.flags.c_contiguous and ts.__array_interface__["data"][0] == at
 
     def window(self, like: EventWindow, start: int) -> EventWindow:
         cols = {f: self.cols[f][start : self.end] for f in _COLUMNS}
