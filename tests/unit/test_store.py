@@ -35,8 +35,9 @@ def store(tmp_path: Path) -> Store:
 def test_ingest_is_idempotent_by_id(store: Store) -> None:
     batch = [ev(i, T0 + i) for i in range(10)]
     r1 = store.ingest("x", stored(events=batch, cursor="c1"), T0)
-    r2 = store.ingest("x", stored(events=[*batch[5:], ev(10, T0 + 10), ev(10, T0 + 10)],
-                                       cursor="c2"), T0)
+    r2 = store.ingest(
+        "x", stored(events=[*batch[5:], ev(10, T0 + 10), ev(10, T0 + 10)], cursor="c2"), T0
+    )
     assert (r1.inserted, r1.duplicates) == (10, 0)
     assert (r2.inserted, r2.duplicates) == (1, 6)  # 5 stored before + 1 repeated in-batch
     assert len(store.events("x", 0)) == 11
@@ -87,8 +88,7 @@ def test_a_fold_in_small_transactions_folds_every_batch_once(
     all gives, in as many transactions as it takes and no empty one after the last."""
     for k in range(5):
         for s in (store, other := Store(tmp_path / "one.sqlite")):
-            s.ingest("x", stored(events=[ev(10 * k + i, T0 + 3600 * k + i) for i in range(3)]),
-                     T0)
+            s.ingest("x", stored(events=[ev(10 * k + i, T0 + 3600 * k + i) for i in range(3)]), T0)
             if s is other:
                 s.close()
     one = Store(tmp_path / "one.sqlite")
@@ -111,10 +111,52 @@ def test_a_fold_in_small_transactions_folds_every_batch_once(
     one.close()
 
 
+def test_apps_folds_share_transactions_and_a_failed_one_folds_none_of_them(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few new events of many apps are folded in one transaction until it holds
+    `max_events`; a failure in it leaves every app in it unfolded, folded once later."""
+    for k, app in enumerate(("a", "b", "c")):
+        store.ingest(app, stored(events=[ev(10 * k + i, T0 + 60 * i) for i in range(2)]), T0)
+    calls = 0
+    add = Store._add_rollups
+
+    def second_fails(*a: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("disk full")
+        add(*a)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as m:
+        m.setattr(Store, "_add_rollups", staticmethod(second_fails))
+        with pytest.raises(RuntimeError):
+            store.fold_rollups(lambda _app: TZ, max_events=4)
+    assert [store.rollup_seq(a) for a in ("a", "b", "c")] == [0, 0, 0]
+    assert len(store.account_days("a", 0)) == 0  # the first app's fold rolled back too
+    opened = 0
+    tx = Store._tx
+
+    def counted(self: Store):  # type: ignore[no-untyped-def]
+        nonlocal opened
+        opened += 1
+        return tx(self)
+
+    monkeypatch.setattr(Store, "_tx", counted)
+    assert store.fold_rollups(lambda _app: TZ, max_events=4) == 6
+    assert opened == 2  # a and b (4 events), then c
+    assert store.fold_rollups(lambda _app: TZ, max_events=4) == 0
+    for app in ("a", "b", "c"):
+        assert store.rollup_seq(app) == store.last_batch(app)
+        assert store.account_days(app, 0).events.tolist() == [2]
+
+
 def test_rollups_merge_across_batches(store: Store) -> None:
     local_midnight = T0 - (T0 + 8 * 3600) % DAY  # 00:00 Asia/Shanghai
-    a = [ev(1, local_midnight + 9 * 3600, EventType.form_submit),
-         ev(2, local_midnight + 10 * 3600, EventType.checkin)]
+    a = [
+        ev(1, local_midnight + 9 * 3600, EventType.form_submit),
+        ev(2, local_midnight + 10 * 3600, EventType.checkin),
+    ]
     b = [ev(3, local_midnight + 8 * 3600, EventType.study), ev(4, local_midnight + DAY + 60)]
     store.ingest("x", stored(events=a), T0)
     store.ingest("x", stored(events=b), T0)
