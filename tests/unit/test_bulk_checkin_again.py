@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from tapwatch.detectors import bulk_checkin
+from tapwatch.detectors.bulk_checkin.again import near_rings
+from tapwatch.detectors.bulk_checkin.bursts import dedupe, gated_bursts
+from tapwatch.detectors.bulk_checkin.linking import link
+from tapwatch.detectors.bulk_checkin.places import Surroundings, placings
 from tests.unit.checkin_scenes import BASE, DAY, Scenario, detect, people
 
 
@@ -79,3 +84,34 @@ def test_days_added_with_the_widened_spot_are_no_evidence() -> None:
         _people(tight, d, group, 0.0)
     [f] = detect(tight)
     assert "repeated_days" in {r.code for r in f.reasons}
+
+
+def test_the_widened_spot_is_looked_for_only_where_a_ring_is() -> None:
+    """Nineteenth round. The looser gate runs only at the reported rings' places
+    (`near_rings`): of a bag checked in at one table on three days and the same bag's
+    twin 5 km east (another table, the same days), the placings cut to the first ring
+    keep its check-ins and none of the twin's, and the first ring's third day, round a
+    room, still joins its finding."""
+    sc = Scenario(seed=185)
+    bag, twin = people("bag", 14), people("twin", 14)
+    ring = _day(sc, 0, bag, 0.5) + _day(sc, 1, bag, 0.5) + _day(sc, 2, bag, 28.0)
+    for d in range(3):
+        times = BASE + d * DAY + 3600 + np.cumsum(sc.rng.uniform(8, 12, 14))
+        for t, acc in zip(times, twin, strict=True):
+            sc.checkin(float(t), acc, 5000.0 + sc.rng.normal(0, 0.5), sc.rng.normal(0, 0.5))
+    inp, s = sc.input(), bulk_checkin.Settings()
+    win = inp.events
+    places, names = placings(win, (), s)
+    around = Surroundings(win, s)
+    bursts = dedupe([b for p in places for b in gated_bursts(win, p, names, around, s)], s)
+    rings = link(win, bursts, inp.app.timezone, s)
+    mine = [r for r in rings if any(a == win.account[0] for a in r.accounts)]
+    cut = near_rings(win, places, mine, s)
+    kept = {r for p in cut for r in p.rows.tolist()}
+    ids = set(win.event_ids(sorted(kept)))
+    assert set(ring[:28]) <= ids
+    assert not ids - set(ring)  # nothing of the twin, 5 km away
+    found = detect(sc)
+    assert len(found) == 2
+    [f] = [f for f in found if ring[0] in f.evidence["event_ids"]]
+    assert len(set(ring[28:]) & set(f.evidence["event_ids"])) >= 7

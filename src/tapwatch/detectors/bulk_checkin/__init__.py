@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from tapwatch.detectors.base import DetectorInput, Finding
-from tapwatch.detectors.bulk_checkin.again import days_again
+from tapwatch.detectors.bulk_checkin.again import days_again, near_rings
 from tapwatch.detectors.bulk_checkin.bursts import Burst, dedupe, gated_bursts
 from tapwatch.detectors.bulk_checkin.evidence import KIND, finding
 from tapwatch.detectors.bulk_checkin.linking import Ring, identity, link, ring_of
@@ -104,12 +104,14 @@ def _days_again(
     s: Settings,
 ) -> list[list[Burst]]:
     """Per reported ring, its set's other days that pass the gates only with the spot
-    widened to again_spread_m (`again`). They join the finding, never its score: a day
-    too spread to pass on its own is no evidence, only more of a ring found without it."""
+    widened to again_spread_m (`again`), looked for only where a ring is. They join the
+    finding, never its score: a day too spread to pass on its own is no evidence, only
+    more of a ring found without it."""
     if s.again_spread_m <= s.max_spread_m or not rings:
         return [[] for _ in rings]
     wide = s.model_copy(update={"max_spread_m": s.again_spread_m})
-    loose = [b for p in places for b in gated_bursts(inp.events, p, point_names, around, wide)]
+    near = near_rings(inp.events, places, rings, s)
+    loose = [b for p in near for b in gated_bursts(inp.events, p, point_names, around, wide)]
     for b in loose:
         b.loose = True
     return days_again(rings, dedupe(loose, s), s)

@@ -9,14 +9,76 @@ its finding if it passes the gates with the spot widened to ``again_spread_m``. 
 enters the score (a day too spread to pass on its own is no evidence, and a meeting
 tight on one day by chance would otherwise be "the same set again"), and a set never
 tight on any day gains nothing: the looser gate only adds days to rings already found.
+The looser gate is run only where a reported ring is (`near_rings`): its declared point,
+or the grid cells within reach of its bursts.
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.detectors.bulk_checkin.linking import Ring, same_place
+from tapwatch.detectors.bulk_checkin.places import Placing
 from tapwatch.detectors.bulk_checkin.settings import Settings
-from tapwatch.window import DAY
+from tapwatch.window import DAY, EventWindow
+
+#: Metres per degree of latitude.
+_M_PER_DEG = 110_574.0
+
+
+def near_rings(
+    win: EventWindow, places: list[Placing], rings: list[Ring], s: Settings
+) -> list[Placing]:
+    """The placings cut to the places where a burst may be one of `rings` again: at a
+    declared point, the rings' points; on a grid, every cell with a check-in within
+    link_distance_m and three cells of a ring's burst (a burst's centre lies in its
+    cell, so any burst at the ring's place is in one of them)."""
+    at_point = {b.place_key for r in rings for b in r.bursts if b.place_key >= 0}
+    centres = [(b.lat, b.lon) for r in rings for b in r.bursts if b.place_key < 0]
+    centres = [c for c in centres if math.isfinite(c[0])]
+    reach = s.link_distance_m + 3 * s.cell_m
+    out = []
+    for p in places:
+        if p.is_point:
+            keep = np.isin(p.key, np.fromiter(at_point, dtype=np.int64, count=len(at_point)))
+        elif centres:
+            keep = np.isin(p.key, np.unique(p.key[_within_bins(win, p.rows, centres, reach)]))
+        else:
+            continue
+        if keep.any():
+            out.append(Placing(p.rows[keep], p.key[keep], p.is_point))
+    return out
+
+
+def _within_bins(
+    win: EventWindow, rows: np.ndarray, centres: list[tuple[float, float]], reach_m: float
+) -> np.ndarray:
+    """Per row, whether it lies in the same or a neighbouring bin, at least reach_m
+    across (north and east at these latitudes), as one of the centres: every row within
+    reach_m of a centre, and a few more."""
+    lat_c, lon_c = np.array(centres).T
+    cos = math.cos(math.radians(min(85.0, float(np.abs(lat_c).max()) + 1.0)))
+    dlat, dlon = reach_m / _M_PER_DEG, reach_m / (_M_PER_DEG * cos)
+
+    def bins(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.floor((lat + 90.0) / dlat).astype(np.int64), np.floor(
+            (lon + 180.0) / dlon
+        ).astype(np.int64)
+
+    by, bx = bins(lat_c, lon_c)
+    hit = {
+        (int(y) + i) << 32 | (int(x) + j)
+        for y, x in zip(by.tolist(), bx.tolist(), strict=True)
+        for i in (-1, 0, 1)
+        for j in (-1, 0, 1)
+    }
+    ry, rx = bins(win.lat[rows], win.lon[rows])
+    ok = np.isfinite(win.lat[rows]) & np.isfinite(win.lon[rows])
+    codes = np.where(ok, (ry << 32) | rx, -1)
+    return ok & np.isin(codes, np.fromiter(hit, dtype=np.int64, count=len(hit)))
 
 
 def days_again(rings: list[Ring], loose: list[Burst], s: Settings) -> list[list[Burst]]:
