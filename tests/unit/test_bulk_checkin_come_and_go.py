@@ -170,3 +170,27 @@ def test_dancers_seen_at_homes_round_the_square_before_the_music_came_their_own_
     assert not signal(first_evening(ROUND_THE_CORNER[:3], 3, one_place_m=1000.0), "people_arrive")[
         "present"
     ]
+
+
+def test_phones_seen_at_homes_along_one_road_before_are_a_round_not_people_arriving() -> None:
+    """Nineteenth round. The walk with six volunteers seen at home before it, 20-60 min
+    before the first checkpoint, at six places 500 m apart along one road 2.5-5 km east
+    of the route: enough for `people_arrive` by count, but a collector fetching phones
+    door to door out one way shows that whatever order they were seen in, so it is not
+    counted; seen at six homes all round the route instead (as far out), it is."""
+    team = people("vol", 9)
+    road = {team[k]: (2500.0 + 500.0 * k, 100.0 * k, True) for k in range(6)}
+    sc = Scenario(seed=161)
+    second = walk(sc, team, road)
+    came = signal(second_checkpoint(sc, second), "people_arrive")
+    assert came["value"] >= 6 / 9 - 1e-3 and not came["present"]
+    # All one way is what rules them out: taken as all round, they would count.
+    assert signal(second_checkpoint(sc, second, one_way_share=1.0), "people_arrive")["present"]
+    angles = np.linspace(0, 2 * np.pi, 6, endpoint=False)
+    all_round = {
+        team[k]: (float(3500.0 * np.cos(a)), float(3500.0 * np.sin(a)), True)
+        for k, a in enumerate(angles)
+    }
+    sc = Scenario(seed=161)
+    second = walk(sc, team, all_round)
+    assert signal(second_checkpoint(sc, second), "people_arrive")["present"]

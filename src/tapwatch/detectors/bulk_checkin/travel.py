@@ -7,7 +7,8 @@ and the phones of a group kilometres apart from each other (a crew going out to
 its jobs; a field team coming from their homes). A bag of phones arrives and leaves
 together (or is never seen elsewhere at all). Neither is counted when the timing shows one
 hand tapped every phone: the phones were then collected from their owners and handed back,
-which looks the same from the phones.
+which looks the same from the phones; nor when the phones were seen at many places all
+one way from the place (a collector's round out and back: homes lie all round).
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from tapwatch.detectors.bulk_checkin.settings import Settings
 from tapwatch.detectors.bulk_checkin.signal import Signal
 from tapwatch.detectors.geo import distance_m
 from tapwatch.window import EventWindow
+
+#: Places, at least, phones must be seen at coming (or going) to be read as one round.
+ROUND_PLACES = 5
+#: Rayleigh's k R^2 at or over which places all one way are no chance of homes all round.
+ROUND_Z = 4.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +264,13 @@ def travel_signals(
             after_stay,
         ),
     ]
+    for g, fixes in ((sides[0], came), (sides[2], gone)):
+        if g.present and _out_and_back(fixes, place, s):
+            g.present = False
+            g.text += (
+                f"; not counted: seen at {len(_distinct(fixes, s.one_place_m))} places all one "
+                "way from the place (a collector's round out and back; homes lie all round)"
+            )
     counted = any(g.present for g in sides)
     return [*sides, _come_and_go(away, place, n, one_hand and not stayed_on, counted, s)]
 
@@ -329,6 +342,31 @@ def _own_places(
         for i, x in enumerate(away)
         if np.delete(distance_m(lat, lon, lat[i], lon[i]), i).min() > radius_m
     ]
+
+
+def _out_and_back(
+    fixes: list[tuple[float, float]], place: tuple[float, float], s: Settings
+) -> bool:
+    """Phones seen coming or going at ROUND_PLACES places or more (over one_place_m apart:
+    a work site the group went to together is one), all one way from the place: the
+    mean of the unit vectors from the place to them at least one_way_share long and too
+    long for homes all round (k R^2 >= ROUND_Z, Rayleigh's test: p about 0.01). What a
+    collector's round out one way and back shows, whatever order the phones were seen
+    in; people's homes lie all round."""
+    spots = _distinct(fixes, s.one_place_m)
+    k = len(spots)
+    if k < ROUND_PLACES:
+        return False
+    return _one_way(spots, place) >= max(s.one_way_share, math.sqrt(ROUND_Z / k))
+
+
+def _distinct(fixes: list[tuple[float, float]], radius_m: float) -> list[tuple[float, float]]:
+    """One fix per place: each fix over `radius_m` from every one kept before it."""
+    kept: list[tuple[float, float]] = []
+    for la, lo in fixes:
+        if not kept or distance_m(*np.array(kept).T, la, lo).min() > radius_m:
+            kept.append((la, lo))
+    return kept
 
 
 def _one_way(fixes: list[tuple[float, float]], place: tuple[float, float]) -> float:
