@@ -75,3 +75,22 @@ def test_shares_of_a_few_phones_are_not_one_bag() -> None:
     found = detect(sc, min_score=0.01)
     assert len(found) == 2 and all(_days(f) == 1 for f in found)
     assert any(_days(f) == 2 for f in detect(sc, min_score=0.01, group_accounts=3))
+
+
+def test_small_shares_with_phones_in_common_are_one_bag() -> None:
+    """Nineteenth round. Twelve phones worked six a day on three days by one hand at a
+    steady pace, each day's six a fresh half with two phones of the day before (0-5,
+    4-9, 8-11 and 0-1): each day a handful, but the same bag's phones again, so the days
+    are shares of one ring of twelve. Six others a day with none in common (a handful
+    keeping step as friends do) stay apart, as before."""
+    sc = Scenario(seed=187)
+    bag = people("bag", 12)
+    for d, share in enumerate((bag[0:6], bag[4:10], bag[8:12] + bag[0:2])):
+        _one_hand(sc, d, share)
+    [f] = detect(sc, min_score=0.01)
+    assert _days(f) == 3 and len(f.evidence["accounts"]) == 12
+    sc = Scenario(seed=187)
+    for d in range(3):
+        _one_hand(sc, d, people(f"x{d}-", 6))
+    found = detect(sc, min_score=0.01)
+    assert len(found) == 3 and all(_days(f) == 1 for f in found)
