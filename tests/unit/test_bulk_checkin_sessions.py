@@ -208,3 +208,35 @@ def test_a_bag_from_its_last_stop_did_not_come_together() -> None:
     found = detect(sc, min_score=0.01, weight_leave=0.0)  # both stops, however they score
     assert len(found) == 2
     assert not any(signal(f, "came_together")["present"] for f in found)
+
+
+def _bag_with_stragglers(sc: Scenario, bag: list[str], later_s: tuple[float, float]) -> None:
+    """Eight phones on four mornings: six by one hand at the desk, 15-40 s apart, and
+    the other two (a different two every day, so every phone in turn) each checked in
+    alone at the same desk `later_s` (lo, hi) seconds later."""
+    for d in range(4):
+        t = BASE + d * DAY
+        alone = {(2 * d) % 8, (2 * d + 1) % 8}
+        rest = [a for i, a in enumerate(bag) if i not in alone]
+        times = t + np.concatenate(([0.0], np.cumsum(sc.rng.uniform(15, 40, 5))))
+        sc.taps(times, rest, sc.rng.normal(0, 0.5, (6, 2)))
+        for k, i in enumerate(sorted(alone)):
+            later = t + sc.rng.uniform(*later_s) + 3600 * k
+            sc.checkin(later, bag[i], *sc.rng.normal(0, 0.5, 2))
+
+
+def test_a_phone_of_the_bag_checked_in_alone_the_same_morning_is_a_session_of_it() -> None:
+    """Nineteenth round. The bag's two stragglers each morning are checked in alone at
+    the desk 40-60 min and 100-120 min after the others: sessions of one phone of the
+    same bag (within bag_session_gap_s), not its owners coming on their own, so they do
+    not make the accounts belong to the place. Checked in alone 5-7 h later instead
+    (past the session gap, as staff at their desk in the afternoon), they do."""
+    sc = Scenario(seed=190)
+    bag = people("bag", 8)
+    _bag_with_stragglers(sc, bag, (2400.0, 3600.0))
+    [f] = detect(sc, min_score=0.01)
+    assert not signal(f, "belong_here")["present"]
+    sc = Scenario(seed=190)
+    _bag_with_stragglers(sc, bag, (18000.0, 21600.0))
+    [f] = detect(sc, min_score=0.01)
+    assert signal(f, "belong_here")["present"]

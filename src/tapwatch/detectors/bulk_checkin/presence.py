@@ -374,12 +374,15 @@ def _belonging(
     (using the app there, like staff at their desks) or a check-in with no other of the
     ring's accounts there within session_gap_s. A ring's phones only ever check in,
     together; a day of the ring that was not linked, another session of phones (check-ins
-    in any burst, left out by the caller), or a sitting of one or two of its phones within
-    the session gap of another is not a visit of one's own."""
+    in any burst, left out by the caller), a sitting of one or two of its phones within
+    the session gap of another, or a check-in within bag_session_gap_s of the ring's (a
+    session of one phone of a bag worked over a morning) is not a visit of one's own."""
     spans = np.array([(b.start, b.end) for b in ring.bursts])
+    # A check-in within bag_session_gap_s of the ring's: another session of the bag.
+    gap = np.where(is_checkin, max(s.visit_gap_s, s.bag_session_gap_s), s.visit_gap_s)
     away = np.all(
-        (t[:, None] < spans[None, :, 0] - s.visit_gap_s)
-        | (t[:, None] > spans[None, :, 1] + s.visit_gap_s),
+        (t[:, None] < spans[None, :, 0] - gap[:, None])
+        | (t[:, None] > spans[None, :, 1] + gap[:, None]),
         axis=1,
     )
     t, acc, is_checkin = t[away], acc[away], is_checkin[away]
