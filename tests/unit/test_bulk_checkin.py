@@ -857,3 +857,22 @@ def test_a_bursts_core_does_not_depend_on_other_bursts_in_the_window() -> None:
         kept = [b for b in dedupe(order, s) if b.rows.size == 10]
         assert kept[0].core is not None
         assert kept[0].core.rows.tolist() == list(range(10, 19))
+
+
+def test_one_after_another_beyond_a_bag_is_a_queue() -> None:
+    """A counter serves its queue one at a time, a customer every 45-75 s, at its window
+    (a 1 m spot): eighty customers in an hour and a half. As few short gaps as one hand
+    would leave, but more accounts than one official's bag holds: the pace is measured
+    and not counted. Thirty phones at the same pace are a bag, and it counts."""
+
+    def signal(n: int) -> dict:
+        sc = Scenario(seed=61)
+        queue = people("queue", n)
+        times = BASE + np.concatenate(([0.0], np.cumsum(sc.rng.uniform(45.0, 75.0, n - 1))))
+        sc.taps(times, queue, sc.rng.normal(0, 0.5, (n, 2)))
+        [f] = detect(sc, min_score=0.01)
+        return next(g for g in f.evidence["signals"] if g["code"] == "one_at_a_time")
+
+    queue = signal(80)
+    assert queue["value"] <= 0.02 and not queue["present"]
+    assert signal(30)["present"]

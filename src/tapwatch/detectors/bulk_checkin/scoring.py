@@ -63,6 +63,7 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
     in_step = _ramp(ring.size, s.group_accounts, s.strong_accounts)
     tempo = tempo_signals(ring.main, in_step, s)
     tempo.append(one_at_a_time(win.ts, win.account, ring.main, in_step, s))
+    _a_queue(tempo, ring, s)
     # When the timing shows one hand tapping every phone, phones seen dispersing soon after
     # went back to their owners, and long gaps at the ends are passers-by chained in: they
     # say nothing about people having been there.
@@ -84,6 +85,21 @@ def score(inp: DetectorInput, ring: Ring, ctx: Context, s: Settings) -> Scored |
     _place_network(shared, presence)
     signals = [*tempo, *shared, *presence, *repeat]
     return round(1.0 - min(_doubt(base, signals), 1.0), 3), signals, m
+
+
+def _a_queue(tempo: list[Signal], ring: Ring, s: Settings) -> None:
+    """One phone after another over more accounts than one official's bag holds is a
+    counter's queue served all day, not a bag: a hand's pace (a steady rhythm, one at a
+    time) is then no evidence. Software firing them all at once still is."""
+    if ring.main.n_accounts <= s.queue_accounts:
+        return
+    for g in tempo:
+        if g.present and g.code in ("steady_rhythm", "one_at_a_time"):
+            g.present = False
+            g.text += (
+                f"; not counted: {ring.main.n_accounts} accounts one after another are more "
+                f"than one bag holds (over {s.queue_accounts}): a queue served one at a time"
+            )
 
 
 def _one_server(tempo: list[Signal], presence: list[Signal]) -> None:

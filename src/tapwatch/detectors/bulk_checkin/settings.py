@@ -367,6 +367,14 @@ class Settings(BaseModel):
         "accounts: what one official carries in a bag. A counter's queue, served one at a "
         "time all day, is hundreds.",
     )
+    queue_accounts: int = Field(
+        default=60,
+        gt=0,
+        description="A burst of more accounts than this checked in one after another (a "
+        "steady rhythm, one at a time) is a counter's queue served for hours, not a bag (one "
+        "official's is at most share_max_phones, with room for passers-by chained in): the "
+        "hand's pace then does not count. All at once still does.",
+    )
     link_distance_m: float = Field(
         default=100.0,
         gt=0,
