@@ -12,6 +12,7 @@ import pytest
 from tapwatch.columns import EventColumns, Tables, code_map
 from tapwatch.events import Event, EventType
 from tapwatch.window import EventWindow
+from tests.unit.store_formats import body_v2
 
 T0 = 1_780_000_000.0
 
@@ -171,29 +172,11 @@ def test_empty_and_one_event_batches_and_shared_tables_round_trip() -> None:
     _same(EventColumns.decode(coded.encode(tables=False), tables), coded)
 
 
-def _encode_v2(b: EventColumns) -> bytes:
-    """A batch body as the second store format wrote it (TWC2: every column at full
-    width), for the bodies a store already holds."""
-    body = [
-        list(b.ids),
-        b.ts.astype("<f8").tobytes(),
-        b.type.astype(np.uint8).tobytes(),
-        b.account.astype("<i4").tobytes(),
-        b.accounts,
-        b.strings,
-        {
-            k: v.astype("<i4" if v.dtype.kind == "i" else "<f8").tobytes()
-            for k, v in b.optional.items()
-        },
-    ]
-    return b"TWC2" + msgspec.msgpack.encode(body)
-
-
 def test_a_body_of_the_second_format_reads_back_as_it_was_stored() -> None:
     for b in (_columns(5_000, 1_000, present=0.03), _columns(300, 40_000, present=1.0)):
-        _same(EventColumns.decode(_encode_v2(b)), b)
+        _same(EventColumns.decode(body_v2(b)), b)
     b = _columns(5_000, 1_000, present=0.03)  # 4 + 4 + 4 + 8 + 8 bytes an event in TWC2
-    assert len(_encode_v2(b)) - len(b.encode()) > 5_000 * (2 + 2 + 3 + 7)
+    assert len(body_v2(b)) - len(b.encode()) > 5_000 * (2 + 2 + 3 + 7)
 
 
 def test_a_damaged_column_is_an_error_not_other_values() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ import pytest
 from tapwatch.columns import EventColumns
 from tapwatch.events import Event, EventType
 from tapwatch.store.sqlite import SCHEMA_VERSION, IngestBatch, Store
+from tests.unit.store_formats import body_v2
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = 86400.0
@@ -81,6 +83,20 @@ def test_a_failed_fold_folds_nothing(store: Store, monkeypatch: pytest.MonkeyPat
     assert list(store.account_days("x", 0).events) == [2]
 
 
+
+def _count_transactions(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """From now on count the store's transactions; returns how many were opened so far."""
+    opened = 0
+    tx = Store._tx
+
+    def counted(self: Store):  # type: ignore[no-untyped-def]
+        nonlocal opened
+        opened += 1
+        return tx(self)
+
+    monkeypatch.setattr(Store, "_tx", counted)
+    return lambda: opened
+
 def test_a_fold_in_small_transactions_folds_every_batch_once(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -92,17 +108,9 @@ def test_a_fold_in_small_transactions_folds_every_batch_once(
             if s is other:
                 s.close()
     one = Store(tmp_path / "one.sqlite")
-    opened = 0
-    tx = Store._tx
-
-    def counted(self: Store):  # type: ignore[no-untyped-def]
-        nonlocal opened
-        opened += 1
-        return tx(self)
-
-    monkeypatch.setattr(Store, "_tx", counted)
+    opened = _count_transactions(monkeypatch)
     assert store.fold_rollups(lambda _app: TZ, max_events=4) == 15
-    assert opened == 3  # 6 + 6 + 3 events: after a short transaction, none more
+    assert opened() == 3  # 6 + 6 + 3 events: after a short transaction, none more
     assert one.fold_rollups(lambda _app: TZ) == 15
     assert store.fold_rollups(lambda _app: TZ, max_events=4) == 0
     mine, theirs = store.account_days("x", 0), one.account_days("x", 0)
@@ -134,17 +142,9 @@ def test_apps_folds_share_transactions_and_a_failed_one_folds_none_of_them(
             store.fold_rollups(lambda _app: TZ, max_events=4)
     assert [store.rollup_seq(a) for a in ("a", "b", "c")] == [0, 0, 0]
     assert len(store.account_days("a", 0)) == 0  # the first app's fold rolled back too
-    opened = 0
-    tx = Store._tx
-
-    def counted(self: Store):  # type: ignore[no-untyped-def]
-        nonlocal opened
-        opened += 1
-        return tx(self)
-
-    monkeypatch.setattr(Store, "_tx", counted)
+    opened = _count_transactions(monkeypatch)
     assert store.fold_rollups(lambda _app: TZ, max_events=4) == 6
-    assert opened == 2  # a and b (4 events), then c
+    assert opened() == 2  # a and b (4 events), then c
     assert store.fold_rollups(lambda _app: TZ, max_events=4) == 0
     for app in ("a", "b", "c"):
         assert store.rollup_seq(app) == store.last_batch(app)
@@ -248,25 +248,6 @@ def test_a_slice_of_a_batch_is_stored_with_only_its_strings(store: Store) -> Non
     assert [sorted(b.accounts) for b in batches] == [["a3", "a7"], ["a9"]]
 
 
-def _body_v2(b: EventColumns) -> bytes:
-    """A batch body as the store wrote it before narrow and sparse columns (TWC2)."""
-    import msgspec
-
-    body = [
-        list(b.ids),
-        b.ts.astype("<f8").tobytes(),
-        b.type.astype(np.uint8).tobytes(),
-        b.account.astype("<i4").tobytes(),
-        b.accounts,
-        b.strings,
-        {
-            k: v.astype("<i4" if v.dtype.kind == "i" else "<f8").tobytes()
-            for k, v in b.optional.items()
-        },
-    ]
-    return b"TWC2" + msgspec.msgpack.encode(body)
-
-
 def test_a_store_of_full_width_bodies_reads_back_the_same_events(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -292,7 +273,7 @@ def test_a_store_of_full_width_bodies_reads_back_the_same_events(
     path = tmp_path / "v2.sqlite"
     old = [batch(0, 400), batch(400, 900)]
     with monkeypatch.context() as m:
-        m.setattr(EventColumns, "encode", _body_v2)
+        m.setattr(EventColumns, "encode", body_v2)
         s = Store(path)
         for b in old:
             s.ingest("x", stored(b), T0)
@@ -307,7 +288,7 @@ def test_a_store_of_full_width_bodies_reads_back_the_same_events(
         assert [b.to_events("x") for b in batches] == [*old, batch(900, 1200)]
         new_body = s._db.execute("SELECT body FROM event_batches ORDER BY seq DESC").fetchone()[0]
         assert new_body[:4] == b"TWC3"
-        assert len(new_body) < len(_body_v2(batches[2]))
+        assert len(new_body) < len(body_v2(batches[2]))
         assert sorted(s.events("x", 0).to_events("x"), key=lambda e: e.ts) == batch(0, 1200)
         assert s.fold_rollups(lambda _app: TZ) == 1200
     finally:
