@@ -83,7 +83,6 @@ def test_a_failed_fold_folds_nothing(store: Store, monkeypatch: pytest.MonkeyPat
     assert list(store.account_days("x", 0).events) == [2]
 
 
-
 def _count_transactions(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
     """From now on count the store's transactions; returns how many were opened so far."""
     opened = 0
@@ -96,6 +95,7 @@ def _count_transactions(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
 
     monkeypatch.setattr(Store, "_tx", counted)
     return lambda: opened
+
 
 def test_a_fold_in_small_transactions_folds_every_batch_once(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
