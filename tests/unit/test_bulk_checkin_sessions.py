@@ -240,3 +240,37 @@ def test_a_phone_of_the_bag_checked_in_alone_the_same_morning_is_a_session_of_it
     _bag_with_stragglers(sc, bag, (18000.0, 21600.0))
     [f] = detect(sc, min_score=0.01)
     assert signal(f, "belong_here")["present"]
+
+
+def _shift_through_a_gate(sc: Scenario, workers: list[str], canteen_m: float) -> None:
+    """A factory's shift scanning in at one turnstile on four days, one worker at a time
+    (2-4 s each, all within a metre of the post), then each reading the app in the canteen
+    `canteen_m` metres inside the gate 4-5 h later."""
+    for d in range(4):
+        start = BASE + d * DAY + sc.rng.uniform(-120, 120)
+        times = start + np.concatenate(([0.0], np.cumsum(sc.rng.uniform(2, 4, len(workers) - 1))))
+        sc.taps(times, workers, sc.rng.normal(0, 0.4, (len(workers), 2)))
+        for a in workers:
+            ts = start + sc.rng.uniform(4, 5) * 3600
+            x, y = canteen_m + sc.rng.normal(0, 10), sc.rng.normal(0, 10)
+            sc.checkin(ts, a, x, y, type=EventType.read)
+
+
+def test_a_shift_in_the_canteen_hours_later_stayed_on_the_site() -> None:
+    """Twentieth round's `factory_gate`, studied after its held-out run. Forty workers
+    scanning in one at a time at the turnstile, then reading the app in the canteen 200 m
+    inside the gate hours later, stayed: the site reaches as far as a place of one's own
+    begins (`stay_site_m`, 300 m), not only the check-in spot's radius (100 m here). With
+    the canteen 400 m off (a place of its own), or the site only the spot's radius, they
+    did not stay at the place."""
+    sc = Scenario(seed=200)
+    workers = people("w", 40)
+    _shift_through_a_gate(sc, workers, 200.0)
+    found = detect(sc, min_score=0.01)
+    assert found and all(signal(f, "people_stay")["present"] for f in found)
+    found = detect(sc, min_score=0.01, stay_site_m=100.0)
+    assert found and not any(signal(f, "people_stay")["present"] for f in found)
+    sc = Scenario(seed=200)
+    _shift_through_a_gate(sc, workers, 400.0)
+    found = detect(sc, min_score=0.01)
+    assert found and not any(signal(f, "people_stay")["present"] for f in found)

@@ -173,10 +173,15 @@ def presence_signals(
         row = came_from(seen, s, s.leave_s, s.day_apart_s, away_m=s.one_place_m)
         if row is not None:  # at work or school, hours before
             by_day.append((float(win.lat[row]), float(win.lon[row]), float(win.ts[row])))
-        at = other[_near_ring(win, ring, other) <= radius]
-        afterwards.append((a, seen, win.ts[at]))
+        near = _near_ring(win, ring, other)
+        at = other[near <= radius]
+        # Staying is judged over the site (`stay_site_m`, as far as a place of one's own
+        # begins): a worker reading the app in the canteen 200 m inside the gate hours
+        # later has stayed, though not at the spot (`at`: "never otherwise here", visits).
+        site = other[near <= max(radius, s.stay_site_m)]
+        afterwards.append((a, seen, win.ts[site]))
         never += at.size == 0
-        rows = np.concatenate((ring.rows[win.account[ring.rows] == a], at))
+        rows = np.concatenate((ring.rows[win.account[ring.rows] == a], site))
         stayed += _stays(win, rows, ~ctx.by_hand[rows], inp, s)
         is_ck = win.type[at] == np.uint8(EventType.checkin)
         alone = ~(is_ck & ctx.in_burst[at])  # another session of phones is no visit

@@ -226,6 +226,15 @@ class Settings(BaseModel):
         description="Share of the accounts whose phones left (came), at least, for "
         "people_leave (people_arrive).",
     )
+    stay_site_m: float = Field(
+        default=300.0,
+        gt=0,
+        description="An account's own activity within this many metres of the place counts "
+        "as staying on its site (people_stay; the group's stay that one hand's timing is "
+        "judged against): a worker reading the app in the canteen 200 m inside a factory's "
+        "gate hours later has stayed. As far as a place of one's own begins (one_place_m) by "
+        "default; never less than the place's own radius.",
+    )
     one_place_m: float = Field(
         default=300.0,
         gt=0,
