@@ -65,7 +65,7 @@ def assign_points(
     pcx = np.floor(p_lon / dlon).astype(np.int64)
     pcy = np.floor(p_lat / dlat).astype(np.int64)
     shifts = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=np.int64)
-    keys = _cell_key(
+    keys = cell_key(
         (pcx[:, None] + shifts[None, :, 0]).ravel(), (pcy[:, None] + shifts[None, :, 1]).ravel()
     )
     owner = np.repeat(np.arange(p_lat.size, dtype=np.int64), shifts.shape[0])
@@ -74,7 +74,7 @@ def assign_points(
 
     ok = np.isfinite(lat) & np.isfinite(lon)
     rows = np.flatnonzero(ok)
-    ekey = _cell_key(
+    ekey = cell_key(
         np.floor(lon[rows] / dlon).astype(np.int64), np.floor(lat[rows] / dlat).astype(np.int64)
     )
     # Most fixes are nowhere near a point: a small occupancy table (cache-resident, unlike
@@ -109,6 +109,6 @@ def _slot(keys: np.ndarray, bits: int) -> np.ndarray:
     )
 
 
-def _cell_key(cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+def cell_key(cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
     """One int64 per (cx, cy) cell; unique for |cx|, |cy| < 2**31."""
     return (cx << 32) ^ (cy & 0xFFFFFFFF)

@@ -23,10 +23,11 @@ from tapwatch.detectors.bulk_checkin.bursts import Burst
 from tapwatch.detectors.bulk_checkin.linking import Ring, same_place
 from tapwatch.detectors.bulk_checkin.places import Placing
 from tapwatch.detectors.bulk_checkin.settings import Settings
+from tapwatch.detectors.geo import cell_key, cell_scale
 from tapwatch.window import DAY, EventWindow
 
-#: Metres per degree of latitude.
-_M_PER_DEG = 110_574.0
+#: A grid cell and its eight neighbours, as (x, y) steps.
+_SHIFTS = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=np.int64)
 
 
 def near_rings(
@@ -56,29 +57,21 @@ def near_rings(
 def _within_bins(
     win: EventWindow, rows: np.ndarray, centres: list[tuple[float, float]], reach_m: float
 ) -> np.ndarray:
-    """Per row, whether it lies in the same or a neighbouring bin, at least reach_m
-    across (north and east at these latitudes), as one of the centres: every row within
-    reach_m of a centre, and a few more."""
+    """Per row, whether it lies in the same grid cell as one of the centres or a
+    neighbouring one (`geo.cell_scale` cells at least reach_m across, sized a degree
+    further from the equator than any centre): every row within reach_m of a centre, and
+    a few more."""
     lat_c, lon_c = np.array(centres).T
-    cos = math.cos(math.radians(min(85.0, float(np.abs(lat_c).max()) + 1.0)))
-    dlat, dlon = reach_m / _M_PER_DEG, reach_m / (_M_PER_DEG * cos)
-
-    def bins(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.floor((lat + 90.0) / dlat).astype(np.int64), np.floor(
-            (lon + 180.0) / dlon
-        ).astype(np.int64)
-
-    by, bx = bins(lat_c, lon_c)
-    hit = {
-        (int(y) + i) << 32 | (int(x) + j)
-        for y, x in zip(by.tolist(), bx.tolist(), strict=True)
-        for i in (-1, 0, 1)
-        for j in (-1, 0, 1)
-    }
-    ry, rx = bins(win.lat[rows], win.lon[rows])
-    ok = np.isfinite(win.lat[rows]) & np.isfinite(win.lon[rows])
-    codes = np.where(ok, (ry << 32) | rx, -1)
-    return ok & np.isin(codes, np.fromiter(hit, dtype=np.int64, count=len(hit)))
+    dlat, dlon = cell_scale(np.abs(lat_c) + 1.0, reach_m)
+    cx, cy = np.floor(lon_c / dlon).astype(np.int64), np.floor(lat_c / dlat).astype(np.int64)
+    hit = cell_key((cx[:, None] + _SHIFTS[:, 0]).ravel(), (cy[:, None] + _SHIFTS[:, 1]).ravel())
+    lat, lon = win.lat[rows], win.lon[rows]
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    keys = cell_key(
+        np.floor(np.where(ok, lon, 0.0) / dlon).astype(np.int64),
+        np.floor(np.where(ok, lat, 0.0) / dlat).astype(np.int64),
+    )
+    return ok & np.isin(keys, hit)
 
 
 def days_again(rings: list[Ring], loose: list[Burst], s: Settings) -> list[list[Burst]]:
