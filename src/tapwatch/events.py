@@ -7,7 +7,7 @@ The same field names serve the usage API (`GET /v1/events`), JSONL drops and CSV
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -195,12 +195,17 @@ _raw_page_decoder = msgspec.json.Decoder(_RawPage)
 
 class Page(msgspec.Struct):
     """A decoded page of `GET /v1/events`: every event decoded in one call (`events`), or,
-    when one of them does not decode, each event's raw body (`raw`) to be decoded alone."""
+    when one of them does not decode, each event's raw body (`raw`) to be decoded alone;
+    or (tapwatch.sources.normalise.decode_page) the page read into columns by the C
+    extension (`native`), with its `body` for the reference path should the normaliser
+    find an event to reject in it."""
 
     events: list[WireEvent] | None
     raw: list[msgspec.Raw] | None
     next_cursor: str | None
     has_more: bool
+    native: Any = None
+    body: bytes | None = None
 
 
 class TooDeep(ValueError):

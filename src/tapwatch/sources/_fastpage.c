@@ -320,14 +320,10 @@ days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+/* the epoch seconds of `len` ASCII bytes at `s` (see rfc3339 below), or NaN */
 static double
-one_rfc3339(PyObject *v, double lowest, double highest)
+rfc3339_bytes(const unsigned char *s, Py_ssize_t len, double lowest, double highest)
 {
-    if (!PyUnicode_CheckExact(v) || !PyUnicode_IS_COMPACT_ASCII(v)) {
-        return NAN;
-    }
-    Py_ssize_t len = PyUnicode_GET_LENGTH(v);
-    const unsigned char *s = (const unsigned char *)PyUnicode_DATA(v);
     if (len < 20 || len > 32) {
         return NAN;
     }
@@ -383,6 +379,16 @@ one_rfc3339(PyObject *v, double lowest, double highest)
                       + second - offset;
     double t = (double)(seconds * 1000000 + micros) / 1e6;
     return (t >= lowest && t < highest) ? t : NAN;
+}
+
+static double
+one_rfc3339(PyObject *v, double lowest, double highest)
+{
+    if (!PyUnicode_CheckExact(v) || !PyUnicode_IS_COMPACT_ASCII(v)) {
+        return NAN;
+    }
+    return rfc3339_bytes((const unsigned char *)PyUnicode_DATA(v), PyUnicode_GET_LENGTH(v),
+                         lowest, highest);
 }
 
 PyDoc_STRVAR(rfc3339_doc,
@@ -450,11 +456,851 @@ all_none(PyObject *Py_UNUSED(module), PyObject *column)
     return Py_NewRef(answer);
 }
 
+/* ---- page(body, lowest, highest): a whole /v1/events page in one pass ------------------
+ *
+ * The envelope `{"events": [...], "next_cursor": ..., "has_more": ...}` and every event of
+ * it, read straight from the body's bytes into what the normaliser needs: the event ids
+ * (one str each), the times (float64, through rfc3339_bytes above), each string column as
+ * int32 codes and the list of its distinct strings (only distinct strings become Python
+ * objects), each numeric column as float64 (NaN where absent), the envelope's fields.
+ *
+ * It takes only the plainly common page and answers None for anything else, which the
+ * caller then decodes the reference way (msgspec, then the normaliser): a string with an
+ * escape, a control character or invalid UTF-8, a duplicate key, a number other than
+ * -?(0|[1-9][0-9]*)(.[0-9]+)? of at most 17 digits (no exponent, no -0), an object or array
+ * where a scalar is expected (no recursion at all: the only nesting read is the page's own
+ * two levels), a value of another type than the field's, a string over the field's limit
+ * (characters, as msgspec counts them), a missing `id`, `type`, `account` or `ts`, an empty
+ * id or account, a `ts` that is not a canonical RFC 3339 time within [lowest, highest), any
+ * `ts_ms`, bytes after the envelope. Each of those is either a page msgspec refuses or one
+ * with an event the normaliser rejects, or simply rare: the reference path then decides.
+ *
+ * Every read is checked against the end of the body; distinct strings are found by a hash
+ * table keyed with CPython's keyed hash of the bytes (_Py_HashBytes, the one str and bytes
+ * use), at most half full: a page built to collide is no worse than for a dict. Memory is
+ * bounded by the body: an event takes at least 30 bytes of it. No Python code runs inside
+ * except object creation; the GIL is held throughout.
+ */
+
+enum { K_IDENT, K_STR, K_TEXT, K_FLOAT, K_TS, K_TS_MS };
+
+/* WireEvent's fields in WIRE_FIELDS order; `col` is the string column (0..9) or numeric
+ * column (0..5) each goes to, -1 for none */
+typedef struct {
+    const char *name;
+    Py_ssize_t len;
+    int kind;
+    int col;
+} Field;
+
+#define NF 20
+#define NSTR 10 /* type, account, then STR_COLUMNS */
+#define NNUM 6  /* lat, lon, accuracy_m, duration_s, playback_rate, position_s */
+#define F_ID 0
+#define F_TS 1
+#define F_TYPE 2
+#define F_ACCOUNT 3
+
+static const Field FIELDS[NF] = {
+    {"id", 2, K_IDENT, -1},
+    {"ts", 2, K_TS, -1},
+    {"type", 4, K_STR, 0},
+    {"account", 7, K_IDENT, 1},
+    {"app", 3, K_TEXT, -1},
+    {"unit", 4, K_TEXT, 2},
+    {"device", 6, K_IDENT, 3},
+    {"device_model", 12, K_TEXT, 4},
+    {"network", 7, K_IDENT, 5},
+    {"lat", 3, K_FLOAT, 0},
+    {"lon", 3, K_FLOAT, 1},
+    {"accuracy_m", 10, K_FLOAT, 2},
+    {"point", 5, K_TEXT, 6},
+    {"target", 6, K_TEXT, 7},
+    {"duration_s", 10, K_FLOAT, 3},
+    {"playback_rate", 13, K_FLOAT, 4},
+    {"position_s", 10, K_FLOAT, 5},
+    {"content_hash", 12, K_TEXT, 8},
+    {"photo_hash", 10, K_TEXT, 9},
+    {"ts_ms", 5, K_TS_MS, -1},
+};
+#define MAX_IDENT 128
+#define MAX_TEXT 256
+#define MAX_CURSOR 1024
+
+typedef struct {
+    Py_hash_t hash;
+    const unsigned char *s; /* NULL: free */
+    Py_ssize_t len;
+    int32_t code;
+} Entry;
+
+typedef struct {
+    Entry *slots;
+    size_t mask;
+    Py_ssize_t used;
+    int32_t *codes; /* one per event */
+    PyObject *keys; /* the distinct strings, first seen first */
+} StrCol;
+
+typedef struct {
+    const unsigned char *p;
+    const unsigned char *end;
+    Py_ssize_t cap;    /* events the arrays hold */
+    Py_ssize_t n;      /* events read */
+    PyObject *ids;     /* list of str */
+    double *ts;
+    StrCol str[NSTR];
+    double *num[NNUM];
+    int num_present[NNUM];
+} Reader;
+
+/* outcomes of the readers below: 1 read, 0 not the common page (None), -1 exception set */
+
+static void
+ws(Reader *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t')) {
+        r->p++;
+    }
+}
+
+/* a string's bytes after its opening quote, up to its closing one (consumed): `*s`,
+ * `*len`, `*chars` (code points). 0 for an escape, a control character, invalid UTF-8
+ * (overlong forms, surrogates, beyond U+10FFFF), or the end of the body. */
+static int
+string(Reader *r, const unsigned char **s, Py_ssize_t *len, Py_ssize_t *chars)
+{
+    const unsigned char *p = r->p, *end = r->end;
+    const unsigned char *start = p;
+    Py_ssize_t extra = 0; /* continuation bytes */
+    for (;;) {
+        /* eight bytes at a time while none is a quote, a backslash, a control character
+         * or not ASCII (the bit tricks of "Bit Twiddling Hacks": a byte below 0x20, or
+         * one equal to 0x22 or 0x5C, sets its high bit in `special`) */
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            uint64_t special = ((w - ones * 0x20) | (q - ones) | (b - ones) | w) & high;
+            if (special) {
+                break;
+            }
+            p += 8;
+        }
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+            p++;
+        }
+        if (p >= end) {
+            return 0;
+        }
+        unsigned c = *p;
+        if (c == '"') {
+            break;
+        }
+        if (c < 0x80) { /* a backslash or a control character */
+            return 0;
+        }
+        Py_ssize_t left = end - p;
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (left < 2 || (p[1] & 0xC0) != 0x80) {
+                return 0;
+            }
+            p += 2;
+            extra += 1;
+        }
+        else if (c >= 0xE0 && c <= 0xEF) {
+            if (left < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80
+                || (c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F)) {
+                return 0;
+            }
+            p += 3;
+            extra += 2;
+        }
+        else if (c >= 0xF0 && c <= 0xF4) {
+            if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80
+                || (p[3] & 0xC0) != 0x80 || (c == 0xF0 && p[1] < 0x90)
+                || (c == 0xF4 && p[1] > 0x8F)) {
+                return 0;
+            }
+            p += 4;
+            extra += 3;
+        }
+        else {
+            return 0;
+        }
+    }
+    *s = start;
+    *len = p - start;
+    *chars = *len - extra;
+    r->p = p + 1;
+    return 1;
+}
+
+static int
+literal(Reader *r, const char *word, Py_ssize_t len)
+{
+    if (r->end - r->p < len || memcmp(r->p, word, (size_t)len) != 0) {
+        return 0;
+    }
+    r->p += len;
+    return 1;
+}
+
+/* a number -?(0|[1-9][0-9]*)(.[0-9]+)? of at most 17 digits, not -0, as the double msgspec
+ * reads (correctly rounded: exact for 15 digits by one division, else CPython's own
+ * correctly rounded conversion) */
+static int
+number(Reader *r, double *value)
+{
+    const unsigned char *p = r->p, *end = r->end, *start = p;
+    int negative = 0, count = 0, fraction = 0;
+    uint64_t mantissa = 0;
+    if (p < end && *p == '-') {
+        negative = 1;
+        p++;
+    }
+    if (p >= end || (unsigned)*p - '0' > 9) {
+        return 0;
+    }
+    if (*p == '0') {
+        p++;
+        count = 1;
+        if (p < end && (unsigned)*p - '0' <= 9) {
+            return 0; /* a leading zero */
+        }
+    }
+    else {
+        while (p < end && (unsigned)*p - '0' <= 9) {
+            if (++count > 17) {
+                return 0;
+            }
+            mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+            p++;
+        }
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || (unsigned)*p - '0' > 9) {
+            return 0;
+        }
+        while (p < end && (unsigned)*p - '0' <= 9) {
+            if (++count > 17) {
+                return 0;
+            }
+            mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+            fraction++;
+            p++;
+        }
+    }
+    else if (negative && mantissa == 0) {
+        return 0; /* -0: an integer zero, which msgspec reads as +0.0 */
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        return 0;
+    }
+    r->p = p;
+    if (count <= 15) {
+        static const double tens[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+        double v = (double)mantissa / tens[fraction];
+        *value = negative ? -v : v;
+        return 1;
+    }
+    char buf[24];
+    Py_ssize_t len = p - start;
+    if (len >= (Py_ssize_t)sizeof(buf)) {
+        return 0;
+    }
+    memcpy(buf, start, (size_t)len);
+    buf[len] = '\0';
+    char *stop = NULL;
+    double v = PyOS_string_to_double(buf, &stop, NULL);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (stop != buf + len) {
+        return 0;
+    }
+    *value = v;
+    return 1;
+}
+
+/* an ignored field's value: a string, number, true, false or null (anything else: 0) */
+static int
+skip_scalar(Reader *r)
+{
+    const unsigned char *s;
+    Py_ssize_t len, chars;
+    double v;
+    if (r->p >= r->end) {
+        return 0;
+    }
+    switch (*r->p) {
+    case '"':
+        r->p++;
+        return string(r, &s, &len, &chars);
+    case 't':
+        return literal(r, "true", 4);
+    case 'f':
+        return literal(r, "false", 5);
+    case 'n':
+        return literal(r, "null", 4);
+    default:
+        return number(r, &v);
+    }
+}
+
+/* a str of s[0:len], valid UTF-8 of `chars` code points (ASCII when they are as many) */
+static PyObject *
+make_str(const unsigned char *s, Py_ssize_t len, Py_ssize_t chars)
+{
+    if (chars != len) {
+        return PyUnicode_DecodeUTF8((const char *)s, len, "strict");
+    }
+    PyObject *str = PyUnicode_New(len, 127);
+    if (str != NULL) {
+        memcpy(PyUnicode_DATA(str), s, (size_t)len);
+    }
+    return str;
+}
+
+/* the code of the string s[0:len] in column c: its code if seen, else a new one (and the
+ * str made); -1 with an exception set */
+static int32_t
+intern(StrCol *c, const unsigned char *s, Py_ssize_t len, Py_ssize_t chars)
+{
+    if ((size_t)(c->used + 1) * 2 > c->mask + 1) {
+        size_t capacity = (c->mask + 1) * 2;
+        Entry *slots = PyMem_Calloc(capacity, sizeof(Entry));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (size_t i = 0; i <= c->mask; i++) {
+            Entry *e = &c->slots[i];
+            if (e->s != NULL) {
+                size_t at = (size_t)e->hash & (capacity - 1);
+                while (slots[at].s != NULL) {
+                    at = (at + 1) & (capacity - 1);
+                }
+                slots[at] = *e;
+            }
+        }
+        PyMem_Free(c->slots);
+        c->slots = slots;
+        c->mask = capacity - 1;
+    }
+    Py_hash_t h = _Py_HashBytes(s, len);
+    size_t at = (size_t)h & c->mask;
+    for (;;) {
+        Entry *e = &c->slots[at];
+        if (e->s == NULL) {
+            PyObject *str = make_str(s, len, chars);
+            if (str == NULL) {
+                return -1;
+            }
+            int32_t code = (int32_t)PyList_GET_SIZE(c->keys);
+            int failed = PyList_Append(c->keys, str);
+            Py_DECREF(str);
+            if (failed) {
+                return -1;
+            }
+            e->hash = h;
+            e->s = s;
+            e->len = len;
+            e->code = code;
+            c->used++;
+            return code;
+        }
+        if (e->hash == h && e->len == len && memcmp(e->s, s, (size_t)len) == 0) {
+            return e->code;
+        }
+        at = (at + 1) & c->mask;
+    }
+}
+
+/* room for one more event: -1 with an exception set */
+static int
+grow(Reader *r)
+{
+    if (r->n < r->cap) {
+        return 0;
+    }
+    Py_ssize_t cap = r->cap ? r->cap * 2 : 1024;
+    if (cap > INT32_MAX / 2) {
+        PyErr_SetString(PyExc_ValueError, "page too long");
+        return -1;
+    }
+    double *ts = PyMem_Realloc(r->ts, sizeof(double) * (size_t)cap);
+    if (ts == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    r->ts = ts;
+    for (int c = 0; c < NSTR; c++) {
+        int32_t *codes = PyMem_Realloc(r->str[c].codes, sizeof(int32_t) * (size_t)cap);
+        if (codes == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->str[c].codes = codes;
+    }
+    for (int c = 0; c < NNUM; c++) {
+        double *num = PyMem_Realloc(r->num[c], sizeof(double) * (size_t)cap);
+        if (num == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->num[c] = num;
+    }
+    r->cap = cap;
+    return 0;
+}
+
+/* the field named s[0:len], or -1; the search starts after `last`, the previous key's
+ * field (events usually list their fields in one order) */
+static int
+field_of(const unsigned char *s, Py_ssize_t len, int last)
+{
+    for (int k = 1; k <= NF; k++) {
+        int f = (last + k) % NF;
+        if (FIELDS[f].len == len && FIELDS[f].name[0] == (char)s[0]
+            && memcmp(FIELDS[f].name, s, (size_t)len) == 0) {
+            return f;
+        }
+    }
+    return -1;
+}
+
+/* one event object, its `{` consumed */
+static int
+event(Reader *r, double lowest, double highest)
+{
+    if (grow(r) < 0) {
+        return -1;
+    }
+    Py_ssize_t i = r->n;
+    for (int c = 0; c < NSTR; c++) {
+        r->str[c].codes[i] = -1;
+    }
+    for (int c = 0; c < NNUM; c++) {
+        r->num[c][i] = NAN;
+    }
+    uint32_t seen = 0;
+    int last = NF - 1;
+    const unsigned char *id = NULL;
+    Py_ssize_t id_len = 0, id_chars = 0;
+    ws(r);
+    if (r->p < r->end && *r->p == '}') {
+        return 0; /* no fields: missing ones */
+    }
+    for (;;) {
+        const unsigned char *key, *s;
+        Py_ssize_t key_len, len, chars;
+        if (r->p >= r->end || *r->p != '"') {
+            return 0;
+        }
+        r->p++;
+        if (!string(r, &key, &key_len, &chars)) {
+            return 0;
+        }
+        ws(r);
+        if (r->p >= r->end || *r->p != ':') {
+            return 0;
+        }
+        r->p++;
+        ws(r);
+        int f = field_of(key, key_len, last);
+        if (f >= 0) {
+            last = f;
+        }
+        if (f < 0) {
+            if (!skip_scalar(r)) {
+                return 0;
+            }
+        }
+        else {
+            if (seen & (1u << f)) {
+                return 0; /* a duplicate key */
+            }
+            seen |= 1u << f;
+            const Field *fd = &FIELDS[f];
+            if (r->p >= r->end) {
+                return 0;
+            }
+            if (*r->p == 'n') {
+                /* null: absent, where the field may be */
+                if (!literal(r, "null", 4) || f == F_ID || f == F_TYPE || f == F_ACCOUNT
+                    || f == F_TS) {
+                    return 0;
+                }
+                /* absent; ts_ms null too (None) */
+            }
+            else if (fd->kind == K_FLOAT) {
+                double v;
+                if (!number(r, &v)) {
+                    return 0;
+                }
+                r->num[fd->col][i] = v;
+                r->num_present[fd->col] = 1;
+            }
+            else if (fd->kind == K_TS_MS) {
+                return 0; /* a time in ms: the reference path */
+            }
+            else {
+                if (*r->p != '"') {
+                    return 0;
+                }
+                r->p++;
+                if (!string(r, &s, &len, &chars)) {
+                    return 0;
+                }
+                if ((fd->kind == K_IDENT && chars > MAX_IDENT)
+                    || (fd->kind == K_TEXT && chars > MAX_TEXT)) {
+                    return 0;
+                }
+                if (f == F_ID) {
+                    if (len == 0) {
+                        return 0;
+                    }
+                    id = s;
+                    id_len = len;
+                    id_chars = chars;
+                }
+                else if (f == F_TS) {
+                    double t = rfc3339_bytes(s, len, lowest, highest);
+                    if (isnan(t)) {
+                        return 0;
+                    }
+                    r->ts[i] = t;
+                }
+                else if (fd->col >= 0) {
+                    if (f == F_ACCOUNT && len == 0) {
+                        return 0;
+                    }
+                    int32_t code = intern(&r->str[fd->col], s, len, chars);
+                    if (code < 0) {
+                        return -1;
+                    }
+                    r->str[fd->col].codes[i] = code;
+                }
+                /* app: checked, not kept (the normaliser does not keep it) */
+            }
+        }
+        ws(r);
+        if (r->p >= r->end) {
+            return 0;
+        }
+        if (*r->p == ',') {
+            r->p++;
+            ws(r);
+            continue;
+        }
+        if (*r->p == '}') {
+            r->p++;
+            break;
+        }
+        return 0;
+    }
+    const uint32_t required = (1u << F_ID) | (1u << F_TS) | (1u << F_TYPE) | (1u << F_ACCOUNT);
+    if ((seen & required) != required) {
+        return 0;
+    }
+    PyObject *s = make_str(id, id_len, id_chars);
+    if (s == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(r->ids, s);
+    Py_DECREF(s);
+    if (failed) {
+        return -1;
+    }
+    r->n++;
+    return 1;
+}
+
+static void
+reader_free(Reader *r)
+{
+    Py_XDECREF(r->ids);
+    PyMem_Free(r->ts);
+    for (int c = 0; c < NSTR; c++) {
+        PyMem_Free(r->str[c].slots);
+        PyMem_Free(r->str[c].codes);
+        Py_XDECREF(r->str[c].keys);
+    }
+    for (int c = 0; c < NNUM; c++) {
+        PyMem_Free(r->num[c]);
+    }
+}
+
+/* the events array, its `[` consumed */
+static int
+events_array(Reader *r, double lowest, double highest)
+{
+    ws(r);
+    if (r->p < r->end && *r->p == ']') {
+        r->p++;
+        return 1;
+    }
+    for (;;) {
+        if (r->p >= r->end || *r->p != '{') {
+            return 0;
+        }
+        r->p++;
+        int got = event(r, lowest, highest);
+        if (got <= 0) {
+            return got;
+        }
+        ws(r);
+        if (r->p >= r->end) {
+            return 0;
+        }
+        if (*r->p == ',') {
+            r->p++;
+            ws(r);
+            continue;
+        }
+        if (*r->p == ']') {
+            r->p++;
+            return 1;
+        }
+        return 0;
+    }
+}
+
+static PyObject *
+bytes_of(const void *data, Py_ssize_t n, size_t itemsize)
+{
+    return PyByteArray_FromStringAndSize(data ? (const char *)data : "", n * (Py_ssize_t)itemsize);
+}
+
+PyDoc_STRVAR(page_doc,
+"page(body, lowest, highest) -> tuple | None\n\n"
+"A /v1/events page read straight from its bytes, or None where it is not the plainly\n"
+"common page (then msgspec and the normaliser decide). The tuple: (ids: tuple of str,\n"
+"ts: bytearray of float64, strings: tuple of 10 (type, account, then STR_COLUMNS), each\n"
+"None where absent from every event, else (bytearray of int32 codes, -1 absent, from the\n"
+"base the strings table gives them, list of distinct str), numbers: tuple of 6 (lat, lon,\n"
+"accuracy_m, duration_s, playback_rate, position_s), each None or a bytearray of float64\n"
+"(NaN absent), next_cursor: str | None, has_more: bool).");
+
+static PyObject *
+page(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (arity("page", nargs, 3) < 0) {
+        return NULL;
+    }
+    double lowest = PyFloat_AsDouble(args[1]);
+    if (lowest == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    double highest = PyFloat_AsDouble(args[2]);
+    if (highest == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    Reader r;
+    memset(&r, 0, sizeof(r));
+    r.p = (const unsigned char *)view.buf;
+    r.end = r.p + view.len;
+    PyObject *result = NULL, *cursor = NULL;
+    int has_more = 0, got = 0;
+    r.ids = PyList_New(0);
+    if (r.ids == NULL) {
+        goto done;
+    }
+    for (int c = 0; c < NSTR; c++) {
+        r.str[c].slots = PyMem_Calloc(16, sizeof(Entry));
+        r.str[c].mask = 15;
+        r.str[c].keys = PyList_New(0);
+        if (r.str[c].slots == NULL || r.str[c].keys == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_NoMemory();
+            }
+            goto done;
+        }
+    }
+    /* the envelope */
+    int seen_events = 0, seen_cursor = 0, seen_more = 0;
+    ws(&r);
+    if (r.p >= r.end || *r.p != '{') {
+        goto none;
+    }
+    r.p++;
+    ws(&r);
+    if (r.p < r.end && *r.p == '}') {
+        goto none; /* no events */
+    }
+    for (;;) {
+        const unsigned char *key, *s;
+        Py_ssize_t key_len, len, chars;
+        if (r.p >= r.end || *r.p != '"') {
+            goto none;
+        }
+        r.p++;
+        if (!string(&r, &key, &key_len, &chars)) {
+            goto none;
+        }
+        ws(&r);
+        if (r.p >= r.end || *r.p != ':') {
+            goto none;
+        }
+        r.p++;
+        ws(&r);
+        if (key_len == 6 && memcmp(key, "events", 6) == 0) {
+            if (seen_events++ || r.p >= r.end || *r.p != '[') {
+                goto none;
+            }
+            r.p++;
+            got = events_array(&r, lowest, highest);
+            if (got < 0) {
+                goto done;
+            }
+            if (got == 0) {
+                goto none;
+            }
+        }
+        else if (key_len == 11 && memcmp(key, "next_cursor", 11) == 0) {
+            if (seen_cursor++ || r.p >= r.end) {
+                goto none;
+            }
+            if (*r.p == 'n') {
+                if (!literal(&r, "null", 4)) {
+                    goto none;
+                }
+            }
+            else {
+                if (*r.p != '"') {
+                    goto none;
+                }
+                r.p++;
+                if (!string(&r, &s, &len, &chars) || chars > MAX_CURSOR) {
+                    goto none;
+                }
+                Py_XSETREF(cursor, PyUnicode_DecodeUTF8((const char *)s, len, "strict"));
+                if (cursor == NULL) {
+                    goto done;
+                }
+            }
+        }
+        else if (key_len == 8 && memcmp(key, "has_more", 8) == 0) {
+            if (seen_more++) {
+                goto none;
+            }
+            if (literal(&r, "true", 4)) {
+                has_more = 1;
+            }
+            else if (literal(&r, "false", 5)) {
+                has_more = 0;
+            }
+            else {
+                goto none;
+            }
+        }
+        else if (!skip_scalar(&r)) {
+            goto none;
+        }
+        ws(&r);
+        if (r.p >= r.end) {
+            goto none;
+        }
+        if (*r.p == ',') {
+            r.p++;
+            ws(&r);
+            continue;
+        }
+        if (*r.p == '}') {
+            r.p++;
+            break;
+        }
+        goto none;
+    }
+    ws(&r);
+    if (r.p != r.end || !seen_events) {
+        goto none;
+    }
+    /* the columns: the strings table's codes follow one another, column by column, in
+     * STR_COLUMNS order (the account's have a table of their own) */
+    Py_ssize_t n = r.n;
+    PyObject *strings = PyTuple_New(NSTR);
+    if (strings == NULL) {
+        goto done;
+    }
+    int32_t base = 0;
+    for (int c = 0; c < NSTR; c++) {
+        StrCol *col = &r.str[c];
+        if (PyList_GET_SIZE(col->keys) == 0) {
+            PyTuple_SET_ITEM(strings, c, Py_NewRef(Py_None));
+            continue;
+        }
+        if (c >= 2) {
+            if (base) {
+                for (Py_ssize_t i = 0; i < n; i++) {
+                    if (col->codes[i] >= 0) {
+                        col->codes[i] += base;
+                    }
+                }
+            }
+            base += (int32_t)PyList_GET_SIZE(col->keys);
+        }
+        PyObject *codes = bytes_of(col->codes, n, sizeof(int32_t));
+        if (codes == NULL) {
+            Py_DECREF(strings);
+            goto done;
+        }
+        PyTuple_SET_ITEM(strings, c, PyTuple_Pack(2, codes, col->keys));
+        Py_DECREF(codes);
+        if (PyTuple_GET_ITEM(strings, c) == NULL) {
+            Py_DECREF(strings);
+            goto done;
+        }
+    }
+    PyObject *numbers = PyTuple_New(NNUM);
+    if (numbers == NULL) {
+        Py_DECREF(strings);
+        goto done;
+    }
+    for (int c = 0; c < NNUM; c++) {
+        PyObject *v = r.num_present[c] ? bytes_of(r.num[c], n, sizeof(double)) : Py_NewRef(Py_None);
+        if (v == NULL) {
+            Py_DECREF(strings);
+            Py_DECREF(numbers);
+            goto done;
+        }
+        PyTuple_SET_ITEM(numbers, c, v);
+    }
+    PyObject *ids = PyList_AsTuple(r.ids);
+    PyObject *ts = bytes_of(r.ts, n, sizeof(double));
+    if (ids != NULL && ts != NULL) {
+        result = PyTuple_Pack(6, ids, ts, strings, numbers, cursor ? cursor : Py_None,
+                              has_more ? Py_True : Py_False);
+    }
+    Py_XDECREF(ids);
+    Py_XDECREF(ts);
+    Py_DECREF(strings);
+    Py_DECREF(numbers);
+    goto done;
+none:
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(cursor);
+    reader_free(&r);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"all_none", all_none, METH_O, all_none_doc},
     {"rfc3339", (PyCFunction)(void (*)(void))rfc3339, METH_FASTCALL, rfc3339_doc},
     {"codes", (PyCFunction)(void (*)(void))codes, METH_FASTCALL, codes_doc},
     {"transpose", (PyCFunction)(void (*)(void))transpose, METH_FASTCALL, transpose_doc},
+    {"page", (PyCFunction)(void (*)(void))page, METH_FASTCALL, page_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -53,6 +53,7 @@ from tapwatch.events import (
     decode_events,
     decode_wire,
 )
+from tapwatch.events import decode_page as _decode_page
 from tapwatch.pseudonym import Pseudonymizer
 from tapwatch.timestamps import TS_MAX, TS_MIN, TimeError, epoch_milliseconds, epoch_seconds
 from tapwatch.timestamps import parse_one as parse_time
@@ -120,7 +121,10 @@ class RejectLog:
             log.warning(
                 "app %s: rejecting events (%s): %s (%d in this batch; counts in "
                 "tapwatch_app_events_rejected_total)",
-                self.app_id, reason, detail, count,
+                self.app_id,
+                reason,
+                detail,
+                count,
             )
 
     def fetched(self, n: int) -> None:
@@ -169,6 +173,13 @@ class EventNormaliser:
 
     def from_page(self, page: Page) -> EventColumns:
         """The events of a decoded usage API page."""
+        if page.native is not None:
+            out = self._from_native(page.native)
+            if out is not None:
+                return out
+            # an event to reject (or an unknown type name): the reference path decides
+            assert page.body is not None
+            page = _decode_page(page.body)
         if page.events is not None:
             return self.from_wire(page.events)
         assert page.raw is not None
@@ -222,6 +233,64 @@ class EventNormaliser:
         n = lengths.pop() if lengths else 0
         cols = {f: list(columns[f]) if f in columns else [None] * n for f in WIRE_FIELDS}
         return self._accept(cols, n, typed=False, text=text)
+
+    def _from_native(self, got: tuple[Any, ...]) -> EventColumns | None:
+        """The columns of a page `_fastpage.page` read (see `decode_page`), or None where
+        an event of it breaks a rule `validate` checks (the reference path then, which
+        counts and reports the rejects). What C has read already passes every rule of
+        msgspec's and the empty-id and time rules; here the rest, as array operations:
+        numeric ranges, type names, lat with lon, the clock. The result is what
+        `from_wire` gives for the same page, column for column
+        (tests/unit/test_fastpage_json.py)."""
+        ids, ts_buf, strings, numbers = got[:4]
+        n = len(ids)
+        if n == 0:
+            self.log.fetched(0)
+            return EventColumns.empty()
+        floats: dict[str, np.ndarray] = {}
+        for f, buf in zip(_FLOAT_COLUMNS, numbers, strict=True):
+            if buf is None:
+                continue
+            arr = np.frombuffer(buf, dtype=np.float64)
+            lo, hi, open_low = NUMERIC_RANGES[f]
+            least, most = np.fmin.reduce(arr), np.fmax.reduce(arr)
+            if not (((least > lo) if open_low else (least >= lo)) and most <= hi):
+                return None
+            floats[f] = arr
+        lat, lon = floats.get("lat"), floats.get("lon")
+        if (lat is not None or lon is not None) and (
+            lat is None or lon is None or (np.isnan(lat) != np.isnan(lon)).any()
+        ):
+            return None
+        type_codes, type_names = strings[0]
+        lookup = [_TYPE_CODE[name] for name in type_names]
+        if _UNKNOWN_TYPE in lookup:
+            return None
+        ts = np.frombuffer(ts_buf, dtype=np.float64)
+        if ts.max() > self._latest or ts.min() < self._oldest:
+            return None
+        self.log.fetched(n)
+        types = np.array(lookup, dtype=np.uint8)[np.frombuffer(type_codes, dtype=np.int32)]
+        account_codes, account_keys = strings[1]
+        accounts = self._p.many("account", account_keys)
+        table: list[str] = []
+        optional: dict[str, np.ndarray] = {}
+        for f, coded in zip(STR_COLUMNS, strings[2:], strict=True):
+            if coded is not None:  # codes from len(table) already (C knows the order)
+                codes, keys = coded
+                kind = PSEUDONYMISED_COLUMNS.get(f)
+                table += self._p.many(kind, keys) if kind else keys
+                optional[f] = np.frombuffer(codes, dtype=np.int32)
+        optional.update(floats)
+        return EventColumns(
+            ids=ids,
+            ts=ts,
+            type=types,
+            account=np.frombuffer(account_codes, dtype=np.int32),
+            accounts=accounts,
+            strings=table,
+            optional=optional,
+        )
 
     # ---- the columns -------------------------------------------------------------
 
@@ -305,6 +374,21 @@ class EventNormaliser:
         if absent:
             codes[None] = -1
         return looked_up(codes, col)
+
+
+def decode_page(body: bytes) -> Page:
+    """A page of `GET /v1/events` for `EventNormaliser.from_page`: read straight into
+    columns by the C extension (`_fastpage.page`: only each column's distinct strings
+    become Python objects) where it is the plainly common page; else, and where the
+    extension is not in use, decoded by msgspec (tapwatch.events.decode_page, which
+    raises for a bad envelope). Either way from_page gives the same columns and rejects."""
+    if native is not None:
+        got = native.page(body, TS_MIN, TS_MAX)
+        if got is not None:
+            return Page(
+                events=None, raw=None, next_cursor=got[4], has_more=got[5], native=got, body=body
+            )
+    return _decode_page(body)
 
 
 def looked_up(codes: Mapping[Any, int], col: Sequence[Any], dtype: Any = np.int32) -> np.ndarray:
@@ -495,6 +579,7 @@ def _check_types(
     for f in _STRING_FIELDS:
         cols[f] = [v if isinstance(v, str) else None for v in cols[f]]
 
+
 def _times(
     cols: dict[str, Sequence[Any]],
     n: int,
@@ -533,6 +618,7 @@ def _times(
 
     reject(RejectReason.invalid_timestamp, np.isnan(ts), why)
     return ts
+
 
 def _wire_columns(events: Sequence[WireEvent]) -> dict[str, Sequence[Any]]:
     """The events' fields as columns (tuples), transposed in C (by `_fastpage.transpose`

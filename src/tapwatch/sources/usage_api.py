@@ -23,9 +23,10 @@ import msgspec
 
 from tapwatch.config import UsageApiSourceConfig
 from tapwatch.detectors.base import UsageSnapshot
-from tapwatch.events import TooDeep, decode_page
+from tapwatch.events import TooDeep
 from tapwatch.sources.base import Count, ErrorReason, PollContext, SourceError
 from tapwatch.sources.http import auth_headers, endpoint, get_bytes, ssl_context
+from tapwatch.sources.normalise import decode_page
 from tapwatch.store.sqlite import IngestBatch
 from tapwatch.timestamps import TimeError, parse_one
 
@@ -63,8 +64,9 @@ def _time(v: str | float | None, name: str) -> float | None:
         try:
             dt = datetime.fromisoformat(v)
         except ValueError:
-            raise SourceError(ErrorReason.schema, f"/v1/usage: {name} {v[:40]!r} is not "
-                                                  "RFC 3339") from None
+            raise SourceError(
+                ErrorReason.schema, f"/v1/usage: {name} {v[:40]!r} is not RFC 3339"
+            ) from None
         if dt.tzinfo is None:
             return None
         v = dt.timestamp()
