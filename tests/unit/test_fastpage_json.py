@@ -401,3 +401,13 @@ def test_native_off_keeps_the_python_path(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert out.stdout.split() == ["True", "True", "True"]
+
+
+def test_distinct_strings_carry_the_hash_python_gives_them() -> None:
+    """C keeps the keyed hash it computed in each ASCII string it makes (the pseudonym
+    cache then looks them up without hashing them again): it must be CPython's own."""
+    got = NATIVE.page(rich_page(RICH * 2), TS_MIN, TS_MAX)
+    keys = [k for col in got[2] if col is not None for k in col[1]]
+    assert len(keys) > 15 and any(not k.isascii() for k in keys)
+    for k in keys:
+        assert hash(k) == hash("".join(list(k))), k  # a fresh copy hashes itself

@@ -534,12 +534,17 @@ typedef struct {
     int32_t code;
 } Entry;
 
+#define RECENT 64
+
 typedef struct {
     Entry *slots;
     size_t mask;
     Py_ssize_t used;
     int32_t *codes; /* one per event */
     PyObject *keys; /* the distinct strings, first seen first */
+    Entry recent[RECENT]; /* strings met lately, by a cheap unkeyed hash: a hit costs no
+                           * keyed hash and no probe of the (larger) table; a miss, which a
+                           * crafted page can force at will, costs one compare more */
 } StrCol;
 
 typedef struct {
@@ -768,8 +773,39 @@ make_str(const unsigned char *s, Py_ssize_t len, Py_ssize_t chars)
 
 /* the code of the string s[0:len] in column c: its code if seen, else a new one (and the
  * str made); -1 with an exception set */
+static int32_t intern_keyed(StrCol *c, const unsigned char *s, Py_ssize_t len,
+                            Py_ssize_t chars);
+
 static int32_t
 intern(StrCol *c, const unsigned char *s, Py_ssize_t len, Py_ssize_t chars)
+{
+    /* the first and last (up to) eight bytes, mixed */
+    uint64_t head = 0, tail = 0;
+    if (len >= 8) {
+        memcpy(&head, s, 8);
+        memcpy(&tail, s + len - 8, 8);
+    }
+    else {
+        for (Py_ssize_t k = 0; k < len; k++) {
+            head = (head << 8) | s[k];
+        }
+    }
+    uint64_t mix = (head ^ (tail * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)len) * 0xC2B2AE3D27D4EB4FULL;
+    Entry *near = &c->recent[mix >> 58];
+    if (near->s != NULL && near->len == len && memcmp(near->s, s, (size_t)len) == 0) {
+        return near->code;
+    }
+    int32_t code = intern_keyed(c, s, len, chars);
+    if (code >= 0) {
+        near->s = s;
+        near->len = len;
+        near->code = code;
+    }
+    return code;
+}
+
+static int32_t
+intern_keyed(StrCol *c, const unsigned char *s, Py_ssize_t len, Py_ssize_t chars)
 {
     if ((size_t)(c->used + 1) * 2 > c->mask + 1) {
         size_t capacity = (c->mask + 1) * 2;
@@ -800,6 +836,12 @@ intern(StrCol *c, const unsigned char *s, Py_ssize_t len, Py_ssize_t chars)
             PyObject *str = make_str(s, len, chars);
             if (str == NULL) {
                 return -1;
+            }
+            if (chars == len) {
+                /* an ASCII str's hash is the keyed hash of its bytes (unicode_hash in
+                 * CPython 3.11: _Py_HashBytes(data, length * kind), kind 1): kept, so the
+                 * pseudonym cache's lookups of these strings do not hash them again */
+                ((PyASCIIObject *)str)->hash = h;
             }
             int32_t code = (int32_t)PyList_GET_SIZE(c->keys);
             int failed = PyList_Append(c->keys, str);
@@ -859,16 +901,30 @@ grow(Reader *r)
     return 0;
 }
 
-/* the field named s[0:len], or -1; the search starts after `last`, the previous key's
- * field (events usually list their fields in one order) */
+/* the field named s[0:len], or -1: the few fields of that length compared. Each row
+ * holds field numbers + 1 (0 ends a row; a length no field has is a row of zeros). */
+static const int8_t BY_LENGTH[14][5] = {
+    [2] = {1, 2},           /* id, ts */
+    [3] = {5, 10, 11},      /* app, lat, lon */
+    [4] = {3, 6},           /* type, unit */
+    [5] = {13, 20},         /* point, ts_ms */
+    [6] = {7, 14},          /* device, target */
+    [7] = {4, 9},           /* account, network */
+    [10] = {12, 15, 17, 19}, /* accuracy_m, duration_s, position_s, photo_hash */
+    [12] = {8, 18},         /* device_model, content_hash */
+    [13] = {16},            /* playback_rate */
+};
+
 static int
-field_of(const unsigned char *s, Py_ssize_t len, int last)
+field_of(const unsigned char *s, Py_ssize_t len)
 {
-    for (int k = 1; k <= NF; k++) {
-        int f = (last + k) % NF;
-        if (FIELDS[f].len == len && FIELDS[f].name[0] == (char)s[0]
-            && memcmp(FIELDS[f].name, s, (size_t)len) == 0) {
-            return f;
+    if (len < 2 || len > 13) {
+        return -1;
+    }
+    for (const int8_t *k = BY_LENGTH[len]; *k; k++) {
+        const char *name = FIELDS[*k - 1].name; /* of exactly `len` characters */
+        if (name[0] == (char)s[0] && memcmp(name + 1, s + 1, (size_t)len - 1) == 0) {
+            return *k - 1;
         }
     }
     return -1;
@@ -889,7 +945,6 @@ event(Reader *r, double lowest, double highest)
         r->num[c][i] = NAN;
     }
     uint32_t seen = 0;
-    int last = NF - 1;
     const unsigned char *id = NULL;
     Py_ssize_t id_len = 0, id_chars = 0;
     ws(r);
@@ -912,10 +967,7 @@ event(Reader *r, double lowest, double highest)
         }
         r->p++;
         ws(r);
-        int f = field_of(key, key_len, last);
-        if (f >= 0) {
-            last = f;
-        }
+        int f = field_of(key, key_len);
         if (f < 0) {
             if (!skip_scalar(r)) {
                 return 0;
