@@ -258,7 +258,7 @@ def stage_costs(
     spent = dict.fromkeys(("decode", "normalise", "free", "merge", "store"), 0.0)
     for app_id, body in pages:
         t0 = clock()
-        page = decode_page(body)
+        page = usage_api.decode_page(body)  # the poll's (C where it takes the page)
         t1 = clock()
         norm = norms.setdefault(app_id, EventNormaliser(app_id, p, now, skew, now - retention))
         events = norm.from_page(page)

@@ -557,13 +557,17 @@ typedef struct {
     StrCol str[NSTR];
     double *num[NNUM];
     int num_present[NNUM];
+    int8_t order[NF]; /* the fields of the last event read, in its order (-1: none) */
 } Reader;
 
 /* outcomes of the readers below: 1 read, 0 not the common page (None), -1 exception set */
 
-static void
+static inline void
 ws(Reader *r)
 {
+    if (r->p < r->end && *r->p > ' ') { /* the usual case: no white space */
+        return;
+    }
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t')) {
         r->p++;
     }
@@ -579,16 +583,21 @@ string(Reader *r, const unsigned char **s, Py_ssize_t *len, Py_ssize_t *chars)
     const unsigned char *start = p;
     Py_ssize_t extra = 0; /* continuation bytes */
     for (;;) {
-        /* eight bytes at a time while none is a quote, a backslash, a control character
-         * or not ASCII (the bit tricks of "Bit Twiddling Hacks": a byte below 0x20, or
-         * one equal to 0x22 or 0x5C, sets its high bit in `special`) */
+        /* eight bytes at a time to the first quote, backslash, control character or
+         * byte not ASCII (the bit tricks of "Bit Twiddling Hacks": such a byte sets its
+         * high bit in `special`; a byte above one may be set too, by the borrow, never
+         * one below: the lowest set bit is the first such byte) */
         while (end - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
             const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
             uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-            uint64_t special = ((w - ones * 0x20) | (q - ones) | (b - ones) | w) & high;
+            uint64_t special =
+                (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) & high;
             if (special) {
+#if PY_LITTLE_ENDIAN
+                p += __builtin_ctzll(special) >> 3;
+#endif
                 break;
             }
             p += 8;
@@ -757,6 +766,33 @@ skip_scalar(Reader *r)
     }
 }
 
+/* whether a[0:len] == b[0:len]: eight bytes at a time, inline (the strings compared are
+ * short: a library call per compare costs more than the compare) */
+static inline int
+same_bytes(const unsigned char *a, const unsigned char *b, Py_ssize_t len)
+{
+    if (len >= 8) {
+        uint64_t x, y;
+        for (; len > 8; a += 8, b += 8, len -= 8) {
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            if (x != y) {
+                return 0;
+            }
+        }
+        memcpy(&x, a + len - 8, 8); /* the last eight (again in part, where len < 8 now) */
+        memcpy(&y, b + len - 8, 8);
+        return x == y;
+    }
+    while (len > 0) {
+        if (*a++ != *b++) {
+            return 0;
+        }
+        len--;
+    }
+    return 1;
+}
+
 /* a str of s[0:len], valid UTF-8 of `chars` code points (ASCII when they are as many) */
 static PyObject *
 make_str(const unsigned char *s, Py_ssize_t len, Py_ssize_t chars)
@@ -792,7 +828,7 @@ intern(StrCol *c, const unsigned char *s, Py_ssize_t len, Py_ssize_t chars)
     }
     uint64_t mix = (head ^ (tail * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)len) * 0xC2B2AE3D27D4EB4FULL;
     Entry *near = &c->recent[mix >> 58];
-    if (near->s != NULL && near->len == len && memcmp(near->s, s, (size_t)len) == 0) {
+    if (near->s != NULL && near->len == len && same_bytes(near->s, s, len)) {
         return near->code;
     }
     int32_t code = intern_keyed(c, s, len, chars);
@@ -856,7 +892,7 @@ intern_keyed(StrCol *c, const unsigned char *s, Py_ssize_t len, Py_ssize_t chars
             c->used++;
             return code;
         }
-        if (e->hash == h && e->len == len && memcmp(e->s, s, (size_t)len) == 0) {
+        if (e->hash == h && e->len == len && same_bytes(e->s, s, len)) {
             return e->code;
         }
         at = (at + 1) & c->mask;
@@ -923,7 +959,8 @@ field_of(const unsigned char *s, Py_ssize_t len)
     }
     for (const int8_t *k = BY_LENGTH[len]; *k; k++) {
         const char *name = FIELDS[*k - 1].name; /* of exactly `len` characters */
-        if (name[0] == (char)s[0] && memcmp(name + 1, s + 1, (size_t)len - 1) == 0) {
+        if (name[0] == (char)s[0]
+            && same_bytes((const unsigned char *)name + 1, s + 1, len - 1)) {
             return *k - 1;
         }
     }
@@ -951,15 +988,32 @@ event(Reader *r, double lowest, double highest)
     if (r->p < r->end && *r->p == '}') {
         return 0; /* no fields: missing ones */
     }
-    for (;;) {
+    for (int k = 0;; k++) {
         const unsigned char *key, *s;
         Py_ssize_t key_len, len, chars;
         if (r->p >= r->end || *r->p != '"') {
             return 0;
         }
         r->p++;
-        if (!string(r, &key, &key_len, &chars)) {
-            return 0;
+        int f = -1;
+        /* the field the previous event had in this place, if these bytes are its name and
+         * a closing quote (then the key is exactly that name: no escape can be in it) */
+        if (k < NF && r->order[k] >= 0) {
+            const Field *guess = &FIELDS[r->order[k]];
+            if (r->end - r->p > guess->len && r->p[guess->len] == '"'
+                && same_bytes(r->p, (const unsigned char *)guess->name, guess->len)) {
+                f = r->order[k];
+                r->p += guess->len + 1;
+            }
+        }
+        if (f < 0) {
+            if (!string(r, &key, &key_len, &chars)) {
+                return 0;
+            }
+            f = field_of(key, key_len);
+            if (k < NF) {
+                r->order[k] = (int8_t)f;
+            }
         }
         ws(r);
         if (r->p >= r->end || *r->p != ':') {
@@ -967,7 +1021,6 @@ event(Reader *r, double lowest, double highest)
         }
         r->p++;
         ws(r);
-        int f = field_of(key, key_len);
         if (f < 0) {
             if (!skip_scalar(r)) {
                 return 0;
@@ -1073,9 +1126,20 @@ event(Reader *r, double lowest, double highest)
     return 1;
 }
 
+/* the table size each string column needed on the last page read (a power of two, 16 to
+ * 2**16): the first size of the next page's (the GIL guards it) */
+static size_t table_hint[NSTR] = {16, 16, 16, 16, 16, 16, 16, 16, 16, 16};
+
 static void
 reader_free(Reader *r)
 {
+    for (int c = 0; c < NSTR; c++) {
+        size_t size = 16;
+        while (size < 65536 && size < (size_t)(r->str[c].used + 1) * 2) {
+            size <<= 1;
+        }
+        table_hint[c] = size;
+    }
     Py_XDECREF(r->ids);
     PyMem_Free(r->ts);
     for (int c = 0; c < NSTR; c++) {
@@ -1161,6 +1225,7 @@ page(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     memset(&r, 0, sizeof(r));
     r.p = (const unsigned char *)view.buf;
     r.end = r.p + view.len;
+    memset(r.order, -1, sizeof(r.order));
     PyObject *result = NULL, *cursor = NULL;
     int has_more = 0, got = 0;
     r.ids = PyList_New(0);
@@ -1168,8 +1233,9 @@ page(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     for (int c = 0; c < NSTR; c++) {
-        r.str[c].slots = PyMem_Calloc(16, sizeof(Entry));
-        r.str[c].mask = 15;
+        /* as large as the last page's table: no growth, page after page, from 16 slots */
+        r.str[c].slots = PyMem_Calloc(table_hint[c], sizeof(Entry));
+        r.str[c].mask = table_hint[c] - 1;
         r.str[c].keys = PyList_New(0);
         if (r.str[c].slots == NULL || r.str[c].keys == NULL) {
             if (!PyErr_Occurred()) {
