@@ -16,7 +16,8 @@ with a fresh pseudonym cache (and the ingest pass a fresh store). All run `--rep
 the summary gives the medians, as the machine may be shared, and ingest as a fraction of
 the ceiling measured in the same rounds. Then `stages`: the same pages, fetched once more and
 kept (after the memory figure, which is of the passes), go through each stage without
-HTTP or the event loop, timed alone in CPU µs per event (best of the rounds): page decode,
+HTTP or the event loop, timed alone in CPU µs per event (best of the rounds): page decode
+(the poll's: the C page reader where it takes the page; the ceiling's is always msgspec's),
 normalising, freeing the page's decoded objects, merging an app's pages into the
 scheduler's COMMIT_EVENTS a batch, and the store's write of those batches; then `dedup`:
 what the de-duplication tiers then hold (memory bytes per id in memory, ids on disk,

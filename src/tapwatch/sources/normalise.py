@@ -18,6 +18,12 @@ columns) run in the C extension `_fastpage` where it is built; the Python code b
 call is the reference, used when the module does not import or TAPWATCH_NATIVE=0, and for
 any value the C code does not take (it then raises TypeError or leaves NaN). Both give the
 same columns, codes and rejects (tests/unit/test_normalise_native.py).
+
+A usage API page can skip msgspec's structs altogether: `decode_page` has the C extension
+read the page's bytes straight into columns (`_fastpage.page`, only distinct strings made
+objects) where it is the plainly common page, and `from_page` checks the rest of the rules
+on those columns (`_from_native`); any page C declines, or with an event to reject, goes
+the msgspec way above (tests/unit/test_fastpage_json.py).
 """
 
 from __future__ import annotations
