@@ -447,3 +447,20 @@ def test_numbers_read_as_msgspec_reads_them() -> None:
         assert len(taken) > 5000
         return
     assert bytes(got[3][0]) == struct.pack(f"<{len(want)}d", *want)
+
+
+def test_a_large_page_of_distinct_strings() -> None:
+    """70,000 events, every account and device distinct (the arrays and tables grow many
+    times over, the table beyond the size kept for the next page): the same as the
+    reference; then a small page after it."""
+    events = b",".join(
+        b'{"id":"e%d","ts":"2026-03-02T08:30:00Z","type":"read","account":"acct-%d",'
+        b'"device":"d%d","unit":"u%d"}' % (i, i, i * 7, i % 13)
+        for i in range(70_000)
+    )
+    body = b'{"events":[' + events + b'],"has_more":false}'
+    assert len(body) > 7_000_000
+    got = NATIVE.page(body, TS_MIN, TS_MAX)
+    assert got is not None and len(got[2][1][1]) == 70_000
+    assert same(body)
+    assert same(rich_page(RICH))

@@ -899,7 +899,8 @@ intern_keyed(StrCol *c, const unsigned char *s, Py_ssize_t len, Py_ssize_t chars
     }
 }
 
-/* room for one more event: -1 with an exception set */
+/* room for one more event: 0; 1 where the page has too many events for int32 codes
+ * (declined: msgspec's then); -1 with an exception set */
 static int
 grow(Reader *r)
 {
@@ -908,8 +909,7 @@ grow(Reader *r)
     }
     Py_ssize_t cap = r->cap ? r->cap * 2 : 1024;
     if (cap > INT32_MAX / 2) {
-        PyErr_SetString(PyExc_ValueError, "page too long");
-        return -1;
+        return 1;
     }
     double *ts = PyMem_Realloc(r->ts, sizeof(double) * (size_t)cap);
     if (ts == NULL) {
@@ -971,8 +971,9 @@ field_of(const unsigned char *s, Py_ssize_t len)
 static int
 event(Reader *r, double lowest, double highest)
 {
-    if (grow(r) < 0) {
-        return -1;
+    int room = grow(r);
+    if (room != 0) {
+        return room < 0 ? -1 : 0;
     }
     Py_ssize_t i = r->n;
     for (int c = 0; c < NSTR; c++) {
