@@ -21,6 +21,7 @@ import tapwatch.sources.normalise as normalise
 from tapwatch.events import TooDeep
 from tapwatch.events import decode_page as reference_decode
 from tapwatch.pseudonym import Pseudonymizer
+from tapwatch.simulator.fleet import Fleet, SimulatorOptions
 from tapwatch.sources.normalise import EventNormaliser
 from tapwatch.timestamps import TS_MAX, TS_MIN
 from tests.unit.test_normalise_native import (
@@ -200,7 +201,8 @@ DECLINED = [
     b'{"events":[{"id":"a","ts":"2026-03-02T08:30:00Z","type":"checkin","account":"u",'
     b'"lat":1.000000000000000001,"lon":1}]}',
     b'{"events":[{"id":"a","ts":"2026-03-02 08:30:00Z","type":"checkin","account":"u"}]}',
-    b'{"events":[{"id":"a","ts":1772411400,"type":"checkin","account":"u"}]}',
+    b'{"events":[{"id":"a","ts":946684799.5,"type":"checkin","account":"u"}]}',
+    b'{"events":[{"id":"a","ts":4102444800,"type":"checkin","account":"u"}]}',
     b'{"events":[{"id":"a","ts_ms":1772411400000,"ts":"2026-03-02T08:30:00Z","type":"checkin",'
     b'"account":"u"}]}',
     b'{"events":[{"id":"a","ts":"2026-03-02T08:30:00Z","type":"checkin","account":"u"}],'
@@ -464,3 +466,38 @@ def test_a_large_page_of_distinct_strings() -> None:
     assert got is not None and len(got[2][1][1]) == 70_000
     assert same(body)
     assert same(rich_page(RICH))
+
+
+def test_times_as_epoch_seconds() -> None:
+    """A numeric `ts` (epoch seconds, int or float, alone or among RFC 3339 strings) is read
+    as msgspec reads it; one outside 2000 .. 2100 is declined (the reference rejects it)."""
+    events = [
+        _event(0, ts=1772411400),
+        _event(1, ts=1772411399.917),
+        _event(2),
+        _event(3, ts=946684800),
+        _event(4, ts=1772411400.000001),
+    ]
+    for page in (events, events[:2], events[3:]):
+        body = rich_page(page)
+        assert NATIVE.page(body, TS_MIN, TS_MAX) is not None
+        assert same(body)
+
+
+def test_every_simulator_app() -> None:
+    """One to three pages of each app the simulator serves (check-ins with coordinates,
+    study timers, numeric times, faults): the same as the reference, read or declined."""
+    fleet = Fleet(SimulatorOptions(history_days=2, scale=0.3))
+    now = fleet.clock.now()
+    read = pages = 0
+    for app in list(fleet.by_id):
+        pos = fleet.decode_cursor(app, None, now)
+        for _ in range(3):
+            res = fleet.page(app, pos, 1000, now)
+            if res.bodies:
+                pages += 1
+                read += same(page_of(res.bodies), now)
+            if not res.has_more or res.next == pos:
+                break
+            pos = res.next
+    assert pages >= 18 and read >= pages - 2

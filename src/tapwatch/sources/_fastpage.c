@@ -472,7 +472,8 @@ all_none(PyObject *Py_UNUSED(module), PyObject *column)
  * two levels), a value of another type than the field's, a string over the field's limit
  * (characters, as msgspec counts them), a missing `id`, `type`, `account` or `ts`, an empty
  * id or account, a `ts` that is not a canonical RFC 3339 time within [lowest, highest), any
- * `ts_ms`, bytes after the envelope. Each of those is either a page msgspec refuses or one
+ * `ts_ms`, bytes after the envelope. (A numeric `ts`, epoch seconds, is read as the other
+ * numbers, and must be in [lowest, highest).) Each of those is either a page msgspec refuses or one
  * with an event the normaliser rejects, or simply rare: the reference path then decides.
  *
  * Every read is checked against the end of the body; distinct strings are found by a hash
@@ -1054,6 +1055,14 @@ event(Reader *r, double lowest, double highest)
             }
             else if (fd->kind == K_TS_MS) {
                 return 0; /* a time in ms: the reference path */
+            }
+            else if (f == F_TS && *r->p != '"') {
+                /* epoch seconds: the number as msgspec reads it (a float), in range */
+                double t;
+                if (!number(r, &t) || !(t >= lowest && t < highest)) {
+                    return 0;
+                }
+                r->ts[i] = t;
             }
             else {
                 if (*r->p != '"') {
