@@ -32,6 +32,9 @@
  * exact str, float or int (never equal to None), None (not known) where it meets any other
  * object, which the caller then compares the Python way (`count(None)`).
  *
+ * `page(body, lowest, highest)` reads a whole usage API page from its bytes into columns,
+ * or answers None where it is not the plainly common page (see its section below).
+ *
  * No Python code runs inside (hashing an exact str calls none), the GIL is held
  * throughout, and every index is checked against the column's and the buffer's length.
  */
@@ -472,15 +475,18 @@ all_none(PyObject *Py_UNUSED(module), PyObject *column)
  * two levels), a value of another type than the field's, a string over the field's limit
  * (characters, as msgspec counts them), a missing `id`, `type`, `account` or `ts`, an empty
  * id or account, a `ts` that is not a canonical RFC 3339 time within [lowest, highest), any
- * `ts_ms`, bytes after the envelope. (A numeric `ts`, epoch seconds, is read as the other
- * numbers, and must be in [lowest, highest).) Each of those is either a page msgspec refuses or one
- * with an event the normaliser rejects, or simply rare: the reference path then decides.
+ * `ts_ms`, bytes after the envelope, more events than int32 codes allow. (A numeric `ts`,
+ * epoch seconds, is read as the other numbers are, and must be in [lowest, highest).) Each
+ * of those is a page msgspec refuses, or one with an event the normaliser rejects, or simply
+ * rare: the reference path then decides.
  *
  * Every read is checked against the end of the body; distinct strings are found by a hash
  * table keyed with CPython's keyed hash of the bytes (_Py_HashBytes, the one str and bytes
- * use), at most half full: a page built to collide is no worse than for a dict. Memory is
- * bounded by the body: an event takes at least 30 bytes of it. No Python code runs inside
- * except object creation; the GIL is held throughout.
+ * use), at most half full: a page built to collide is no worse than for a dict. Before it,
+ * a direct-mapped cache of recent strings (by an unkeyed mix of their first and last bytes)
+ * answers repeats without the keyed hash: a crafted page can only make it miss, one compare
+ * each. Memory is bounded by the body: an event takes at least 30 bytes of it. No Python
+ * code runs inside except object creation; the GIL is held throughout.
  */
 
 enum { K_IDENT, K_STR, K_TEXT, K_FLOAT, K_TS, K_TS_MS };
