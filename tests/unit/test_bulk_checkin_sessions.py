@@ -274,3 +274,42 @@ def test_a_shift_in_the_canteen_hours_later_stayed_on_the_site() -> None:
     _shift_through_a_gate(sc, workers, 400.0)
     found = detect(sc, min_score=0.01)
     assert found and not any(signal(f, "people_stay")["present"] for f in found)
+
+
+def _session(accounts: set[int], start: float, dx_m: float, accuracy_m: float) -> Burst:
+    """A session of len(accounts) phones, one fix each reporting `accuracy_m`."""
+    b = _burst(accounts, start, dx_m)
+    b.rows = np.arange(len(accounts), dtype=np.int64)
+    b.accuracy_m = accuracy_m
+    return b
+
+
+def test_two_sessions_centres_apart_by_indoor_noise_are_one_desk() -> None:
+    """Two sessions of four phones 28 m apart by their centres, 40 min apart. With indoor
+    fixes (25 m) the median of four fixes is good to about 10 m per axis, so two centres
+    of one desk fall that far apart by noise alone: one day's sessions. With fixes good
+    to 5 m they cannot be one desk: two groups."""
+    s = bulk_checkin.Settings()
+    indoor = [_session({1, 2, 3, 4}, 0.0, 0.0, 25.0), _session({5, 6, 7, 8}, 2400.0, 28.0, 25.0)]
+    sharp = [_session({1, 2, 3, 4}, 0.0, 0.0, 5.0), _session({5, 6, 7, 8}, 2400.0, 28.0, 5.0)]
+    assert len(set(day_sessions(indoor, s))) == 1
+    assert len(set(day_sessions(sharp, s))) == 2
+
+
+def test_a_day_showing_part_of_the_bag_in_sessions_is_the_same_bag() -> None:
+    """A bag of twelve worked in four sessions of three on the first day; on the second
+    only two sessions are seen (the other phones went in sessions too small to see), five
+    of their six phones from the first day's bag and one new (Jaccard 5/13, under 0.5):
+    the second day's phones are nearly all among the first's, so both days are one ring.
+    The same six phones in one burst on the second day (one group, not a day in sessions)
+    are not joined: a part of a group seen again is what squads and classes show."""
+    s = bulk_checkin.Settings()
+    first = [{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {10, 11, 12}]
+    day1 = [_burst(a, k * 1800.0) for k, a in enumerate(first)]
+    split = day1 + [_burst({1, 4, 7}, DAY), _burst({2, 5, 13}, DAY + 1800.0)]
+    whole = day1 + [_burst({1, 2, 4, 5, 7, 13}, DAY)]
+    assert [0, 1, 2, 3, 4, 5] in linking._groups(split, s)
+    assert not any(4 in g and len(g) > 1 for g in linking._groups(whole, s))
+    assert not any(
+        len(g) == 6 for g in linking._groups(split, s.model_copy(update={"bag_within_share": 0.9}))
+    )

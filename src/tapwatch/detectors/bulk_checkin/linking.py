@@ -133,6 +133,9 @@ def _groups(
     day_set: dict[int, set[int]] = defaultdict(set)
     for i, b in enumerate(bursts):
         day_set[session[i]] |= b.accounts
+    worked: dict[int, int] = defaultdict(int)  # bursts per session group
+    for g in session:
+        worked[g] += 1
     by_account: dict[int, list[int]] = defaultdict(list)
     for i, b in enumerate(bursts):
         for a in b.accounts:
@@ -152,8 +155,12 @@ def _groups(
                     parent[root(j)] = root(i)
                 # Whether or not the two bursts match, their days' unions may: then the
                 # days' sessions are one bag (a squad coming again whole is one too).
-                if session[i] != session[j] and (
-                    _jaccard(day_set[session[i]], day_set[session[j]]) >= s.link_jaccard
+                if session[i] != session[j] and _same_bag(
+                    day_set[session[i]],
+                    day_set[session[j]],
+                    worked[session[i]],
+                    worked[session[j]],
+                    s,
                 ):
                     parent[root(j)] = root(i)
                     bagged.update((session[i], session[j]))
@@ -172,6 +179,21 @@ def _groups(
     for i in range(len(bursts)):
         groups[root(i)].append(i)
     return sorted(groups.values())
+
+
+def _same_bag(a: set[int], b: set[int], sessions_a: int, sessions_b: int, s: Settings) -> bool:
+    """Two days' unions are one bag: the same set again (Jaccard), or, when both days
+    were worked in two sessions or more, the one's phones nearly all among the other's
+    (bag_within_share: a day's sessions of one or two phones go unseen, so each day shows
+    a different part of the bag)."""
+    if _jaccard(a, b) >= s.link_jaccard:
+        return True
+    small = min(len(a), len(b))
+    return (
+        min(sessions_a, sessions_b) >= 2
+        and small >= s.min_accounts
+        and len(a & b) >= s.bag_within_share * small
+    )
 
 
 def _jaccard(a: frozenset[int] | set[int], b: frozenset[int] | set[int]) -> float:

@@ -355,6 +355,15 @@ class Settings(BaseModel):
         "working through a drawer of phones between other work); their union is linked "
         "across days like one burst's set.",
     )
+    bag_within_share: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Two days' unions of a bag worked in sessions (both days in two or more) "
+        "are one bag also when this share of the smaller day's phones, at least, are among "
+        "the other day's: sessions of one or two phones go unseen, so each day shows a part "
+        "of the bag.",
+    )
     bag_spot_m: float = Field(
         default=20.0,
         gt=0,
