@@ -306,8 +306,8 @@ def test_a_day_showing_part_of_the_bag_in_sessions_is_the_same_bag() -> None:
     s = bulk_checkin.Settings()
     first = [{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {10, 11, 12}]
     day1 = [_burst(a, k * 1800.0) for k, a in enumerate(first)]
-    split = day1 + [_burst({1, 4, 7}, DAY), _burst({2, 5, 13}, DAY + 1800.0)]
-    whole = day1 + [_burst({1, 2, 4, 5, 7, 13}, DAY)]
+    split = [*day1, _burst({1, 4, 7}, DAY), _burst({2, 5, 13}, DAY + 1800.0)]
+    whole = [*day1, _burst({1, 2, 4, 5, 7, 13}, DAY)]
     assert [0, 1, 2, 3, 4, 5] in linking._groups(split, s)
     assert not any(4 in g and len(g) > 1 for g in linking._groups(whole, s))
     assert not any(
