@@ -21,7 +21,7 @@ import tapwatch.sources.normalise as normalise
 from tapwatch.events import TooDeep
 from tapwatch.events import decode_page as reference_decode
 from tapwatch.pseudonym import Pseudonymizer
-from tapwatch.simulator.fleet import Fleet, SimulatorOptions
+from tapwatch.simulator.fleet import SimulatorOptions
 from tapwatch.sources.normalise import EventNormaliser
 from tapwatch.timestamps import TS_MAX, TS_MIN
 from tests.unit.test_normalise_native import (
@@ -31,6 +31,7 @@ from tests.unit.test_normalise_native import (
     Recorded,
     assert_same,
     page_of,
+    sim_fleet,
     simulator_pages,
 )
 
@@ -487,7 +488,7 @@ def test_times_as_epoch_seconds() -> None:
 def test_every_simulator_app() -> None:
     """One to three pages of each app the simulator serves (check-ins with coordinates,
     study timers, numeric times, faults): the same as the reference, read or declined."""
-    fleet = Fleet(SimulatorOptions(history_days=2, scale=0.3))
+    fleet = sim_fleet(SimulatorOptions(history_days=2, scale=0.3))
     now = fleet.clock.now()
     read = pages = 0
     for app in list(fleet.by_id):

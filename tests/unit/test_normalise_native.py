@@ -23,11 +23,20 @@ import tapwatch.sources.normalise as normalise
 from tapwatch.columns import EventColumns
 from tapwatch.events import decode_page
 from tapwatch.pseudonym import Pseudonymizer
-from tapwatch.simulator.fleet import Fleet, SimulatorOptions
+from tapwatch.simulator.fleet import Fleet, SimClock, SimulatorOptions
 from tapwatch.sources.normalise import EventNormaliser, RejectLog
 
 KEY = b"k" * 32
 NOW = 1_772_411_400.0  # the pages' times are judged against a fixed instant, not the clock
+#: The simulator's instant for the pages tests take from it: a Monday morning (the suite's
+#: default instant), whatever instant the suite runs at (a simulator's day before 00:01
+#: on the first of a month, or a weekend, serves far fewer pages).
+SIM_AT = datetime.fromisoformat("2026-11-30T09:34:00+08:00").timestamp()
+
+
+def sim_fleet(opts: SimulatorOptions) -> Fleet:
+    """A simulator fleet whose clock stands at SIM_AT."""
+    return Fleet(opts, SimClock(opts.history_days, 0.0, real=lambda: SIM_AT))
 
 if os.environ.get("TAPWATCH_NATIVE", "1").strip() == "0":
     pytest.skip("TAPWATCH_NATIVE=0: the C extension is turned off", allow_module_level=True)
@@ -90,7 +99,7 @@ def simulator_pages(apps: int = 2, limit: int = 500) -> tuple[list[bytes], float
     """Pages as the bench's simulator serves them (load apps, three days of history),
     and the simulator's now."""
     ids = [f"load-{k:05d}" for k in range(1, apps + 1)]
-    fleet = Fleet(SimulatorOptions(history_days=3, scale=1.0, extra_apps=apps, include=ids))
+    fleet = sim_fleet(SimulatorOptions(history_days=3, scale=1.0, extra_apps=apps, include=ids))
     now = fleet.clock.now()
     pages = []
     for app in ids:
