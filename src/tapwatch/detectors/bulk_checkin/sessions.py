@@ -29,12 +29,6 @@ from tapwatch.detectors.geo import distance_m
 _SHARED_AT_MOST = 1
 #: Coarse cell (degrees) for finding open sessions near a burst without a declared point.
 _CELL_DEG = 0.01
-#: Android's accuracy is the 68 % radius of a 2-D normal error: 1.51 sigma.
-_ACCURACY_PER_SIGMA = 1.51
-#: The sd of a median of n normal values is about 1.2533 sigma / sqrt(n).
-_MEDIAN_SD = 1.2533
-#: 95 % of the distances between two points with per-axis sd 1 (a Rayleigh): sqrt(-2 ln 0.05).
-_RAYLEIGH_95 = 2.448
 
 
 def day_sessions(bursts: list[Burst], s: Settings) -> list[int]:
@@ -84,23 +78,9 @@ def _open_near(open_at: dict[tuple, list[list]], b: Burst, since: float) -> list
 
 
 def same_spot(a: Burst, b: Burst, s: Settings) -> bool:
-    """At one desk: the same declared point if any, and centres within bag_spot_m, or as
-    far as two centres of one spot fall apart by GPS noise alone (`centre_apart_m`), up to
-    link_distance_m (one place)."""
+    """At one desk: the same declared point if any, and centres within bag_spot_m."""
     if a.place_key != b.place_key:
         return False
     if not (math.isfinite(a.lat) and math.isfinite(b.lat)):
         return a.place_key >= 0
-    within = max(s.bag_spot_m, min(centre_apart_m(a, b), s.link_distance_m))
-    return float(distance_m(np.array(a.lat), np.array(a.lon), b.lat, b.lon)) <= within
-
-
-def centre_apart_m(a: Burst, b: Burst) -> float:
-    """How far apart two bursts' centres (medians of their fixes) fall 95 % of the time when
-    both are of one spot, from their fixes' noise alone: the median of n fixes with
-    per-axis sd sigma (accuracy / 1.51) is off by 1.25 sigma / sqrt(n) per axis. A session
-    of four phones with indoor fixes (25 m) has a centre good to about 10 m only."""
-    var = sum(
-        (_MEDIAN_SD * x.accuracy_m / _ACCURACY_PER_SIGMA) ** 2 / max(x.rows.size, 1) for x in (a, b)
-    )
-    return _RAYLEIGH_95 * math.sqrt(var)
+    return float(distance_m(np.array(a.lat), np.array(a.lon), b.lat, b.lon)) <= s.bag_spot_m
