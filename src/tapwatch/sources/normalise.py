@@ -258,9 +258,7 @@ class EventNormaliser:
             if buf is None:
                 continue
             arr = np.frombuffer(buf, dtype=np.float64)
-            lo, hi, open_low = NUMERIC_RANGES[f]
-            least, most = np.fmin.reduce(arr), np.fmax.reduce(arr)
-            if not (((least > lo) if open_low else (least >= lo)) and most <= hi):
+            if not all_in_range(arr, *NUMERIC_RANGES[f]):
                 return None
             floats[f] = arr
         lat, lon = floats.get("lat"), floats.get("lon")
@@ -472,10 +470,7 @@ def validate(
         def outside(_i: int, f: str = f, lo: float = lo, hi: float = hi, o: bool = open_low) -> str:
             return f"{f} is outside {'(' if o else '['}{lo:g}, {hi:g}]"
 
-        # the smallest and largest value (NaN, absent, left out; NaN if all are): when
-        # both are in range, so is every value, and no comparison per value is needed
-        least, most = np.fmin.reduce(arr), np.fmax.reduce(arr)
-        if ((least > lo) if open_low else (least >= lo)) and most <= hi:
+        if all_in_range(arr, lo, hi, open_low):
             reject(RejectReason.invalid_value, _nan_values(cols[f], arr), outside)
             continue
         with np.errstate(invalid="ignore"):
@@ -511,6 +506,14 @@ def validate(
             RejectReason.too_old, ts < oldest, lambda _i: "ts is older than the rollup retention"
         )
     return Validated(ok=ok, ts=ts, types=types, floats=floats, cols=cols)
+
+
+def all_in_range(arr: np.ndarray, lo: float, hi: float, open_low: bool) -> bool:
+    """Whether every value of a float column is within its range (NaN, absent, left out;
+    False when all are NaN): the smallest and largest value in range make every value so,
+    with no comparison per value."""
+    least, most = np.fmin.reduce(arr), np.fmax.reduce(arr)
+    return bool(((least > lo) if open_low else (least >= lo)) and most <= hi)
 
 
 def check_event(raw: bytes | msgspec.Raw) -> tuple[WireEvent, float, EventType]:
