@@ -17,7 +17,7 @@ lockstep; well below 1: habits.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,9 +133,7 @@ def _groups(
     day_set: dict[int, set[int]] = defaultdict(set)
     for i, b in enumerate(bursts):
         day_set[session[i]] |= b.accounts
-    worked: dict[int, int] = defaultdict(int)  # bursts per session group
-    for g in session:
-        worked[g] += 1
+    worked = Counter(session)  # bursts per session group
     by_account: dict[int, list[int]] = defaultdict(list)
     for i, b in enumerate(bursts):
         for a in b.accounts:
