@@ -394,6 +394,22 @@ one_rfc3339(PyObject *v, double lowest, double highest)
                          lowest, highest);
 }
 
+/* the [lowest, highest) bounds of epoch seconds that rfc3339 and page take, as doubles:
+ * 0, or -1 with an exception set */
+static int
+time_bounds(PyObject *lo, PyObject *hi, double *lowest, double *highest)
+{
+    *lowest = PyFloat_AsDouble(lo);
+    if (*lowest == -1.0 && PyErr_Occurred()) {
+        return -1;
+    }
+    *highest = PyFloat_AsDouble(hi);
+    if (*highest == -1.0 && PyErr_Occurred()) {
+        return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(rfc3339_doc,
 "rfc3339(column, out, lowest, highest) -> None\n\n"
 "Epoch seconds of the canonical RFC 3339 strings of a column, written to `out` (a\n"
@@ -406,12 +422,8 @@ rfc3339(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     if (arity("rfc3339", nargs, 4) < 0) {
         return NULL;
     }
-    double lowest = PyFloat_AsDouble(args[2]);
-    if (lowest == -1.0 && PyErr_Occurred()) {
-        return NULL;
-    }
-    double highest = PyFloat_AsDouble(args[3]);
-    if (highest == -1.0 && PyErr_Occurred()) {
+    double lowest, highest;
+    if (time_bounds(args[2], args[3], &lowest, &highest) < 0) {
         return NULL;
     }
     PyObject *seq;
@@ -1225,12 +1237,8 @@ page(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     if (arity("page", nargs, 3) < 0) {
         return NULL;
     }
-    double lowest = PyFloat_AsDouble(args[1]);
-    if (lowest == -1.0 && PyErr_Occurred()) {
-        return NULL;
-    }
-    double highest = PyFloat_AsDouble(args[2]);
-    if (highest == -1.0 && PyErr_Occurred()) {
+    double lowest, highest;
+    if (time_bounds(args[1], args[2], &lowest, &highest) < 0) {
         return NULL;
     }
     Py_buffer view;
